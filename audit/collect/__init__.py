@@ -1,0 +1,1 @@
+"""Collect stage: the only code that talks to the OVHcloud API."""

@@ -1,0 +1,1 @@
+"""Evaluate stage: pure functions from a snapshot (plus exceptions) to findings."""

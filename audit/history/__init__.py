@@ -1,0 +1,1 @@
+"""Month-over-month history kept in SQLite."""

@@ -1,0 +1,1 @@
+"""Remediation: plans from open findings, generated scripts, safe apply."""

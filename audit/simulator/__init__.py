@@ -1,0 +1,1 @@
+"""A faithful local OVHcloud API v1 (dedicatedCloud routes) for demos, tests and benchmarks."""

@@ -1,0 +1,246 @@
+"""The snapshot: raw API objects plus run metadata and coverage, the file between stages.
+
+Written by collect, read by evaluate and render. The content is sorted by id so that the
+same fleet gives the same content however the calls were scheduled, retried or throttled.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import zlib
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from audit.errors import InputError
+from audit.fsutil import atomic_write_bytes
+
+FORMAT = "ovh-license-audit/snapshot"
+FORMAT_VERSION = 1
+
+JSONObject = dict[str, Any]
+
+
+class Scope(str, Enum):
+    """What a coverage failure could not read."""
+
+    SERVICES = "services"
+    SERVICE = "service"
+    DATACENTER = "datacenter"
+    VM = "vm"
+    VM_LICENSED = "vmLicensed"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One API object that could not be read after retries."""
+
+    scope: Scope
+    path: str
+    error: str
+    service_name: str | None = None
+    datacenter_id: int | None = None
+    vm_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What was listed versus what was actually read: an incomplete audit must say so."""
+
+    services_listed: int = 0
+    services_read: int = 0
+    datacenters_listed: int = 0
+    datacenters_read: int = 0
+    vms_listed: int = 0
+    vms_fetched: int = 0
+    failures: tuple[Failure, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        return not self.failures
+
+    @property
+    def services_failed(self) -> int:
+        return self.services_listed - self.services_read
+
+    @property
+    def datacenters_failed(self) -> int:
+        return self.datacenters_listed - self.datacenters_read
+
+    @property
+    def vms_failed(self) -> int:
+        return self.vms_listed - self.vms_fetched
+
+    def to_json(self) -> JSONObject:
+        return {
+            "complete": self.complete,
+            "services_listed": self.services_listed,
+            "services_read": self.services_read,
+            "services_failed": self.services_failed,
+            "datacenters_listed": self.datacenters_listed,
+            "datacenters_read": self.datacenters_read,
+            "datacenters_failed": self.datacenters_failed,
+            "vms_listed": self.vms_listed,
+            "vms_fetched": self.vms_fetched,
+            "vms_failed": self.vms_failed,
+            "failures": [
+                {**asdict(failure), "scope": failure.scope.value} for failure in self.failures
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: JSONObject) -> Coverage:
+        return cls(
+            services_listed=int(data["services_listed"]),
+            services_read=int(data["services_read"]),
+            datacenters_listed=int(data["datacenters_listed"]),
+            datacenters_read=int(data["datacenters_read"]),
+            vms_listed=int(data["vms_listed"]),
+            vms_fetched=int(data["vms_fetched"]),
+            failures=tuple(
+                Failure(
+                    scope=Scope(item["scope"]),
+                    path=str(item["path"]),
+                    error=str(item["error"]),
+                    service_name=item.get("service_name"),
+                    datacenter_id=item.get("datacenter_id"),
+                    vm_id=item.get("vm_id"),
+                )
+                for item in data["failures"]
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class DatacenterSnapshot:
+    """One datacenter: its details, listed VM ids, fetched VM objects and vmLicensed listing.
+
+    `vms` holds raw `dedicatedCloud.Vm` objects, sorted by vmId; `vm_licensed` the raw
+    `virtualMachineLicensingSummary` list, or None when it could not be read.
+    """
+
+    datacenter_id: int
+    details: JSONObject | None
+    vm_ids: tuple[int, ...]
+    vms: tuple[JSONObject, ...]
+    vm_licensed: tuple[JSONObject, ...] | None
+
+
+@dataclass(frozen=True)
+class ServiceSnapshot:
+    """One Hosted Private Cloud service (`pcc-...`) with its datacenters, sorted by id."""
+
+    service_name: str
+    details: JSONObject | None
+    datacenters: tuple[DatacenterSnapshot, ...]
+
+
+@dataclass(frozen=True)
+class RunMeta:
+    """How and when the snapshot was taken. Never holds credentials."""
+
+    taken_at: str
+    endpoint: str
+    tool_version: str
+    duration_s: float = 0.0
+    calls: int = 0
+    retries: int = 0
+    workers: int = 0
+    max_rps: float = 0.0
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything collect read, as the API returned it."""
+
+    meta: RunMeta
+    services: tuple[ServiceSnapshot, ...]
+    coverage: Coverage = field(default_factory=Coverage)
+
+    def to_json(self) -> JSONObject:
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "run": asdict(self.meta),
+            "coverage": self.coverage.to_json(),
+            "services": [
+                {
+                    "serviceName": service.service_name,
+                    "details": service.details,
+                    "datacenters": [
+                        {
+                            "datacenterId": dc.datacenter_id,
+                            "details": dc.details,
+                            "vmIds": list(dc.vm_ids),
+                            "vms": list(dc.vms),
+                            "vmLicensed": None if dc.vm_licensed is None else list(dc.vm_licensed),
+                        }
+                        for dc in service.datacenters
+                    ],
+                }
+                for service in self.services
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: JSONObject) -> Snapshot:
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ValueError("not an ovh-license-audit snapshot")
+        if data.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"unsupported snapshot format_version {data.get('format_version')!r}")
+        run = data["run"]
+        return cls(
+            meta=RunMeta(**run),
+            coverage=Coverage.from_json(data["coverage"]),
+            services=tuple(
+                ServiceSnapshot(
+                    service_name=str(service["serviceName"]),
+                    details=service["details"],
+                    datacenters=tuple(
+                        DatacenterSnapshot(
+                            datacenter_id=int(dc["datacenterId"]),
+                            details=dc["details"],
+                            vm_ids=tuple(int(vm_id) for vm_id in dc["vmIds"]),
+                            vms=tuple(dc["vms"]),
+                            vm_licensed=None
+                            if dc["vmLicensed"] is None
+                            else tuple(dc["vmLicensed"]),
+                        )
+                        for dc in service["datacenters"]
+                    ),
+                )
+                for service in data["services"]
+            ),
+        )
+
+
+def encode_snapshot(snapshot: Snapshot) -> bytes:
+    """Deterministic gzip bytes (fixed mtime, sorted keys) so equal content gives equal sha256."""
+    payload = json.dumps(snapshot.to_json(), sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return gzip.compress(payload, compresslevel=6, mtime=0)
+
+
+def write_snapshot(snapshot: Snapshot, path: Path) -> str:
+    """Write atomically; return the sha256 of the file written."""
+    data = encode_snapshot(snapshot)
+    atomic_write_bytes(path, data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_snapshot(path: Path) -> tuple[Snapshot, str]:
+    """Load a snapshot and its sha256; anything damaged or foreign is an InputError."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read snapshot: {exc.strerror or exc}") from exc
+    try:
+        data = json.loads(gzip.decompress(raw))
+        snapshot = Snapshot.from_json(data)
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not a readable snapshot (corrupted gzip/JSON: {exc})") from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{path}: not an ovh-license-audit snapshot ({exc})") from exc
+    return snapshot, hashlib.sha256(raw).hexdigest()

@@ -1,0 +1,1 @@
+"""Jinja2 templates for the reports (shipped inside the package as audit.templates)."""
