@@ -17,15 +17,15 @@ Handler = Callable[[argparse.Namespace], int]
 class CommandModule(Protocol):
     """A module that adds one subcommand; the parser it adds sets `handler`."""
 
-    def register(self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-        ...
+    def register(self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None: ...
 
 
 def _command_modules() -> list[CommandModule]:
     """The explicit list of subcommands (imported lazily to keep `--help` fast)."""
+    from audit.collect import command as snapshot
     from audit.simulator import command as simulate
 
-    return [simulate]
+    return [snapshot, simulate]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,13 +13,13 @@ Later stages (history) may add keys; readers ignore keys they do not know.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 JSONObject = dict[str, Any]
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     """Severity of a rule; `rank` orders them for `--fail-on` (higher is worse)."""
 
     HIGH = "high"
@@ -32,7 +32,7 @@ class Severity(str, Enum):
         return {"high": 3, "medium": 2, "low": 1, "info": 0}[self.value]
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """A finding is open unless a valid exception row covers it."""
 
     OPEN = "open"

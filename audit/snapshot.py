@@ -11,7 +11,7 @@ import hashlib
 import json
 import zlib
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ FORMAT_VERSION = 1
 JSONObject = dict[str, Any]
 
 
-class Scope(str, Enum):
+class Scope(StrEnum):
     """What a coverage failure could not read."""
 
     SERVICES = "services"

@@ -1,0 +1,341 @@
+"""Walks the dedicatedCloud tree with bounded concurrency and accounts for every object.
+
+Each API call is one task on a thread pool; a task schedules its children as soon as it has
+their ids, so VM fetches of one datacenter overlap with the listing of the next. Every call
+goes through one shared rate limiter and a bounded retry loop. What cannot be read after
+retries is recorded as a coverage failure and the walk goes on; a credential or permission
+refusal stops the walk at once.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import ovh
+
+from audit import __version__
+from audit.collect.api import ClientFactory, credential_error
+from audit.collect.progress import Progress
+from audit.collect.retry import RetryPolicy, Verdict, classify
+from audit.collect.throttle import RateLimiter
+from audit.errors import CredentialError
+from audit.snapshot import (
+    Coverage,
+    DatacenterSnapshot,
+    Failure,
+    JSONObject,
+    RunMeta,
+    Scope,
+    ServiceSnapshot,
+    Snapshot,
+)
+
+DEFAULT_WORKERS = 4
+DEFAULT_MAX_RPS = 10.0
+
+
+@dataclass(frozen=True)
+class CollectOptions:
+    """Concurrency, throttling and retry settings of one collection."""
+
+    workers: int = DEFAULT_WORKERS
+    max_rps: float | None = DEFAULT_MAX_RPS
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    progress: bool = False
+    seed: int | None = None
+
+
+class _Unreadable(Exception):
+    """A call that failed for good; its text goes into coverage."""
+
+
+@dataclass
+class _Datacenter:
+    details: JSONObject | None = None
+    vm_ids: list[int] | None = None
+    vms: dict[int, JSONObject] = field(default_factory=dict)
+    vm_licensed: list[JSONObject] | None = None
+
+
+@dataclass
+class _Service:
+    details: JSONObject | None = None
+    datacenter_ids: list[int] | None = None
+    datacenters: dict[int, _Datacenter] = field(default_factory=dict)
+
+
+def _id_list(value: Any, path: str) -> list[int]:
+    if not isinstance(value, list) or not all(
+        isinstance(item, int) and not isinstance(item, bool) for item in value
+    ):
+        raise _Unreadable(f"unexpected response for {path}: expected a list of ids")
+    return sorted(set(value))
+
+
+def _object(value: Any, path: str) -> JSONObject:
+    if not isinstance(value, dict):
+        raise _Unreadable(f"unexpected response for {path}: expected an object")
+    return value
+
+
+def _objects(value: Any, path: str) -> list[JSONObject]:
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise _Unreadable(f"unexpected response for {path}: expected a list of objects")
+    return value
+
+
+class _Walk:
+    """The state of one collection: the pool, the results, the counters."""
+
+    def __init__(self, factory: ClientFactory, options: CollectOptions) -> None:
+        self._factory = factory
+        self._options = options
+        self._limiter = RateLimiter(options.max_rps)
+        self._rng = random.Random(options.seed)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._pending = 0
+        self._fatal: BaseException | None = None
+        self._pool = ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="collect")
+        self.calls = 0
+        self.retries = 0
+        self.service_names: list[str] | None = None
+        self.services: dict[str, _Service] = {}
+        self.failures: list[Failure] = []
+        self.progress = Progress(enabled=options.progress)
+
+    # -- scheduling -------------------------------------------------------------------
+
+    def submit(self, task: Callable[..., None], *args: Any) -> None:
+        with self._lock:
+            if self._fatal is not None:
+                return
+            self._pending += 1
+        self._pool.submit(self._run, task, *args)
+
+    def _run(self, task: Callable[..., None], *args: Any) -> None:
+        try:
+            task(*args)
+        except BaseException as exc:  # a worker must never die silently
+            with self._lock:
+                if self._fatal is None:
+                    self._fatal = exc
+        finally:
+            with self._lock:
+                self._pending -= 1
+                if self._pending == 0 or self._fatal is not None:
+                    self._idle.notify_all()
+
+    def wait(self) -> None:
+        with self._lock:
+            while self._pending > 0 and self._fatal is None:
+                self._idle.wait()
+            fatal = self._fatal
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self.progress.close()
+        if fatal is not None:
+            raise fatal
+
+    # -- one call ---------------------------------------------------------------------
+
+    def _client(self) -> ovh.Client:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._factory.new_client()
+            self._local.client = client
+        return client
+
+    def get(self, path: str) -> Any:
+        """GET with throttling and bounded retries; raises _Unreadable when it gives up."""
+        policy = self._options.retry
+        attempt = 0
+        while True:
+            if self._fatal is not None:
+                raise _Unreadable("collection aborted")
+            self._limiter.acquire()
+            with self._lock:
+                self.calls += 1
+            self.progress.update(calls=self.calls)
+            try:
+                return self._client().get(path)
+            except Exception as exc:
+                verdict = classify(exc)
+                if verdict.verdict is Verdict.FATAL:
+                    raise credential_error(exc, "GET", path) from None
+                attempt += 1
+                if verdict.verdict is Verdict.GIVE_UP or attempt > policy.max_retries:
+                    suffix = (
+                        "" if verdict.verdict is Verdict.GIVE_UP else f" (after {attempt} tries)"
+                    )
+                    raise _Unreadable(verdict.reason + suffix) from None
+                with self._lock:
+                    self.retries += 1
+                    delay = policy.delay(attempt, verdict.retry_after, self._rng)
+                if verdict.retry_after is not None:
+                    self._limiter.pause(delay)
+                else:
+                    time.sleep(delay)
+
+    def fail(self, failure: Failure) -> None:
+        with self._lock:
+            self.failures.append(failure)
+
+    # -- the tree ---------------------------------------------------------------------
+
+    def list_services(self) -> None:
+        path = "/dedicatedCloud"
+        try:
+            names = self.get(path)
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise _Unreadable(f"unexpected response for {path}: expected a list of names")
+        except _Unreadable as exc:
+            self.fail(Failure(Scope.SERVICES, path, str(exc)))
+            return
+        self.service_names = sorted(set(names))
+        for name in self.service_names:
+            self.services[name] = _Service()
+            self.submit(self.service_details, name)
+            self.submit(self.list_datacenters, name)
+
+    def service_details(self, name: str) -> None:
+        path = f"/dedicatedCloud/{name}"
+        try:
+            self.services[name].details = _object(self.get(path), path)
+        except _Unreadable as exc:
+            self.fail(Failure(Scope.SERVICE, path, str(exc), service_name=name))
+
+    def list_datacenters(self, name: str) -> None:
+        path = f"/dedicatedCloud/{name}/datacenter"
+        service = self.services[name]
+        try:
+            ids = _id_list(self.get(path), path)
+        except _Unreadable as exc:
+            self.fail(Failure(Scope.SERVICE, path, str(exc), service_name=name))
+            return
+        with self._lock:
+            service.datacenters = {dc_id: _Datacenter() for dc_id in ids}
+            service.datacenter_ids = ids
+        for dc_id in ids:
+            self.submit(self.datacenter_details, name, dc_id)
+            self.submit(self.list_vms, name, dc_id)
+            self.submit(self.vm_licensed, name, dc_id)
+
+    def datacenter_details(self, name: str, dc_id: int) -> None:
+        path = f"/dedicatedCloud/{name}/datacenter/{dc_id}"
+        try:
+            self.services[name].datacenters[dc_id].details = _object(self.get(path), path)
+        except _Unreadable as exc:
+            self.fail(Failure(Scope.DATACENTER, path, str(exc), name, dc_id))
+
+    def list_vms(self, name: str, dc_id: int) -> None:
+        path = f"/dedicatedCloud/{name}/datacenter/{dc_id}/vm"
+        try:
+            ids = _id_list(self.get(path), path)
+        except _Unreadable as exc:
+            self.fail(Failure(Scope.DATACENTER, path, str(exc), name, dc_id))
+            return
+        self.services[name].datacenters[dc_id].vm_ids = ids
+        self.progress.update(vms_listed=len(ids))
+        for vm_id in ids:
+            self.submit(self.vm, name, dc_id, vm_id)
+
+    def vm_licensed(self, name: str, dc_id: int) -> None:
+        path = f"/dedicatedCloud/{name}/datacenter/{dc_id}/vmLicensed"
+        try:
+            entries = _objects(self.get(path), path)
+        except _Unreadable as exc:
+            self.fail(Failure(Scope.VM_LICENSED, path, str(exc), name, dc_id))
+            return
+        self.services[name].datacenters[dc_id].vm_licensed = entries
+
+    def vm(self, name: str, dc_id: int, vm_id: int) -> None:
+        path = f"/dedicatedCloud/{name}/datacenter/{dc_id}/vm/{vm_id}"
+        try:
+            data = _object(self.get(path), path)
+        except _Unreadable as exc:
+            self.fail(Failure(Scope.VM, path, str(exc), name, dc_id, vm_id))
+            return
+        with self._lock:
+            self.services[name].datacenters[dc_id].vms[vm_id] = data
+        self.progress.update(vms_fetched=1)
+
+    # -- the result -------------------------------------------------------------------
+
+    def snapshot(self, meta: RunMeta) -> Snapshot:
+        services: list[ServiceSnapshot] = []
+        dcs_listed = dcs_read = vms_listed = vms_fetched = services_read = 0
+        for name in sorted(self.services):
+            service = self.services[name]
+            if service.details is not None and service.datacenter_ids is not None:
+                services_read += 1
+            datacenters: list[DatacenterSnapshot] = []
+            for dc_id in sorted(service.datacenters):
+                dc = service.datacenters[dc_id]
+                dcs_listed += 1
+                vm_ids = dc.vm_ids or []
+                vms_listed += len(vm_ids)
+                vms_fetched += len(dc.vms)
+                if dc.details is not None and dc.vm_ids is not None and dc.vm_licensed is not None:
+                    dcs_read += 1
+                datacenters.append(
+                    DatacenterSnapshot(
+                        datacenter_id=dc_id,
+                        details=dc.details,
+                        vm_ids=tuple(vm_ids),
+                        vms=tuple(dc.vms[vm_id] for vm_id in sorted(dc.vms)),
+                        vm_licensed=None
+                        if dc.vm_licensed is None
+                        else tuple(sorted(dc.vm_licensed, key=_licensed_sort_key)),
+                    )
+                )
+            services.append(ServiceSnapshot(name, service.details, tuple(datacenters)))
+        coverage = Coverage(
+            services_listed=len(self.services),
+            services_read=services_read,
+            datacenters_listed=dcs_listed,
+            datacenters_read=dcs_read,
+            vms_listed=vms_listed,
+            vms_fetched=vms_fetched,
+            failures=tuple(sorted(self.failures, key=_failure_sort_key)),
+        )
+        return Snapshot(meta=meta, services=tuple(services), coverage=coverage)
+
+
+def _licensed_sort_key(entry: JSONObject) -> tuple[str, str]:
+    return (str(entry.get("vmId")).rjust(20), str(entry.get("moRef")))
+
+
+def _failure_sort_key(failure: Failure) -> tuple[str, str]:
+    return (failure.path, failure.scope.value)
+
+
+def collect(factory: ClientFactory, options: CollectOptions, endpoint_label: str) -> Snapshot:
+    """Read every service, datacenter and VM; failures go to coverage, refusals raise."""
+    factory.new_client()  # fail fast on missing credentials, before any thread starts
+    started = time.monotonic()
+    taken_at = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    walk = _Walk(factory, options)
+    walk.submit(walk.list_services)
+    walk.wait()
+    meta = RunMeta(
+        taken_at=taken_at,
+        endpoint=endpoint_label,
+        tool_version=__version__,
+        duration_s=round(time.monotonic() - started, 3),
+        calls=walk.calls,
+        retries=walk.retries,
+        workers=options.workers,
+        max_rps=options.max_rps or 0.0,
+    )
+    return walk.snapshot(meta)
+
+
+__all__ = ["CollectOptions", "CredentialError", "collect"]

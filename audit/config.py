@@ -1,0 +1,121 @@
+"""The optional TOML configuration file (`--config`): defaults for the job's options.
+
+Command-line flags win over the file; the file wins over built-in defaults. Credentials
+never go here: they come the `ovh` way (OVH_* variables or ovh.conf).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from audit.errors import InputError
+
+FAIL_ON_CHOICES = ("high", "medium", "low", "info", "never")
+
+
+@dataclass(frozen=True)
+class RemediationConfig:
+    """Which edition to propose when a Windows guest needs a licence.
+
+    `editions` maps a Windows version ("2019") to an edition; `services` maps a service name
+    to such a mapping, and wins over it.
+    """
+
+    default_edition: str = "Standard"
+    editions: dict[str, str] = field(default_factory=dict)
+    services: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def edition_for(self, service_name: str, version: str) -> str:
+        per_service = self.services.get(service_name, {})
+        return per_service.get(version) or self.editions.get(version) or self.default_edition
+
+
+@dataclass(frozen=True)
+class Config:
+    endpoint: str | None = None
+    out: Path | None = None
+    exceptions: Path | None = None
+    fail_on: str | None = None
+    workers: int | None = None
+    max_rps: float | None = None
+    ovh_config: Path | None = None
+    remediation: RemediationConfig = field(default_factory=RemediationConfig)
+
+
+_AUDIT_KEYS = {"endpoint", "out", "exceptions", "fail_on", "workers", "max_rps", "ovh_config"}
+
+
+def _expect(path: Path, key: str, value: Any, kind: type | tuple[type, ...]) -> Any:
+    if not isinstance(value, kind) or isinstance(value, bool):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise InputError(f"{path}: {key}: expected {names}, got {value!r}")
+    return value
+
+
+def _edition_map(path: Path, key: str, value: Any) -> dict[str, str]:
+    table = _expect(path, key, value, dict)
+    return {str(k): _expect(path, f"{key}.{k}", v, str) for k, v in table.items()}
+
+
+def load_config(path: Path) -> Config:
+    """Parse and validate; every problem names the file and the key."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read configuration: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: invalid TOML: {exc}") from None
+    unknown = set(data) - {"audit", "remediation"}
+    if unknown:
+        raise InputError(f"{path}: unknown section [{sorted(unknown)[0]}]")
+    audit = _expect(path, "[audit]", data.get("audit", {}), dict)
+    unknown = set(audit) - _AUDIT_KEYS
+    if unknown:
+        raise InputError(f"{path}: [audit]: unknown key {sorted(unknown)[0]!r}")
+    fail_on = audit.get("fail_on")
+    if fail_on is not None and fail_on not in FAIL_ON_CHOICES:
+        raise InputError(f"{path}: audit.fail_on: expected one of {', '.join(FAIL_ON_CHOICES)}")
+    base = path.parent
+
+    def as_path(key: str) -> Path | None:
+        value = audit.get(key)
+        return None if value is None else base / _expect(path, f"audit.{key}", value, str)
+
+    workers = audit.get("workers")
+    if workers is not None and (_expect(path, "audit.workers", workers, int) < 1):
+        raise InputError(f"{path}: audit.workers: must be at least 1")
+    max_rps = audit.get("max_rps")
+    if max_rps is not None and _expect(path, "audit.max_rps", max_rps, (int, float)) <= 0:
+        raise InputError(f"{path}: audit.max_rps: must be positive")
+    remediation = _expect(path, "[remediation]", data.get("remediation", {}), dict)
+    unknown = set(remediation) - {"default_edition", "editions", "services"}
+    if unknown:
+        raise InputError(f"{path}: [remediation]: unknown key {sorted(unknown)[0]!r}")
+    services = _expect(path, "remediation.services", remediation.get("services", {}), dict)
+    return Config(
+        endpoint=None
+        if audit.get("endpoint") is None
+        else _expect(path, "audit.endpoint", audit["endpoint"], str),
+        out=as_path("out"),
+        exceptions=as_path("exceptions"),
+        fail_on=fail_on,
+        workers=workers,
+        max_rps=None if max_rps is None else float(max_rps),
+        ovh_config=as_path("ovh_config"),
+        remediation=RemediationConfig(
+            default_edition=_expect(
+                path,
+                "remediation.default_edition",
+                remediation.get("default_edition", "Standard"),
+                str,
+            ),
+            editions=_edition_map(path, "remediation.editions", remediation.get("editions", {})),
+            services={
+                str(name): _edition_map(path, f"remediation.services.{name}", table)
+                for name, table in services.items()
+            },
+        ),
+    )
