@@ -1,0 +1,204 @@
+"""The monthly job: collect (or load a snapshot), evaluate, render, into DIR/<period>/.
+
+The run folder is built in a staging folder and renamed into place as a whole, so a failed
+or interrupted run never leaves half-written outputs and a re-run replaces the period.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from audit import __version__
+from audit.collect.api import ClientFactory
+from audit.collect.collector import CollectOptions, collect
+from audit.errors import ExitCode, InputError
+from audit.evaluate.engine import Evaluation, evaluate
+from audit.evaluate.exceptions import ExceptionRow
+from audit.findings import Severity, Status
+from audit.fsutil import atomic_write_text, sha256_file, staged_directory
+from audit.render.base import Renderer, RunData
+from audit.render.csv_findings import FindingsCsv
+from audit.render.html import HtmlReport
+from audit.render.xlsx import XlsxReport
+from audit.snapshot import Snapshot, encode_snapshot, read_snapshot
+
+PERIOD_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+SNAPSHOT_FILE = "snapshot.json.gz"
+FINDINGS_FILE = "findings.json"
+MANIFEST_FILE = "manifest.json"
+
+
+def renderers() -> Sequence[Renderer]:
+    """Every output format, in the order they are written."""
+    return (FindingsCsv(), XlsxReport(), HtmlReport())
+
+
+def parse_period(text: str | None) -> str:
+    """YYYY-MM; default the current month in UTC."""
+    if text is None:
+        return datetime.now(UTC).strftime("%Y-%m")
+    if not PERIOD_PATTERN.match(text):
+        raise InputError(f"--period {text!r}: expected YYYY-MM, e.g. 2026-11")
+    return text
+
+
+@dataclass(frozen=True)
+class SnapshotSource:
+    """Where the snapshot comes from: the API through `factory`, or a stored file."""
+
+    factory: ClientFactory | None = None
+    options: CollectOptions | None = None
+    endpoint_label: str = ""
+    from_file: Path | None = None
+
+    def load(self) -> tuple[Snapshot, bytes]:
+        if self.from_file is not None:
+            snapshot, _digest = read_snapshot(self.from_file)
+            return snapshot, self.from_file.read_bytes()
+        assert self.factory is not None and self.options is not None
+        snapshot = collect(self.factory, self.options, self.endpoint_label)
+        return snapshot, encode_snapshot(snapshot)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    out_dir: Path
+    period: str
+    source: SnapshotSource
+    exceptions: tuple[ExceptionRow, ...] = ()
+    fail_on: str = "high"
+
+
+@dataclass(frozen=True)
+class JobResult:
+    run_dir: Path
+    snapshot: Snapshot
+    snapshot_sha256: str
+    evaluation: Evaluation
+    document: dict[str, Any]
+    exit_code: ExitCode
+
+
+def evaluation_day(snapshot: Snapshot) -> date:
+    """Exceptions expire relative to when the snapshot was taken, so a rebuild is identical."""
+    return datetime.fromisoformat(snapshot.meta.taken_at.replace("Z", "+00:00")).date()
+
+
+def findings_document(
+    period: str, snapshot: Snapshot, snapshot_sha256: str, evaluation: Evaluation
+) -> dict[str, Any]:
+    """The public findings.json document (DESIGN.md, "Output folder")."""
+    return {
+        "run": {
+            "period": period,
+            "taken_at": snapshot.meta.taken_at,
+            "endpoint": snapshot.meta.endpoint,
+            "tool_version": __version__,
+            "snapshot_sha256": snapshot_sha256,
+            "coverage": snapshot.coverage.to_json(),
+        },
+        "summary": evaluation.summary.to_json(),
+        "exceptions": [state.to_json() for state in evaluation.exception_states],
+        "findings": [finding.to_json() for finding in evaluation.findings],
+    }
+
+
+def exit_code_for(snapshot: Snapshot, evaluation: Evaluation, fail_on: str) -> ExitCode:
+    if not snapshot.coverage.complete:
+        return ExitCode.INCOMPLETE
+    if fail_on == "never":
+        return ExitCode.OK
+    threshold = Severity(fail_on).rank
+    failing = any(
+        finding.status is Status.OPEN and finding.severity.rank >= threshold
+        for finding in evaluation.findings
+    )
+    return ExitCode.FINDINGS if failing else ExitCode.OK
+
+
+def write_json(path: Path, document: Any) -> None:
+    atomic_write_text(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+def render_all(run: RunData, run_dir: Path) -> None:
+    for renderer in renderers():
+        renderer.render(run, run_dir / renderer.filename)
+
+
+def write_manifest(run_dir: Path, period: str, snapshot_sha256: str) -> None:
+    """sha256 of every other file of the run folder, so auditors can check nothing changed."""
+    files = {
+        path.relative_to(run_dir).as_posix(): sha256_file(path)
+        for path in sorted(run_dir.rglob("*"))
+        if path.is_file() and path.name != MANIFEST_FILE
+    }
+    write_json(
+        run_dir / MANIFEST_FILE,
+        {
+            "period": period,
+            "tool_version": __version__,
+            "snapshot_sha256": snapshot_sha256,
+            "files": files,
+        },
+    )
+
+
+def run_job(spec: JobSpec) -> JobResult:
+    snapshot, snapshot_bytes = spec.source.load()
+    evaluation = evaluate(snapshot, spec.exceptions, evaluation_day(snapshot))
+    with staged_directory(spec.out_dir / spec.period) as stage:
+        (stage / SNAPSHOT_FILE).write_bytes(snapshot_bytes)
+        snapshot_sha256 = sha256_file(stage / SNAPSHOT_FILE)
+        document = findings_document(spec.period, snapshot, snapshot_sha256, evaluation)
+        write_json(stage / FINDINGS_FILE, document)
+        render_all(RunData(snapshot, snapshot_sha256, document), stage)
+        write_manifest(stage, spec.period, snapshot_sha256)
+    return JobResult(
+        run_dir=spec.out_dir / spec.period,
+        snapshot=snapshot,
+        snapshot_sha256=snapshot_sha256,
+        evaluation=evaluation,
+        document=document,
+        exit_code=exit_code_for(snapshot, evaluation, spec.fail_on),
+    )
+
+
+def load_run(run_dir: Path) -> RunData:
+    """Read a run folder back for an offline rebuild; damage is an input error."""
+    snapshot, digest = read_snapshot(run_dir / SNAPSHOT_FILE)
+    path = run_dir / FINDINGS_FILE
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(document, dict) or "findings" not in document or "run" not in document:
+        raise InputError(f"{path}: not a findings.json document")
+    if document["run"].get("snapshot_sha256") != digest:
+        raise InputError(f"{path}: run.snapshot_sha256 does not match {SNAPSHOT_FILE}")
+    return RunData(snapshot, digest, document)
+
+
+def rebuild_reports(run_dir: Path) -> None:
+    """`report RUN_DIR`: render every format again from the stored run, then the manifest.
+
+    The stored inputs are copied into a staging folder that replaces the run folder whole.
+    """
+    run = load_run(run_dir)
+    rendered = {renderer.filename for renderer in renderers()} | {MANIFEST_FILE}
+    with staged_directory(run_dir) as stage:
+        for source in sorted(run_dir.rglob("*")):
+            relative = source.relative_to(run_dir)
+            if source.is_file() and relative.as_posix() not in rendered:
+                (stage / relative).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, stage / relative)
+        render_all(run, stage)
+        write_manifest(stage, str(run.findings["run"]["period"]), run.snapshot_sha256)

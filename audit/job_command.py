@@ -1,0 +1,109 @@
+"""`ovh-license-audit run` (the monthly job) and `report` (offline rebuild)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from audit.collect.api import ClientFactory
+from audit.collect.collector import DEFAULT_MAX_RPS, DEFAULT_WORKERS, CollectOptions
+from audit.collect.command import (
+    add_api_arguments,
+    coverage_line,
+    endpoint_from,
+    load_config_arg,
+    print_failures,
+)
+from audit.config import FAIL_ON_CHOICES
+from audit.errors import ExitCode
+from audit.evaluate.exceptions import load_exceptions
+from audit.job import JobResult, JobSpec, SnapshotSource, parse_period, rebuild_reports, run_job
+
+DEFAULT_OUT = Path("reports")
+
+
+def print_summary(result: JobResult) -> None:
+    """A short human summary on stdout: coverage, counts, where the files are."""
+    summary = result.evaluation.summary
+    print(f"period {result.document['run']['period']}: {coverage_line(result.snapshot)}")
+    if not result.snapshot.coverage.complete:
+        print_failures(result.snapshot)
+    total = sum(summary.by_severity.values())
+    statuses = ", ".join(f"{count} {status}" for status, count in summary.by_status.items())
+    print(f"findings: {total}" + (f" ({statuses})" if statuses else ""))
+    for severity in ("high", "medium", "low", "info"):
+        if summary.by_severity.get(severity):
+            opened = summary.open_by_severity.get(severity, 0)
+            print(f"  {severity:<6} {summary.by_severity[severity]:>6}  ({opened} open)")
+    for rule_id, count in sorted(summary.by_rule.items(), key=lambda item: (-item[1], item[0])):
+        print(f"  {rule_id:<22} {count:>6}")
+    print(f"run folder: {result.run_dir}")
+    for name in ("report.html", "report.xlsx", "findings.json", "findings.csv"):
+        print(f"  {result.run_dir / name}")
+
+
+def run_command(args: argparse.Namespace) -> int:
+    config = load_config_arg(args)
+    period = parse_period(args.period)
+    exceptions_path = args.exceptions or config.exceptions
+    # Input files are checked before the first API call: a typo costs nothing.
+    exceptions = () if exceptions_path is None else tuple(load_exceptions(exceptions_path))
+    if args.from_snapshot is not None:
+        source = SnapshotSource(from_file=args.from_snapshot)
+    else:
+        endpoint = endpoint_from(args, config)
+        source = SnapshotSource(
+            factory=ClientFactory(endpoint=endpoint, config_file=config.ovh_config),
+            options=CollectOptions(
+                workers=args.workers or config.workers or DEFAULT_WORKERS,
+                max_rps=args.max_rps or config.max_rps or DEFAULT_MAX_RPS,
+                progress=True,
+            ),
+            endpoint_label=endpoint,
+        )
+    result = run_job(
+        JobSpec(
+            out_dir=args.out or config.out or DEFAULT_OUT,
+            period=period,
+            source=source,
+            exceptions=exceptions,
+            fail_on=args.fail_on or config.fail_on or "high",
+        )
+    )
+    print_summary(result)
+    return int(result.exit_code)
+
+
+def report_command(args: argparse.Namespace) -> int:
+    rebuild_reports(args.run_dir)
+    print(f"reports rebuilt in {args.run_dir}")
+    return int(ExitCode.OK)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = subparsers.add_parser(
+        "run",
+        help="the monthly job: collect, evaluate, write reports",
+        description="Collect (or load a snapshot), evaluate the rules and write DIR/<period>/.",
+    )
+    add_api_arguments(run)
+    run.add_argument("--out", type=Path, help=f"output folder (default {DEFAULT_OUT}/)")
+    run.add_argument("--period", help="YYYY-MM (default: the current month, UTC)")
+    run.add_argument("--exceptions", type=Path, help="exceptions register (CSV)")
+    run.add_argument(
+        "--fail-on",
+        choices=FAIL_ON_CHOICES,
+        help="exit 1 when an open finding is at or above this severity (default high)",
+    )
+    run.add_argument(
+        "--from-snapshot", type=Path, help="evaluate a stored snapshot instead of the API"
+    )
+    run.set_defaults(handler=run_command)
+
+    report = subparsers.add_parser(
+        "report",
+        help="rebuild the reports of a run folder offline",
+        description="Render report.html, report.xlsx and findings.csv again from RUN_DIR.",
+    )
+    report.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    report.set_defaults(handler=report_command)
