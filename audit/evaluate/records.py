@@ -1,0 +1,121 @@
+"""Flat, typed views of the raw API objects that the rules read.
+
+Raw `dedicatedCloud.Vm` dicts may lack fields or carry unexpected types; they are read here,
+once, so that every rule sees the same well-typed values and none of them can crash on data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from audit.evaluate.knowledge import GuestOs, Licence, interpret_guest_os, interpret_licence
+
+DELETED = "deleted"
+POWERED_ON = "poweredOn"
+POWERED_OFF = "poweredOff"
+
+
+def text(value: Any) -> str | None:
+    """A raw string field: None stays None, anything else becomes its string."""
+    if value is None or isinstance(value, str):
+        return value
+    return str(value)
+
+
+def integer(value: Any) -> int | None:
+    """A raw id or count: an int (not a bool) or a string of digits, else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class LicensedEntry:
+    """One `virtualMachineLicensingSummary` from vmLicensed (guest OS as Tools report it)."""
+
+    vm_id: int | None
+    name: str | None
+    moref: str | None
+    guest_os_family: str | None
+    license: str | None
+
+    @classmethod
+    def from_api(cls, raw: Mapping[str, Any]) -> LicensedEntry:
+        return cls(
+            vm_id=integer(raw.get("vmId")),
+            name=text(raw.get("name")),
+            moref=text(raw.get("moRef")),
+            guest_os_family=text(raw.get("guestOsFamily")),
+            license=text(raw.get("license")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class VmRecord:
+    """One VM as the rules see it: its fields, their interpretation and its vmLicensed entry.
+
+    `listing_read` is False when the datacenter's vmLicensed could not be read; then
+    `licensed` is None and no drift can be judged.
+    """
+
+    service_name: str
+    datacenter_id: int
+    vm_id: int | None
+    name: str | None
+    moref: str | None
+    power_state: str | None
+    guest_os_family: str | None
+    license: str | None
+    cpu_num: int
+    guest: GuestOs
+    licence: Licence
+    listing_read: bool
+    licensed: LicensedEntry | None
+
+    @classmethod
+    def from_api(
+        cls,
+        raw: Mapping[str, Any],
+        service_name: str,
+        datacenter_id: int,
+        licensed_by_vm: Mapping[int, LicensedEntry] | None,
+    ) -> VmRecord:
+        """Build from a raw VM dict; `licensed_by_vm` is the vmLicensed listing by vmId."""
+        vm_id = integer(raw.get("vmId"))
+        guest_os_family = text(raw.get("guestOsFamily"))
+        license_value = text(raw.get("license"))
+        return cls(
+            service_name=service_name,
+            datacenter_id=datacenter_id,
+            vm_id=vm_id,
+            name=text(raw.get("name")),
+            moref=text(raw.get("moRef")),
+            power_state=text(raw.get("powerState")),
+            guest_os_family=guest_os_family,
+            license=license_value,
+            cpu_num=integer(raw.get("cpuNum")) or 0,
+            guest=interpret_guest_os(guest_os_family),
+            licence=interpret_licence(license_value),
+            listing_read=licensed_by_vm is not None,
+            licensed=None if licensed_by_vm is None or vm_id is None else licensed_by_vm.get(vm_id),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DatacenterRecord:
+    """What the datacenter-level checks need: the VM ids the datacenter lists and vmLicensed.
+
+    `listed_vm_ids` is None when the VM listing could not be trusted (a coverage failure), so
+    that no VM is reported as missing from it.
+    """
+
+    service_name: str
+    datacenter_id: int
+    listed_vm_ids: frozenset[int] | None
+    licensed: tuple[LicensedEntry, ...] | None
