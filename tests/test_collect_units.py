@@ -1,0 +1,110 @@
+"""Pure parts of the collector: throttling, retry classification, backoff, configuration."""
+
+import random
+from pathlib import Path
+from types import SimpleNamespace
+
+import ovh.exceptions
+import pytest
+
+from audit.collect.retry import RetryPolicy, Verdict, classify
+from audit.collect.throttle import RateLimiter
+from audit.config import load_config
+from audit.errors import InputError
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_rate_limiter_spaces_calls_evenly() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(4.0, clock=clock, sleep=clock.sleep)
+    for _ in range(9):
+        limiter.acquire()
+    assert clock.now == pytest.approx(2.0)
+
+
+def test_rate_limiter_pause_delays_the_next_call() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(None, clock=clock, sleep=clock.sleep)
+    limiter.pause(3.0)
+    limiter.acquire()
+    assert clock.now == pytest.approx(3.0)
+
+
+def response(status: int, headers: dict[str, str] | None = None) -> SimpleNamespace:
+    return SimpleNamespace(status_code=status, headers=headers or {})
+
+
+@pytest.mark.parametrize(
+    ("exc", "verdict", "retry_after"),
+    [
+        (
+            ovh.exceptions.APIError("slow down", response=response(429, {"Retry-After": "2"})),
+            Verdict.RETRY,
+            2.0,
+        ),
+        (ovh.exceptions.APIError("busy", response=response(429)), Verdict.RETRY, None),
+        (
+            ovh.exceptions.APIError("x", response=response(429, {"Retry-After": "soon"})),
+            Verdict.RETRY,
+            None,
+        ),
+        (ovh.exceptions.APIError("oops", response=response(503)), Verdict.RETRY, None),
+        (ovh.exceptions.InvalidResponse("Failed to decode API response"), Verdict.RETRY, None),
+        (ovh.exceptions.HTTPError("Low HTTP request failed error"), Verdict.RETRY, None),
+        (
+            ovh.exceptions.ResourceNotFoundError("gone", response=response(404)),
+            Verdict.GIVE_UP,
+            None,
+        ),
+        (ovh.exceptions.InvalidCredential("bad"), Verdict.FATAL, None),
+        (ovh.exceptions.InvalidKey("bad"), Verdict.FATAL, None),
+        (ovh.exceptions.NotGrantedCall("no"), Verdict.FATAL, None),
+    ],
+)
+def test_classify(exc: Exception, verdict: Verdict, retry_after: float | None) -> None:
+    classified = classify(exc)
+    assert classified.verdict is verdict
+    assert classified.retry_after == retry_after
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    policy = RetryPolicy(max_retries=10, base_delay_s=1.0, max_delay_s=8.0)
+    rng = random.Random(1)
+    delays = [max(policy.delay(attempt, None, rng) for _ in range(200)) for attempt in (1, 3, 8)]
+    assert delays[0] <= 1.0 < delays[1] <= 4.0 < delays[2] <= 8.0
+    assert policy.delay(1, 7.5, rng) == 7.5
+
+
+def test_config_file_is_validated_with_file_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "audit.toml"
+    path.write_text('[audit]\nworkers = "many"\n')
+    with pytest.raises(InputError, match=r"audit\.toml: audit\.workers: expected int"):
+        load_config(path)
+    path.write_text("[audit]\nwrokers = 3\n")
+    with pytest.raises(InputError, match="unknown key 'wrokers'"):
+        load_config(path)
+
+
+def test_config_file_resolves_paths_and_editions(tmp_path: Path) -> None:
+    path = tmp_path / "audit.toml"
+    path.write_text(
+        '[audit]\nout = "out"\nmax_rps = 5\n'
+        '[remediation]\ndefault_edition = "Standard"\neditions = { "2022" = "Datacenter" }\n'
+        'services = { "pcc-1" = { "2022" = "Standard Core" } }\n'
+    )
+    config = load_config(path)
+    assert config.out == tmp_path / "out"
+    assert config.max_rps == 5.0
+    assert config.remediation.edition_for("pcc-2", "2022") == "Datacenter"
+    assert config.remediation.edition_for("pcc-1", "2022") == "Standard Core"
+    assert config.remediation.edition_for("pcc-1", "2019") == "Standard"
