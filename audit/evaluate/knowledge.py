@@ -163,7 +163,14 @@ _WINDOWS_IDS: dict[str, tuple[tuple[str, ...] | None, str]] = {
     "windows12_64guest": (None, "Windows 12"),
 }
 
-_SERVER_PREFIXES = ("winnet", "winlonghorn", "windowshyperv", "win2000serv", "win2000advserv", "winnt")
+_SERVER_PREFIXES = (
+    "winnet",
+    "winlonghorn",
+    "windowshyperv",
+    "win2000serv",
+    "win2000advserv",
+    "winnt",
+)
 _UNKNOWN_IDS = frozenset({"", "otherguest", "otherguest64"})
 
 

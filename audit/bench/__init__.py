@@ -1,0 +1,1 @@
+"""`make bench`: speed and memory measured against references, printed as ratios."""

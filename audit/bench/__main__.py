@@ -1,0 +1,17 @@
+"""Runs every benchmark section and prints its measurements side by side."""
+
+from __future__ import annotations
+
+from audit.bench import collector
+
+
+def main() -> None:
+    sections = [("collector", collector.run)]
+    for title, section in sections:
+        print(f"== {title}")
+        for label, value in section():
+            print(f"{label:<72} {value:>14}")
+
+
+if __name__ == "__main__":
+    main()

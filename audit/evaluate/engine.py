@@ -1,0 +1,362 @@
+"""Snapshot + exceptions register -> findings, exception states and summary. Pure.
+
+One pass over the VMs: every rule runs on every non-deleted VM, the datacenter checks on each
+datacenter, then the register is applied. Lookups are by dict, so the cost grows linearly with
+the fleet (a 100,000-VM snapshot takes seconds).
+
+How register rows apply (a decision of this stage, for the README):
+- a row covers the findings of its VM whose rule is its `rule_id` (or every rule for `*`);
+  when a specific row and a `*` row are both valid, the specific one sets the status;
+- an expired row leaves its findings open and raises one EXC-EXPIRED for its VM;
+- a row whose VM is absent from the snapshot or deleted, and that covers no finding, is stale
+  (EXC-STALE, whatever its expiry); a VM the collector could not read (a coverage failure)
+  does not make its rows stale.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, NamedTuple
+
+from audit.evaluate.exceptions import ANY_RULE, ExceptionKind, ExceptionRow
+from audit.evaluate.records import (
+    DELETED,
+    POWERED_ON,
+    DatacenterRecord,
+    LicensedEntry,
+    VmRecord,
+)
+from audit.evaluate.rules import exc_expired, exc_stale
+from audit.evaluate.rules.base import DatacenterCheck, RuleMeta, VmCheck
+from audit.evaluate.rules.registry import RULE_IDS, RULES
+from audit.findings import Finding, LicenceUsage, Severity, Status, Summary
+from audit.snapshot import DatacenterSnapshot, Scope, Snapshot
+
+JSONObject = dict[str, Any]
+
+_VM_CHECKS: tuple[tuple[RuleMeta, VmCheck], ...] = tuple(
+    (rule.meta, rule.check_vm) for rule in RULES if rule.check_vm is not None
+)
+_DATACENTER_CHECKS: tuple[tuple[RuleMeta, DatacenterCheck], ...] = tuple(
+    (rule.meta, rule.check_datacenter) for rule in RULES if rule.check_datacenter is not None
+)
+_RULE_RANK = {rule_id: rank for rank, rule_id in enumerate(RULE_IDS)}
+_STATUS_OF_KIND = {ExceptionKind.BYOL: Status.BYOL, ExceptionKind.WAIVER: Status.WAIVED}
+
+VmKey = tuple[str, int, int]
+
+
+class ExceptionStatus(StrEnum):
+    """Where a register row stands on the evaluation day."""
+
+    VALID = "valid"
+    EXPIRED = "expired"
+    STALE = "stale"
+
+
+@dataclass(frozen=True)
+class ExceptionState:
+    """A register row and what it did: `findings_matched` counts the findings it covers
+    (whether or not it set their status: an expired row, or a `*` row behind a specific one)."""
+
+    row: ExceptionRow
+    state: ExceptionStatus
+    days_to_expiry: int | None
+    findings_matched: int
+
+    def to_json(self) -> JSONObject:
+        """One item of findings.json's "exceptions" list."""
+        return {
+            "row": self.row.to_register_dict(),
+            "line": self.row.line,
+            "state": self.state.value,
+            "days_to_expiry": self.days_to_expiry,
+            "findings_matched": self.findings_matched,
+        }
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The evaluate stage's result, in a deterministic order."""
+
+    findings: tuple[Finding, ...]
+    exception_states: tuple[ExceptionState, ...]
+    summary: Summary
+
+
+class _Subject(NamedTuple):
+    """The VM columns a finding repeats, from a VM or from a vmLicensed entry."""
+
+    vm_name: str | None
+    moref: str | None
+    power_state: str | None
+    guest_os_family: str | None
+    license: str | None
+
+
+_NO_SUBJECT = _Subject(None, None, None, None, None)
+
+
+class _Presence(StrEnum):
+    LIVE = "live"
+    DELETED = "deleted"
+    UNREAD = "unread"  # listed but not fetched, or in a scope the collector failed to read
+
+
+def evaluate(
+    snapshot: Snapshot, exceptions: Sequence[ExceptionRow], today: datetime.date
+) -> Evaluation:
+    """Run every rule over the snapshot and apply the exceptions register as of `today`."""
+    run = _Run(snapshot, exceptions, today)
+    for service in snapshot.services:
+        for datacenter in service.datacenters:
+            run.datacenter(service.service_name, datacenter)
+    states = run.register_findings()
+    findings = sorted(run.findings, key=_order)
+    services = [service.service_name for service in snapshot.services]
+    return Evaluation(
+        findings=tuple(findings),
+        exception_states=states,
+        summary=_summary(findings, services, run.usage),
+    )
+
+
+class _Run:
+    """The mutable state of one evaluation; never escapes `evaluate`."""
+
+    def __init__(
+        self, snapshot: Snapshot, rows: Sequence[ExceptionRow], today: datetime.date
+    ) -> None:
+        self.today = today
+        self.rows = tuple(rows)
+        self.expired = [row.is_expired(today) for row in self.rows]
+        self.matched = [0] * len(self.rows)
+        self.rows_by_vm: dict[VmKey, list[int]] = {}
+        self.row_vms_by_dc: dict[tuple[str, int], set[int]] = {}
+        for index, row in enumerate(self.rows):
+            self.rows_by_vm.setdefault(row.vm_key, []).append(index)
+            self.row_vms_by_dc.setdefault(row.vm_key[:2], set()).add(row.vm_id)
+        self.presence: dict[VmKey, _Presence] = {}
+        self.subjects: dict[VmKey, _Subject] = {}
+        self.findings: list[Finding] = []
+        self.usage: dict[tuple[str, int, str | None], list[int]] = {}
+        failures = snapshot.coverage.failures
+        self.services_unread = any(f.scope is Scope.SERVICES for f in failures)
+        self.unread_scopes = {
+            (f.service_name, f.datacenter_id, f.vm_id)
+            for f in failures
+            if f.scope in (Scope.SERVICE, Scope.DATACENTER, Scope.VM)
+        }
+
+    def datacenter(self, service_name: str, dc: DatacenterSnapshot) -> None:
+        dc_id = dc.datacenter_id
+        entries = (
+            None
+            if dc.vm_licensed is None
+            else tuple(LicensedEntry.from_api(raw) for raw in dc.vm_licensed)
+        )
+        by_vm: dict[int, LicensedEntry] | None = None
+        if entries is not None:
+            by_vm = {}
+            for entry in entries:
+                if entry.vm_id is not None:
+                    by_vm.setdefault(entry.vm_id, entry)
+        row_vms = self.row_vms_by_dc.get((service_name, dc_id), set())
+        listed = set(dc.vm_ids)
+        for raw in dc.vms:
+            vm = VmRecord.from_api(raw, service_name, dc_id, by_vm)
+            if vm.vm_id is not None:
+                listed.add(vm.vm_id)
+            deleted = vm.power_state == DELETED
+            if vm.vm_id in row_vms:
+                key = (service_name, dc_id, vm.vm_id)
+                self.presence[key] = _Presence.DELETED if deleted else _Presence.LIVE
+                self.subjects[key] = _Subject(
+                    vm.name, vm.moref, vm.power_state, vm.guest_os_family, vm.license
+                )
+            if not deleted:
+                self.vm(vm)
+        for vm_id in row_vms:
+            if vm_id in listed:
+                self.presence.setdefault((service_name, dc_id, vm_id), _Presence.UNREAD)
+        trusted = (service_name, dc_id, None) not in self.unread_scopes
+        record = DatacenterRecord(
+            service_name, dc_id, frozenset(listed) if trusted else None, entries
+        )
+        for meta, check in _DATACENTER_CHECKS:
+            for entry, message in check(record):
+                subject = _Subject(
+                    entry.name, entry.moref, None, entry.guest_os_family, entry.license
+                )
+                if entry.vm_id is not None and entry.vm_id in row_vms:
+                    self.subjects.setdefault((service_name, dc_id, entry.vm_id), subject)
+                self.add(meta, service_name, dc_id, entry.vm_id, subject, message)
+
+    def vm(self, vm: VmRecord) -> None:
+        usage = self.usage.setdefault((vm.service_name, vm.datacenter_id, vm.license), [0] * 4)
+        usage[0] += 1
+        usage[1] += vm.cpu_num
+        if vm.power_state == POWERED_ON:
+            usage[2] += 1
+            usage[3] += vm.cpu_num
+        subject: _Subject | None = None
+        for meta, check in _VM_CHECKS:
+            message = check(vm)
+            if message is not None:
+                if subject is None:
+                    subject = _Subject(
+                        vm.name, vm.moref, vm.power_state, vm.guest_os_family, vm.license
+                    )
+                self.add(meta, vm.service_name, vm.datacenter_id, vm.vm_id, subject, message)
+
+    def add(
+        self,
+        meta: RuleMeta,
+        service_name: str,
+        dc_id: int,
+        vm_id: int | None,
+        subject: _Subject,
+        message: str,
+    ) -> None:
+        """Record a rule hit, with the status the register gives it."""
+        status, chosen = Status.OPEN, None
+        if vm_id is not None and self.rows_by_vm:
+            for index in self.rows_by_vm.get((service_name, dc_id, vm_id), ()):
+                row = self.rows[index]
+                if not row.covers(meta.id):
+                    continue
+                self.matched[index] += 1
+                if not self.expired[index] and (chosen is None or chosen.rule_id == ANY_RULE):
+                    chosen = row
+        if chosen is not None:
+            status = _STATUS_OF_KIND[chosen.kind]
+        self.findings.append(
+            Finding(
+                rule_id=meta.id,
+                severity=meta.severity,
+                status=status,
+                service_name=service_name,
+                datacenter_id=dc_id,
+                vm_id=vm_id,
+                vm_name=subject.vm_name,
+                moref=subject.moref,
+                power_state=subject.power_state,
+                guest_os_family=subject.guest_os_family,
+                license=subject.license,
+                message=message,
+                exception=None if chosen is None else chosen.to_register_dict(),
+            )
+        )
+
+    def register_findings(self) -> tuple[ExceptionState, ...]:
+        """Decide each row's state; add EXC-STALE and EXC-EXPIRED findings."""
+        states: list[ExceptionState] = []
+        for index, row in enumerate(self.rows):
+            key = row.vm_key
+            presence = self.presence.get(key)
+            if presence is None and self._unread(row):
+                presence = _Presence.UNREAD
+            subject = self.subjects.get(key, _NO_SUBJECT)
+            days = None if row.expires is None else (row.expires - self.today).days
+            if presence in (None, _Presence.DELETED) and self.matched[index] == 0:
+                state = ExceptionStatus.STALE
+                message = exc_stale.describe(row, deleted=presence is _Presence.DELETED)
+                self._add_row_finding(exc_stale.META, row, subject, message)
+            elif self.expired[index]:
+                state = ExceptionStatus.EXPIRED
+                message = exc_expired.describe(row, self.today)
+                self._add_row_finding(exc_expired.META, row, subject, message)
+            else:
+                state = ExceptionStatus.VALID
+            states.append(ExceptionState(row, state, days, self.matched[index]))
+        return tuple(states)
+
+    def _unread(self, row: ExceptionRow) -> bool:
+        """Whether a coverage failure may hide the row's VM."""
+        service, dc_id, vm_id = row.vm_key
+        return self.services_unread or any(
+            scope in self.unread_scopes
+            for scope in ((service, None, None), (service, dc_id, None), (service, dc_id, vm_id))
+        )
+
+    def _add_row_finding(
+        self, meta: RuleMeta, row: ExceptionRow, subject: _Subject, message: str
+    ) -> None:
+        self.findings.append(
+            Finding(
+                rule_id=meta.id,
+                severity=meta.severity,
+                status=Status.OPEN,
+                service_name=row.service_name,
+                datacenter_id=row.datacenter_id,
+                vm_id=row.vm_id,
+                vm_name=subject.vm_name,
+                moref=subject.moref,
+                power_state=subject.power_state,
+                guest_os_family=subject.guest_os_family,
+                license=subject.license,
+                message=message,
+                exception=row.to_register_dict(),
+            )
+        )
+
+
+def _order(finding: Finding) -> tuple[str, int, int, int, str, str]:
+    """Service, datacenter, VM, registry order; then the row's rule and message for ties."""
+    return (
+        finding.service_name,
+        -1 if finding.datacenter_id is None else finding.datacenter_id,
+        -1 if finding.vm_id is None else finding.vm_id,
+        _RULE_RANK[finding.rule_id],
+        "" if finding.exception is None else finding.exception["rule_id"],
+        finding.message,
+    )
+
+
+def _summary(
+    findings: Sequence[Finding],
+    services: Sequence[str],
+    usage: Mapping[tuple[str, int, str | None], Sequence[int]],
+) -> Summary:
+    """Counts with every severity, status, rule and service present, zeros included."""
+    by_severity = dict.fromkeys((severity.value for severity in Severity), 0)
+    open_by_severity = dict(by_severity)
+    by_rule = dict.fromkeys(RULE_IDS, 0)
+    by_status = dict.fromkeys((status.value for status in Status), 0)
+    by_service = dict.fromkeys(services, 0)
+    for finding in findings:
+        by_severity[finding.severity.value] += 1
+        if finding.status is Status.OPEN:
+            open_by_severity[finding.severity.value] += 1
+        by_rule[finding.rule_id] += 1
+        by_status[finding.status.value] += 1
+        by_service[finding.service_name] = by_service.get(finding.service_name, 0) + 1
+    licence_usage = tuple(
+        LicenceUsage(
+            service_name=service,
+            datacenter_id=dc_id,
+            license=license,
+            vms=counts[0],
+            vcpus=counts[1],
+            vms_powered_on=counts[2],
+            vcpus_powered_on=counts[3],
+        )
+        for (service, dc_id, license), counts in sorted(usage.items(), key=_usage_order)
+    )
+    return Summary(
+        by_severity=by_severity,
+        open_by_severity=open_by_severity,
+        by_rule=by_rule,
+        by_status=by_status,
+        by_service=dict(sorted(by_service.items())),
+        licence_usage=licence_usage,
+    )
+
+
+def _usage_order(item: tuple[tuple[str, int, str | None], object]) -> tuple[str, int, bool, str]:
+    """Service, datacenter, then no licence first and licence values alphabetically."""
+    (service, dc_id, license), _ = item
+    return (service, dc_id, license is not None, license or "")

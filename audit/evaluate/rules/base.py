@@ -1,0 +1,50 @@
+"""The shape every rule shares: metadata as data and one or two pure check functions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from audit.evaluate.records import DatacenterRecord, LicensedEntry, VmRecord
+from audit.findings import Severity
+
+
+class RemediationAction(StrEnum):
+    """What the remediation plan can do about a finding of the rule."""
+
+    SET_LICENSE = "setLicense"
+    REMOVE_LICENSE = "removeLicense"
+    MANUAL = "manual"  # a person must act (vCenter, support ticket, BYOL evidence)
+    NONE = "none"  # nothing to do through the API (register housekeeping, information)
+
+
+@dataclass(frozen=True)
+class RuleMeta:
+    """Everything the reports and the plan say about a rule, independent of any VM."""
+
+    id: str
+    title: str
+    severity: Severity
+    rationale: str
+    remediation: str
+    remediation_action: RemediationAction
+
+
+# A VM check answers the finding's message, or None when the rule does not fire.
+VmCheck = Callable[[VmRecord], str | None]
+# A datacenter check answers one (vmLicensed entry, message) per hit.
+DatacenterCheck = Callable[[DatacenterRecord], Iterable[tuple[LicensedEntry, str]]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule: its metadata and its checks. EXC-* rules have none (the engine raises them)."""
+
+    meta: RuleMeta
+    check_vm: VmCheck | None = None
+    check_datacenter: DatacenterCheck | None = None
+
+    @property
+    def id(self) -> str:
+        return self.meta.id

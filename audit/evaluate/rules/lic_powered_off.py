@@ -1,0 +1,32 @@
+"""LIC-POWERED-OFF: a billable licence on a VM that is powered off."""
+
+from __future__ import annotations
+
+from audit.evaluate.records import POWERED_OFF, VmRecord
+from audit.evaluate.rules.base import RemediationAction, Rule, RuleMeta
+from audit.findings import Severity
+
+META = RuleMeta(
+    id="LIC-POWERED-OFF",
+    title="Licence on a powered-off VM",
+    severity=Severity.INFO,
+    rationale=(
+        "A Windows edition (current or legacy) registered on a powered-off VM may be billed "
+        "for a machine nobody uses. Special values (OVHcloud managed, unlicensed, "
+        "unsupported) are not licences the customer pays for and are left out."
+    ),
+    remediation=(
+        "If the VM is retired, remove its licence with removeLicense or delete the VM; if "
+        "it is only stopped for a while, nothing to do."
+    ),
+    remediation_action=RemediationAction.NONE,
+)
+
+
+def check(vm: VmRecord) -> str | None:
+    if vm.power_state != POWERED_OFF or not vm.licence.is_windows_edition:
+        return None
+    return f"Licence '{vm.license}' is registered on a powered-off VM."
+
+
+RULE = Rule(META, check_vm=check)

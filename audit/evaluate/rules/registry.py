@@ -1,0 +1,48 @@
+"""The rule catalogue in DESIGN.md order: an explicit list, no package walking."""
+
+from __future__ import annotations
+
+from audit.evaluate.rules import (
+    exc_expired,
+    exc_stale,
+    guest_os_drift,
+    guest_os_unknown,
+    lic_inventory_drift,
+    lic_legacy,
+    lic_non_windows,
+    lic_powered_off,
+    lic_unrecognised,
+    lic_version_mismatch,
+    win_client_os,
+    win_unlicensed,
+)
+from audit.evaluate.rules.base import Rule
+
+RULES: tuple[Rule, ...] = (
+    win_unlicensed.RULE,
+    win_client_os.RULE,
+    lic_non_windows.RULE,
+    lic_version_mismatch.RULE,
+    lic_legacy.RULE,
+    lic_unrecognised.RULE,
+    guest_os_unknown.RULE,
+    guest_os_drift.RULE,
+    lic_inventory_drift.RULE,
+    lic_powered_off.RULE,
+    exc_expired.RULE,
+    exc_stale.RULE,
+)
+
+RULE_IDS: tuple[str, ...] = tuple(rule.id for rule in RULES)
+
+# Rules an exceptions register row may name: the ones raised by checks, not by the register.
+EXCEPTABLE_RULE_IDS: frozenset[str] = frozenset(
+    rule.id for rule in RULES if rule.check_vm is not None or rule.check_datacenter is not None
+)
+
+_BY_ID = {rule.id: rule for rule in RULES}
+
+
+def rule_by_id(rule_id: str) -> Rule:
+    """The rule with this id; KeyError for an unknown id."""
+    return _BY_ID[rule_id]

@@ -1,0 +1,38 @@
+"""WIN-UNLICENSED: a Windows Server guest that OVHcloud is not billing a licence for."""
+
+from __future__ import annotations
+
+from audit.evaluate.knowledge import GuestKind, LicenceKind
+from audit.evaluate.records import VmRecord
+from audit.evaluate.rules.base import RemediationAction, Rule, RuleMeta
+from audit.findings import Severity
+
+META = RuleMeta(
+    id="WIN-UNLICENSED",
+    title="Windows Server guest without a licence",
+    severity=Severity.HIGH,
+    rationale=(
+        "OVHcloud bills only the SPLA licences it is told about. A Windows Server guest "
+        "without one runs unlicensed and the customer is liable for it, unless the "
+        "customer's own licence covers it (BYOL)."
+    ),
+    remediation=(
+        "Set the licence matching the guest's Windows version and edition with setLicense, "
+        "or record the customer's own licence as a byol exception."
+    ),
+    remediation_action=RemediationAction.SET_LICENSE,
+)
+
+
+def check(vm: VmRecord) -> str | None:
+    if vm.guest.kind is not GuestKind.WINDOWS_SERVER:
+        return None
+    guest = f"{vm.guest.label} guest (guestOsFamily '{vm.guest_os_family}')"
+    if vm.licence.kind is LicenceKind.NONE:
+        return f"{guest} has no licence registered."
+    if vm.licence.kind is LicenceKind.UNLICENSED:
+        return f"{guest} is registered as '{vm.license}'."
+    return None
+
+
+RULE = Rule(META, check_vm=check)

@@ -1,0 +1,500 @@
+"""report.html: the one page a licence owner reads, mailed as a single self-contained file.
+
+Rendered by jinja2 with autoescape on and StrictUndefined: VM names are attacker-controlled,
+and a template typo must fail the run rather than print an empty cell. Nothing is fetched:
+CSS and the small script are inline (allowed by hash in a Content-Security-Policy that
+forbids everything else), charts are inline SVG. Each rule lists at most `rows_per_rule`
+findings so a 100,000-VM fleet still gives a page a browser opens at once; the workbook has
+them all.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+
+from audit.evaluate.records import DELETED, text
+from audit.render.base import JSONObject, RunData
+from audit.render.view import (
+    SEVERITIES,
+    RuleInfo,
+    WindowsCoverage,
+    count_sorted,
+    datacenter_coverage,
+    describe_failure,
+    first_seen,
+    parse_utc,
+    review_of,
+    rule_catalogue,
+    rule_for,
+    windows_coverage,
+)
+
+ROWS_PER_RULE = 200
+ROWS_PER_TABLE = 500
+_TEMPLATES = "audit.templates"
+_STATUS_ORDER = {"open": 0, "waived": 1, "byol": 2}
+
+
+def _environment() -> Environment:
+    return Environment(
+        loader=PackageLoader(_TEMPLATES, "."),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+class HtmlReport:
+    """The Renderer for report.html."""
+
+    filename = "report.html"
+
+    def __init__(self, rows_per_rule: int = ROWS_PER_RULE) -> None:
+        self.rows_per_rule = rows_per_rule
+
+    def render(self, run: RunData, path: Path) -> None:
+        """Write the page; unencodable API text (lone surrogates) is escaped, never fatal."""
+        page = render_html(run, self.rows_per_rule)
+        path.write_bytes(page.encode("utf-8", errors="backslashreplace"))
+
+
+def render_html(run: RunData, rows_per_rule: int = ROWS_PER_RULE) -> str:
+    """The page as text: same RunData, same characters."""
+    css = _asset("report.css")
+    script = _asset("report.js")
+    context = build_context(run, rows_per_rule)
+    template = _environment().get_template("report.html.j2")
+    return template.render(
+        css=Markup(css),  # noqa: S704 - our packaged stylesheet, not data
+        script=Markup(script),  # noqa: S704 - our packaged script, not data
+        csp=f"default-src 'none'; style-src '{_sha256(css)}'; script-src '{_sha256(script)}'; "
+        "img-src data:; base-uri 'none'; form-action 'none'",
+        **context,
+    )
+
+
+def _asset(name: str) -> str:
+    return files(_TEMPLATES).joinpath(name).read_text(encoding="utf-8")
+
+
+def _sha256(source: str) -> str:
+    digest = hashlib.sha256(source.encode("utf-8")).digest()
+    return "sha256-" + base64.b64encode(digest).decode("ascii")
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A KPI tile; `tone` (bad, warn, good, neutral) colours its edge."""
+
+    label: str
+    value: str
+    note: str
+    tone: str
+
+
+@dataclass(frozen=True)
+class Segment:
+    x: float
+    width: float
+    tone: str
+    name: str
+    value: int
+
+
+@dataclass(frozen=True)
+class BarRow:
+    label: str
+    full_label: str
+    y: float
+    total: int
+    total_x: float
+    segments: tuple[Segment, ...]
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A horizontal stacked bar chart, laid out here so the template only draws it."""
+
+    id: str
+    title: str
+    description: str
+    width: int
+    height: int
+    label_width: int
+    rows: tuple[BarRow, ...]
+    legend: tuple[tuple[str, str], ...]
+
+
+_CHART_WIDTH = 560
+_LABEL_WIDTH = 170
+_ROW_HEIGHT = 26
+_BAR_HEIGHT = 16
+_TOP = 6
+_LABEL_CHARS = 24
+
+
+def bar_chart(
+    chart_id: str,
+    title: str,
+    description: str,
+    rows: Sequence[tuple[str, Sequence[tuple[str, str, int]]]],
+    legend: Sequence[tuple[str, str]],
+) -> Chart:
+    """Stacked bars: `rows` are (label, [(tone, name, value), ...]), scaled to the largest."""
+    area = _CHART_WIDTH - _LABEL_WIDTH - 56
+    largest = max((sum(v for _, _, v in parts) for _, parts in rows), default=0) or 1
+    laid_out = []
+    for index, (label, parts) in enumerate(rows):
+        x = float(_LABEL_WIDTH)
+        segments = []
+        for tone, name, value in parts:
+            if value <= 0:
+                continue
+            width = round(max(area * value / largest, 2.0), 1)
+            segments.append(Segment(round(x, 1), width, tone, name, value))
+            x += width
+        short = label if len(label) <= _LABEL_CHARS else label[: _LABEL_CHARS - 1] + "\u2026"
+        laid_out.append(
+            BarRow(
+                label=short,
+                full_label=label,
+                y=_TOP + index * _ROW_HEIGHT,
+                total=sum(v for _, _, v in parts),
+                total_x=round(x + 6, 1),
+                segments=tuple(segments),
+            )
+        )
+    return Chart(
+        id=chart_id,
+        title=title,
+        description=description,
+        width=_CHART_WIDTH,
+        height=_TOP * 2 + max(len(rows), 1) * _ROW_HEIGHT,
+        label_width=_LABEL_WIDTH,
+        rows=tuple(laid_out),
+        legend=tuple(legend),
+    )
+
+
+@dataclass(frozen=True)
+class FindingRow:
+    """One finding as a table row; optional history and review fields are None when absent."""
+
+    severity: str
+    status: str
+    service_name: str
+    datacenter_id: Any
+    vm_id: Any
+    vm_name: str | None
+    moref: str | None
+    power_state: str | None
+    guest_os_family: str | None
+    license: str | None
+    message: str
+    exception: str | None
+    first_seen: str | None
+    change: str | None
+    review_status: str | None
+    review_owner: str | None
+    review_comment: str | None
+
+
+@dataclass(frozen=True)
+class RuleGroup:
+    """The findings of one rule: the first rows in full, the rest counted."""
+
+    rule: RuleInfo
+    total: int
+    open: int
+    rows: tuple[FindingRow, ...]
+    more: int
+    expanded: bool
+
+
+def _exception_text(exception: Mapping[str, Any] | None) -> str | None:
+    if not exception:
+        return None
+    parts = [str(exception.get("kind") or "exception")]
+    if exception.get("rule_id"):
+        parts.append(f"rule {exception['rule_id']}")
+    if exception.get("approved_by"):
+        parts.append(f"approved by {exception['approved_by']}")
+    parts.append(f"expires {exception['expires']}" if exception.get("expires") else "no expiry")
+    if exception.get("reference"):
+        parts.append(f"ref {exception['reference']}")
+    if exception.get("reason"):
+        parts.append(str(exception["reason"]))
+    return " \u00b7 ".join(parts)
+
+
+def _finding_row(finding: JSONObject, history: JSONObject) -> FindingRow:
+    status, owner, comment = review_of(history, finding)
+    return FindingRow(
+        severity=str(finding["severity"]),
+        status=str(finding["status"]),
+        service_name=str(finding["service_name"]),
+        datacenter_id=finding.get("datacenter_id"),
+        vm_id=finding.get("vm_id"),
+        vm_name=text(finding.get("vm_name")),
+        moref=text(finding.get("moref")),
+        power_state=text(finding.get("power_state")),
+        guest_os_family=text(finding.get("guest_os_family")),
+        license=text(finding.get("license")),
+        message=str(finding.get("message", "")),
+        exception=_exception_text(finding.get("exception")),
+        first_seen=first_seen(finding),
+        change=text(finding.get("change")),
+        review_status=status,
+        review_owner=owner,
+        review_comment=comment,
+    )
+
+
+def rule_groups(
+    run: RunData, catalogue: Mapping[str, RuleInfo], rows_per_rule: int
+) -> list[RuleGroup]:
+    """Findings grouped by rule in catalogue order, open ones first, capped per rule."""
+    by_rule: dict[str, list[JSONObject]] = {}
+    for finding in run.findings.get("findings", []):
+        by_rule.setdefault(finding["rule_id"], []).append(finding)
+    order = {rule_id: index for index, rule_id in enumerate(catalogue)}
+    groups = []
+    for rule_id in sorted(by_rule, key=lambda r: (order.get(r, len(order)), r)):
+        findings = sorted(by_rule[rule_id], key=lambda f: _STATUS_ORDER.get(f["status"], 3))
+        rule = rule_for(catalogue, rule_id, findings[0]["severity"])
+        open_count = sum(1 for f in findings if f["status"] == "open")
+        groups.append(
+            RuleGroup(
+                rule=rule,
+                total=len(findings),
+                open=open_count,
+                rows=tuple(_finding_row(f, run.history) for f in findings[:rows_per_rule]),
+                more=max(len(findings) - rows_per_rule, 0),
+                expanded=rule.severity == "high" and open_count > 0,
+            )
+        )
+    return groups
+
+
+def _tiles(
+    run: RunData, windows: Sequence[WindowsCoverage], catalogue_counts: Mapping[str, int]
+) -> list[Tile]:
+    summary = run.findings.get("summary", {})
+    open_by_severity: Mapping[str, int] = summary.get("open_by_severity", {})
+    open_total = sum(open_by_severity.values())
+    high = open_by_severity.get("high", 0)
+    guests = sum(w.windows for w in windows)
+    licensed = sum(w.licensed for w in windows)
+    unlicensed = sum(w.unlicensed for w in windows)
+    byol = sum(w.byol for w in windows)
+    vms = [vm for s in run.snapshot.services for dc in s.datacenters for vm in dc.vms]
+    deleted = sum(1 for vm in vms if vm.get("powerState") == DELETED)
+    states = Counter(str(state.get("state")) for state in run.findings.get("exceptions", []))
+    wasted = catalogue_counts.get("LIC-NON-WINDOWS", 0) + catalogue_counts.get(
+        "LIC-POWERED-OFF", 0
+    )
+    return [
+        Tile(
+            "Open findings",
+            f"{open_total:,}",
+            " \u00b7 ".join(f"{open_by_severity.get(s, 0):,} {s}" for s in SEVERITIES),
+            "bad" if high else ("warn" if open_total else "good"),
+        ),
+        Tile(
+            "Unlicensed Windows guests",
+            f"{unlicensed:,}",
+            f"of {guests:,} Windows guests; {byol:,} more covered by BYOL",
+            "bad" if unlicensed else "good",
+        ),
+        Tile(
+            "Windows guests licensed",
+            f"{licensed / guests:.0%}" if guests else "n/a",
+            f"{licensed:,} of {guests:,} carry an SPLA or OVHcloud-managed licence",
+            "neutral",
+        ),
+        Tile(
+            "Licences possibly wasted",
+            f"{wasted:,}",
+            "on non-Windows guests or powered-off VMs",
+            "warn" if wasted else "good",
+        ),
+        Tile(
+            "VMs audited",
+            f"{len(vms) - deleted:,}",
+            f"{deleted:,} deleted (inventoried only)",
+            "neutral",
+        ),
+        Tile(
+            "Exceptions",
+            f"{sum(states.values()):,}",
+            f"{states['valid']:,} valid \u00b7 {states['expired']:,} expired "
+            f"\u00b7 {states['stale']:,} stale",
+            "warn" if states["expired"] or states["stale"] else "neutral",
+        ),
+    ]
+
+
+def _charts(
+    run: RunData, catalogue: Mapping[str, RuleInfo], windows: Sequence[WindowsCoverage]
+) -> list[Chart]:
+    summary = run.findings.get("summary", {})
+    by_severity: Mapping[str, int] = summary.get("by_severity", {})
+    open_by_severity: Mapping[str, int] = summary.get("open_by_severity", {})
+    open_by_rule: Counter[str] = Counter()
+    excepted_by_rule: Counter[str] = Counter()
+    for finding in run.findings.get("findings", []):
+        target = open_by_rule if finding["status"] == "open" else excepted_by_rule
+        target[finding["rule_id"]] += 1
+    by_rule: Mapping[str, int] = summary.get("by_rule", {})
+    excepted = ("excepted", "Excepted (waived or BYOL)")
+    return [
+        bar_chart(
+            "by-severity",
+            "Findings by severity",
+            "Open findings and findings covered by a valid exception, per severity.",
+            [
+                (
+                    severity,
+                    [
+                        (severity, "Open", open_by_severity.get(severity, 0)),
+                        (
+                            "excepted",
+                            excepted[1],
+                            by_severity.get(severity, 0) - open_by_severity.get(severity, 0),
+                        ),
+                    ],
+                )
+                for severity in SEVERITIES
+            ],
+            [(s, f"Open, {s}") for s in SEVERITIES] + [excepted],
+        ),
+        bar_chart(
+            "by-rule",
+            "Findings by rule",
+            "Per rule, coloured by the rule's severity; grey: covered by an exception.",
+            [
+                (
+                    rule_id,
+                    [
+                        (
+                            rule_for(catalogue, rule_id, "info").severity,
+                            "Open",
+                            open_by_rule[rule_id],
+                        ),
+                        ("excepted", excepted[1], excepted_by_rule[rule_id]),
+                    ],
+                )
+                for rule_id, count in count_sorted(by_rule, tuple(catalogue))
+                if count
+            ],
+            [excepted],
+        ),
+        bar_chart(
+            "windows",
+            "Windows guests per service",
+            "Windows guests (configured guest OS, deleted VMs excluded) by licence situation.",
+            [
+                (
+                    w.service_name,
+                    [
+                        ("licensed", "Licensed", w.licensed),
+                        ("byol", "BYOL declared", w.byol),
+                        ("unlicensed", "Unlicensed", w.unlicensed),
+                        ("unclear", "Unclear licence value", w.unclear),
+                    ],
+                )
+                for w in windows
+            ],
+            [
+                ("licensed", "Licensed"),
+                ("byol", "BYOL declared"),
+                ("unlicensed", "Unlicensed"),
+                ("unclear", "Unclear licence value"),
+            ],
+        ),
+    ]
+
+
+def _timestamp(value: Any) -> str:
+    stamp = parse_utc(value)
+    return stamp.strftime("%Y-%m-%d %H:%M:%S UTC") if isinstance(stamp, datetime) else str(value)
+
+
+def _history(run: RunData) -> dict[str, Any]:
+    """History-stage additions, each None when absent so the template shows nothing."""
+    changes = run.findings.get("changes")
+    resolved = run.findings.get("resolved")
+    trend = run.history.get("trend")
+    trend_rows = trend if isinstance(trend, list) and trend else None
+    if trend_rows is not None and not all(isinstance(row, Mapping) for row in trend_rows):
+        trend_rows = None
+    return {
+        "changes": (
+            [(str(k), v if isinstance(v, int) else len(v)) for k, v in sorted(changes.items())]
+            if isinstance(changes, Mapping) and changes
+            else None
+        ),
+        "resolved": (
+            [r for r in resolved if isinstance(r, Mapping)][:ROWS_PER_TABLE]
+            if isinstance(resolved, list) and resolved
+            else None
+        ),
+        "resolved_total": len(resolved) if isinstance(resolved, list) else 0,
+        "trend_keys": (
+            list(dict.fromkeys(key for row in trend_rows for key in row)) if trend_rows else None
+        ),
+        "trend": trend_rows,
+    }
+
+
+def build_context(run: RunData, rows_per_rule: int = ROWS_PER_RULE) -> dict[str, Any]:
+    """Everything the template reads, as plain data (the template computes nothing)."""
+    meta = run.findings["run"]
+    coverage = meta.get("coverage", {})
+    catalogue = rule_catalogue()
+    windows = windows_coverage(run, per_datacenter=False)
+    by_rule: Mapping[str, int] = run.findings.get("summary", {}).get("by_rule", {})
+    groups = rule_groups(run, catalogue, rows_per_rule)
+    findings: list[JSONObject] = run.findings.get("findings", [])
+    exceptions: list[JSONObject] = run.findings.get("exceptions", [])
+    failures = run.snapshot.coverage.failures
+    return {
+        "period": str(meta["period"]),
+        "taken_at": _timestamp(meta.get("taken_at")),
+        "endpoint": str(meta.get("endpoint", "")),
+        "tool_version": str(meta.get("tool_version", "")),
+        "snapshot_sha256": run.snapshot_sha256,
+        "coverage": coverage,
+        "complete": bool(coverage.get("complete")),
+        "failures": [describe_failure(f) for f in failures[:ROWS_PER_TABLE]],
+        "failures_more": max(len(failures) - ROWS_PER_TABLE, 0),
+        "datacenters": datacenter_coverage(run)[:ROWS_PER_TABLE],
+        "tiles": _tiles(run, windows, by_rule),
+        "charts": _charts(run, catalogue, windows),
+        "groups": groups,
+        "rows_per_rule": rows_per_rule,
+        "finding_total": len(findings),
+        "has_history": any("first_seen" in f or "change" in f for f in findings),
+        "has_reviews": any(
+            r.review_status or r.review_owner or r.review_comment for g in groups for r in g.rows
+        ),
+        "severities": SEVERITIES,
+        "exceptions": exceptions[:ROWS_PER_TABLE],
+        "exceptions_more": max(len(exceptions) - ROWS_PER_TABLE, 0),
+        "catalogue": list(catalogue.values()),
+        "by_rule": by_rule,
+        **_history(run),
+    }

@@ -1,0 +1,353 @@
+"""What both reports show, computed once from the run folder so the workbook and the HTML agree.
+
+Everything here is pure and deterministic: same RunData, same rows in the same order. Large
+tables are generators so the workbook can stream a 100,000-VM fleet.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from audit.evaluate.knowledge import GuestKind, LicenceKind
+from audit.evaluate.records import DELETED, VmRecord, integer, text
+from audit.evaluate.rules.registry import RULES
+from audit.findings import Finding
+from audit.render.base import JSONObject, RunData
+from audit.snapshot import Failure
+
+SEVERITIES: tuple[str, ...] = ("high", "medium", "low", "info")
+STATUSES: tuple[str, ...] = ("open", "waived", "byol")
+REVIEW_STATUSES: tuple[str, ...] = ("open", "accepted", "fixed", "false positive")
+
+# The register's columns, in the order people keep them (DESIGN.md, "Exceptions register").
+EXCEPTION_FIELDS: tuple[str, ...] = (
+    "service_name",
+    "datacenter_id",
+    "vm_id",
+    "rule_id",
+    "kind",
+    "reason",
+    "approved_by",
+    "expires",
+    "reference",
+)
+
+GUEST_KIND_LABELS: Mapping[str, str] = {
+    GuestKind.WINDOWS_SERVER: "Windows server",
+    GuestKind.WINDOWS_CLIENT: "Windows client",
+    GuestKind.NON_WINDOWS: "non-Windows",
+    GuestKind.UNKNOWN: "unknown",
+}
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    """One catalogue entry as the reports show it (the registry's metadata, plain strings)."""
+
+    id: str
+    title: str
+    severity: str
+    rationale: str
+    remediation: str
+
+
+def rule_catalogue() -> dict[str, RuleInfo]:
+    """The rule registry by id, in the registry's order."""
+    return {
+        rule.id: RuleInfo(
+            id=rule.id,
+            title=rule.meta.title,
+            severity=rule.meta.severity.value,
+            rationale=rule.meta.rationale,
+            remediation=rule.meta.remediation,
+        )
+        for rule in RULES
+    }
+
+
+def rule_for(catalogue: Mapping[str, RuleInfo], rule_id: str, severity: str) -> RuleInfo:
+    """The catalogue entry, or a placeholder for a rule this version does not know.
+
+    A findings.json written by another version may name a retired rule; the report still
+    renders it rather than failing an audit over a label.
+    """
+    known = catalogue.get(rule_id)
+    if known is not None:
+        return known
+    return RuleInfo(rule_id, rule_id, severity, "Not in this version's catalogue.", "")
+
+
+# C0 controls other than tab, LF and CR are illegal in XML and invisible in HTML; lone
+# surrogates cannot even be encoded; U+FFFE/U+FFFF are not characters.
+_INVISIBLE_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def visible_controls(value: str) -> str:
+    """Show control characters as escapes (`\\x01`) instead of dropping them.
+
+    The value stays recognisable and its oddity visible, in the workbook and on the page alike.
+    """
+    return _INVISIBLE_RE.sub(_escape, value)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def parse_utc(value: Any) -> datetime | None:
+    """An ISO 8601 timestamp as a naive UTC datetime (Excel has no time zones), else None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed
+
+
+def parse_date(value: Any) -> date | None:
+    """An ISO date (or the date of a timestamp), else None: the register is typed by people."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        stamp = parse_utc(value)
+        return None if stamp is None else stamp.date()
+
+
+def fingerprint(finding: JSONObject) -> str:
+    """The finding's identity across months, exactly as the history stage keys reviews."""
+    return Finding.from_json(finding).fingerprint
+
+
+def review_of(
+    history: JSONObject, finding: JSONObject
+) -> tuple[str | None, str | None, str | None]:
+    """Carried-forward (status, owner, comment) for a finding; Nones when there is none."""
+    reviews = history.get("reviews")
+    if not isinstance(reviews, Mapping) or not reviews:
+        return None, None, None
+    review = reviews.get(fingerprint(finding))
+    if not isinstance(review, Mapping):
+        return None, None, None
+    return text(review.get("status")), text(review.get("owner")), text(review.get("comment"))
+
+
+def count_sorted(counts: Mapping[str, int], order: tuple[str, ...] = ()) -> list[tuple[str, int]]:
+    """Counts in a stable order: the known order first, then the rest by name."""
+    known = [(key, counts[key]) for key in order if key in counts]
+    rest = sorted((key, value) for key, value in counts.items() if key not in order)
+    return known + rest
+
+
+@dataclass(frozen=True)
+class InventoryRow:
+    """One VM with its interpretation and the rules it raised."""
+
+    service_name: str
+    datacenter_id: int
+    vm_id: int | None
+    name: str | None
+    moref: str | None
+    power_state: str | None
+    guest_os_family: str | None
+    guest_kind: str
+    guest_label: str
+    tools_guest_os_family: str | None
+    license: str | None
+    licence_kind: str
+    vcpus: int | None
+    memory_mb: int | None
+    cluster: str | None
+    host: str | None
+    folder: str | None
+    rule_ids: str
+
+
+def rules_by_vm(findings: list[JSONObject]) -> dict[tuple[str, int | None, int | None], list[str]]:
+    """Rule ids raised per (service, datacenter, VM), in findings order, for the inventory."""
+    by_vm: dict[tuple[str, int | None, int | None], list[str]] = defaultdict(list)
+    for finding in findings:
+        if finding.get("vm_id") is None:
+            continue
+        key = (finding["service_name"], finding.get("datacenter_id"), finding["vm_id"])
+        if finding["rule_id"] not in by_vm[key]:
+            by_vm[key].append(finding["rule_id"])
+    return by_vm
+
+
+def iter_inventory(run: RunData) -> Iterator[InventoryRow]:
+    """Every VM of the snapshot, deleted ones included (they are inventoried, not evaluated)."""
+    by_vm = rules_by_vm(run.findings.get("findings", []))
+    for service in run.snapshot.services:
+        for dc in service.datacenters:
+            tools = {
+                entry_id: text(entry.get("guestOsFamily"))
+                for entry in dc.vm_licensed or ()
+                if (entry_id := integer(entry.get("vmId"))) is not None
+            }
+            for raw in dc.vms:
+                record = VmRecord.from_api(raw, service.service_name, dc.datacenter_id, None)
+                key = (service.service_name, dc.datacenter_id, record.vm_id)
+                yield InventoryRow(
+                    service_name=service.service_name,
+                    datacenter_id=dc.datacenter_id,
+                    vm_id=record.vm_id,
+                    name=record.name,
+                    moref=record.moref,
+                    power_state=record.power_state,
+                    guest_os_family=record.guest_os_family,
+                    guest_kind=GUEST_KIND_LABELS[record.guest.kind],
+                    guest_label=record.guest.label,
+                    tools_guest_os_family=tools.get(record.vm_id) if record.vm_id else None,
+                    license=record.license,
+                    licence_kind=record.licence.kind.value,
+                    vcpus=integer(raw.get("cpuNum")),
+                    memory_mb=integer(raw.get("memoryMax")),
+                    cluster=text(raw.get("clusterName")),
+                    host=text(raw.get("hostName")),
+                    folder=text(raw.get("folderName")),
+                    rule_ids=", ".join(by_vm.get(key, ())),
+                )
+
+
+@dataclass(frozen=True)
+class WindowsCoverage:
+    """Windows guests of one service (or datacenter) by licence situation, for the charts.
+
+    `byol` counts unlicensed guests whose finding a valid BYOL row covers; `unclear` the ones
+    whose licence value is not one a Windows guest can be billed under.
+    """
+
+    service_name: str
+    datacenter_id: int | None
+    windows: int
+    licensed: int
+    byol: int
+    unlicensed: int
+    unclear: int
+
+
+_LICENSED_KINDS = frozenset({LicenceKind.EDITION, LicenceKind.LEGACY, LicenceKind.OVH_MANAGED})
+_UNLICENSED_KINDS = frozenset({LicenceKind.NONE, LicenceKind.UNLICENSED})
+
+
+def windows_coverage(run: RunData, per_datacenter: bool) -> list[WindowsCoverage]:
+    """Windows guests (configured guest OS, deleted VMs excluded) licensed vs not."""
+    byol_vms = {
+        (f["service_name"], f.get("datacenter_id"), f.get("vm_id"))
+        for f in run.findings.get("findings", [])
+        if f.get("status") == "byol"
+    }
+    counts: dict[tuple[str, int | None], Counter[str]] = {}
+    for service in run.snapshot.services:
+        if not per_datacenter:
+            counts[(service.service_name, None)] = Counter()
+        for dc in service.datacenters:
+            key = (service.service_name, dc.datacenter_id if per_datacenter else None)
+            bucket = counts.setdefault(key, Counter())
+            for raw in dc.vms:
+                record = VmRecord.from_api(raw, service.service_name, dc.datacenter_id, None)
+                if record.power_state == DELETED or not record.guest.is_windows:
+                    continue
+                bucket["windows"] += 1
+                if record.licence.kind in _LICENSED_KINDS:
+                    bucket["licensed"] += 1
+                elif record.licence.kind not in _UNLICENSED_KINDS:
+                    bucket["unclear"] += 1
+                elif (service.service_name, dc.datacenter_id, record.vm_id) in byol_vms:
+                    bucket["byol"] += 1
+                else:
+                    bucket["unlicensed"] += 1
+    return [
+        WindowsCoverage(
+            service_name=name,
+            datacenter_id=dc_id,
+            windows=bucket["windows"],
+            licensed=bucket["licensed"],
+            byol=bucket["byol"],
+            unlicensed=bucket["unlicensed"],
+            unclear=bucket["unclear"],
+        )
+        for (name, dc_id), bucket in counts.items()
+    ]
+
+
+@dataclass(frozen=True)
+class DatacenterCoverage:
+    """What collect read of one datacenter (or, with no datacenter, of a whole service)."""
+
+    service_name: str | None
+    datacenter_id: int | None
+    name: str | None
+    vms_listed: int
+    vms_fetched: int
+    vm_licensed_read: bool
+    failures: tuple[Failure, ...]
+
+
+def datacenter_coverage(run: RunData) -> list[DatacenterCoverage]:
+    """Per datacenter: VMs listed and fetched, and the failures recorded against it.
+
+    Failures of a whole service (or of the service list) get a row of their own, so no
+    failure is left out of the per-datacenter view.
+    """
+    failures: dict[tuple[str | None, int | None], list[Failure]] = defaultdict(list)
+    for failure in run.snapshot.coverage.failures:
+        failures[(failure.service_name, failure.datacenter_id)].append(failure)
+    rows = []
+    for service in run.snapshot.services:
+        for dc in service.datacenters:
+            rows.append(
+                DatacenterCoverage(
+                    service_name=service.service_name,
+                    datacenter_id=dc.datacenter_id,
+                    name=text((dc.details or {}).get("name")),
+                    vms_listed=len(dc.vm_ids),
+                    vms_fetched=len(dc.vms),
+                    vm_licensed_read=dc.vm_licensed is not None,
+                    failures=tuple(failures.pop((service.service_name, dc.datacenter_id), ())),
+                )
+            )
+    for (service_name, dc_id), unplaced in failures.items():
+        rows.append(DatacenterCoverage(service_name, dc_id, None, 0, 0, False, tuple(unplaced)))
+    return rows
+
+
+def describe_failure(failure: Failure) -> str:
+    """One line per failure: what could not be read, where, and the error."""
+    subject = f"VM {failure.vm_id}" if failure.vm_id is not None else failure.scope.value
+    return f"{subject} ({failure.path}): {failure.error}"
+
+
+def first_seen(finding: Mapping[str, Any]) -> str | None:
+    """The history stage's first sighting: a period string, or an object holding one."""
+    value = finding.get("first_seen")
+    if isinstance(value, Mapping):
+        value = value.get("period")
+    return text(value)
+
+
+@dataclass(frozen=True)
+class Colour:
+    """A severity's strong colour (text, bars) and its tint (cell backgrounds)."""
+
+    strong: str
+    tint: str
+
+
+SEVERITY_COLOURS: Mapping[str, Colour] = {
+    "high": Colour("#B71C1C", "#FDE0DC"),
+    "medium": Colour("#C25E00", "#FFE9CC"),
+    "low": Colour("#8D6E00", "#FFF6C7"),
+    "info": Colour("#1E5AA8", "#E1ECFA"),
+}

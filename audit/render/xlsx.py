@@ -1,0 +1,840 @@
+"""report.xlsx: the workbook auditors filter, annotate and keep as evidence.
+
+Streamed with openpyxl's write-only mode so a 100,000-VM fleet renders in bounded memory.
+Two guarantees matter more than looks:
+
+- No value from the API ever becomes a formula or an error cell. Write-only mode turns any
+  string starting with `=` into a formula (and `#N/A` into an error), so such strings, and all
+  that start like a CSV injection (`= + - @`, tab, CR), are written as explicit string cells
+  with Excel's quote prefix: shown exactly, kept as text even when someone edits the cell.
+- Same inputs, same bytes: document dates come from the snapshot time and the zip entries
+  carry that time too, so a rebuilt report can be compared with the one that was sent.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ERROR_CODES, Cell
+from openpyxl.formatting.rule import CellIsRule
+from openpyxl.packaging.custom import StringProperty
+from openpyxl.styles import Alignment, Font, PatternFill, Protection
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.writer.excel import ExcelWriter
+
+from audit.evaluate.records import integer
+from audit.render.base import JSONObject, RunData
+from audit.render.safe_text import FORMULA_TRIGGERS
+from audit.render.view import (
+    EXCEPTION_FIELDS,
+    REVIEW_STATUSES,
+    SEVERITIES,
+    STATUSES,
+    RuleInfo,
+    count_sorted,
+    datacenter_coverage,
+    describe_failure,
+    first_seen,
+    iter_inventory,
+    parse_date,
+    parse_utc,
+    review_of,
+    rule_catalogue,
+    rule_for,
+    visible_controls,
+    windows_coverage,
+)
+from audit.render.view import SEVERITY_COLOURS as COLOURS
+
+_EXCEL_MAX_TEXT = 32767
+
+_HEADER_FONT = Font(bold=True, color="FFFFFF")
+_HEADER_FILL = PatternFill("solid", fgColor="1F3A5F")
+_HEADER_ALIGN = Alignment(vertical="center", wrap_text=True)
+_TITLE_FONT = Font(bold=True, size=16, color="1F3A5F")
+_SECTION_FONT = Font(bold=True, size=12, color="1F3A5F")
+_LABEL_FONT = Font(bold=True)
+_REVIEW_FILL = PatternFill("solid", fgColor="FFF8E1")
+_UNLOCKED = Protection(locked=False)
+_WRAP = Alignment(wrap_text=True, vertical="top")
+_DATE_FORMAT = "yyyy-mm-dd"
+_DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+_COVERAGE_FILL = {
+    True: PatternFill("solid", fgColor="E8F5E9"),
+    False: PatternFill("solid", fgColor="C62828"),
+}
+_COVERAGE_FONT = {True: Font(bold=True, color="1B5E20"), False: Font(bold=True, color="FFFFFF")}
+
+
+@dataclass(frozen=True)
+class Column:
+    """A table column: its header, its width in characters, and whether its text wraps."""
+
+    header: str
+    width: float
+    wrap: bool = False
+
+
+class XlsxReport:
+    """The Renderer for report.xlsx."""
+
+    filename = "report.xlsx"
+
+    def render(self, run: RunData, path: Path) -> None:
+        """Write the workbook: seven sheets (plus Resolved when history says what was fixed)."""
+        workbook = Workbook(write_only=True)
+        _set_properties(workbook, run)
+        catalogue = rule_catalogue()
+        _summary_sheet(workbook, run, catalogue)
+        _findings_sheet(workbook, run, catalogue)
+        _inventory_sheet(workbook, run)
+        _licence_sheet(workbook, run)
+        _exceptions_sheet(workbook, run)
+        _coverage_sheet(workbook, run)
+        _rules_sheet(workbook, run, catalogue)
+        resolved = run.findings.get("resolved")
+        if isinstance(resolved, list) and resolved:
+            _resolved_sheet(workbook, resolved, catalogue)
+        _save(workbook, path, _zip_time(run))
+
+
+def write_baseline(run: RunData, path: Path) -> None:
+    """Bare openpyxl write-only output of the Findings and Inventory values, no styling.
+
+    The benchmark's yardstick: the report must stay within a small factor of this.
+    """
+    workbook = Workbook(write_only=True)
+    findings = workbook.create_sheet("Findings")
+    for finding in run.findings.get("findings", []):
+        findings.append([_plain(value) for value in finding.values()])
+    inventory = workbook.create_sheet("Inventory")
+    for row in iter_inventory(run):
+        inventory.append([_plain(value) for value in row.__dict__.values()])
+    workbook.save(path)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return str(value)
+    return clean_text(value) if isinstance(value, str) else value
+
+
+def clean_text(value: str) -> str:
+    """Make any API string storable: control characters shown as escapes, Excel's length cap."""
+    return visible_controls(value)[:_EXCEL_MAX_TEXT]
+
+
+def needs_guard(value: str) -> bool:
+    """True when openpyxl or a spreadsheet would read the text as something other than text."""
+    return value.startswith(FORMULA_TRIGGERS) or value in ERROR_CODES
+
+
+class _Sheet:
+    """One write-only sheet: turns Python values into cells, never into formulas."""
+
+    def __init__(self, workbook: Workbook, title: str, widths: Sequence[float]) -> None:
+        self.ws = workbook.create_sheet(title)
+        for index, width in enumerate(widths, 1):
+            self.ws.column_dimensions[get_column_letter(index)].width = width
+        self.rows = 0
+        self._styles: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def cell(self, value: Any, **style: Any) -> Cell:
+        """A styled cell; `value` goes through the same guard as every other value."""
+        value = self.value(value)
+        cell = value if isinstance(value, Cell) else WriteOnlyCell(self.ws, value)
+        for name, setting in style.items():
+            setattr(cell, name, setting)
+        return cell
+
+    def value(self, value: Any) -> Any:
+        """A raw value openpyxl writes as-is, or a cell when the type alone would mislead."""
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if value is None or isinstance(value, int | float):
+            return value
+        if isinstance(value, datetime):
+            return self._dated(value, _DATETIME_FORMAT)
+        if isinstance(value, date):
+            return self._dated(value, _DATE_FORMAT)
+        text = clean_text(value if isinstance(value, str) else str(value))
+        if not needs_guard(text):
+            return text
+        cell = WriteOnlyCell(self.ws, text)
+        cell.data_type = "s"
+        cell.quotePrefix = True
+        return cell
+
+    def _dated(self, value: date, number_format: str) -> Cell:
+        cell = WriteOnlyCell(self.ws, value)
+        cell.number_format = number_format
+        return cell
+
+    def append(self, values: Iterable[Any]) -> None:
+        self.ws.append([self.value(v) for v in values])
+        self.rows += 1
+
+    def append_cells(self, cells: list[Any]) -> None:
+        """Append values already converted (cells or raw values from `value`)."""
+        self.ws.append(cells)
+        self.rows += 1
+
+    def blank(self) -> None:
+        self.ws.append([])
+        self.rows += 1
+
+    def title(self, text: str, subtitle: str | None = None) -> None:
+        self.append_cells([self.cell(text, font=_TITLE_FONT)])
+        if subtitle is not None:
+            self.append_cells([self.cell(subtitle, font=Font(italic=True, color="555555"))])
+
+    def section(self, text: str) -> None:
+        self.blank()
+        self.append_cells([self.cell(text, font=_SECTION_FONT)])
+
+    def header(self, headers: Sequence[str]) -> None:
+        self.append_cells(
+            [
+                self.cell(h, font=_HEADER_FONT, fill=_HEADER_FILL, alignment=_HEADER_ALIGN)
+                for h in headers
+            ]
+        )
+
+    def pair(self, label: str, value: Any, **style: Any) -> None:
+        self.append_cells([self.cell(label, font=_LABEL_FONT), self.cell(value, **style)])
+
+
+class _Table(_Sheet):
+    """A sheet that is one filterable table with a frozen, styled header row."""
+
+    def __init__(self, workbook: Workbook, title: str, columns: Sequence[Column]) -> None:
+        super().__init__(workbook, title, [c.width for c in columns])
+        self.columns = columns
+        self.ws.freeze_panes = "A2"
+        self.ws.print_title_rows = "1:1"
+        self.ws.page_setup.orientation = "landscape"
+        self.ws.page_setup.fitToWidth = 1
+        self.ws.page_setup.fitToHeight = 0
+        self.ws.sheet_properties.pageSetUpPr.fitToPage = True
+        self._wrapped = {i for i, c in enumerate(columns) if c.wrap}
+        self.header([c.header for c in columns])
+
+    def row(self, values: Sequence[Any]) -> None:
+        if not self._wrapped:
+            self.append(values)
+            return
+        self.append_cells(
+            [
+                self.cell(v, alignment=_WRAP) if i in self._wrapped else self.value(v)
+                for i, v in enumerate(values)
+            ]
+        )
+
+    @property
+    def last_column(self) -> str:
+        return str(get_column_letter(len(self.columns)))
+
+    def finish(self) -> None:
+        """Filter buttons over the header and every data row (set before the sheet closes)."""
+        self.ws.auto_filter.ref = f"A1:{self.last_column}{max(self.rows, 1)}"
+
+    def colour_severity(self, column: int) -> None:
+        """Severity colours by conditional formatting, so they follow edits and sorting."""
+        if self.rows < 2:
+            return
+        letter = get_column_letter(column)
+        cells = f"{letter}2:{letter}{self.rows}"
+        for severity in SEVERITIES:
+            colour = COLOURS[severity]
+            self.ws.conditional_formatting.add(
+                cells,
+                CellIsRule(
+                    operator="equal",
+                    formula=[f'"{severity}"'],
+                    fill=PatternFill("solid", fgColor=colour.tint[1:], bgColor=colour.tint[1:]),
+                    font=Font(bold=True, color=colour.strong[1:]),
+                ),
+            )
+
+
+def _set_properties(workbook: Workbook, run: RunData) -> None:
+    """Title, subject and custom properties name the period and the snapshot digest."""
+    meta = run.findings["run"]
+    period = str(meta["period"])
+    taken = parse_utc(meta.get("taken_at")) or datetime(1980, 1, 1)
+    props = workbook.properties
+    props.title = f"Windows licence compliance audit {period}"
+    props.subject = (
+        f"OVHcloud Hosted Private Cloud Windows SPLA licences, period {period}, "
+        f"snapshot sha256 {run.snapshot_sha256}"
+    )
+    props.creator = f"ovh-license-audit {meta.get('tool_version', '')}".strip()
+    props.lastModifiedBy = props.creator
+    props.keywords = f"period={period}; snapshot_sha256={run.snapshot_sha256}"
+    props.category = "Licence compliance"
+    props.identifier = run.snapshot_sha256
+    props.created = taken
+    props.modified = taken
+    for name, value in (
+        ("period", period),
+        ("snapshot_sha256", run.snapshot_sha256),
+        ("endpoint", str(meta.get("endpoint", ""))),
+        ("tool_version", str(meta.get("tool_version", ""))),
+    ):
+        workbook.custom_doc_props.append(StringProperty(name=name, value=clean_text(value)))
+
+
+def _summary_sheet(workbook: Workbook, run: RunData, catalogue: Mapping[str, RuleInfo]) -> None:
+    meta = run.findings["run"]
+    summary = run.findings.get("summary", {})
+    coverage = meta.get("coverage", {})
+    complete = bool(coverage.get("complete"))
+    sheet = _Sheet(workbook, "Summary", [30, 48, 14, 14, 14, 14, 14])
+    sheet.ws.sheet_view.showGridLines = False
+    sheet.title(
+        "Windows licence compliance audit",
+        f"OVHcloud Hosted Private Cloud, period {meta['period']}",
+    )
+    sheet.section("Run")
+    sheet.pair("Period", meta["period"])
+    sheet.pair("Snapshot taken (UTC)", parse_utc(meta.get("taken_at")) or meta.get("taken_at"))
+    sheet.pair("API endpoint", meta.get("endpoint"))
+    sheet.pair("Tool version", meta.get("tool_version"))
+    sheet.pair("Snapshot sha256", run.snapshot_sha256)
+    failures = len(coverage.get("failures", []))
+    sheet.pair(
+        "Coverage",
+        "complete" if complete else f"INCOMPLETE: {failures} object(s) could not be read",
+        fill=_COVERAGE_FILL[complete],
+        font=_COVERAGE_FONT[complete],
+    )
+    for label, key in (
+        ("Services listed", "services_listed"),
+        ("Services read", "services_read"),
+        ("Datacenters listed", "datacenters_listed"),
+        ("Datacenters read", "datacenters_read"),
+        ("VMs listed", "vms_listed"),
+        ("VMs fetched", "vms_fetched"),
+    ):
+        sheet.pair(label, coverage.get(key))
+
+    by_severity = summary.get("by_severity", {})
+    open_by_severity = summary.get("open_by_severity", {})
+    sheet.section("Findings by severity")
+    sheet.header(["Severity", "Findings", "Open"])
+    for severity in SEVERITIES:
+        sheet.append([severity, by_severity.get(severity, 0), open_by_severity.get(severity, 0)])
+    sheet.append(["total", sum(by_severity.values()), sum(open_by_severity.values())])
+
+    sheet.section("Findings by status")
+    sheet.header(["Status", "Findings"])
+    for status, count in count_sorted(summary.get("by_status", {}), STATUSES):
+        sheet.append([status, count])
+
+    sheet.section("Findings by rule")
+    sheet.header(["Rule", "Title", "Severity", "Findings"])
+    by_rule = summary.get("by_rule", {})
+    for rule_id, count in count_sorted(by_rule, tuple(catalogue)):
+        rule = rule_for(catalogue, rule_id, "")
+        sheet.append([rule_id, rule.title, rule.severity, count])
+
+    sheet.section("Findings by service")
+    sheet.header(["Service", "Findings"])
+    for service, count in count_sorted(summary.get("by_service", {})):
+        sheet.append([service, count])
+
+    sheet.section("Windows guests by service")
+    sheet.header(["Service", "Windows guests", "Licensed", "BYOL", "Unlicensed", "Unclear"])
+    for usage in windows_coverage(run, per_datacenter=False):
+        sheet.append(
+            [
+                usage.service_name,
+                usage.windows,
+                usage.licensed,
+                usage.byol,
+                usage.unlicensed,
+                usage.unclear,
+            ]
+        )
+    _history_sections(sheet, run)
+
+
+def _history_sections(sheet: _Sheet, run: RunData) -> None:
+    """What the history stage adds, when it has run: changes since last month and the trend."""
+    changes = run.findings.get("changes")
+    if isinstance(changes, Mapping) and changes:
+        sheet.section("Changes since the previous run")
+        sheet.header(["Change", "Findings"])
+        for change, count in sorted(changes.items()):
+            sheet.append([change, count if isinstance(count, int) else len(count)])
+    trend = run.history.get("trend")
+    if isinstance(trend, list) and trend and all(isinstance(row, Mapping) for row in trend):
+        keys = list(dict.fromkeys(key for row in trend for key in row))
+        sheet.section("Trend")
+        sheet.header(keys)
+        for row in trend:
+            sheet.append([_scalar(row.get(key)) for key in keys])
+
+
+def _scalar(value: Any) -> Any:
+    """Nested history values shown as text rather than dropped."""
+    if isinstance(value, Mapping | list):
+        return (
+            ", ".join(f"{k}: {v}" for k, v in value.items())
+            if isinstance(value, Mapping)
+            else (", ".join(str(v) for v in value))
+        )
+    return value
+
+
+_FINDING_COLUMNS: tuple[Column, ...] = (
+    Column("Rule", 22),
+    Column("Severity", 10),
+    Column("Status", 9),
+    Column("Service", 24),
+    Column("Datacenter", 11),
+    Column("VM id", 9),
+    Column("VM name", 30),
+    Column("moRef", 12),
+    Column("Power state", 12),
+    Column("Guest OS (configured)", 26),
+    Column("Licence", 30),
+    Column("Message", 70),
+    Column("Rule title", 40),
+    Column("Remediation", 50),
+    Column("Exception kind", 10),
+    Column("Exception rule", 14),
+    Column("Exception reason", 30),
+    Column("Approved by", 18),
+    Column("Expires", 11),
+    Column("Reference", 16),
+)
+_HISTORY_COLUMNS: tuple[Column, ...] = (Column("First seen", 11), Column("Change", 11))
+_REVIEW_COLUMNS: tuple[Column, ...] = (
+    Column("Review status", 15),
+    Column("Owner", 18),
+    Column("Comment", 40),
+)
+
+
+def _findings_sheet(workbook: Workbook, run: RunData, catalogue: Mapping[str, RuleInfo]) -> None:
+    findings: list[JSONObject] = run.findings.get("findings", [])
+    with_history = any("first_seen" in f or "change" in f for f in findings)
+    columns = _FINDING_COLUMNS + (_HISTORY_COLUMNS if with_history else ()) + _REVIEW_COLUMNS
+    table = _Table(workbook, "Findings", columns)
+    first_review = len(columns) - len(_REVIEW_COLUMNS) + 1
+    for offset in range(len(_REVIEW_COLUMNS)):
+        # Rows people add below the findings stay editable too.
+        dimension = table.ws.column_dimensions[get_column_letter(first_review + offset)]
+        dimension.protection = _UNLOCKED
+        dimension.fill = _REVIEW_FILL
+    for finding in findings:
+        rule = rule_for(catalogue, finding["rule_id"], finding["severity"])
+        exception = finding.get("exception") or {}
+        values: list[Any] = [
+            finding["rule_id"],
+            finding["severity"],
+            finding["status"],
+            finding["service_name"],
+            finding.get("datacenter_id"),
+            finding.get("vm_id"),
+            finding.get("vm_name"),
+            finding.get("moref"),
+            finding.get("power_state"),
+            finding.get("guest_os_family"),
+            finding.get("license"),
+            finding.get("message"),
+            rule.title,
+            rule.remediation,
+            exception.get("kind") or None,
+            exception.get("rule_id") or None,
+            exception.get("reason") or None,
+            exception.get("approved_by") or None,
+            _date_or_text(exception.get("expires")),
+            exception.get("reference") or None,
+        ]
+        if with_history:
+            values += [_date_or_text(first_seen(finding)), finding.get("change")]
+        cells = [table.value(value) for value in values]
+        cells += [
+            table.cell(value, protection=_UNLOCKED, fill=_REVIEW_FILL)
+            for value in review_of(run.history, finding)
+        ]
+        table.append_cells(cells)
+    table.finish()
+    table.colour_severity(2)
+    review = get_column_letter(first_review)
+    validation = DataValidation(
+        type="list",
+        formula1='"' + ",".join(REVIEW_STATUSES) + '"',
+        allow_blank=True,
+        showErrorMessage=True,
+        errorTitle="Review status",
+        error="Choose one of: " + ", ".join(REVIEW_STATUSES),
+        showInputMessage=True,
+        promptTitle="Review status",
+        prompt=", ".join(REVIEW_STATUSES),
+    )
+    validation.add(f"{review}2:{review}{max(table.rows, 2)}")
+    table.ws.data_validations.append(validation)
+    protection = table.ws.protection
+    protection.sheet = True
+    # False means "allowed" in OOXML: filtering, sorting and resizing need no password.
+    protection.autoFilter = False
+    protection.sort = False
+    protection.formatColumns = False
+    protection.formatRows = False
+
+
+def _date_or_text(value: Any) -> Any:
+    """Dates typed by people become real dates; anything unparseable is kept as written."""
+    if value in (None, ""):
+        return None
+    return parse_date(value) or value
+
+
+_INVENTORY_COLUMNS: tuple[Column, ...] = (
+    Column("Service", 24),
+    Column("Datacenter", 11),
+    Column("VM id", 9),
+    Column("VM name", 30),
+    Column("moRef", 12),
+    Column("Power state", 12),
+    Column("Guest OS (configured)", 26),
+    Column("Guest kind", 15),
+    Column("Guest OS meaning", 30),
+    Column("Guest OS (Tools)", 26),
+    Column("Licence", 30),
+    Column("Licence kind", 13),
+    Column("vCPUs", 7),
+    Column("Memory (MB)", 12),
+    Column("Cluster", 16),
+    Column("Host", 16),
+    Column("Folder", 16),
+    Column("Findings", 40),
+)
+
+
+def _inventory_sheet(workbook: Workbook, run: RunData) -> None:
+    table = _Table(workbook, "Inventory", _INVENTORY_COLUMNS)
+    for vm in iter_inventory(run):
+        table.row(
+            [
+                vm.service_name,
+                vm.datacenter_id,
+                vm.vm_id,
+                vm.name,
+                vm.moref,
+                vm.power_state,
+                vm.guest_os_family,
+                vm.guest_kind,
+                vm.guest_label,
+                vm.tools_guest_os_family,
+                vm.license,
+                vm.licence_kind,
+                vm.vcpus,
+                vm.memory_mb,
+                vm.cluster,
+                vm.host,
+                vm.folder,
+                vm.rule_ids or None,
+            ]
+        )
+    table.finish()
+
+
+_NO_LICENCE = "(none)"
+_USAGE_KEYS = ("vms", "vms_powered_on", "vcpus", "vcpus_powered_on")
+
+
+def _licence_sheet(workbook: Workbook, run: RunData) -> None:
+    """Windows guests licensed vs not, then VMs and vCPUs per licence value."""
+    sheet = _Sheet(workbook, "Licence usage", [28, 12, 34, 10, 12, 12, 10, 12, 12])
+    sheet.ws.sheet_view.showGridLines = False
+    sheet.title("Licence usage", "Deleted VMs excluded from the Windows guest counts.")
+    sheet.section("Windows guests: licensed vs not")
+    sheet.header(
+        [
+            "Service",
+            "Datacenter",
+            "Windows guests",
+            "Licensed",
+            "BYOL",
+            "Unlicensed",
+            "Unclear licence",
+        ]
+    )
+    for usage in windows_coverage(run, per_datacenter=True):
+        sheet.append(
+            [
+                usage.service_name,
+                usage.datacenter_id,
+                usage.windows,
+                usage.licensed,
+                usage.byol,
+                usage.unlicensed,
+                usage.unclear,
+            ]
+        )
+    rows: list[JSONObject] = run.findings.get("summary", {}).get("licence_usage", [])
+    headers = [
+        "Service",
+        "Datacenter",
+        "Licence",
+        "VMs",
+        "Powered on",
+        "Powered off",
+        "vCPUs",
+        "vCPUs on",
+        "vCPUs off",
+    ]
+    totals: dict[str, list[int]] = {}
+    for row in rows:
+        total = totals.setdefault(row.get("license") or _NO_LICENCE, [0, 0, 0, 0])
+        for index, key in enumerate(_USAGE_KEYS):
+            total[index] += int(row.get(key) or 0)
+    sheet.section("By licence, all services")
+    sheet.header(headers)
+    for licence, counts in sorted(totals.items()):
+        sheet.append(_usage_row("all services", None, licence, *counts))
+    sheet.section("By service and datacenter")
+    sheet.header(headers)
+    for row in rows:
+        sheet.append(
+            _usage_row(
+                row.get("service_name"),
+                row.get("datacenter_id"),
+                row.get("license") or _NO_LICENCE,
+                *(int(row.get(key) or 0) for key in _USAGE_KEYS),
+            )
+        )
+
+
+def _usage_row(
+    service: Any, dc: Any, licence: str, vms: int, vms_on: int, vcpus: int, vcpus_on: int
+) -> list[Any]:
+    return [service, dc, licence, vms, vms_on, vms - vms_on, vcpus, vcpus_on, vcpus - vcpus_on]
+
+
+_EXCEPTION_COLUMNS: tuple[Column, ...] = (
+    Column("Register line", 9),
+    Column("Service", 24),
+    Column("Datacenter", 11),
+    Column("VM id", 9),
+    Column("Rule", 18),
+    Column("Kind", 9),
+    Column("Reason", 40),
+    Column("Approved by", 20),
+    Column("Expires", 11),
+    Column("Reference", 18),
+    Column("State", 10),
+    Column("Days to expiry", 10),
+    Column("Findings matched", 10),
+)
+
+
+def _exceptions_sheet(workbook: Workbook, run: RunData) -> None:
+    table = _Table(workbook, "Exceptions", _EXCEPTION_COLUMNS)
+    for state in run.findings.get("exceptions", []):
+        row: Mapping[str, Any] = state.get("row", {})
+        values: list[Any] = [state.get("line")]
+        for key in EXCEPTION_FIELDS:
+            value = row.get(key) or None
+            if key in ("datacenter_id", "vm_id"):
+                value = integer(value) or value
+            elif key == "expires":
+                value = _date_or_text(value)
+            values.append(value)
+        values += [state.get("state"), state.get("days_to_expiry"), state.get("findings_matched")]
+        table.row(values)
+    table.finish()
+
+
+_FAILURES_PER_CELL = 50
+
+
+def _coverage_sheet(workbook: Workbook, run: RunData) -> None:
+    """Per datacenter: listed, fetched, failed, and the errors (every one is in findings.json)."""
+    coverage = run.snapshot.coverage
+    sheet = _Sheet(workbook, "Coverage", [24, 11, 32, 11, 11, 11, 12, 100])
+    sheet.ws.sheet_view.showGridLines = False
+    sheet.title("Coverage", "What the collector listed versus what it could read.")
+    sheet.pair(
+        "Coverage",
+        "complete" if coverage.complete else f"INCOMPLETE: {len(coverage.failures)} failure(s)",
+        fill=_COVERAGE_FILL[coverage.complete],
+        font=_COVERAGE_FONT[coverage.complete],
+    )
+    sheet.section("Per datacenter")
+    sheet.header(
+        [
+            "Service",
+            "Datacenter",
+            "Name",
+            "VMs listed",
+            "VMs fetched",
+            "VMs failed",
+            "vmLicensed read",
+            "Errors",
+        ]
+    )
+    for dc in datacenter_coverage(run):
+        lines = [describe_failure(failure) for failure in dc.failures[:_FAILURES_PER_CELL]]
+        if len(dc.failures) > _FAILURES_PER_CELL:
+            lines.append(f"... and {len(dc.failures) - _FAILURES_PER_CELL} more in findings.json")
+        sheet.append_cells(
+            [
+                *(
+                    sheet.value(value)
+                    for value in (
+                        dc.service_name,
+                        dc.datacenter_id,
+                        dc.name,
+                        dc.vms_listed,
+                        dc.vms_fetched,
+                        dc.vms_listed - dc.vms_fetched,
+                        dc.vm_licensed_read,
+                    )
+                ),
+                sheet.cell("\n".join(lines) or None, alignment=_WRAP),
+            ]
+        )
+
+
+_RULE_COLUMNS: tuple[Column, ...] = (
+    Column("Rule", 22),
+    Column("Title", 40, wrap=True),
+    Column("Severity", 10),
+    Column("Findings", 10),
+    Column("Open", 8),
+    Column("Rationale", 70, wrap=True),
+    Column("Remediation", 60, wrap=True),
+)
+
+
+def _rules_sheet(workbook: Workbook, run: RunData, catalogue: Mapping[str, RuleInfo]) -> None:
+    by_rule: dict[str, int] = run.findings.get("summary", {}).get("by_rule", {})
+    open_by_rule: dict[str, int] = {}
+    for finding in run.findings.get("findings", []):
+        if finding["status"] == "open":
+            open_by_rule[finding["rule_id"]] = open_by_rule.get(finding["rule_id"], 0) + 1
+    table = _Table(workbook, "Rules", _RULE_COLUMNS)
+    for rule in catalogue.values():
+        table.row(
+            [
+                rule.id,
+                rule.title,
+                rule.severity,
+                by_rule.get(rule.id, 0),
+                open_by_rule.get(rule.id, 0),
+                rule.rationale,
+                rule.remediation,
+            ]
+        )
+    table.finish()
+    table.colour_severity(3)
+
+
+def _resolved_sheet(
+    workbook: Workbook, resolved: list[Any], catalogue: Mapping[str, RuleInfo]
+) -> None:
+    """Findings of the previous run that are gone now (from the history stage)."""
+    columns = (
+        Column("Rule", 22),
+        Column("Severity", 10),
+        Column("Service", 24),
+        Column("Datacenter", 11),
+        Column("VM id", 9),
+        Column("VM name", 30),
+        Column("Rule title", 40),
+        Column("First seen", 11),
+    )
+    table = _Table(workbook, "Resolved", columns)
+    for item in resolved:
+        if not isinstance(item, Mapping):
+            continue
+        rule_id = str(item.get("rule_id", ""))
+        table.row(
+            [
+                rule_id,
+                item.get("severity"),
+                item.get("service_name"),
+                item.get("datacenter_id"),
+                item.get("vm_id"),
+                item.get("vm_name"),
+                rule_for(catalogue, rule_id, str(item.get("severity", ""))).title,
+                _date_or_text(first_seen(item)),
+            ]
+        )
+    table.finish()
+    table.colour_severity(2)
+
+
+def _zip_time(run: RunData) -> tuple[int, int, int, int, int, int]:
+    """The snapshot time as a zip timestamp (zip cannot go before 1980)."""
+    taken = parse_utc(run.findings["run"].get("taken_at")) or datetime(1980, 1, 1)
+    taken = max(taken, datetime(1980, 1, 1))
+    return (taken.year, taken.month, taken.day, taken.hour, taken.minute, taken.second // 2 * 2)
+
+
+class _StampedZip(zipfile.ZipFile):
+    """A zip whose every entry carries one fixed time, so equal content gives equal bytes.
+
+    openpyxl stamps entries with the current time (writestr) or a temp file's mtime (write).
+    """
+
+    def __init__(self, path: Path, stamp: tuple[int, int, int, int, int, int]) -> None:
+        super().__init__(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
+        self._stamp = stamp
+
+    def _entry(self, name: str, size: int = 0) -> zipfile.ZipInfo:
+        info = zipfile.ZipInfo(name, date_time=self._stamp)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o644 << 16
+        info.file_size = size
+        return info
+
+    def writestr(
+        self,
+        zinfo_or_arcname: str | zipfile.ZipInfo,
+        data: Any,
+        compress_type: int | None = None,
+        compresslevel: int | None = None,
+    ) -> None:
+        name = (
+            zinfo_or_arcname.filename
+            if isinstance(zinfo_or_arcname, zipfile.ZipInfo)
+            else zinfo_or_arcname
+        )
+        super().writestr(self._entry(name), data)
+
+    def write(
+        self,
+        filename: str | os.PathLike[str],
+        arcname: str | os.PathLike[str] | None = None,
+        compress_type: int | None = None,
+        compresslevel: int | None = None,
+    ) -> None:
+        name = os.fspath(arcname if arcname is not None else filename)
+        info = self._entry(name, Path(filename).stat().st_size)
+        with Path(filename).open("rb") as source, self.open(info, "w") as target:
+            shutil.copyfileobj(source, target, 1 << 20)
+
+
+def _save(workbook: Workbook, path: Path, stamp: tuple[int, int, int, int, int, int]) -> None:
+    """Save like openpyxl does, minus its clock: properties and zip times stay as set."""
+    archive = _StampedZip(path, stamp)
+    try:
+        ExcelWriter(workbook, archive).save()
+    finally:
+        archive.close()

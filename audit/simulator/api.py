@@ -1,0 +1,529 @@
+"""The simulated OVHcloud API v1 (dedicatedCloud routes), independent of the HTTP plumbing.
+
+`Api.handle` turns one request into one response the way the real API does: signature check,
+rights per consumer key, rate limit, faults, then the route. All state changes happen under
+one lock, so concurrent clients see a consistent fleet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import math
+import random
+import re
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http import HTTPStatus
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from audit.simulator.fleet import Datacenter, Fleet, Service, Vm
+from audit.simulator.licences import SETTABLE_LICENSES, licence_fits_guest
+
+DEFAULT_APPLICATION_KEY = "sim-app-key"
+DEFAULT_APPLICATION_SECRET = "sim-app-secret"  # noqa: S105 (documented simulator default)
+READONLY_CONSUMER_KEY = "sim-ck-readonly"
+REMEDIATE_CONSUMER_KEY = "sim-ck-remediate"
+
+API_PREFIX = "/1.0"
+
+
+def default_consumer_keys() -> Mapping[str, frozenset[str]]:
+    """The documented keys: one that may only read, one that may also POST."""
+    return MappingProxyType(
+        {
+            READONLY_CONSUMER_KEY: frozenset({"GET"}),
+            REMEDIATE_CONSUMER_KEY: frozenset({"GET", "POST"}),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    """Where the simulator listens, its credentials and how it misbehaves (DESIGN.md).
+
+    `rate_limit` is requests per second per consumer key; `fault_rate` the fraction of
+    authenticated requests that answer 500 or 503 (drawn from a RNG seeded with `seed`);
+    `task_seconds` how long a licence change takes to reach `done`.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    latency_ms: float = 0.0
+    rate_limit: float | None = None
+    fault_rate: float = 0.0
+    seed: int = 0
+    task_seconds: float = 0.2
+    timestamp_tolerance_s: int = 300
+    application_key: str = DEFAULT_APPLICATION_KEY
+    application_secret: str = DEFAULT_APPLICATION_SECRET
+    consumer_keys: Mapping[str, frozenset[str]] = field(default_factory=default_consumer_keys)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError("port must be between 0 and 65535")
+        if self.latency_ms < 0:
+            raise ValueError("latency_ms must be >= 0")
+        if self.rate_limit is not None and self.rate_limit <= 0:
+            raise ValueError("rate_limit must be > 0 requests per second")
+        if not 0.0 <= self.fault_rate <= 1.0:
+            raise ValueError("fault_rate must be between 0 and 1")
+        if self.task_seconds < 0:
+            raise ValueError("task_seconds must be >= 0")
+
+
+@dataclass(frozen=True)
+class Request:
+    """One HTTP request as the server received it; `target` is the request line's path+query."""
+
+    method: str
+    target: str
+    host: str
+    headers: Mapping[str, str]
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
+class Response:
+    """A JSON response; `headers` are extra headers beside Content-Type and Content-Length."""
+
+    status: int
+    body: Any
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class SimulatorStats:
+    """Counters since start, for tests and benchmarks to check what the server saw."""
+
+    requests: int
+    by_status: Mapping[int, int]
+    rate_limited: int
+    faults: int
+
+
+class ApiError(Exception):
+    """An OVH-style error answer; raised anywhere in handling, rendered once."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        error_code: str | None = None,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.error_code = error_code
+        self.headers = headers
+
+    def response(self) -> Response:
+        phrase = HTTPStatus(self.status).phrase
+        side = "Client" if self.status < 500 else "Server"
+        body = {
+            "message": self.message,
+            "errorCode": self.error_code or phrase.upper().replace(" ", "_").replace("-", "_"),
+            "httpCode": f"{self.status} {phrase}",
+            "class": f"{side}::{phrase.replace(' ', '').replace('-', '')}",
+        }
+        return Response(self.status, body, self.headers)
+
+
+def _not_found(what: str, value: object) -> ApiError:
+    return ApiError(404, f"The requested object ({what} = {value}) does not exist")
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class _Task:
+    """A licence change in flight; its state is derived from the clock, not from a worker."""
+
+    task_id: int
+    name: str
+    service_name: str
+    datacenter_id: int
+    vm_id: int
+    license: str | None
+    created: float
+    due: float
+
+
+class _TokenBucket:
+    """Requests per second for one consumer key, with one second's worth of burst."""
+
+    def __init__(self, rate: float) -> None:
+        self._rate = rate
+        self._capacity = max(1.0, rate)
+        self._tokens = self._capacity
+        self._last = time.monotonic()
+
+    def take(self) -> float:
+        """Take a token; return 0 on success, else the seconds until one is available."""
+        now = time.monotonic()
+        self._tokens = min(self._capacity, self._tokens + (now - self._last) * self._rate)
+        self._last = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return 0.0
+        return (1.0 - self._tokens) / self._rate
+
+
+@dataclass(frozen=True)
+class _Call:
+    """What a route handler gets: the path's named groups, the query, the body, the time."""
+
+    match: re.Match[str]
+    query: Mapping[str, list[str]]
+    body: bytes
+    now: float
+
+
+class Api:
+    """Routes, credentials, throttling, faults and tasks over one `Fleet`."""
+
+    def __init__(self, fleet: Fleet, config: SimulatorConfig) -> None:
+        self._fleet = fleet
+        self._config = config
+        self._lock = threading.Lock()
+        self._faults = {fault.path: fault.status for fault in fleet.faults}
+        self._random = random.Random(config.seed)
+        self._buckets: dict[str, _TokenBucket] = {}
+        self._tasks: dict[int, _Task] = {}
+        self._pending: deque[_Task] = deque()
+        self._done: set[int] = set()
+        self._next_task_id = 48_201_001
+        self._requests = 0
+        self._by_status: Counter[int] = Counter()
+        self._rate_limited = 0
+        self._fault_count = 0
+
+    @property
+    def fleet(self) -> Fleet:
+        """The fleet with every task that is due applied."""
+        with self._lock:
+            self._settle(time.time())
+        return self._fleet
+
+    @property
+    def stats(self) -> SimulatorStats:
+        with self._lock:
+            return SimulatorStats(
+                requests=self._requests,
+                by_status=MappingProxyType(dict(self._by_status)),
+                rate_limited=self._rate_limited,
+                faults=self._fault_count,
+            )
+
+    def handle(self, request: Request) -> Response:
+        """Answer one request; never raises for anything the client sent."""
+        try:
+            response = self._handle(request)
+        except ApiError as error:
+            response = error.response()
+        with self._lock:
+            self._requests += 1
+            self._by_status[response.status] += 1
+        return response
+
+    def _handle(self, request: Request) -> Response:
+        now = time.time()
+        parts = urlsplit(request.target)
+        if not parts.path.startswith(API_PREFIX + "/"):
+            raise ApiError(404, "Got an invalid (or empty) URL")
+        path = parts.path[len(API_PREFIX) :]
+        if request.method == "GET" and path == "/auth/time":
+            return Response(200, int(now))
+        consumer_key = self._authenticate(request, now)
+        if request.method not in self._config.consumer_keys[consumer_key]:
+            raise ApiError(403, "This call has not been granted", "NOT_GRANTED_CALL")
+        self._throttle(consumer_key)
+        self._inject_fault(path)
+        query = parse_qs(parts.query, keep_blank_values=True)
+        for method, pattern, route in _ROUTES:
+            match = pattern.fullmatch(path)
+            if match and method == request.method:
+                call = _Call(match=match, query=query, body=request.body, now=now)
+                with self._lock:
+                    self._settle(now)
+                    return Response(200, route(self, call))
+        raise ApiError(404, "Got an invalid (or empty) URL")
+
+    def _authenticate(self, request: Request, now: float) -> str:
+        """Check the `ovh` signature exactly as the client computes it; return the consumer key."""
+        headers = request.headers
+        if headers.get("x-ovh-application") != self._config.application_key:
+            raise ApiError(403, "This application key is invalid", "INVALID_KEY")
+        consumer_key = headers.get("x-ovh-consumer", "")
+        if consumer_key not in self._config.consumer_keys:
+            raise ApiError(403, "This credential does not exist", "INVALID_CREDENTIAL")
+        timestamp = headers.get("x-ovh-timestamp", "")
+        if (
+            not timestamp.isdigit()
+            or abs(int(timestamp) - now) > self._config.timestamp_tolerance_s
+        ):
+            raise ApiError(403, "Invalid timestamp", "INVALID_CREDENTIAL")
+        full_url = f"http://{request.host}{request.target}"
+        signed = "+".join(
+            (
+                self._config.application_secret,
+                consumer_key,
+                request.method,
+                full_url,
+                request.body.decode("utf-8", errors="replace"),
+                timestamp,
+            )
+        )
+        expected = "$1$" + hashlib.sha1(signed.encode("utf-8")).hexdigest()  # noqa: S324
+        if not hmac.compare_digest(expected, headers.get("x-ovh-signature", "")):
+            raise ApiError(403, "Invalid signature", "INVALID_CREDENTIAL")
+        return consumer_key
+
+    def _throttle(self, consumer_key: str) -> None:
+        rate = self._config.rate_limit
+        if rate is None:
+            return
+        with self._lock:
+            bucket = self._buckets.setdefault(consumer_key, _TokenBucket(rate))
+            wait = bucket.take()
+            if wait:
+                self._rate_limited += 1
+        if wait:
+            seconds = max(1, math.ceil(wait))
+            raise ApiError(
+                429,
+                f"Too many requests, retry in {seconds} s",
+                "QUERY_LIMIT_REACHED",
+                (("Retry-After", str(seconds)),),
+            )
+
+    def _inject_fault(self, path: str) -> None:
+        with self._lock:
+            status = self._faults.get(path)
+            if status is None and self._random.random() < self._config.fault_rate:
+                status = self._random.choice((500, 503))
+            if status is not None:
+                self._fault_count += 1
+        if status is not None:
+            raise ApiError(status, f"Simulated fault on {path}")
+
+    # --- state ---------------------------------------------------------------------------
+
+    def _settle(self, now: float) -> None:
+        """Apply every task that is due (caller holds the lock)."""
+        while self._pending and self._pending[0].due <= now:
+            task = self._pending.popleft()
+            datacenter = self._fleet.services[task.service_name].datacenters[task.datacenter_id]
+            datacenter.set_license(task.vm_id, task.license)
+            self._done.add(task.task_id)
+
+    def _service(self, name: str) -> Service:
+        service = self._fleet.services.get(unquote(name))
+        if service is None:
+            raise _not_found("serviceName", unquote(name))
+        return service
+
+    def _datacenter(self, match: re.Match[str]) -> tuple[Service, Datacenter]:
+        service = self._service(match["sn"])
+        dc_id = _long(match["dc"], "datacenterId")
+        datacenter = service.datacenters.get(dc_id)
+        if datacenter is None:
+            raise _not_found("datacenterId", dc_id)
+        return service, datacenter
+
+    def _vm(self, match: re.Match[str]) -> tuple[Service, Datacenter, Vm]:
+        service, datacenter = self._datacenter(match)
+        vm_id = _long(match["vm"], "vmId")
+        vm = datacenter.vms.get(vm_id)
+        if vm is None:
+            raise _not_found("vmId", vm_id)
+        return service, datacenter, vm
+
+    def _task_object(self, task: _Task, now: float) -> dict[str, Any]:
+        duration = self._config.task_seconds
+        fraction = (now - task.created) / duration if duration else 1.0
+        if task.task_id in self._done:
+            state, progress, end = "done", 100, _iso(task.due)
+        elif fraction < 1 / 3:
+            state, progress, end = "todo", 0, None
+        else:
+            state, progress, end = "doing", min(99, int(100 * fraction)), None
+        action = f"Set license {task.license}" if task.license else "Remove license"
+        return {
+            "taskId": task.task_id,
+            "name": task.name,
+            "type": "generic",
+            "state": state,
+            "progress": progress,
+            "description": f"{action} on VM {task.vm_id}",
+            "datacenterId": task.datacenter_id,
+            "executionDate": _iso(task.created),
+            "lastModificationDate": _iso(min(now, task.due)),
+            "endDate": end,
+            "createdBy": "api",
+            "createdFrom": "api",
+            "hostId": None,
+            "filerId": None,
+            "network": None,
+            "networkAccessId": None,
+            "orderId": None,
+            "parentTaskId": None,
+            "userId": None,
+            "vlanId": None,
+            "maintenanceDateFrom": None,
+            "maintenanceDateTo": None,
+        }
+
+    def _new_task(
+        self,
+        now: float,
+        name: str,
+        service: Service,
+        datacenter: Datacenter,
+        vm: Vm,
+        license: str | None,
+    ) -> _Task:
+        """Queue a licence change (caller holds the lock); it lands `task_seconds` later."""
+        task = _Task(
+            task_id=self._next_task_id,
+            name=name,
+            service_name=service.service_name,
+            datacenter_id=datacenter.datacenter_id,
+            vm_id=vm.vm_id,
+            license=license,
+            created=now,
+            due=now + self._config.task_seconds,
+        )
+        self._next_task_id += 1
+        self._tasks[task.task_id] = task
+        self._pending.append(task)
+        return task
+
+    # --- routes (each runs under the lock, after settling due tasks) ----------------------
+
+    def _services(self, call: _Call) -> Any:
+        return list(self._fleet.services)
+
+    def _service_object(self, call: _Call) -> Any:
+        return self._service(call.match["sn"]).api_object()
+
+    def _datacenter_ids(self, call: _Call) -> Any:
+        return list(self._service(call.match["sn"]).datacenters)
+
+    def _datacenter_object(self, call: _Call) -> Any:
+        service, datacenter = self._datacenter(call.match)
+        return datacenter.api_object(service.service_name)
+
+    def _vm_ids(self, call: _Call) -> Any:
+        return list(self._datacenter(call.match)[1].vms)
+
+    def _vm_object(self, call: _Call) -> Any:
+        return self._vm(call.match)[2].api_object()
+
+    def _vm_licensed(self, call: _Call) -> Any:
+        entries = self._datacenter(call.match)[1].licensed_summaries()
+        wanted = call.query.get("kmsLicense")
+        if wanted:
+            entries = [entry for entry in entries if entry.get("license") == wanted[-1]]
+        return entries
+
+    def _set_license(self, call: _Call) -> Any:
+        service, datacenter, vm = self._vm(call.match)
+        params = _json_object(call.body)
+        missing = [k for k in ("kmsLicense", "bypassGuestOsFamilyCheck") if k not in params]
+        if missing:
+            raise ApiError(400, f"Missing parameter(s): {', '.join(missing)}")
+        licence, bypass = params["kmsLicense"], params["bypassGuestOsFamilyCheck"]
+        if licence not in SETTABLE_LICENSES:
+            raise ApiError(
+                400,
+                f"[kmsLicense] Given data ({licence}) does not belong to the "
+                "dedicatedCloud.VmLicenseEnum enumeration",
+            )
+        if not isinstance(bypass, bool):
+            raise ApiError(
+                400,
+                f"[bypassGuestOsFamilyCheck] Given data ({bypass}) is not valid for type boolean",
+            )
+        if not bypass and not licence_fits_guest(licence, vm.guest_os_family):
+            raise ApiError(
+                400,
+                f"The license {licence} does not fit the guest OS family "
+                f"{vm.guest_os_family} of VM {vm.vm_id}; "
+                "set bypassGuestOsFamilyCheck to force it",
+            )
+        task = self._new_task(call.now, "setLicense", service, datacenter, vm, licence)
+        return self._task_object(task, task.created)
+
+    def _remove_license(self, call: _Call) -> Any:
+        service, datacenter, vm = self._vm(call.match)
+        task = self._new_task(call.now, "removeLicense", service, datacenter, vm, None)
+        return self._task_object(task, task.created)
+
+    def _service_task(self, call: _Call) -> Any:
+        service = self._service(call.match["sn"])
+        return self._find_task(call, service.service_name, None)
+
+    def _datacenter_task(self, call: _Call) -> Any:
+        service, datacenter = self._datacenter(call.match)
+        return self._find_task(call, service.service_name, datacenter.datacenter_id)
+
+    def _find_task(self, call: _Call, service_name: str, dc_id: int | None) -> Any:
+        task_id = _long(call.match["task"], "taskId")
+        task = self._tasks.get(task_id)
+        if (
+            task is None
+            or task.service_name != service_name
+            or (dc_id is not None and task.datacenter_id != dc_id)
+        ):
+            raise _not_found("taskId", task_id)
+        return self._task_object(task, call.now)
+
+
+def _long(text: str, name: str) -> int:
+    if not re.fullmatch(r"-?\d+", text):
+        raise ApiError(400, f"[{name}] Given data ({unquote(text)}) is not valid for type long")
+    return int(text)
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError as exc:
+        raise ApiError(400, "Invalid JSON received") from exc
+    if not isinstance(data, dict):
+        raise ApiError(400, "Invalid JSON received: expected an object")
+    return data
+
+
+def _route(pattern: str) -> re.Pattern[str]:
+    """`{sn}`-style placeholders become named path segments."""
+    return re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern))
+
+
+_DC = "/dedicatedCloud/{sn}/datacenter/{dc}"
+
+#: Every route of ovh-api.md's table (paths relative to /1.0).
+_ROUTES: tuple[tuple[str, re.Pattern[str], Callable[[Api, _Call], Any]], ...] = (
+    ("GET", _route("/dedicatedCloud"), Api._services),
+    ("GET", _route("/dedicatedCloud/{sn}"), Api._service_object),
+    ("GET", _route("/dedicatedCloud/{sn}/datacenter"), Api._datacenter_ids),
+    ("GET", _route(_DC), Api._datacenter_object),
+    ("GET", _route(f"{_DC}/vm"), Api._vm_ids),
+    ("GET", _route(f"{_DC}/vm/{{vm}}"), Api._vm_object),
+    ("GET", _route(f"{_DC}/vmLicensed"), Api._vm_licensed),
+    ("POST", _route(f"{_DC}/vm/{{vm}}/setLicense"), Api._set_license),
+    ("POST", _route(f"{_DC}/vm/{{vm}}/removeLicense"), Api._remove_license),
+    ("GET", _route("/dedicatedCloud/{sn}/task/{task}"), Api._service_task),
+    ("GET", _route(f"{_DC}/task/{{task}}"), Api._datacenter_task),
+)

@@ -1,0 +1,101 @@
+"""What the simulated API knows about licence values and guest OS ids (from ovh-api.md).
+
+The simulator needs this to refuse a setLicense that does not fit the configured guest OS,
+and the generator to build VMs that fit, or deliberately do not.
+"""
+
+from __future__ import annotations
+
+import re
+from types import MappingProxyType
+
+_EDITIONS_BY_YEAR: dict[str, tuple[str, ...]] = {
+    "2016": ("Datacenter", "Standard", "Standard SQL2016 Standard", "Standard SQL2016 Web"),
+    "2019": (
+        "Datacenter",
+        "Datacenter Core",
+        "Standard",
+        "Standard Core",
+        "Standard SQL2019 Standard",
+        "Standard SQL2019 Web",
+        "Standard SQL2022 Standard",
+        "Standard SQL2022 Web",
+    ),
+    "2022": (
+        "Datacenter",
+        "Datacenter Core",
+        "Datacenter SQL2019 Standard",
+        "Datacenter SQL2019 Web",
+        "Datacenter SQL2022 Standard",
+        "Datacenter SQL2022 Web",
+        "Standard",
+        "Standard Core",
+        "Standard SQL2019 Standard",
+        "Standard SQL2019 Web",
+        "Standard SQL2022 Standard",
+        "Standard SQL2022 Web",
+    ),
+    "2025": (
+        "Datacenter",
+        "Datacenter Core",
+        "Datacenter SQL2022 Enterprise",
+        "Datacenter SQL2022 Standard",
+        "Datacenter SQL2022 Web",
+        "Standard",
+        "Standard Core",
+        "Standard SQL2022 Standard",
+        "Standard SQL2022 Web",
+    ),
+}
+
+#: Every value setLicense accepts, as `windows <year> <edition>`.
+SETTABLE_LICENSES: tuple[str, ...] = tuple(
+    f"windows {year} {edition}"
+    for year, editions in _EDITIONS_BY_YEAR.items()
+    for edition in editions
+)
+
+#: Editions a VM may still carry but that can no longer be set.
+LEGACY_LICENSES: tuple[str, ...] = (
+    "windows 2008 R2 Standard",
+    "windows 2008 R2 Datacenter",
+    "windows 2012 Standard",
+    "windows 2012 Datacenter",
+    "windows 2012 R2 Standard",
+    "windows 2012 R2 Datacenter",
+)
+
+UNLICENSED = "unlicensed windows guestos"
+OVH_MANAGED = "OVHcloud managed"
+UNSUPPORTED = "unknown or unsupported license"
+
+#: The Windows versions each server guestId can run; ids not listed fit no licence.
+GUEST_VERSIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType(
+    {
+        "windows7Server64Guest": frozenset({"2008 R2"}),
+        "windows8Server64Guest": frozenset({"2012", "2012 R2"}),
+        "windows9Server64Guest": frozenset({"2016", "2019", "2022", "2025"}),
+        "windows2019srv_64Guest": frozenset({"2019"}),
+        "windows2019srvNext_64Guest": frozenset({"2022"}),
+        "windows2022srvNext_64Guest": frozenset({"2025"}),
+    }
+)
+
+_VERSION = re.compile(r"^windows (\d{4}(?: R2)?) ")
+
+
+def licence_version(licence: str) -> str | None:
+    """The Windows version a licence edition is for (`2019`, `2012 R2`), None for others."""
+    match = _VERSION.match(licence)
+    return match.group(1) if match else None
+
+
+def editions(year: str) -> tuple[str, ...]:
+    """The settable licences of one Windows version."""
+    return tuple(f"windows {year} {edition}" for edition in _EDITIONS_BY_YEAR[year])
+
+
+def licence_fits_guest(licence: str, guest_os_family: str | None) -> bool:
+    """Whether setLicense accepts `licence` for this configured guest without a bypass."""
+    version = licence_version(licence)
+    return version is not None and version in GUEST_VERSIONS.get(guest_os_family or "", ())

@@ -1,0 +1,251 @@
+"""A small, hostile run for the renderer tests: built in-process, evaluated by the real engine.
+
+VM names come from vCenter and are attacker-controlled; the fixture carries the classic
+payloads (HTML, spreadsheet formulas, DDE, control characters, unicode) in names, licences and
+guest ids, an incomplete coverage and an exceptions register with valid, expired and stale rows.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from datetime import date
+from typing import Any
+
+from audit.evaluate.engine import evaluate
+from audit.evaluate.exceptions import parse_exceptions
+from audit.findings import Finding
+from audit.job import findings_document
+from audit.render.base import RunData
+from audit.snapshot import (
+    Coverage,
+    DatacenterSnapshot,
+    Failure,
+    RunMeta,
+    Scope,
+    ServiceSnapshot,
+    Snapshot,
+    encode_snapshot,
+)
+
+PERIOD = "2025-11"
+TAKEN_AT = "2025-11-01T02:03:04Z"
+PROD = "pcc-203-0-113-10"
+LAB = "pcc-198-51-100-7"
+
+HOSTILE_NAMES = (
+    "<script>alert(1)</script>",
+    '=HYPERLINK("http://x","y")',
+    "+cmd|' /C calc'!A0",
+    "@SUM(1+1)",
+    "-2+3",
+    "#N/A",
+    "\tTabbed",
+    "\rCarriage",
+    "say \"hi\" & 'bye'",
+    "line one\nline two",
+    "ctl\x01char",
+    "数据库-サーバー-ü-🚀",
+    '"><img src=x onerror=alert(2)>',
+    "https://evil.example/x.png",
+)
+
+REGISTER = b"""service_name,datacenter_id,vm_id,rule_id,kind,reason,approved_by,expires,reference
+pcc-203-0-113-10,1,1002,*,byol,Customer's own licence (MS agreement 42),=HYPERLINK("http://x"),,=1+2
+pcc-203-0-113-10,1,1003,WIN-UNLICENSED,waiver,Decommission planned,CISO,2025-06-30,CHG-0042
+pcc-203-0-113-10,1,1004,WIN-CLIENT-OS,waiver,Lab desktop,Jane Doe,2026-03-31,CHG-0099
+pcc-203-0-113-10,1,9999,*,byol,Old VM,Jane Doe,,CHG-0001
+"""
+
+
+def _vm(
+    vm_id: int, name: str, guest: str | None, licence: str | None, **extra: Any
+) -> dict[str, Any]:
+    vm: dict[str, Any] = {
+        "vmId": vm_id,
+        "moRef": f"vm-{vm_id}",
+        "name": name,
+        "powerState": "poweredOn",
+        "guestOsFamily": guest,
+        "license": licence,
+        "cpuNum": 4,
+        "memoryMax": 8192,
+        "clusterName": "Cluster1",
+        "hostName": "172.16.0.1",
+        "folderName": "Prod",
+    }
+    vm.update(extra)
+    return vm
+
+
+def _prod_dc1(bulk: int) -> DatacenterSnapshot:
+    vms = [
+        _vm(1001, "web-01", "windows2019srv_64Guest", "windows 2019 Standard Core"),
+        _vm(1002, HOSTILE_NAMES[0], "windows9Server64Guest", None),
+        _vm(1003, HOSTILE_NAMES[1], "windows2019srvNext_64Guest", "unlicensed windows guestos"),
+        _vm(1004, HOSTILE_NAMES[2], "windows9_64Guest", None),
+        _vm(1005, HOSTILE_NAMES[3], "rhel9_64Guest", "windows 2022 Standard"),
+        _vm(1006, HOSTILE_NAMES[4], "windows8Server64Guest", "windows 2012 R2 Standard"),
+        _vm(1007, HOSTILE_NAMES[5], None, "=cmd|' /C calc'!A0"),
+        _vm(1008, HOSTILE_NAMES[6], "windows2019srv_64Guest", "windows 2022 Datacenter"),
+        _vm(1009, HOSTILE_NAMES[7], "windows2019srv_64Guest", "OVHcloud managed"),
+        _vm(1010, HOSTILE_NAMES[8], "winNetStandard64Guest", None, powerState="poweredOff"),
+        _vm(1011, HOSTILE_NAMES[9], "debian12_64Guest", None),
+        _vm(1012, HOSTILE_NAMES[10], "windows2019srv_64Guest", None),
+        _vm(1013, HOSTILE_NAMES[11], "windows2019srv_64Guest", "windows 2019 Datacenter"),
+        _vm(1014, HOSTILE_NAMES[12], "otherGuest64", None),
+        _vm(1015, HOSTILE_NAMES[13], "windows2019srv_64Guest", "windows 2019 Standard"),
+        _vm(1016, "retired-sql", "windows2019srv_64Guest", None, powerState="deleted"),
+        _vm(
+            1017,
+            "archive-01",
+            "windows2019srv_64Guest",
+            "windows 2019 Standard",
+            powerState="poweredOff",
+            cpuNum=8,
+            memoryMax=32768,
+        ),
+    ]
+    vms += [
+        _vm(2000 + i, f"bulk-{i:04d}", "windows2019srv_64Guest", None, cpuNum=2)
+        for i in range(bulk)
+    ]
+    licensed = [
+        {
+            "vmId": vm["vmId"],
+            "name": vm["name"],
+            "moRef": vm["moRef"],
+            "guestOsFamily": vm["guestOsFamily"],
+            "license": vm["license"],
+        }
+        for vm in vms
+        if vm["license"] is not None
+    ]
+    # Tools see another OS than configured, and a licence the VM does not show.
+    licensed[0] = {**licensed[0], "guestOsFamily": "windows2019srvNext_64Guest"}
+    licensed.append(
+        {
+            "vmId": 4242,
+            "name": "ghost<b>",
+            "moRef": "vm-4242",
+            "guestOsFamily": "windows2019srv_64Guest",
+            "license": "windows 2019 Standard",
+        }
+    )
+    return DatacenterSnapshot(
+        datacenter_id=1,
+        details={"datacenterId": 1, "name": f"{PROD}_datacenter1"},
+        vm_ids=tuple(vm["vmId"] for vm in vms),
+        vms=tuple(vms),
+        vm_licensed=tuple(licensed),
+    )
+
+
+def make_snapshot(bulk: int = 0) -> Snapshot:
+    """Two services, three datacenters, one of which could not list its VMs."""
+    lab_vms = (
+        _vm(3001, "lab-dc", "windows2022srvNext_64Guest", "windows 2025 Datacenter"),
+        _vm(3002, "lab-client", "windows11_64Guest", "windows 2022 Standard"),
+        _vm(3003, "lab-linux", "ubuntu64Guest", None),
+    )
+    failure = Failure(
+        scope=Scope.VM,
+        path=f"/dedicatedCloud/{PROD}/datacenter/2/vm/5002",
+        error='HTTP 500: {"message": "<b>Internal</b> =1+1"}',
+        service_name=PROD,
+        datacenter_id=2,
+        vm_id=5002,
+    )
+    return Snapshot(
+        meta=RunMeta(taken_at=TAKEN_AT, endpoint="ovh-eu", tool_version="0.1.0"),
+        services=(
+            ServiceSnapshot(
+                service_name=PROD,
+                details={"serviceName": PROD, "description": "Production", "spla": True},
+                datacenters=(
+                    _prod_dc1(bulk),
+                    DatacenterSnapshot(
+                        datacenter_id=2,
+                        details={"datacenterId": 2, "name": f"{PROD}_datacenter2"},
+                        vm_ids=(5001, 5002),
+                        vms=(
+                            _vm(5001, "db-01", "windows2019srv_64Guest", "windows 2019 Datacenter"),
+                        ),
+                        vm_licensed=None,
+                    ),
+                ),
+            ),
+            ServiceSnapshot(
+                service_name=LAB,
+                details={"serviceName": LAB, "description": "Lab", "spla": True},
+                datacenters=(
+                    DatacenterSnapshot(
+                        datacenter_id=7,
+                        details={"datacenterId": 7, "name": f"{LAB}_datacenter7"},
+                        vm_ids=tuple(vm["vmId"] for vm in lab_vms),
+                        vms=lab_vms,
+                        vm_licensed=None,
+                    ),
+                ),
+            ),
+        ),
+        coverage=Coverage(
+            services_listed=2,
+            services_read=2,
+            datacenters_listed=3,
+            datacenters_read=3,
+            vms_listed=22 + bulk,
+            vms_fetched=21 + bulk,
+            failures=(failure,),
+        ),
+    )
+
+
+def make_run(bulk: int = 0) -> RunData:
+    """The run folder content as `run` would write it (no history yet)."""
+    snapshot = make_snapshot(bulk)
+    sha256 = hashlib.sha256(encode_snapshot(snapshot)).hexdigest()
+    rows = parse_exceptions(REGISTER, "exceptions.csv")
+    evaluation = evaluate(snapshot, rows, date(2025, 11, 1))
+    document = findings_document(PERIOD, snapshot, sha256, evaluation)
+    return RunData(snapshot=snapshot, snapshot_sha256=sha256, findings=document)
+
+
+def with_history(run: RunData) -> RunData:
+    """The same run as the history stage will hand it over: first seen, changes, reviews."""
+    document = copy.deepcopy(run.findings)
+    findings = document["findings"]
+    for index, finding in enumerate(findings):
+        finding["first_seen"] = {"period": "2025-10"} if index % 2 else "2025-11"
+        finding["change"] = "unchanged" if index % 2 else "new"
+    document["changes"] = {
+        "new": len(findings) // 2,
+        "unchanged": len(findings) - len(findings) // 2,
+    }
+    document["resolved"] = [
+        {
+            "rule_id": "LIC-LEGACY",
+            "severity": "low",
+            "service_name": LAB,
+            "datacenter_id": 7,
+            "vm_id": 3999,
+            "vm_name": "=old()",
+            "first_seen": {"period": "2025-08"},
+        }
+    ]
+    first = Finding.from_json(findings[0]).fingerprint
+    history = {
+        "trend": [
+            {"period": "2025-09", "open_high": 9, "open_medium": 4},
+            {"period": "2025-10", "open_high": 6, "open_medium": 5},
+        ],
+        "reviews": {
+            first: {"status": "accepted", "owner": "=Jane", "comment": "ticket <CHG-1>"},
+        },
+    }
+    return RunData(
+        snapshot=run.snapshot,
+        snapshot_sha256=run.snapshot_sha256,
+        findings=document,
+        history=history,
+    )

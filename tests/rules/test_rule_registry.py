@@ -1,0 +1,53 @@
+"""The registry: DESIGN.md's ids in DESIGN.md's order, each with complete metadata."""
+
+from __future__ import annotations
+
+import pytest
+
+from audit.evaluate.rules.base import RemediationAction, Rule
+from audit.evaluate.rules.registry import EXCEPTABLE_RULE_IDS, RULE_IDS, RULES, rule_by_id
+from audit.findings import Severity
+
+# DESIGN.md, "Rules": public ids, never reused, with their severities.
+DESIGN_RULES = {
+    "WIN-UNLICENSED": Severity.HIGH,
+    "WIN-CLIENT-OS": Severity.MEDIUM,
+    "LIC-NON-WINDOWS": Severity.MEDIUM,
+    "LIC-VERSION-MISMATCH": Severity.MEDIUM,
+    "LIC-LEGACY": Severity.LOW,
+    "LIC-UNRECOGNISED": Severity.LOW,
+    "GUEST-OS-UNKNOWN": Severity.LOW,
+    "GUEST-OS-DRIFT": Severity.MEDIUM,
+    "LIC-INVENTORY-DRIFT": Severity.MEDIUM,
+    "LIC-POWERED-OFF": Severity.INFO,
+    "EXC-EXPIRED": Severity.LOW,
+    "EXC-STALE": Severity.INFO,
+}
+
+
+def test_ids_are_unique_and_in_design_order() -> None:
+    assert len(set(RULE_IDS)) == len(RULE_IDS)
+    assert list(RULE_IDS) == list(DESIGN_RULES)
+
+
+@pytest.mark.parametrize("rule", RULES, ids=RULE_IDS)
+def test_metadata_is_complete(rule: Rule) -> None:
+    assert rule_by_id(rule.id) is rule
+    meta = rule.meta
+    assert meta.severity is DESIGN_RULES[meta.id]
+    assert isinstance(meta.remediation_action, RemediationAction)
+    for text in (meta.title, meta.rationale, meta.remediation):
+        assert text.strip() and text == text.strip() and "\n" not in text
+
+
+def test_checks_exist_for_every_rule_but_the_register_ones() -> None:
+    register_rules = {"EXC-EXPIRED", "EXC-STALE"}
+    assert set(RULE_IDS) - EXCEPTABLE_RULE_IDS == register_rules
+    for rule in RULES:
+        has_check = rule.check_vm is not None or rule.check_datacenter is not None
+        assert has_check is (rule.id not in register_rules)
+
+
+def test_unknown_id_is_a_key_error() -> None:
+    with pytest.raises(KeyError):
+        rule_by_id("WIN-NOPE")
