@@ -22,11 +22,11 @@ class CommandModule(Protocol):
 
 def _command_modules() -> list[CommandModule]:
     """The explicit list of subcommands (imported lazily to keep `--help` fast)."""
-    from audit import job_command
+    from audit import demo, job_command
     from audit.collect import command as snapshot
     from audit.simulator import command as simulate
 
-    return [job_command, snapshot, simulate]
+    return [job_command, snapshot, simulate, demo]
 
 
 def build_parser() -> argparse.ArgumentParser:

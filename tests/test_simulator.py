@@ -715,9 +715,10 @@ def _simulate(*args: str) -> subprocess.Popen[str]:
 
 
 def _first_line(process: subprocess.Popen[str], timeout_s: float = 20) -> str:
-    assert process.stdout is not None
+    stdout = process.stdout
+    assert stdout is not None
     lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.append(process.stdout.readline()), daemon=True)
+    reader = threading.Thread(target=lambda: lines.append(stdout.readline()), daemon=True)
     reader.start()
     reader.join(timeout_s)
     assert lines, "simulate printed nothing"

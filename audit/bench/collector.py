@@ -62,9 +62,7 @@ def run() -> list[tuple[str, str]]:
         )
     )
     rows.append(("  ideal (calls x latency / workers)", f"{ideal_s:.2f}s"))
-    rows.append(
-        (f"  sequential loop (extrapolated from {sampled} calls)", f"{sequential_s:.2f}s")
-    )
+    rows.append((f"  sequential loop (extrapolated from {sampled} calls)", f"{sequential_s:.2f}s"))
     rows.append(("  collector / ideal (target <= 1.3)", f"{collector_s / ideal_s:.2f}x"))
     rows.append(("  sequential / collector", f"{sequential_s / collector_s:.1f}x faster"))
     return rows

@@ -37,6 +37,7 @@ from audit.render.view import (
     review_of,
     rule_catalogue,
     rule_for,
+    visible_controls,
     windows_coverage,
 )
 
@@ -46,11 +47,19 @@ _TEMPLATES = "audit.templates"
 _STATUS_ORDER = {"open": 0, "waived": 1, "byol": 2}
 
 
+def _finalize(value: Any) -> Any:
+    """Applied to every printed value: control characters made visible, our markup untouched."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return visible_controls(value)
+    return value
+
+
 def _environment() -> Environment:
     return Environment(
         loader=PackageLoader(_TEMPLATES, "."),
         autoescape=True,
         undefined=StrictUndefined,
+        finalize=_finalize,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
@@ -138,12 +147,11 @@ class Chart:
     legend: tuple[tuple[str, str], ...]
 
 
-_CHART_WIDTH = 560
-_LABEL_WIDTH = 170
-_ROW_HEIGHT = 26
-_BAR_HEIGHT = 16
-_TOP = 6
-_LABEL_CHARS = 24
+_CHART_WIDTH = 380
+_LABEL_WIDTH = 150
+_ROW_HEIGHT = 24
+_TOP = 4
+_LABEL_CHARS = 22
 
 
 def bar_chart(
@@ -154,7 +162,7 @@ def bar_chart(
     legend: Sequence[tuple[str, str]],
 ) -> Chart:
     """Stacked bars: `rows` are (label, [(tone, name, value), ...]), scaled to the largest."""
-    area = _CHART_WIDTH - _LABEL_WIDTH - 56
+    area = _CHART_WIDTH - _LABEL_WIDTH - 48
     largest = max((sum(v for _, _, v in parts) for _, parts in rows), default=0) or 1
     laid_out = []
     for index, (label, parts) in enumerate(rows):
@@ -303,9 +311,7 @@ def _tiles(
     vms = [vm for s in run.snapshot.services for dc in s.datacenters for vm in dc.vms]
     deleted = sum(1 for vm in vms if vm.get("powerState") == DELETED)
     states = Counter(str(state.get("state")) for state in run.findings.get("exceptions", []))
-    wasted = catalogue_counts.get("LIC-NON-WINDOWS", 0) + catalogue_counts.get(
-        "LIC-POWERED-OFF", 0
-    )
+    wasted = catalogue_counts.get("LIC-NON-WINDOWS", 0) + catalogue_counts.get("LIC-POWERED-OFF", 0)
     return [
         Tile(
             "Open findings",
@@ -428,6 +434,16 @@ def _charts(
     ]
 
 
+def _coverage_gaps(coverage: Mapping[str, Any]) -> list[str]:
+    """'1 of 3 datacenters'-style phrases for each level where something could not be read."""
+    gaps = []
+    for key, noun in (("services", "services"), ("datacenters", "datacenters"), ("vms", "VMs")):
+        failed = int(coverage.get(f"{key}_failed") or 0)
+        if failed:
+            gaps.append(f"{failed:,} of {int(coverage.get(f'{key}_listed') or 0):,} {noun}")
+    return gaps
+
+
 def _timestamp(value: Any) -> str:
     stamp = parse_utc(value)
     return stamp.strftime("%Y-%m-%d %H:%M:%S UTC") if isinstance(stamp, datetime) else str(value)
@@ -479,6 +495,7 @@ def build_context(run: RunData, rows_per_rule: int = ROWS_PER_RULE) -> dict[str,
         "snapshot_sha256": run.snapshot_sha256,
         "coverage": coverage,
         "complete": bool(coverage.get("complete")),
+        "coverage_gaps": _coverage_gaps(coverage),
         "failures": [describe_failure(f) for f in failures[:ROWS_PER_TABLE]],
         "failures_more": max(len(failures) - ROWS_PER_TABLE, 0),
         "datacenters": datacenter_coverage(run)[:ROWS_PER_TABLE],

@@ -1,1 +1,31 @@
-"""A faithful local OVHcloud API v1 (dedicatedCloud routes) for demos, tests and benchmarks."""
+"""A faithful local OVHcloud API v1 (dedicatedCloud routes) for demos, tests and benchmarks.
+
+`Simulator(fleet, SimulatorConfig(...))` serves a `Fleet` (from `load_fleet` or
+`generate_fleet`) over HTTP at `Simulator.url`, so the real `ovh` client talks to it unchanged.
+"""
+
+from audit.simulator.api import (
+    DEFAULT_APPLICATION_KEY,
+    DEFAULT_APPLICATION_SECRET,
+    READONLY_CONSUMER_KEY,
+    REMEDIATE_CONSUMER_KEY,
+    SimulatorConfig,
+    SimulatorStats,
+)
+from audit.simulator.fleet import Fleet, load_fleet
+from audit.simulator.generate import GeneratedFleet, generate_fleet
+from audit.simulator.server import Simulator
+
+__all__ = [
+    "DEFAULT_APPLICATION_KEY",
+    "DEFAULT_APPLICATION_SECRET",
+    "READONLY_CONSUMER_KEY",
+    "REMEDIATE_CONSUMER_KEY",
+    "Fleet",
+    "GeneratedFleet",
+    "Simulator",
+    "SimulatorConfig",
+    "SimulatorStats",
+    "generate_fleet",
+    "load_fleet",
+]
