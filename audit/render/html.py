@@ -29,7 +29,6 @@ from audit.render.view import (
     SEVERITIES,
     RuleInfo,
     WindowsCoverage,
-    count_sorted,
     datacenter_coverage,
     describe_failure,
     first_seen,
@@ -37,6 +36,7 @@ from audit.render.view import (
     review_of,
     rule_catalogue,
     rule_for,
+    rule_order,
     visible_controls,
     windows_coverage,
 )
@@ -212,7 +212,7 @@ class FindingRow:
     guest_os_family: str | None
     license: str | None
     message: str
-    exception: str | None
+    exception: ExceptionInfo | None
     first_seen: str | None
     change: str | None
     review_status: str | None
@@ -232,20 +232,29 @@ class RuleGroup:
     expanded: bool
 
 
-def _exception_text(exception: Mapping[str, Any] | None) -> str | None:
+@dataclass(frozen=True)
+class ExceptionInfo:
+    """The register row behind a finding's status, as the page shows it."""
+
+    kind: str
+    rule_id: str | None
+    approved_by: str | None
+    expires: str | None
+    reference: str | None
+    reason: str | None
+
+
+def _exception_info(exception: Mapping[str, Any] | None) -> ExceptionInfo | None:
     if not exception:
         return None
-    parts = [str(exception.get("kind") or "exception")]
-    if exception.get("rule_id"):
-        parts.append(f"rule {exception['rule_id']}")
-    if exception.get("approved_by"):
-        parts.append(f"approved by {exception['approved_by']}")
-    parts.append(f"expires {exception['expires']}" if exception.get("expires") else "no expiry")
-    if exception.get("reference"):
-        parts.append(f"ref {exception['reference']}")
-    if exception.get("reason"):
-        parts.append(str(exception["reason"]))
-    return " \u00b7 ".join(parts)
+    return ExceptionInfo(
+        kind=str(exception.get("kind") or "exception"),
+        rule_id=text(exception.get("rule_id")) or None,
+        approved_by=text(exception.get("approved_by")) or None,
+        expires=text(exception.get("expires")) or None,
+        reference=text(exception.get("reference")) or None,
+        reason=text(exception.get("reason")) or None,
+    )
 
 
 def _finding_row(finding: JSONObject, history: JSONObject) -> FindingRow:
@@ -262,7 +271,7 @@ def _finding_row(finding: JSONObject, history: JSONObject) -> FindingRow:
         guest_os_family=text(finding.get("guest_os_family")),
         license=text(finding.get("license")),
         message=str(finding.get("message", "")),
-        exception=_exception_text(finding.get("exception")),
+        exception=_exception_info(finding.get("exception")),
         first_seen=first_seen(finding),
         change=text(finding.get("change")),
         review_status=status,
@@ -278,9 +287,8 @@ def rule_groups(
     by_rule: dict[str, list[JSONObject]] = {}
     for finding in run.findings.get("findings", []):
         by_rule.setdefault(finding["rule_id"], []).append(finding)
-    order = {rule_id: index for index, rule_id in enumerate(catalogue)}
     groups = []
-    for rule_id in sorted(by_rule, key=lambda r: (order.get(r, len(order)), r)):
+    for rule_id in sorted(by_rule, key=lambda r: rule_order(catalogue, r)):
         findings = sorted(by_rule[rule_id], key=lambda f: _STATUS_ORDER.get(f["status"], 3))
         rule = rule_for(catalogue, rule_id, findings[0]["severity"])
         open_count = sum(1 for f in findings if f["status"] == "open")
@@ -403,7 +411,9 @@ def _charts(
                         ("excepted", excepted[1], excepted_by_rule[rule_id]),
                     ],
                 )
-                for rule_id, count in count_sorted(by_rule, tuple(catalogue))
+                for rule_id, count in sorted(
+                    by_rule.items(), key=lambda item: rule_order(catalogue, item[0])
+                )
                 if count
             ],
             [excepted],

@@ -100,6 +100,14 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+def rule_order(catalogue: Mapping[str, RuleInfo], rule_id: str) -> tuple[int, int, str]:
+    """Sort key for rules: worst severity first, then the catalogue's order; unknown last."""
+    order = list(catalogue)
+    if rule_id not in catalogue:
+        return (len(SEVERITIES), len(order), rule_id)
+    return (SEVERITIES.index(catalogue[rule_id].severity), order.index(rule_id), rule_id)
+
+
 def parse_utc(value: Any) -> datetime | None:
     """An ISO 8601 timestamp as a naive UTC datetime (Excel has no time zones), else None."""
     if not isinstance(value, str):

@@ -51,6 +51,7 @@ from audit.render.view import (
     review_of,
     rule_catalogue,
     rule_for,
+    rule_order,
     visible_controls,
     windows_coverage,
 )
@@ -67,6 +68,7 @@ _LABEL_FONT = Font(bold=True)
 _REVIEW_FILL = PatternFill("solid", fgColor="FFF8E1")
 _UNLOCKED = Protection(locked=False)
 _WRAP = Alignment(wrap_text=True, vertical="top")
+_LEFT = Alignment(horizontal="left")
 _DATE_FORMAT = "yyyy-mm-dd"
 _DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 _COVERAGE_FILL = {
@@ -211,6 +213,7 @@ class _Sheet:
         )
 
     def pair(self, label: str, value: Any, **style: Any) -> None:
+        style.setdefault("alignment", _LEFT)
         self.append_cells([self.cell(label, font=_LABEL_FONT), self.cell(value, **style)])
 
 
@@ -344,7 +347,7 @@ def _summary_sheet(workbook: Workbook, run: RunData, catalogue: Mapping[str, Rul
     sheet.section("Findings by rule")
     sheet.header(["Rule", "Title", "Severity", "Findings"])
     by_rule = summary.get("by_rule", {})
-    for rule_id, count in count_sorted(by_rule, tuple(catalogue)):
+    for rule_id, count in sorted(by_rule.items(), key=lambda item: rule_order(catalogue, item[0])):
         rule = rule_for(catalogue, rule_id, "")
         sheet.append([rule_id, rule.title, rule.severity, count])
 
