@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from audit.collect.retry import RetryPolicy
 from audit.errors import InputError
 
 FAIL_ON_CHOICES = ("high", "medium", "low", "info", "never")
@@ -35,6 +36,8 @@ class RemediationConfig:
 
 @dataclass(frozen=True)
 class Config:
+    """Settings from the file; None means "not set here"."""
+
     endpoint: str | None = None
     out: Path | None = None
     exceptions: Path | None = None
@@ -42,10 +45,32 @@ class Config:
     workers: int | None = None
     max_rps: float | None = None
     ovh_config: Path | None = None
+    max_retries: int | None = None
+    retry_base_delay_s: float | None = None
     remediation: RemediationConfig = field(default_factory=RemediationConfig)
 
+    def retry_policy(self) -> RetryPolicy:
+        default = RetryPolicy()
+        return RetryPolicy(
+            max_retries=default.max_retries if self.max_retries is None else self.max_retries,
+            base_delay_s=default.base_delay_s
+            if self.retry_base_delay_s is None
+            else self.retry_base_delay_s,
+            max_delay_s=default.max_delay_s,
+        )
 
-_AUDIT_KEYS = {"endpoint", "out", "exceptions", "fail_on", "workers", "max_rps", "ovh_config"}
+
+_AUDIT_KEYS = {
+    "endpoint",
+    "out",
+    "exceptions",
+    "fail_on",
+    "workers",
+    "max_rps",
+    "ovh_config",
+    "max_retries",
+    "retry_base_delay_s",
+}
 
 
 def _expect(path: Path, key: str, value: Any, kind: type | tuple[type, ...]) -> Any:
@@ -90,6 +115,15 @@ def load_config(path: Path) -> Config:
     max_rps = audit.get("max_rps")
     if max_rps is not None and _expect(path, "audit.max_rps", max_rps, (int, float)) <= 0:
         raise InputError(f"{path}: audit.max_rps: must be positive")
+    max_retries = audit.get("max_retries")
+    if max_retries is not None and _expect(path, "audit.max_retries", max_retries, int) < 0:
+        raise InputError(f"{path}: audit.max_retries: must be 0 or more")
+    base_delay = audit.get("retry_base_delay_s")
+    if (
+        base_delay is not None
+        and _expect(path, "audit.retry_base_delay_s", base_delay, (int, float)) < 0
+    ):
+        raise InputError(f"{path}: audit.retry_base_delay_s: must be 0 or more")
     remediation = _expect(path, "[remediation]", data.get("remediation", {}), dict)
     unknown = set(remediation) - {"default_edition", "editions", "services"}
     if unknown:
@@ -105,6 +139,8 @@ def load_config(path: Path) -> Config:
         workers=workers,
         max_rps=None if max_rps is None else float(max_rps),
         ovh_config=as_path("ovh_config"),
+        max_retries=max_retries,
+        retry_base_delay_s=None if base_delay is None else float(base_delay),
         remediation=RemediationConfig(
             default_edition=_expect(
                 path,

@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from audit.collect.api import ClientFactory
-from audit.collect.collector import DEFAULT_MAX_RPS, DEFAULT_WORKERS, CollectOptions
 from audit.collect.command import (
     add_api_arguments,
+    collect_options_from,
     coverage_line,
-    endpoint_from,
+    factory_from,
     load_config_arg,
     print_failures,
 )
@@ -51,15 +50,11 @@ def run_command(args: argparse.Namespace) -> int:
     if args.from_snapshot is not None:
         source = SnapshotSource(from_file=args.from_snapshot)
     else:
-        endpoint = endpoint_from(args, config)
+        factory = factory_from(args, config)
         source = SnapshotSource(
-            factory=ClientFactory(endpoint=endpoint, config_file=config.ovh_config),
-            options=CollectOptions(
-                workers=args.workers or config.workers or DEFAULT_WORKERS,
-                max_rps=args.max_rps or config.max_rps or DEFAULT_MAX_RPS,
-                progress=True,
-            ),
-            endpoint_label=endpoint,
+            factory=factory,
+            options=collect_options_from(args, config),
+            endpoint_label=factory.endpoint,
         )
     result = run_job(
         JobSpec(

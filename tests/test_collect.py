@@ -45,7 +45,7 @@ def content(snapshot: Snapshot) -> dict[str, Any]:
 
 
 def test_collects_every_object_and_isolates_an_outage(simulator: Simulator) -> None:
-    snapshot = collect(factory_for(simulator), CollectOptions(workers=4, retry=FAST_RETRY), "sim")
+    snapshot = collect(factory_for(simulator), CollectOptions(workers=4, max_rps=None, retry=FAST_RETRY), "sim")
     assert [s.service_name for s in snapshot.services] == sorted([PROD, DR])
     prod = next(s for s in snapshot.services if s.service_name == PROD)
     dc1, dc2 = prod.datacenters
@@ -116,14 +116,14 @@ def test_refused_credentials_stop_the_run(
     simulator: Simulator, credentials: dict[str, str], message: str
 ) -> None:
     with pytest.raises(CredentialError, match=message) as raised:
-        collect(factory_for(simulator, **credentials), CollectOptions(retry=FAST_RETRY), "sim")
+        collect(factory_for(simulator, **credentials), CollectOptions(max_rps=None, retry=FAST_RETRY), "sim")
     assert "wrong-secret" not in str(raised.value)
 
 
 def test_vm_disappearing_between_list_and_get_is_recorded(fleet_data: dict[str, Any]) -> None:
     fleet_data["faults"] = [{"path": f"/dedicatedCloud/{PROD}/datacenter/1/vm/1075", "status": 404}]
     with Simulator(Fleet.from_json(fleet_data, "fleet")) as sim:
-        snapshot = collect(factory_for(sim), CollectOptions(retry=FAST_RETRY), "sim")
+        snapshot = collect(factory_for(sim), CollectOptions(max_rps=None, retry=FAST_RETRY), "sim")
     (failure,) = snapshot.coverage.failures
     assert (failure.scope, failure.vm_id) == (Scope.VM, 1075)
     assert snapshot.coverage.vms_listed - snapshot.coverage.vms_fetched == 1

@@ -60,15 +60,18 @@ def endpoint_from(args: argparse.Namespace, config: Config) -> str:
     return resolve_endpoint(chosen)
 
 
-def collect_from_args(args: argparse.Namespace, config: Config) -> Snapshot:
-    endpoint = endpoint_from(args, config)
-    factory = ClientFactory(endpoint=endpoint, config_file=config.ovh_config)
-    options = CollectOptions(
+def collect_options_from(args: argparse.Namespace, config: Config) -> CollectOptions:
+    """Flags win over the config file, which wins over the defaults."""
+    return CollectOptions(
         workers=args.workers or config.workers or DEFAULT_WORKERS,
         max_rps=args.max_rps or config.max_rps or DEFAULT_MAX_RPS,
+        retry=config.retry_policy(),
         progress=True,
     )
-    return collect(factory, options, endpoint_label=endpoint)
+
+
+def factory_from(args: argparse.Namespace, config: Config) -> ClientFactory:
+    return ClientFactory(endpoint=endpoint_from(args, config), config_file=config.ovh_config)
 
 
 def coverage_line(snapshot: Snapshot) -> str:
@@ -93,7 +96,8 @@ def run_snapshot(args: argparse.Namespace) -> int:
     config = load_config_arg(args)
     if args.out.is_dir():
         raise InputError(f"--out {args.out}: is a folder; give the snapshot file to write")
-    snapshot = collect_from_args(args, config)
+    factory = factory_from(args, config)
+    snapshot = collect(factory, collect_options_from(args, config), factory.endpoint)
     digest = write_snapshot(snapshot, args.out)
     meta = snapshot.meta
     print(f"snapshot: {args.out} (sha256 {digest})")

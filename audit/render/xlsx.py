@@ -80,11 +80,12 @@ _COVERAGE_FONT = {True: Font(bold=True, color="1B5E20"), False: Font(bold=True, 
 
 @dataclass(frozen=True)
 class Column:
-    """A table column: its header, its width in characters, and whether its text wraps."""
+    """A table column: header, width in characters, wrapping, and whether reviewers edit it."""
 
     header: str
     width: float
     wrap: bool = False
+    editable: bool = False
 
 
 class XlsxReport:
@@ -230,6 +231,12 @@ class _Table(_Sheet):
         self.ws.page_setup.fitToHeight = 0
         self.ws.sheet_properties.pageSetUpPr.fitToPage = True
         self._wrapped = {i for i, c in enumerate(columns) if c.wrap}
+        for index, column in enumerate(columns, 1):
+            if column.editable:
+                # The column's own style: rows people add below the data are editable too.
+                dimension = self.ws.column_dimensions[get_column_letter(index)]
+                dimension.protection = _UNLOCKED
+                dimension.fill = _REVIEW_FILL
         self.header([c.header for c in columns])
 
     def row(self, values: Sequence[Any]) -> None:
@@ -424,9 +431,9 @@ _FINDING_COLUMNS: tuple[Column, ...] = (
 )
 _HISTORY_COLUMNS: tuple[Column, ...] = (Column("First seen", 11), Column("Change", 11))
 _REVIEW_COLUMNS: tuple[Column, ...] = (
-    Column("Review status", 15),
-    Column("Owner", 18),
-    Column("Comment", 40),
+    Column("Review status", 15, editable=True),
+    Column("Owner", 18, editable=True),
+    Column("Comment", 40, editable=True),
 )
 
 
@@ -436,11 +443,6 @@ def _findings_sheet(workbook: Workbook, run: RunData, catalogue: Mapping[str, Ru
     columns = _FINDING_COLUMNS + (_HISTORY_COLUMNS if with_history else ()) + _REVIEW_COLUMNS
     table = _Table(workbook, "Findings", columns)
     first_review = len(columns) - len(_REVIEW_COLUMNS) + 1
-    for offset in range(len(_REVIEW_COLUMNS)):
-        # Rows people add below the findings stay editable too.
-        dimension = table.ws.column_dimensions[get_column_letter(first_review + offset)]
-        dimension.protection = _UNLOCKED
-        dimension.fill = _REVIEW_FILL
     for finding in findings:
         rule = rule_for(catalogue, finding["rule_id"], finding["severity"])
         exception = finding.get("exception") or {}
@@ -469,8 +471,9 @@ def _findings_sheet(workbook: Workbook, run: RunData, catalogue: Mapping[str, Ru
         if with_history:
             values += [_date_or_text(first_seen(finding)), finding.get("change")]
         cells = [table.value(value) for value in values]
+        # Empty review cells are not written: they take the column's unlocked style.
         cells += [
-            table.cell(value, protection=_UNLOCKED, fill=_REVIEW_FILL)
+            None if value is None else table.cell(value, protection=_UNLOCKED, fill=_REVIEW_FILL)
             for value in review_of(run.history, finding)
         ]
         table.append_cells(cells)

@@ -430,12 +430,12 @@ def _vm_fields(
     cpu = rng.choice((2, 2, 4, 4, 8, 16) if windows else (1, 2, 2, 4, 4, 8))
     memory = cpu * rng.choice((2048, 4096) if windows else (1024, 2048, 4096))
     cluster = rng.randint(1, site.clusters)
-    running = spec.power == PowerState.POWERED_ON
-    tools = (
-        rng.choices(("toolsOk", "toolsOld", "toolsNotInstalled"), weights=(85, 12, 3))[0]
-        if running
-        else "toolsNotRunning"
-    )
+    if spec.tools_guest is not None:  # the Tools view exists only when Tools run
+        tools = "toolsOk"
+    elif spec.power == PowerState.POWERED_ON:
+        tools = rng.choices(("toolsOk", "toolsOld", "toolsNotInstalled"), weights=(85, 12, 3))[0]
+    else:
+        tools = "toolsNotRunning"
     unknown = spec.guest in UNKNOWN_GUESTS
     fields: dict[str, Any] = {
         "vmId": vm_id,

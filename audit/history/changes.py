@@ -1,0 +1,449 @@
+"""What changed since the previous run: a pure function of the stored past and this run.
+
+`annotate(baseline, current)` decides, for every finding of this run, when it was first seen
+and whether it is new, persisting or reopened; which findings of the previous run are gone;
+and which licence events happened in between. No database, no clock: the store hands over
+the past as plain records, so every case is tested directly.
+
+Decisions (for the README):
+- `first_seen` is the first stored run, before this one, that had the finding (by
+  fingerprint), else this run. A reopened finding keeps its original first sighting.
+- `change` compares with the previous run only (the latest stored period before this one):
+  `persisting` when it had the finding, `reopened` when an older run had it, else `new`.
+  A finding the previous run could not read (a coverage failure) but an older run had is
+  `persisting`: nothing showed it was ever fixed.
+- A finding of the previous run that is gone is `resolved` (reason `fixed`, or `vm_removed`
+  when its VM is gone or deleted) only when this run read its VM, datacenter and vmLicensed
+  listing; otherwise it is `unverified`: an outage is not a fix.
+- Licence events compare the VMs both runs read; a VM that either run could not read raises
+  no event. A VM in state `deleted` counts as removed.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from audit.evaluate.records import DELETED, integer, text
+from audit.findings import Finding
+from audit.snapshot import Coverage, Scope, Snapshot
+
+JSONObject = dict[str, Any]
+VmKey = tuple[str, int, int]
+
+
+class Change(StrEnum):
+    """A finding compared with the previous run."""
+
+    NEW = "new"
+    PERSISTING = "persisting"
+    REOPENED = "reopened"
+
+
+class Resolution(StrEnum):
+    """Why a finding of the previous run is gone."""
+
+    FIXED = "fixed"
+    VM_REMOVED = "vm_removed"
+
+
+class EventKind(StrEnum):
+    """A licence event between the previous run and this one."""
+
+    LICENCE_SET = "licence_set"
+    LICENCE_REMOVED = "licence_removed"
+    LICENCE_CHANGED = "licence_changed"
+    VM_ADDED = "vm_added"
+    VM_REMOVED = "vm_removed"
+    GUEST_OS_CHANGED = "guest_os_changed"
+
+
+@dataclass(frozen=True)
+class VmState:
+    """What the history keeps of a VM in one run."""
+
+    name: str | None
+    guest_os_family: str | None
+    license: str | None
+    power_state: str | None
+    vcpus: int | None
+
+    @property
+    def live(self) -> bool:
+        return self.power_state != DELETED
+
+
+@dataclass(frozen=True)
+class FindingRecord:
+    """What the history keeps of a finding in one run (one per fingerprint)."""
+
+    fingerprint: str
+    rule_id: str
+    severity: str
+    status: str
+    service_name: str
+    datacenter_id: int | None
+    vm_id: int | None
+    vm_name: str | None
+    message: str
+
+    @classmethod
+    def from_finding(cls, finding: Finding) -> FindingRecord:
+        return cls(
+            fingerprint=finding.fingerprint,
+            rule_id=finding.rule_id,
+            severity=finding.severity.value,
+            status=finding.status.value,
+            service_name=finding.service_name,
+            datacenter_id=finding.datacenter_id,
+            vm_id=finding.vm_id,
+            vm_name=finding.vm_name,
+            message=finding.message,
+        )
+
+    def to_json(self) -> JSONObject:
+        return {
+            "rule_id": self.rule_id,
+            "severity": self.severity,
+            "status": self.status,
+            "service_name": self.service_name,
+            "datacenter_id": self.datacenter_id,
+            "vm_id": self.vm_id,
+            "vm_name": self.vm_name,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """A run, as findings.json names it: its period and the UTC date of its snapshot."""
+
+    period: str
+    taken_at: str
+
+    @property
+    def date(self) -> str:
+        try:
+            return datetime.fromisoformat(self.taken_at.replace("Z", "+00:00")).date().isoformat()
+        except ValueError:
+            return self.taken_at[:10]
+
+    def to_json(self) -> JSONObject:
+        return {"period": self.period, "date": self.date}
+
+
+@dataclass(frozen=True)
+class Unread:
+    """The scopes a run could not read (from its coverage failures)."""
+
+    everything: bool = False
+    services: frozenset[str] = frozenset()
+    datacenters: frozenset[tuple[str, int]] = frozenset()
+    vms: frozenset[VmKey] = frozenset()
+    listings: frozenset[tuple[str, int]] = frozenset()
+
+    @classmethod
+    def from_coverage(cls, coverage: Coverage) -> Unread:
+        services: set[str] = set()
+        datacenters: set[tuple[str, int]] = set()
+        vms: set[VmKey] = set()
+        listings: set[tuple[str, int]] = set()
+        everything = False
+        for failure in coverage.failures:
+            service, dc, vm = failure.service_name, failure.datacenter_id, failure.vm_id
+            if failure.scope is Scope.SERVICES or service is None:
+                everything = True
+            elif failure.scope is Scope.SERVICE or dc is None:
+                services.add(service)
+            elif failure.scope is Scope.DATACENTER:
+                datacenters.add((service, dc))
+            elif failure.scope is Scope.VM_LICENSED:
+                listings.add((service, dc))
+            elif vm is None:
+                datacenters.add((service, dc))
+            else:
+                vms.add((service, dc, vm))
+        return cls(
+            everything,
+            frozenset(services),
+            frozenset(datacenters),
+            frozenset(vms),
+            frozenset(listings),
+        )
+
+    def vm(self, service: str, dc: int | None, vm: int | None) -> bool:
+        """Whether the VM (or, with no ids, its scope) could not be read."""
+        return (
+            self.everything
+            or service in self.services
+            or (dc is not None and (service, dc) in self.datacenters)
+            or (dc is not None and vm is not None and (service, dc, vm) in self.vms)
+        )
+
+    def finding(self, record: FindingRecord) -> bool:
+        """Whether this run could have missed the finding: its VM or vmLicensed unread."""
+        dc = record.datacenter_id
+        return self.vm(record.service_name, dc, record.vm_id) or (
+            dc is not None and (record.service_name, dc) in self.listings
+        )
+
+
+@dataclass(frozen=True)
+class RunState:
+    """One run as the comparison needs it."""
+
+    sighting: Sighting
+    vms: Mapping[VmKey, VmState]
+    findings: Mapping[str, FindingRecord]
+    unread: Unread = field(default_factory=Unread)
+    snapshot_sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The stored past of a period: its previous run and every fingerprint's first sighting."""
+
+    previous: RunState | None = None
+    first_seen: Mapping[str, Sighting] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LicenceEvent:
+    """One VM-level change; `before`/`after` hold the changed value (licence or guest OS).
+
+    `guest_os_family` and `license` are the VM's values now (last known, for a removed VM).
+    """
+
+    event: EventKind
+    service_name: str
+    datacenter_id: int
+    vm_id: int
+    vm_name: str | None
+    guest_os_family: str | None
+    license: str | None
+    before: str | None = None
+    after: str | None = None
+
+    def to_json(self) -> JSONObject:
+        return {
+            "event": self.event.value,
+            "service_name": self.service_name,
+            "datacenter_id": self.datacenter_id,
+            "vm_id": self.vm_id,
+            "vm_name": self.vm_name,
+            "guest_os_family": self.guest_os_family,
+            "license": self.license,
+            "before": self.before,
+            "after": self.after,
+        }
+
+
+@dataclass(frozen=True)
+class GoneFinding:
+    """A finding of the previous run that this run does not have."""
+
+    record: FindingRecord
+    first_seen: Sighting
+    last_seen: Sighting
+    reason: Resolution | None  # None: unverified
+
+    def to_json(self) -> JSONObject:
+        data = self.record.to_json()
+        data["first_seen"] = self.first_seen.to_json()
+        data["last_seen"] = self.last_seen.to_json()
+        if self.reason is not None:
+            data["reason"] = self.reason.value
+        return data
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A current finding's annotation."""
+
+    first_seen: Sighting
+    change: Change
+
+
+@dataclass(frozen=True)
+class Annotations:
+    """Everything `annotate` adds to findings.json."""
+
+    previous: Sighting | None
+    previous_sha256: str | None
+    marks: Mapping[str, Mark]
+    resolved: tuple[GoneFinding, ...]
+    unverified: tuple[GoneFinding, ...]
+    changes: tuple[LicenceEvent, ...]
+
+    def apply(self, document: JSONObject) -> JSONObject:
+        """A copy of the findings document with the history keys added."""
+        annotated = copy.copy(document)
+        findings = []
+        for finding in document["findings"]:
+            mark = self.marks[Finding.from_json(finding).fingerprint]
+            findings.append(
+                {**finding, "first_seen": mark.first_seen.to_json(), "change": mark.change.value}
+            )
+        annotated["findings"] = findings
+        annotated["previous_run"] = (
+            None
+            if self.previous is None
+            else {
+                "period": self.previous.period,
+                "taken_at": self.previous.taken_at,
+                "snapshot_sha256": self.previous_sha256,
+            }
+        )
+        annotated["resolved"] = [gone.to_json() for gone in self.resolved]
+        annotated["unverified"] = [gone.to_json() for gone in self.unverified]
+        annotated["changes"] = [event.to_json() for event in self.changes]
+        return annotated
+
+
+def vm_states(snapshot: Snapshot) -> dict[VmKey, VmState]:
+    """Every VM the snapshot holds (deleted ones too), by (service, datacenter, VM id)."""
+    states: dict[VmKey, VmState] = {}
+    for service in snapshot.services:
+        for dc in service.datacenters:
+            for raw in dc.vms:
+                vm_id = integer(raw.get("vmId"))
+                if vm_id is None:
+                    continue
+                states.setdefault(
+                    (service.service_name, dc.datacenter_id, vm_id),
+                    VmState(
+                        name=text(raw.get("name")),
+                        guest_os_family=text(raw.get("guestOsFamily")),
+                        license=text(raw.get("license")),
+                        power_state=text(raw.get("powerState")),
+                        vcpus=integer(raw.get("cpuNum")),
+                    ),
+                )
+    return states
+
+
+def finding_records(findings: Iterable[Finding]) -> dict[str, FindingRecord]:
+    """One record per fingerprint, in findings order.
+
+    Two findings can share a fingerprint (two expired rows for one VM); the history keeps
+    the first, open if any of them is.
+    """
+    records: dict[str, FindingRecord] = {}
+    for finding in findings:
+        record = FindingRecord.from_finding(finding)
+        kept = records.setdefault(record.fingerprint, record)
+        if record.status == "open" and kept.status != "open":
+            records[record.fingerprint] = replace(kept, status="open")
+    return records
+
+
+def annotate(baseline: Baseline, current: RunState) -> Annotations:
+    """Compare this run with the stored past (see the module docstring for the rules)."""
+    previous = baseline.previous
+    marks = {
+        fingerprint: Mark(
+            baseline.first_seen.get(fingerprint, current.sighting),
+            _change(record, baseline, previous),
+        )
+        for fingerprint, record in current.findings.items()
+    }
+    resolved: list[GoneFinding] = []
+    unverified: list[GoneFinding] = []
+    if previous is not None:
+        for fingerprint, record in previous.findings.items():
+            if fingerprint in current.findings:
+                continue
+            first = baseline.first_seen.get(fingerprint, previous.sighting)
+            if current.unread.finding(record):
+                unverified.append(GoneFinding(record, first, previous.sighting, None))
+                continue
+            resolved.append(
+                GoneFinding(record, first, previous.sighting, _resolution(record, current))
+            )
+    return Annotations(
+        previous=None if previous is None else previous.sighting,
+        previous_sha256=None if previous is None else previous.snapshot_sha256,
+        marks=marks,
+        resolved=tuple(sorted(resolved, key=_gone_order)),
+        unverified=tuple(sorted(unverified, key=_gone_order)),
+        changes=() if previous is None else tuple(licence_events(previous, current)),
+    )
+
+
+def _change(record: FindingRecord, baseline: Baseline, previous: RunState | None) -> Change:
+    if record.fingerprint not in baseline.first_seen:
+        return Change.NEW
+    if previous is None or record.fingerprint in previous.findings:
+        return Change.PERSISTING
+    # Seen before, absent from the previous run: fixed in between, unless that run was blind.
+    return Change.PERSISTING if previous.unread.finding(record) else Change.REOPENED
+
+
+def _resolution(record: FindingRecord, current: RunState) -> Resolution:
+    if record.datacenter_id is None or record.vm_id is None:
+        return Resolution.FIXED
+    state = current.vms.get((record.service_name, record.datacenter_id, record.vm_id))
+    return Resolution.FIXED if state is not None and state.live else Resolution.VM_REMOVED
+
+
+def _gone_order(gone: GoneFinding) -> tuple[str, int, int, str]:
+    record = gone.record
+    return (record.service_name, record.datacenter_id or 0, record.vm_id or 0, record.rule_id)
+
+
+_EVENT_ORDER = {kind: rank for rank, kind in enumerate(EventKind)}
+
+
+def licence_events(previous: RunState, current: RunState) -> list[LicenceEvent]:
+    """VM and licence changes between two runs, by VM then event kind."""
+    before = {key: vm for key, vm in previous.vms.items() if vm.live}
+    after = {key: vm for key, vm in current.vms.items() if vm.live}
+    events: list[LicenceEvent] = []
+    for key in sorted(before.keys() | after.keys()):
+        old, new = before.get(key), after.get(key)
+        if new is None:
+            if old is not None and not current.unread.vm(*key):
+                events.append(_event(EventKind.VM_REMOVED, key, old))
+            continue
+        if old is None:
+            if not previous.unread.vm(*key):
+                events.append(_event(EventKind.VM_ADDED, key, new))
+            continue
+        events.extend(_vm_changes(key, old, new))
+    return sorted(
+        events, key=lambda e: (e.service_name, e.datacenter_id, e.vm_id, _EVENT_ORDER[e.event])
+    )
+
+
+def _vm_changes(key: VmKey, old: VmState, new: VmState) -> Sequence[LicenceEvent]:
+    changes = []
+    if old.license != new.license:
+        if old.license is None:
+            kind = EventKind.LICENCE_SET
+        elif new.license is None:
+            kind = EventKind.LICENCE_REMOVED
+        else:
+            kind = EventKind.LICENCE_CHANGED
+        changes.append(_event(kind, key, new, old.license, new.license))
+    if old.guest_os_family != new.guest_os_family:
+        changes.append(
+            _event(EventKind.GUEST_OS_CHANGED, key, new, old.guest_os_family, new.guest_os_family)
+        )
+    return changes
+
+
+def _event(
+    kind: EventKind,
+    key: VmKey,
+    vm: VmState,
+    before: str | None = None,
+    after: str | None = None,
+) -> LicenceEvent:
+    service, dc, vm_id = key
+    return LicenceEvent(
+        kind, service, dc, vm_id, vm.name, vm.guest_os_family, vm.license, before, after
+    )

@@ -1,0 +1,193 @@
+"""Reading the auditors' review back from a report.xlsx they edited (`import-review`).
+
+The Findings sheet is found by name and its columns by header, so a workbook whose columns
+were moved or hidden still imports. A finding's fingerprint is rebuilt from its Service,
+Datacenter, VM id and Rule cells: the sheet is protected and only the review columns are
+unlocked, so those cells are what the job wrote. The workbook is the whole truth for the
+findings it lists: a review cleared in it is cleared in the history too.
+
+Anything that is not such a workbook, or that is damaged, is an InputError naming the sheet
+and the cell (exit 2).
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
+
+from audit.errors import InputError
+from audit.render.view import REVIEW_STATUSES
+
+JSONObject = dict[str, Any]
+
+FINDINGS_SHEET = "Findings"
+IDENTITY_HEADERS = ("Service", "Datacenter", "VM id", "Rule")
+REVIEW_HEADERS = ("Review status", "Owner", "Comment")
+
+
+@dataclass(frozen=True)
+class Review:
+    """An auditor's review of one finding, as stored and carried into later reports."""
+
+    fingerprint: str
+    status: str | None
+    owner: str | None
+    comment: str | None
+    period: str | None
+    source: str
+    imported_at: str
+    imported_by: str
+
+    def to_view(self) -> JSONObject:
+        """The shape RunData.history["reviews"] holds (what the reports pre-fill)."""
+        return {
+            "status": self.status,
+            "owner": self.owner,
+            "comment": self.comment,
+            "period": self.period,
+            "imported_at": self.imported_at,
+            "imported_by": self.imported_by,
+        }
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    """One finding row of the sheet; all three values None means "no review"."""
+
+    fingerprint: str
+    status: str | None
+    owner: str | None
+    comment: str | None
+
+    @property
+    def empty(self) -> bool:
+        return self.status is None and self.owner is None and self.comment is None
+
+
+@dataclass(frozen=True)
+class ReviewSheet:
+    """What a workbook says: its period (a document property) and its rows, in sheet order."""
+
+    period: str | None
+    rows: tuple[ReviewRow, ...]
+
+
+def read_review_workbook(path: Path) -> ReviewSheet:
+    """Read and validate the Findings sheet's review columns."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such workbook")
+    if not zipfile.is_zipfile(path):
+        raise InputError(f"{path}: not an Excel workbook (.xlsx): not a zip archive")
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many unrelated types for a damaged file
+        raise InputError(f"{path}: damaged Excel workbook: {_reason(exc)}") from None
+    try:
+        if FINDINGS_SHEET not in workbook.sheetnames:
+            raise InputError(
+                f"{path}: no sheet '{FINDINGS_SHEET}': not a report.xlsx written by "
+                "ovh-license-audit"
+            )
+        sheet = workbook[FINDINGS_SHEET]
+        sheet.reset_dimensions()
+        try:
+            rows = list(sheet.iter_rows(values_only=True))
+        except Exception as exc:  # damaged sheet XML surfaces only while reading rows
+            raise InputError(
+                f"{path}: sheet '{FINDINGS_SHEET}' is damaged: {_reason(exc)}"
+            ) from None
+        return ReviewSheet(_period(workbook), tuple(_parse_rows(path, rows)))
+    finally:
+        workbook.close()
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _period(workbook: Any) -> str | None:
+    """The `period` custom property the job sets; None when an editor dropped it."""
+    for prop in getattr(workbook, "custom_doc_props", None) or ():
+        if getattr(prop, "name", None) == "period" and isinstance(prop.value, str):
+            return prop.value
+    return None
+
+
+def _parse_rows(path: Path, rows: Sequence[tuple[Any, ...]]) -> list[ReviewRow]:
+    where = f"{path}: sheet '{FINDINGS_SHEET}'"
+    if not rows:
+        raise InputError(f"{where}, cell A1: empty sheet, no header row")
+    header = [_text(value) for value in rows[0]]
+    columns: dict[str, int] = {}
+    for name in (*IDENTITY_HEADERS, *REVIEW_HEADERS):
+        if name not in header:
+            last = get_column_letter(max(len(header), 1))
+            raise InputError(f"{where}, cells A1:{last}1: no '{name}' column header")
+        columns[name] = header.index(name)
+    parsed = []
+    for number, row in enumerate(rows[1:], start=2):
+        cells = {name: row[index] if index < len(row) else None for name, index in columns.items()}
+        if all(_text(value) is None for value in cells.values()):
+            continue
+
+        def cell(name: str, number: int = number) -> str:
+            return f"{where}, cell {get_column_letter(columns[name] + 1)}{number}"
+
+        service = _text(cells["Service"])
+        rule = _text(cells["Rule"])
+        if service is None or rule is None:
+            missing = "Service" if service is None else "Rule"
+            raise InputError(f"{cell(missing)}: empty, so the row names no finding")
+        datacenter = _identifier(cells["Datacenter"], cell("Datacenter"))
+        vm_id = _identifier(cells["VM id"], cell("VM id"))
+        parsed.append(
+            ReviewRow(
+                fingerprint=f"{service}|{datacenter}|{vm_id}|{rule}",
+                status=_status(cells["Review status"], cell("Review status")),
+                owner=_text(cells["Owner"]),
+                comment=_text(cells["Comment"]),
+            )
+        )
+    return parsed
+
+
+def _text(value: Any) -> str | None:
+    """A cell as trimmed text; empty is None. Whole numbers lose Excel's `.0`."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    stripped = str(value).strip()
+    return stripped or None
+
+
+def _identifier(value: Any, cell: str) -> int | None:
+    """A Datacenter or VM id cell: a whole number, or empty (a finding with no VM id)."""
+    if isinstance(value, bool):
+        raise InputError(f"{cell}: {value!r} is not an id")
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    raise InputError(f"{cell}: {value!r} is not an id")
+
+
+def _status(value: Any, cell: str) -> str | None:
+    """A drop-down value (any case); anything else names the cell and the allowed values."""
+    text = _text(value)
+    if text is None:
+        return None
+    for status in REVIEW_STATUSES:
+        if text.casefold() == status.casefold():
+            return status
+    raise InputError(f"{cell}: review status {text!r} is not one of: {', '.join(REVIEW_STATUSES)}")

@@ -1,0 +1,477 @@
+"""DIR/history.sqlite: every run, each VM's state and each finding, and the auditors' reviews.
+
+One SQLite file (stdlib sqlite3) in WAL mode, so readers never block the writer. The schema
+is versioned with `PRAGMA user_version` and upgraded by numbered migrations, each in its own
+transaction; `PRAGMA application_id` marks the file as ours.
+
+Concurrency: a writer takes SQLite's write lock (`BEGIN IMMEDIATE`) and holds it for the
+whole write; another writer waits for it up to `wait_s` seconds (SQLite's busy timeout),
+then fails with HistoryBusyError (exit 2, nothing written). SQLite's locking and journal
+keep the file consistent whatever happens to either process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from audit.errors import InputError
+from audit.history.changes import (
+    Baseline,
+    FindingRecord,
+    RunState,
+    Sighting,
+    Unread,
+    VmKey,
+    VmState,
+)
+from audit.history.review import Review, ReviewSheet
+from audit.history.trend import RunSummary
+from audit.snapshot import Coverage
+
+HISTORY_FILE = "history.sqlite"
+APPLICATION_ID = 0x4F4C4148  # "OLAH": ovh-license-audit history
+DEFAULT_WAIT_S = 300.0
+
+JSONObject = dict[str, Any]
+
+
+class HistoryBusyError(InputError):
+    """Another process held the history file's write lock for longer than we wait."""
+
+
+def _statements(*sql: str) -> Callable[[sqlite3.Connection], None]:
+    def run(db: sqlite3.Connection) -> None:
+        for statement in sql:
+            db.execute(statement)
+
+    return run
+
+
+# Version 1: runs, VM states and findings.
+_V1 = _statements(
+    """CREATE TABLE run (
+        id INTEGER PRIMARY KEY,
+        period TEXT NOT NULL UNIQUE,
+        taken_at TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        tool_version TEXT NOT NULL,
+        snapshot_sha256 TEXT NOT NULL,
+        coverage TEXT NOT NULL,
+        recorded_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE vm (
+        run_id INTEGER NOT NULL REFERENCES run (id) ON DELETE CASCADE,
+        service_name TEXT NOT NULL,
+        datacenter_id INTEGER NOT NULL,
+        vm_id INTEGER NOT NULL,
+        name TEXT,
+        guest_os_family TEXT,
+        license TEXT,
+        power_state TEXT,
+        vcpus INTEGER,
+        PRIMARY KEY (run_id, service_name, datacenter_id, vm_id)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE finding (
+        run_id INTEGER NOT NULL REFERENCES run (id) ON DELETE CASCADE,
+        fingerprint TEXT NOT NULL,
+        rule_id TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        status TEXT NOT NULL,
+        service_name TEXT NOT NULL,
+        datacenter_id INTEGER,
+        vm_id INTEGER,
+        vm_name TEXT,
+        message TEXT NOT NULL,
+        PRIMARY KEY (run_id, fingerprint)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX finding_by_fingerprint ON finding (fingerprint, run_id)",
+    f"PRAGMA application_id = {APPLICATION_ID}",
+)
+
+
+def _v2(db: sqlite3.Connection) -> None:
+    """Version 2: per-run summary counts (trend, deltas) and the auditors' reviews.
+
+    Runs recorded by version 1 get their summary rebuilt from their stored findings (one per
+    fingerprint, so duplicates of a fingerprint count once there).
+    """
+    _statements(
+        "ALTER TABLE run ADD COLUMN summary TEXT NOT NULL DEFAULT '{}'",
+        """CREATE TABLE review (
+            fingerprint TEXT PRIMARY KEY,
+            status TEXT,
+            owner TEXT,
+            comment TEXT,
+            period TEXT,
+            source TEXT NOT NULL,
+            imported_at TEXT NOT NULL,
+            imported_by TEXT NOT NULL
+        ) WITHOUT ROWID""",
+        """CREATE TABLE run_review (
+            run_id INTEGER NOT NULL REFERENCES run (id) ON DELETE CASCADE,
+            fingerprint TEXT NOT NULL,
+            review TEXT NOT NULL,
+            PRIMARY KEY (run_id, fingerprint)
+        ) WITHOUT ROWID""",
+    )(db)
+    run_ids = [row[0] for row in db.execute("SELECT id FROM run")]
+    for run_id in run_ids:
+        summary: dict[str, dict[str, int]] = {
+            key: {} for key in ("by_severity", "open_by_severity", "by_rule", "by_status")
+        }
+        summary["by_service"] = {}
+        rows = db.execute(
+            "SELECT severity, status, rule_id, service_name FROM finding WHERE run_id = ?",
+            (run_id,),
+        )
+        for severity, status, rule_id, service in rows:
+            for key, value in (
+                ("by_severity", severity),
+                ("by_rule", rule_id),
+                ("by_status", status),
+                ("by_service", service),
+            ):
+                summary[key][value] = summary[key].get(value, 0) + 1
+            if status == "open":
+                opened = summary["open_by_severity"]
+                opened[severity] = opened.get(severity, 0) + 1
+        db.execute("UPDATE run SET summary = ? WHERE id = ?", (_dump(summary), run_id))
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_V1, _v2)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """Everything stored about one run; `reviews` are the ones its reports were given."""
+
+    period: str
+    taken_at: str
+    endpoint: str
+    tool_version: str
+    snapshot_sha256: str
+    coverage: JSONObject
+    summary: JSONObject
+    recorded_at: str
+    vms: Mapping[VmKey, VmState]
+    findings: Mapping[str, FindingRecord]
+    reviews: Mapping[str, JSONObject]
+
+
+@dataclass(frozen=True)
+class ReviewOutcome:
+    """What an import changed: new or changed reviews, cleared ones, identical ones."""
+
+    stored: int
+    cleared: int
+    unchanged: int
+    unknown: int  # fingerprints no stored run has (stored anyway)
+
+
+class HistoryStore:
+    """An open history file. Use `open` (creates and migrates) as a context manager."""
+
+    def __init__(self, path: Path, db: sqlite3.Connection, wait_s: float) -> None:
+        self.path = path
+        self.wait_s = wait_s
+        self._db = db
+
+    @classmethod
+    def open(cls, path: Path, wait_s: float = DEFAULT_WAIT_S) -> HistoryStore:
+        """Open (creating when absent) and bring the schema to SCHEMA_VERSION.
+
+        `wait_s` is how long to wait for another process's write lock.
+        """
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            db = sqlite3.connect(path, timeout=wait_s, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise InputError(f"{path}: cannot open history file: {exc}") from None
+        store = cls(path, db, wait_s)
+        try:
+            with store._errors():
+                db.execute("PRAGMA foreign_keys = ON")
+                db.execute("PRAGMA journal_mode = WAL")
+            store._migrate()
+        except BaseException:
+            db.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> HistoryStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """SQLite errors as one-line input errors naming the file."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise HistoryBusyError(
+                    f"{self.path}: busy: another run held it for {self.wait_s:g} s; nothing was "
+                    "written, run again"
+                ) from None
+            raise InputError(f"{self.path}: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise InputError(f"{self.path}: not a readable history file ({exc})") from None
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[None]:
+        """One write transaction holding the write lock: all of it is stored, or none."""
+        with self._errors():
+            self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        with self._errors():
+            self._db.execute("COMMIT")
+
+    def _pragma(self, name: str) -> int:
+        return int(self._db.execute(f"PRAGMA {name}").fetchone()[0])
+
+    def _migrate(self) -> None:
+        with self._errors():
+            version = self._pragma("user_version")
+            if version == SCHEMA_VERSION:
+                self._check_ours(version)
+                return
+        with self.write(), self._errors():
+            version = self._pragma("user_version")  # another process may have migrated
+            self._check_ours(version)
+            for number in range(version + 1, SCHEMA_VERSION + 1):
+                MIGRATIONS[number - 1](self._db)
+                self._db.execute(f"PRAGMA user_version = {number}")
+
+    def _check_ours(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise InputError(
+                f"{self.path}: history schema version {version} is newer than this "
+                f"ovh-license-audit knows ({SCHEMA_VERSION}); upgrade the tool"
+            )
+        if version == 0:
+            tables = self._db.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0]
+            if tables:
+                raise InputError(f"{self.path}: an SQLite file that is not a history file")
+        elif self._pragma("application_id") != APPLICATION_ID:
+            raise InputError(f"{self.path}: an SQLite file that is not a history file")
+
+    @property
+    def schema_version(self) -> int:
+        return self._pragma("user_version")
+
+    # --- reading ----------------------------------------------------------------------
+
+    def periods(self) -> list[str]:
+        return [row[0] for row in self._db.execute("SELECT period FROM run ORDER BY period")]
+
+    def baseline(self, period: str) -> Baseline:
+        """The past of `period`: its previous run in full and every first sighting."""
+        taken = dict(
+            self._db.execute("SELECT period, taken_at FROM run WHERE period < ?", (period,))
+        )
+        first_seen = {
+            fingerprint: Sighting(first, taken[first])
+            for fingerprint, first in self._db.execute(
+                """SELECT f.fingerprint, min(r.period) FROM finding f JOIN run r ON r.id = f.run_id
+                   WHERE r.period < ? GROUP BY f.fingerprint""",
+                (period,),
+            )
+        }
+        row = self._db.execute(
+            """SELECT id, period, taken_at, snapshot_sha256, coverage FROM run
+               WHERE period < ? ORDER BY period DESC LIMIT 1""",
+            (period,),
+        ).fetchone()
+        if row is None:
+            return Baseline(None, first_seen)
+        run_id, previous_period, taken_at, sha256, coverage = row
+        vms = {
+            (service, dc, vm_id): VmState(name, guest, licence, power, vcpus)
+            for service, dc, vm_id, name, guest, licence, power, vcpus in self._db.execute(
+                """SELECT service_name, datacenter_id, vm_id, name, guest_os_family, license,
+                   power_state, vcpus FROM vm WHERE run_id = ?""",
+                (run_id,),
+            )
+        }
+        findings = {
+            record.fingerprint: record
+            for record in (
+                FindingRecord(*values)
+                for values in self._db.execute(
+                    """SELECT fingerprint, rule_id, severity, status, service_name,
+                       datacenter_id, vm_id, vm_name, message FROM finding WHERE run_id = ?""",
+                    (run_id,),
+                )
+            )
+        }
+        previous = RunState(
+            sighting=Sighting(previous_period, taken_at),
+            vms=vms,
+            findings=findings,
+            unread=Unread.from_coverage(Coverage.from_json(json.loads(coverage))),
+            snapshot_sha256=sha256,
+        )
+        return Baseline(previous, first_seen)
+
+    def runs_before(self, period: str, limit: int) -> list[RunSummary]:
+        """The last `limit` stored runs before `period`, oldest first."""
+        rows = self._db.execute(
+            "SELECT period, taken_at, summary FROM run WHERE period < ? ORDER BY period DESC "
+            "LIMIT ?",
+            (period, limit),
+        ).fetchall()
+        return [RunSummary(p, taken, json.loads(summary)) for p, taken, summary in reversed(rows)]
+
+    def reviews_for(self, fingerprints: Iterable[str]) -> dict[str, JSONObject]:
+        """The stored reviews of these findings, for pre-filling this run's reports."""
+        wanted = set(fingerprints)
+        return {
+            review.fingerprint: review.to_view()
+            for review in self._reviews()
+            if review.fingerprint in wanted
+        }
+
+    def _reviews(self) -> list[Review]:
+        return [
+            Review(*row)
+            for row in self._db.execute(
+                """SELECT fingerprint, status, owner, comment, period, source, imported_at,
+                   imported_by FROM review ORDER BY fingerprint"""
+            )
+        ]
+
+    def run_reviews(self, period: str, snapshot_sha256: str) -> dict[str, JSONObject] | None:
+        """The reviews a stored run's reports were given; None when that run is not stored."""
+        row = self._db.execute(
+            "SELECT id FROM run WHERE period = ? AND snapshot_sha256 = ?",
+            (period, snapshot_sha256),
+        ).fetchone()
+        if row is None:
+            return None
+        return {
+            fingerprint: json.loads(review)
+            for fingerprint, review in self._db.execute(
+                "SELECT fingerprint, review FROM run_review WHERE run_id = ?", (row[0],)
+            )
+        }
+
+    def known_fingerprints(self, fingerprints: Iterable[str]) -> set[str]:
+        wanted = set(fingerprints)
+        return {
+            row[0]
+            for row in self._db.execute("SELECT DISTINCT fingerprint FROM finding")
+            if row[0] in wanted
+        }
+
+    # --- writing (inside `write()`) -----------------------------------------------------
+
+    def record_run(self, run: RunRecord) -> None:
+        """Store a run, replacing the period's previous run if any."""
+        db = self._db
+        db.execute("DELETE FROM run WHERE period = ?", (run.period,))
+        cursor = db.execute(
+            """INSERT INTO run (period, taken_at, endpoint, tool_version, snapshot_sha256,
+               coverage, recorded_at, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                run.period,
+                run.taken_at,
+                run.endpoint,
+                run.tool_version,
+                run.snapshot_sha256,
+                _dump(run.coverage),
+                run.recorded_at,
+                _dump(run.summary),
+            ),
+        )
+        run_id = cursor.lastrowid
+        db.executemany(
+            """INSERT INTO vm (run_id, service_name, datacenter_id, vm_id, name,
+               guest_os_family, license, power_state, vcpus) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                (run_id, *key, vm.name, vm.guest_os_family, vm.license, vm.power_state, vm.vcpus)
+                for key, vm in run.vms.items()
+            ),
+        )
+        db.executemany(
+            """INSERT INTO finding (run_id, fingerprint, rule_id, severity, status, service_name,
+               datacenter_id, vm_id, vm_name, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                (
+                    run_id,
+                    f.fingerprint,
+                    f.rule_id,
+                    f.severity,
+                    f.status,
+                    f.service_name,
+                    f.datacenter_id,
+                    f.vm_id,
+                    f.vm_name,
+                    f.message,
+                )
+                for f in run.findings.values()
+            ),
+        )
+        db.executemany(
+            "INSERT INTO run_review (run_id, fingerprint, review) VALUES (?, ?, ?)",
+            ((run_id, fingerprint, _dump(review)) for fingerprint, review in run.reviews.items()),
+        )
+
+    def save_reviews(
+        self, sheet: ReviewSheet, source: str, imported_at: str, imported_by: str
+    ) -> ReviewOutcome:
+        """Make the stored reviews of the sheet's findings what the sheet says (later rows win)."""
+        rows = {row.fingerprint: row for row in sheet.rows}
+        existing = {review.fingerprint: review for review in self._reviews()}
+        stored = cleared = unchanged = 0
+        for fingerprint, row in rows.items():
+            before = existing.get(fingerprint)
+            if row.empty:
+                if before is not None:
+                    self._db.execute("DELETE FROM review WHERE fingerprint = ?", (fingerprint,))
+                    cleared += 1
+                continue
+            if before is not None and (before.status, before.owner, before.comment) == (
+                row.status,
+                row.owner,
+                row.comment,
+            ):
+                unchanged += 1
+                continue
+            self._db.execute(
+                """INSERT OR REPLACE INTO review (fingerprint, status, owner, comment, period,
+                   source, imported_at, imported_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    fingerprint,
+                    row.status,
+                    row.owner,
+                    row.comment,
+                    sheet.period,
+                    source,
+                    imported_at,
+                    imported_by,
+                ),
+            )
+            stored += 1
+        reviewed = [row.fingerprint for row in rows.values() if not row.empty]
+        unknown = len(set(reviewed) - self.known_fingerprints(reviewed))
+        return ReviewOutcome(stored, cleared, unchanged, unknown)
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

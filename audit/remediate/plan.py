@@ -1,0 +1,171 @@
+"""Open findings -> a remediation plan an operator reviews, approves (by its sha256) and applies.
+
+Pure: the plan depends only on the findings, the snapshot digest and the configuration, so the
+same run always yields the same plan and the same digest. The records (Plan, Action) live in
+`apply.py`, beside the code that applies them, because that module is copied into the
+generated script.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from audit.config import RemediationConfig
+from audit.evaluate.knowledge import interpret_guest_os, interpret_licence, settable_licence
+from audit.evaluate.rules import lic_non_windows, lic_version_mismatch, win_unlicensed
+from audit.evaluate.rules.registry import RULE_IDS, rule_by_id
+from audit.findings import Finding, Status
+from audit.remediate.apply import Action, ActionKind, Plan
+
+__all__ = ["Action", "ActionKind", "Plan", "build_plan"]
+
+_RULE_RANK = {rule_id: rank for rank, rule_id in enumerate(RULE_IDS)}
+
+BYPASS_FLAG = "BYPASS of the guest-OS check requested by the operator (--allow-bypass). "
+
+
+@dataclass(frozen=True)
+class _Decision:
+    """What the plan does about one finding: a licence call with its target, or manual."""
+
+    kind: ActionKind
+    target: str | None
+    reason: str
+
+
+def _manual(finding: Finding, why: str) -> _Decision:
+    remediation = rule_by_id(finding.rule_id).meta.remediation
+    return _Decision(ActionKind.MANUAL, None, f"{why} To do: {remediation}")
+
+
+def _single_version(finding: Finding) -> str | None:
+    versions = interpret_guest_os(finding.guest_os_family).versions
+    return versions[0] if versions is not None and len(versions) == 1 else None
+
+
+def _win_unlicensed(finding: Finding, config: RemediationConfig) -> _Decision:
+    guest = interpret_guest_os(finding.guest_os_family)
+    version = _single_version(finding)
+    if version is None:
+        return _manual(
+            finding,
+            f"{finding.message} The guest OS ({guest.label}) does not tell one Windows version, "
+            "so no licence is proposed.",
+        )
+    edition = config.edition_for(finding.service_name, version)
+    target = settable_licence(version, edition)
+    if target is None:
+        return _manual(
+            finding,
+            f"{finding.message} There is no settable licence 'windows {version} {edition}' "
+            f"(edition {edition!r} from the configuration, Windows Server {version}).",
+        )
+    return _Decision(
+        ActionKind.SET_LICENSE,
+        target,
+        f"{finding.message} Set '{target}' (edition {edition} from the configuration).",
+    )
+
+
+def _version_mismatch(finding: Finding) -> _Decision:
+    version = _single_version(finding)
+    edition = interpret_licence(finding.license).edition
+    if version is None or edition is None:
+        return _manual(
+            finding,
+            f"{finding.message} The guest OS does not tell one Windows version, so no licence "
+            "is proposed.",
+        )
+    target = settable_licence(version, edition)
+    if target is None:
+        return _manual(
+            finding,
+            f"{finding.message} There is no settable licence 'windows {version} {edition}' "
+            "(the guest's version with the current edition).",
+        )
+    return _Decision(
+        ActionKind.SET_LICENSE,
+        target,
+        f"{finding.message} Set '{target}': the guest's version, the current edition.",
+    )
+
+
+def _decide(finding: Finding, config: RemediationConfig) -> _Decision:
+    """The action for one open finding on its own (conflicts per VM are settled later)."""
+    if finding.datacenter_id is None or finding.vm_id is None:
+        return _manual(finding, finding.message)
+    if finding.rule_id == win_unlicensed.META.id:
+        return _win_unlicensed(finding, config)
+    if finding.rule_id == lic_version_mismatch.META.id:
+        return _version_mismatch(finding)
+    if finding.rule_id == lic_non_windows.META.id:
+        return _Decision(ActionKind.REMOVE_LICENSE, None, f"{finding.message} Remove the licence.")
+    return _manual(finding, finding.message)
+
+
+def _order(action: Action) -> tuple[int, int, str, int, int, str]:
+    """Licence calls first, by rule (highest severity first, so a --max-changes cap takes
+    the riskiest ones), then by service, datacenter and VM; manual items after them."""
+    return (
+        0 if action.changes_licence else 1,
+        _RULE_RANK.get(action.rule_id, len(_RULE_RANK)),
+        action.service_name,
+        -1 if action.datacenter_id is None else action.datacenter_id,
+        -1 if action.vm_id is None else action.vm_id,
+        action.reason,
+    )
+
+
+def build_plan(
+    findings: Iterable[Finding],
+    snapshot_sha256: str,
+    config: RemediationConfig,
+    allow_bypass: bool = False,
+) -> Plan:
+    """One action per open finding (waived and byol findings are not acted on).
+
+    A VM gets at most one licence call: when two of its findings both want one, the rule
+    first in the registry keeps it and the other becomes a manual item. With `allow_bypass`,
+    setLicense actions carry bypassGuestOsFamilyCheck and say so at the head of their reason.
+    """
+    open_findings = sorted(
+        (finding for finding in findings if finding.status is Status.OPEN),
+        key=lambda f: (
+            f.service_name,
+            -1 if f.datacenter_id is None else f.datacenter_id,
+            -1 if f.vm_id is None else f.vm_id,
+            _RULE_RANK.get(f.rule_id, len(_RULE_RANK)),
+            f.message,
+        ),
+    )
+    actions: list[Action] = []
+    changing: dict[tuple[str, int | None, int | None], str] = {}
+    for finding in open_findings:
+        decision = _decide(finding, config)
+        vm_key = (finding.service_name, finding.datacenter_id, finding.vm_id)
+        if decision.kind is not ActionKind.MANUAL:
+            winner = changing.setdefault(vm_key, finding.rule_id)
+            if winner != finding.rule_id:
+                decision = _manual(
+                    finding,
+                    f"{finding.message} This plan already changes the VM's licence for "
+                    f"{winner}; review this finding once that change is applied.",
+                )
+        bypass = allow_bypass and decision.kind is ActionKind.SET_LICENSE
+        actions.append(
+            Action(
+                action=decision.kind,
+                service_name=finding.service_name,
+                datacenter_id=finding.datacenter_id,
+                vm_id=finding.vm_id,
+                vm_name=finding.vm_name,
+                rule_id=finding.rule_id,
+                current_license=finding.license,
+                target_license=decision.target,
+                reason=(BYPASS_FLAG if bypass else "") + decision.reason,
+                bypass_guest_os_family_check=bypass,
+                guest_os_family=finding.guest_os_family,
+            )
+        )
+    return Plan(snapshot_sha256=snapshot_sha256, actions=tuple(sorted(actions, key=_order)))

@@ -1,0 +1,160 @@
+"""report.html parsed back: escaping, no external request, per-rule cap, determinism, Chromium."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import lxml.html
+import pytest
+from fixtures_render import HOSTILE_NAMES, make_run, with_history
+
+from audit.render.base import RunData
+from audit.render.html import HtmlReport, render_html
+
+CAP = 200
+BULK = 230  # unlicensed VMs added to WIN-UNLICENSED, past the cap
+
+
+@pytest.fixture(scope="module")
+def run() -> RunData:
+    return make_run(bulk=BULK)
+
+
+@pytest.fixture(scope="module")
+def page(run: RunData, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("html") / "report.html"
+    HtmlReport(rows_per_rule=CAP).render(run, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def doc(page: Path) -> lxml.html.HtmlElement:
+    return lxml.html.fromstring(page.read_bytes())
+
+
+@pytest.fixture(scope="module")
+def small_run() -> RunData:
+    """Every hostile VM within the cap."""
+    return make_run()
+
+
+@pytest.fixture(scope="module")
+def small_doc(small_run: RunData) -> lxml.html.HtmlElement:
+    return lxml.html.fromstring(render_html(small_run, CAP))
+
+
+def _hash(source: str) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(source.encode()).digest()).decode()
+
+
+def test_hostile_names_are_text_not_markup(
+    small_doc: lxml.html.HtmlElement, small_run: RunData
+) -> None:
+    doc = small_doc
+    (script,) = doc.iter("script")
+    assert "alert" not in (script.text or "")
+    assert not doc.xpath("//img")
+    handlers = [name for el in doc.iter() for name in el.attrib if name.startswith("on")]
+    assert handlers == []
+    names = {el.text_content() for el in doc.find_class("vm-name")}
+    reported = {f["vm_name"] for f in small_run.findings["findings"]} & set(HOSTILE_NAMES)
+    assert len(reported) >= 10
+    for hostile in reported - {"ctl\x01char"}:
+        assert hostile in names, hostile
+    assert "ctl\\x01char" in names  # a control character is shown, not swallowed
+
+
+def test_no_external_url_and_a_strict_csp(doc: lxml.html.HtmlElement) -> None:
+    for el in doc.iter():
+        for name in ("src", "href", "action", "srcset", "poster", "data", "xlink:href"):
+            value = el.get(name)
+            assert value is None or value.startswith("#"), (el.tag, name, value)
+    (style,) = doc.iter("style")
+    (script,) = doc.iter("script")
+    assert "url(" not in (style.text or "")
+    assert "http" not in (style.text or "") + (script.text or "")
+    (csp,) = doc.xpath('//meta[@http-equiv="Content-Security-Policy"]/@content')
+    assert "default-src 'none'" in csp
+    assert f"style-src '{_hash(style.text or '')}'" in csp
+    assert f"script-src '{_hash(script.text or '')}'" in csp
+
+
+def test_structure_for_readers_without_javascript(doc: lxml.html.HtmlElement, run: RunData) -> None:
+    assert doc.get_element_by_id("summary") is not None
+    banner = doc.find_class("banner")[0]
+    assert "bad" in banner.classes and "INCOMPLETE" in banner.text_content()
+    assert len(doc.find_class("tile")) == 6
+    assert len(doc.xpath("//figure[contains(@class, 'chart')]/svg")) == 3
+    groups = doc.xpath("//section[@id='findings']/details[contains(@class, 'rule')]")
+    rule_ids = {f["rule_id"] for f in run.findings["findings"]}
+    assert {g.get("id") for g in groups} == {f"rule-{r}" for r in rule_ids}
+    assert groups[0].get("id") == "rule-WIN-UNLICENSED" and groups[0].get("open") is not None
+    catalogue = doc.xpath("//section[@id='rules']//tbody/tr")
+    assert len(catalogue) == 12
+    footer = doc.find_class("footer")[0].text_content()
+    assert run.snapshot_sha256 in footer and "ovh-license-audit" in footer
+
+
+def test_rows_capped_per_rule_with_a_pointer_to_the_workbook(
+    doc: lxml.html.HtmlElement, run: RunData
+) -> None:
+    total = sum(1 for f in run.findings["findings"] if f["rule_id"] == "WIN-UNLICENSED")
+    assert total > CAP
+    group = doc.get_element_by_id("rule-WIN-UNLICENSED")
+    assert len(group.xpath(".//tbody/tr")) == CAP
+    more = group.find_class("more")[0].text_content()
+    assert f"{total - CAP} more" in more and "report.xlsx" in more
+    client = doc.get_element_by_id("rule-WIN-CLIENT-OS")
+    assert not client.find_class("more")
+
+
+def test_history_sections_only_when_present(run: RunData, doc: lxml.html.HtmlElement) -> None:
+    assert not doc.find_class("changes") and doc.xpath("//*[@id='resolved']") == []
+    assert "First seen" not in doc.text_content()
+    rich = lxml.html.fromstring(render_html(with_history(run), CAP))
+    assert "Since the previous run" in rich.find_class("changes")[0].text_content()
+    assert rich.get_element_by_id("resolved") is not None
+    assert "=old()" in rich.get_element_by_id("resolved").text_content()
+    assert "First seen" in rich.text_content() and "ticket <CHG-1>" in rich.text_content()
+
+
+def test_rerender_is_byte_identical(run: RunData, page: Path, tmp_path: Path) -> None:
+    again = tmp_path / "report.html"
+    HtmlReport(rows_per_rule=CAP).render(run, again)
+    assert again.read_bytes() == page.read_bytes()
+
+
+def test_chromium_renders_the_page(page: Path, tmp_path: Path) -> None:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Chromium missing: apt-get install chromium")
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--screenshot={shot}",
+            "--window-size=1280,2000",
+            page.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=90,
+    )
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", data[16:24]) == (1280, 2000)
+    assert len(data) > 50_000  # a rendered page, not a blank one
