@@ -24,9 +24,11 @@ def _command_modules() -> list[CommandModule]:
     """The explicit list of subcommands (imported lazily to keep `--help` fast)."""
     from audit import demo, job_command
     from audit.collect import command as snapshot
+    from audit.history import command as import_review
+    from audit.remediate import command as remediate
     from audit.simulator import command as simulate
 
-    return [job_command, snapshot, simulate, demo]
+    return [job_command, snapshot, remediate, import_review, simulate, demo]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,7 +10,7 @@ import json
 import re
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -18,11 +18,17 @@ from typing import Any
 from audit import __version__
 from audit.collect.api import ClientFactory
 from audit.collect.collector import CollectOptions, collect
+from audit.config import RemediationConfig
 from audit.errors import ExitCode, InputError
 from audit.evaluate.engine import Evaluation, evaluate
 from audit.evaluate.exceptions import ExceptionRow
 from audit.findings import Severity, Status
 from audit.fsutil import atomic_write_text, sha256_file, staged_directory
+from audit.history.stage import prepare as prepare_history
+from audit.history.stage import rebuild_view
+from audit.history.store import DEFAULT_WAIT_S, HISTORY_FILE, HistoryStore
+from audit.remediate.plan import Plan, build_plan
+from audit.remediate.script import write_remediation
 from audit.render.base import Renderer, RunData
 from audit.render.csv_findings import FindingsCsv
 from audit.render.html import HtmlReport
@@ -33,6 +39,7 @@ PERIOD_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 SNAPSHOT_FILE = "snapshot.json.gz"
 FINDINGS_FILE = "findings.json"
 MANIFEST_FILE = "manifest.json"
+REMEDIATION_DIR = "remediation"
 
 
 def renderers() -> Sequence[Renderer]:
@@ -74,6 +81,9 @@ class JobSpec:
     source: SnapshotSource
     exceptions: tuple[ExceptionRow, ...] = ()
     fail_on: str = "high"
+    remediation: RemediationConfig = field(default_factory=RemediationConfig)
+    allow_bypass: bool = False  # setLicense actions carry bypassGuestOsFamilyCheck (flagged)
+    history_wait_s: float = DEFAULT_WAIT_S
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,8 @@ class JobResult:
     evaluation: Evaluation
     document: dict[str, Any]
     exit_code: ExitCode
+    plan: Plan
+    plan_sha256: str
 
 
 def evaluation_day(snapshot: Snapshot) -> date:
@@ -153,13 +165,24 @@ def write_manifest(run_dir: Path, period: str, snapshot_sha256: str) -> None:
 def run_job(spec: JobSpec) -> JobResult:
     snapshot, snapshot_bytes = spec.source.load()
     evaluation = evaluate(snapshot, spec.exceptions, evaluation_day(snapshot))
-    with staged_directory(spec.out_dir / spec.period) as stage:
+    # The history's write lock is held from reading the past to recording this run, and the
+    # record commits only after the run folder is renamed into place (see audit/history/).
+    with (
+        HistoryStore.open(spec.out_dir / HISTORY_FILE, spec.history_wait_s) as history,
+        history.write(),
+        staged_directory(spec.out_dir / spec.period) as stage,
+    ):
         (stage / SNAPSHOT_FILE).write_bytes(snapshot_bytes)
         snapshot_sha256 = sha256_file(stage / SNAPSHOT_FILE)
         document = findings_document(spec.period, snapshot, snapshot_sha256, evaluation)
+        entry = prepare_history(history, snapshot, snapshot_sha256, evaluation.findings, document)
+        document = entry.document
         write_json(stage / FINDINGS_FILE, document)
-        render_all(RunData(snapshot, snapshot_sha256, document), stage)
+        render_all(RunData(snapshot, snapshot_sha256, document, entry.view), stage)
+        plan = build_plan(evaluation.findings, snapshot_sha256, spec.remediation, spec.allow_bypass)
+        plan_sha256 = write_remediation(stage / REMEDIATION_DIR, plan)
         write_manifest(stage, spec.period, snapshot_sha256)
+        history.record_run(entry.record)
     return JobResult(
         run_dir=spec.out_dir / spec.period,
         snapshot=snapshot,
@@ -167,6 +190,8 @@ def run_job(spec: JobSpec) -> JobResult:
         evaluation=evaluation,
         document=document,
         exit_code=exit_code_for(snapshot, evaluation, spec.fail_on),
+        plan=plan,
+        plan_sha256=plan_sha256,
     )
 
 
@@ -193,6 +218,7 @@ def rebuild_reports(run_dir: Path) -> None:
     The stored inputs are copied into a staging folder that replaces the run folder whole.
     """
     run = load_run(run_dir)
+    run = replace(run, history=rebuild_view(run_dir.parent / HISTORY_FILE, run.findings))
     rendered = {renderer.filename for renderer in renderers()} | {MANIFEST_FILE}
     with staged_directory(run_dir) as stage:
         for source in sorted(run_dir.rglob("*")):

@@ -16,7 +16,16 @@ from audit.collect.command import (
 from audit.config import FAIL_ON_CHOICES
 from audit.errors import ExitCode
 from audit.evaluate.exceptions import load_exceptions
-from audit.job import JobResult, JobSpec, SnapshotSource, parse_period, rebuild_reports, run_job
+from audit.job import (
+    REMEDIATION_DIR,
+    JobResult,
+    JobSpec,
+    SnapshotSource,
+    parse_period,
+    rebuild_reports,
+    run_job,
+)
+from audit.remediate.script import PLAN_FILE
 
 DEFAULT_OUT = Path("reports")
 
@@ -39,6 +48,14 @@ def print_summary(result: JobResult) -> None:
     print(f"run folder: {result.run_dir}")
     for name in ("report.html", "report.xlsx", "findings.json", "findings.csv"):
         print(f"  {result.run_dir / name}")
+    counts = result.plan.counts()
+    bypass = sum(action.bypass_guest_os_family_check for action in result.plan.actions)
+    print(
+        f"remediation plan: {counts['setLicense']} setLicense, {counts['removeLicense']} "
+        f"removeLicense, {counts['manual']} manual"
+        + (f", {bypass} BYPASSING the guest-OS check" if bypass else "")
+    )
+    print(f"  {result.run_dir / REMEDIATION_DIR / PLAN_FILE} (sha256 {result.plan_sha256})")
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -63,6 +80,8 @@ def run_command(args: argparse.Namespace) -> int:
             source=source,
             exceptions=exceptions,
             fail_on=args.fail_on or config.fail_on or "high",
+            remediation=config.remediation,
+            allow_bypass=args.allow_bypass,
         )
     )
     print_summary(result)
@@ -92,6 +111,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     run.add_argument(
         "--from-snapshot", type=Path, help="evaluate a stored snapshot instead of the API"
+    )
+    run.add_argument(
+        "--allow-bypass",
+        action="store_true",
+        help="plan setLicense with bypassGuestOsFamilyCheck (flagged in the plan)",
     )
     run.set_defaults(handler=run_command)
 

@@ -45,7 +45,9 @@ def content(snapshot: Snapshot) -> dict[str, Any]:
 
 
 def test_collects_every_object_and_isolates_an_outage(simulator: Simulator) -> None:
-    snapshot = collect(factory_for(simulator), CollectOptions(workers=4, max_rps=None, retry=FAST_RETRY), "sim")
+    snapshot = collect(
+        factory_for(simulator), CollectOptions(workers=4, max_rps=None, retry=FAST_RETRY), "sim"
+    )
     assert [s.service_name for s in snapshot.services] == sorted([PROD, DR])
     prod = next(s for s in snapshot.services if s.service_name == PROD)
     dc1, dc2 = prod.datacenters
@@ -116,7 +118,11 @@ def test_refused_credentials_stop_the_run(
     simulator: Simulator, credentials: dict[str, str], message: str
 ) -> None:
     with pytest.raises(CredentialError, match=message) as raised:
-        collect(factory_for(simulator, **credentials), CollectOptions(max_rps=None, retry=FAST_RETRY), "sim")
+        collect(
+            factory_for(simulator, **credentials),
+            CollectOptions(max_rps=None, retry=FAST_RETRY),
+            "sim",
+        )
     assert "wrong-secret" not in str(raised.value)
 
 

@@ -1,0 +1,73 @@
+"""`ovh-license-audit import-review WORKBOOK [--history FILE] [--by NAME]`.
+
+Stores the Review status, Owner and Comment an auditor typed into a report.xlsx, by finding
+fingerprint, so the next month's workbook and HTML show them pre-filled. The workbook is read
+and validated in full before the history is touched: a bad cell changes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from audit.errors import ExitCode, InputError
+from audit.history.review import read_review_workbook
+from audit.history.store import HISTORY_FILE, HistoryStore
+
+
+def default_history(workbook: Path) -> Path:
+    """DIR/history.sqlite for a workbook still in its run folder DIR/<period>/report.xlsx."""
+    candidate = workbook.resolve().parent.parent / HISTORY_FILE
+    if not candidate.is_file():
+        raise InputError(
+            f"{workbook}: no {HISTORY_FILE} in the folder above it; name the history file "
+            f"with --history DIR/{HISTORY_FILE}"
+        )
+    return candidate
+
+
+def current_user() -> str:
+    """Who imports, when not given: the login name, as the audit trail's best guess."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def import_review_command(args: argparse.Namespace) -> int:
+    workbook: Path = args.workbook
+    history: Path = args.history or default_history(workbook)
+    if not history.is_file():
+        raise InputError(f"{history}: no such history file (the monthly job creates it)")
+    sheet = read_review_workbook(workbook)
+    imported_at = datetime.now(UTC).isoformat(timespec="seconds")
+    with HistoryStore.open(history) as store, store.write():
+        outcome = store.save_reviews(sheet, workbook.name, imported_at, args.by or current_user())
+    print(
+        f"{workbook}: {outcome.stored} review(s) stored, {outcome.cleared} cleared, "
+        f"{outcome.unchanged} unchanged, into {history}"
+    )
+    if outcome.unknown:
+        print(f"  {outcome.unknown} reviewed finding(s) are in no stored run (kept anyway)")
+    return int(ExitCode.OK)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "import-review",
+        help="store the review columns of an edited report.xlsx in the history",
+        description=(
+            "Read Review status, Owner and Comment from the Findings sheet of WORKBOOK and "
+            "store them by finding, so later reports show them pre-filled."
+        ),
+    )
+    parser.add_argument("workbook", type=Path, metavar="WORKBOOK")
+    parser.add_argument(
+        "--history",
+        type=Path,
+        help=f"history file (default: {HISTORY_FILE} in the folder above WORKBOOK's folder)",
+    )
+    parser.add_argument("--by", help="who reviewed or imports (default: the login name)")
+    parser.set_defaults(handler=import_review_command)
