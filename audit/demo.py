@@ -11,24 +11,30 @@ import csv
 import io
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import MappingProxyType
 
 from audit.collect.api import ClientFactory, Credentials, resolve_endpoint
 from audit.collect.collector import CollectOptions
 from audit.errors import ExitCode
 from audit.evaluate.exceptions import REGISTER_COLUMNS, load_exceptions
 from audit.fsutil import atomic_write_text
-from audit.job import JobResult, JobSpec, SnapshotSource, run_job
+from audit.job import REMEDIATION_DIR, JobResult, JobSpec, SnapshotSource, run_job
 from audit.job_command import print_summary
+from audit.remediate.apply import ApplyOptions, read_plan, remediate
+from audit.remediate.script import PLAN_FILE
 from audit.simulator.api import (
     DEFAULT_APPLICATION_KEY,
     DEFAULT_APPLICATION_SECRET,
+    REMEDIATE_CONSUMER_KEY,
     SimulatorConfig,
 )
+from audit.simulator.fleet import TOOLS_GUEST_OS_FAMILY, Fleet, Vm
 from audit.simulator.generate import GeneratedFleet, generate_fleet
 from audit.simulator.server import Simulator
 
 DEMO_OUT = Path("reports/demo")
 READONLY_KEY = "sim-ck-readonly"
+DEMO_MAX_CHANGES = 25
 
 
 def demo_periods(today: date) -> tuple[str, str]:
@@ -107,6 +113,66 @@ def run_month(simulator: Simulator, period: str, out: Path, exceptions_path: Pat
     return run_job(spec)
 
 
+def apply_plan(simulator: Simulator, result: JobResult, out: Path) -> None:
+    """The operator's step between the two months: apply the plan with the key that may POST."""
+    plan = read_plan(result.run_dir / REMEDIATION_DIR / PLAN_FILE)
+    credentials = Credentials(
+        DEFAULT_APPLICATION_KEY, DEFAULT_APPLICATION_SECRET, REMEDIATE_CONSUMER_KEY
+    )
+    client = ClientFactory(resolve_endpoint(simulator.url), credentials).new_client()
+    options = ApplyOptions(apply=True, max_changes=DEMO_MAX_CHANGES)
+    remediate(client, plan, options, out / REMEDIATION_DIR)
+
+
+def evolve_fleet(fleet: Fleet) -> list[str]:
+    """A month's life in vCenter, so the second report shows licence events: a Windows VM is
+    added without a licence, a Linux VM is reinstalled as Windows, the last VM is deleted.
+
+    Called between the months, when no request or licence task is in flight.
+    """
+    dc = next(
+        dc
+        for service in fleet.services.values()
+        for dc in service.datacenters.values()
+        if dc.vms and dc.vm_licensed is None  # vmLicensed follows the VMs
+    )
+    next_id = max(vm.vm_id for _, _, vm in fleet.vms()) + 1
+    template = next(iter(dc.vms.values())).fields
+    windows = "windows2019srvNext_64Guest"
+    fields = {"vmId": next_id, "moRef": f"vm-{next_id}", "name": "sql-prod-new-01"}
+    dc.vms[next_id] = Vm(
+        MappingProxyType(
+            {
+                **template,
+                **fields,
+                "powerState": "poweredOn",
+                "guestOsFamily": windows,
+                "license": None,
+            }
+        )
+    )
+    changes = [f"VM {next_id} sql-prod-new-01 added ({windows}, no licence)"]
+    linux = next(
+        (
+            vm
+            for vm in dc.vms.values()
+            if vm.license is None
+            and vm.guest_os_family is not None
+            and not vm.guest_os_family.lower().startswith(("win", "other"))
+        ),
+        None,
+    )
+    if linux is not None:
+        reinstalled = {**linux.fields, "guestOsFamily": windows}
+        reinstalled.pop(TOOLS_GUEST_OS_FAMILY, None)
+        dc.vms[linux.vm_id] = Vm(MappingProxyType(reinstalled))
+        changes.append(f"VM {linux.vm_id} reinstalled: {linux.guest_os_family} -> {windows}")
+    kept = {next_id, linux.vm_id if linux is not None else next_id}
+    removed = dc.vms.pop(max(vm_id for vm_id in dc.vms if vm_id not in kept))
+    changes.append(f"VM {removed.vm_id} {removed.fields.get('name')} deleted")
+    return changes
+
+
 def demo_command(args: argparse.Namespace) -> int:
     out: Path = args.out
     today = datetime.now(UTC).date()
@@ -116,10 +182,16 @@ def demo_command(args: argparse.Namespace) -> int:
     config = SimulatorConfig(latency_ms=args.latency_ms)
     with Simulator(generated.fleet, config) as simulator:
         print(f"simulator: {simulator.url} ({args.vms} generated VMs, seed {args.seed})")
-        for period in demo_periods(today):
+        first, second = demo_periods(today)
+        for period in (first, second):
             print(f"\n== monthly job for {period}")
             result = run_month(simulator, period, out, exceptions_path)
             print_summary(result)
+            if period == first:
+                print(f"\n== applying the {period} plan (at most {DEMO_MAX_CHANGES} changes)")
+                apply_plan(simulator, result, out)
+                for line in evolve_fleet(simulator.fleet):
+                    print(f"  fleet change: {line}")
     print(f"\nexceptions register used: {exceptions_path}")
     return int(ExitCode.OK)
 

@@ -249,3 +249,14 @@ def with_history(run: RunData) -> RunData:
         findings=document,
         history=history,
     )
+
+
+def make_empty_run() -> RunData:
+    """A complete audit of an account without any service: nothing to report, nothing missing."""
+    snapshot = Snapshot(
+        meta=RunMeta(taken_at=TAKEN_AT, endpoint="ovh-eu", tool_version="0.1.0"), services=()
+    )
+    sha256 = hashlib.sha256(encode_snapshot(snapshot)).hexdigest()
+    evaluation = evaluate(snapshot, (), date(2025, 11, 1))
+    document = findings_document(PERIOD, snapshot, sha256, evaluation)
+    return RunData(snapshot=snapshot, snapshot_sha256=sha256, findings=document)

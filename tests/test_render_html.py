@@ -11,7 +11,7 @@ from pathlib import Path
 
 import lxml.html
 import pytest
-from fixtures_render import HOSTILE_NAMES, make_run, with_history
+from fixtures_render import HOSTILE_NAMES, make_empty_run, make_run, with_history
 
 from audit.render.base import RunData
 from audit.render.html import HtmlReport, render_html
@@ -158,3 +158,17 @@ def test_chromium_renders_the_page(page: Path, tmp_path: Path) -> None:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert struct.unpack(">II", data[16:24]) == (1280, 2000)
     assert len(data) > 50_000  # a rendered page, not a blank one
+
+
+def test_a_100000_vm_fleet_stays_small() -> None:
+    big = make_run(bulk=100_000)
+    html = render_html(big).encode()
+    assert len(html) < 10_000_000
+    hidden = big.findings["summary"]["by_rule"]["WIN-UNLICENSED"] - 200
+    assert f"{hidden:,} more findings of this rule".encode() in html
+
+
+def test_an_empty_account_reads_as_complete_and_clean() -> None:
+    doc = lxml.html.fromstring(render_html(make_empty_run()))
+    assert "ok" in doc.find_class("banner")[0].classes
+    assert "No findings" in doc.get_element_by_id("findings").text_content()

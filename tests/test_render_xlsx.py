@@ -12,7 +12,7 @@ from typing import Any
 
 import openpyxl
 import pytest
-from fixtures_render import HOSTILE_NAMES, TAKEN_AT, make_run, with_history
+from fixtures_render import HOSTILE_NAMES, TAKEN_AT, make_empty_run, make_run, with_history
 
 from audit.render.base import RunData
 from audit.render.xlsx import XlsxReport
@@ -194,3 +194,13 @@ def test_libreoffice_reads_every_sheet_as_written(xlsx: Path, tmp_path: Path) ->
         names = {row[6] for row in csv.reader(handle)}
     assert '=HYPERLINK("http://x","y")' in names
     assert {"@SUM(1+1)", "-2+3", "#N/A", "<script>alert(1)</script>"} <= names
+
+
+def test_an_empty_account_still_gives_every_sheet(tmp_path: Path) -> None:
+    path = tmp_path / "report.xlsx"
+    XlsxReport().render(make_empty_run(), path)
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == SHEETS
+    assert book["Findings"].max_row == 1
+    summary = {row[0]: row[1] for row in book["Summary"].iter_rows(values_only=True) if row}
+    assert summary["Coverage"] == "complete"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from audit.bench import collector
+from audit.bench import collector, large
 
 
 def main() -> None:
-    sections = [("collector", collector.run)]
+    sections = [
+        ("collector", collector.run),
+        ("100,000-VM fleet: evaluation and reports", large.run),
+    ]
     for title, section in sections:
         print(f"== {title}")
         for label, value in section():

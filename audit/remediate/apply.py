@@ -130,7 +130,7 @@ class Action:
 
     @property
     def label(self) -> str:
-        name = "" if self.vm_name is None else f" {printable(self.vm_name)!r}"
+        name = "" if self.vm_name is None else f" {self.vm_name!r}"  # repr escapes controls
         return (
             f"{printable(self.service_name)} dc {self.datacenter_id} vm {self.vm_id}{name}"
             f" [{printable(self.rule_id)}]"
@@ -703,7 +703,7 @@ def _progress_line(index: int, total: int, result: Result) -> str:
     bypass = " (guest-OS check bypassed)" if action.bypass_guest_os_family_check else ""
     tail = f": {printable(result.message)}" if result.message else ""
     return (
-        f"[{index}/{total}] {action.action.value} {action.label}: {printable(change)}{bypass}"
+        f"[{index}/{total}] {action.action.value} {action.label}: {change}{bypass}"
         f": {result.outcome.value}{tail}"
     )
 

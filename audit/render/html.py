@@ -32,6 +32,7 @@ from audit.render.view import (
     datacenter_coverage,
     describe_failure,
     first_seen,
+    history_view,
     parse_utc,
     review_of,
     rule_catalogue,
@@ -90,7 +91,7 @@ def render_html(run: RunData, rows_per_rule: int = ROWS_PER_RULE) -> str:
         css=Markup(css),  # noqa: S704 - our packaged stylesheet, not data
         script=Markup(script),  # noqa: S704 - our packaged script, not data
         csp=f"default-src 'none'; style-src '{_sha256(css)}'; script-src '{_sha256(script)}'; "
-        "img-src data:; base-uri 'none'; form-action 'none'",
+        "base-uri 'none'; form-action 'none'",
         **context,
     )
 
@@ -116,6 +117,8 @@ class Tile:
 
 @dataclass(frozen=True)
 class Segment:
+    """One coloured part of a bar, already in SVG coordinates."""
+
     x: float
     width: float
     tone: str
@@ -125,6 +128,8 @@ class Segment:
 
 @dataclass(frozen=True)
 class BarRow:
+    """One bar: its (possibly shortened) label, its total and its segments."""
+
     label: str
     full_label: str
     y: float
@@ -198,10 +203,21 @@ def bar_chart(
 
 
 @dataclass(frozen=True)
+class ExceptionInfo:
+    """The register row behind a finding's status, as the page shows it."""
+
+    kind: str
+    rule_id: str | None
+    approved_by: str | None
+    expires: str | None
+    reference: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
 class FindingRow:
     """One finding as a table row; optional history and review fields are None when absent."""
 
-    severity: str
     status: str
     service_name: str
     datacenter_id: Any
@@ -232,18 +248,6 @@ class RuleGroup:
     expanded: bool
 
 
-@dataclass(frozen=True)
-class ExceptionInfo:
-    """The register row behind a finding's status, as the page shows it."""
-
-    kind: str
-    rule_id: str | None
-    approved_by: str | None
-    expires: str | None
-    reference: str | None
-    reason: str | None
-
-
 def _exception_info(exception: Mapping[str, Any] | None) -> ExceptionInfo | None:
     if not exception:
         return None
@@ -260,7 +264,6 @@ def _exception_info(exception: Mapping[str, Any] | None) -> ExceptionInfo | None
 def _finding_row(finding: JSONObject, history: JSONObject) -> FindingRow:
     status, owner, comment = review_of(history, finding)
     return FindingRow(
-        severity=str(finding["severity"]),
         status=str(finding["status"]),
         service_name=str(finding["service_name"]),
         datacenter_id=finding.get("datacenter_id"),
@@ -306,7 +309,7 @@ def rule_groups(
 
 
 def _tiles(
-    run: RunData, windows: Sequence[WindowsCoverage], catalogue_counts: Mapping[str, int]
+    run: RunData, windows: Sequence[WindowsCoverage], by_rule: Mapping[str, int]
 ) -> list[Tile]:
     summary = run.findings.get("summary", {})
     open_by_severity: Mapping[str, int] = summary.get("open_by_severity", {})
@@ -319,7 +322,7 @@ def _tiles(
     vms = [vm for s in run.snapshot.services for dc in s.datacenters for vm in dc.vms]
     deleted = sum(1 for vm in vms if vm.get("powerState") == DELETED)
     states = Counter(str(state.get("state")) for state in run.findings.get("exceptions", []))
-    wasted = catalogue_counts.get("LIC-NON-WINDOWS", 0) + catalogue_counts.get("LIC-POWERED-OFF", 0)
+    wasted = by_rule.get("LIC-NON-WINDOWS", 0) + by_rule.get("LIC-POWERED-OFF", 0)
     return [
         Tile(
             "Open findings",
@@ -330,7 +333,7 @@ def _tiles(
         Tile(
             "Unlicensed Windows guests",
             f"{unlicensed:,}",
-            f"of {guests:,} Windows guests; {byol:,} more covered by BYOL",
+            f"of {guests:,} Windows guests" + (f", plus {byol:,} declared BYOL" if byol else ""),
             "bad" if unlicensed else "good",
         ),
         Tile(
@@ -459,33 +462,6 @@ def _timestamp(value: Any) -> str:
     return stamp.strftime("%Y-%m-%d %H:%M:%S UTC") if isinstance(stamp, datetime) else str(value)
 
 
-def _history(run: RunData) -> dict[str, Any]:
-    """History-stage additions, each None when absent so the template shows nothing."""
-    changes = run.findings.get("changes")
-    resolved = run.findings.get("resolved")
-    trend = run.history.get("trend")
-    trend_rows = trend if isinstance(trend, list) and trend else None
-    if trend_rows is not None and not all(isinstance(row, Mapping) for row in trend_rows):
-        trend_rows = None
-    return {
-        "changes": (
-            [(str(k), v if isinstance(v, int) else len(v)) for k, v in sorted(changes.items())]
-            if isinstance(changes, Mapping) and changes
-            else None
-        ),
-        "resolved": (
-            [r for r in resolved if isinstance(r, Mapping)][:ROWS_PER_TABLE]
-            if isinstance(resolved, list) and resolved
-            else None
-        ),
-        "resolved_total": len(resolved) if isinstance(resolved, list) else 0,
-        "trend_keys": (
-            list(dict.fromkeys(key for row in trend_rows for key in row)) if trend_rows else None
-        ),
-        "trend": trend_rows,
-    }
-
-
 def build_context(run: RunData, rows_per_rule: int = ROWS_PER_RULE) -> dict[str, Any]:
     """Everything the template reads, as plain data (the template computes nothing)."""
     meta = run.findings["run"]
@@ -497,6 +473,8 @@ def build_context(run: RunData, rows_per_rule: int = ROWS_PER_RULE) -> dict[str,
     findings: list[JSONObject] = run.findings.get("findings", [])
     exceptions: list[JSONObject] = run.findings.get("exceptions", [])
     failures = run.snapshot.coverage.failures
+    datacenters = datacenter_coverage(run)
+    history = history_view(run)
     return {
         "period": str(meta["period"]),
         "taken_at": _timestamp(meta.get("taken_at")),
@@ -508,7 +486,8 @@ def build_context(run: RunData, rows_per_rule: int = ROWS_PER_RULE) -> dict[str,
         "coverage_gaps": _coverage_gaps(coverage),
         "failures": [describe_failure(f) for f in failures[:ROWS_PER_TABLE]],
         "failures_more": max(len(failures) - ROWS_PER_TABLE, 0),
-        "datacenters": datacenter_coverage(run)[:ROWS_PER_TABLE],
+        "datacenters": datacenters[:ROWS_PER_TABLE],
+        "datacenters_more": max(len(datacenters) - ROWS_PER_TABLE, 0),
         "tiles": _tiles(run, windows, by_rule),
         "charts": _charts(run, catalogue, windows),
         "groups": groups,
@@ -523,5 +502,6 @@ def build_context(run: RunData, rows_per_rule: int = ROWS_PER_RULE) -> dict[str,
         "exceptions_more": max(len(exceptions) - ROWS_PER_TABLE, 0),
         "catalogue": list(catalogue.values()),
         "by_rule": by_rule,
-        **_history(run),
+        "history": history,
+        "resolved": history.resolved[:ROWS_PER_TABLE],
     }

@@ -346,6 +346,55 @@ def first_seen(finding: Mapping[str, Any]) -> str | None:
 
 
 @dataclass(frozen=True)
+class HistoryView:
+    """What the history stage added, normalised for display; a part is empty when absent.
+
+    `changes` counts findings per change kind (a list of fingerprints counts as its length);
+    `trend` is a table with one column per key met in the trend rows, nested values as text.
+    """
+
+    changes: tuple[tuple[str, int], ...]
+    trend_keys: tuple[str, ...]
+    trend: tuple[tuple[Any, ...], ...]
+    resolved: tuple[Mapping[str, Any], ...]
+
+
+def history_view(run: RunData) -> HistoryView:
+    """Read the optional history additions defensively: a report never fails over them."""
+    changes = run.findings.get("changes")
+    counts = (
+        tuple(
+            (str(name), value if isinstance(value, int) else len(value))
+            for name, value in sorted(changes.items())
+            if isinstance(value, int | list | dict)
+        )
+        if isinstance(changes, Mapping)
+        else ()
+    )
+    trend = run.history.get("trend")
+    rows = [row for row in trend if isinstance(row, Mapping)] if isinstance(trend, list) else []
+    keys = tuple(dict.fromkeys(str(key) for row in rows for key in row))
+    resolved = run.findings.get("resolved")
+    return HistoryView(
+        changes=counts,
+        trend_keys=keys,
+        trend=tuple(tuple(_scalar(row.get(key)) for key in keys) for row in rows),
+        resolved=tuple(r for r in resolved if isinstance(r, Mapping))
+        if isinstance(resolved, list)
+        else (),
+    )
+
+
+def _scalar(value: Any) -> Any:
+    """Nested values shown as text rather than dropped."""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{key}: {item}" for key, item in value.items())
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    return value
+
+
+@dataclass(frozen=True)
 class Colour:
     """A severity's strong colour (text, bars) and its tint (cell backgrounds)."""
 

@@ -39,12 +39,15 @@ from audit.render.view import (
     EXCEPTION_FIELDS,
     REVIEW_STATUSES,
     SEVERITIES,
+    SEVERITY_COLOURS,
     STATUSES,
+    HistoryView,
     RuleInfo,
     count_sorted,
     datacenter_coverage,
     describe_failure,
     first_seen,
+    history_view,
     iter_inventory,
     parse_date,
     parse_utc,
@@ -55,7 +58,6 @@ from audit.render.view import (
     visible_controls,
     windows_coverage,
 )
-from audit.render.view import SEVERITY_COLOURS as COLOURS
 
 _EXCEL_MAX_TEXT = 32767
 
@@ -105,8 +107,8 @@ class XlsxReport:
         _exceptions_sheet(workbook, run)
         _coverage_sheet(workbook, run)
         _rules_sheet(workbook, run, catalogue)
-        resolved = run.findings.get("resolved")
-        if isinstance(resolved, list) and resolved:
+        resolved = history_view(run).resolved
+        if resolved:
             _resolved_sheet(workbook, resolved, catalogue)
         _save(workbook, path, _zip_time(run))
 
@@ -265,7 +267,7 @@ class _Table(_Sheet):
         letter = get_column_letter(column)
         cells = f"{letter}2:{letter}{self.rows}"
         for severity in SEVERITIES:
-            colour = COLOURS[severity]
+            colour = SEVERITY_COLOURS[severity]
             self.ws.conditional_formatting.add(
                 cells,
                 CellIsRule(
@@ -376,35 +378,21 @@ def _summary_sheet(workbook: Workbook, run: RunData, catalogue: Mapping[str, Rul
                 usage.unclear,
             ]
         )
-    _history_sections(sheet, run)
+    _history_sections(sheet, history_view(run))
 
 
-def _history_sections(sheet: _Sheet, run: RunData) -> None:
+def _history_sections(sheet: _Sheet, history: HistoryView) -> None:
     """What the history stage adds, when it has run: changes since last month and the trend."""
-    changes = run.findings.get("changes")
-    if isinstance(changes, Mapping) and changes:
+    if history.changes:
         sheet.section("Changes since the previous run")
         sheet.header(["Change", "Findings"])
-        for change, count in sorted(changes.items()):
-            sheet.append([change, count if isinstance(count, int) else len(count)])
-    trend = run.history.get("trend")
-    if isinstance(trend, list) and trend and all(isinstance(row, Mapping) for row in trend):
-        keys = list(dict.fromkeys(key for row in trend for key in row))
+        for change, count in history.changes:
+            sheet.append([change, count])
+    if history.trend:
         sheet.section("Trend")
-        sheet.header(keys)
-        for row in trend:
-            sheet.append([_scalar(row.get(key)) for key in keys])
-
-
-def _scalar(value: Any) -> Any:
-    """Nested history values shown as text rather than dropped."""
-    if isinstance(value, Mapping | list):
-        return (
-            ", ".join(f"{k}: {v}" for k, v in value.items())
-            if isinstance(value, Mapping)
-            else (", ".join(str(v) for v in value))
-        )
-    return value
+        sheet.header(history.trend_keys)
+        for row in history.trend:
+            sheet.append(row)
 
 
 _FINDING_COLUMNS: tuple[Column, ...] = (
@@ -752,7 +740,7 @@ def _rules_sheet(workbook: Workbook, run: RunData, catalogue: Mapping[str, RuleI
 
 
 def _resolved_sheet(
-    workbook: Workbook, resolved: list[Any], catalogue: Mapping[str, RuleInfo]
+    workbook: Workbook, resolved: Sequence[Mapping[str, Any]], catalogue: Mapping[str, RuleInfo]
 ) -> None:
     """Findings of the previous run that are gone now (from the history stage)."""
     columns = (
@@ -767,8 +755,6 @@ def _resolved_sheet(
     )
     table = _Table(workbook, "Resolved", columns)
     for item in resolved:
-        if not isinstance(item, Mapping):
-            continue
         rule_id = str(item.get("rule_id", ""))
         table.row(
             [

@@ -1,0 +1,194 @@
+"""History through the monthly job: months that change, a period run again, offline rebuild."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fixtures_history import LINUX, PROD, STD, WIN, WIN_CLIENT, Fleet, by_vm, events, vm
+from fixtures_history import run_month as job
+
+from audit.cli import main
+from audit.history.stage import rebuild_view
+from audit.history.store import HISTORY_FILE, HistoryStore
+
+JAN, FEB, MAR = "2026-01", "2026-02", "2026-03"
+
+
+def january() -> Fleet:
+    return {
+        (PROD, 1): [
+            vm(101, WIN, None),  # WIN-UNLICENSED: fixed in February, back in March
+            vm(102, LINUX, STD),  # LIC-NON-WINDOWS: fixed in February
+            vm(103, WIN, STD),  # clean; licence changed in March
+            vm(104, WIN, None),  # WIN-UNLICENSED; the VM goes in February
+            vm(105, LINUX, None),  # clean; reinstalled as Windows in February
+            vm(107, WIN_CLIENT, None),  # WIN-CLIENT-OS all along
+        ]
+    }
+
+
+def february() -> Fleet:
+    return {
+        (PROD, 1): [
+            vm(101, WIN, STD),
+            vm(102, LINUX, None),
+            vm(103, WIN, STD),
+            vm(105, WIN, None),
+            vm(106, WIN, None),
+            vm(107, WIN_CLIENT, None),
+        ]
+    }
+
+
+def march() -> Fleet:
+    return {
+        (PROD, 1): [
+            vm(101, WIN, None),
+            vm(102, LINUX, None),
+            vm(103, WIN, "windows 2019 Datacenter"),
+            vm(105, WIN, None),
+            vm(106, WIN, None),
+            vm(107, WIN_CLIENT, None),
+        ]
+    }
+
+
+def document(out: Path, period: str) -> dict[str, Any]:
+    return json.loads((out / period / "findings.json").read_text(encoding="utf-8"))
+
+
+def test_first_run_everything_new(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    doc = job(out, JAN, january()).document
+    assert {f["change"] for f in doc["findings"]} == {"new"}
+    assert {json.dumps(f["first_seen"]) for f in doc["findings"]} == {
+        json.dumps({"period": JAN, "date": "2026-01-01"})
+    }
+    assert doc["previous_run"] is None
+    assert doc["resolved"] == doc["changes"] == doc["unverified"] == []
+    assert doc == document(out, JAN)
+
+
+def test_two_and_three_months(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = job(out, JAN, january())
+    feb = job(out, FEB, february()).document
+    assert feb["previous_run"] == {
+        "period": JAN,
+        "taken_at": "2026-01-01T03:00:00Z",
+        "snapshot_sha256": first.snapshot_sha256,
+    }
+    found = by_vm(feb)
+    assert found[(105, "WIN-UNLICENSED")]["change"] == "new"
+    assert found[(106, "WIN-UNLICENSED")]["change"] == "new"
+    assert found[(107, "WIN-CLIENT-OS")]["change"] == "persisting"
+    assert found[(107, "WIN-CLIENT-OS")]["first_seen"]["period"] == JAN
+    assert [(r["vm_id"], r["rule_id"], r["reason"]) for r in feb["resolved"]] == [
+        (101, "WIN-UNLICENSED", "fixed"),
+        (102, "LIC-NON-WINDOWS", "fixed"),
+        (104, "WIN-UNLICENSED", "vm_removed"),
+    ]
+    assert events(feb) == [
+        ("licence_set", 101, None, STD),
+        ("licence_removed", 102, STD, None),
+        ("vm_removed", 104, None, None),
+        ("guest_os_changed", 105, LINUX, WIN),
+        ("vm_added", 106, None, None),
+    ]
+
+    mar = job(out, MAR, march()).document
+    found = by_vm(mar)
+    reopened = found[(101, "WIN-UNLICENSED")]
+    assert reopened["change"] == "reopened"
+    assert reopened["first_seen"] == {"period": JAN, "date": "2026-01-01"}
+    assert found[(105, "WIN-UNLICENSED")]["change"] == "persisting"
+    assert found[(105, "WIN-UNLICENSED")]["first_seen"]["period"] == FEB
+    assert mar["resolved"] == []
+    assert events(mar) == [
+        ("licence_removed", 101, STD, None),
+        ("licence_changed", 103, STD, "windows 2019 Datacenter"),
+    ]
+    with HistoryStore.open(out / HISTORY_FILE) as store:
+        assert store.periods() == [JAN, FEB, MAR]
+
+
+def test_trend_and_previous_counts_reach_the_reports(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    job(out, JAN, january())
+    job(out, FEB, february())
+    result = job(out, MAR, march())
+    with HistoryStore.open(out / HISTORY_FILE) as store:
+        earlier = store.runs_before(MAR, 11)
+    assert [run.period for run in earlier] == [JAN, FEB]
+    view = rebuild_view(out / HISTORY_FILE, result.document)
+    assert [point["period"] for point in view["trend"]] == [JAN, FEB, MAR]
+    assert [point["high"] for point in view["trend"]] == [2, 2, 3]
+    assert view["trend"][-1]["open"] == sum(result.evaluation.summary.open_by_severity.values())
+    assert view["previous_period"] == FEB
+    assert view["previous"]["open_by_severity"]["high"] == 2
+
+
+def test_running_a_period_again_replaces_it(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    job(out, JAN, january())
+    job(out, FEB, january())  # nothing changed yet...
+    job(out, MAR, march())
+    again = job(out, FEB, february()).document  # ...then February is run again, for real
+    assert [e[0] for e in events(again)][:2] == ["licence_set", "licence_removed"]
+    db = sqlite3.connect(out / HISTORY_FILE)
+    try:
+        runs = db.execute("SELECT period, count(*) FROM run GROUP BY period").fetchall()
+        vms = db.execute(
+            "SELECT count(*) FROM vm JOIN run ON run.id = vm.run_id WHERE period = ?", (FEB,)
+        ).fetchone()[0]
+        orphans = db.execute(
+            "SELECT count(*) FROM finding WHERE run_id NOT IN (SELECT id FROM run)"
+        ).fetchone()[0]
+    finally:
+        db.close()
+    assert runs == [(JAN, 1), (FEB, 1), (MAR, 1)]
+    assert vms == len(february()[(PROD, 1)])
+    assert orphans == 0
+    # March keeps what it was compared with; a March re-run now sees the new February.
+    mar = job(out, MAR, march()).document
+    assert by_vm(mar)[(101, "WIN-UNLICENSED")]["change"] == "reopened"
+
+
+def test_offline_rebuild_renders_identically_with_history(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    job(out, JAN, january())
+    job(out, FEB, february())
+    run_dir = out / FEB
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    assert main(["report", str(run_dir)]) == 0
+    after = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    assert after == before
+
+
+def test_offline_rebuild_without_history_file_still_renders(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    job(out, JAN, january())
+    (out / HISTORY_FILE).unlink()
+    assert main(["report", str(out / JAN)]) == 0
+    assert not (out / HISTORY_FILE).exists()
+
+
+def test_a_failed_render_leaves_history_and_folder_untouched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    job(out, JAN, january())
+
+    def broken(*_args: Any) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("audit.job.write_manifest", broken)
+    with pytest.raises(RuntimeError):
+        job(out, FEB, february())
+    assert not (out / FEB).exists()
+    with HistoryStore.open(out / HISTORY_FILE) as store:
+        assert store.periods() == [JAN]

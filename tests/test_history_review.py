@@ -1,0 +1,215 @@
+"""import-review: an auditor's workbook back into the history, and into next month's reports."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fixtures_history import PROD, WIN, WIN_CLIENT, vm
+from fixtures_history import run_month as job
+from openpyxl import Workbook, load_workbook
+
+from audit.cli import main
+from audit.history.review import read_review_workbook
+from audit.history.store import HISTORY_FILE
+
+JAN, FEB = "2026-01", "2026-02"
+FLEET = {
+    (PROD, 1): [
+        vm(1, WIN, None, name="sql-01"),
+        vm(2, WIN_CLIENT, None, name="desk-02"),
+        vm(3, WIN, None, name="app-03"),
+    ]
+}
+
+
+def columns(sheet: Any) -> dict[str, int]:
+    return {cell.value: cell.column for cell in sheet[1]}
+
+
+def row_of(sheet: Any, vm_id: int, rule: str) -> int:
+    header = columns(sheet)
+    for row in range(2, sheet.max_row + 1):
+        if (
+            sheet.cell(row, header["VM id"]).value == vm_id
+            and sheet.cell(row, header["Rule"]).value == rule
+        ):
+            return row
+    raise AssertionError(f"no row for VM {vm_id} {rule}")
+
+
+def edit(source: Path, target: Path, reviews: dict[tuple[int, str], tuple[Any, Any, Any]]) -> Path:
+    """What an auditor does in Excel: fill the review columns of some rows, save a copy."""
+    workbook = load_workbook(source)
+    sheet = workbook["Findings"]
+    header = columns(sheet)
+    for (vm_id, rule), values in reviews.items():
+        row = row_of(sheet, vm_id, rule)
+        for name, value in zip(("Review status", "Owner", "Comment"), values, strict=True):
+            sheet.cell(row, header[name]).value = value
+    target.parent.mkdir(parents=True, exist_ok=True)
+    workbook.save(target)
+    return target
+
+
+def review_cells(path: Path, vm_id: int, rule: str) -> tuple[Any, Any, Any]:
+    sheet = load_workbook(path)["Findings"]
+    header = columns(sheet)
+    row = row_of(sheet, vm_id, rule)
+    return tuple(sheet.cell(row, header[n]).value for n in ("Review status", "Owner", "Comment"))
+
+
+def test_review_is_carried_into_next_months_workbook_and_html(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    job(out, JAN, FLEET)
+    edited = edit(
+        out / JAN / "report.xlsx",
+        tmp_path / "mail" / "audit-january.xlsx",
+        {
+            (1, "WIN-UNLICENSED"): ("Accepted", "@jane.doe", "Licence ordered, CHG-42"),
+            (2, "WIN-CLIENT-OS"): ("false positive", None, "VDI covered by <EA>"),
+        },
+    )
+    history = out / HISTORY_FILE
+    assert main(["import-review", str(edited), "--history", str(history), "--by", "j.doe"]) == 0
+    assert "2 review(s) stored" in capsys.readouterr().out
+
+    job(out, FEB, FLEET)
+    workbook = out / FEB / "report.xlsx"
+    assert review_cells(workbook, 1, "WIN-UNLICENSED") == (
+        "accepted",
+        "@jane.doe",  # text, never a formula
+        "Licence ordered, CHG-42",
+    )
+    assert review_cells(workbook, 2, "WIN-CLIENT-OS") == (
+        "false positive",
+        None,
+        "VDI covered by <EA>",
+    )
+    assert review_cells(workbook, 3, "WIN-UNLICENSED") == (None, None, None)
+    page = (out / FEB / "report.html").read_text(encoding="utf-8")
+    assert "Licence ordered, CHG-42" in page and "VDI covered by &lt;EA&gt;" in page
+
+    # February's workbook, edited in turn: one review cleared, one unchanged, one new.
+    second = edit(
+        workbook,
+        tmp_path / "mail" / "audit-february.xlsx",
+        {
+            (2, "WIN-CLIENT-OS"): (None, None, None),
+            (3, "WIN-UNLICENSED"): ("open", "ops", None),
+        },
+    )
+    # Default history: the folder above the workbook's, for a workbook left in its run folder.
+    shutil.copy(second, out / FEB / "edited.xlsx")
+    assert main(["import-review", str(out / FEB / "edited.xlsx")]) == 0
+    assert "1 review(s) stored, 1 cleared, 1 unchanged" in capsys.readouterr().out
+    job(out, "2026-03", FLEET)
+    march = out / "2026-03" / "report.xlsx"
+    assert review_cells(march, 1, "WIN-UNLICENSED")[0] == "accepted"
+    assert review_cells(march, 2, "WIN-CLIENT-OS") == (None, None, None)
+    assert review_cells(march, 3, "WIN-UNLICENSED") == ("open", "ops", None)
+    # The February reports still rebuild as they were sent.
+    before = (out / FEB / "report.xlsx").read_bytes()
+    assert main(["report", str(out / FEB)]) == 0
+    assert (out / FEB / "report.xlsx").read_bytes() == before
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("review") / "out"
+    job(out, JAN, FLEET)
+    return out / JAN / "report.xlsx"
+
+
+def damaged(report: Path, target: Path, how: str) -> Path:
+    if how == "text":
+        target.write_text("service,vm\npcc,1\n")
+    elif how == "truncated":
+        target.write_bytes(report.read_bytes()[:2000])
+    elif how == "zip-not-xlsx":
+        with zipfile.ZipFile(target, "w") as archive:
+            archive.writestr("hello.txt", "hi")
+    elif how == "bad-xml":
+        with zipfile.ZipFile(report) as source, zipfile.ZipFile(target, "w") as archive:
+            for item in source.infolist():
+                data = source.read(item)
+                if item.filename == "xl/worksheets/sheet2.xml":
+                    data = data[: len(data) // 2]
+                archive.writestr(item, data)
+    elif how == "other-workbook":
+        workbook = Workbook()
+        workbook.active.title = "Budget"
+        workbook.save(target)
+    return target
+
+
+@pytest.mark.parametrize(
+    ("how", "message"),
+    [
+        ("text", "not a zip archive"),
+        ("truncated", "not a zip archive"),
+        ("zip-not-xlsx", "damaged Excel workbook"),
+        ("bad-xml", "damaged"),
+        ("other-workbook", "no sheet 'Findings'"),
+    ],
+)
+def test_damaged_or_foreign_workbooks_exit_2(
+    report: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    how: str,
+    message: str,
+) -> None:
+    history = report.parent.parent / HISTORY_FILE
+    path = damaged(report, tmp_path / f"{how}.xlsx", how)
+    assert main(["import-review", str(path), "--history", str(history)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1
+    assert message in error and str(path) in error
+
+
+def test_bad_cells_are_named(report: Path, tmp_path: Path) -> None:
+    bad_status = edit(report, tmp_path / "status.xlsx", {(1, "WIN-UNLICENSED"): ("maybe", 1, 2)})
+    header = columns(load_workbook(bad_status)["Findings"])
+    row = row_of(load_workbook(bad_status)["Findings"], 1, "WIN-UNLICENSED")
+    letter = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[header["Review status"] - 1]
+    with pytest.raises(Exception, match=rf"sheet 'Findings', cell {letter}{row}: .*'maybe'"):
+        read_review_workbook(bad_status)
+
+    workbook = load_workbook(report)
+    sheet = workbook["Findings"]
+    sheet.cell(2, columns(sheet)["VM id"]).value = "vm-one"
+    workbook.save(tmp_path / "id.xlsx")
+    with pytest.raises(Exception, match=r"cell F2: 'vm-one' is not an id"):
+        read_review_workbook(tmp_path / "id.xlsx")
+
+    workbook = load_workbook(report)
+    sheet = workbook["Findings"]
+    sheet.cell(1, columns(sheet)["Owner"]).value = "Who"
+    workbook.save(tmp_path / "header.xlsx")
+    with pytest.raises(Exception, match=r"sheet 'Findings', cells A1:\w+1: no 'Owner' column"):
+        read_review_workbook(tmp_path / "header.xlsx")
+
+
+def test_a_bad_workbook_changes_nothing(report: Path, tmp_path: Path) -> None:
+    history = report.parent.parent / HISTORY_FILE
+    before = history.read_bytes()
+    bad = edit(
+        report,
+        tmp_path / "half.xlsx",
+        {(1, "WIN-UNLICENSED"): ("accepted", "a", "b"), (3, "WIN-UNLICENSED"): ("nope", "", "")},
+    )
+    assert main(["import-review", str(bad), "--history", str(history)]) == 2
+    assert history.read_bytes() == before
+
+
+def test_history_file_must_exist(report: Path, tmp_path: Path) -> None:
+    copy = shutil.copy(report, tmp_path / "report.xlsx")
+    assert main(["import-review", str(copy)]) == 2
+    assert main(["import-review", str(copy), "--history", str(tmp_path / "x.sqlite")]) == 2
+    assert not (tmp_path / "x.sqlite").exists()

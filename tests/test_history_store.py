@@ -1,0 +1,192 @@
+"""The history file: schema migrations, files that are not ours, concurrent writers."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from fixtures_history import PROD, WIN, WIN_CLIENT, by_vm, snapshot, vm
+from fixtures_history import run_month as job
+
+from audit.errors import ExitCode, InputError
+from audit.history.store import (
+    HISTORY_FILE,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    HistoryBusyError,
+    HistoryStore,
+)
+from audit.snapshot import write_snapshot
+
+FLEET = {
+    (PROD, 1): [vm(1, WIN, None), vm(2, WIN_CLIENT, None), vm(3, WIN, "windows 2019 Standard")]
+}
+
+
+def integrity(path: Path) -> str:
+    db = sqlite3.connect(path)
+    try:
+        return str(db.execute("PRAGMA integrity_check").fetchone()[0])
+    finally:
+        db.close()
+
+
+def version_1_file(path: Path) -> None:
+    """A history file as the first schema version wrote it, with one January run."""
+    db = sqlite3.connect(path, isolation_level=None)
+    MIGRATIONS[0](db)
+    db.execute("PRAGMA user_version = 1")
+    db.execute(
+        """INSERT INTO run (id, period, taken_at, endpoint, tool_version, snapshot_sha256,
+           coverage, recorded_at) VALUES (1, '2026-01', '2026-01-01T03:00:00Z', 'ovh-eu',
+           '0.1.0', 'abc', ?, '2026-01-01T03:05:00+00:00')""",
+        (json.dumps(snapshot(FLEET, "2026-01-01T03:00:00Z").coverage.to_json()),),
+    )
+    db.execute("INSERT INTO vm VALUES (1, ?, 1, 1, 'vm-1', ?, NULL, 'poweredOn', 2)", (PROD, WIN))
+    for vm_id, rule, severity, status in (
+        (1, "WIN-UNLICENSED", "high", "open"),
+        (2, "WIN-CLIENT-OS", "medium", "byol"),
+    ):
+        db.execute(
+            "INSERT INTO finding VALUES (1, ?, ?, ?, ?, ?, 1, ?, ?, 'm')",
+            (f"{PROD}|1|{vm_id}|{rule}", rule, severity, status, PROD, vm_id, f"vm-{vm_id}"),
+        )
+    db.close()
+
+
+def test_migrates_a_version_1_file_and_keeps_its_runs(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    version_1_file(out / HISTORY_FILE)
+    with HistoryStore.open(out / HISTORY_FILE) as store:
+        assert store.schema_version == SCHEMA_VERSION == 2
+        [january] = store.runs_before("2026-02", 12)
+    assert january.counts("open_by_severity") == {"high": 1, "medium": 0, "low": 0, "info": 0}
+    assert january.summary["by_status"] == {"open": 1, "byol": 1}
+    # The next run compares with the migrated January.
+    feb = job(out, "2026-02", FLEET).document
+    found = by_vm(feb)
+    assert found[(1, "WIN-UNLICENSED")]["change"] == "persisting"
+    assert found[(1, "WIN-UNLICENSED")]["first_seen"] == {"period": "2026-01", "date": "2026-01-01"}
+    assert found[(2, "WIN-CLIENT-OS")]["change"] == "persisting"
+    assert ("licence_set", 3) not in {(e["event"], e["vm_id"]) for e in feb["changes"]}
+    assert [e["event"] for e in feb["changes"]] == ["vm_added", "vm_added"]
+    assert integrity(out / HISTORY_FILE) == "ok"
+
+
+def test_a_fresh_file_is_at_the_latest_version_in_wal_mode(tmp_path: Path) -> None:
+    with HistoryStore.open(tmp_path / HISTORY_FILE) as store:
+        assert store.schema_version == SCHEMA_VERSION
+    db = sqlite3.connect(tmp_path / HISTORY_FILE)
+    try:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        (lambda p: p.write_bytes(b"this is not a database at all" * 100), "not a readable"),
+        (
+            lambda p: sqlite3.connect(p).execute("CREATE TABLE other (x)").connection.commit(),
+            "not a history file",
+        ),
+        (
+            lambda p: sqlite3.connect(p).execute("PRAGMA user_version = 99").connection.commit(),
+            "newer",
+        ),
+    ],
+    ids=["garbage", "foreign-sqlite", "newer-version"],
+)
+def test_files_that_are_not_ours_are_input_errors(
+    tmp_path: Path, setup: object, message: str
+) -> None:
+    path = tmp_path / HISTORY_FILE
+    setup(path)  # type: ignore[operator]
+    with pytest.raises(InputError, match=message) as caught:
+        HistoryStore.open(path).close()
+    assert caught.value.exit_code == ExitCode.INPUT
+    assert str(path) in str(caught.value)
+
+
+def test_a_held_lock_fails_the_run_cleanly(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    job(out, "2026-01", FLEET)
+    holder = sqlite3.connect(out / HISTORY_FILE, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(HistoryBusyError, match="busy") as caught:
+            job(out, "2026-02", FLEET, wait_s=0.2)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    # An InputError: the command line prints it as one line and exits 2.
+    assert caught.value.exit_code == ExitCode.INPUT
+    assert "\n" not in str(caught.value)
+    assert not (out / "2026-02").exists()
+    with HistoryStore.open(out / HISTORY_FILE) as store:
+        assert store.periods() == ["2026-01"]
+    assert integrity(out / HISTORY_FILE) == "ok"
+
+
+def test_two_threads_writing_at_once_both_succeed(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    errors: list[BaseException] = []
+
+    def month(period: str) -> None:
+        try:
+            job(out, period, FLEET)
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=month, args=(p,)) for p in ("2026-01", "2026-02")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with HistoryStore.open(out / HISTORY_FILE) as store:
+        assert store.periods() == ["2026-01", "2026-02"]
+    assert integrity(out / HISTORY_FILE) == "ok"
+
+
+def test_two_processes_writing_at_once_both_succeed(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    source = tmp_path / "snapshot.json.gz"
+    write_snapshot(snapshot(FLEET, "2026-01-01T00:00:00Z"), source)
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "audit",
+                "run",
+                "--from-snapshot",
+                str(source),
+                "--out",
+                str(out),
+                "--period",
+                period,
+                "--fail-on",
+                "never",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for period in ("2026-01", "2026-02", "2026-03")
+    ]
+    results = [(process.wait(timeout=60), process.stderr) for process in processes]
+    assert [code for code, _ in results] == [0, 0, 0], [e.read() for _, e in results if e]
+    for _, stderr in results:
+        assert stderr is not None
+        stderr.close()
+    with HistoryStore.open(out / HISTORY_FILE) as store:
+        assert store.periods() == ["2026-01", "2026-02", "2026-03"]
+    assert integrity(out / HISTORY_FILE) == "ok"

@@ -1,0 +1,520 @@
+"""Applying plans against the simulator: the tool, the generated script and their safety rails.
+
+Everything goes through the real `ovh` client over HTTP; the simulator's licence tasks are
+made fast, and so is the polling.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import ovh
+import pytest
+from conftest import sim_vm
+
+from audit.cli import main as cli_main
+from audit.collect.api import ClientFactory, Credentials, resolve_endpoint
+from audit.collect.collector import CollectOptions
+from audit.job import REMEDIATION_DIR, JobResult, JobSpec, SnapshotSource, run_job
+from audit.remediate.apply import (
+    Action,
+    ActionKind,
+    ApplyOptions,
+    KeyRefused,
+    Outcome,
+    Plan,
+    Report,
+    read_results,
+    remediate,
+    rollback_plan,
+)
+from audit.remediate.script import PLAN_CONSTANT, PLAN_FILE, SCRIPT_FILE, render_script
+from audit.simulator.api import (
+    DEFAULT_APPLICATION_KEY,
+    DEFAULT_APPLICATION_SECRET,
+    READONLY_CONSUMER_KEY,
+    REMEDIATE_CONSUMER_KEY,
+    SimulatorConfig,
+)
+from audit.simulator.fleet import Fleet, Vm
+from audit.simulator.server import Simulator
+
+SERVICE = "pcc-192-0-2-50"
+INJECTION = "\"; import os; os.system('x') #"
+FORMULA = '=HYPERLINK("http://x","y")'
+MARKUP = "<script>alert(1)</script>\nsecond line 数据 ✓"
+HOSTILE = (INJECTION, FORMULA, MARKUP, "'''\"\"\"\\", "\x1b[31mred\x00")
+FAST = ApplyOptions(apply=True, poll_interval_s=0.01, task_timeout_s=10, retry_delay_s=0.01)
+
+
+def fleet_document() -> dict[str, Any]:
+    """One of each licence action, a manual item, a clean VM and hostile names."""
+    vms = [
+        sim_vm(101, "win2019-unlicensed", "windows2019srv_64Guest", None),
+        sim_vm(102, "linux-licensed", "rhel9_64Guest", "windows 2019 Standard"),
+        sim_vm(103, "win2022-mismatch", "windows2019srvNext_64Guest", "windows 2019 Datacenter"),
+        sim_vm(104, "win-version-unknown", "windows9Server64Guest", None),
+        sim_vm(105, "clean", "windows2019srv_64Guest", "windows 2019 Standard"),
+        sim_vm(106, INJECTION, "windows2022srvNext_64Guest", "unlicensed windows guestos"),
+        sim_vm(107, FORMULA, "windows2019srv_64Guest", None),
+        sim_vm(108, MARKUP, "debian12_64Guest", "windows 2022 Standard"),
+    ]
+    datacenter = {"datacenterId": 1, "vms": vms}
+    return {"services": [{"serviceName": SERVICE, "spla": True, "datacenters": [datacenter]}]}
+
+
+# The licence actions the plan holds for that fleet, in plan order: (vm, action, target).
+EXPECTED = [
+    (101, "setLicense", "windows 2019 Standard"),
+    (106, "setLicense", "windows 2025 Standard"),
+    (107, "setLicense", "windows 2019 Standard"),
+    (102, "removeLicense", None),
+    (108, "removeLicense", None),
+    (103, "setLicense", "windows 2022 Datacenter"),
+]
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    fleet = Fleet.from_json(fleet_document(), "remediation fleet")
+    with Simulator(fleet, SimulatorConfig(task_seconds=0.02)) as running:
+        yield running
+
+
+def licences(sim: Simulator) -> dict[int, str | None]:
+    return {vm.vm_id: vm.license for _, _, vm in sim.fleet.vms()}
+
+
+class Recording:
+    """The real client, with every call it makes written down (a fake at the boundary)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.calls: list[tuple[str, str]] = []
+
+    def get(self, _target: str, _need_auth: bool = True, **kwargs: Any) -> Any:
+        self.calls.append(("GET", _target))
+        return self.client.get(_target, **kwargs)
+
+    def post(self, _target: str, _need_auth: bool = True, **kwargs: Any) -> Any:
+        self.calls.append(("POST", _target))
+        return self.client.post(_target, **kwargs)
+
+    @property
+    def posts(self) -> list[str]:
+        return [path for method, path in self.calls if method == "POST"]
+
+
+def client(sim: Simulator, consumer_key: str = REMEDIATE_CONSUMER_KEY) -> Recording:
+    credentials = Credentials(DEFAULT_APPLICATION_KEY, DEFAULT_APPLICATION_SECRET, consumer_key)
+    return Recording(ClientFactory(resolve_endpoint(sim.url), credentials).new_client())
+
+
+def month(sim: Simulator, out: Path, period: str) -> JobResult:
+    credentials = Credentials(
+        DEFAULT_APPLICATION_KEY, DEFAULT_APPLICATION_SECRET, READONLY_CONSUMER_KEY
+    )
+    source = SnapshotSource(
+        factory=ClientFactory(resolve_endpoint(sim.url), credentials),
+        options=CollectOptions(workers=2, max_rps=None),
+        endpoint_label="simulator",
+    )
+    return run_job(JobSpec(out_dir=out, period=period, source=source))
+
+
+@pytest.fixture
+def plan(sim: Simulator, tmp_path: Path) -> Plan:
+    return month(sim, tmp_path / "runs", "2026-01").plan
+
+
+def outcomes(report: Report) -> dict[int | None, Outcome]:
+    return {result.action.vm_id: result.outcome for result in report.results}
+
+
+def run(sim: Simulator, plan: Plan, tmp_path: Path, options: ApplyOptions = FAST) -> Report:
+    return remediate(client(sim), plan, options, tmp_path / "results", say=lambda _line: None)
+
+
+@pytest.fixture
+def ovh_env(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Credentials the `ovh` way, for the command and the script."""
+    env = {
+        "OVH_APPLICATION_KEY": DEFAULT_APPLICATION_KEY,
+        "OVH_APPLICATION_SECRET": DEFAULT_APPLICATION_SECRET,
+        "OVH_CONSUMER_KEY": REMEDIATE_CONSUMER_KEY,
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setitem(ovh.client.ENDPOINTS, sim.url, sim.url)
+    return env
+
+
+# --- the plan in the run folder ------------------------------------------------------------------
+
+
+def test_run_writes_plan_and_script_listed_in_the_manifest(sim: Simulator, tmp_path: Path) -> None:
+    result = month(sim, tmp_path, "2026-01")
+    folder = result.run_dir / REMEDIATION_DIR
+    text = (folder / PLAN_FILE).read_text()
+    assert Plan.from_text(text, PLAN_FILE) == result.plan
+    assert result.plan.snapshot_sha256 == result.snapshot_sha256
+    assert result.plan_sha256 == result.plan.sha256
+    files = json.loads((result.run_dir / "manifest.json").read_text())["files"]
+    assert files[f"{REMEDIATION_DIR}/{PLAN_FILE}"] == result.plan_sha256
+    assert f"{REMEDIATION_DIR}/{SCRIPT_FILE}" in files
+    changes = [(a.vm_id, a.action.value, a.target_license) for a in result.plan.actions]
+    assert changes[: len(EXPECTED)] == EXPECTED
+    assert [a.vm_id for a in result.plan.actions[len(EXPECTED) :]] == [104]
+
+
+# --- applying -----------------------------------------------------------------------------------
+
+
+def test_apply_then_the_next_run_shows_the_findings_fixed(
+    sim: Simulator, plan: Plan, tmp_path: Path
+) -> None:
+    report = run(sim, plan, tmp_path)
+    assert report.exit_code == 0
+    assert {vm: outcome for vm, outcome in outcomes(report).items()} == {
+        **{vm: Outcome.APPLIED for vm, _, _ in EXPECTED},
+        104: Outcome.MANUAL,
+    }
+    assert licences(sim) == {
+        101: "windows 2019 Standard",
+        102: None,
+        103: "windows 2022 Datacenter",
+        104: None,
+        105: "windows 2019 Standard",
+        106: "windows 2025 Standard",
+        107: "windows 2019 Standard",
+        108: None,
+    }
+    again = month(sim, tmp_path / "runs", "2026-02")
+    still_open = {(f.rule_id, f.vm_id) for f in again.evaluation.findings}
+    assert still_open == {("WIN-UNLICENSED", 104)}
+    assert [a.vm_id for a in again.plan.actions] == [104]
+
+
+def test_dry_run_changes_nothing(sim: Simulator, plan: Plan, tmp_path: Path) -> None:
+    before = sim.fleet.to_json()
+    recording = client(sim, READONLY_CONSUMER_KEY)  # a dry run needs no POST right
+    report = remediate(recording, plan, replace(FAST, apply=False), tmp_path, lambda _: None)
+    assert sim.fleet.to_json() == before
+    assert recording.posts == []
+    assert {vm: outcome for vm, outcome in outcomes(report).items() if vm != 104} == {
+        vm: Outcome.WOULD_APPLY for vm, _, _ in EXPECTED
+    }
+    assert report.rollback_path is None and report.exit_code == 0
+
+
+def test_the_cap_holds(sim: Simulator, plan: Plan, tmp_path: Path) -> None:
+    recording = client(sim)
+    report = remediate(recording, plan, replace(FAST, max_changes=2), tmp_path, lambda _: None)
+    assert len(recording.posts) == 2
+    got = outcomes(report)
+    assert [got[vm] for vm, _, _ in EXPECTED] == [Outcome.APPLIED] * 2 + [Outcome.CAPPED] * 4
+    assert licences(sim)[107] is None  # the third action was not touched
+
+
+def test_an_action_whose_vm_changed_is_skipped(sim: Simulator, plan: Plan, tmp_path: Path) -> None:
+    datacenter = sim.api.fleet.services[SERVICE].datacenters[1]
+    datacenter.set_license(101, "windows 2019 Datacenter")  # someone licensed it meanwhile
+    reconfigured = dict(datacenter.vms[102].fields, guestOsFamily="windows2019srv_64Guest")
+    datacenter.vms[102] = Vm(MappingProxyType(reconfigured))  # and fixed 102's guest OS
+    report = run(sim, plan, tmp_path)
+    by_vm = {result.action.vm_id: result for result in report.results}
+    assert by_vm[101].outcome is Outcome.SKIPPED
+    assert "licence is now 'windows 2019 Datacenter'" in by_vm[101].message
+    assert by_vm[102].outcome is Outcome.SKIPPED
+    assert "guest OS is now 'windows2019srv_64Guest'" in by_vm[102].message
+    assert licences(sim)[101] == "windows 2019 Datacenter"
+    assert licences(sim)[102] == "windows 2019 Standard"
+    assert by_vm[107].outcome is Outcome.APPLIED
+    assert report.exit_code == 0
+
+
+def test_rollback_restores_the_previous_licences(
+    sim: Simulator, plan: Plan, tmp_path: Path, ovh_env: dict[str, str]
+) -> None:
+    before = licences(sim)
+    report = run(sim, plan, tmp_path)
+    assert report.rollback_path is not None
+    written = Plan.from_text(report.rollback_path.read_text(), "rollback")
+    rows = read_results(report.results_path)
+    assert written == rollback_plan(rows, str(report.results_path))
+    assert written.rollback_of == plan.sha256
+    assert [a.vm_id for a in written.actions] == [vm for vm, _, _ in reversed(EXPECTED)]
+    code = cli_main(
+        [
+            "remediate",
+            "--rollback",
+            str(report.results_path),
+            "--apply",
+            "--endpoint",
+            sim.url,
+            "--results-dir",
+            str(tmp_path / "rollback"),
+        ]
+    )
+    assert code == 0
+    # 'unlicensed windows guestos' cannot be set: the nearest is no licence.
+    assert licences(sim) == {**before, 106: None}
+
+
+def test_a_read_only_key_stops_at_the_first_post(
+    sim: Simulator, plan: Plan, tmp_path: Path
+) -> None:
+    before = sim.fleet.to_json()
+    recording = client(sim, READONLY_CONSUMER_KEY)
+    with pytest.raises(KeyRefused) as raised:
+        remediate(recording, plan, FAST, tmp_path, lambda _: None)
+    assert "POST rights on /dedicatedCloud/*" in str(raised.value)
+    assert "nothing was changed" in str(raised.value)
+    assert recording.calls[-1][0] == "POST" and len(recording.posts) == 1
+    assert sim.fleet.to_json() == before
+    (results,) = tmp_path.glob("remediation-apply-*.csv")
+    assert [row["outcome"] for row in read_results(results)] == ["refused"] + ["not-attempted"] * (
+        len(plan.actions) - 1
+    )
+
+
+def test_the_command_exits_2_on_a_read_only_key(
+    sim: Simulator,
+    plan: Plan,
+    tmp_path: Path,
+    ovh_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("OVH_CONSUMER_KEY", READONLY_CONSUMER_KEY)
+    plan_path = tmp_path / "plan.json"
+    plan_path.write_text(plan.to_text())
+    args = ["remediate", str(plan_path), "--apply", "--endpoint", sim.url]
+    assert cli_main([*args, "--results-dir", str(tmp_path)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "NotGrantedCall" in line and "POST rights" in line
+
+
+def test_a_guest_os_refusal_is_recorded_and_the_rest_goes_on(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    refused = Action(
+        action=ActionKind.SET_LICENSE,
+        service_name=SERVICE,
+        datacenter_id=1,
+        vm_id=103,
+        vm_name="win2022-mismatch",
+        rule_id="LIC-VERSION-MISMATCH",
+        current_license="windows 2019 Datacenter",
+        target_license="windows 2019 Standard",  # still 2019: the guest is 2022
+        reason="test",
+        guest_os_family="windows2019srvNext_64Guest",
+    )
+    fine = replace(
+        refused,
+        vm_id=101,
+        current_license=None,
+        guest_os_family="windows2019srv_64Guest",
+        rule_id="WIN-UNLICENSED",
+    )
+    report = run(sim, Plan("ab" * 32, (refused, fine)), tmp_path)
+    first, second = report.results
+    assert first.outcome is Outcome.FAILED
+    assert "does not fit the guest OS family" in first.message
+    assert second.outcome is Outcome.APPLIED
+    assert licences(sim)[101] == "windows 2019 Standard"
+    assert report.exit_code == 1
+    (row, _) = read_results(report.results_path)
+    assert row["outcome"] == "failed" and "does not fit" in row["message"]
+
+
+def test_the_command_rejects_a_bad_plan_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "plan.json"
+    bad.write_text('{"snapshot_sha256": null, "actions": [{"action": "setLicense"}]}')
+    assert cli_main(["remediate", str(bad)]) == 2
+    assert cli_main(["remediate", str(tmp_path / "missing.json")]) == 2
+    assert cli_main(["remediate"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 3
+    assert "actions[0].service_name: missing" in lines[0]
+    assert "cannot read" in lines[1]
+    assert "PLAN" in lines[2]
+
+
+# --- the results file ---------------------------------------------------------------------------
+
+
+def test_results_csv_neutralises_formulas_and_reads_back_exactly(
+    sim: Simulator, plan: Plan, tmp_path: Path
+) -> None:
+    report = run(sim, plan, tmp_path, replace(FAST, apply=False))
+    with report.results_path.open(encoding="utf-8", newline="") as handle:
+        raw = {row["vm_id"]: row for row in csv.DictReader(handle)}
+    assert raw["107"]["vm_name"] == "'" + FORMULA
+    for row in raw.values():
+        for value in row.values():
+            assert not value.startswith(("=", "+", "-", "@"))
+    names = {row["vm_id"]: row["vm_name"] for row in read_results(report.results_path)}
+    assert names["107"] == FORMULA and names["106"] == INJECTION and names["108"] == MARKUP
+
+
+# --- the generated script -----------------------------------------------------------------------
+
+
+def identifiers(tree: ast.AST) -> set[str]:
+    """Every name the code uses: what hostile data must never become."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            found.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            found.add(node.attr)
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef):
+            found.add(node.name)
+        elif isinstance(node, ast.arg):
+            found.add(node.arg)
+        elif isinstance(node, ast.alias):
+            found.add(node.name)
+        elif isinstance(node, ast.keyword) and node.arg:
+            found.add(node.arg)
+    return found
+
+
+def hostile_plan() -> Plan:
+    action = Action(
+        action=ActionKind.SET_LICENSE,
+        service_name=INJECTION,
+        datacenter_id=1,
+        vm_id=2,
+        vm_name=None,
+        rule_id=FORMULA,
+        current_license=MARKUP,
+        target_license=INJECTION,
+        reason="\n".join(HOSTILE),
+        guest_os_family=MARKUP,
+    )
+    named = [replace(action, vm_name=name, vm_id=index) for index, name in enumerate(HOSTILE)]
+    return Plan(INJECTION, tuple(named), rollback_of=FORMULA)
+
+
+def test_hostile_values_are_only_data_in_the_script(plan: Plan) -> None:
+    benign = Plan("ab" * 32, ())
+    benign_names = identifiers(ast.parse(render_script(benign)))
+    for hostile in (plan, hostile_plan()):
+        script = render_script(hostile)
+        tree = ast.parse(script)
+        assert identifiers(tree) == benign_names
+        assignment = next(
+            node
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            and isinstance(node.targets[0], ast.Name)
+            and node.targets[0].id == PLAN_CONSTANT
+        )
+        assert isinstance(assignment.value, ast.Constant)
+        assert Plan.from_text(assignment.value.value, "embedded") == hostile
+        # Nowhere in the code, outside that one constant, does a hostile value appear.
+        outside = [
+            node
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        ]
+        for node in outside:
+            if node is not assignment.value:
+                assert not any(value in node.value for value in HOSTILE)
+        for line in script.splitlines():
+            if not line.startswith('    "'):  # a line of the plan literal
+                assert INJECTION not in line and "os.system" not in line
+
+
+def test_the_script_needs_only_the_standard_library_and_ovh(plan: Plan) -> None:
+    tree = ast.parse(render_script(plan))
+    imported = {
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    } | {
+        (node.module or "").split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+    }
+    assert imported - set(sys.stdlib_module_names) == {"ovh"}
+
+
+def script_run(
+    script: Path, sim: Simulator, env: dict[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(script), "--endpoint", sim.url, *args],
+        capture_output=True,
+        text=True,
+        cwd=script.parent,
+        env={"PATH": os.environ.get("PATH", ""), **env},
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_generated_script_runs_dry_then_applies(
+    sim: Simulator, tmp_path: Path, ovh_env: dict[str, str]
+) -> None:
+    result = month(sim, tmp_path / "runs", "2026-01")
+    script = tmp_path / "copy" / SCRIPT_FILE  # away from the package: it must stand alone
+    script.parent.mkdir()
+    script.write_text((result.run_dir / REMEDIATION_DIR / SCRIPT_FILE).read_text())
+    before = sim.fleet.to_json()
+
+    dry = script_run(script, sim, ovh_env)
+    assert dry.returncode == 0, dry.stderr
+    assert f"plan sha256 {result.plan_sha256}" in dry.stdout
+    assert "dry run: nothing will be changed" in dry.stdout
+    assert INJECTION not in dry.stdout.replace(repr(INJECTION), "")  # shown quoted
+    assert sim.fleet.to_json() == before
+
+    applied = script_run(script, sim, ovh_env, "--apply", "--max-changes", "3")
+    assert applied.returncode == 0, applied.stderr
+    assert "3 applied" in applied.stdout
+    assert sum(licences(sim)[vm] != before_licence for vm, before_licence in _licences(before)) == 3
+    (results,) = script.parent.glob("remediation-apply-*.csv")
+    (rollback,) = script.parent.glob("remediation-rollback-*.json")
+
+    undo = script_run(script, sim, ovh_env, "--plan", str(rollback), "--apply")
+    assert undo.returncode == 0, undo.stderr
+    assert licences(sim) == {**dict(_licences(before)), 106: None}
+    assert read_results(results)[0]["plan_sha256"] == result.plan_sha256
+
+
+def _licences(fleet_json: dict[str, Any]) -> list[tuple[int, str | None]]:
+    return [
+        (vm["vmId"], vm.get("license"))
+        for service in fleet_json["services"]
+        for datacenter in service["datacenters"]
+        for vm in datacenter["vms"]
+    ]
+
+
+def test_the_script_refuses_a_read_only_key_with_one_line(
+    sim: Simulator, plan: Plan, tmp_path: Path, ovh_env: dict[str, str]
+) -> None:
+    script = tmp_path / SCRIPT_FILE
+    script.write_text(render_script(plan))
+    env = {**ovh_env, "OVH_CONSUMER_KEY": READONLY_CONSUMER_KEY}
+    before = sim.fleet.to_json()
+    refused = script_run(script, sim, env, "--apply")
+    assert refused.returncode == 2
+    (line,) = refused.stderr.splitlines()
+    assert line.startswith("remediate.py: error:") and "POST rights" in line
+    assert sim.fleet.to_json() == before
