@@ -9,51 +9,15 @@ from __future__ import annotations
 import re
 from types import MappingProxyType
 
-_EDITIONS_BY_YEAR: dict[str, tuple[str, ...]] = {
-    "2016": ("Datacenter", "Standard", "Standard SQL2016 Standard", "Standard SQL2016 Web"),
-    "2019": (
-        "Datacenter",
-        "Datacenter Core",
-        "Standard",
-        "Standard Core",
-        "Standard SQL2019 Standard",
-        "Standard SQL2019 Web",
-        "Standard SQL2022 Standard",
-        "Standard SQL2022 Web",
-    ),
-    "2022": (
-        "Datacenter",
-        "Datacenter Core",
-        "Datacenter SQL2019 Standard",
-        "Datacenter SQL2019 Web",
-        "Datacenter SQL2022 Standard",
-        "Datacenter SQL2022 Web",
-        "Standard",
-        "Standard Core",
-        "Standard SQL2019 Standard",
-        "Standard SQL2019 Web",
-        "Standard SQL2022 Standard",
-        "Standard SQL2022 Web",
-    ),
-    "2025": (
-        "Datacenter",
-        "Datacenter Core",
-        "Datacenter SQL2022 Enterprise",
-        "Datacenter SQL2022 Standard",
-        "Datacenter SQL2022 Web",
-        "Standard",
-        "Standard Core",
-        "Standard SQL2022 Standard",
-        "Standard SQL2022 Web",
-    ),
-}
-
-#: Every value setLicense accepts, as `windows <year> <edition>`.
-SETTABLE_LICENSES: tuple[str, ...] = tuple(
-    f"windows {year} {edition}"
-    for year, editions in _EDITIONS_BY_YEAR.items()
-    for edition in editions
+# The catalogue of values is API fact, kept once in the knowledge module; what the simulated
+# setLicense accepts per guest (GUEST_VERSIONS) is the simulated API's own behaviour.
+from audit.evaluate.knowledge import (
+    OVH_MANAGED,
+    SETTABLE_EDITIONS,
+    UNLICENSED,
+    UNSUPPORTED,
 )
+from audit.evaluate.knowledge import SETTABLE_LICENCES as SETTABLE_LICENSES
 
 #: Editions a VM may still carry but that can no longer be set.
 LEGACY_LICENSES: tuple[str, ...] = (
@@ -65,9 +29,6 @@ LEGACY_LICENSES: tuple[str, ...] = (
     "windows 2012 R2 Datacenter",
 )
 
-UNLICENSED = "unlicensed windows guestos"
-OVH_MANAGED = "OVHcloud managed"
-UNSUPPORTED = "unknown or unsupported license"
 
 #: The Windows versions each server guestId can run; ids not listed fit no licence.
 GUEST_VERSIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType(
@@ -92,10 +53,13 @@ def licence_version(licence: str) -> str | None:
 
 def editions(year: str) -> tuple[str, ...]:
     """The settable licences of one Windows version."""
-    return tuple(f"windows {year} {edition}" for edition in _EDITIONS_BY_YEAR[year])
+    return tuple(f"windows {year} {edition}" for edition in SETTABLE_EDITIONS[year])
 
 
 def licence_fits_guest(licence: str, guest_os_family: str | None) -> bool:
     """Whether setLicense accepts `licence` for this configured guest without a bypass."""
     version = licence_version(licence)
     return version is not None and version in GUEST_VERSIONS.get(guest_os_family or "", ())
+
+
+__all__ = ["OVH_MANAGED", "SETTABLE_LICENSES", "UNLICENSED", "UNSUPPORTED"]
