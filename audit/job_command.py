@@ -16,6 +16,7 @@ from audit.collect.command import (
 from audit.config import FAIL_ON_CHOICES
 from audit.errors import ExitCode
 from audit.evaluate.exceptions import load_exceptions
+from audit.history.stage import change_line
 from audit.job import (
     REMEDIATION_DIR,
     JobResult,
@@ -39,6 +40,8 @@ def print_summary(result: JobResult) -> None:
     total = sum(summary.by_severity.values())
     statuses = ", ".join(f"{count} {status}" for status, count in summary.by_status.items())
     print(f"findings: {total}" + (f" ({statuses})" if statuses else ""))
+    if (changes := change_line(result.document)) is not None:
+        print(changes)
     for severity in ("high", "medium", "low", "info"):
         if summary.by_severity.get(severity):
             opened = summary.open_by_severity.get(severity, 0)

@@ -212,35 +212,78 @@ def make_run(bulk: int = 0) -> RunData:
 
 
 def with_history(run: RunData) -> RunData:
-    """The same run as the history stage will hand it over: first seen, changes, reviews."""
+    """The same run as the history stage hands it over (shapes of audit/history)."""
     document = copy.deepcopy(run.findings)
     findings = document["findings"]
     for index, finding in enumerate(findings):
-        finding["first_seen"] = {"period": "2025-10"} if index % 2 else "2025-11"
-        finding["change"] = "unchanged" if index % 2 else "new"
-    document["changes"] = {
-        "new": len(findings) // 2,
-        "unchanged": len(findings) - len(findings) // 2,
+        if index % 2:
+            finding["first_seen"] = {"period": "2025-10", "date": "2025-10-01"}
+            finding["change"] = "persisting"
+        else:
+            finding["first_seen"] = {"period": PERIOD, "date": "2025-11-01"}
+            finding["change"] = "new"
+    document["previous_run"] = {
+        "period": "2025-10",
+        "taken_at": "2025-10-01T02:00:00Z",
+        "snapshot_sha256": "0" * 64,
     }
-    document["resolved"] = [
+    gone = {
+        "rule_id": "LIC-LEGACY",
+        "severity": "low",
+        "status": "open",
+        "service_name": LAB,
+        "datacenter_id": 7,
+        "vm_id": 3999,
+        "vm_name": "=old()",
+        "message": "legacy licence",
+        "first_seen": {"period": "2025-08", "date": "2025-08-01"},
+        "last_seen": {"period": "2025-10", "date": "2025-10-01"},
+    }
+    document["resolved"] = [{**gone, "reason": "fixed"}]
+    document["unverified"] = [{**gone, "vm_id": 5002, "datacenter_id": 2, "service_name": PROD}]
+    document["changes"] = [
         {
-            "rule_id": "LIC-LEGACY",
-            "severity": "low",
+            "event": "licence_set",
+            "service_name": PROD,
+            "datacenter_id": 1,
+            "vm_id": 1001,
+            "vm_name": "web-01",
+            "guest_os_family": "windows2019srv_64Guest",
+            "license": "windows 2019 Standard Core",
+            "before": None,
+            "after": "windows 2019 Standard Core",
+        },
+        {
+            "event": "vm_removed",
             "service_name": LAB,
             "datacenter_id": 7,
             "vm_id": 3999,
-            "vm_name": "=old()",
-            "first_seen": {"period": "2025-08"},
-        }
+            "vm_name": "@rm -rf",
+            "guest_os_family": None,
+            "license": None,
+            "before": None,
+            "after": None,
+        },
     ]
     first = Finding.from_json(findings[0]).fingerprint
+    trend = [
+        {"period": "2025-09", "high": 9, "medium": 4, "low": 3, "info": 1, "open": 17},
+        {"period": "2025-10", "high": 6, "medium": 5, "low": 3, "info": 1, "open": 15},
+        {"period": PERIOD, "high": 3, "medium": 5, "low": 5, "info": 2, "open": 15},
+    ]
     history = {
-        "trend": [
-            {"period": "2025-09", "open_high": 9, "open_medium": 4},
-            {"period": "2025-10", "open_high": 6, "open_medium": 5},
-        ],
+        "previous_period": "2025-10",
+        "previous": {"period": "2025-10", "open": 12},
+        "trend": trend,
         "reviews": {
-            first: {"status": "accepted", "owner": "=Jane", "comment": "ticket <CHG-1>"},
+            first: {
+                "status": "accepted",
+                "owner": "=Jane",
+                "comment": "ticket <CHG-1>",
+                "period": "2025-10",
+                "imported_at": "2025-10-05T09:00:00Z",
+                "imported_by": "auditor",
+            },
         },
     }
     return RunData(

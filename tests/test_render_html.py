@@ -114,12 +114,17 @@ def test_rows_capped_per_rule_with_a_pointer_to_the_workbook(
 
 
 def test_history_sections_only_when_present(run: RunData, doc: lxml.html.HtmlElement) -> None:
-    assert not doc.find_class("changes") and doc.xpath("//*[@id='resolved']") == []
+    assert not doc.find_class("changes") and not doc.find_class("delta")
+    assert doc.xpath("//*[@id='gone' or @id='licence-changes' or @id='chart-trend']") == []
     assert "First seen" not in doc.text_content()
     rich = lxml.html.fromstring(render_html(with_history(run), CAP))
-    assert "Since the previous run" in rich.find_class("changes")[0].text_content()
-    assert rich.get_element_by_id("resolved") is not None
-    assert "=old()" in rich.get_element_by_id("resolved").text_content()
+    changes = rich.find_class("changes")[0].text_content()
+    assert "(2025-10)" in changes and "gone: unverified" in changes
+    open_now = sum(run.findings["summary"]["open_by_severity"].values())
+    assert f"{open_now - 12:+,} since 2025-10" in rich.find_class("delta")[0].text_content()
+    assert "=old()" in rich.get_element_by_id("gone").text_content()
+    assert "@rm -rf" in rich.get_element_by_id("licence-changes").text_content()
+    assert len(rich.get_element_by_id("chart-trend").xpath("./svg/g")) == 3
     assert "First seen" in rich.text_content() and "ticket <CHG-1>" in rich.text_content()
 
 

@@ -149,11 +149,11 @@ def test_rerender_is_byte_identical(run: RunData, xlsx: Path, tmp_path: Path) ->
     assert stamps == {(taken.year, taken.month, taken.day, taken.hour, taken.minute, 4)}
 
 
-def test_history_adds_columns_reviews_and_resolved(run: RunData, tmp_path: Path) -> None:
+def test_history_adds_columns_reviews_and_sheets(run: RunData, tmp_path: Path) -> None:
     path = tmp_path / "report.xlsx"
     XlsxReport().render(with_history(run), path)
     book = openpyxl.load_workbook(path)
-    assert book.sheetnames == [*SHEETS, "Resolved"]
+    assert book.sheetnames == [*SHEETS, "Resolved", "Licence changes"]
     sheet = book["Findings"]
     header = headers(sheet)
     assert header[-5:] == ["First seen", "Change", *REVIEW]
@@ -161,11 +161,15 @@ def test_history_adds_columns_reviews_and_resolved(run: RunData, tmp_path: Path)
     assert [cell.value for cell in first[-3:]] == ["accepted", "=Jane", "ticket <CHG-1>"]
     assert not any(cell.protection.locked for cell in first[-3:])
     assert first[-2].quotePrefix and first[-2].data_type == "s"
-    assert sheet.cell(2, len(header) - 3).value == "new"
-    assert sheet.cell(3, len(header) - 4).value == "2025-10"  # a period stays text
-    trend = [row for row in book["Summary"].iter_rows(values_only=True) if row and row[0]]
-    assert ("2025-10", 6, 5) in [tuple(row[:3]) for row in trend]
-    assert [cell.value for cell in book["Resolved"][2]][5] == "=old()"
+    assert first[-5].value == datetime(2025, 11, 1) and first[-5].is_date
+    assert first[-4].value == "new"
+    summary = [row for row in book["Summary"].iter_rows(values_only=True) if row and row[0]]
+    assert ("2025-10", 6, 5, 3, 1, 15) in [tuple(row[:6]) for row in summary]
+    assert ("gone: unverified", 1) in [tuple(row[:2]) for row in summary]
+    outcomes = [row[2] for row in book["Resolved"].iter_rows(min_row=2, values_only=True)]
+    assert outcomes == ["fixed", "unverified"]
+    events = list(book["Licence changes"].iter_rows(min_row=2))
+    assert events[1][4].value == "@rm -rf" and events[1][4].quotePrefix
 
 
 def test_libreoffice_reads_every_sheet_as_written(xlsx: Path, tmp_path: Path) -> None:

@@ -96,3 +96,18 @@ def rebuild_view(path: Path, document: JSONObject) -> JSONObject:
             RunSummary(period, str(meta["taken_at"]), _stored_summary(document["summary"])),
             reviews,
         )
+
+
+def change_line(document: JSONObject) -> str | None:
+    """One line for the job's summary on stdout; None on a first run."""
+    previous = document.get("previous_run")
+    if not isinstance(previous, dict):
+        return None
+    changes = [finding.get("change") for finding in document["findings"]]
+    unverified = len(document.get("unverified", []))
+    return (
+        f"since {previous['period']}: {changes.count('new')} new, "
+        f"{changes.count('reopened')} reopened, {len(document.get('resolved', []))} resolved"
+        + (f", {unverified} unverified (not read)" if unverified else "")
+        + f", {len(document.get('changes', []))} licence event(s)"
+    )

@@ -433,7 +433,7 @@ def rollback_plan(rows: Sequence[dict[str, str]], source: str) -> Plan:
     return Plan(
         snapshot_sha256=None,
         actions=tuple(reversed(actions)),
-        rollback_of=min(plan_shas) if len(plan_shas) == 1 else None,
+        rollback_of=next(iter(plan_shas)) if len(plan_shas) == 1 else None,
     )
 
 
@@ -736,13 +736,18 @@ def _now() -> str:
 @contextmanager
 def _new_file(folder: Path, stem: str, suffix: str) -> Iterator[tuple[Path, IO[str]]]:
     """Create a file that did not exist (never overwrite an earlier run's record)."""
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{folder}: cannot create: {exc.strerror or exc}") from None
     for attempt in range(100):
         path = folder / (f"{stem}{suffix}" if attempt == 0 else f"{stem}-{attempt}{suffix}")
         try:
             handle = path.open("x", encoding="utf-8", newline="")
         except FileExistsError:
             continue
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from None
         with handle:
             yield path, handle
         return

@@ -27,8 +27,10 @@ from audit.evaluate.records import DELETED, text
 from audit.render.base import JSONObject, RunData
 from audit.render.view import (
     SEVERITIES,
+    HistoryView,
     RuleInfo,
     WindowsCoverage,
+    count_sorted,
     datacenter_coverage,
     describe_failure,
     first_seen,
@@ -113,6 +115,7 @@ class Tile:
     value: str
     note: str
     tone: str
+    delta: str | None = None
 
 
 @dataclass(frozen=True)
@@ -261,6 +264,11 @@ def _exception_info(exception: Mapping[str, Any] | None) -> ExceptionInfo | None
     )
 
 
+def _first_seen_text(finding: JSONObject) -> str | None:
+    period, seen = first_seen(finding)
+    return period or (seen.isoformat() if seen else None)
+
+
 def _finding_row(finding: JSONObject, history: JSONObject) -> FindingRow:
     status, owner, comment = review_of(history, finding)
     return FindingRow(
@@ -275,7 +283,7 @@ def _finding_row(finding: JSONObject, history: JSONObject) -> FindingRow:
         license=text(finding.get("license")),
         message=str(finding.get("message", "")),
         exception=_exception_info(finding.get("exception")),
-        first_seen=first_seen(finding),
+        first_seen=_first_seen_text(finding),
         change=text(finding.get("change")),
         review_status=status,
         review_owner=owner,
@@ -311,6 +319,7 @@ def rule_groups(
 def _tiles(
     run: RunData, windows: Sequence[WindowsCoverage], by_rule: Mapping[str, int]
 ) -> list[Tile]:
+    """The six numbers a licence owner asks first: risk, exposure, waste, scope, exceptions."""
     summary = run.findings.get("summary", {})
     open_by_severity: Mapping[str, int] = summary.get("open_by_severity", {})
     open_total = sum(open_by_severity.values())
@@ -323,12 +332,17 @@ def _tiles(
     deleted = sum(1 for vm in vms if vm.get("powerState") == DELETED)
     states = Counter(str(state.get("state")) for state in run.findings.get("exceptions", []))
     wasted = by_rule.get("LIC-NON-WINDOWS", 0) + by_rule.get("LIC-POWERED-OFF", 0)
+    previous = run.history.get("previous")
+    delta = None
+    if isinstance(previous, Mapping) and isinstance(previous.get("open"), int):
+        delta = f"{open_total - previous['open']:+,} since {previous.get('period', 'last run')}"
     return [
         Tile(
             "Open findings",
             f"{open_total:,}",
             " \u00b7 ".join(f"{open_by_severity.get(s, 0):,} {s}" for s in SEVERITIES),
             "bad" if high else ("warn" if open_total else "good"),
+            delta,
         ),
         Tile(
             "Unlicensed Windows guests",
@@ -367,6 +381,7 @@ def _tiles(
 def _charts(
     run: RunData, catalogue: Mapping[str, RuleInfo], windows: Sequence[WindowsCoverage]
 ) -> list[Chart]:
+    """Findings by severity and by rule (open vs excepted), Windows guests per service."""
     summary = run.findings.get("summary", {})
     by_severity: Mapping[str, int] = summary.get("by_severity", {})
     open_by_severity: Mapping[str, int] = summary.get("open_by_severity", {})
@@ -462,6 +477,33 @@ def _timestamp(value: Any) -> str:
     return stamp.strftime("%Y-%m-%d %H:%M:%S UTC") if isinstance(stamp, datetime) else str(value)
 
 
+def _trend_chart(history: HistoryView) -> Chart | None:
+    """Open findings per stored run, stacked by severity; None when there is no trend."""
+    if not history.trend or not set(SEVERITIES) & set(history.trend_keys):
+        return None
+    column = {key: index for index, key in enumerate(history.trend_keys)}
+    rows = []
+    for point in history.trend:
+        label = str(point[column["period"]]) if "period" in column else ""
+        parts = [
+            (severity, severity, _count(point[column[severity]]))
+            for severity in SEVERITIES
+            if severity in column
+        ]
+        rows.append((label, parts))
+    return bar_chart(
+        "trend",
+        "Open findings over time",
+        "Open findings of each stored run, by severity.",
+        rows,
+        [(severity, severity) for severity in SEVERITIES],
+    )
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
 def build_context(run: RunData, rows_per_rule: int = ROWS_PER_RULE) -> dict[str, Any]:
     """Everything the template reads, as plain data (the template computes nothing)."""
     meta = run.findings["run"]
@@ -503,5 +545,8 @@ def build_context(run: RunData, rows_per_rule: int = ROWS_PER_RULE) -> dict[str,
         "catalogue": list(catalogue.values()),
         "by_rule": by_rule,
         "history": history,
-        "resolved": history.resolved[:ROWS_PER_TABLE],
+        "gone": history.gone[:ROWS_PER_TABLE],
+        "gone_counts": count_sorted(Counter(gone.outcome for gone in history.gone)),
+        "events": history.events[:ROWS_PER_TABLE],
+        "trend_chart": _trend_chart(history),
     }

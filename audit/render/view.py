@@ -216,7 +216,7 @@ def iter_inventory(run: RunData) -> Iterator[InventoryRow]:
                     guest_os_family=record.guest_os_family,
                     guest_kind=GUEST_KIND_LABELS[record.guest.kind],
                     guest_label=record.guest.label,
-                    tools_guest_os_family=tools.get(record.vm_id) if record.vm_id else None,
+                    tools_guest_os_family=None if record.vm_id is None else tools.get(record.vm_id),
                     license=record.license,
                     licence_kind=record.licence.kind.value,
                     vcpus=integer(raw.get("cpuNum")),
@@ -337,52 +337,99 @@ def describe_failure(failure: Failure) -> str:
     return f"{subject} ({failure.path}): {failure.error}"
 
 
-def first_seen(finding: Mapping[str, Any]) -> str | None:
-    """The history stage's first sighting: a period string, or an object holding one."""
+def first_seen(finding: Mapping[str, Any]) -> tuple[str | None, date | None]:
+    """The history stage's first sighting of a finding: its period and snapshot date."""
     value = finding.get("first_seen")
     if isinstance(value, Mapping):
-        value = value.get("period")
-    return text(value)
+        return text(value.get("period")), parse_date(value.get("date"))
+    return text(value), parse_date(value)
+
+
+CHANGES: tuple[str, ...] = ("new", "reopened", "persisting")
+
+
+@dataclass(frozen=True)
+class GoneFinding:
+    """A finding of the previous run that this run does not have, and why."""
+
+    rule_id: str
+    severity: str | None
+    service_name: str | None
+    datacenter_id: int | None
+    vm_id: int | None
+    vm_name: str | None
+    first_seen: str | None
+    last_seen: str | None
+    outcome: str
 
 
 @dataclass(frozen=True)
 class HistoryView:
-    """What the history stage added, normalised for display; a part is empty when absent.
+    """What the history stage added, normalised for display; every part empty when absent.
 
-    `changes` counts findings per change kind (a list of fingerprints counts as its length);
-    `trend` is a table with one column per key met in the trend rows, nested values as text.
+    `outcome` of a gone finding is the history's reason (fixed, vm_removed), or `unverified`
+    when this run could not read its VM: an outage is not a fix.
     """
 
+    previous_period: str | None
     changes: tuple[tuple[str, int], ...]
+    events: tuple[Mapping[str, Any], ...]
+    event_counts: tuple[tuple[str, int], ...]
+    gone: tuple[GoneFinding, ...]
     trend_keys: tuple[str, ...]
     trend: tuple[tuple[Any, ...], ...]
-    resolved: tuple[Mapping[str, Any], ...]
+
+    @property
+    def present(self) -> bool:
+        return bool(self.previous_period or self.changes or self.events or self.gone)
 
 
 def history_view(run: RunData) -> HistoryView:
     """Read the optional history additions defensively: a report never fails over them."""
-    changes = run.findings.get("changes")
-    counts = (
-        tuple(
-            (str(name), value if isinstance(value, int) else len(value))
-            for name, value in sorted(changes.items())
-            if isinstance(value, int | list | dict)
-        )
-        if isinstance(changes, Mapping)
-        else ()
+    findings = run.findings
+    previous = findings.get("previous_run")
+    previous_period = text(previous.get("period")) if isinstance(previous, Mapping) else None
+    changes = Counter(str(f["change"]) for f in findings.get("findings", []) if f.get("change"))
+    events = tuple(_mappings(findings.get("changes")))
+    event_counts = Counter(str(event.get("event")) for event in events)
+    gone = tuple(
+        _gone(item, outcome)
+        for key, outcome in (("resolved", None), ("unverified", "unverified"))
+        for item in _mappings(findings.get(key))
     )
-    trend = run.history.get("trend")
-    rows = [row for row in trend if isinstance(row, Mapping)] if isinstance(trend, list) else []
+    rows = _mappings(run.history.get("trend"))
     keys = tuple(dict.fromkeys(str(key) for row in rows for key in row))
-    resolved = run.findings.get("resolved")
     return HistoryView(
-        changes=counts,
+        previous_period=previous_period or text(run.history.get("previous_period")),
+        changes=tuple(count_sorted(changes, CHANGES)),
+        events=events,
+        event_counts=tuple(count_sorted(event_counts)),
+        gone=gone,
         trend_keys=keys,
         trend=tuple(tuple(_scalar(row.get(key)) for key in keys) for row in rows),
-        resolved=tuple(r for r in resolved if isinstance(r, Mapping))
-        if isinstance(resolved, list)
-        else (),
     )
+
+
+def _mappings(value: Any) -> list[Mapping[str, Any]]:
+    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
+
+
+def _gone(item: Mapping[str, Any], outcome: str | None) -> GoneFinding:
+    return GoneFinding(
+        rule_id=str(item.get("rule_id", "")),
+        severity=text(item.get("severity")),
+        service_name=text(item.get("service_name")),
+        datacenter_id=integer(item.get("datacenter_id")),
+        vm_id=integer(item.get("vm_id")),
+        vm_name=text(item.get("vm_name")),
+        first_seen=_period(item.get("first_seen")),
+        last_seen=_period(item.get("last_seen")),
+        outcome=outcome or text(item.get("reason")) or "resolved",
+    )
+
+
+def _period(value: Any) -> str | None:
+    return text(value.get("period")) if isinstance(value, Mapping) else text(value)
 
 
 def _scalar(value: Any) -> Any:

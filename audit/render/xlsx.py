@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import zipfile
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -41,6 +42,7 @@ from audit.render.view import (
     SEVERITIES,
     SEVERITY_COLOURS,
     STATUSES,
+    GoneFinding,
     HistoryView,
     RuleInfo,
     count_sorted,
@@ -96,7 +98,7 @@ class XlsxReport:
     filename = "report.xlsx"
 
     def render(self, run: RunData, path: Path) -> None:
-        """Write the workbook: seven sheets (plus Resolved when history says what was fixed)."""
+        """Write the workbook: seven sheets, plus Resolved and Licence changes from history."""
         workbook = Workbook(write_only=True)
         _set_properties(workbook, run)
         catalogue = rule_catalogue()
@@ -107,31 +109,12 @@ class XlsxReport:
         _exceptions_sheet(workbook, run)
         _coverage_sheet(workbook, run)
         _rules_sheet(workbook, run, catalogue)
-        resolved = history_view(run).resolved
-        if resolved:
-            _resolved_sheet(workbook, resolved, catalogue)
+        history = history_view(run)
+        if history.gone:
+            _gone_sheet(workbook, history.gone, catalogue)
+        if history.events:
+            _events_sheet(workbook, history.events)
         _save(workbook, path, _zip_time(run))
-
-
-def write_baseline(run: RunData, path: Path) -> None:
-    """Bare openpyxl write-only output of the Findings and Inventory values, no styling.
-
-    The benchmark's yardstick: the report must stay within a small factor of this.
-    """
-    workbook = Workbook(write_only=True)
-    findings = workbook.create_sheet("Findings")
-    for finding in run.findings.get("findings", []):
-        findings.append([_plain(value) for value in finding.values()])
-    inventory = workbook.create_sheet("Inventory")
-    for row in iter_inventory(run):
-        inventory.append([_plain(value) for value in row.__dict__.values()])
-    workbook.save(path)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return str(value)
-    return clean_text(value) if isinstance(value, str) else value
 
 
 def clean_text(value: str) -> str:
@@ -152,7 +135,6 @@ class _Sheet:
         for index, width in enumerate(widths, 1):
             self.ws.column_dimensions[get_column_letter(index)].width = width
         self.rows = 0
-        self._styles: dict[tuple[Any, ...], dict[str, Any]] = {}
 
     def cell(self, value: Any, **style: Any) -> Cell:
         """A styled cell; `value` goes through the same guard as every other value."""
@@ -307,6 +289,7 @@ def _set_properties(workbook: Workbook, run: RunData) -> None:
 
 
 def _summary_sheet(workbook: Workbook, run: RunData, catalogue: Mapping[str, RuleInfo]) -> None:
+    """The run's identity (period, time, endpoint, digest), its coverage and the counts."""
     meta = run.findings["run"]
     summary = run.findings.get("summary", {})
     coverage = meta.get("coverage", {})
@@ -383,13 +366,17 @@ def _summary_sheet(workbook: Workbook, run: RunData, catalogue: Mapping[str, Rul
 
 def _history_sections(sheet: _Sheet, history: HistoryView) -> None:
     """What the history stage adds, when it has run: changes since last month and the trend."""
-    if history.changes:
-        sheet.section("Changes since the previous run")
-        sheet.header(["Change", "Findings"])
+    if history.present:
+        sheet.section(f"Since the previous run ({history.previous_period or 'none'})")
+        sheet.header(["What", "Count"])
         for change, count in history.changes:
-            sheet.append([change, count])
+            sheet.append([f"{change} findings", count])
+        for outcome, count in count_sorted(Counter(gone.outcome for gone in history.gone)):
+            sheet.append([f"gone: {outcome}", count])
+        for event, count in history.event_counts:
+            sheet.append([event.replace("_", " "), count])
     if history.trend:
-        sheet.section("Trend")
+        sheet.section("Trend of open findings")
         sheet.header(history.trend_keys)
         for row in history.trend:
             sheet.append(row)
@@ -426,6 +413,7 @@ _REVIEW_COLUMNS: tuple[Column, ...] = (
 
 
 def _findings_sheet(workbook: Workbook, run: RunData, catalogue: Mapping[str, RuleInfo]) -> None:
+    """Every finding with its rule's title and remediation, and three columns for reviewers."""
     findings: list[JSONObject] = run.findings.get("findings", [])
     with_history = any("first_seen" in f or "change" in f for f in findings)
     columns = _FINDING_COLUMNS + (_HISTORY_COLUMNS if with_history else ()) + _REVIEW_COLUMNS
@@ -457,7 +445,8 @@ def _findings_sheet(workbook: Workbook, run: RunData, catalogue: Mapping[str, Ru
             exception.get("reference") or None,
         ]
         if with_history:
-            values += [_date_or_text(first_seen(finding)), finding.get("change")]
+            period, seen = first_seen(finding)
+            values += [seen or period, finding.get("change")]
         cells = [table.value(value) for value in values]
         # Empty review cells are not written: they take the column's unlocked style.
         cells += [
@@ -739,37 +728,62 @@ def _rules_sheet(workbook: Workbook, run: RunData, catalogue: Mapping[str, RuleI
     table.colour_severity(3)
 
 
-def _resolved_sheet(
-    workbook: Workbook, resolved: Sequence[Mapping[str, Any]], catalogue: Mapping[str, RuleInfo]
+def _gone_sheet(
+    workbook: Workbook, gone: Sequence[GoneFinding], catalogue: Mapping[str, RuleInfo]
 ) -> None:
-    """Findings of the previous run that are gone now (from the history stage)."""
+    """Findings of the previous run that this run does not have, with why (history stage)."""
     columns = (
         Column("Rule", 22),
         Column("Severity", 10),
+        Column("Outcome", 12),
         Column("Service", 24),
         Column("Datacenter", 11),
         Column("VM id", 9),
         Column("VM name", 30),
         Column("Rule title", 40),
         Column("First seen", 11),
+        Column("Last seen", 11),
     )
     table = _Table(workbook, "Resolved", columns)
-    for item in resolved:
-        rule_id = str(item.get("rule_id", ""))
+    for item in gone:
         table.row(
             [
-                rule_id,
-                item.get("severity"),
-                item.get("service_name"),
-                item.get("datacenter_id"),
-                item.get("vm_id"),
-                item.get("vm_name"),
-                rule_for(catalogue, rule_id, str(item.get("severity", ""))).title,
-                _date_or_text(first_seen(item)),
+                item.rule_id,
+                item.severity,
+                item.outcome,
+                item.service_name,
+                item.datacenter_id,
+                item.vm_id,
+                item.vm_name,
+                rule_for(catalogue, item.rule_id, item.severity or "").title,
+                item.first_seen,
+                item.last_seen,
             ]
         )
     table.finish()
     table.colour_severity(2)
+
+
+# findings.json "changes" keys and the columns showing them.
+_EVENT_COLUMNS: tuple[tuple[str, Column], ...] = (
+    ("event", Column("Event", 18)),
+    ("service_name", Column("Service", 24)),
+    ("datacenter_id", Column("Datacenter", 11)),
+    ("vm_id", Column("VM id", 9)),
+    ("vm_name", Column("VM name", 30)),
+    ("guest_os_family", Column("Guest OS", 26)),
+    ("license", Column("Licence now", 30)),
+    ("before", Column("Before", 30)),
+    ("after", Column("After", 30)),
+)
+
+
+def _events_sheet(workbook: Workbook, events: Sequence[Mapping[str, Any]]) -> None:
+    """Licence and guest OS events between the previous run and this one (history stage)."""
+    table = _Table(workbook, "Licence changes", [column for _, column in _EVENT_COLUMNS])
+    for event in events:
+        table.row([event.get(key) for key, _ in _EVENT_COLUMNS])
+    table.finish()
 
 
 def _zip_time(run: RunData) -> tuple[int, int, int, int, int, int]:
