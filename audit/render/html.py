@@ -36,6 +36,7 @@ from audit.render.view import (
     first_seen,
     history_view,
     parse_utc,
+    per_service,
     review_of,
     rule_catalogue,
     rule_for,
@@ -509,7 +510,7 @@ def build_context(run: RunData, rows_per_rule: int = ROWS_PER_RULE) -> dict[str,
     meta = run.findings["run"]
     coverage = meta.get("coverage", {})
     catalogue = rule_catalogue()
-    windows = windows_coverage(run, per_datacenter=False)
+    windows = per_service(windows_coverage(run))
     by_rule: Mapping[str, int] = run.findings.get("summary", {}).get("by_rule", {})
     groups = rule_groups(run, catalogue, rows_per_rule)
     findings: list[JSONObject] = run.findings.get("findings", [])

@@ -249,25 +249,21 @@ _LICENSED_KINDS = frozenset({LicenceKind.EDITION, LicenceKind.LEGACY, LicenceKin
 _UNLICENSED_KINDS = frozenset({LicenceKind.NONE, LicenceKind.UNLICENSED})
 
 
-def windows_coverage(run: RunData, per_datacenter: bool) -> list[WindowsCoverage]:
-    """Windows guests (configured guest OS, deleted VMs excluded) licensed vs not."""
+def windows_coverage(run: RunData) -> list[WindowsCoverage]:
+    """Windows guests per datacenter (configured guest OS, deleted VMs excluded), by licence."""
     byol_vms = {
         (f["service_name"], f.get("datacenter_id"), f.get("vm_id"))
         for f in run.findings.get("findings", [])
         if f.get("status") == "byol"
     }
-    counts: dict[tuple[str, int | None], Counter[str]] = {}
+    rows = []
     for service in run.snapshot.services:
-        if not per_datacenter:
-            counts[(service.service_name, None)] = Counter()
         for dc in service.datacenters:
-            key = (service.service_name, dc.datacenter_id if per_datacenter else None)
-            bucket = counts.setdefault(key, Counter())
+            bucket: Counter[str] = Counter()
             for raw in dc.vms:
                 record = VmRecord.from_api(raw, service.service_name, dc.datacenter_id, None)
                 if record.power_state == DELETED or not record.guest.is_windows:
                     continue
-                bucket["windows"] += 1
                 if record.licence.kind in _LICENSED_KINDS:
                     bucket["licensed"] += 1
                 elif record.licence.kind not in _UNLICENSED_KINDS:
@@ -276,18 +272,30 @@ def windows_coverage(run: RunData, per_datacenter: bool) -> list[WindowsCoverage
                     bucket["byol"] += 1
                 else:
                     bucket["unlicensed"] += 1
-    return [
-        WindowsCoverage(
-            service_name=name,
-            datacenter_id=dc_id,
-            windows=bucket["windows"],
-            licensed=bucket["licensed"],
-            byol=bucket["byol"],
-            unlicensed=bucket["unlicensed"],
-            unclear=bucket["unclear"],
+            rows.append(_windows_row(service.service_name, dc.datacenter_id, bucket))
+    return rows
+
+
+def per_service(rows: list[WindowsCoverage]) -> list[WindowsCoverage]:
+    """The per-datacenter counts summed per service, in the services' order."""
+    totals: dict[str, Counter[str]] = {}
+    for row in rows:
+        totals.setdefault(row.service_name, Counter()).update(
+            licensed=row.licensed, byol=row.byol, unlicensed=row.unlicensed, unclear=row.unclear
         )
-        for (name, dc_id), bucket in counts.items()
-    ]
+    return [_windows_row(name, None, bucket) for name, bucket in totals.items()]
+
+
+def _windows_row(service_name: str, dc_id: int | None, bucket: Counter[str]) -> WindowsCoverage:
+    return WindowsCoverage(
+        service_name=service_name,
+        datacenter_id=dc_id,
+        windows=sum(bucket.values()),
+        licensed=bucket["licensed"],
+        byol=bucket["byol"],
+        unlicensed=bucket["unlicensed"],
+        unclear=bucket["unclear"],
+    )
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ from audit.render.view import (
     GoneFinding,
     HistoryView,
     RuleInfo,
+    WindowsCoverage,
     count_sorted,
     datacenter_coverage,
     describe_failure,
@@ -53,6 +54,7 @@ from audit.render.view import (
     iter_inventory,
     parse_date,
     parse_utc,
+    per_service,
     review_of,
     rule_catalogue,
     rule_for,
@@ -102,10 +104,11 @@ class XlsxReport:
         workbook = Workbook(write_only=True)
         _set_properties(workbook, run)
         catalogue = rule_catalogue()
-        _summary_sheet(workbook, run, catalogue)
+        windows = windows_coverage(run)
+        _summary_sheet(workbook, run, catalogue, windows)
         _findings_sheet(workbook, run, catalogue)
         _inventory_sheet(workbook, run)
-        _licence_sheet(workbook, run)
+        _licence_sheet(workbook, run, windows)
         _exceptions_sheet(workbook, run)
         _coverage_sheet(workbook, run)
         _rules_sheet(workbook, run, catalogue)
@@ -146,6 +149,8 @@ class _Sheet:
 
     def value(self, value: Any) -> Any:
         """A raw value openpyxl writes as-is, or a cell when the type alone would mislead."""
+        if type(value) is str:  # the common case first: this runs for every cell
+            return self._text(value)
         if isinstance(value, bool):
             return "yes" if value else "no"
         if value is None or isinstance(value, int | float):
@@ -154,7 +159,10 @@ class _Sheet:
             return self._dated(value, _DATETIME_FORMAT)
         if isinstance(value, date):
             return self._dated(value, _DATE_FORMAT)
-        text = clean_text(value if isinstance(value, str) else str(value))
+        return self._text(str(value))
+
+    def _text(self, value: str) -> Any:
+        text = clean_text(value)
         if not needs_guard(text):
             return text
         cell = WriteOnlyCell(self.ws, text)
@@ -288,7 +296,12 @@ def _set_properties(workbook: Workbook, run: RunData) -> None:
         workbook.custom_doc_props.append(StringProperty(name=name, value=clean_text(value)))
 
 
-def _summary_sheet(workbook: Workbook, run: RunData, catalogue: Mapping[str, RuleInfo]) -> None:
+def _summary_sheet(
+    workbook: Workbook,
+    run: RunData,
+    catalogue: Mapping[str, RuleInfo],
+    windows: list[WindowsCoverage],
+) -> None:
     """The run's identity (period, time, endpoint, digest), its coverage and the counts."""
     meta = run.findings["run"]
     summary = run.findings.get("summary", {})
@@ -350,7 +363,7 @@ def _summary_sheet(workbook: Workbook, run: RunData, catalogue: Mapping[str, Rul
 
     sheet.section("Windows guests by service")
     sheet.header(["Service", "Windows guests", "Licensed", "BYOL", "Unlicensed", "Unclear"])
-    for usage in windows_coverage(run, per_datacenter=False):
+    for usage in per_service(windows):
         sheet.append(
             [
                 usage.service_name,
@@ -540,7 +553,7 @@ _NO_LICENCE = "(none)"
 _USAGE_KEYS = ("vms", "vms_powered_on", "vcpus", "vcpus_powered_on")
 
 
-def _licence_sheet(workbook: Workbook, run: RunData) -> None:
+def _licence_sheet(workbook: Workbook, run: RunData, windows: list[WindowsCoverage]) -> None:
     """Windows guests licensed vs not, then VMs and vCPUs per licence value."""
     sheet = _Sheet(workbook, "Licence usage", [28, 12, 34, 10, 12, 12, 10, 12, 12])
     sheet.ws.sheet_view.showGridLines = False
@@ -557,7 +570,7 @@ def _licence_sheet(workbook: Workbook, run: RunData) -> None:
             "Unclear licence",
         ]
     )
-    for usage in windows_coverage(run, per_datacenter=True):
+    for usage in windows:
         sheet.append(
             [
                 usage.service_name,
