@@ -57,6 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AuditError as exc:
         print(f"ovh-license-audit: error: {exc}", file=sys.stderr)
         return int(exc.exit_code)
+    except OSError as exc:  # an output folder we may not write, a disk that is full
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"ovh-license-audit: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return int(ExitCode.INPUT)
     except KeyboardInterrupt:
         print("ovh-license-audit: interrupted", file=sys.stderr)
         return int(ExitCode.INPUT)

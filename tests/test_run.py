@@ -35,7 +35,7 @@ def ovh_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 def run(sim: Simulator, out: Path, *extra: str) -> int:
     """The monthly job through the CLI, with a config file that keeps retries short."""
-    config = out.parent / "fast-retries.toml"
+    config = Path.cwd() / "fast-retries.toml"  # the autouse fixture made cwd a tmp folder
     config.write_text("[audit]\nmax_retries = 2\nretry_base_delay_s = 0.01\n")
     args = ["run", "--endpoint", sim.url, "--out", str(out), "--period", PERIOD]
     return main([*args, "--max-rps", "1000", "--workers", "8", "--config", str(config), *extra])
@@ -259,3 +259,13 @@ def test_no_credential_in_any_output(simulator: Simulator, tmp_path: Path) -> No
                 data = gzip.decompress(data)
             assert SECRET.encode() not in data, path
             assert READONLY_CONSUMER_KEY.encode() not in data, path
+
+
+def test_unwritable_output_folder_is_a_one_line_error(
+    simulator: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the output folder should be")
+    assert run(simulator, blocker / "out") == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "not-a-folder" in error
