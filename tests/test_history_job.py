@@ -7,6 +7,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import lxml.html
+import openpyxl
 import pytest
 from fixtures_history import LINUX, PROD, STD, WIN, WIN_CLIENT, Fleet, by_vm, events, vm
 from fixtures_history import run_month as job
@@ -192,3 +194,37 @@ def test_a_failed_render_leaves_history_and_folder_untouched(
     assert not (out / FEB).exists()
     with HistoryStore.open(out / HISTORY_FILE) as store:
         assert store.periods() == [JAN]
+
+
+def test_reports_show_changes_deltas_and_trend(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    job(out, JAN, january())
+    job(out, FEB, february())
+    first = openpyxl.load_workbook(out / JAN / "report.xlsx")
+    assert "Changes" not in first.sheetnames
+    book = openpyxl.load_workbook(out / FEB / "report.xlsx")
+    rows = list(book["Changes"].iter_rows(min_row=2, values_only=True))
+    assert [(row[0], row[5]) for row in rows] == [
+        ("new", 105),
+        ("new", 106),
+        ("gone: fixed", 101),
+        ("gone: fixed", 102),
+        ("gone: vm removed", 104),
+        ("licence set", 101),
+        ("licence removed", 102),
+        ("vm removed", 104),
+        ("guest os changed", 105),
+        ("vm added", 106),
+    ]
+    summary = {row[0]: row for row in book["Summary"].iter_rows(values_only=True) if row[0]}
+    assert summary["Severity"][3:5] == (f"Open in {JAN}", "Change in open")
+    assert summary["high"][2:5] == (2, 2, "0")
+    assert summary["medium"][2:5] == (1, 2, "-1")
+    assert book["Summary"]._charts
+
+    page = lxml.html.fromstring((out / FEB / "report.html").read_bytes())
+    arrivals = page.get_element_by_id("arrivals").text_content()
+    assert "vm-105" in arrivals and "vm-106" in arrivals and "vm-107" not in arrivals
+    assert "-1 since 2026-01 (medium -1)" in page.find_class("delta")[0].text_content()
+    assert len(page.get_element_by_id("chart-trend").xpath("./svg/g")) == 2
+    assert page.xpath("//nav//a[@href='#changes']")

@@ -153,7 +153,7 @@ def test_history_adds_columns_reviews_and_sheets(run: RunData, tmp_path: Path) -
     path = tmp_path / "report.xlsx"
     XlsxReport().render(with_history(run), path)
     book = openpyxl.load_workbook(path)
-    assert book.sheetnames == [*SHEETS, "Resolved", "Licence changes"]
+    assert book.sheetnames == [*SHEETS, "Changes"]
     sheet = book["Findings"]
     header = headers(sheet)
     assert header[-5:] == ["First seen", "Change", *REVIEW]
@@ -166,10 +166,17 @@ def test_history_adds_columns_reviews_and_sheets(run: RunData, tmp_path: Path) -
     summary = [row for row in book["Summary"].iter_rows(values_only=True) if row and row[0]]
     assert ("2025-10", 6, 5, 3, 1, 15) in [tuple(row[:6]) for row in summary]
     assert ("gone: unverified", 1) in [tuple(row[:2]) for row in summary]
-    outcomes = [row[2] for row in book["Resolved"].iter_rows(min_row=2, values_only=True)]
-    assert outcomes == ["fixed", "unverified"]
-    events = list(book["Licence changes"].iter_rows(min_row=2))
-    assert events[1][4].value == "@rm -rf" and events[1][4].quotePrefix
+    open_now = sum(run.findings["summary"]["open_by_severity"].values())
+    assert ("total", 12, f"{open_now - 12:+,}") in [
+        (row[0], row[3], row[4]) for row in summary if row[0] == "total"
+    ]
+    changes = list(book["Changes"].iter_rows(min_row=2))
+    kinds = [row[0].value for row in changes]
+    new = sum(1 for f in with_history(run).findings["findings"] if f["change"] == "new")
+    assert kinds == ["new"] * new + ["gone: fixed", "gone: unverified", "licence set", "vm removed"]
+    assert changes[-1][6].value == "@rm -rf" and changes[-1][6].quotePrefix
+    assert changes[-2][9].value == "windows 2019 Standard Core"  # after
+    assert book["Summary"]._charts  # the trend, as a native chart
 
 
 def test_libreoffice_reads_every_sheet_as_written(xlsx: Path, tmp_path: Path) -> None:

@@ -30,11 +30,13 @@ from audit.render.view import (
     HistoryView,
     RuleInfo,
     WindowsCoverage,
+    arrivals,
     count_sorted,
     datacenter_coverage,
     describe_failure,
     first_seen,
     history_view,
+    open_delta,
     parse_utc,
     per_service,
     review_of,
@@ -222,6 +224,8 @@ class ExceptionInfo:
 class FindingRow:
     """One finding as a table row; optional history and review fields are None when absent."""
 
+    rule_id: str
+    severity: str
     status: str
     service_name: str
     datacenter_id: Any
@@ -273,6 +277,8 @@ def _first_seen_text(finding: JSONObject) -> str | None:
 def _finding_row(finding: JSONObject, history: JSONObject) -> FindingRow:
     status, owner, comment = review_of(history, finding)
     return FindingRow(
+        rule_id=str(finding["rule_id"]),
+        severity=str(finding["severity"]),
         status=str(finding["status"]),
         service_name=str(finding["service_name"]),
         datacenter_id=finding.get("datacenter_id"),
@@ -333,17 +339,14 @@ def _tiles(
     deleted = sum(1 for vm in vms if vm.get("powerState") == DELETED)
     states = Counter(str(state.get("state")) for state in run.findings.get("exceptions", []))
     wasted = by_rule.get("LIC-NON-WINDOWS", 0) + by_rule.get("LIC-POWERED-OFF", 0)
-    previous = run.history.get("previous")
-    delta = None
-    if isinstance(previous, Mapping) and isinstance(previous.get("open"), int):
-        delta = f"{open_total - previous['open']:+,} since {previous.get('period', 'last run')}"
+    delta = open_delta(run)
     return [
         Tile(
             "Open findings",
             f"{open_total:,}",
             " \u00b7 ".join(f"{open_by_severity.get(s, 0):,} {s}" for s in SEVERITIES),
             "bad" if high else ("warn" if open_total else "good"),
-            delta,
+            None if delta is None else delta.describe(),
         ),
         Tile(
             "Unlicensed Windows guests",
@@ -518,6 +521,7 @@ def build_context(run: RunData, rows_per_rule: int = ROWS_PER_RULE) -> dict[str,
     failures = run.snapshot.coverage.failures
     datacenters = datacenter_coverage(run)
     history = history_view(run)
+    new_findings = arrivals(run)
     return {
         "period": str(meta["period"]),
         "taken_at": _timestamp(meta.get("taken_at")),
@@ -546,6 +550,8 @@ def build_context(run: RunData, rows_per_rule: int = ROWS_PER_RULE) -> dict[str,
         "catalogue": list(catalogue.values()),
         "by_rule": by_rule,
         "history": history,
+        "arrivals": [_finding_row(f, run.history) for f in new_findings[:ROWS_PER_TABLE]],
+        "arrivals_total": len(new_findings),
         "gone": history.gone[:ROWS_PER_TABLE],
         "gone_counts": count_sorted(Counter(gone.outcome for gone in history.gone)),
         "events": history.events[:ROWS_PER_TABLE],

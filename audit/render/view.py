@@ -354,6 +354,7 @@ def first_seen(finding: Mapping[str, Any]) -> tuple[str | None, date | None]:
 
 
 CHANGES: tuple[str, ...] = ("new", "reopened", "persisting")
+SEVERITY_RANK: Mapping[str, int] = {severity: rank for rank, severity in enumerate(SEVERITIES)}
 
 
 @dataclass(frozen=True)
@@ -415,6 +416,57 @@ def history_view(run: RunData) -> HistoryView:
         gone=gone,
         trend_keys=keys,
         trend=tuple(tuple(_scalar(row.get(key)) for key in keys) for row in rows),
+    )
+
+
+@dataclass(frozen=True)
+class OpenDelta:
+    """Open findings now against the previous run: per severity (None when not known) and total."""
+
+    period: str
+    previous: Mapping[str, int | None]
+    change: Mapping[str, int | None]
+    previous_total: int
+    change_total: int
+
+    def describe(self) -> str:
+        """`+3 since 2025-10 (high -1, medium +4)`: the severities that moved, worst first."""
+        moved = ", ".join(
+            f"{severity} {change:+,}" for severity, change in self.change.items() if change
+        )
+        return f"{self.change_total:+,} since {self.period}" + (f" ({moved})" if moved else "")
+
+
+def open_delta(run: RunData) -> OpenDelta | None:
+    """The history's previous run counts, if any, compared with this run's open findings."""
+    previous = run.history.get("previous")
+    if not isinstance(previous, Mapping) or not isinstance(previous.get("open"), int):
+        return None
+    now: Mapping[str, int] = run.findings.get("summary", {}).get("open_by_severity", {})
+    before = previous.get("open_by_severity")
+    counts: dict[str, int | None] = {
+        severity: integer(before.get(severity)) if isinstance(before, Mapping) else None
+        for severity in SEVERITIES
+    }
+    return OpenDelta(
+        period=text(previous.get("period")) or "the previous run",
+        previous=counts,
+        change={
+            severity: None if count is None else now.get(severity, 0) - count
+            for severity, count in counts.items()
+        },
+        previous_total=previous["open"],
+        change_total=sum(now.values()) - previous["open"],
+    )
+
+
+def arrivals(run: RunData) -> list[JSONObject]:
+    """Findings new or reopened since the previous run (none on a first run), reopened first."""
+    if not isinstance(run.findings.get("previous_run"), Mapping):
+        return []
+    found = [f for f in run.findings.get("findings", []) if f.get("change") in ("new", "reopened")]
+    return sorted(
+        found, key=lambda f: (f.get("change") != "reopened", SEVERITY_RANK.get(f["severity"], 9))
     )
 
 

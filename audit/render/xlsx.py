@@ -26,6 +26,7 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ERROR_CODES, Cell
+from openpyxl.chart import BarChart, Reference
 from openpyxl.formatting.rule import CellIsRule
 from openpyxl.packaging.custom import StringProperty
 from openpyxl.styles import Alignment, Font, PatternFill, Protection
@@ -42,16 +43,17 @@ from audit.render.view import (
     SEVERITIES,
     SEVERITY_COLOURS,
     STATUSES,
-    GoneFinding,
     HistoryView,
     RuleInfo,
     WindowsCoverage,
+    arrivals,
     count_sorted,
     datacenter_coverage,
     describe_failure,
     first_seen,
     history_view,
     iter_inventory,
+    open_delta,
     parse_date,
     parse_utc,
     per_service,
@@ -100,7 +102,7 @@ class XlsxReport:
     filename = "report.xlsx"
 
     def render(self, run: RunData, path: Path) -> None:
-        """Write the workbook: seven sheets, plus Resolved and Licence changes from history."""
+        """Write the workbook: seven sheets, plus Changes when there is a previous run."""
         workbook = Workbook(write_only=True)
         _set_properties(workbook, run)
         catalogue = rule_catalogue()
@@ -113,10 +115,8 @@ class XlsxReport:
         _coverage_sheet(workbook, run)
         _rules_sheet(workbook, run, catalogue)
         history = history_view(run)
-        if history.gone:
-            _gone_sheet(workbook, history.gone, catalogue)
-        if history.events:
-            _events_sheet(workbook, history.events)
+        if history.previous_period:
+            _changes_sheet(workbook, run, history, catalogue)
         _save(workbook, path, _zip_time(run))
 
 
@@ -339,10 +339,18 @@ def _summary_sheet(
     by_severity = summary.get("by_severity", {})
     open_by_severity = summary.get("open_by_severity", {})
     sheet.section("Findings by severity")
-    sheet.header(["Severity", "Findings", "Open"])
+    delta = open_delta(run)
+    extra = [] if delta is None else [f"Open in {delta.period}", "Change in open"]
+    sheet.header(["Severity", "Findings", "Open", *extra])
     for severity in SEVERITIES:
-        sheet.append([severity, by_severity.get(severity, 0), open_by_severity.get(severity, 0)])
-    sheet.append(["total", sum(by_severity.values()), sum(open_by_severity.values())])
+        values = [severity, by_severity.get(severity, 0), open_by_severity.get(severity, 0)]
+        if delta is not None:
+            values += [delta.previous[severity], _signed(delta.change[severity])]
+        sheet.append(values)
+    total = ["total", sum(by_severity.values()), sum(open_by_severity.values())]
+    if delta is not None:
+        total += [delta.previous_total, _signed(delta.change_total)]
+    sheet.append(total)
 
     sheet.section("Findings by status")
     sheet.header(["Status", "Findings"])
@@ -391,8 +399,41 @@ def _history_sections(sheet: _Sheet, history: HistoryView) -> None:
     if history.trend:
         sheet.section("Trend of open findings")
         sheet.header(history.trend_keys)
+        header_row = sheet.rows
         for row in history.trend:
             sheet.append(row)
+        _trend_chart(sheet, history.trend_keys, header_row)
+
+
+def _signed(change: int | None) -> str | None:
+    """A change as people write it (+3, -2, 0); text, so the sign shows in every viewer."""
+    return None if change is None else f"{change:+,}" if change else "0"
+
+
+def _trend_chart(sheet: _Sheet, keys: Sequence[str], header_row: int) -> None:
+    """A native stacked column chart over the trend table: open findings by severity per run."""
+    if "period" not in keys or not set(SEVERITIES) & set(keys):
+        return
+    chart = BarChart()
+    chart.type = "col"
+    chart.grouping = "stacked"
+    chart.overlap = 100
+    chart.title = "Open findings by severity, last runs"
+    chart.y_axis.title = "Open findings"
+    chart.height, chart.width = 7.5, 16
+    last = sheet.rows
+    for severity in SEVERITIES:
+        if severity not in keys:
+            continue
+        column = keys.index(severity) + 1
+        chart.add_data(
+            Reference(sheet.ws, min_col=column, min_row=header_row, max_row=last),
+            titles_from_data=True,
+        )
+        chart.series[-1].graphicalProperties.solidFill = SEVERITY_COLOURS[severity].strong[1:]
+    period = keys.index("period") + 1
+    chart.set_categories(Reference(sheet.ws, min_col=period, min_row=header_row + 1, max_row=last))
+    sheet.ws.add_chart(chart, f"{get_column_letter(len(keys) + 2)}{header_row}")
 
 
 _FINDING_COLUMNS: tuple[Column, ...] = (
@@ -741,62 +782,82 @@ def _rules_sheet(workbook: Workbook, run: RunData, catalogue: Mapping[str, RuleI
     table.colour_severity(3)
 
 
-def _gone_sheet(
-    workbook: Workbook, gone: Sequence[GoneFinding], catalogue: Mapping[str, RuleInfo]
+_CHANGE_COLUMNS: tuple[Column, ...] = (
+    Column("Change", 18),
+    Column("Severity", 10),
+    Column("Rule", 22),
+    Column("Service", 24),
+    Column("Datacenter", 11),
+    Column("VM id", 9),
+    Column("VM name", 30),
+    Column("First seen", 11),
+    Column("Before", 30),
+    Column("After", 30),
+    Column("Details", 70),
+)
+
+
+def _changes_sheet(
+    workbook: Workbook, run: RunData, history: HistoryView, catalogue: Mapping[str, RuleInfo]
 ) -> None:
-    """Findings of the previous run that this run does not have, with why (history stage)."""
-    columns = (
-        Column("Rule", 22),
-        Column("Severity", 10),
-        Column("Outcome", 12),
-        Column("Service", 24),
-        Column("Datacenter", 11),
-        Column("VM id", 9),
-        Column("VM name", 30),
-        Column("Rule title", 40),
-        Column("First seen", 11),
-        Column("Last seen", 11),
-    )
-    table = _Table(workbook, "Resolved", columns)
-    for item in gone:
+    """Everything that changed since the previous run, one filterable table: new and reopened
+    findings, findings gone (fixed, VM removed, or unverified), then licence events."""
+    table = _Table(workbook, "Changes", _CHANGE_COLUMNS)
+    for finding in arrivals(run):
         table.row(
             [
-                item.rule_id,
-                item.severity,
-                item.outcome,
-                item.service_name,
-                item.datacenter_id,
-                item.vm_id,
-                item.vm_name,
-                rule_for(catalogue, item.rule_id, item.severity or "").title,
-                item.first_seen,
-                item.last_seen,
+                finding["change"],
+                finding["severity"],
+                finding["rule_id"],
+                finding["service_name"],
+                finding.get("datacenter_id"),
+                finding.get("vm_id"),
+                finding.get("vm_name"),
+                first_seen(finding)[0],
+                None,
+                None,
+                finding.get("message"),
+            ]
+        )
+    for gone in history.gone:
+        rule = rule_for(catalogue, gone.rule_id, gone.severity or "")
+        table.row(
+            [
+                f"gone: {gone.outcome.replace('_', ' ')}",
+                gone.severity,
+                gone.rule_id,
+                gone.service_name,
+                gone.datacenter_id,
+                gone.vm_id,
+                gone.vm_name,
+                gone.first_seen,
+                None,
+                None,
+                f"{rule.title}; last seen {gone.last_seen or 'in the previous run'}",
+            ]
+        )
+    for event in history.events:
+        now = ", ".join(
+            f"{label} {event.get(key) or '(none)'}"
+            for label, key in (("guest OS", "guest_os_family"), ("licence", "license"))
+        )
+        table.row(
+            [
+                str(event.get("event", "")).replace("_", " "),
+                None,
+                None,
+                event.get("service_name"),
+                event.get("datacenter_id"),
+                event.get("vm_id"),
+                event.get("vm_name"),
+                None,
+                event.get("before"),
+                event.get("after"),
+                f"now: {now}",
             ]
         )
     table.finish()
     table.colour_severity(2)
-
-
-# findings.json "changes" keys and the columns showing them.
-_EVENT_COLUMNS: tuple[tuple[str, Column], ...] = (
-    ("event", Column("Event", 18)),
-    ("service_name", Column("Service", 24)),
-    ("datacenter_id", Column("Datacenter", 11)),
-    ("vm_id", Column("VM id", 9)),
-    ("vm_name", Column("VM name", 30)),
-    ("guest_os_family", Column("Guest OS", 26)),
-    ("license", Column("Licence now", 30)),
-    ("before", Column("Before", 30)),
-    ("after", Column("After", 30)),
-)
-
-
-def _events_sheet(workbook: Workbook, events: Sequence[Mapping[str, Any]]) -> None:
-    """Licence and guest OS events between the previous run and this one (history stage)."""
-    table = _Table(workbook, "Licence changes", [column for _, column in _EVENT_COLUMNS])
-    for event in events:
-        table.row([event.get(key) for key, _ in _EVENT_COLUMNS])
-    table.finish()
 
 
 def _zip_time(run: RunData) -> tuple[int, int, int, int, int, int]:
