@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -165,3 +166,11 @@ def make_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[ClientFactory]:
     yield make
     for client in clients:
         client._session.close()
+
+
+def require_or_skip(reason: str) -> None:
+    """Skip a test whose external tool is missing on a developer's machine; fail it in CI,
+    where .ci/run installs the tool, so a missing install step cannot pass unnoticed."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI must install it: see .ci/run)")
+    pytest.skip(reason)

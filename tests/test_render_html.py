@@ -11,6 +11,7 @@ from pathlib import Path
 
 import lxml.html
 import pytest
+from conftest import require_or_skip
 from fixtures_render import HOSTILE_NAMES, make_empty_run, make_run, with_history
 
 from audit.render.base import RunData
@@ -137,7 +138,7 @@ def test_rerender_is_byte_identical(run: RunData, page: Path, tmp_path: Path) ->
 def test_chromium_renders_the_page(page: Path, tmp_path: Path) -> None:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
-        pytest.skip("Chromium missing: apt-get install chromium")
+        require_or_skip("Chromium missing: apt-get install chromium")
     shot = tmp_path / "report.png"
     subprocess.run(
         [

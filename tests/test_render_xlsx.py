@@ -12,6 +12,7 @@ from typing import Any
 
 import openpyxl
 import pytest
+from conftest import require_or_skip
 from fixtures_render import HOSTILE_NAMES, TAKEN_AT, make_empty_run, make_run, with_history
 
 from audit.render.base import RunData
@@ -182,7 +183,7 @@ def test_history_adds_columns_reviews_and_sheets(run: RunData, tmp_path: Path) -
 def test_libreoffice_reads_every_sheet_as_written(xlsx: Path, tmp_path: Path) -> None:
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None:
-        pytest.skip("LibreOffice missing: apt-get install libreoffice-calc-nogui")
+        require_or_skip("LibreOffice missing: apt-get install libreoffice-calc-nogui")
     subprocess.run(
         [
             soffice,
