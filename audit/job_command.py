@@ -47,7 +47,8 @@ def print_summary(result: JobResult) -> None:
             opened = summary.open_by_severity.get(severity, 0)
             print(f"  {severity:<6} {summary.by_severity[severity]:>6}  ({opened} open)")
     for rule_id, count in sorted(summary.by_rule.items(), key=lambda item: (-item[1], item[0])):
-        print(f"  {rule_id:<22} {count:>6}")
+        if count:
+            print(f"  {rule_id:<22} {count:>6}")
     print(f"run folder: {result.run_dir}")
     for name in ("report.html", "report.xlsx", "findings.json", "findings.csv"):
         print(f"  {result.run_dir / name}")
