@@ -113,6 +113,9 @@ def test_licence_events() -> None:
             3: state(licence="windows 2019 Standard"),
             4: state(guest="debian12_64Guest"),
             5: state(),
+            7: state(licence="unlicensed windows guestos"),
+            8: state(licence="windows 2019 Standard"),
+            9: state(licence=None),
         },
         [],
     )
@@ -124,6 +127,9 @@ def test_licence_events() -> None:
             3: state(licence="windows 2022 Standard"),
             4: state(guest="windows2019srv_64Guest", licence="windows 2019 Standard"),
             6: state(),
+            7: state(licence="windows 2019 Standard"),
+            8: state(licence="unlicensed windows guestos"),
+            9: state(licence="unlicensed windows guestos"),
         },
         [],
     )
@@ -136,6 +142,10 @@ def test_licence_events() -> None:
         ("guest_os_changed", 4, "debian12_64Guest", "windows2019srv_64Guest"),
         ("vm_removed", 5, None, None),
         ("vm_added", 6, None, None),
+        # `unlicensed windows guestos` is no licence, as the API's own word for it.
+        ("licence_set", 7, "unlicensed windows guestos", "windows 2019 Standard"),
+        ("licence_removed", 8, "windows 2019 Standard", "unlicensed windows guestos"),
+        ("licence_changed", 9, None, "unlicensed windows guestos"),
     ]
     removed = result.changes[5].to_json()
     assert removed["guest_os_family"] == "windows2019srv_64Guest"  # last known values

@@ -7,12 +7,14 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import lxml.html
 import pytest
 from fixtures_history import PROD, WIN, WIN_CLIENT, vm
 from fixtures_history import run_month as job
 from openpyxl import Workbook, load_workbook
 
 from audit.cli import main
+from audit.errors import InputError
 from audit.history.review import read_review_workbook
 from audit.history.store import HISTORY_FILE
 
@@ -92,8 +94,14 @@ def test_review_is_carried_into_next_months_workbook_and_html(
         "VDI covered by <EA>",
     )
     assert review_cells(workbook, 3, "WIN-UNLICENSED") == (None, None, None)
-    page = (out / FEB / "report.html").read_text(encoding="utf-8")
-    assert "Licence ordered, CHG-42" in page and "VDI covered by &lt;EA&gt;" in page
+    page = lxml.html.fromstring((out / FEB / "report.html").read_bytes())
+    rows = {  # each finding's row in the HTML, by VM name
+        row.find_class("vm-name")[0].text_content(): row.text_content()
+        for row in page.xpath("//tr[.//*[contains(@class, 'vm-name')]]")
+    }
+    assert all(v in rows["sql-01"] for v in ("accepted", "@jane.doe", "Licence ordered, CHG-42"))
+    assert all(v in rows["desk-02"] for v in ("false positive", "VDI covered by <EA>"))
+    assert not any(v in rows["app-03"] for v in ("accepted", "jane", "false positive"))
 
     # February's workbook, edited in turn: one review cleared, one unchanged, one new.
     second = edit(
@@ -178,21 +186,30 @@ def test_bad_cells_are_named(report: Path, tmp_path: Path) -> None:
     header = columns(load_workbook(bad_status)["Findings"])
     row = row_of(load_workbook(bad_status)["Findings"], 1, "WIN-UNLICENSED")
     letter = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[header["Review status"] - 1]
-    with pytest.raises(Exception, match=rf"sheet 'Findings', cell {letter}{row}: .*'maybe'"):
+    with pytest.raises(InputError, match=rf"sheet 'Findings', cell {letter}{row}: .*'maybe'"):
         read_review_workbook(bad_status)
 
     workbook = load_workbook(report)
     sheet = workbook["Findings"]
     sheet.cell(2, columns(sheet)["VM id"]).value = "vm-one"
     workbook.save(tmp_path / "id.xlsx")
-    with pytest.raises(Exception, match=r"cell F2: 'vm-one' is not an id"):
+    with pytest.raises(InputError, match=r"cell F2: 'vm-one' is not an id"):
         read_review_workbook(tmp_path / "id.xlsx")
+
+    workbook = load_workbook(report)
+    sheet = workbook["Findings"]
+    rule = columns(sheet)["Rule"]
+    sheet.cell(3, rule).value = "Budget line"  # a sheet someone else made, or retyped
+    workbook.save(tmp_path / "rule.xlsx")
+    letter = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[rule - 1]
+    with pytest.raises(InputError, match=rf"cell {letter}3: 'Budget line' is not a rule"):
+        read_review_workbook(tmp_path / "rule.xlsx")
 
     workbook = load_workbook(report)
     sheet = workbook["Findings"]
     sheet.cell(1, columns(sheet)["Owner"]).value = "Who"
     workbook.save(tmp_path / "header.xlsx")
-    with pytest.raises(Exception, match=r"sheet 'Findings', cells A1:\w+1: no 'Owner' column"):
+    with pytest.raises(InputError, match=r"sheet 'Findings', cells A1:\w+1: no 'Owner' column"):
         read_review_workbook(tmp_path / "header.xlsx")
 
 

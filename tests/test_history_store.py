@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from fixtures_history import run_month as job
 
 from audit.errors import ExitCode, InputError
 from audit.history.store import (
+    APPLICATION_ID,
     HISTORY_FILE,
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -36,11 +38,75 @@ def integrity(path: Path) -> str:
         db.close()
 
 
+# The first schema version, frozen as that version wrote it: a migration must keep upgrading
+# these files even after the code that created them changes.
+VERSION_1_SCHEMA = (
+    """CREATE TABLE run (
+        id INTEGER PRIMARY KEY,
+        period TEXT NOT NULL UNIQUE,
+        taken_at TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        tool_version TEXT NOT NULL,
+        snapshot_sha256 TEXT NOT NULL,
+        coverage TEXT NOT NULL,
+        recorded_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE vm (
+        run_id INTEGER NOT NULL REFERENCES run (id) ON DELETE CASCADE,
+        service_name TEXT NOT NULL,
+        datacenter_id INTEGER NOT NULL,
+        vm_id INTEGER NOT NULL,
+        name TEXT,
+        guest_os_family TEXT,
+        license TEXT,
+        power_state TEXT,
+        vcpus INTEGER,
+        PRIMARY KEY (run_id, service_name, datacenter_id, vm_id)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE finding (
+        run_id INTEGER NOT NULL REFERENCES run (id) ON DELETE CASCADE,
+        fingerprint TEXT NOT NULL,
+        rule_id TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        status TEXT NOT NULL,
+        service_name TEXT NOT NULL,
+        datacenter_id INTEGER,
+        vm_id INTEGER,
+        vm_name TEXT,
+        message TEXT NOT NULL,
+        PRIMARY KEY (run_id, fingerprint)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX finding_by_fingerprint ON finding (fingerprint, run_id)",
+    "PRAGMA application_id = 1330397512",
+    "PRAGMA user_version = 1",
+)
+
+
+def schema(db: sqlite3.Connection) -> list[tuple[str, str]]:
+    """Every table and index, by name, with its SQL with whitespace normalised."""
+    rows = db.execute("SELECT name, sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY name")
+    return [(name, " ".join(sql.split())) for name, sql in rows]
+
+
+def test_the_first_migration_still_creates_the_version_1_schema() -> None:
+    """Editing a released migration would leave files in the field on another schema."""
+    frozen, migrated = sqlite3.connect(":memory:"), sqlite3.connect(":memory:")
+    try:
+        for statement in VERSION_1_SCHEMA:
+            frozen.execute(statement)
+        MIGRATIONS[0](migrated)
+        assert schema(migrated) == schema(frozen)
+        assert migrated.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    finally:
+        frozen.close()
+        migrated.close()
+
+
 def version_1_file(path: Path) -> None:
     """A history file as the first schema version wrote it, with one January run."""
     db = sqlite3.connect(path, isolation_level=None)
-    MIGRATIONS[0](db)
-    db.execute("PRAGMA user_version = 1")
+    for statement in VERSION_1_SCHEMA:
+        db.execute(statement)
     db.execute(
         """INSERT INTO run (id, period, taken_at, endpoint, tool_version, snapshot_sha256,
            coverage, recorded_at) VALUES (1, '2026-01', '2026-01-01T03:00:00Z', 'ovh-eu',
@@ -133,6 +199,24 @@ def test_a_held_lock_fails_the_run_cleanly(tmp_path: Path) -> None:
     with HistoryStore.open(out / HISTORY_FILE) as store:
         assert store.periods() == ["2026-01"]
     assert integrity(out / HISTORY_FILE) == "ok"
+
+
+def test_a_run_waits_for_a_held_lock(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    job(out, "2026-01", FLEET)
+    holder = sqlite3.connect(out / HISTORY_FILE, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.5, lambda: holder.execute("ROLLBACK"))
+    release.start()
+    try:
+        started = time.monotonic()
+        job(out, "2026-02", FLEET, wait_s=30)
+        assert time.monotonic() - started >= 0.4  # it waited for the lock, then ran
+    finally:
+        release.join()
+        holder.close()
+    with HistoryStore.open(out / HISTORY_FILE) as store:
+        assert store.periods() == ["2026-01", "2026-02"]
 
 
 def test_two_threads_writing_at_once_both_succeed(tmp_path: Path) -> None:

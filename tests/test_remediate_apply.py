@@ -52,8 +52,16 @@ from audit.simulator.server import Simulator
 SERVICE = "pcc-192-0-2-50"
 INJECTION = "\"; import os; os.system('x') #"
 FORMULA = '=HYPERLINK("http://x","y")'
-MARKUP = "<script>alert(1)</script>\nsecond line 数据 ✓"
-HOSTILE = (INJECTION, FORMULA, MARKUP, "'''\"\"\"\\", "\x1b[31mred\x00")
+MARKUP = "<script>alert(1)</script>\nsecond line 数据 ✓\u2028{__import__('os')}{{}}\\"
+HOSTILE = (
+    INJECTION,
+    FORMULA,
+    MARKUP,
+    "'''\"\"\"\\",
+    "\x1b[31mred\x00",
+    '\\"\u2028)\nimport os  # \\u0022',
+    "{PLAN_JSON}\r\n😀",
+)
 FAST = ApplyOptions(apply=True, poll_interval_s=0.01, task_timeout_s=10, retry_delay_s=0.01)
 
 
@@ -84,10 +92,17 @@ EXPECTED = [
 ]
 
 
+def simulator(task_seconds: float = 0.02, faults: tuple[str, ...] = ()) -> Simulator:
+    """The fleet above; each path in `faults` always answers 503."""
+    document = {**fleet_document(), "faults": [{"path": p, "status": 503} for p in faults]}
+    return Simulator(
+        Fleet.from_json(document, "remediation fleet"), SimulatorConfig(task_seconds=task_seconds)
+    )
+
+
 @pytest.fixture
 def sim() -> Iterator[Simulator]:
-    fleet = Fleet.from_json(fleet_document(), "remediation fleet")
-    with Simulator(fleet, SimulatorConfig(task_seconds=0.02)) as running:
+    with simulator() as running:
         yield running
 
 
@@ -231,6 +246,7 @@ def test_an_action_whose_vm_changed_is_skipped(sim: Simulator, plan: Plan, tmp_p
     datacenter.set_license(101, "windows 2019 Datacenter")  # someone licensed it meanwhile
     reconfigured = dict(datacenter.vms[102].fields, guestOsFamily="windows2019srv_64Guest")
     datacenter.vms[102] = Vm(MappingProxyType(reconfigured))  # and fixed 102's guest OS
+    datacenter.set_license(107, "unlicensed windows guestos")  # no licence, in words: no change
     report = run(sim, plan, tmp_path)
     by_vm = {result.action.vm_id: result for result in report.results}
     assert by_vm[101].outcome is Outcome.SKIPPED
@@ -336,6 +352,47 @@ def test_a_guest_os_refusal_is_recorded_and_the_rest_goes_on(
     assert report.exit_code == 1
     (row, _) = read_results(report.results_path)
     assert row["outcome"] == "failed" and "does not fit" in row["message"]
+
+
+def test_a_task_that_does_not_end_in_time_is_pending_and_rolled_back(
+    plan: Plan, tmp_path: Path
+) -> None:
+    with simulator(task_seconds=60) as slow:
+        options = replace(FAST, task_timeout_s=0.1, max_changes=1)
+        report = run(slow, plan, tmp_path, options)
+        first = report.results[0]
+        assert first.outcome is Outcome.PENDING
+        assert first.task_id is not None and first.task_state in ("todo", "doing")
+        assert "after 0.1 s" in first.message
+        assert report.exit_code == 1
+        assert report.rollback_path is not None
+        rollback = Plan.from_text(report.rollback_path.read_text(), "rollback")
+        assert [(a.vm_id, a.action) for a in rollback.actions] == [
+            (first.action.vm_id, ActionKind.REMOVE_LICENSE)
+        ]
+        # It never landed: the rollback's own check finds the VM as it was and skips it.
+        undone = run(slow, rollback, tmp_path / "undo")
+        assert [r.outcome for r in undone.results] == [Outcome.SKIPPED]
+        assert licences(slow)[first.action.vm_id] is None
+
+
+def test_a_server_error_on_a_change_is_not_retried_and_counts_as_pending(
+    plan: Plan, tmp_path: Path
+) -> None:
+    """After a 5xx the change may have been made: sending it again is not ours to risk."""
+    path = f"/dedicatedCloud/{SERVICE}/datacenter/1/vm/101/setLicense"
+    with simulator(faults=(path,)) as faulty:
+        recording = client(faulty)
+        report = remediate(recording, plan, FAST, tmp_path, lambda _: None)
+        assert recording.posts.count(path) == 1
+        got = {result.action.vm_id: result for result in report.results}
+        assert got[101].outcome is Outcome.PENDING
+        assert "HTTP 503" in got[101].message and "may or may not" in got[101].message
+        assert [got[vm].outcome for vm, _, _ in EXPECTED[1:]] == [Outcome.APPLIED] * 5
+        assert report.exit_code == 1
+        assert report.rollback_path is not None
+        rollback = Plan.from_text(report.rollback_path.read_text(), "rollback")
+        assert 101 in {action.vm_id for action in rollback.actions}
 
 
 def test_the_command_rejects_a_bad_plan_with_one_line(
@@ -495,6 +552,12 @@ def test_the_generated_script_runs_dry_then_applies(
     assert undo.returncode == 0, undo.stderr
     assert licences(sim) == {**dict(_licences(before)), 106: None}
     assert read_results(results)[0]["plan_sha256"] == result.plan_sha256
+
+    # Credentials are never printed nor written beside the results.
+    secrets = (ovh_env["OVH_APPLICATION_SECRET"], ovh_env["OVH_CONSUMER_KEY"])
+    written = [path.read_text(encoding="utf-8") for path in script.parent.glob("remediation-*")]
+    for text in (dry.stdout, dry.stderr, applied.stdout, applied.stderr, undo.stdout, *written):
+        assert not any(secret in text for secret in secrets)
 
 
 def _licences(fleet_json: dict[str, Any]) -> list[tuple[int, str | None]]:

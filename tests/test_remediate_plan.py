@@ -323,6 +323,15 @@ GOOD_ACTION = Action(
             ),
             "actions[0].bypassGuestOsFamilyCheck: expected true or false",
         ),
+        (
+            json.dumps(
+                {
+                    "snapshot_sha256": None,
+                    "actions": [{k: v for k, v in GOOD_ACTION.items() if k != "guest_os_family"}],
+                }
+            ),
+            "actions[0].guest_os_family: missing",
+        ),
     ],
 )
 def test_bad_plan_files_name_the_field(text: str, error: str) -> None:

@@ -16,7 +16,8 @@ Decisions (for the README):
   when its VM is gone or deleted) only when this run read its VM, datacenter and vmLicensed
   listing; otherwise it is `unverified`: an outage is not a fix.
 - Licence events compare the VMs both runs read; a VM that either run could not read raises
-  no event. A VM in state `deleted` counts as removed.
+  no event. A VM in state `deleted` counts as removed. `unlicensed windows guestos` is no
+  licence: replacing it with an edition is `licence_set`, the reverse `licence_removed`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from audit.evaluate.knowledge import UNLICENSED
 from audit.evaluate.records import DELETED, integer, text
 from audit.findings import Finding
 from audit.snapshot import Coverage, Scope, Snapshot
@@ -422,9 +424,10 @@ def licence_events(previous: RunState, current: RunState) -> list[LicenceEvent]:
 def _vm_changes(key: VmKey, old: VmState, new: VmState) -> Sequence[LicenceEvent]:
     changes = []
     if old.license != new.license:
-        if old.license is None:
+        had, has = _licensed(old.license), _licensed(new.license)
+        if has and not had:
             kind = EventKind.LICENCE_SET
-        elif new.license is None:
+        elif had and not has:
             kind = EventKind.LICENCE_REMOVED
         else:
             kind = EventKind.LICENCE_CHANGED
@@ -434,6 +437,11 @@ def _vm_changes(key: VmKey, old: VmState, new: VmState) -> Sequence[LicenceEvent
             _event(EventKind.GUEST_OS_CHANGED, key, new, old.guest_os_family, new.guest_os_family)
         )
     return changes
+
+
+def _licensed(licence: str | None) -> bool:
+    """Whether a `license` value is a licence at all (the API also says "none" in words)."""
+    return licence is not None and licence != UNLICENSED
 
 
 def _event(

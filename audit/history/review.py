@@ -22,6 +22,7 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
 from audit.errors import InputError
+from audit.evaluate.rules.registry import RULE_IDS
 from audit.render.view import REVIEW_STATUSES
 
 JSONObject = dict[str, Any]
@@ -144,6 +145,8 @@ def _parse_rows(path: Path, rows: Sequence[tuple[Any, ...]]) -> list[ReviewRow]:
         if service is None or rule is None:
             missing = "Service" if service is None else "Rule"
             raise InputError(f"{cell(missing)}: empty, so the row names no finding")
+        if rule not in RULE_IDS:
+            raise InputError(f"{cell('Rule')}: {rule!r} is not a rule of ovh-license-audit")
         datacenter = _identifier(cells["Datacenter"], cell("Datacenter"))
         vm_id = _identifier(cells["VM id"], cell("VM id"))
         parsed.append(

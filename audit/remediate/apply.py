@@ -76,7 +76,8 @@ class Outcome(StrEnum):
     WOULD_APPLY = "would-apply"  # dry run: the VM still matches, --apply would send it
     APPLIED = "applied"  # the task ended in `done`
     FAILED = "failed"  # refused by the API, or the task ended in error
-    PENDING = "pending"  # sent, but the task had not ended within --task-timeout
+    PENDING = "pending"  # sent, but not seen to end: task still running at --task-timeout,
+    # or the answer to the call was lost (5xx, network); the rollback plan includes it
     SKIPPED = "skipped"  # the VM changed since the plan: not touched
     CAPPED = "capped"  # beyond --max-changes: not touched
     MANUAL = "manual"  # a person must act
@@ -179,6 +180,11 @@ class Action:
         located = action.service_name and None not in (action.datacenter_id, action.vm_id)
         if action.changes_licence and not located:
             raise PlanError(f"{where}: {kind} needs service_name, datacenter_id and vm_id")
+        if action.changes_licence and "guest_os_family" not in data:
+            raise PlanError(
+                f"{where}.guest_os_family: missing (a licence action is checked against the "
+                "VM's guest OS before it is sent)"
+            )
         if kind is ActionKind.SET_LICENSE and not action.target_license:
             raise PlanError(f"{where}.target_license: setLicense needs the licence to set")
         return action
@@ -387,10 +393,11 @@ def read_results(path: Path) -> list[dict[str, str]]:
 def rollback_plan(rows: Sequence[dict[str, str]], source: str) -> Plan:
     """The plan that puts back the previous licence of every VM a run changed, newest first.
 
-    Changes whose task did not end in time are included: if they never landed, the rollback's
-    own check finds the VM unchanged and skips it. A VM that had no licence (or
-    `unlicensed windows guestos`) gets removeLicense; any other previous value is set again
-    with bypassGuestOsFamilyCheck, since it may be exactly the value the guest-OS check refuses.
+    Each action expects the licence the change set: the rollback, like any plan, skips a VM
+    that changed since. Pending changes are included: if they never landed, that check finds
+    the VM unchanged and skips it. A VM that had no licence (or `unlicensed windows guestos`)
+    gets removeLicense; any other previous value is set again with bypassGuestOsFamilyCheck,
+    since it may be exactly the value the guest-OS check refuses.
     """
     actions: list[Action] = []
     plan_shas = {row["plan_sha256"] for row in rows}
@@ -542,7 +549,7 @@ class _Runner:
             return Result(action, Outcome.SKIPPED, "the VM no longer exists")
         except ovh.exceptions.APIError as exc:
             return Result(action, Outcome.FAILED, f"could not read the VM: {_api_message(exc)}")
-        previous = _text(vm.get("license")) if isinstance(vm, dict) else None
+        previous = _text(_field(vm, "license"))
         changed = _changed(action, vm)
         if changed is not None:
             return Result(action, Outcome.SKIPPED, changed, previous_license=previous)
@@ -564,20 +571,20 @@ class _Runner:
             task = self.call("POST", path, **body)
         except KEY_REFUSALS:
             raise
-        except ovh.exceptions.BadParametersError as exc:
-            return Result(action, Outcome.FAILED, _api_message(exc), previous_license=previous)
         except ovh.exceptions.APIError as exc:
             status = _status(exc)
-            message = (
-                f"HTTP {status}: {_api_message(exc)}" if status else _api_message(exc)
-            ) + " (the change may or may not have been made: run a dry run to see)"
-            return Result(action, Outcome.FAILED, message, previous_license=previous)
+            message = f"HTTP {status}: {_api_message(exc)}" if status else _api_message(exc)
+            if status is not None and status < 500:  # refused (a 400 from the guest-OS check)
+                return Result(action, Outcome.FAILED, message, previous_license=previous)
+            # A 5xx, a lost connection or a garbled answer: the change may have been made, so
+            # it is pending, which the rollback plan covers (its own check skips it if not).
+            message += " (the change may or may not have been made: run a dry run to see)"
+            return Result(action, Outcome.PENDING, message, previous_license=previous)
         return self.follow(action, previous, task)
 
     def follow(self, action: Action, previous: str | None, task: Any) -> Result:
         """Poll the task until it ends or the timeout passes, then read the VM once more."""
-        task_id = task.get("taskId") if isinstance(task, dict) else None
-        state = str(task.get("state")) if isinstance(task, dict) else "unknown"
+        task_id, state = _field(task, "taskId"), str(_field(task, "state"))
         if not isinstance(task_id, int) or isinstance(task_id, bool):
             return Result(
                 action, Outcome.PENDING, "the API answered no task id", previous_license=previous
@@ -600,7 +607,7 @@ class _Runner:
             time.sleep(min(interval, remaining))
             interval = min(interval * 1.5, self.options.max_poll_interval_s)
             try:
-                state = str(self.call("GET", path).get("state"))
+                state = str(_field(self.call("GET", path), "state"))
             except ovh.exceptions.APIError as exc:
                 return Result(
                     action,
@@ -616,7 +623,7 @@ class _Runner:
                 action, Outcome.FAILED, elapsed, previous, task_id=task_id, task_state=state
             )
         try:
-            after = _text(self.call("GET", action.vm_path).get("license"))
+            after = _text(_field(self.call("GET", action.vm_path), "license"))
         except ovh.exceptions.APIError as exc:
             elapsed += f"; could not read the VM again: {_api_message(exc)}"
             after = None
@@ -630,6 +637,16 @@ def _text(value: object) -> str | None:
     return None if value is None else str(value)
 
 
+def _field(answer: object, key: str) -> Any:
+    """A field of an API object; None when the answer is not an object (never a crash)."""
+    return answer.get(key) if isinstance(answer, dict) else None
+
+
+def _no_licence(licence: str | None) -> str | None:
+    """The API says "no licence" two ways (null, and in words after a removal); one here."""
+    return None if licence in (None, "", UNLICENSED) else licence
+
+
 def _changed(action: Action, vm: object) -> str | None:
     """Why the VM no longer matches the plan, or None when it still does."""
     if not isinstance(vm, dict):
@@ -637,7 +654,7 @@ def _changed(action: Action, vm: object) -> str | None:
     if vm.get("powerState") == "deleted":
         return "the VM is deleted"
     licence = _text(vm.get("license")) or None
-    if licence != (action.current_license or None):
+    if _no_licence(licence) != _no_licence(action.current_license):
         return f"licence is now {licence!r}, the plan expected {action.current_license!r}"
     guest = _text(vm.get("guestOsFamily")) or None
     if guest != (action.guest_os_family or None):
