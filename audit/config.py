@@ -15,6 +15,7 @@ from audit.collect.retry import RetryPolicy
 from audit.errors import InputError
 
 FAIL_ON_CHOICES = ("high", "medium", "low", "info", "never")
+SERVICE_DEFAULT_KEY = "default"
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,8 @@ class RemediationConfig:
     """Which edition to propose when a Windows guest needs a licence.
 
     `editions` maps a Windows version ("2019") to an edition; `services` maps a service name
-    to such a mapping, and wins over it.
+    to such a mapping, whose `default` key sets the edition of every version of that service.
+    Most specific wins: service and version, service default, version, default edition.
     """
 
     default_edition: str = "Standard"
@@ -31,7 +33,12 @@ class RemediationConfig:
 
     def edition_for(self, service_name: str, version: str) -> str:
         per_service = self.services.get(service_name, {})
-        return per_service.get(version) or self.editions.get(version) or self.default_edition
+        return (
+            per_service.get(version)
+            or per_service.get(SERVICE_DEFAULT_KEY)
+            or self.editions.get(version)
+            or self.default_edition
+        )
 
 
 @dataclass(frozen=True)

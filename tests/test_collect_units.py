@@ -1,5 +1,6 @@
 """Pure parts of the collector: throttling, retry classification, backoff, configuration."""
 
+import json
 import random
 from pathlib import Path
 from types import SimpleNamespace
@@ -7,6 +8,7 @@ from types import SimpleNamespace
 import ovh.exceptions
 import pytest
 
+from audit.collect.collector import valid_unicode
 from audit.collect.retry import RetryPolicy, Verdict, classify
 from audit.collect.throttle import RateLimiter
 from audit.config import load_config
@@ -100,7 +102,8 @@ def test_config_file_resolves_paths_and_editions(tmp_path: Path) -> None:
     path.write_text(
         '[audit]\nout = "out"\nmax_rps = 5\n'
         '[remediation]\ndefault_edition = "Standard"\neditions = { "2022" = "Datacenter" }\n'
-        'services = { "pcc-1" = { "2022" = "Standard Core" } }\n'
+        'services = { "pcc-1" = { "2022" = "Standard Core" }, '
+        '"pcc-3" = { default = "Datacenter Core", "2016" = "Standard" } }\n'
     )
     config = load_config(path)
     assert config.out == tmp_path / "out"
@@ -108,3 +111,12 @@ def test_config_file_resolves_paths_and_editions(tmp_path: Path) -> None:
     assert config.remediation.edition_for("pcc-2", "2022") == "Datacenter"
     assert config.remediation.edition_for("pcc-1", "2022") == "Standard Core"
     assert config.remediation.edition_for("pcc-1", "2019") == "Standard"
+    assert config.remediation.edition_for("pcc-3", "2022") == "Datacenter Core"
+    assert config.remediation.edition_for("pcc-3", "2016") == "Standard"
+
+
+def test_lone_surrogates_from_the_api_become_replacement_characters() -> None:
+    raw = json.loads('{"name": "vm-\\ud800-x", "tags": ["ok", "\\udfff"], "id": 3}')
+    clean = valid_unicode(raw)
+    assert clean == {"name": "vm-\ufffd-x", "tags": ["ok", "\ufffd"], "id": 3}
+    json.dumps(clean, ensure_ascii=False).encode("utf-8")  # now writable as UTF-8

@@ -216,6 +216,7 @@ HOSTILE_NAMES = [
     "line\nbreak",
     "<script>alert(1)</script>",
     "serveur-élan-数据",
+    "lone-\ud800-surrogate",
 ]
 
 
@@ -241,6 +242,8 @@ def test_hostile_names_are_neutralised_in_csv(fleet_data: dict[str, Any], tmp_pa
         cell = by_id[str(5000 + index)]
         if name[0] in "=+-@\t":
             assert cell == "'" + name
+        elif "\ud800" in name:  # invalid unicode from the API is replaced, not a crash
+            assert cell == name.replace("\ud800", "\ufffd")
         else:
             assert cell == name
     for row in rows:

@@ -71,6 +71,22 @@ class _Service:
     datacenters: dict[int, _Datacenter] = field(default_factory=dict)
 
 
+def valid_unicode(value: Any) -> Any:
+    """The API's JSON may carry lone surrogates (`"\\ud800"`), which no UTF-8 file can hold:
+    they become U+FFFD here, at the boundary, so every later stage can write what it reads."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return value
+    if isinstance(value, dict):
+        return {valid_unicode(key): valid_unicode(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [valid_unicode(item) for item in value]
+    return value
+
+
 def _id_list(value: Any, path: str) -> list[int]:
     if not isinstance(value, list) or not all(
         isinstance(item, int) and not isinstance(item, bool) for item in value
@@ -165,7 +181,7 @@ class _Walk:
                 self.calls += 1
             self.progress.update(calls=self.calls)
             try:
-                return self._client().get(path)
+                return valid_unicode(self._client().get(path))
             except Exception as exc:
                 verdict = classify(exc)
                 if verdict.verdict is Verdict.FATAL:

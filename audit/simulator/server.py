@@ -98,7 +98,8 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
         )
         response = simulator.api.handle(request)
-        payload = json.dumps(response.body, ensure_ascii=False).encode("utf-8")
+        # ASCII escapes, as a JSON API may send: a lone surrogate from vCenter stays "\ud800".
+        payload = json.dumps(response.body).encode("ascii")
         self.send_response(response.status)
         for name, value in response.headers:
             self.send_header(name, value)
