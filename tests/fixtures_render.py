@@ -2,7 +2,8 @@
 
 VM names come from vCenter and are attacker-controlled; the fixture carries the classic
 payloads (HTML, spreadsheet formulas, DDE, control characters, unicode) in names, licences and
-guest ids, an incomplete coverage and an exceptions register with valid, expired and stale rows.
+guest ids, an incomplete coverage and an exceptions register with valid, expired and stale rows
+(one typed with leading zeros).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ pcc-203-0-113-10,1,1002,*,byol,Customer's own licence (MS agreement 42),=HYPERLI
 pcc-203-0-113-10,1,1003,WIN-UNLICENSED,waiver,Decommission planned,CISO,2025-06-30,CHG-0042
 pcc-203-0-113-10,1,1004,WIN-CLIENT-OS,waiver,Lab desktop,Jane Doe,2026-03-31,CHG-0099
 pcc-203-0-113-10,1,9999,*,byol,Old VM,Jane Doe,,CHG-0001
+pcc-203-0-113-10,1,0042,*,byol,Typed with zeros,Jane Doe,,000123
 """
 
 
@@ -80,7 +82,14 @@ def _vm(
 
 def _prod_dc1(bulk: int) -> DatacenterSnapshot:
     vms = [
-        _vm(1001, "web-01", "windows2019srv_64Guest", "windows 2019 Standard Core"),
+        _vm(
+            1001,
+            "web-01",
+            "windows2019srv_64Guest",
+            "windows 2019 Standard Core",
+            clusterName="007",  # ids that look like numbers keep their leading zeros
+            folderName="0042",
+        ),
         _vm(1002, HOSTILE_NAMES[0], "windows9Server64Guest", None),
         _vm(1003, HOSTILE_NAMES[1], "windows2019srvNext_64Guest", "unlicensed windows guestos"),
         _vm(1004, HOSTILE_NAMES[2], "windows9_64Guest", None),

@@ -15,7 +15,7 @@ from conftest import require_or_skip
 from fixtures_render import HOSTILE_NAMES, make_empty_run, make_run, with_history
 
 from audit.render.base import RunData
-from audit.render.html import HtmlReport, render_html
+from audit.render.html import ARRIVALS_SHOWN_OPEN, HtmlReport, render_html
 
 CAP = 200
 BULK = 230  # unlicensed VMs added to WIN-UNLICENSED, past the cap
@@ -45,8 +45,19 @@ def small_run() -> RunData:
 
 
 @pytest.fixture(scope="module")
-def small_doc(small_run: RunData) -> lxml.html.HtmlElement:
-    return lxml.html.fromstring(render_html(small_run, CAP))
+def small_page(small_run: RunData) -> str:
+    return render_html(small_run, CAP)
+
+
+@pytest.fixture(scope="module")
+def small_doc(small_page: str) -> lxml.html.HtmlElement:
+    return lxml.html.fromstring(small_page)
+
+
+@pytest.fixture(scope="module")
+def rich(run: RunData) -> lxml.html.HtmlElement:
+    """The page with everything the history stage adds."""
+    return lxml.html.fromstring(render_html(with_history(run), CAP))
 
 
 def _hash(source: str) -> str:
@@ -54,20 +65,27 @@ def _hash(source: str) -> str:
 
 
 def test_hostile_names_are_text_not_markup(
-    small_doc: lxml.html.HtmlElement, small_run: RunData
+    small_doc: lxml.html.HtmlElement, small_page: str, small_run: RunData
 ) -> None:
     doc = small_doc
     (script,) = doc.iter("script")
     assert "alert" not in (script.text or "")
+    assert small_page.count("<script") == 1 and "<img" not in small_page
     assert not doc.xpath("//img")
     handlers = [name for el in doc.iter() for name in el.attrib if name.startswith("on")]
     assert handlers == []
+    # Escaped in the source, and read back whole as text.
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in small_page
+    assert "&#34;&gt;&lt;img src=x onerror=alert(2)&gt;" in small_page
     names = {el.text_content() for el in doc.find_class("vm-name")}
     reported = {f["vm_name"] for f in small_run.findings["findings"]} & set(HOSTILE_NAMES)
     assert len(reported) >= 10
     for hostile in reported - {"ctl\x01char"}:
         assert hostile in names, hostile
     assert "ctl\\x01char" in names  # a control character is shown, not swallowed
+    assert "\x01" not in small_page
+    register = doc.get_element_by_id("exceptions").text_content()
+    assert '=HYPERLINK("http://x")' in register and "=1+2" in register
 
 
 def test_no_external_url_and_a_strict_csp(doc: lxml.html.HtmlElement) -> None:
@@ -86,19 +104,56 @@ def test_no_external_url_and_a_strict_csp(doc: lxml.html.HtmlElement) -> None:
 
 
 def test_structure_for_readers_without_javascript(doc: lxml.html.HtmlElement, run: RunData) -> None:
-    assert doc.get_element_by_id("summary") is not None
+    sections = [el.get("id") for el in doc.xpath("//main/section[@id]")]
+    assert sections == ["summary", "findings", "exceptions", "coverage", "rules"]
+    links = doc.xpath("//nav[@class='toc']/a/@href")
+    assert links == ["#summary", "#findings", "#exceptions", "#coverage", "#rules"]
     banner = doc.find_class("banner")[0]
     assert "bad" in banner.classes and "INCOMPLETE" in banner.text_content()
+    assert f"1 of {22 + BULK} VMs could not be read" in banner.text_content()
     assert len(doc.find_class("tile")) == 6
     assert len(doc.xpath("//figure[contains(@class, 'chart')]/svg")) == 3
     groups = doc.xpath("//section[@id='findings']/details[contains(@class, 'rule')]")
     rule_ids = {f["rule_id"] for f in run.findings["findings"]}
     assert {g.get("id") for g in groups} == {f"rule-{r}" for r in rule_ids}
     assert groups[0].get("id") == "rule-WIN-UNLICENSED" and groups[0].get("open") is not None
+    # Everything is in the page without script: the controls that need it hide without it.
+    (toolbar,) = doc.find_class("toolbar")
+    assert "js-only" in toolbar.classes
+    (style,) = doc.iter("style")
+    assert ".js-only { display: none; }" in (style.text or "")
     catalogue = doc.xpath("//section[@id='rules']//tbody/tr")
     assert len(catalogue) == 12
     footer = doc.find_class("footer")[0].text_content()
     assert run.snapshot_sha256 in footer and "ovh-license-audit" in footer
+
+
+def test_counts_equal_the_document(small_doc: lxml.html.HtmlElement, small_run: RunData) -> None:
+    findings = small_run.findings["findings"]
+    summary = small_run.findings["summary"]
+    shown = 0
+    for rule_id, total in summary["by_rule"].items():
+        group = small_doc.get_element_by_id(f"rule-{rule_id}")
+        rows = group.xpath(".//tbody/tr")
+        assert len(rows) == total, rule_id
+        statuses = [row.get("data-status") for row in rows]
+        assert statuses == sorted(statuses, key=["open", "waived", "byol"].index), rule_id
+        opened = sum(1 for f in findings if f["rule_id"] == rule_id and f["status"] == "open")
+        counts = " ".join(group.find_class("counts")[0].text_content().split())
+        assert counts == f"{opened} open \u00b7 {total} total", rule_id
+        shown += len(rows)
+    assert shown == len(findings)
+    tiles = {
+        tile.find_class("tile-label")[0].text_content(): tile.find_class("tile-value")[0].text
+        for tile in small_doc.find_class("tile")
+    }
+    assert tiles["Open findings"] == str(sum(summary["open_by_severity"].values()))
+    assert tiles["Exceptions"] == str(len(small_run.findings["exceptions"]))
+    exceptions = small_doc.xpath("//section[@id='exceptions']//tbody/tr")
+    states = [row.find_class("badge")[0].text for row in exceptions]
+    assert states == [e["state"] for e in small_run.findings["exceptions"]]
+    by_rule = small_doc.get_element_by_id("chart-by-rule").xpath("./svg/g/text[@class='value']")
+    assert sorted(int(el.text) for el in by_rule) == sorted(summary["by_rule"].values())
 
 
 def test_rows_capped_per_rule_with_a_pointer_to_the_workbook(
@@ -114,19 +169,37 @@ def test_rows_capped_per_rule_with_a_pointer_to_the_workbook(
     assert not client.find_class("more")
 
 
-def test_history_sections_only_when_present(run: RunData, doc: lxml.html.HtmlElement) -> None:
+def test_history_sections_only_when_present(
+    run: RunData, doc: lxml.html.HtmlElement, rich: lxml.html.HtmlElement
+) -> None:
     assert not doc.find_class("changes") and not doc.find_class("delta")
-    assert doc.xpath("//*[@id='gone' or @id='licence-changes' or @id='chart-trend']") == []
-    assert "First seen" not in doc.text_content()
-    rich = lxml.html.fromstring(render_html(with_history(run), CAP))
-    changes = rich.find_class("changes")[0].text_content()
-    assert "(2025-10)" in changes and "gone: unverified" in changes
+    assert (
+        doc.xpath("//*[@id='changes' or @id='arrivals' or @id='gone' or @id='chart-trend']") == []
+    )
+    assert "First seen" not in doc.find(".//main").text_content()
+    section = rich.get_element_by_id("changes")
+    assert section.tag == "section"
+    assert rich.xpath("//main/section/@id")[:3] == ["summary", "changes", "findings"]
+    assert rich.xpath("//nav[@class='toc']/a/@href")[1] == "#changes"
+    assert "(2025-10)" in section.find("h2").text_content()
+    pills = section.find_class("changes")[0].text_content()
+    assert "gone: unverified" in pills and "licence set" in pills
+    assert [d.get("id") for d in section.iter("details")] == ["arrivals", "gone", "licence-changes"]
+    document = with_history(run).findings
+    arrivals = rich.get_element_by_id("arrivals")
+    new = sum(1 for f in document["findings"] if f["change"] == "new")
+    assert len(arrivals.xpath(".//tbody/tr")) == new > ARRIVALS_SHOWN_OPEN
+    assert arrivals.get("open") is None  # many: folded, like the other history parts
+    few = lxml.html.fromstring(render_html(with_history(make_run()), CAP))
+    assert few.get_element_by_id("arrivals").get("open") is not None
     open_now = sum(run.findings["summary"]["open_by_severity"].values())
     assert f"{open_now - 12:+,} since 2025-10" in rich.find_class("delta")[0].text_content()
     assert "=old()" in rich.get_element_by_id("gone").text_content()
     assert "@rm -rf" in rich.get_element_by_id("licence-changes").text_content()
     assert len(rich.get_element_by_id("chart-trend").xpath("./svg/g")) == 3
-    assert "First seen" in rich.text_content() and "ticket <CHG-1>" in rich.text_content()
+    assert "First seen" in rich.find(".//main").text_content()
+    (review,) = [td for td in rich.find_class("l-review") if td.text_content().strip()]
+    assert review.text_content() == "accepted=Janeticket <CHG-1>"
 
 
 def test_rerender_is_byte_identical(run: RunData, page: Path, tmp_path: Path) -> None:

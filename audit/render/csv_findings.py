@@ -10,6 +10,7 @@ from typing import Any
 from audit.fsutil import atomic_write_text
 from audit.render.base import RunData
 from audit.render.safe_text import neutralise
+from audit.render.view import first_seen
 
 FINDING_COLUMNS = (
     "rule_id",
@@ -27,6 +28,8 @@ FINDING_COLUMNS = (
 )
 HISTORY_COLUMNS = ("first_seen", "change")
 EXCEPTION_COLUMNS = ("kind", "reason", "approved_by", "expires", "reference")
+# Added later, so at the end: scripts that read the file by position keep working.
+LATER_COLUMNS = ("first_seen_date", "exception_rule_id")
 
 
 def _cell(value: Any) -> str:
@@ -37,12 +40,11 @@ def _cell(value: Any) -> str:
     return neutralise(str(value))
 
 
-def _first_seen(value: Any) -> Any:
-    return value.get("period") if isinstance(value, dict) else value
-
-
 class FindingsCsv:
-    """Every field of findings.json's findings, flattened; exception columns prefixed."""
+    """Every field of findings.json's findings, flattened; exception columns prefixed.
+
+    first_seen's period and date are two columns, empty before the history has run.
+    """
 
     filename = "findings.csv"
 
@@ -53,16 +55,20 @@ class FindingsCsv:
             *FINDING_COLUMNS,
             *HISTORY_COLUMNS,
             *(f"exception_{column}" for column in EXCEPTION_COLUMNS),
+            *LATER_COLUMNS,
         ]
         writer.writerow(header)
         for finding in run.findings["findings"]:
             exception = finding.get("exception") or {}
+            period, seen = first_seen(finding)
             writer.writerow(
                 [
                     *(_cell(finding.get(column)) for column in FINDING_COLUMNS),
-                    _cell(_first_seen(finding.get("first_seen"))),
+                    _cell(period),
                     _cell(finding.get("change")),
                     *(_cell(exception.get(column)) for column in EXCEPTION_COLUMNS),
+                    _cell(seen and seen.isoformat()),
+                    _cell(exception.get("rule_id")),
                 ]
             )
         # A BOM lets Excel detect UTF-8 (unicode VM names) on double-click.

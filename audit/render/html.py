@@ -31,11 +31,13 @@ from audit.render.view import (
     RuleInfo,
     WindowsCoverage,
     arrivals,
-    count_sorted,
     datacenter_coverage,
     describe_failure,
+    finding_order,
     first_seen,
+    has_history,
     history_view,
+    open_by_rule,
     open_delta,
     parse_utc,
     per_service,
@@ -49,8 +51,9 @@ from audit.render.view import (
 
 ROWS_PER_RULE = 200
 ROWS_PER_TABLE = 500
+# New and reopened findings are what a monthly reader looks for first: shown unfolded when few.
+ARRIVALS_SHOWN_OPEN = 50
 _TEMPLATES = "audit.templates"
-_STATUS_ORDER = {"open": 0, "waived": 1, "byol": 2}
 
 
 def _finalize(value: Any) -> Any:
@@ -158,8 +161,8 @@ class Chart:
     legend: tuple[tuple[str, str], ...]
 
 
-_CHART_WIDTH = 380
-_LABEL_WIDTH = 150
+_CHART_WIDTH = 390
+_LABEL_WIDTH = 160
 _ROW_HEIGHT = 24
 _TOP = 4
 _LABEL_CHARS = 22
@@ -305,9 +308,10 @@ def rule_groups(
     by_rule: dict[str, list[JSONObject]] = {}
     for finding in run.findings.get("findings", []):
         by_rule.setdefault(finding["rule_id"], []).append(finding)
+    order = finding_order(catalogue)
     groups = []
     for rule_id in sorted(by_rule, key=lambda r: rule_order(catalogue, r)):
-        findings = sorted(by_rule[rule_id], key=lambda f: _STATUS_ORDER.get(f["status"], 3))
+        findings = sorted(by_rule[rule_id], key=order)
         rule = rule_for(catalogue, rule_id, findings[0]["severity"])
         open_count = sum(1 for f in findings if f["status"] == "open")
         groups.append(
@@ -389,12 +393,8 @@ def _charts(
     summary = run.findings.get("summary", {})
     by_severity: Mapping[str, int] = summary.get("by_severity", {})
     open_by_severity: Mapping[str, int] = summary.get("open_by_severity", {})
-    open_by_rule: Counter[str] = Counter()
-    excepted_by_rule: Counter[str] = Counter()
-    for finding in run.findings.get("findings", []):
-        target = open_by_rule if finding["status"] == "open" else excepted_by_rule
-        target[finding["rule_id"]] += 1
     by_rule: Mapping[str, int] = summary.get("by_rule", {})
+    open_counts = open_by_rule(run.findings.get("findings", []))
     excepted = ("excepted", "Excepted (waived or BYOL)")
     return [
         bar_chart(
@@ -428,9 +428,9 @@ def _charts(
                         (
                             rule_for(catalogue, rule_id, "info").severity,
                             "Open",
-                            open_by_rule[rule_id],
+                            open_counts[rule_id],
                         ),
-                        ("excepted", excepted[1], excepted_by_rule[rule_id]),
+                        ("excepted", excepted[1], count - open_counts[rule_id]),
                     ],
                 )
                 for rule_id, count in sorted(
@@ -540,7 +540,7 @@ def build_context(run: RunData, rows_per_rule: int = ROWS_PER_RULE) -> dict[str,
         "groups": groups,
         "rows_per_rule": rows_per_rule,
         "finding_total": len(findings),
-        "has_history": any("first_seen" in f or "change" in f for f in findings),
+        "has_history": has_history(findings),
         "has_reviews": any(
             r.review_status or r.review_owner or r.review_comment for g in groups for r in g.rows
         ),
@@ -552,8 +552,8 @@ def build_context(run: RunData, rows_per_rule: int = ROWS_PER_RULE) -> dict[str,
         "history": history,
         "arrivals": [_finding_row(f, run.history) for f in new_findings[:ROWS_PER_TABLE]],
         "arrivals_total": len(new_findings),
+        "arrivals_open_up_to": ARRIVALS_SHOWN_OPEN,
         "gone": history.gone[:ROWS_PER_TABLE],
-        "gone_counts": count_sorted(Counter(gone.outcome for gone in history.gone)),
         "events": history.events[:ROWS_PER_TABLE],
         "trend_chart": _trend_chart(history),
     }

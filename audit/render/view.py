@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -148,6 +148,44 @@ def review_of(
     if not isinstance(review, Mapping):
         return None, None, None
     return text(review.get("status")), text(review.get("owner")), text(review.get("comment"))
+
+
+_STATUS_RANK: Mapping[str, int] = {status: rank for rank, status in enumerate(STATUSES)}
+
+
+def finding_order(
+    catalogue: Mapping[str, RuleInfo],
+) -> Callable[[JSONObject], tuple[Any, ...]]:
+    """Sort key shared by both reports: worst rule first, open before excepted, then by VM.
+
+    The workbook is protected, and Excel cannot sort a protected range, so its rows must
+    already be in the order an auditor reads them.
+    """
+    ranks = {rule_id: rule_order(catalogue, rule_id) for rule_id in catalogue}
+
+    def key(finding: JSONObject) -> tuple[Any, ...]:
+        rule_id = finding["rule_id"]
+        rank = ranks.get(rule_id)
+        dc_id, vm_id = integer(finding.get("datacenter_id")), integer(finding.get("vm_id"))
+        return (
+            rule_order(catalogue, rule_id) if rank is None else rank,
+            _STATUS_RANK.get(finding.get("status", ""), len(STATUSES)),
+            str(finding.get("service_name", "")),
+            -1 if dc_id is None else dc_id,
+            -1 if vm_id is None else vm_id,
+        )
+
+    return key
+
+
+def has_history(findings: list[JSONObject]) -> bool:
+    """True when the history stage has marked the findings (first seen, change)."""
+    return any("first_seen" in f or "change" in f for f in findings)
+
+
+def open_by_rule(findings: list[JSONObject]) -> Counter[str]:
+    """Open findings per rule id (findings.json's summary counts every status)."""
+    return Counter(f["rule_id"] for f in findings if f.get("status") == "open")
 
 
 def count_sorted(counts: Mapping[str, int], order: tuple[str, ...] = ()) -> list[tuple[str, int]]:
@@ -391,6 +429,11 @@ class HistoryView:
     @property
     def present(self) -> bool:
         return bool(self.previous_period or self.changes or self.events or self.gone)
+
+    @property
+    def gone_counts(self) -> list[tuple[str, int]]:
+        """Gone findings per outcome (fixed, vm_removed, unverified)."""
+        return count_sorted(Counter(gone.outcome for gone in self.gone))
 
 
 def history_view(run: RunData) -> HistoryView:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import shutil
 import zipfile
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -32,6 +31,7 @@ from openpyxl.packaging.custom import StringProperty
 from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.pagebreak import Break
 from openpyxl.writer.excel import ExcelWriter
 
 from audit.evaluate.records import integer
@@ -50,9 +50,12 @@ from audit.render.view import (
     count_sorted,
     datacenter_coverage,
     describe_failure,
+    finding_order,
     first_seen,
+    has_history,
     history_view,
     iter_inventory,
+    open_by_rule,
     open_delta,
     parse_date,
     parse_utc,
@@ -75,8 +78,11 @@ _SECTION_FONT = Font(bold=True, size=12, color="1F3A5F")
 _LABEL_FONT = Font(bold=True)
 _REVIEW_FILL = PatternFill("solid", fgColor="FFF8E1")
 _UNLOCKED = Protection(locked=False)
+_TOP = Alignment(vertical="top")
 _WRAP = Alignment(wrap_text=True, vertical="top")
 _LEFT = Alignment(horizontal="left")
+_RIGHT = Alignment(horizontal="right")
+_INDENT = Alignment(indent=1)
 _DATE_FORMAT = "yyyy-mm-dd"
 _DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 _COVERAGE_FILL = {
@@ -84,6 +90,9 @@ _COVERAGE_FILL = {
     False: PatternFill("solid", fgColor="C62828"),
 }
 _COVERAGE_FONT = {True: Font(bold=True, color="1B5E20"), False: Font(bold=True, color="FFFFFF")}
+# Points per line of 11 pt text; Excel caps a row at 409 pt.
+_LINE_HEIGHT = 15.0
+_MAX_LINES = 27
 
 
 @dataclass(frozen=True)
@@ -107,14 +116,14 @@ class XlsxReport:
         _set_properties(workbook, run)
         catalogue = rule_catalogue()
         windows = windows_coverage(run)
-        _summary_sheet(workbook, run, catalogue, windows)
+        history = history_view(run)
+        _summary_sheet(workbook, run, catalogue, windows, history)
         _findings_sheet(workbook, run, catalogue)
         _inventory_sheet(workbook, run)
         _licence_sheet(workbook, run, windows)
         _exceptions_sheet(workbook, run)
         _coverage_sheet(workbook, run)
         _rules_sheet(workbook, run, catalogue)
-        history = history_view(run)
         if history.previous_period:
             _changes_sheet(workbook, run, history, catalogue)
         _save(workbook, path, _zip_time(run))
@@ -130,11 +139,46 @@ def needs_guard(value: str) -> bool:
     return value.startswith(FORMULA_TRIGGERS) or value in ERROR_CODES
 
 
+def line_count(value: Any, width: float) -> int:
+    """Lines a wrapped cell needs in a column `width` characters wide (a safe over-estimate).
+
+    LibreOffice keeps a streamed row one line tall and prints the wrapped lines overlapping,
+    so the row height is set from this rather than left to the application.
+    """
+    if not isinstance(value, str):
+        return 1
+    per_line = max(int(width) - 2, 1)
+    lines = sum(max(1, -(-len(part) // per_line)) for part in value.split("\n"))
+    return min(lines, _MAX_LINES)
+
+
+def _print_setup(ws: Any, label: str) -> None:
+    """Landscape, one page wide, as many pages down as needed; each page says what it is.
+
+    Set when the sheet is created: write-only mode writes the fit-to-page flag with the
+    sheet's first row.
+    """
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.page_margins.top = ws.page_margins.bottom = 0.6
+    ws.page_margins.header = ws.page_margins.footer = 0.25
+    footer = ws.HeaderFooter.oddFooter
+    footer.left.text = label.replace("&", "&&")
+    footer.center.text = "&A"
+    footer.right.text = "Page &P of &N"
+    footer.left.size = footer.center.size = footer.right.size = 8
+
+
 class _Sheet:
     """One write-only sheet: turns Python values into cells, never into formulas."""
 
     def __init__(self, workbook: Workbook, title: str, widths: Sequence[float]) -> None:
         self.ws = workbook.create_sheet(title)
+        _print_setup(self.ws, str(workbook.properties.title))
+        self.widths = tuple(widths)
         for index, width in enumerate(widths, 1):
             self.ws.column_dimensions[get_column_letter(index)].width = width
         self.rows = 0
@@ -179,8 +223,10 @@ class _Sheet:
         self.ws.append([self.value(v) for v in values])
         self.rows += 1
 
-    def append_cells(self, cells: list[Any]) -> None:
-        """Append values already converted (cells or raw values from `value`)."""
+    def append_cells(self, cells: list[Any], lines: int = 1) -> None:
+        """Append values already converted (cells or raw values from `value`), `lines` tall."""
+        if lines > 1:
+            self.ws.row_dimensions[self.rows + 1].height = _LINE_HEIGHT * lines
         self.ws.append(cells)
         self.rows += 1
 
@@ -189,25 +235,34 @@ class _Sheet:
         self.rows += 1
 
     def title(self, text: str, subtitle: str | None = None) -> None:
-        self.append_cells([self.cell(text, font=_TITLE_FONT)])
+        self.append_cells([self.cell(text, font=_TITLE_FONT)], lines=2)
         if subtitle is not None:
             self.append_cells([self.cell(subtitle, font=Font(italic=True, color="555555"))])
 
-    def section(self, text: str) -> None:
+    def section(self, text: str, new_page: bool = False) -> None:
+        """A section title; `new_page` starts a printed page with it where the application
+        honours manual breaks on a fit-to-width sheet (LibreOffice does, Excel does not)."""
         self.blank()
+        if new_page:
+            self.ws.row_breaks.append(Break(id=self.rows))
         self.append_cells([self.cell(text, font=_SECTION_FONT)])
 
     def header(self, headers: Sequence[str]) -> None:
+        """A styled header row, tall enough for headers that wrap in narrow columns."""
+        lines = max(line_count(h, w) for h, w in zip(headers, self.widths, strict=False))
         self.append_cells(
             [
                 self.cell(h, font=_HEADER_FONT, fill=_HEADER_FILL, alignment=_HEADER_ALIGN)
                 for h in headers
-            ]
+            ],
+            lines,
         )
 
-    def pair(self, label: str, value: Any, **style: Any) -> None:
+    def pair(self, label: str, value: Any, span: int = 1, **style: Any) -> None:
+        """A label and its value; a filled value spans `span` cells so its overflow shows."""
         style.setdefault("alignment", _LEFT)
-        self.append_cells([self.cell(label, font=_LABEL_FONT), self.cell(value, **style)])
+        band = [self.cell(None, fill=style["fill"]) for _ in range(span - 1) if "fill" in style]
+        self.append_cells([self.cell(label, font=_LABEL_FONT), self.cell(value, **style), *band])
 
 
 class _Table(_Sheet):
@@ -218,29 +273,40 @@ class _Table(_Sheet):
         self.columns = columns
         self.ws.freeze_panes = "A2"
         self.ws.print_title_rows = "1:1"
-        self.ws.page_setup.orientation = "landscape"
-        self.ws.page_setup.fitToWidth = 1
-        self.ws.page_setup.fitToHeight = 0
-        self.ws.sheet_properties.pageSetUpPr.fitToPage = True
-        self._wrapped = {i for i, c in enumerate(columns) if c.wrap}
-        for index, column in enumerate(columns, 1):
+        # Per column index, the style its written cells carry; plain columns are absent.
+        self._styles: dict[int, dict[str, Any]] = {}
+        # With wrapped columns rows grow taller, and every cell is top-aligned to read as a row.
+        self._wraps = any(c.wrap for c in columns)
+        for index, column in enumerate(columns):
+            style: dict[str, Any] = {"alignment": _WRAP} if column.wrap else {}
             if column.editable:
-                # The column's own style: rows people add below the data are editable too.
-                dimension = self.ws.column_dimensions[get_column_letter(index)]
-                dimension.protection = _UNLOCKED
-                dimension.fill = _REVIEW_FILL
+                style |= {"protection": _UNLOCKED, "fill": _REVIEW_FILL}
+                # The column's own style: empty cells, and rows people add, are editable too.
+                dimension = self.ws.column_dimensions[get_column_letter(index + 1)]
+                for name, setting in style.items():
+                    setattr(dimension, name, setting)
+            if style:
+                self._styles[index] = style
         self.header([c.header for c in columns])
 
     def row(self, values: Sequence[Any]) -> None:
-        if not self._wrapped:
+        """One data row; empty cells are not written, so editable ones keep their column style."""
+        if not self._styles:
             self.append(values)
             return
-        self.append_cells(
-            [
-                self.cell(v, alignment=_WRAP) if i in self._wrapped else self.value(v)
-                for i, v in enumerate(values)
-            ]
-        )
+        cells: list[Any] = []
+        lines = 1
+        for index, value in enumerate(values):
+            style = self._styles.get(index)
+            if value is None:
+                cells.append(None)
+            elif style is not None:
+                cells.append(self.cell(value, **style))
+                if self.columns[index].wrap:
+                    lines = max(lines, line_count(value, self.widths[index]))
+            else:
+                cells.append(self.cell(value, alignment=_TOP) if self._wraps else self.value(value))
+        self.append_cells(cells, lines)
 
     @property
     def last_column(self) -> str:
@@ -296,18 +362,31 @@ def _set_properties(workbook: Workbook, run: RunData) -> None:
         workbook.custom_doc_props.append(StringProperty(name=name, value=clean_text(value)))
 
 
+def _coverage_pair(sheet: _Sheet, complete: bool, failures: int, span: int) -> None:
+    """The coverage verdict: green when complete, a red band when anything could not be read."""
+    sheet.pair(
+        "Coverage",
+        "complete" if complete else f"INCOMPLETE: {failures:,} object(s) could not be read",
+        span=span,
+        fill=_COVERAGE_FILL[complete],
+        font=_COVERAGE_FONT[complete],
+    )
+
+
 def _summary_sheet(
     workbook: Workbook,
     run: RunData,
     catalogue: Mapping[str, RuleInfo],
     windows: list[WindowsCoverage],
+    history: HistoryView,
 ) -> None:
     """The run's identity (period, time, endpoint, digest), its coverage and the counts."""
     meta = run.findings["run"]
     summary = run.findings.get("summary", {})
     coverage = meta.get("coverage", {})
     complete = bool(coverage.get("complete"))
-    sheet = _Sheet(workbook, "Summary", [30, 48, 14, 14, 14, 14, 14])
+    # Narrow value columns so the count tables read as tables; long values overflow right.
+    sheet = _Sheet(workbook, "Summary", [30, 20, 14, 16, 16, 14, 14])
     sheet.ws.sheet_view.showGridLines = False
     sheet.title(
         "Windows licence compliance audit",
@@ -320,12 +399,7 @@ def _summary_sheet(
     sheet.pair("Tool version", meta.get("tool_version"))
     sheet.pair("Snapshot sha256", run.snapshot_sha256)
     failures = len(coverage.get("failures", []))
-    sheet.pair(
-        "Coverage",
-        "complete" if complete else f"INCOMPLETE: {failures} object(s) could not be read",
-        fill=_COVERAGE_FILL[complete],
-        font=_COVERAGE_FONT[complete],
-    )
+    _coverage_pair(sheet, complete, failures, span=5)
     for label, key in (
         ("Services listed", "services_listed"),
         ("Services read", "services_read"),
@@ -346,23 +420,27 @@ def _summary_sheet(
         values = [severity, by_severity.get(severity, 0), open_by_severity.get(severity, 0)]
         if delta is not None:
             values += [delta.previous[severity], _signed(delta.change[severity])]
-        sheet.append(values)
+        sheet.append_cells([sheet.value(v) for v in values[:-1]] + [_right(sheet, values[-1])])
     total = ["total", sum(by_severity.values()), sum(open_by_severity.values())]
     if delta is not None:
         total += [delta.previous_total, _signed(delta.change_total)]
-    sheet.append(total)
+    sheet.append_cells(
+        [sheet.cell(v, font=_LABEL_FONT) for v in total[:-1]]
+        + [_right(sheet, total[-1], font=_LABEL_FONT)]
+    )
 
     sheet.section("Findings by status")
     sheet.header(["Status", "Findings"])
     for status, count in count_sorted(summary.get("by_status", {}), STATUSES):
         sheet.append([status, count])
 
-    sheet.section("Findings by rule")
-    sheet.header(["Rule", "Title", "Severity", "Findings"])
+    sheet.section("Findings by rule", new_page=True)
+    sheet.header(["Rule", "Severity", "Findings", "Title"])
     by_rule = summary.get("by_rule", {})
     for rule_id, count in sorted(by_rule.items(), key=lambda item: rule_order(catalogue, item[0])):
         rule = rule_for(catalogue, rule_id, "")
-        sheet.append([rule_id, rule.title, rule.severity, count])
+        cells = [sheet.value(v) for v in (rule_id, rule.severity, count)]
+        sheet.append_cells([*cells, sheet.cell(rule.title, alignment=_INDENT)])
 
     sheet.section("Findings by service")
     sheet.header(["Service", "Findings"])
@@ -382,18 +460,18 @@ def _summary_sheet(
                 usage.unclear,
             ]
         )
-    _history_sections(sheet, history_view(run))
+    _history_sections(sheet, history)
 
 
 def _history_sections(sheet: _Sheet, history: HistoryView) -> None:
     """What the history stage adds, when it has run: changes since last month and the trend."""
     if history.present:
-        sheet.section(f"Since the previous run ({history.previous_period or 'none'})")
+        sheet.section(f"Since the previous run ({history.previous_period or 'none'})", True)
         sheet.header(["What", "Count"])
         for change, count in history.changes:
             sheet.append([f"{change} findings", count])
-        for outcome, count in count_sorted(Counter(gone.outcome for gone in history.gone)):
-            sheet.append([f"gone: {outcome}", count])
+        for outcome, count in history.gone_counts:
+            sheet.append([f"gone: {outcome.replace('_', ' ')}", count])
         for event, count in history.event_counts:
             sheet.append([event.replace("_", " "), count])
     if history.trend:
@@ -408,6 +486,11 @@ def _history_sections(sheet: _Sheet, history: HistoryView) -> None:
 def _signed(change: int | None) -> str | None:
     """A change as people write it (+3, -2, 0); text, so the sign shows in every viewer."""
     return None if change is None else f"{change:+,}" if change else "0"
+
+
+def _right(sheet: _Sheet, value: Any, **style: Any) -> Any:
+    """A value right-aligned like the numbers beside it (the signed changes are text)."""
+    return sheet.cell(value, alignment=_RIGHT, **style)
 
 
 def _trend_chart(sheet: _Sheet, keys: Sequence[str], header_row: int) -> None:
@@ -433,21 +516,22 @@ def _trend_chart(sheet: _Sheet, keys: Sequence[str], header_row: int) -> None:
         chart.series[-1].graphicalProperties.solidFill = SEVERITY_COLOURS[severity].strong[1:]
     period = keys.index("period") + 1
     chart.set_categories(Reference(sheet.ws, min_col=period, min_row=header_row + 1, max_row=last))
-    sheet.ws.add_chart(chart, f"{get_column_letter(len(keys) + 2)}{header_row}")
+    # Below the table rather than beside it: the sheet still prints one narrow page wide.
+    sheet.ws.add_chart(chart, f"A{last + 2}")
 
 
 _FINDING_COLUMNS: tuple[Column, ...] = (
     Column("Rule", 22),
     Column("Severity", 10),
     Column("Status", 9),
-    Column("Service", 24),
+    Column("Service", 20),
     Column("Datacenter", 11),
     Column("VM id", 9),
-    Column("VM name", 30),
-    Column("moRef", 12),
+    Column("VM name", 28),
+    Column("moRef", 11),
     Column("Power state", 12),
     Column("Guest OS (configured)", 26),
-    Column("Licence", 30),
+    Column("Licence", 28),
     Column("Message", 70),
     Column("Rule title", 40),
     Column("Remediation", 50),
@@ -458,7 +542,11 @@ _FINDING_COLUMNS: tuple[Column, ...] = (
     Column("Expires", 11),
     Column("Reference", 16),
 )
-_HISTORY_COLUMNS: tuple[Column, ...] = (Column("First seen", 11), Column("Change", 11))
+_HISTORY_COLUMNS: tuple[Column, ...] = (
+    Column("First seen", 10),
+    Column("First seen on", 12),
+    Column("Change", 11),
+)
 _REVIEW_COLUMNS: tuple[Column, ...] = (
     Column("Review status", 15, editable=True),
     Column("Owner", 18, editable=True),
@@ -467,13 +555,13 @@ _REVIEW_COLUMNS: tuple[Column, ...] = (
 
 
 def _findings_sheet(workbook: Workbook, run: RunData, catalogue: Mapping[str, RuleInfo]) -> None:
-    """Every finding with its rule's title and remediation, and three columns for reviewers."""
+    """Every finding, worst first, with its rule's title and remediation, and three columns
+    for reviewers: the only cells of the protected sheet that can be edited."""
     findings: list[JSONObject] = run.findings.get("findings", [])
-    with_history = any("first_seen" in f or "change" in f for f in findings)
+    with_history = has_history(findings)
     columns = _FINDING_COLUMNS + (_HISTORY_COLUMNS if with_history else ()) + _REVIEW_COLUMNS
     table = _Table(workbook, "Findings", columns)
-    first_review = len(columns) - len(_REVIEW_COLUMNS) + 1
-    for finding in findings:
+    for finding in sorted(findings, key=finding_order(catalogue)):
         rule = rule_for(catalogue, finding["rule_id"], finding["severity"])
         exception = finding.get("exception") or {}
         values: list[Any] = [
@@ -490,7 +578,7 @@ def _findings_sheet(workbook: Workbook, run: RunData, catalogue: Mapping[str, Ru
             finding.get("license"),
             finding.get("message"),
             rule.title,
-            rule.remediation,
+            rule.remediation or None,
             exception.get("kind") or None,
             exception.get("rule_id") or None,
             exception.get("reason") or None,
@@ -499,18 +587,12 @@ def _findings_sheet(workbook: Workbook, run: RunData, catalogue: Mapping[str, Ru
             exception.get("reference") or None,
         ]
         if with_history:
-            period, seen = first_seen(finding)
-            values += [seen or period, finding.get("change")]
-        cells = [table.value(value) for value in values]
-        # Empty review cells are not written: they take the column's unlocked style.
-        cells += [
-            None if value is None else table.cell(value, protection=_UNLOCKED, fill=_REVIEW_FILL)
-            for value in review_of(run.history, finding)
-        ]
-        table.append_cells(cells)
+            values += [*first_seen(finding), finding.get("change")]
+        values += review_of(run.history, finding)
+        table.row(values)
     table.finish()
     table.colour_severity(2)
-    review = get_column_letter(first_review)
+    review = get_column_letter(len(columns) - len(_REVIEW_COLUMNS) + 1)
     validation = DataValidation(
         type="list",
         formula1='"' + ",".join(REVIEW_STATUSES) + '"',
@@ -670,7 +752,7 @@ _EXCEPTION_COLUMNS: tuple[Column, ...] = (
     Column("VM id", 9),
     Column("Rule", 18),
     Column("Kind", 9),
-    Column("Reason", 40),
+    Column("Reason", 40, wrap=True),
     Column("Approved by", 20),
     Column("Expires", 11),
     Column("Reference", 18),
@@ -688,13 +770,19 @@ def _exceptions_sheet(workbook: Workbook, run: RunData) -> None:
         for key in EXCEPTION_FIELDS:
             value = row.get(key) or None
             if key in ("datacenter_id", "vm_id"):
-                value = integer(value) or value
+                value = _id_or_text(value)
             elif key == "expires":
                 value = _date_or_text(value)
             values.append(value)
         values += [state.get("state"), state.get("days_to_expiry"), state.get("findings_matched")]
         table.row(values)
     table.finish()
+
+
+def _id_or_text(value: Any) -> Any:
+    """A register id as a number when it is one as written; `007` stays text, zeros and all."""
+    number = integer(value)
+    return number if number is not None and str(number) == str(value).strip() else value
 
 
 _FAILURES_PER_CELL = 50
@@ -706,12 +794,7 @@ def _coverage_sheet(workbook: Workbook, run: RunData) -> None:
     sheet = _Sheet(workbook, "Coverage", [24, 11, 32, 11, 11, 11, 12, 100])
     sheet.ws.sheet_view.showGridLines = False
     sheet.title("Coverage", "What the collector listed versus what it could read.")
-    sheet.pair(
-        "Coverage",
-        "complete" if coverage.complete else f"INCOMPLETE: {len(coverage.failures)} failure(s)",
-        fill=_COVERAGE_FILL[coverage.complete],
-        font=_COVERAGE_FONT[coverage.complete],
-    )
+    _coverage_pair(sheet, coverage.complete, len(coverage.failures), span=2)
     sheet.section("Per datacenter")
     sheet.header(
         [
@@ -729,10 +812,11 @@ def _coverage_sheet(workbook: Workbook, run: RunData) -> None:
         lines = [describe_failure(failure) for failure in dc.failures[:_FAILURES_PER_CELL]]
         if len(dc.failures) > _FAILURES_PER_CELL:
             lines.append(f"... and {len(dc.failures) - _FAILURES_PER_CELL} more in findings.json")
+        errors = "\n".join(lines) or None
         sheet.append_cells(
             [
                 *(
-                    sheet.value(value)
+                    sheet.cell(value, alignment=_TOP)
                     for value in (
                         dc.service_name,
                         dc.datacenter_id,
@@ -743,8 +827,9 @@ def _coverage_sheet(workbook: Workbook, run: RunData) -> None:
                         dc.vm_licensed_read,
                     )
                 ),
-                sheet.cell("\n".join(lines) or None, alignment=_WRAP),
-            ]
+                sheet.cell(errors, alignment=_WRAP),
+            ],
+            line_count(errors, sheet.widths[-1]),
         )
 
 
@@ -761,10 +846,7 @@ _RULE_COLUMNS: tuple[Column, ...] = (
 
 def _rules_sheet(workbook: Workbook, run: RunData, catalogue: Mapping[str, RuleInfo]) -> None:
     by_rule: dict[str, int] = run.findings.get("summary", {}).get("by_rule", {})
-    open_by_rule: dict[str, int] = {}
-    for finding in run.findings.get("findings", []):
-        if finding["status"] == "open":
-            open_by_rule[finding["rule_id"]] = open_by_rule.get(finding["rule_id"], 0) + 1
+    open_counts = open_by_rule(run.findings.get("findings", []))
     table = _Table(workbook, "Rules", _RULE_COLUMNS)
     for rule in catalogue.values():
         table.row(
@@ -773,7 +855,7 @@ def _rules_sheet(workbook: Workbook, run: RunData, catalogue: Mapping[str, RuleI
                 rule.title,
                 rule.severity,
                 by_rule.get(rule.id, 0),
-                open_by_rule.get(rule.id, 0),
+                open_counts[rule.id],
                 rule.rationale,
                 rule.remediation,
             ]
@@ -793,7 +875,7 @@ _CHANGE_COLUMNS: tuple[Column, ...] = (
     Column("First seen", 11),
     Column("Before", 30),
     Column("After", 30),
-    Column("Details", 70),
+    Column("Details", 60, wrap=True),
 )
 
 
