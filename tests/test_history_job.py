@@ -218,8 +218,8 @@ def test_reports_show_changes_deltas_and_trend(tmp_path: Path) -> None:
     ]
     summary = {row[0]: row for row in book["Summary"].iter_rows(values_only=True) if row[0]}
     assert summary["Severity"][3:5] == (f"Open in {JAN}", "Change in open")
-    assert summary["high"][2:5] == (2, 2, "0")
-    assert summary["medium"][2:5] == (1, 2, "-1")
+    assert summary["high"][2:5] == (2, 2, 0)
+    assert summary["medium"][2:5] == (1, 2, -1)
     assert book["Summary"]._charts
 
     page = lxml.html.fromstring((out / FEB / "report.html").read_bytes())

@@ -419,15 +419,18 @@ def _summary_sheet(
     for severity in SEVERITIES:
         values = [severity, by_severity.get(severity, 0), open_by_severity.get(severity, 0)]
         if delta is not None:
-            values += [delta.previous[severity], _signed(delta.change[severity])]
-        sheet.append_cells([sheet.value(v) for v in values[:-1]] + [_right(sheet, values[-1])])
+            values += [delta.previous[severity], delta.change[severity]]
+        cells = [sheet.value(v) for v in values]
+        if delta is not None:
+            cells[-1] = _signed(sheet, delta.change[severity])
+        sheet.append_cells(cells)
     total = ["total", sum(by_severity.values()), sum(open_by_severity.values())]
     if delta is not None:
-        total += [delta.previous_total, _signed(delta.change_total)]
-    sheet.append_cells(
-        [sheet.cell(v, font=_LABEL_FONT) for v in total[:-1]]
-        + [_right(sheet, total[-1], font=_LABEL_FONT)]
-    )
+        total += [delta.previous_total, delta.change_total]
+    cells = [sheet.cell(v, font=_LABEL_FONT) for v in total]
+    if delta is not None:
+        cells[-1] = _signed(sheet, delta.change_total, font=_LABEL_FONT)
+    sheet.append_cells(cells)
 
     sheet.section("Findings by status")
     sheet.header(["Status", "Findings"])
@@ -483,14 +486,12 @@ def _history_sections(sheet: _Sheet, history: HistoryView) -> None:
         _trend_chart(sheet, history.trend_keys, header_row)
 
 
-def _signed(change: int | None) -> str | None:
-    """A change as people write it (+3, -2, 0); text, so the sign shows in every viewer."""
-    return None if change is None else f"{change:+,}" if change else "0"
+_SIGNED_FORMAT = "+#,##0;-#,##0;0"
 
 
-def _right(sheet: _Sheet, value: Any, **style: Any) -> Any:
-    """A value right-aligned like the numbers beside it (the signed changes are text)."""
-    return sheet.cell(value, alignment=_RIGHT, **style)
+def _signed(sheet: _Sheet, change: int | None, **style: Any) -> Any:
+    """A change stays a number (it sums and sorts) shown as people write it: +3, -2, 0."""
+    return sheet.cell(change, number_format=_SIGNED_FORMAT, **style)
 
 
 def _trend_chart(sheet: _Sheet, keys: Sequence[str], header_row: int) -> None:
