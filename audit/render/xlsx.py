@@ -81,7 +81,6 @@ _UNLOCKED = Protection(locked=False)
 _TOP = Alignment(vertical="top")
 _WRAP = Alignment(wrap_text=True, vertical="top")
 _LEFT = Alignment(horizontal="left")
-_RIGHT = Alignment(horizontal="right")
 _INDENT = Alignment(indent=1)
 _DATE_FORMAT = "yyyy-mm-dd"
 _DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
