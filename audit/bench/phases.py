@@ -1,6 +1,7 @@
 """One measured phase per child process, so each peak RSS is that phase's own.
 
-Run as `python -m audit.bench.phases PHASE RUN_DIR`; prints `{"seconds": ..., "peak_mb": ...}`.
+Run as `python -m audit.bench.phases PHASE RUN_DIR`; prints one JSON line: the phase's time,
+the process's resident memory before it (inputs loaded) and its peak while the phase ran.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import json
 import resource
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +17,15 @@ from pathlib import Path
 from openpyxl import Workbook
 
 from audit.evaluate.engine import evaluate
-from audit.job import FINDINGS_FILE, SNAPSHOT_FILE, evaluation_day, findings_document
+from audit.job import (
+    FINDINGS_FILE,
+    SNAPSHOT_FILE,
+    JobSpec,
+    SnapshotSource,
+    evaluation_day,
+    findings_document,
+    run_job,
+)
 from audit.render.base import RunData
 from audit.render.html import HtmlReport
 from audit.render.xlsx import XlsxReport
@@ -68,23 +78,71 @@ def phase_bare_openpyxl(run_dir: Path) -> Callable[[], None]:
     return work
 
 
+def phase_whole_run(run_dir: Path) -> Callable[[], None]:
+    """The monthly job from a stored snapshot: evaluate, history, every report, the plan."""
+    spec = JobSpec(
+        out_dir=run_dir / "job",
+        period="2026-11",
+        source=SnapshotSource(from_file=run_dir / SNAPSHOT_FILE),
+    )
+
+    def work() -> None:
+        run_job(spec)
+
+    return work
+
+
 PHASES = {
     "evaluate": phase_evaluate,
     "xlsx": phase_xlsx,
     "html": phase_html,
     "bare-openpyxl": phase_bare_openpyxl,
+    "run": phase_whole_run,
 }
+
+
+def resident_mb() -> float:
+    """The process's resident memory now (Linux), unlike ru_maxrss which only grows."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * resource.getpagesize() / 2**20
+
+
+class PeakSampler(threading.Thread):
+    """Samples resident memory every few milliseconds while a phase runs."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak_mb = resident_mb()
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.005):
+            self.peak_mb = max(self.peak_mb, resident_mb())
 
 
 def main() -> None:
     name, run_dir = sys.argv[1], Path(sys.argv[2])
     work = PHASES[name](run_dir)
-    baseline_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    inputs_mb = resident_mb()
+    sampler = PeakSampler()
+    sampler.start()
     started = time.perf_counter()
     work()
     seconds = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, "inputs_mb": baseline_mb}))
+    sampler.done.set()
+    sampler.join()
+    peak_mb = max(sampler.peak_mb, resident_mb())
+    process_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "inputs_mb": inputs_mb,
+                "peak_mb": peak_mb,
+                "process_peak_mb": max(process_peak_mb, peak_mb),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
