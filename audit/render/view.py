@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from audit.evaluate.exceptions import REGISTER_COLUMNS
 from audit.evaluate.knowledge import GuestKind, LicenceKind
 from audit.evaluate.records import DELETED, VmRecord, integer, text
 from audit.evaluate.rules.registry import RULES
@@ -25,17 +26,7 @@ STATUSES: tuple[str, ...] = ("open", "waived", "byol")
 REVIEW_STATUSES: tuple[str, ...] = ("open", "accepted", "fixed", "false positive")
 
 # The register's columns, in the order people keep them (DESIGN.md, "Exceptions register").
-EXCEPTION_FIELDS: tuple[str, ...] = (
-    "service_name",
-    "datacenter_id",
-    "vm_id",
-    "rule_id",
-    "kind",
-    "reason",
-    "approved_by",
-    "expires",
-    "reference",
-)
+EXCEPTION_FIELDS: tuple[str, ...] = REGISTER_COLUMNS
 
 GUEST_KIND_LABELS: Mapping[str, str] = {
     GuestKind.WINDOWS_SERVER: "Windows server",
