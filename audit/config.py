@@ -7,7 +7,7 @@ never go here: they come the `ovh` way (OVH_* variables or ovh.conf).
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,14 +57,12 @@ class Config:
     remediation: RemediationConfig = field(default_factory=RemediationConfig)
 
     def retry_policy(self) -> RetryPolicy:
-        default = RetryPolicy()
-        return RetryPolicy(
-            max_retries=default.max_retries if self.max_retries is None else self.max_retries,
-            base_delay_s=default.base_delay_s
-            if self.retry_base_delay_s is None
-            else self.retry_base_delay_s,
-            max_delay_s=default.max_delay_s,
-        )
+        changes: dict[str, Any] = {}
+        if self.max_retries is not None:
+            changes["max_retries"] = self.max_retries
+        if self.retry_base_delay_s is not None:
+            changes["base_delay_s"] = self.retry_base_delay_s
+        return replace(RetryPolicy(), **changes)
 
 
 _AUDIT_KEYS = {

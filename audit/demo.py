@@ -25,6 +25,7 @@ from audit.remediate.script import PLAN_FILE
 from audit.simulator.api import (
     DEFAULT_APPLICATION_KEY,
     DEFAULT_APPLICATION_SECRET,
+    READONLY_CONSUMER_KEY,
     REMEDIATE_CONSUMER_KEY,
     SimulatorConfig,
 )
@@ -33,7 +34,6 @@ from audit.simulator.generate import GeneratedFleet, generate_fleet
 from audit.simulator.server import Simulator
 
 DEMO_OUT = Path("reports/demo")
-READONLY_KEY = "sim-ck-readonly"
 DEMO_MAX_CHANGES = 25
 
 
@@ -101,7 +101,9 @@ def demo_register(generated: GeneratedFleet, today: date) -> str:
 
 def run_month(simulator: Simulator, period: str, out: Path, exceptions_path: Path) -> JobResult:
     endpoint = resolve_endpoint(simulator.url)
-    credentials = Credentials(DEFAULT_APPLICATION_KEY, DEFAULT_APPLICATION_SECRET, READONLY_KEY)
+    credentials = Credentials(
+        DEFAULT_APPLICATION_KEY, DEFAULT_APPLICATION_SECRET, READONLY_CONSUMER_KEY
+    )
     source = SnapshotSource(
         factory=ClientFactory(endpoint, credentials),
         options=CollectOptions(workers=8, max_rps=None),

@@ -6,9 +6,14 @@ import time
 
 import ovh
 
-from audit.bench.simulated import SIM_APP_KEY, SIM_APP_SECRET, SIM_CK_READONLY, simulator_process
+from audit.bench.simulated import simulator_process
 from audit.collect.api import ClientFactory, Credentials, resolve_endpoint
 from audit.collect.collector import CollectOptions, collect
+from audit.simulator.api import (
+    DEFAULT_APPLICATION_KEY,
+    DEFAULT_APPLICATION_SECRET,
+    READONLY_CONSUMER_KEY,
+)
 
 FLEET_VMS = 3000
 LATENCY_MS = 40
@@ -43,7 +48,9 @@ def run() -> list[tuple[str, str]]:
     options = ("--generate", str(FLEET_VMS), "--seed", "7", "--latency-ms", str(LATENCY_MS))
     with simulator_process(*options) as url:
         endpoint = resolve_endpoint(url)
-        credentials = Credentials(SIM_APP_KEY, SIM_APP_SECRET, SIM_CK_READONLY)
+        credentials = Credentials(
+            DEFAULT_APPLICATION_KEY, DEFAULT_APPLICATION_SECRET, READONLY_CONSUMER_KEY
+        )
         factory = ClientFactory(endpoint, credentials)
         snapshot = collect(factory, CollectOptions(workers=WORKERS, max_rps=None), endpoint)
         calls = snapshot.meta.calls

@@ -7,10 +7,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 
-SIM_APP_KEY = "sim-app-key"
-SIM_APP_SECRET = "sim-app-secret"  # noqa: S105 - the simulator's documented default
-SIM_CK_READONLY = "sim-ck-readonly"
-
 
 @contextlib.contextmanager
 def simulator_process(*options: str) -> Iterator[str]:

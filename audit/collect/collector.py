@@ -25,7 +25,6 @@ from audit.collect.api import ClientFactory, credential_error
 from audit.collect.progress import Progress
 from audit.collect.retry import RetryPolicy, Verdict, classify
 from audit.collect.throttle import RateLimiter
-from audit.errors import CredentialError
 from audit.snapshot import (
     Coverage,
     DatacenterSnapshot,
@@ -123,7 +122,6 @@ class _Walk:
         self._pool = ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="collect")
         self.calls = 0
         self.retries = 0
-        self.service_names: list[str] | None = None
         self.services: dict[str, _Service] = {}
         self.failures: list[Failure] = []
         self.progress = Progress(enabled=options.progress)
@@ -215,8 +213,7 @@ class _Walk:
         except _Unreadable as exc:
             self.fail(Failure(Scope.SERVICES, path, str(exc)))
             return
-        self.service_names = sorted(set(names))
-        for name in self.service_names:
+        for name in sorted(set(names)):
             self.services[name] = _Service()
             self.submit(self.service_details, name)
             self.submit(self.list_datacenters, name)
@@ -352,6 +349,3 @@ def collect(factory: ClientFactory, options: CollectOptions, endpoint_label: str
         max_rps=options.max_rps or 0.0,
     )
     return walk.snapshot(meta)
-
-
-__all__ = ["CollectOptions", "CredentialError", "collect"]

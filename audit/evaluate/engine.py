@@ -96,6 +96,10 @@ class _Subject(NamedTuple):
     guest_os_family: str | None
     license: str | None
 
+    @classmethod
+    def of_vm(cls, vm: VmRecord) -> _Subject:
+        return cls(vm.name, vm.moref, vm.power_state, vm.guest_os_family, vm.license)
+
 
 _NO_SUBJECT = _Subject(None, None, None, None, None)
 
@@ -174,9 +178,7 @@ class _Run:
             if vm.vm_id in row_vms:
                 key = (service_name, dc_id, vm.vm_id)
                 self.presence[key] = _Presence.DELETED if deleted else _Presence.LIVE
-                self.subjects[key] = _Subject(
-                    vm.name, vm.moref, vm.power_state, vm.guest_os_family, vm.license
-                )
+                self.subjects[key] = _Subject.of_vm(vm)
             if not deleted:
                 self.vm(vm)
         for vm_id in row_vms:
@@ -206,10 +208,7 @@ class _Run:
         for meta, check in _VM_CHECKS:
             message = check(vm)
             if message is not None:
-                if subject is None:
-                    subject = _Subject(
-                        vm.name, vm.moref, vm.power_state, vm.guest_os_family, vm.license
-                    )
+                subject = subject or _Subject.of_vm(vm)
                 self.add(meta, vm.service_name, vm.datacenter_id, vm.vm_id, subject, message)
 
     def add(
@@ -233,22 +232,9 @@ class _Run:
                     chosen = row
         if chosen is not None:
             status = _STATUS_OF_KIND[chosen.kind]
+        exception = None if chosen is None else chosen.to_register_dict()
         self.findings.append(
-            Finding(
-                rule_id=meta.id,
-                severity=meta.severity,
-                status=status,
-                service_name=service_name,
-                datacenter_id=dc_id,
-                vm_id=vm_id,
-                vm_name=subject.vm_name,
-                moref=subject.moref,
-                power_state=subject.power_state,
-                guest_os_family=subject.guest_os_family,
-                license=subject.license,
-                message=message,
-                exception=None if chosen is None else chosen.to_register_dict(),
-            )
+            _finding(meta, status, (service_name, dc_id, vm_id), subject, message, exception)
         )
 
     def register_findings(self) -> tuple[ExceptionState, ...]:
@@ -286,22 +272,34 @@ class _Run:
         self, meta: RuleMeta, row: ExceptionRow, subject: _Subject, message: str
     ) -> None:
         self.findings.append(
-            Finding(
-                rule_id=meta.id,
-                severity=meta.severity,
-                status=Status.OPEN,
-                service_name=row.service_name,
-                datacenter_id=row.datacenter_id,
-                vm_id=row.vm_id,
-                vm_name=subject.vm_name,
-                moref=subject.moref,
-                power_state=subject.power_state,
-                guest_os_family=subject.guest_os_family,
-                license=subject.license,
-                message=message,
-                exception=row.to_register_dict(),
-            )
+            _finding(meta, Status.OPEN, row.vm_key, subject, message, row.to_register_dict())
         )
+
+
+def _finding(
+    meta: RuleMeta,
+    status: Status,
+    where: tuple[str, int, int | None],
+    subject: _Subject,
+    message: str,
+    exception: dict[str, str] | None,
+) -> Finding:
+    service_name, dc_id, vm_id = where
+    return Finding(
+        rule_id=meta.id,
+        severity=meta.severity,
+        status=status,
+        service_name=service_name,
+        datacenter_id=dc_id,
+        vm_id=vm_id,
+        vm_name=subject.vm_name,
+        moref=subject.moref,
+        power_state=subject.power_state,
+        guest_os_family=subject.guest_os_family,
+        license=subject.license,
+        message=message,
+        exception=exception,
+    )
 
 
 def _order(finding: Finding) -> tuple[str, int, int, int, str, str]:

@@ -57,12 +57,14 @@ SETTABLE_EDITIONS: dict[str, tuple[str, ...]] = {
     ),
 }
 
-# Every licence value `setLicense` accepts, exactly as the API spells it.
-SETTABLE_LICENCES: tuple[str, ...] = tuple(
-    f"windows {version} {edition}"
+_SETTABLE_BY_VALUE: dict[str, tuple[str, str]] = {
+    f"windows {version} {edition}": (version, edition)
     for version, editions in SETTABLE_EDITIONS.items()
     for edition in editions
-)
+}
+
+# Every licence value `setLicense` accepts, exactly as the API spells it.
+SETTABLE_LICENCES: tuple[str, ...] = tuple(_SETTABLE_BY_VALUE)
 
 # Versions whose licences may still be read on a VM but can no longer be set.
 LEGACY_VERSIONS: tuple[str, ...] = ("2008", "2008 R2", "2012", "2012 R2")
@@ -70,12 +72,6 @@ LEGACY_VERSIONS: tuple[str, ...] = ("2008", "2008 R2", "2012", "2012 R2")
 UNLICENSED = "unlicensed windows guestos"
 OVH_MANAGED = "OVHcloud managed"
 UNSUPPORTED = "unknown or unsupported license"
-
-_SETTABLE_BY_VALUE: dict[str, tuple[str, str]] = {
-    f"windows {version} {edition}": (version, edition)
-    for version, editions in SETTABLE_EDITIONS.items()
-    for edition in editions
-}
 
 # Lenient on the edition (add-ons such as "SQL2012 Standard" or "Core" may follow the base
 # edition), strict on the case of `windows` as the API returns it. R2 tried before the year.

@@ -28,7 +28,7 @@ FINDING_COLUMNS = (
 )
 HISTORY_COLUMNS = ("first_seen", "change")
 EXCEPTION_COLUMNS = ("kind", "reason", "approved_by", "expires", "reference")
-# Added later, so at the end: scripts that read the file by position keep working.
+# Last, after the columns above: scripts that read the file by position rely on their order.
 LATER_COLUMNS = ("first_seen_date", "exception_rule_id")
 
 

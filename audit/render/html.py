@@ -15,7 +15,6 @@ import hashlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from audit.evaluate.records import DELETED, text
 from audit.render.base import JSONObject, RunData
 from audit.render.view import (
     SEVERITIES,
+    STATUSES,
     HistoryView,
     RuleInfo,
     WindowsCoverage,
@@ -386,6 +386,15 @@ def _tiles(
     ]
 
 
+# WindowsCoverage fields as (tone, legend name): each is also the segment's colour class.
+_WINDOWS_PARTS = (
+    ("licensed", "Licensed"),
+    ("byol", "BYOL declared"),
+    ("unlicensed", "Unlicensed"),
+    ("unclear", "Unclear licence value"),
+)
+
+
 def _charts(
     run: RunData, catalogue: Mapping[str, RuleInfo], windows: Sequence[WindowsCoverage]
 ) -> list[Chart]:
@@ -445,23 +454,10 @@ def _charts(
             "Windows guests per service",
             "Windows guests (configured guest OS, deleted VMs excluded) by licence situation.",
             [
-                (
-                    w.service_name,
-                    [
-                        ("licensed", "Licensed", w.licensed),
-                        ("byol", "BYOL declared", w.byol),
-                        ("unlicensed", "Unlicensed", w.unlicensed),
-                        ("unclear", "Unclear licence value", w.unclear),
-                    ],
-                )
+                (w.service_name, [(tone, name, getattr(w, tone)) for tone, name in _WINDOWS_PARTS])
                 for w in windows
             ],
-            [
-                ("licensed", "Licensed"),
-                ("byol", "BYOL declared"),
-                ("unlicensed", "Unlicensed"),
-                ("unclear", "Unclear licence value"),
-            ],
+            _WINDOWS_PARTS,
         ),
     ]
 
@@ -478,7 +474,7 @@ def _coverage_gaps(coverage: Mapping[str, Any]) -> list[str]:
 
 def _timestamp(value: Any) -> str:
     stamp = parse_utc(value)
-    return stamp.strftime("%Y-%m-%d %H:%M:%S UTC") if isinstance(stamp, datetime) else str(value)
+    return str(value) if stamp is None else stamp.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _trend_chart(history: HistoryView) -> Chart | None:
@@ -545,6 +541,7 @@ def build_context(run: RunData, rows_per_rule: int = ROWS_PER_RULE) -> dict[str,
             r.review_status or r.review_owner or r.review_comment for g in groups for r in g.rows
         ),
         "severities": SEVERITIES,
+        "statuses": STATUSES,
         "exceptions": exceptions[:ROWS_PER_TABLE],
         "exceptions_more": max(len(exceptions) - ROWS_PER_TABLE, 0),
         "catalogue": list(catalogue.values()),
@@ -552,8 +549,11 @@ def build_context(run: RunData, rows_per_rule: int = ROWS_PER_RULE) -> dict[str,
         "history": history,
         "arrivals": [_finding_row(f, run.history) for f in new_findings[:ROWS_PER_TABLE]],
         "arrivals_total": len(new_findings),
+        "arrivals_more": max(len(new_findings) - ROWS_PER_TABLE, 0),
         "arrivals_open_up_to": ARRIVALS_SHOWN_OPEN,
         "gone": history.gone[:ROWS_PER_TABLE],
+        "gone_more": max(len(history.gone) - ROWS_PER_TABLE, 0),
         "events": history.events[:ROWS_PER_TABLE],
+        "events_more": max(len(history.events) - ROWS_PER_TABLE, 0),
         "trend_chart": _trend_chart(history),
     }
