@@ -18,6 +18,7 @@ from audit.collect.collector import CollectOptions
 from audit.errors import ExitCode
 from audit.evaluate.exceptions import REGISTER_COLUMNS, load_exceptions
 from audit.fsutil import atomic_write_text
+from audit.history.store import HISTORY_FILE
 from audit.job import REMEDIATION_DIR, JobResult, JobSpec, SnapshotSource, run_job
 from audit.job_command import print_summary
 from audit.remediate.apply import ApplyOptions, read_plan, remediate
@@ -195,6 +196,11 @@ def demo_command(args: argparse.Namespace) -> int:
                 for line in evolve_fleet(simulator.fleet):
                     print(f"  fleet change: {line}")
     print(f"\nexceptions register used: {exceptions_path}")
+    print(f"history: {out / HISTORY_FILE}")
+    print("\nthe reports to open:")
+    for period in (first, second):
+        for name in ("report.html", "report.xlsx"):
+            print(f"  {out / period / name}")
     return int(ExitCode.OK)
 
 
