@@ -33,7 +33,7 @@ from audit.render.base import Renderer, RunData
 from audit.render.csv_findings import FindingsCsv
 from audit.render.html import HtmlReport
 from audit.render.xlsx import XlsxReport
-from audit.snapshot import Snapshot, encode_snapshot, read_snapshot
+from audit.snapshot import Snapshot, encode_snapshot, read_snapshot, read_snapshot_bytes
 
 PERIOD_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 SNAPSHOT_FILE = "snapshot.json.gz"
@@ -67,8 +67,7 @@ class SnapshotSource:
 
     def load(self) -> tuple[Snapshot, bytes]:
         if self.from_file is not None:
-            snapshot, _digest = read_snapshot(self.from_file)
-            return snapshot, self.from_file.read_bytes()
+            return read_snapshot_bytes(self.from_file)
         assert self.factory is not None and self.options is not None
         snapshot = collect(self.factory, self.options, self.endpoint_label)
         return snapshot, encode_snapshot(snapshot)

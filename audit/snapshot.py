@@ -232,6 +232,12 @@ def write_snapshot(snapshot: Snapshot, path: Path) -> str:
 
 def read_snapshot(path: Path) -> tuple[Snapshot, str]:
     """Load a snapshot and its sha256; anything damaged or foreign is an InputError."""
+    snapshot, raw = read_snapshot_bytes(path)
+    return snapshot, hashlib.sha256(raw).hexdigest()
+
+
+def read_snapshot_bytes(path: Path) -> tuple[Snapshot, bytes]:
+    """Load a snapshot and keep its exact bytes, for a run folder that must copy it as is."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -243,4 +249,4 @@ def read_snapshot(path: Path) -> tuple[Snapshot, str]:
         raise InputError(f"{path}: not a readable snapshot (corrupted gzip/JSON: {exc})") from exc
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{path}: not an ovh-license-audit snapshot ({exc})") from exc
-    return snapshot, hashlib.sha256(raw).hexdigest()
+    return snapshot, raw
