@@ -11,6 +11,11 @@ in any order, then one row per exception. Because the file lives in a spreadshee
 
 Anything else is an InputError whose one line names the file, line and column: a register
 that is silently half-read would hide (or invent) exceptions.
+
+Limits (README, "Exceptions register"): at most MAX_REGISTER_BYTES bytes and MAX_REGISTER_ROWS
+rows, ids at most MAX_ID (what SQLite's INTEGER and the API's long hold). The size is checked
+with a stat before reading and again while reading in bounded chunks, so a device or pipe
+(`/dev/zero`) or one endless line costs at most the limit in memory.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import csv
 import datetime
 import io
 import re
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -40,9 +46,14 @@ REGISTER_COLUMNS: tuple[str, ...] = (
     "reference",
 )
 ANY_RULE = "*"
+# A hand-kept register is hundreds of rows; these bound a wrong file's time and memory.
+MAX_REGISTER_BYTES = 10 * 1024 * 1024
+MAX_REGISTER_ROWS = 100_000
+MAX_ID = 2**63 - 1  # SQLite INTEGER, the API's long
+_READ_CHUNK = 1024 * 1024
 
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_INTEGER = re.compile(r"\d+")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_INTEGER = re.compile(r"[0-9]+")
 
 
 class ExceptionKind(StrEnum):
@@ -94,14 +105,37 @@ class ExceptionRow:
 
 
 def load_exceptions(path: Path) -> tuple[ExceptionRow, ...]:
-    """Read and validate a register file."""
+    """Read and validate a register file, never more than MAX_REGISTER_BYTES of it."""
     try:
-        data = path.read_bytes()
+        info = path.stat()
+        if stat.S_ISREG(info.st_mode) and info.st_size > MAX_REGISTER_BYTES:
+            raise _too_large(path)
+        data = _read_bounded(path)
     except OSError as exc:
         raise InputError(
             f"{path}: cannot read the exceptions register: {exc.strerror or exc}"
         ) from exc
     return parse_exceptions(data, str(path))
+
+
+def _read_bounded(path: Path) -> bytes:
+    """The file's bytes, read in chunks; one byte past the limit is an error (devices, pipes)."""
+    chunks: list[bytes] = []
+    total = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(min(_READ_CHUNK, MAX_REGISTER_BYTES + 1 - total)):
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > MAX_REGISTER_BYTES:
+                raise _too_large(path)
+    return b"".join(chunks)
+
+
+def _too_large(path: Path) -> InputError:
+    return InputError(
+        f"{path}: larger than {MAX_REGISTER_BYTES // (1024 * 1024)} MB, the exceptions "
+        "register's limit; is this the right file?"
+    )
 
 
 def parse_exceptions(data: bytes, source: str) -> tuple[ExceptionRow, ...]:
@@ -121,6 +155,11 @@ def parse_exceptions(data: bytes, source: str) -> tuple[ExceptionRow, ...]:
             if header is None:
                 header, width = _header(record, source, start), len(record)
                 continue
+            if len(rows) == MAX_REGISTER_ROWS:
+                raise InputError(
+                    f"{source}: line {start}: more than {MAX_REGISTER_ROWS:,} exception rows, "
+                    "the register's limit"
+                )
             row = _row(record, header, width, source, start)
             key = (*row.vm_key, row.rule_id)
             if key in seen:
@@ -218,7 +257,10 @@ def _row(
         value = required(name)
         if not _INTEGER.fullmatch(value):
             raise fail(name, f"expected an integer id, got '{value}'")
-        return int(value)
+        number = int(value)
+        if number > MAX_ID:
+            raise fail(name, f"id {value} is too large (at most {MAX_ID})")
+        return number
 
     service_name = required("service_name")
     datacenter_id = integer("datacenter_id")
