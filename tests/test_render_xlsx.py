@@ -18,7 +18,8 @@ from conftest import require_or_skip
 from fixtures_render import HOSTILE_NAMES, TAKEN_AT, make_empty_run, make_run, with_history
 
 from audit.render.base import RunData
-from audit.render.view import SEVERITIES, rule_catalogue, visible_controls
+from audit.render.safe_text import visible_controls
+from audit.render.view import SEVERITIES, rule_catalogue
 from audit.render.xlsx import XlsxReport
 
 SHEETS = ["Summary", "Findings", "Inventory", "Licence usage", "Exceptions", "Coverage", "Rules"]

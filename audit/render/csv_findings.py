@@ -1,4 +1,4 @@
-"""findings.csv: one row per finding, safe to open in Excel."""
+"""findings.csv: one row per finding, safe to open in Excel (see audit/render/safe_text.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from audit.fsutil import atomic_write_text
 from audit.render.base import RunData
-from audit.render.safe_text import neutralise
+from audit.render.safe_text import safe_text
 from audit.render.view import first_seen
 
 FINDING_COLUMNS = (
@@ -37,7 +37,7 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, bool | int | float):
         return str(value)
-    return neutralise(str(value))
+    return safe_text(str(value))
 
 
 class FindingsCsv:

@@ -24,6 +24,7 @@ from markupsafe import Markup
 
 from audit.evaluate.records import DELETED, text
 from audit.render.base import JSONObject, RunData
+from audit.render.safe_text import visible_controls
 from audit.render.view import (
     SEVERITIES,
     STATUSES,
@@ -45,7 +46,6 @@ from audit.render.view import (
     rule_catalogue,
     rule_for,
     rule_order,
-    visible_controls,
     windows_coverage,
 )
 

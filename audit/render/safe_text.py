@@ -1,13 +1,62 @@
-"""Neutralising text that a spreadsheet would run as a formula (CSV/formula injection)."""
+"""API text made safe to show: invisible characters made visible, formulas kept as text.
+
+VM names come from vCenter and are hostile. Every human-facing output (findings.csv,
+report.xlsx, report.html) passes its text through here; findings.json keeps the exact value
+(it is data, read by programs), and so does the remediation script.
+
+- `visible_controls`: characters that are invisible or change how the text around them is
+  displayed become backslash escapes (`\\x1b` below U+0100, `\\u202e` above), so
+  "\\u202egnp.exe" cannot pass for "exe.png" and NUL or ESC never reach a spreadsheet or a
+  terminal. Tab, LF and CR are kept: CSV quotes them, XML and HTML allow them.
+- `neutralise`: a quote before text that Excel or LibreOffice would run as a formula, also
+  when spaces or line breaks come before the `=`, `+`, `-` or `@` (importers may trim them).
+"""
 
 from __future__ import annotations
 
+import re
+
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_STARTS = ("=", "+", "-", "@")
+_LEADING_SPACE = " \t\r\n"
+
+# C0 controls but tab, LF and CR (illegal in XML, invisible in HTML); DEL and the C1 controls;
+# the bidirectional marks, embeddings, overrides and isolates (U+061C, U+200E/F, U+202A-E,
+# U+2066-9) that reorder what a reader sees; lone surrogates (cannot be encoded); U+FFFE/F.
+_INVISIBLE_RE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+    "\ud800-\udfff\ufffe\uffff]"
+)
+
+
+def visible_controls(value: str) -> str:
+    """Show invisible and direction-changing characters as escapes instead of dropping them.
+
+    The value stays recognisable and its oddity visible, in every output alike.
+    """
+    return _INVISIBLE_RE.sub(_escape, value)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def is_formula_like(text: str) -> bool:
+    """True when a spreadsheet could read the text as a formula rather than as text."""
+    return text.startswith(FORMULA_TRIGGERS) or text.lstrip(_LEADING_SPACE).startswith(
+        _FORMULA_STARTS
+    )
 
 
 def neutralise(text: str) -> str:
     """Prefix a quote to text that Excel or LibreOffice would read as a formula.
 
-    VM names come from vCenter and are hostile: `=HYPERLINK(...)` must stay text.
+    `=HYPERLINK(...)`, or ` =HYPERLINK(...)`, must stay text.
     """
-    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+    return "'" + text if is_formula_like(text) else text
+
+
+def safe_text(value: str) -> str:
+    """What findings.csv holds for a text value: visible, then neutralised."""
+    return neutralise(visible_controls(value))

@@ -6,7 +6,6 @@ tables are generators so the workbook can stream a 100,000-VM fleet.
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -71,24 +70,6 @@ def rule_for(catalogue: Mapping[str, RuleInfo], rule_id: str, severity: str) -> 
     if known is not None:
         return known
     return RuleInfo(rule_id, rule_id, severity, "Not in this version's catalogue.", "")
-
-
-# C0 controls other than tab, LF and CR are illegal in XML and invisible in HTML; lone
-# surrogates cannot even be encoded; U+FFFE/U+FFFF are not characters.
-_INVISIBLE_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def visible_controls(value: str) -> str:
-    """Show control characters as escapes (`\\x01`) instead of dropping them.
-
-    The value stays recognisable and its oddity visible, in the workbook and on the page alike.
-    """
-    return _INVISIBLE_RE.sub(_escape, value)
-
-
-def _escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def rule_order(catalogue: Mapping[str, RuleInfo], rule_id: str) -> tuple[int, int, str]:

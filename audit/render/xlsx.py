@@ -36,7 +36,7 @@ from openpyxl.writer.excel import ExcelWriter
 
 from audit.evaluate.records import integer
 from audit.render.base import JSONObject, RunData
-from audit.render.safe_text import FORMULA_TRIGGERS
+from audit.render.safe_text import is_formula_like, visible_controls
 from audit.render.view import (
     EXCEPTION_FIELDS,
     REVIEW_STATUSES,
@@ -64,7 +64,6 @@ from audit.render.view import (
     rule_catalogue,
     rule_for,
     rule_order,
-    visible_controls,
     windows_coverage,
 )
 
@@ -135,7 +134,7 @@ def clean_text(value: str) -> str:
 
 def needs_guard(value: str) -> bool:
     """True when openpyxl or a spreadsheet would read the text as something other than text."""
-    return value.startswith(FORMULA_TRIGGERS) or value in ERROR_CODES
+    return is_formula_like(value) or value in ERROR_CODES
 
 
 def line_count(value: Any, width: float) -> int:

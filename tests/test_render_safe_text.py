@@ -1,0 +1,120 @@
+"""Invisible and direction-changing characters are shown, and formulas stay text, in every output.
+
+A VM name is attacker-controlled: `\u202egnp.exe` would display as "exe.png", NUL or ESC would
+reach a terminal or a spreadsheet raw. findings.csv, report.xlsx and report.html show such
+characters as backslash escapes; findings.json keeps the value exactly (it is data).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import lxml.html
+import openpyxl
+import pytest
+from fixtures_history import PROD, WIN, snapshot, vm
+
+from audit.evaluate.engine import evaluate
+from audit.job import findings_document
+from audit.render.base import RunData
+from audit.render.csv_findings import FindingsCsv
+from audit.render.html import render_html
+from audit.render.safe_text import neutralise, visible_controls
+from audit.render.xlsx import XlsxReport
+from audit.snapshot import encode_snapshot
+
+# name -> what the reports show
+SHOWN = {
+    "\u202egnp.exe": "\\u202egnp.exe",
+    "nul\x00byte": "nul\\x00byte",
+    "esc\x1b[31mred": "esc\\x1b[31mred",
+    "del\x7fete": "del\\x7fete",
+    "c1\x85\x9bnext": "c1\\x85\\x9bnext",
+    "marks\u200e\u200f\u061c": "marks\\u200e\\u200f\\u061c",
+    "embed\u202a\u202b\u202c\u202d": "embed\\u202a\\u202b\\u202c\\u202d",
+    "isolate\u2066\u2067\u2068x\u2069": "isolate\\u2066\\u2067\\u2068x\\u2069",
+    " \u202e=1": " \\u202e=1",  # escaped first: no longer starts like a formula
+}
+# name -> what the CSV holds: a leading quote before spaces and a formula
+FORMULAS = {
+    " =1+1": "' =1+1",
+    "   @SUM(A1)": "'   @SUM(A1)",
+    "\t-2+3": "'\t-2+3",
+    "\r\n+cmd": "'\r\n+cmd",
+}
+NAMES = [*SHOWN, *FORMULAS]
+# Everything that must never reach the CSV, workbook or page raw.
+FORBIDDEN = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+@pytest.fixture(scope="module")
+def run() -> RunData:
+    fleet = {(PROD, 1): [vm(i, WIN, None, name=name) for i, name in enumerate(NAMES, 1)]}
+    snap = snapshot(fleet, "2026-01-01T03:00:00Z")
+    sha256 = hashlib.sha256(encode_snapshot(snap)).hexdigest()
+    evaluation = evaluate(snap, (), date(2026, 1, 1))
+    document = findings_document("2026-01", snap, sha256, evaluation)
+    return RunData(snapshot=snap, snapshot_sha256=sha256, findings=document)
+
+
+def test_the_visible_form() -> None:
+    for name, shown in SHOWN.items():
+        assert visible_controls(name) == shown
+    assert visible_controls("tab\tand\nnew\r\nline") == "tab\tand\nnew\r\nline"
+    assert visible_controls("serveur-élan-数据-🚀 ok") == "serveur-élan-数据-🚀 ok"
+
+
+def test_formulas_behind_spaces_are_neutralised() -> None:
+    for name, held in FORMULAS.items():
+        assert neutralise(visible_controls(name)) == held
+    for harmless in ("a =1", " plain", "", " ", "'quoted"):
+        assert neutralise(harmless) == harmless
+
+
+def test_findings_json_keeps_the_real_value(run: RunData) -> None:
+    names = {f["vm_name"] for f in run.findings["findings"]}
+    assert set(NAMES) <= names
+
+
+def test_csv(run: RunData, tmp_path: Path) -> None:
+    path = tmp_path / "findings.csv"
+    FindingsCsv().render(run, path)
+    text = path.read_bytes().decode("utf-8-sig")
+    assert not FORBIDDEN.search(text)
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    names = {row["vm_name"] for row in rows}
+    assert {*SHOWN.values(), *FORMULAS.values()} <= names
+
+
+def cells(book: Any) -> list[Any]:
+    return [cell for sheet in book.worksheets for row in sheet.iter_rows() for cell in row]
+
+
+def test_xlsx(run: RunData, tmp_path: Path) -> None:
+    path = tmp_path / "report.xlsx"
+    XlsxReport().render(run, path)
+    book = openpyxl.load_workbook(path)
+    texts = [cell for cell in cells(book) if isinstance(cell.value, str)]
+    assert not [cell.value for cell in texts if FORBIDDEN.search(cell.value)]
+    values = {cell.value for cell in texts}
+    assert set(SHOWN.values()) <= values
+    for name in FORMULAS:
+        matching = [cell for cell in texts if cell.value == visible_controls(name)]
+        assert matching, name
+        assert all(cell.quotePrefix and cell.data_type == "s" for cell in matching), name
+
+
+def test_html(run: RunData) -> None:
+    page = render_html(run)
+    assert not FORBIDDEN.search(page)
+    doc = lxml.html.fromstring(page)
+    names = {el.text_content() for el in doc.find_class("vm-name")}
+    assert set(SHOWN.values()) <= names
