@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from audit.errors import ExitCode, InputError
-from audit.history.review import read_review_workbook
+from audit.history.review import check_run, read_review_workbook
 from audit.history.store import HISTORY_FILE, HistoryStore
 
 
@@ -44,13 +44,12 @@ def import_review_command(args: argparse.Namespace) -> int:
     sheet = read_review_workbook(workbook)
     imported_at = datetime.now(UTC).isoformat(timespec="seconds")
     with HistoryStore.open(history) as store, store.write():
+        check_run(workbook, sheet, store.run_fingerprints(sheet.period))
         outcome = store.save_reviews(sheet, workbook.name, imported_at, args.by or current_user())
     print(
         f"{workbook}: {outcome.stored} review(s) stored, {outcome.cleared} cleared, "
         f"{outcome.unchanged} unchanged, into {history}"
     )
-    if outcome.unknown:
-        print(f"  {outcome.unknown} reviewed finding(s) are in no stored run (kept anyway)")
     return int(ExitCode.OK)
 
 

@@ -2,9 +2,11 @@
 
 The Findings sheet is found by name and its columns by header, so a workbook whose columns
 were moved or hidden still imports. A finding's fingerprint is rebuilt from its Service,
-Datacenter, VM id and Rule cells: the sheet is protected and only the review columns are
-unlocked, so those cells are what the job wrote. The workbook is the whole truth for the
-findings it lists: a review cleared in it is cleared in the history too.
+Datacenter, VM id and Rule cells. The sheet is protected and only the review columns are
+unlocked, but protection is a hint anyone can lift: so the workbook must name its period
+(a document property the job sets), every row must be a finding of that period's stored run
+(`check_run`), and two rows for one finding must not disagree. The workbook is the whole
+truth for the findings it lists: a review cleared in it is cleared in the history too.
 
 Anything that is not such a workbook, or that is damaged, is an InputError naming the sheet
 and the cell (exit 2).
@@ -13,7 +15,7 @@ and the cell (exit 2).
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,6 +67,11 @@ class ReviewRow:
     status: str | None
     owner: str | None
     comment: str | None
+    row: int = 0  # the sheet's row number, for error messages
+
+    @property
+    def review(self) -> tuple[str | None, str | None, str | None]:
+        return (self.status, self.owner, self.comment)
 
     @property
     def empty(self) -> bool:
@@ -73,10 +80,36 @@ class ReviewRow:
 
 @dataclass(frozen=True)
 class ReviewSheet:
-    """What a workbook says: its period (a document property) and its rows, in sheet order."""
+    """What a workbook says: its period (a document property) and its rows, in sheet order.
 
-    period: str | None
+    One row per finding: rows repeating a finding with the same review are dropped.
+    `identity_columns` are the letters of the Service, Datacenter, VM id and Rule columns.
+    """
+
+    period: str
     rows: tuple[ReviewRow, ...]
+    identity_columns: tuple[str, ...] = ()
+
+    def identity_cells(self, row: int) -> str:
+        return ", ".join(f"{letter}{row}" for letter in self.identity_columns)
+
+
+def check_run(path: Path, sheet: ReviewSheet, fingerprints: Collection[str] | None) -> None:
+    """Every row must be a finding of the workbook's run: `fingerprints` are that run's
+    (None: the history has no run for the period). An edited identity cell stops here."""
+    if fingerprints is None:
+        raise InputError(
+            f"{path}: no run for period {sheet.period} in the history; name the history the "
+            "workbook's run was recorded in with --history"
+        )
+    for row in sheet.rows:
+        if row.fingerprint not in fingerprints:
+            raise InputError(
+                f"{path}: sheet '{FINDINGS_SHEET}', row {row.row} (cells "
+                f"{sheet.identity_cells(row.row)}): {row.fingerprint} is not a finding of the "
+                f"{sheet.period} run; the Service, Datacenter, VM id and Rule cells must stay "
+                "as the job wrote them"
+            )
 
 
 def read_review_workbook(path: Path) -> ReviewSheet:
@@ -103,7 +136,9 @@ def read_review_workbook(path: Path) -> ReviewSheet:
             raise InputError(
                 f"{path}: sheet '{FINDINGS_SHEET}' is damaged: {_reason(exc)}"
             ) from None
-        return ReviewSheet(_period(workbook), tuple(_parse_rows(path, rows)))
+        period = _period(path, workbook)
+        parsed, identity_columns = _parse_rows(path, rows)
+        return ReviewSheet(period, tuple(parsed), identity_columns)
     finally:
         workbook.close()
 
@@ -112,15 +147,22 @@ def _reason(exc: Exception) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def _period(workbook: Any) -> str | None:
-    """The `period` custom property the job sets; None when an editor dropped it."""
+def _period(path: Path, workbook: Any) -> str:
+    """The `period` custom property the job sets: which run the rows are findings of."""
     for prop in getattr(workbook, "custom_doc_props", None) or ():
-        if getattr(prop, "name", None) == "period" and isinstance(prop.value, str):
-            return prop.value
-    return None
+        value = getattr(prop, "value", None)
+        if getattr(prop, "name", None) == "period" and isinstance(value, str) and value.strip():
+            return value.strip()
+    raise InputError(
+        f"{path}: no 'period' document property (File > Properties > Custom), so the run it "
+        "reviews is unknown; import the workbook as the job wrote it, saved by Excel or "
+        "LibreOffice (some editors drop document properties)"
+    )
 
 
-def _parse_rows(path: Path, rows: Sequence[tuple[Any, ...]]) -> list[ReviewRow]:
+def _parse_rows(
+    path: Path, rows: Sequence[tuple[Any, ...]]
+) -> tuple[list[ReviewRow], tuple[str, ...]]:
     where = f"{path}: sheet '{FINDINGS_SHEET}'"
     if not rows:
         raise InputError(f"{where}, cell A1: empty sheet, no header row")
@@ -131,7 +173,7 @@ def _parse_rows(path: Path, rows: Sequence[tuple[Any, ...]]) -> list[ReviewRow]:
             last = get_column_letter(max(len(header), 1))
             raise InputError(f"{where}, cells A1:{last}1: no '{name}' column header")
         columns[name] = header.index(name)
-    parsed = []
+    parsed: dict[str, ReviewRow] = {}
     for number, row in enumerate(rows[1:], start=2):
         cells = {name: row[index] if index < len(row) else None for name, index in columns.items()}
         if all(_text(value) is None for value in cells.values()):
@@ -149,15 +191,26 @@ def _parse_rows(path: Path, rows: Sequence[tuple[Any, ...]]) -> list[ReviewRow]:
             raise InputError(f"{cell('Rule')}: {rule!r} is not a rule of ovh-license-audit")
         datacenter = _identifier(cells["Datacenter"], cell("Datacenter"))
         vm_id = _identifier(cells["VM id"], cell("VM id"))
-        parsed.append(
-            ReviewRow(
-                fingerprint=f"{service}|{datacenter}|{vm_id}|{rule}",
-                status=_status(cells["Review status"], cell("Review status")),
-                owner=_text(cells["Owner"]),
-                comment=_text(cells["Comment"]),
-            )
+        review = ReviewRow(
+            fingerprint=f"{service}|{datacenter}|{vm_id}|{rule}",
+            status=_status(cells["Review status"], cell("Review status")),
+            owner=_text(cells["Owner"]),
+            comment=_text(cells["Comment"]),
+            row=number,
         )
-    return parsed
+        first = parsed.setdefault(review.fingerprint, review)
+        if first.review != review.review:
+            differs = next(
+                name
+                for name, a, b in zip(REVIEW_HEADERS, first.review, review.review, strict=True)
+                if a != b
+            )
+            raise InputError(
+                f"{cell(differs)}: the same finding as row {first.row} (same Service, "
+                "Datacenter, VM id and Rule) with a different review; keep one row per finding"
+            )
+    letters = tuple(get_column_letter(columns[name] + 1) for name in IDENTITY_HEADERS)
+    return list(parsed.values()), letters
 
 
 def _text(value: Any) -> str | None:

@@ -172,7 +172,6 @@ class ReviewOutcome:
     stored: int
     cleared: int
     unchanged: int
-    unknown: int  # fingerprints no stored run has (stored anyway)
 
 
 class HistoryStore:
@@ -371,13 +370,17 @@ class HistoryStore:
             )
         }
 
-    def known_fingerprints(self, fingerprints: Iterable[str]) -> set[str]:
-        wanted = set(fingerprints)
-        return {
-            row[0]
-            for row in self._db.execute("SELECT DISTINCT fingerprint FROM finding")
-            if row[0] in wanted
-        }
+    def run_fingerprints(self, period: str) -> frozenset[str] | None:
+        """The findings of the stored run of `period`; None when no run of it is stored."""
+        row = self._db.execute("SELECT id FROM run WHERE period = ?", (period,)).fetchone()
+        if row is None:
+            return None
+        return frozenset(
+            fingerprint
+            for (fingerprint,) in self._db.execute(
+                "SELECT fingerprint FROM finding WHERE run_id = ?", (row[0],)
+            )
+        )
 
     # --- writing (inside `write()`) -----------------------------------------------------
 
@@ -435,7 +438,9 @@ class HistoryStore:
     def save_reviews(
         self, sheet: ReviewSheet, source: str, imported_at: str, imported_by: str
     ) -> ReviewOutcome:
-        """Make the stored reviews of the sheet's findings what the sheet says (later rows win)."""
+        """Make the stored reviews of the sheet's findings what the sheet says.
+
+        The sheet has one row per finding, each a finding of a stored run (`check_run`)."""
         rows = {row.fingerprint: row for row in sheet.rows}
         existing = {review.fingerprint: review for review in self._reviews()}
         stored = cleared = unchanged = 0
@@ -468,9 +473,7 @@ class HistoryStore:
                 ),
             )
             stored += 1
-        reviewed = [row.fingerprint for row in rows.values() if not row.empty]
-        unknown = len(set(reviewed) - self.known_fingerprints(reviewed))
-        return ReviewOutcome(stored, cleared, unchanged, unknown)
+        return ReviewOutcome(stored, cleared, unchanged)
 
 
 def _dump(value: Any) -> str:
