@@ -135,32 +135,30 @@ def test_two_rows_for_one_finding_with_the_same_review_are_one_review(
     assert code == 0
 
 
-def test_stripped_properties_are_refused(
-    report: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def strip_properties(workbook: Any, sheet: Any, header: dict[str, int]) -> None:
+    workbook.custom_doc_props.props.clear()
+
+
+def other_period(workbook: Any, sheet: Any, header: dict[str, int]) -> None:
+    for prop in workbook.custom_doc_props.props:
+        if prop.name == "period":
+            prop.value = "2025-12"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (strip_properties, "no 'period' document property"),
+        (other_period, "no run for period 2025-12"),
+    ],
+)
+def test_the_period_property_must_name_a_stored_run(
+    report: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], change: Any, message: str
 ) -> None:
-    def strip(workbook: Any, sheet: Any, header: dict[str, int]) -> None:
-        workbook.custom_doc_props.props.clear()
-
-    code, error = imported(
-        changed(report, tmp_path / "p.xlsx", strip), history_of(report, tmp_path), capsys
-    )
+    path = changed(report, tmp_path / "p.xlsx", change)
+    code, error = imported(path, history_of(report, tmp_path), capsys)
     assert code == 2
-    assert "'period' document property" in error
-
-
-def test_a_period_the_history_does_not_have(
-    report: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    def move(workbook: Any, sheet: Any, header: dict[str, int]) -> None:
-        for prop in workbook.custom_doc_props.props:
-            if prop.name == "period":
-                prop.value = "2025-12"
-
-    code, error = imported(
-        changed(report, tmp_path / "m.xlsx", move), history_of(report, tmp_path), capsys
-    )
-    assert code == 2
-    assert "no run for period 2025-12" in error
+    assert message in error
 
 
 def test_a_clean_review_is_still_stored(
