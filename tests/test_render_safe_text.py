@@ -19,6 +19,7 @@ import lxml.html
 import openpyxl
 import pytest
 from fixtures_history import PROD, WIN, snapshot, vm
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from audit.evaluate.engine import evaluate
 from audit.job import findings_document
@@ -118,3 +119,9 @@ def test_html(run: RunData) -> None:
     doc = lxml.html.fromstring(page)
     names = {el.text_content() for el in doc.find_class("vm-name")}
     assert set(SHOWN.values()) <= names
+
+
+def test_nothing_openpyxl_refuses_survives() -> None:
+    """openpyxl raises IllegalCharacterError on these; escaped, they can never reach it."""
+    every = "".join(map(chr, range(0x00, 0xA0)))
+    assert not ILLEGAL_CHARACTERS_RE.search(visible_controls(every))
