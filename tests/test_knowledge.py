@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
+from ovh_schema import Schema
 
 from audit.evaluate.knowledge import (
     LEGACY_LICENCES,
@@ -21,7 +19,6 @@ from audit.evaluate.knowledge import (
 )
 
 LATER = ("2016", "2019", "2022", "2025")
-SCHEMA = Path(__file__).parent / "data" / "ovh-schema" / "dedicatedCloud.json"
 
 
 @pytest.mark.parametrize(
@@ -147,14 +144,10 @@ def test_settable_catalogue_matches_the_api() -> None:
     assert not set(LEGACY_VERSIONS) & set(SETTABLE_EDITIONS)
 
 
-def _schema_enum(name: str) -> list[str]:
-    enum: list[str] = json.loads(SCHEMA.read_text(encoding="utf-8"))["models"][name]["enum"]
-    return enum
-
-
 def test_catalogue_equals_the_published_schema_enums() -> None:
-    settable = _schema_enum("dedicatedCloud.spla.KmsLicenseEnum")
-    readable = _schema_enum("dedicatedCloud.spla.KmsLicenseIncludingLegacyEnum")
+    schema = Schema()
+    settable = schema.enum("dedicatedCloud.spla.KmsLicenseEnum")
+    readable = schema.enum("dedicatedCloud.spla.KmsLicenseIncludingLegacyEnum")
     assert sorted(SETTABLE_LICENCES) == sorted(settable)
     assert sorted(LICENCE_VALUES) == sorted(readable)
     assert len(LICENCE_VALUES) == len(set(LICENCE_VALUES)) == 46
