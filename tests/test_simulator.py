@@ -89,6 +89,20 @@ def test_read_routes(simulator: Simulator, make_client: ClientFactory) -> None:
     assert client.get(f"{DC1}/vm/1078")["guestOsFamily"] is None
 
 
+def test_a_fleet_file_may_hold_licences_the_api_never_returns(
+    fleet_data: dict[str, Any], make_client: ClientFactory
+) -> None:
+    """Defence in depth: the audit must report such values, so a fleet file can serve them."""
+    vm = fleet_data["services"][0]["datacenters"][0]["vms"][0]
+    vm["license"] = "BYOL"
+    fleet = Fleet.from_json(fleet_data, "fleet_data")
+    with Simulator(fleet) as sim:
+        client = make_client(sim)
+        assert client.get(f"{DC1}/vm/{vm['vmId']}")["license"] == "BYOL"
+        listing = {entry["vmId"]: entry["license"] for entry in client.get(f"{DC1}/vmLicensed")}
+        assert listing[vm["vmId"]] == "BYOL"
+
+
 def test_vm_licensed_is_derived_with_the_tools_view(
     simulator: Simulator, make_client: ClientFactory
 ) -> None:
