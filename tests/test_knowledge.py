@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from ovh_schema import Schema
 
 from audit.evaluate.knowledge import (
+    LEGACY_LICENCES,
     LEGACY_VERSIONS,
+    LICENCE_VALUES,
     SETTABLE_EDITIONS,
     SETTABLE_LICENCES,
     GuestKind,
@@ -89,15 +92,15 @@ def test_guest_os_fits_versions() -> None:
         ("windows 2016 Standard SQL2016 Web", LicenceKind.EDITION, "2016", "Standard SQL2016 Web"),
         (" windows 2025 Standard \t", LicenceKind.EDITION, "2025", "Standard"),
         ("windows 2008 R2 Datacenter", LicenceKind.LEGACY, "2008 R2", "Datacenter"),
-        ("windows 2008 Web", LicenceKind.LEGACY, "2008", "Web"),
+        ("windows 2008 R2 Web", LicenceKind.LEGACY, "2008 R2", "Web"),
         ("windows 2012 Standard", LicenceKind.LEGACY, "2012", "Standard"),
-        ("windows 2012 R2 Enterprise", LicenceKind.LEGACY, "2012 R2", "Enterprise"),
         (
-            "windows 2012 R2 Standard SQL2014 Web",
+            "windows 2012 R2 Standard SQL2016 Web",
             LicenceKind.LEGACY,
             "2012 R2",
-            "Standard SQL2014 Web",
+            "Standard SQL2016 Web",
         ),
+        (" windows 2012 R2 Datacenter ", LicenceKind.LEGACY, "2012 R2", "Datacenter"),
         ("unlicensed windows guestos", LicenceKind.UNLICENSED, None, None),
         ("OVHcloud managed", LicenceKind.OVH_MANAGED, None, None),
         ("unknown or unsupported license", LicenceKind.UNSUPPORTED, None, None),
@@ -108,6 +111,13 @@ def test_guest_os_fits_versions() -> None:
         ("windows 2016 Datacenter Core", LicenceKind.UNRECOGNISED, None, None),
         ("windows 2012 R2", LicenceKind.UNRECOGNISED, None, None),
         ("windows 2003 Standard", LicenceKind.UNRECOGNISED, None, None),
+        # Shaped like legacy editions, but values the API never returns.
+        ("windows 2008 Web", LicenceKind.UNRECOGNISED, None, None),
+        ("windows 2012 Enterprise", LicenceKind.UNRECOGNISED, None, None),
+        ("windows 2012 R2 Enterprise", LicenceKind.UNRECOGNISED, None, None),
+        ("windows 2012 R2 Standard SQL2014 Web", LicenceKind.UNRECOGNISED, None, None),
+        ("SPLA-WIN-DC", LicenceKind.UNRECOGNISED, None, None),
+        ("BYOL", LicenceKind.UNRECOGNISED, None, None),
         ("OVHCLOUD MANAGED", LicenceKind.UNRECOGNISED, None, None),
     ],
 )
@@ -132,6 +142,24 @@ def test_settable_catalogue_matches_the_api() -> None:
     for value in SETTABLE_LICENCES:
         assert interpret_licence(value).kind is LicenceKind.EDITION
     assert not set(LEGACY_VERSIONS) & set(SETTABLE_EDITIONS)
+
+
+def test_catalogue_equals_the_published_schema_enums() -> None:
+    schema = Schema()
+    settable = schema.enum("dedicatedCloud.spla.KmsLicenseEnum")
+    readable = schema.enum("dedicatedCloud.spla.KmsLicenseIncludingLegacyEnum")
+    assert sorted(SETTABLE_LICENCES) == sorted(settable)
+    assert sorted(LICENCE_VALUES) == sorted(readable)
+    assert len(LICENCE_VALUES) == len(set(LICENCE_VALUES)) == 46
+    assert set(LEGACY_LICENCES) == set(readable) - set(settable) - {
+        "OVHcloud managed",
+        "unknown or unsupported license",
+        "unlicensed windows guestos",
+    }
+    for value in readable:
+        assert interpret_licence(value).kind is not LicenceKind.UNRECOGNISED, value
+    for value in LEGACY_LICENCES:
+        assert interpret_licence(value).kind is LicenceKind.LEGACY
 
 
 def test_settable_licence() -> None:

@@ -7,12 +7,16 @@ themselves, so that `winNetStandard64Guest` is Windows everywhere, or nowhere.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 
-# The editions `setLicense` accepts (2026), per version: `windows <version> <edition>`.
+# The catalogue is OVHcloud's published schema of `/dedicatedCloud` (2026), copied as constants:
+# `dedicatedCloud.spla.KmsLicenseEnum` (what setLicense accepts) and
+# `dedicatedCloud.spla.KmsLicenseIncludingLegacyEnum` (what a VM's `license` can hold). A test
+# checks both against the schema; values are `windows <version> <edition>`, exact case.
+
+# The editions `setLicense` accepts, per version.
 SETTABLE_EDITIONS: dict[str, tuple[str, ...]] = {
     "2016": (
         "Datacenter",
@@ -57,28 +61,50 @@ SETTABLE_EDITIONS: dict[str, tuple[str, ...]] = {
     ),
 }
 
-_SETTABLE_BY_VALUE: dict[str, tuple[str, str]] = {
-    f"windows {version} {edition}": (version, edition)
-    for version, editions in SETTABLE_EDITIONS.items()
-    for edition in editions
+# The legacy editions a VM may still carry but that can no longer be set, per version.
+LEGACY_EDITIONS: dict[str, tuple[str, ...]] = {
+    "2008 R2": ("Datacenter", "Enterprise", "Standard", "Web"),
+    "2012": ("Datacenter", "Standard"),
+    "2012 R2": (
+        "Datacenter",
+        "Standard",
+        "Standard SQL2016 Standard",
+        "Standard SQL2016 Web",
+    ),
 }
 
-# Every licence value `setLicense` accepts, exactly as the API spells it.
+
+def _by_value(editions: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, str]]:
+    return {
+        f"windows {version} {edition}": (version, edition)
+        for version, names in editions.items()
+        for edition in names
+    }
+
+
+_SETTABLE_BY_VALUE = _by_value(SETTABLE_EDITIONS)
+_LEGACY_BY_VALUE = _by_value(LEGACY_EDITIONS)
+
+# Every licence value `setLicense` accepts, exactly as the API spells it (KmsLicenseEnum).
 SETTABLE_LICENCES: tuple[str, ...] = tuple(_SETTABLE_BY_VALUE)
 
+# Every legacy licence value, exactly as the API spells it.
+LEGACY_LICENCES: tuple[str, ...] = tuple(_LEGACY_BY_VALUE)
+
 # Versions whose licences may still be read on a VM but can no longer be set.
-LEGACY_VERSIONS: tuple[str, ...] = ("2008", "2008 R2", "2012", "2012 R2")
+LEGACY_VERSIONS: tuple[str, ...] = tuple(LEGACY_EDITIONS)
 
 UNLICENSED = "unlicensed windows guestos"
 OVH_MANAGED = "OVHcloud managed"
 UNSUPPORTED = "unknown or unsupported license"
 
-# Lenient on the edition (add-ons such as "SQL2012 Standard" or "Core" may follow the base
-# edition), strict on the case of `windows` as the API returns it. R2 tried before the year.
-_LEGACY = re.compile(
-    r"windows (?P<version>"
-    + "|".join(re.escape(v) for v in sorted(LEGACY_VERSIONS, key=len, reverse=True))
-    + r") (?P<edition>(?:Standard|Datacenter|Enterprise|Web)(?: \S+)*)"
+# Every value a VM's `license` can hold (KmsLicenseIncludingLegacyEnum), null aside.
+LICENCE_VALUES: tuple[str, ...] = (
+    OVH_MANAGED,
+    UNSUPPORTED,
+    UNLICENSED,
+    *LEGACY_LICENCES,
+    *SETTABLE_LICENCES,
 )
 
 
@@ -201,7 +227,7 @@ class LicenceKind(StrEnum):
     """What a VM's `license` value is, from the rules' point of view."""
 
     EDITION = "edition"  # a value setLicense accepts today
-    LEGACY = "legacy"  # a Windows 2008/2008 R2/2012/2012 R2 edition that cannot be set again
+    LEGACY = "legacy"  # a Windows 2008 R2/2012/2012 R2 edition that cannot be set again
     OVH_MANAGED = "ovh_managed"
     UNLICENSED = "unlicensed"
     UNSUPPORTED = "unsupported"
@@ -246,9 +272,9 @@ def interpret_licence(value: str | None) -> Licence:
     settable = _SETTABLE_BY_VALUE.get(stripped)
     if settable is not None:
         return Licence(value, LicenceKind.EDITION, settable[0], settable[1])
-    legacy = _LEGACY.fullmatch(stripped)
+    legacy = _LEGACY_BY_VALUE.get(stripped)
     if legacy is not None:
-        return Licence(value, LicenceKind.LEGACY, legacy["version"], legacy["edition"])
+        return Licence(value, LicenceKind.LEGACY, legacy[0], legacy[1])
     return Licence(value, LicenceKind.UNRECOGNISED)
 
 

@@ -16,7 +16,7 @@ import re
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from audit.simulator.fleet import Datacenter, Fleet, Service, Vm
-from audit.simulator.licences import SETTABLE_LICENSES, licence_fits_guest
+from audit.simulator.licences import LICENCE_VALUES, SETTABLE_LICENSES, licence_fits_guest
 
 DEFAULT_APPLICATION_KEY = "sim-app-key"
 DEFAULT_APPLICATION_SECRET = "sim-app-secret"  # noqa: S105 (documented simulator default)
@@ -33,6 +33,25 @@ READONLY_CONSUMER_KEY = "sim-ck-readonly"
 REMEDIATE_CONSUMER_KEY = "sim-ck-remediate"
 
 API_PREFIX = "/1.0"
+
+# Type names of the published schema, as the API's 400 answers name them.
+_KMS_LICENSE = "dedicatedCloud.spla.KmsLicenseEnum"
+_KMS_LICENSE_INCLUDING_LEGACY = "dedicatedCloud.spla.KmsLicenseIncludingLegacyEnum"
+_TASK_STATE_ENUM = "dedicatedCloud.TaskStateEnum"
+#: `dedicatedCloud.TaskStateEnum`; the simulated tasks only go todo -> doing -> done.
+_TASK_STATES = (
+    "canceled",
+    "doing",
+    "done",
+    "error",
+    "fixing",
+    "toCancel",
+    "toCreate",
+    "todo",
+    "unknown",
+    "waitingForChilds",
+    "waitingTodo",
+)
 
 
 def default_consumer_keys() -> Mapping[str, frozenset[str]]:
@@ -334,8 +353,8 @@ class Api:
         return service
 
     def _datacenter(self, match: re.Match[str]) -> tuple[Service, Datacenter]:
-        service = self._service(match["sn"])
-        dc_id = _long(match["dc"], "datacenterId")
+        service = self._service(match["serviceName"])
+        dc_id = _long(match["datacenterId"], "datacenterId")
         datacenter = service.datacenters.get(dc_id)
         if datacenter is None:
             raise _not_found("datacenterId", dc_id)
@@ -343,7 +362,7 @@ class Api:
 
     def _vm(self, match: re.Match[str]) -> tuple[Service, Datacenter, Vm]:
         service, datacenter = self._datacenter(match)
-        vm_id = _long(match["vm"], "vmId")
+        vm_id = _long(match["vmId"], "vmId")
         vm = datacenter.vms.get(vm_id)
         if vm is None:
             raise _not_found("vmId", vm_id)
@@ -415,10 +434,10 @@ class Api:
         return list(self._fleet.services)
 
     def _service_object(self, call: _Call) -> Any:
-        return self._service(call.match["sn"]).api_object()
+        return self._service(call.match["serviceName"]).api_object()
 
     def _datacenter_ids(self, call: _Call) -> Any:
-        return list(self._service(call.match["sn"]).datacenters)
+        return list(self._service(call.match["serviceName"]).datacenters)
 
     def _datacenter_object(self, call: _Call) -> Any:
         service, datacenter = self._datacenter(call.match)
@@ -432,9 +451,9 @@ class Api:
 
     def _vm_licensed(self, call: _Call) -> Any:
         entries = self._datacenter(call.match)[1].licensed_summaries()
-        wanted = call.query.get("kmsLicense")
-        if wanted:
-            entries = [entry for entry in entries if entry.get("license") == wanted[-1]]
+        wanted = _enum_query(call, "kmsLicense", LICENCE_VALUES, _KMS_LICENSE_INCLUDING_LEGACY)
+        if wanted is not None:
+            entries = [entry for entry in entries if entry.get("license") == wanted]
         return entries
 
     def _set_license(self, call: _Call) -> Any:
@@ -448,7 +467,7 @@ class Api:
             raise ApiError(
                 400,
                 f"[kmsLicense] Given data ({licence}) does not belong to the "
-                "dedicatedCloud.VmLicenseEnum enumeration",
+                f"{_KMS_LICENSE} enumeration",
             )
         if not isinstance(bypass, bool):
             raise ApiError(
@@ -470,16 +489,38 @@ class Api:
         task = self._new_task(call.now, "removeLicense", service, datacenter, vm, None)
         return self._task_object(task, task.created)
 
-    def _service_task(self, call: _Call) -> Any:
-        service = self._service(call.match["sn"])
-        return self._find_task(call, service.service_name, None)
+    def _task_scope(self, call: _Call) -> tuple[str, int | None]:
+        """The service and, on a datacenter's task route, the datacenter a task must be of."""
+        if "datacenterId" in call.match.groupdict():
+            service, datacenter = self._datacenter(call.match)
+            return service.service_name, datacenter.datacenter_id
+        return self._service(call.match["serviceName"]).service_name, None
 
-    def _datacenter_task(self, call: _Call) -> Any:
-        service, datacenter = self._datacenter(call.match)
-        return self._find_task(call, service.service_name, datacenter.datacenter_id)
+    def _task_ids(self, call: _Call) -> list[int]:
+        """The task list, filtered as the schema allows: `name`, `state`, `executionDate`.
 
-    def _find_task(self, call: _Call, service_name: str, dc_id: int | None) -> Any:
-        task_id = _long(call.match["task"], "taskId")
+        `executionDate` (service level only) keeps the tasks that started at or after it.
+        """
+        service_name, dc_id = self._task_scope(call)
+        name = _last(call, "name")
+        state = _enum_query(call, "state", _TASK_STATES, _TASK_STATE_ENUM)
+        since = _datetime_query(call, "executionDate") if dc_id is None else None
+        ids = []
+        for task in self._tasks.values():
+            if task.service_name != service_name or dc_id not in (None, task.datacenter_id):
+                continue
+            if name is not None and task.name != name:
+                continue
+            if state is not None and self._task_object(task, call.now)["state"] != state:
+                continue
+            if since is not None and task.created < since:
+                continue
+            ids.append(task.task_id)
+        return ids
+
+    def _task(self, call: _Call) -> Any:
+        service_name, dc_id = self._task_scope(call)
+        task_id = _long(call.match["taskId"], "taskId")
         task = self._tasks.get(task_id)
         if (
             task is None
@@ -494,6 +535,33 @@ def _long(text: str, name: str) -> int:
     if not re.fullmatch(r"-?\d+", text):
         raise ApiError(400, f"[{name}] Given data ({unquote(text)}) is not valid for type long")
     return int(text)
+
+
+def _last(call: _Call, name: str) -> str | None:
+    values = call.query.get(name)
+    return values[-1] if values else None
+
+
+def _enum_query(call: _Call, name: str, allowed: Collection[str], enum_name: str) -> str | None:
+    """A query parameter typed by an enum: absent, or one of its values, else a 400."""
+    value = _last(call, name)
+    if value is not None and value not in allowed:
+        raise ApiError(
+            400, f"[{name}] Given data ({value}) does not belong to the {enum_name} enumeration"
+        )
+    return value
+
+
+def _datetime_query(call: _Call, name: str) -> float | None:
+    value = _last(call, name)
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        message = f"[{name}] Given data ({value}) is not valid for type datetime"
+        raise ApiError(400, message) from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
@@ -511,19 +579,25 @@ def _route(pattern: str) -> re.Pattern[str]:
     return re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern))
 
 
-_DC = "/dedicatedCloud/{sn}/datacenter/{dc}"
+_SN = "/dedicatedCloud/{serviceName}"
+_DC = f"{_SN}/datacenter/{{datacenterId}}"
+_VM = f"{_DC}/vm/{{vmId}}"
 
-#: Every route of ovh-api.md's table (paths relative to /1.0).
-_ROUTES: tuple[tuple[str, re.Pattern[str], Callable[[Api, _Call], Any]], ...] = (
-    ("GET", _route("/dedicatedCloud"), Api._services),
-    ("GET", _route("/dedicatedCloud/{sn}"), Api._service_object),
-    ("GET", _route("/dedicatedCloud/{sn}/datacenter"), Api._datacenter_ids),
-    ("GET", _route(_DC), Api._datacenter_object),
-    ("GET", _route(f"{_DC}/vm"), Api._vm_ids),
-    ("GET", _route(f"{_DC}/vm/{{vm}}"), Api._vm_object),
-    ("GET", _route(f"{_DC}/vmLicensed"), Api._vm_licensed),
-    ("POST", _route(f"{_DC}/vm/{{vm}}/setLicense"), Api._set_license),
-    ("POST", _route(f"{_DC}/vm/{{vm}}/removeLicense"), Api._remove_license),
-    ("GET", _route("/dedicatedCloud/{sn}/task/{task}"), Api._service_task),
-    ("GET", _route(f"{_DC}/task/{{task}}"), Api._datacenter_task),
+#: Every route served, as (method, path template of the published schema, handler).
+ROUTES: tuple[tuple[str, str, Callable[[Api, _Call], Any]], ...] = (
+    ("GET", "/dedicatedCloud", Api._services),
+    ("GET", _SN, Api._service_object),
+    ("GET", f"{_SN}/datacenter", Api._datacenter_ids),
+    ("GET", _DC, Api._datacenter_object),
+    ("GET", f"{_DC}/vm", Api._vm_ids),
+    ("GET", _VM, Api._vm_object),
+    ("GET", f"{_DC}/vmLicensed", Api._vm_licensed),
+    ("POST", f"{_VM}/setLicense", Api._set_license),
+    ("POST", f"{_VM}/removeLicense", Api._remove_license),
+    ("GET", f"{_SN}/task", Api._task_ids),
+    ("GET", f"{_SN}/task/{{taskId}}", Api._task),
+    ("GET", f"{_DC}/task", Api._task_ids),
+    ("GET", f"{_DC}/task/{{taskId}}", Api._task),
 )
+
+_ROUTES = tuple((method, _route(path), handler) for method, path, handler in ROUTES)

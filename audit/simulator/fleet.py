@@ -21,6 +21,47 @@ JSONObject = dict[str, Any]
 
 TOOLS_GUEST_OS_FAMILY = "toolsGuestOsFamily"
 
+#: The fields of `dedicatedCloud.Vm` in OVHcloud's published schema (all nullable but
+#: vmId, moRef and powerState, which every fleet VM has).
+VM_FIELDS = (
+    "backup",
+    "cdroms",
+    "clusterName",
+    "cpuMax",
+    "cpuNum",
+    "cpuReady",
+    "cpuReadyPercent",
+    "cpuUsed",
+    "filers",
+    "folderName",
+    "guestOsFamily",
+    "hostName",
+    "license",
+    "memoryMax",
+    "memoryTps",
+    "memoryUsed",
+    "moRef",
+    "name",
+    "netPacketRx",
+    "netPacketTx",
+    "netRx",
+    "netTx",
+    "networks",
+    "powerState",
+    "readLatency",
+    "readPerSecond",
+    "readRate",
+    "roleFt",
+    "snapshotNum",
+    "stateFt",
+    "vmId",
+    "vmwareTools",
+    "vmwareToolsVersion",
+    "writeLatency",
+    "writePerSecond",
+    "writeRate",
+)
+
 
 class PowerState(StrEnum):
     """`dedicatedCloud.VirtualMachinePowerState`."""
@@ -71,8 +112,13 @@ class Vm:
         return self.guest_os_family
 
     def api_object(self) -> JSONObject:
-        """The `dedicatedCloud.Vm` the API serves: every field but the Tools view."""
-        return {key: value for key, value in self.fields.items() if key != TOOLS_GUEST_OS_FAMILY}
+        """The `dedicatedCloud.Vm` the API serves: every field but the Tools view.
+
+        The API serves every field of the model, null when it has no value; fields the fleet
+        file leaves out (backup, filers, networks, metrics...) are served as null.
+        """
+        served = {key: value for key, value in self.fields.items() if key != TOOLS_GUEST_OS_FAMILY}
+        return {**dict.fromkeys(VM_FIELDS), **served}
 
     def licensing_summary(self) -> JSONObject:
         """This VM as a `virtualMachineLicensingSummary` (a vmLicensed entry)."""
@@ -149,8 +195,9 @@ class Service:
     datacenters: dict[int, Datacenter]
 
     def api_object(self) -> JSONObject:
-        """`dedicatedCloud.dedicatedCloud`: realistic defaults, overridden by the file's fields."""
+        """`dedicatedCloud.dedicatedCloudWithIAM`: realistic defaults, overridden by the file."""
         description = self.attributes.get("description", "")
+        host = f"https://{self.service_name}.ovh.com"
         defaults: JSONObject = {
             "serviceName": self.service_name,
             "description": description,
@@ -160,8 +207,13 @@ class Service:
             "generation": "2.0",
             "version": {"major": "8.0", "minor": "3", "build": "24022515"},
             "billingType": "monthly",
+            "bandwidth": "10 Gbps",
+            "canMigrateToVCD": False,
+            "certifiedInterfaceUrl": f"https://certified-{self.service_name}.ovh.com/ui",
+            "vScopeUrl": f"{host}/vScope",
+            "webInterfaceUrl": f"{host}/ui",
             "commercialRange": "2018v7",
-            "managementInterface": "vcenter",
+            "managementInterface": "vsphere",
             "productReference": "EPCC",
             "servicePackName": "default",
             "sslV3": False,
@@ -174,6 +226,7 @@ class Service:
                 "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"dedicatedCloud/{self.service_name}")),
                 "urn": f"urn:v1:eu:resource:dedicatedCloud:{self.service_name}",
                 "displayName": description or self.service_name,
+                "state": "OK",
                 "tags": {},
             },
         }

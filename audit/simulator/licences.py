@@ -11,24 +11,17 @@ from types import MappingProxyType
 
 # The catalogue of values is API fact, kept once in the knowledge module; what the simulated
 # setLicense accepts per guest (GUEST_VERSIONS) is the simulated API's own behaviour.
+# `LICENCE_VALUES` is every value `license` can hold (the schema's legacy-inclusive enum),
+# `LEGACY_LICENSES` the editions a VM may still carry but that can no longer be set.
+from audit.evaluate.knowledge import LEGACY_LICENCES as LEGACY_LICENSES
 from audit.evaluate.knowledge import (
+    LICENCE_VALUES,
     OVH_MANAGED,
     SETTABLE_EDITIONS,
     UNLICENSED,
     UNSUPPORTED,
 )
 from audit.evaluate.knowledge import SETTABLE_LICENCES as SETTABLE_LICENSES
-
-#: Editions a VM may still carry but that can no longer be set.
-LEGACY_LICENSES: tuple[str, ...] = (
-    "windows 2008 R2 Standard",
-    "windows 2008 R2 Datacenter",
-    "windows 2012 Standard",
-    "windows 2012 Datacenter",
-    "windows 2012 R2 Standard",
-    "windows 2012 R2 Datacenter",
-)
-
 
 #: The Windows versions each server guestId can run; ids not listed fit no licence.
 GUEST_VERSIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType(
@@ -62,4 +55,11 @@ def licence_fits_guest(licence: str, guest_os_family: str | None) -> bool:
     return version is not None and version in GUEST_VERSIONS.get(guest_os_family or "", ())
 
 
-__all__ = ["OVH_MANAGED", "SETTABLE_LICENSES", "UNLICENSED", "UNSUPPORTED"]
+__all__ = [
+    "LEGACY_LICENSES",
+    "LICENCE_VALUES",
+    "OVH_MANAGED",
+    "SETTABLE_LICENSES",
+    "UNLICENSED",
+    "UNSUPPORTED",
+]
