@@ -228,3 +228,12 @@ def test_reports_show_changes_deltas_and_trend(tmp_path: Path) -> None:
     assert "-1 since 2026-01 (medium -1)" in page.find_class("delta")[0].text_content()
     assert len(page.get_element_by_id("chart-trend").xpath("./svg/g")) == 2
     assert page.xpath("//nav//a[@href='#changes']")
+
+
+def test_an_id_beyond_the_apis_long_is_no_id_and_the_run_is_stored(tmp_path: Path) -> None:
+    """SQLite refuses integers past 2**63 - 1; such an id from the API is not an id at all."""
+    result = job(tmp_path / "out", JAN, {(PROD, 1): [vm(2**70, WIN, None), vm(5, WIN, None)]})
+    unlicensed = [f for f in result.document["findings"] if f["rule_id"] == "WIN-UNLICENSED"]
+    assert sorted(f["vm_id"] is None for f in unlicensed) == [False, True]
+    with HistoryStore.open(tmp_path / "out" / HISTORY_FILE) as store:
+        assert store.runs_before("2026-12", 12)[0].period == JAN

@@ -24,14 +24,19 @@ def text(value: Any) -> str | None:
     return str(value)
 
 
+# The API's ids and counts are `long`: a value outside it is not an id (and SQLite refuses it).
+_LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
+
+
 def integer(value: Any) -> int | None:
-    """A raw id or count: an int (not a bool) or a string of digits, else None."""
+    """A raw id or count: an int (not a bool) or a string of ASCII digits, within the API's
+    `long`; else None."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, int) and _LONG_MIN <= value <= _LONG_MAX:
         return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
     return None
 
 

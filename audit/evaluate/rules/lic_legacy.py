@@ -12,7 +12,7 @@ META = RuleMeta(
     title="Legacy licence edition",
     severity=Severity.LOW,
     rationale=(
-        "Windows Server 2008, 2008 R2, 2012 and 2012 R2 licences can still be read on old VMs "
+        "Windows Server 2008 R2, 2012 and 2012 R2 licences can still be read on old VMs "
         "but can no longer be set: the guest runs an out-of-support OS, and once removed "
         "the licence cannot be restored."
     ),
