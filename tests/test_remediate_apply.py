@@ -10,8 +10,11 @@ import ast
 import csv
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -30,10 +33,13 @@ from audit.remediate.apply import (
     Action,
     ActionKind,
     ApplyOptions,
+    Interrupted,
     KeyRefused,
     Outcome,
     Plan,
     Report,
+    Unreachable,
+    network_cause,
     read_results,
     remediate,
     rollback_plan,
@@ -115,6 +121,7 @@ class Recording:
 
     def __init__(self, client: Any) -> None:
         self.client = client
+        self._endpoint = client._endpoint
         self.calls: list[tuple[str, str]] = []
 
     def get(self, _target: str, _need_auth: bool = True, **kwargs: Any) -> Any:
@@ -158,6 +165,12 @@ def outcomes(report: Report) -> dict[int | None, Outcome]:
 
 def run(sim: Simulator, plan: Plan, tmp_path: Path, options: ApplyOptions = FAST) -> Report:
     return remediate(client(sim), plan, options, tmp_path / "results", say=lambda _line: None)
+
+
+def plan_file(plan: Plan, folder: Path) -> Path:
+    path = folder / PLAN_FILE
+    path.write_text(plan.to_text())
+    return path
 
 
 @pytest.fixture
@@ -313,8 +326,7 @@ def test_the_command_exits_2_on_a_read_only_key(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("OVH_CONSUMER_KEY", READONLY_CONSUMER_KEY)
-    plan_path = tmp_path / "plan.json"
-    plan_path.write_text(plan.to_text())
+    plan_path = plan_file(plan, tmp_path)
     args = ["remediate", str(plan_path), "--apply", "--endpoint", sim.url]
     assert cli_main([*args, "--results-dir", str(tmp_path)]) == 2
     (line,) = capsys.readouterr().err.splitlines()
@@ -581,3 +593,247 @@ def test_the_script_refuses_a_read_only_key_with_one_line(
     (line,) = refused.stderr.splitlines()
     assert line.startswith("remediate.py: error:") and "POST rights" in line
     assert sim.fleet.to_json() == before
+
+
+# --- a run that cannot go on: the endpoint is gone, or the process is told to stop ---------------
+
+
+def closed_port_url() -> str:
+    """An endpoint where nothing listens: connecting is refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/1.0"
+
+
+def remediate_client(url: str) -> Recording:
+    credentials = Credentials(
+        DEFAULT_APPLICATION_KEY, DEFAULT_APPLICATION_SECRET, REMEDIATE_CONSUMER_KEY
+    )
+    return Recording(ClientFactory(resolve_endpoint(url), credentials).new_client())
+
+
+def assert_one_clean_line(text: str, *expected: str) -> str:
+    """One line naming what it must, without the urllib3 object reprs."""
+    (line,) = text.splitlines()
+    for part in expected:
+        assert part in line
+    for raw in ("urllib3", "HTTPConnection", "object at 0x", "Max retries", "Caused by"):
+        assert raw not in line
+    return line
+
+
+def results_and_rollback(folder: Path) -> tuple[list[dict[str, str]], Plan]:
+    (results,) = folder.glob("remediation-apply-*.csv")
+    (rollback,) = folder.glob("remediation-rollback-*.json")
+    return read_results(results), Plan.from_text(rollback.read_text(), "rollback")
+
+
+def test_a_network_failure_is_named_in_a_few_words() -> None:
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        mute = f"http://127.0.0.1:{silent.getsockname()[1]}/1.0"
+        causes = []
+        for url in (closed_port_url(), mute):
+            credentials = Credentials("a", "b", "c")
+            factory = ClientFactory(resolve_endpoint(url), credentials, timeout=(5, 0.05))
+            with pytest.raises(ovh.exceptions.HTTPError) as raised:
+                factory.new_client().get("/dedicatedCloud")
+            causes.append(network_cause(raised.value))
+    assert causes == ["Connection refused", "Read timed out. (read timeout=0.05)"]
+
+
+def test_an_unreachable_endpoint_stops_at_the_first_failure(plan: Plan, tmp_path: Path) -> None:
+    url = closed_port_url()
+    recording = remediate_client(url)
+    with pytest.raises(Unreachable) as raised:
+        remediate(recording, plan, FAST, tmp_path, lambda _: None)
+    line = assert_one_clean_line(str(raised.value), url, "Connection refused")
+    assert "nothing was changed" in line and "remediation-rollback-" in line
+    # The first VM read is retried (bounded), and nothing after it is tried at all.
+    first = plan.actions[0].vm_path
+    assert recording.calls == [("GET", first)] * (FAST.retries + 1)
+    rows, rollback = results_and_rollback(tmp_path)
+    assert [row["outcome"] for row in rows] == ["failed"] + ["not-attempted"] * (
+        len(plan.actions) - 1
+    )
+    assert "Connection refused" in rows[0]["message"] and "urllib3" not in rows[0]["message"]
+    assert rollback.actions == ()
+
+
+def test_a_connection_lost_mid_run_leaves_the_rollback_of_what_was_applied(
+    plan: Plan, tmp_path: Path
+) -> None:
+    with simulator() as going:
+
+        def say(line: str) -> None:
+            if line.startswith("[1/"):
+                going.stop()  # the API goes away after the first change
+
+        url = going.url
+        with pytest.raises(Unreachable) as raised:
+            remediate(client(going), plan, FAST, tmp_path, say)
+    assert_one_clean_line(str(raised.value), url, "1 change(s) made", "remediation-rollback-")
+    rows, rollback = results_and_rollback(tmp_path)
+    assert [row["outcome"] for row in rows] == ["applied", "failed"] + ["not-attempted"] * (
+        len(plan.actions) - 2
+    )
+    assert [a.vm_id for a in rollback.actions] == [EXPECTED[0][0]]
+
+
+def test_the_command_stops_at_an_unreachable_endpoint_with_one_line(
+    plan: Plan,
+    tmp_path: Path,
+    ovh_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    delays: list[float] = []
+    monkeypatch.setattr("time.sleep", delays.append)  # the default backoff, without the wait
+    plan_path = plan_file(plan, tmp_path)
+    url = closed_port_url()
+    args = ["remediate", str(plan_path), "--apply", "--endpoint", url]
+    assert cli_main([*args, "--results-dir", str(tmp_path / "out")]) == 2
+    assert len(delays) == 4  # one action's bounded retries, not one series per action
+    line = assert_one_clean_line(capsys.readouterr().err, url, "Connection refused")
+    assert line.startswith("ovh-license-audit: error:")
+    rows, rollback = results_and_rollback(tmp_path / "out")
+    assert [row["outcome"] for row in rows][1:] == ["not-attempted"] * (len(plan.actions) - 1)
+    assert rollback.actions == ()
+
+
+def test_the_script_stops_at_an_unreachable_endpoint_with_one_line(
+    plan: Plan, tmp_path: Path, ovh_env: dict[str, str]
+) -> None:
+    script = tmp_path / SCRIPT_FILE
+    script.write_text(render_script(plan))
+    url = closed_port_url()
+    # The generated script as __main__, with the retry backoff not waited for.
+    run_script = (
+        "import runpy, sys, time; time.sleep = lambda _s: None; "
+        "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", run_script, str(script), "--endpoint", url, "--apply"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": os.environ.get("PATH", ""), **ovh_env},
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    line = assert_one_clean_line(done.stderr, url, "Connection refused", "remediation-rollback-")
+    assert line.startswith("remediate.py: error:")
+    rows, rollback = results_and_rollback(tmp_path)
+    assert [row["outcome"] for row in rows][1:] == ["not-attempted"] * (len(plan.actions) - 1)
+    assert rollback.actions == ()
+
+
+def test_sigterm_stops_after_the_current_action_with_a_rollback_plan(
+    sim: Simulator, plan: Plan, tmp_path: Path
+) -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    untouched = licences(sim)
+
+    def say(line: str) -> None:
+        if line.startswith("[1/"):
+            signal.raise_signal(signal.SIGTERM)
+
+    with pytest.raises(Interrupted) as raised:
+        remediate(client(sim), plan, FAST, tmp_path, say)
+    assert_one_clean_line(str(raised.value), "SIGTERM", "remediation-rollback-")
+    assert signal.getsignal(signal.SIGTERM) == before
+    rows, rollback = results_and_rollback(tmp_path)
+    assert [row["outcome"] for row in rows] == ["applied"] + ["not-attempted"] * (
+        len(plan.actions) - 1
+    )
+    assert [a.vm_id for a in rollback.actions] == [EXPECTED[0][0]]
+    assert licences(sim) == {**untouched, 101: EXPECTED[0][2]}  # nothing after the first
+
+
+class SignalledTwice(Recording):
+    """Sends the first change, then gets SIGTERM twice before its answer is read."""
+
+    def post(self, _target: str, _need_auth: bool = True, **kwargs: Any) -> Any:
+        answer = super().post(_target, **kwargs)
+        signal.raise_signal(signal.SIGTERM)
+        signal.raise_signal(signal.SIGTERM)  # the second one stops at once
+        return answer
+
+
+def test_a_second_signal_stops_at_once_and_the_change_in_flight_is_pending(
+    sim: Simulator, plan: Plan, tmp_path: Path
+) -> None:
+    signalled = SignalledTwice(client(sim).client)
+    with pytest.raises(Interrupted) as raised:
+        remediate(signalled, plan, FAST, tmp_path, lambda _: None)
+    assert_one_clean_line(str(raised.value), "interrupted at", "remediation-rollback-")
+    assert len(signalled.posts) == 1
+    rows, rollback = results_and_rollback(tmp_path)
+    assert [row["outcome"] for row in rows] == ["pending"] + ["not-attempted"] * (
+        len(plan.actions) - 1
+    )
+    assert [a.vm_id for a in rollback.actions] == [EXPECTED[0][0]]
+
+
+def posts_seen(running: Simulator, monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Set once the simulator has answered a licence change."""
+    seen = threading.Event()
+    handle = running.api.handle
+
+    def spy(request: Any) -> Any:
+        response = handle(request)
+        if request.method == "POST":
+            seen.set()
+        return response
+
+    monkeypatch.setattr(running.api, "handle", spy)
+    return seen
+
+
+@pytest.mark.parametrize("tool", ["command", "script"])
+def test_sigterm_to_the_process_during_a_task_writes_the_rollback_plan(
+    tool: str,
+    plan: Plan,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with simulator(task_seconds=120) as slow:  # the first task is still running at SIGTERM
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "OVH_APPLICATION_KEY": DEFAULT_APPLICATION_KEY,
+            "OVH_APPLICATION_SECRET": DEFAULT_APPLICATION_SECRET,
+            "OVH_CONSUMER_KEY": REMEDIATE_CONSUMER_KEY,
+        }
+        plan_path = plan_file(plan, tmp_path)
+        script = tmp_path / SCRIPT_FILE
+        script.write_text(render_script(plan))
+        program = (
+            [sys.executable, "-m", "audit", "remediate", str(plan_path)]
+            if tool == "command"
+            else [sys.executable, str(script)]
+        )
+        seen = posts_seen(slow, monkeypatch)
+        process = subprocess.Popen(
+            [*program, "--apply", "--endpoint", slow.url, "--results-dir", str(tmp_path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        try:
+            assert seen.wait(timeout=60)
+            process.send_signal(signal.SIGTERM)
+            _, err = process.communicate(timeout=60)
+        finally:
+            process.kill()
+    assert process.returncode == 2
+    assert_one_clean_line(err, "SIGTERM", "remediation-rollback-")
+    rows, rollback = results_and_rollback(tmp_path)
+    assert [row["outcome"] for row in rows] == ["pending"] + ["not-attempted"] * (
+        len(plan.actions) - 1
+    )
+    assert rows[0]["task_id"]
+    assert [a.vm_id for a in rollback.actions] == [EXPECTED[0][0]]

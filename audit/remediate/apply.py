@@ -14,9 +14,14 @@ Credentials come the `ovh` way: OVH_APPLICATION_KEY, OVH_APPLICATION_SECRET and
 OVH_CONSUMER_KEY, or an ovh.conf. The consumer key needs POST on /dedicatedCloud/*; a
 read-only key is stopped at the first POST, before anything else is attempted.
 
+A run stops early, after recording the action in hand, when the key is refused, when the
+endpoint cannot be reached (after the call's bounded retries), or on SIGINT or SIGTERM: the
+remaining actions are recorded as not attempted, the rollback plan is written, and one line on
+stderr says why and where the rollback plan is.
+
 Exit codes: 0 every attempted action succeeded (skipped, capped and manual items included);
 1 at least one action failed or its task did not end in time; 2 usage, plan, credential or
-rights error (one line on stderr).
+rights error, unreachable endpoint, or the run was stopped by a signal (one line on stderr).
 """
 
 from __future__ import annotations
@@ -25,7 +30,10 @@ import argparse
 import csv
 import hashlib
 import json
+import re
+import signal
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -34,6 +42,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+from types import FrameType
 from typing import IO, Any, Protocol
 from urllib.parse import quote
 
@@ -93,8 +102,22 @@ class UsageError(ValueError):
     """Bad endpoint, credentials or options: a one-line message, exit code 2."""
 
 
-class KeyRefused(Exception):
+class RunStopped(Exception):
+    """The run stopped before the end of the plan: the remaining actions are recorded as not
+    attempted and the rollback plan is written. The message is one line (exit code 2)."""
+
+
+class KeyRefused(RunStopped):
     """The API refused the key or its rights; the run stopped before anything else."""
+
+
+class Unreachable(RunStopped):
+    """The endpoint could not be reached (after the call's bounded retries)."""
+
+
+class Interrupted(RunStopped, KeyboardInterrupt):
+    """SIGINT or SIGTERM: the run stopped after the current action. Also a KeyboardInterrupt,
+    so a caller that knows nothing of RunStopped still treats it as an interruption."""
 
 
 # --- the plan ---------------------------------------------------------------------------------
@@ -479,8 +502,39 @@ def printable(text: str) -> str:
 
 def _api_message(exc: Exception) -> str:
     """The API's own words, on one line (no query id, no secret: the client holds those)."""
+    if isinstance(exc, ovh.exceptions.HTTPError):
+        return f"network error: {network_cause(exc)}"
     text = str(exc).split("\nOVH-Query-ID:")[0].strip()
     return printable(text.replace("\n", " ")) or type(exc).__name__
+
+
+# urllib3 starts its messages with the connection object: `HTTPConnection(host=..., port=...): `
+# (urllib3 2) or `<urllib3.connection.HTTPConnection object at 0x...>: ` (urllib3 1).
+_CONNECTION_PREFIX = re.compile(r"^(?:\w+\(host=[^)]*\)|<[^>]*>): ")
+
+
+def network_cause(exc: BaseException) -> str:
+    """The root of a network failure in a few words ("Connection refused", "Read timed out"):
+    `ovh` wraps the error of requests, which wraps urllib3's, whose text is a pile of reprs."""
+    chain: list[BaseException] = []
+    todo = [exc]
+    while todo:  # breadth first: the causes come after what they caused
+        current = todo.pop(0)
+        if any(current is seen for seen in chain):
+            continue
+        chain.append(current)
+        reason = getattr(current, "reason", None)  # urllib3's MaxRetryError
+        linked = (*current.args, reason, current.__cause__, current.__context__)
+        todo += [item for item in linked if isinstance(item, BaseException)]
+    for item in reversed(chain):
+        if isinstance(item, OSError) and item.strerror:  # the socket's own words
+            return printable(item.strerror)
+    for item in reversed(chain):
+        if type(item).__module__ != "builtins" and item is not exc:
+            text = _CONNECTION_PREFIX.sub("", str(item).splitlines()[0] if str(item) else "")
+            if text and "(Caused by" not in text:
+                return printable(text)
+    return type(exc).__name__
 
 
 def _status(exc: Exception) -> int | None:
@@ -510,14 +564,54 @@ def _transient(exc: Exception, method: str) -> bool:
     return type(exc) is ovh.exceptions.APIError and (status is None or status >= 500)
 
 
+class StopRequest:
+    """Set by SIGINT or SIGTERM while a plan runs: the run ends after the current action (a
+    task still running is left pending). A second signal stops at once, while the plan runs."""
+
+    def __init__(self) -> None:
+        self.signal_name: str | None = None
+        self.at_once = True  # a second signal raises KeyboardInterrupt (not while writing)
+        self._event = threading.Event()
+
+    def request(self, signum: int, _frame: FrameType | None = None) -> None:
+        if self.signal_name is not None and self.at_once:
+            raise KeyboardInterrupt
+        self.signal_name = self.signal_name or signal.Signals(signum).name
+        self._event.set()
+
+    def wait(self, seconds: float) -> None:
+        """Sleep, but wake up when a stop is requested."""
+        self._event.wait(seconds)
+
+    @contextmanager
+    def on_signals(self) -> Iterator[None]:
+        """Route SIGINT and SIGTERM here for the block (only the main thread may)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        signals = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self.request) for sig in signals}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+
+
 class _Runner:
     """Walks a plan once; the state of one run never escapes `run_plan`."""
 
-    def __init__(self, client: ApiClient, options: ApplyOptions, say: Say) -> None:
+    def __init__(
+        self, client: ApiClient, options: ApplyOptions, say: Say, stop: StopRequest
+    ) -> None:
         self.client = client
         self.options = options
         self.say = say
+        self.stop = stop
         self.changes = 0
+        self.endpoint = str(getattr(client, "_endpoint", None) or "the API endpoint")
+        self.unreachable: str | None = None  # why the endpoint stopped answering
+        self.sending: Action | None = None  # the action whose change was sent last
 
     def call(self, method: str, path: str, **body: Any) -> Any:
         attempt = 0
@@ -529,6 +623,9 @@ class _Runner:
             except ovh.exceptions.APIError as exc:
                 attempt += 1
                 if attempt > self.options.retries or not _transient(exc, method):
+                    if isinstance(exc, ovh.exceptions.HTTPError):
+                        tries = f" ({attempt} attempts)" if attempt > 1 else ""
+                        self.unreachable = f"{network_cause(exc)}{tries}"
                     raise
                 delay = _retry_after(exc)
                 if delay is None:
@@ -567,6 +664,7 @@ class _Runner:
             }
         else:
             path, body = action.vm_path + "/removeLicense", {}
+        self.sending = action
         try:
             task = self.call("POST", path, **body)
         except KEY_REFUSALS:
@@ -594,6 +692,15 @@ class _Runner:
         deadline = started + self.options.task_timeout_s
         interval = self.options.poll_interval_s
         while state != _TASK_DONE and state not in _TASK_FAILED:
+            if self.stop.signal_name is not None:
+                return Result(
+                    action,
+                    Outcome.PENDING,
+                    f"task still {state} when the run was stopped by {self.stop.signal_name}",
+                    previous_license=previous,
+                    task_id=task_id,
+                    task_state=state,
+                )
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return Result(
@@ -604,7 +711,7 @@ class _Runner:
                     task_id=task_id,
                     task_state=state,
                 )
-            time.sleep(min(interval, remaining))
+            self.stop.wait(min(interval, remaining))
             interval = min(interval * 1.5, self.options.max_poll_interval_s)
             try:
                 state = str(_field(self.call("GET", path), "state"))
@@ -668,36 +775,70 @@ def run_plan(
     options: ApplyOptions,
     record: Callable[[Result], None],
     say: Say = print,
+    stop: StopRequest | None = None,
 ) -> list[Result]:
     """Process every action in plan order; `record` sees each result as soon as it exists.
 
-    A refusal of the key (403 NOT_GRANTED_CALL on the first POST, for a read-only key) is
-    recorded, the remaining actions are recorded as not attempted, and KeyRefused is raised.
+    The run stops after recording the action in hand when the key is refused (KeyRefused: 403
+    NOT_GRANTED_CALL on the first POST, for a read-only key), when the endpoint cannot be
+    reached (Unreachable), or when `stop` is requested or a KeyboardInterrupt arrives
+    (Interrupted); the remaining actions are then recorded as not attempted.
     """
-    runner = _Runner(client, options, say)
+    stop = stop or StopRequest()
+    runner = _Runner(client, options, say, stop)
     results: list[Result] = []
+
+    def keep(result: Result) -> None:
+        results.append(result)
+        record(result)
+
     total = len(plan.actions)
     for index, action in enumerate(plan.actions, start=1):
         try:
             result = runner.process(action)
         except KEY_REFUSALS as exc:
-            result = Result(action, Outcome.REFUSED, _api_message(exc))
-            results.append(result)
-            record(result)
-            for later in plan.actions[index:]:
-                skipped = Result(later, Outcome.NOT_ATTEMPTED, "the run stopped at a refusal")
-                results.append(skipped)
-                record(skipped)
-            made = sum(r.outcome in (Outcome.APPLIED, Outcome.PENDING) for r in results)
-            raise KeyRefused(_refusal_message(exc, action, made)) from None
-        results.append(result)
-        record(result)
-        if result.outcome not in (Outcome.MANUAL, Outcome.CAPPED):
-            say(_progress_line(index, total, result))
+            keep(Result(action, Outcome.REFUSED, _api_message(exc)))
+            stopped: RunStopped = KeyRefused(_refusal_message(exc, action, _made(results)))
+            why = "the run stopped at a refusal"
+        except KeyboardInterrupt:
+            if runner.sending is action:
+                keep(Result(action, Outcome.PENDING, "interrupted after the change was sent"))
+            else:
+                keep(Result(action, Outcome.NOT_ATTEMPTED, "interrupted"))
+            why = "the run was interrupted"
+            stopped = Interrupted(f"interrupted at {action.label}; {_made(results)}")
+        else:
+            keep(result)
+            if result.outcome not in (Outcome.MANUAL, Outcome.CAPPED):
+                say(_progress_line(index, total, result))
+            if runner.unreachable is not None:
+                why = f"the run stopped: cannot reach {runner.endpoint}"
+                stopped = Unreachable(
+                    f"cannot reach {runner.endpoint}: {runner.unreachable}, at {action.label}"
+                    f"; {_made(results)}"
+                )
+            elif stop.signal_name is not None:
+                why = f"the run was stopped by {stop.signal_name}"
+                stopped = Interrupted(
+                    f"stopped by {stop.signal_name} after {action.label}; {_made(results)}"
+                )
+            else:
+                continue
+        left = plan.actions[index:]
+        for later in left:
+            keep(Result(later, Outcome.NOT_ATTEMPTED, why))
+        if not isinstance(stopped, KeyRefused):
+            stopped = type(stopped)(f"{stopped}; {len(left)} action(s) not attempted")
+        raise stopped from None
     return results
 
 
-def _refusal_message(exc: Exception, action: Action, made: int) -> str:
+def _made(results: Sequence[Result]) -> str:
+    made = sum(result.outcome in (Outcome.APPLIED, Outcome.PENDING) for result in results)
+    return f"{made} change(s) made, see the results" if made else "nothing was changed"
+
+
+def _refusal_message(exc: Exception, action: Action, made: str) -> str:
     kind = type(exc).__name__
     if isinstance(exc, ovh.exceptions.NotGrantedCall):
         why = (
@@ -706,8 +847,7 @@ def _refusal_message(exc: Exception, action: Action, made: int) -> str:
         )
     else:
         why = "the API refused the credentials"
-    done = f"{made} change(s) made before, see the results" if made else "nothing was changed"
-    return f"{action.label}: {kind}: {_api_message(exc)}: {why}; {done}; nothing else attempted"
+    return f"{action.label}: {kind}: {_api_message(exc)}: {why}; {made}; nothing else attempted"
 
 
 def _progress_line(index: int, total: int, result: Result) -> str:
@@ -779,7 +919,8 @@ def remediate(
     say: Say = print,
 ) -> Report:
     """Run the plan, writing the results CSV (and, with --apply, the rollback plan) into
-    `results_dir`. KeyRefused still leaves both files behind."""
+    `results_dir`. SIGINT and SIGTERM stop the run after the current action. A run that stops
+    early (RunStopped) still leaves both files behind, and its message says where."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     mode = "apply" if options.apply else "dry-run"
     counts = plan.counts()
@@ -791,11 +932,22 @@ def remediate(
     if not options.apply:
         say("dry run: nothing will be changed (add --apply to act)")
     rollback_path: Path | None = None
-    with _new_file(results_dir, f"remediation-{mode}-{stamp}", ".csv") as (path, handle):
+    stopped: RunStopped | None = None
+    stop = StopRequest()
+    with (
+        stop.on_signals(),
+        _new_file(results_dir, f"remediation-{mode}-{stamp}", ".csv") as (
+            path,
+            handle,
+        ),
+    ):
         results_file = ResultsFile(handle, plan.sha256)
         try:
-            results = run_plan(client, plan, options, results_file.write, say)
+            results = run_plan(client, plan, options, results_file.write, say, stop)
+        except RunStopped as exc:
+            stopped = exc
         finally:
+            stop.at_once = False  # the record of what was done is written whatever comes
             if options.apply:
                 rollback = rollback_plan(results_file.rows, str(path))
                 with _new_file(results_dir, f"remediation-rollback-{stamp}", ".json") as (
@@ -805,6 +957,9 @@ def remediate(
                     out.write(rollback.to_text())
                 say(f"rollback plan: {rollback_path} ({len(rollback.actions)} actions)")
             say(f"results: {path}")
+    if stopped is not None:
+        where = f"rollback plan: {rollback_path}" if rollback_path else f"results: {path}"
+        raise type(stopped)(f"{stopped}; {where}") from None
     report = Report(tuple(results), path, rollback_path)
     summary = ", ".join(f"{count} {outcome}" for outcome, count in report.counts().items())
     say(f"{'applied' if options.apply else 'dry run'}: {summary or 'no actions'}")
@@ -912,7 +1067,7 @@ def main(argv: Sequence[str] | None, embedded_plan: str) -> int:
             plan = Plan.from_text(embedded_plan, "embedded plan")
         client = make_client(args.endpoint)
         report = remediate(client, plan, options_from_args(args), args.results_dir)
-    except (PlanError, UsageError, KeyRefused) as exc:
+    except (PlanError, UsageError, RunStopped) as exc:
         print(f"remediate.py: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

@@ -11,10 +11,11 @@ from pathlib import Path
 
 from audit.collect.api import ClientFactory
 from audit.collect.command import endpoint_from, load_config_arg
-from audit.errors import CredentialError, InputError
+from audit.errors import AuditError, CredentialError, InputError
 from audit.remediate.apply import (
     KeyRefused,
     PlanError,
+    RunStopped,
     UsageError,
     add_apply_arguments,
     options_from_args,
@@ -40,6 +41,8 @@ def remediate_command(args: argparse.Namespace) -> int:
         raise InputError(str(exc)) from None
     except KeyRefused as exc:
         raise CredentialError(str(exc)) from None
+    except RunStopped as exc:  # unreachable endpoint, SIGINT or SIGTERM: exit code 2 as well
+        raise AuditError(str(exc)) from None
     return report.exit_code
 
 
@@ -51,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "Apply remediation/plan.json of a run: each licence action is checked against the "
             "VM as it is now and skipped if it changed. Without --apply nothing is changed. "
             "Exit 0: all attempted actions succeeded; 1: one failed or did not finish; "
-            "2: bad plan, credentials or rights."
+            "2: bad plan, credentials or rights, unreachable endpoint, or stopped by a signal."
         ),
     )
     parser.add_argument("plan", type=Path, nargs="?", metavar="PLAN", help="a plan.json")
