@@ -6,9 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ovh.config import ConfigurationManager
-
-from audit.collect.api import ClientFactory, resolve_endpoint
+from audit.collect.api import ClientFactory, read_ovh_conf_endpoint, resolve_endpoint
 from audit.collect.collector import DEFAULT_MAX_RPS, DEFAULT_WORKERS, CollectOptions, collect
 from audit.config import Config, load_config
 from audit.errors import ExitCode, InputError
@@ -53,10 +51,11 @@ def load_config_arg(args: argparse.Namespace) -> Config:
 
 
 def endpoint_from(args: argparse.Namespace, config: Config) -> str:
-    """--endpoint, then the config file, then the `ovh` way (OVH_ENDPOINT, ovh.conf)."""
+    """--endpoint, then the config file, then the `ovh` way (OVH_ENDPOINT, ovh.conf, then
+    the file named by `ovh_config`, which `ovh.Client` reads last)."""
     chosen = args.endpoint or config.endpoint
     if chosen is None:
-        chosen = ConfigurationManager().get("default", "endpoint") or "ovh-eu"
+        chosen = read_ovh_conf_endpoint(config.ovh_config) or "ovh-eu"
     return resolve_endpoint(chosen)
 
 
