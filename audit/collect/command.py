@@ -8,23 +8,9 @@ from pathlib import Path
 
 from audit.collect.api import ClientFactory, read_ovh_conf_endpoint, resolve_endpoint
 from audit.collect.collector import DEFAULT_MAX_RPS, DEFAULT_WORKERS, CollectOptions, collect
-from audit.config import Config, load_config
+from audit.config import MAX_RPS, WORKERS, Config, load_config, number_argument
 from audit.errors import ExitCode, InputError
 from audit.snapshot import Snapshot, write_snapshot
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be positive")
-    return value
 
 
 def add_api_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,13 +21,15 @@ def add_api_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--workers",
-        type=positive_int,
-        help=f"concurrent API calls (default {DEFAULT_WORKERS})",
+        type=number_argument(int, WORKERS),
+        help=f"concurrent API calls, {WORKERS.low:g} to {WORKERS.high:g} "
+        f"(default {DEFAULT_WORKERS})",
     )
     parser.add_argument(
         "--max-rps",
-        type=positive_float,
-        help=f"client-side limit on API calls per second (default {DEFAULT_MAX_RPS:g})",
+        type=number_argument(float, MAX_RPS),
+        help=f"client-side limit on API calls per second, {MAX_RPS.low:g} to {MAX_RPS.high:g} "
+        f"(default {DEFAULT_MAX_RPS:g})",
     )
     parser.add_argument("--config", type=Path, help="TOML configuration file")
 
