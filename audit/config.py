@@ -15,6 +15,7 @@ from typing import Any
 
 from audit.collect.retry import RetryPolicy
 from audit.errors import InputError
+from audit.evaluate.knowledge import SETTABLE_EDITIONS
 
 FAIL_ON_CHOICES = ("high", "medium", "low", "info", "never")
 SERVICE_DEFAULT_KEY = "default"
@@ -134,9 +135,39 @@ def _number(
     return value
 
 
-def _edition_map(path: Path, key: str, value: Any) -> dict[str, str]:
+# Every edition setLicense accepts for some version: a default may name any of them.
+_ANY_EDITION = frozenset(edition for names in SETTABLE_EDITIONS.values() for edition in names)
+
+
+def _edition(path: Path, key: str, value: Any, version: str | None = None) -> str:
+    """An edition setLicense accepts (for `version`, when given); a typo is an error here,
+    not a setLicense quietly turned into a manual action in every plan."""
+    edition: str = _expect(path, key, value, str)
+    known = _ANY_EDITION if version is None else frozenset(SETTABLE_EDITIONS[version])
+    if edition not in known:
+        scope = "" if version is None else f" for Windows Server {version}"
+        raise InputError(
+            f"{path}: {key}: {edition!r} is not an edition setLicense accepts{scope} "
+            f"(one of {', '.join(sorted(known))})"
+        )
+    return edition
+
+
+def _edition_map(path: Path, key: str, value: Any, service: bool = False) -> dict[str, str]:
+    """Windows version to edition; a service's may also set a `default` for every version."""
     table = _expect(path, key, value, dict)
-    return {str(k): _expect(path, f"{key}.{k}", v, str) for k, v in table.items()}
+    editions: dict[str, str] = {}
+    for version, edition in table.items():
+        if service and version == SERVICE_DEFAULT_KEY:
+            editions[version] = _edition(path, f"{key}.{version}", edition)
+        elif version in SETTABLE_EDITIONS:
+            editions[version] = _edition(path, f"{key}.{version}", edition, version)
+        else:
+            raise InputError(
+                f"{path}: {key}: {version!r} is not a Windows version setLicense accepts "
+                f"(one of {', '.join(SETTABLE_EDITIONS)})"
+            )
+    return editions
 
 
 def load_config(path: Path) -> Config:
@@ -191,15 +222,12 @@ def load_config(path: Path) -> Config:
         max_retries=max_retries,
         retry_base_delay_s=None if base_delay is None else float(base_delay),
         remediation=RemediationConfig(
-            default_edition=_expect(
-                path,
-                "remediation.default_edition",
-                remediation.get("default_edition", "Standard"),
-                str,
+            default_edition=_edition(
+                path, "remediation.default_edition", remediation.get("default_edition", "Standard")
             ),
             editions=_edition_map(path, "remediation.editions", remediation.get("editions", {})),
             services={
-                str(name): _edition_map(path, f"remediation.services.{name}", table)
+                str(name): _edition_map(path, f"remediation.services.{name}", table, service=True)
                 for name, table in services.items()
             },
         ),
