@@ -37,7 +37,7 @@ class Range:
         return f"a number from {self.low:g} to {self.high:g}"
 
 
-# Below 0.1 requests/s a 5,000-VM estate takes days: a typo, not a choice. Above the top,
+# Below 0.1 request/s a 5,000-VM estate takes over 14 hours: a typo, not a choice. Above the top,
 # throttling is off in all but name.
 WORKERS = Range(1, 64)
 MAX_RPS = Range(0.1, 1000)

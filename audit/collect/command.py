@@ -12,6 +12,19 @@ from audit.config import MAX_RPS, WORKERS, Config, load_config, number_argument
 from audit.errors import ExitCode, InputError
 from audit.snapshot import Snapshot, write_snapshot
 
+API_EPILOG = """\
+credentials come the `ovh` way, first found wins:
+  OVH_APPLICATION_KEY, OVH_APPLICATION_SECRET, OVH_CONSUMER_KEY (and OVH_ENDPOINT)
+  the file named by ovh_config in the --config file
+  ovh.conf in the working folder, then ~/.ovh.conf, then /etc/ovh.conf
+
+exit codes:
+  0  no open finding at or above --fail-on (snapshot: the collection is complete)
+  1  at least one such finding (run only)
+  2  usage, configuration, credential or input error (one line on stderr)
+  3  the collection was incomplete (takes precedence over 1)
+"""
+
 
 def add_api_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of every command that reads the API."""
@@ -101,6 +114,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "snapshot",
         help="collect every VM and licence into a snapshot file",
         description="Collect every service, datacenter and VM into snapshot.json.gz.",
+        epilog=API_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_api_arguments(parser)
     parser.add_argument("--out", type=Path, required=True, help="snapshot file to write")
