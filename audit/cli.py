@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 from audit import __version__
 from audit.errors import AuditError, ExitCode
@@ -31,6 +31,20 @@ def _command_modules() -> list[CommandModule]:
     return [job_command, snapshot, remediate, import_review, simulate, demo]
 
 
+class CommandParser(argparse.ArgumentParser):
+    """A subcommand's parser: it reports unknown arguments itself, with its own usage.
+
+    argparse hands a subcommand's leftovers back to the top-level parser, whose usage
+    line says nothing about the subcommand the user typed.
+    """
+
+    def parse_known_args(self, *args: Any, **kwargs: Any) -> Any:
+        namespace, extras = super().parse_known_args(*args, **kwargs)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ovh-license-audit",
@@ -38,7 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser] = cast(
+        "argparse._SubParsersAction[argparse.ArgumentParser]",
+        parser.add_subparsers(
+            dest="command", required=True, metavar="COMMAND", parser_class=CommandParser
+        ),
+    )
     for module in _command_modules():
         module.register(subparsers)
     return parser

@@ -6,16 +6,58 @@ never go here: they come the `ovh` way (OVH_* variables or ovh.conf).
 
 from __future__ import annotations
 
+import argparse
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from audit.collect.retry import RetryPolicy
 from audit.errors import InputError
+from audit.evaluate.knowledge import SETTABLE_EDITIONS
 
 FAIL_ON_CHOICES = ("high", "medium", "low", "info", "never")
 SERVICE_DEFAULT_KEY = "default"
+
+
+@dataclass(frozen=True)
+class Range:
+    """The numbers a setting accepts, bounds included; NaN and infinities never are."""
+
+    low: float
+    high: float
+
+    def __contains__(self, value: float) -> bool:
+        # NaN fails every comparison and infinities lie outside finite bounds; comparing
+        # (not math.isfinite) also copes with TOML integers too big for a float.
+        return self.low <= value <= self.high
+
+    def __str__(self) -> str:
+        return f"a number from {self.low:g} to {self.high:g}"
+
+
+# Below 0.1 request/s a 5,000-VM estate takes over 14 hours: a typo, not a choice. Above the top,
+# throttling is off in all but name.
+WORKERS = Range(1, 64)
+MAX_RPS = Range(0.1, 1000)
+MAX_RETRIES = Range(0, 20)
+RETRY_BASE_DELAY_S = Range(0, 60)
+
+
+def number_argument(parse: Callable[[str], float], accepted: Range) -> Callable[[str], Any]:
+    """An argparse type: `parse` the text, then refuse what `accepted` does not hold."""
+
+    def check(text: str) -> float:
+        try:
+            value = parse(text)
+        except ValueError:
+            value = float("nan")
+        if value not in accepted:
+            raise argparse.ArgumentTypeError(f"expected {accepted}, got {text!r}")
+        return value
+
+    return check
 
 
 @dataclass(frozen=True)
@@ -85,9 +127,47 @@ def _expect(path: Path, key: str, value: Any, kind: type | tuple[type, ...]) -> 
     return value
 
 
-def _edition_map(path: Path, key: str, value: Any) -> dict[str, str]:
+def _number(
+    path: Path, key: str, value: Any, kind: type | tuple[type, ...], accepted: Range
+) -> Any:
+    if value is not None and _expect(path, key, value, kind) not in accepted:
+        raise InputError(f"{path}: {key}: expected {accepted}, got {value!r}")
+    return value
+
+
+# Every edition setLicense accepts for some version: a default may name any of them.
+_ANY_EDITION = frozenset(edition for names in SETTABLE_EDITIONS.values() for edition in names)
+
+
+def _edition(path: Path, key: str, value: Any, version: str | None = None) -> str:
+    """An edition setLicense accepts (for `version`, when given); a typo is an error here,
+    not a setLicense quietly turned into a manual action in every plan."""
+    edition: str = _expect(path, key, value, str)
+    known = _ANY_EDITION if version is None else frozenset(SETTABLE_EDITIONS[version])
+    if edition not in known:
+        scope = "" if version is None else f" for Windows Server {version}"
+        raise InputError(
+            f"{path}: {key}: {edition!r} is not an edition setLicense accepts{scope} "
+            f"(one of {', '.join(sorted(known))})"
+        )
+    return edition
+
+
+def _edition_map(path: Path, key: str, value: Any, service: bool = False) -> dict[str, str]:
+    """Windows version to edition; a service's may also set a `default` for every version."""
     table = _expect(path, key, value, dict)
-    return {str(k): _expect(path, f"{key}.{k}", v, str) for k, v in table.items()}
+    editions: dict[str, str] = {}
+    for version, edition in table.items():
+        if service and version == SERVICE_DEFAULT_KEY:
+            editions[version] = _edition(path, f"{key}.{version}", edition)
+        elif version in SETTABLE_EDITIONS:
+            editions[version] = _edition(path, f"{key}.{version}", edition, version)
+        else:
+            raise InputError(
+                f"{path}: {key}: {version!r} is not a Windows version setLicense accepts "
+                f"(one of {', '.join(SETTABLE_EDITIONS)})"
+            )
+    return editions
 
 
 def load_config(path: Path) -> Config:
@@ -114,21 +194,16 @@ def load_config(path: Path) -> Config:
         value = audit.get(key)
         return None if value is None else base / _expect(path, f"audit.{key}", value, str)
 
-    workers = audit.get("workers")
-    if workers is not None and (_expect(path, "audit.workers", workers, int) < 1):
-        raise InputError(f"{path}: audit.workers: must be at least 1")
-    max_rps = audit.get("max_rps")
-    if max_rps is not None and _expect(path, "audit.max_rps", max_rps, (int, float)) <= 0:
-        raise InputError(f"{path}: audit.max_rps: must be positive")
-    max_retries = audit.get("max_retries")
-    if max_retries is not None and _expect(path, "audit.max_retries", max_retries, int) < 0:
-        raise InputError(f"{path}: audit.max_retries: must be 0 or more")
-    base_delay = audit.get("retry_base_delay_s")
-    if (
-        base_delay is not None
-        and _expect(path, "audit.retry_base_delay_s", base_delay, (int, float)) < 0
-    ):
-        raise InputError(f"{path}: audit.retry_base_delay_s: must be 0 or more")
+    workers = _number(path, "audit.workers", audit.get("workers"), int, WORKERS)
+    max_rps = _number(path, "audit.max_rps", audit.get("max_rps"), (int, float), MAX_RPS)
+    max_retries = _number(path, "audit.max_retries", audit.get("max_retries"), int, MAX_RETRIES)
+    base_delay = _number(
+        path,
+        "audit.retry_base_delay_s",
+        audit.get("retry_base_delay_s"),
+        (int, float),
+        RETRY_BASE_DELAY_S,
+    )
     remediation = _expect(path, "[remediation]", data.get("remediation", {}), dict)
     unknown = set(remediation) - {"default_edition", "editions", "services"}
     if unknown:
@@ -147,15 +222,12 @@ def load_config(path: Path) -> Config:
         max_retries=max_retries,
         retry_base_delay_s=None if base_delay is None else float(base_delay),
         remediation=RemediationConfig(
-            default_edition=_expect(
-                path,
-                "remediation.default_edition",
-                remediation.get("default_edition", "Standard"),
-                str,
+            default_edition=_edition(
+                path, "remediation.default_edition", remediation.get("default_edition", "Standard")
             ),
             editions=_edition_map(path, "remediation.editions", remediation.get("editions", {})),
             services={
-                str(name): _edition_map(path, f"remediation.services.{name}", table)
+                str(name): _edition_map(path, f"remediation.services.{name}", table, service=True)
                 for name, table in services.items()
             },
         ),

@@ -35,7 +35,7 @@ from audit.render.html import HtmlReport
 from audit.render.xlsx import XlsxReport
 from audit.snapshot import Snapshot, encode_snapshot, read_snapshot, read_snapshot_bytes
 
-PERIOD_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+PERIOD_PATTERN = re.compile(r"^(2\d{3})-(0[1-9]|1[0-2])$")  # from 2000: no earlier SPLA
 SNAPSHOT_FILE = "snapshot.json.gz"
 FINDINGS_FILE = "findings.json"
 MANIFEST_FILE = "manifest.json"
@@ -52,7 +52,7 @@ def parse_period(text: str | None) -> str:
     if text is None:
         return datetime.now(UTC).strftime("%Y-%m")
     if not PERIOD_PATTERN.match(text):
-        raise InputError(f"--period {text!r}: expected YYYY-MM, e.g. 2026-11")
+        raise InputError(f"--period {text!r}: expected YYYY-MM from 2000, e.g. 2026-11")
     return text
 
 

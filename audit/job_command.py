@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from audit.collect.command import (
+    API_EPILOG,
     add_api_arguments,
     collect_options_from,
     coverage_line,
@@ -103,10 +104,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "run",
         help="the monthly job: collect, evaluate, write reports",
         description="Collect (or load a snapshot), evaluate the rules and write DIR/<period>/.",
+        epilog=API_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_api_arguments(run)
     run.add_argument("--out", type=Path, help=f"output folder (default {DEFAULT_OUT}/)")
-    run.add_argument("--period", help="YYYY-MM (default: the current month, UTC)")
+    run.add_argument("--period", help="YYYY-MM from 2000 (default: the current month, UTC)")
     run.add_argument("--exceptions", type=Path, help="exceptions register (CSV)")
     run.add_argument(
         "--fail-on",
@@ -128,5 +131,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="rebuild the reports of a run folder offline",
         description="Render report.html, report.xlsx and findings.csv again from RUN_DIR.",
     )
-    report.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    report.add_argument(
+        "run_dir",
+        type=Path,
+        metavar="RUN_DIR",
+        help="a run folder written by `run` (OUT/<period>/), with its snapshot and findings",
+    )
     report.set_defaults(handler=report_command)

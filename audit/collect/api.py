@@ -1,29 +1,97 @@
 """Building `ovh` clients: endpoint names or URLs, credentials the `ovh` way, errors mapped.
 
 Credentials are never logged or stored: they stay inside the `ovh.Client` objects.
+
+Importing `ovh` parses every ovh.conf (a module-level ConfigurationManager), so nothing on the
+way to the argument parser imports it: a broken ovh.conf must not break `--help`. It is
+imported here, on first use, where a broken file becomes a one-line error naming the file.
 """
 
 from __future__ import annotations
 
+import configparser
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-
-import ovh
-import ovh.client
-import ovh.exceptions
+from typing import TYPE_CHECKING, Any
 
 from audit.errors import CredentialError, InputError
 
+if TYPE_CHECKING:
+    import ovh
+
 DEFAULT_TIMEOUT = (10.0, 60.0)
 
-# Refusals that retrying cannot fix: the run stops with exit code 2.
-CREDENTIAL_ERRORS: tuple[type[Exception], ...] = (
-    ovh.exceptions.InvalidKey,
-    ovh.exceptions.InvalidCredential,
-    ovh.exceptions.NotCredential,
-    ovh.exceptions.NotGrantedCall,
-    ovh.exceptions.Forbidden,
-)
+# Where `ovh` looks for its configuration (ovh/config.py CONFIG_PATH), in reading order.
+OVH_CONF_FILES = ("/etc/ovh.conf", "~/.ovh.conf", "ovh.conf")
+
+
+def _broken_ovh_conf(candidates: tuple[str, ...]) -> str:
+    """The first of `candidates` that does not parse, as `ovh` would read it."""
+    for candidate in candidates:
+        path = Path(candidate).expanduser()
+        try:
+            configparser.RawConfigParser().read(path)
+        except (configparser.Error, UnicodeDecodeError):
+            return str(path)
+    return " or ".join(candidates)
+
+
+@contextmanager
+def ovh_conf_errors(*candidates: str) -> Iterator[None]:
+    """Turn a parse error of an ovh.conf into an InputError naming the file, never its text.
+
+    configparser's messages quote the offending line, which may be a secret.
+    """
+    try:
+        yield
+    except (configparser.Error, UnicodeDecodeError):
+        where = _broken_ovh_conf(candidates or OVH_CONF_FILES)
+        raise InputError(
+            f"{where}: not a valid ovh.conf (expected [sections] of key=value lines in UTF-8)"
+        ) from None
+
+
+def import_ovh() -> Any:
+    """The `ovh` package, imported on first use (the import reads ovh.conf)."""
+    with ovh_conf_errors():
+        import ovh
+        import ovh.client
+        import ovh.config
+        import ovh.exceptions
+    return ovh
+
+
+@functools.cache
+def credential_errors() -> tuple[type[Exception], ...]:
+    """Refusals that retrying cannot fix: the run stops with exit code 2."""
+    exceptions = import_ovh().exceptions
+    return (
+        exceptions.InvalidKey,
+        exceptions.InvalidCredential,
+        exceptions.NotCredential,
+        exceptions.NotGrantedCall,
+        exceptions.Forbidden,
+    )
+
+
+def read_ovh_conf_endpoint(config_file: Path | None) -> str | None:
+    """`[default] endpoint` the way `ovh.Client` finds it: OVH_ENDPOINT, then the files."""
+    manager = import_ovh().config.ConfigurationManager()
+    if config_file is not None:
+        check_ovh_config_file(config_file)
+        with ovh_conf_errors(str(config_file)):
+            manager.read(str(config_file))
+    endpoint: str | None = manager.get("default", "endpoint")
+    return endpoint
+
+
+def check_ovh_config_file(config_file: Path) -> None:
+    """`ovh` skips a missing file silently; a named one must exist."""
+    if not config_file.is_file():
+        raise InputError(f"{config_file}: ovh_config file not found")
 
 
 def resolve_endpoint(value: str) -> str:
@@ -32,15 +100,16 @@ def resolve_endpoint(value: str) -> str:
     A URL is registered with the client under its own text, since the client only accepts
     names; its `ovh.conf` section is then the URL itself (or use the OVH_* variables).
     """
-    if value in ovh.client.ENDPOINTS:
+    endpoints: dict[str, str] = import_ovh().client.ENDPOINTS
+    if value in endpoints:
         return value
     if value.startswith(("http://", "https://")):
         if not value.rstrip("/").endswith("/1.0"):
             raise InputError(f"--endpoint {value!r}: a URL endpoint must end in /1.0")
         url = value.rstrip("/")
-        ovh.client.ENDPOINTS[url] = url
+        endpoints[url] = url
         return url
-    names = ", ".join(sorted(ovh.client.ENDPOINTS))
+    names = ", ".join(sorted(endpoints))
     raise InputError(f"--endpoint {value!r}: unknown endpoint name (one of {names}, or a URL)")
 
 
@@ -66,27 +135,34 @@ class ClientFactory:
     timeout: tuple[float, float] = DEFAULT_TIMEOUT
 
     def new_client(self) -> ovh.Client:
+        sdk = import_ovh()
+        files: tuple[str, ...] = OVH_CONF_FILES
+        if self.config_file is not None:
+            check_ovh_config_file(self.config_file)
+            files = (*files, str(self.config_file))
         try:
-            client = ovh.Client(
-                endpoint=self.endpoint,
-                application_key=self.credentials.application_key,
-                application_secret=self.credentials.application_secret,
-                consumer_key=self.credentials.consumer_key,
-                timeout=self.timeout,
-                config_file=None if self.config_file is None else str(self.config_file),
-            )
-        except ovh.exceptions.InvalidConfiguration as exc:
+            with ovh_conf_errors(*files):
+                client = sdk.Client(
+                    endpoint=self.endpoint,
+                    application_key=self.credentials.application_key,
+                    application_secret=self.credentials.application_secret,
+                    consumer_key=self.credentials.consumer_key,
+                    timeout=self.timeout,
+                    config_file=None if self.config_file is None else str(self.config_file),
+                )
+        except sdk.exceptions.InvalidConfiguration as exc:
             raise InputError(
                 f"credentials: {exc} (set OVH_APPLICATION_KEY, OVH_APPLICATION_SECRET and "
                 "OVH_CONSUMER_KEY, or an ovh.conf)"
             ) from None
-        except ovh.exceptions.InvalidRegion:
+        except sdk.exceptions.InvalidRegion:
             raise InputError(f"--endpoint {self.endpoint!r}: unknown endpoint") from None
         if not client._consumer_key:  # the client only notices on the first signed call
             raise InputError(
                 "credentials: no consumer key (set OVH_CONSUMER_KEY or consumer_key in ovh.conf)"
             )
-        return client
+        checked: ovh.Client = client
+        return checked
 
 
 def credential_error(exc: Exception, method: str, path: str) -> CredentialError:

@@ -16,9 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-
-import ovh
+from typing import TYPE_CHECKING, Any
 
 from audit import __version__
 from audit.collect.api import ClientFactory, credential_error
@@ -35,6 +33,9 @@ from audit.snapshot import (
     ServiceSnapshot,
     Snapshot,
 )
+
+if TYPE_CHECKING:
+    import ovh
 
 DEFAULT_WORKERS = 4
 DEFAULT_MAX_RPS = 10.0

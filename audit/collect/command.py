@@ -6,27 +6,24 @@ import argparse
 import sys
 from pathlib import Path
 
-from ovh.config import ConfigurationManager
-
-from audit.collect.api import ClientFactory, resolve_endpoint
+from audit.collect.api import ClientFactory, read_ovh_conf_endpoint, resolve_endpoint
 from audit.collect.collector import DEFAULT_MAX_RPS, DEFAULT_WORKERS, CollectOptions, collect
-from audit.config import Config, load_config
+from audit.config import MAX_RPS, WORKERS, Config, load_config, number_argument
 from audit.errors import ExitCode, InputError
 from audit.snapshot import Snapshot, write_snapshot
 
+API_EPILOG = """\
+credentials come the `ovh` way, first found wins:
+  OVH_APPLICATION_KEY, OVH_APPLICATION_SECRET, OVH_CONSUMER_KEY (and OVH_ENDPOINT)
+  the file named by ovh_config in the --config file
+  ovh.conf in the working folder, then ~/.ovh.conf, then /etc/ovh.conf
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be positive")
-    return value
+exit codes:
+  0  no open finding at or above --fail-on (snapshot: the collection is complete)
+  1  at least one such finding (run only)
+  2  usage, configuration, credential or input error (one line on stderr)
+  3  the collection was incomplete (takes precedence over 1)
+"""
 
 
 def add_api_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,13 +34,15 @@ def add_api_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--workers",
-        type=positive_int,
-        help=f"concurrent API calls (default {DEFAULT_WORKERS})",
+        type=number_argument(int, WORKERS),
+        help=f"concurrent API calls, {WORKERS.low:g} to {WORKERS.high:g} "
+        f"(default {DEFAULT_WORKERS})",
     )
     parser.add_argument(
         "--max-rps",
-        type=positive_float,
-        help=f"client-side limit on API calls per second (default {DEFAULT_MAX_RPS:g})",
+        type=number_argument(float, MAX_RPS),
+        help=f"client-side limit on API calls per second, {MAX_RPS.low:g} to {MAX_RPS.high:g} "
+        f"(default {DEFAULT_MAX_RPS:g})",
     )
     parser.add_argument("--config", type=Path, help="TOML configuration file")
 
@@ -53,10 +52,11 @@ def load_config_arg(args: argparse.Namespace) -> Config:
 
 
 def endpoint_from(args: argparse.Namespace, config: Config) -> str:
-    """--endpoint, then the config file, then the `ovh` way (OVH_ENDPOINT, ovh.conf)."""
+    """--endpoint, then the config file, then the `ovh` way (OVH_ENDPOINT, ovh.conf, then
+    the file named by `ovh_config`, which `ovh.Client` reads last)."""
     chosen = args.endpoint or config.endpoint
     if chosen is None:
-        chosen = ConfigurationManager().get("default", "endpoint") or "ovh-eu"
+        chosen = read_ovh_conf_endpoint(config.ovh_config) or "ovh-eu"
     return resolve_endpoint(chosen)
 
 
@@ -114,6 +114,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "snapshot",
         help="collect every VM and licence into a snapshot file",
         description="Collect every service, datacenter and VM into snapshot.json.gz.",
+        epilog=API_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_api_arguments(parser)
     parser.add_argument("--out", type=Path, required=True, help="snapshot file to write")

@@ -6,9 +6,7 @@ import random
 from dataclasses import dataclass
 from enum import StrEnum
 
-import ovh.exceptions
-
-from audit.collect.api import CREDENTIAL_ERRORS
+from audit.collect.api import credential_errors, import_ovh
 
 MAX_RETRY_AFTER_S = 300.0
 
@@ -57,7 +55,8 @@ def _retry_after(response: object) -> float | None:
 
 def classify(exc: Exception) -> Classified:
     """Sort an `ovh` exception into retry, give up (recorded in coverage) or fatal."""
-    if isinstance(exc, CREDENTIAL_ERRORS):
+    ovh = import_ovh()
+    if isinstance(exc, credential_errors()):
         return Classified(Verdict.FATAL, f"{type(exc).__name__}: {exc}")
     if isinstance(exc, ovh.exceptions.HTTPError):
         return Classified(Verdict.RETRY, f"network error: {exc}")

@@ -46,10 +46,6 @@ from types import FrameType
 from typing import IO, Any, Protocol
 from urllib.parse import quote
 
-import ovh
-import ovh.client
-import ovh.exceptions
-
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_ERROR = 2
@@ -57,14 +53,27 @@ EXIT_ERROR = 2
 UNLICENSED = "unlicensed windows guestos"
 DEFAULT_TASK_TIMEOUT_S = 900.0
 
-# Refusals of the key itself: nothing more can succeed with it, so the run stops.
-KEY_REFUSALS: tuple[type[Exception], ...] = (
-    ovh.exceptions.NotGrantedCall,
-    ovh.exceptions.Forbidden,
-    ovh.exceptions.InvalidKey,
-    ovh.exceptions.InvalidCredential,
-    ovh.exceptions.NotCredential,
-)
+
+def _ovh() -> Any:
+    """`ovh`, imported on first use: its import parses ovh.conf, which `--help` must not need."""
+    import ovh
+    import ovh.client
+    import ovh.exceptions
+
+    return ovh
+
+
+def _key_refusals() -> tuple[type[Exception], ...]:
+    """Refusals of the key itself: nothing more can succeed with it, so the run stops."""
+    exceptions = _ovh().exceptions
+    return (
+        exceptions.NotGrantedCall,
+        exceptions.Forbidden,
+        exceptions.InvalidKey,
+        exceptions.InvalidCredential,
+        exceptions.NotCredential,
+    )
+
 
 # Task states after which nothing more happens (dedicatedCloud.TaskStateEnum).
 _TASK_DONE = "done"
@@ -502,6 +511,7 @@ def printable(text: str) -> str:
 
 def _api_message(exc: Exception) -> str:
     """The API's own words, on one line (no query id, no secret: the client holds those)."""
+    ovh = _ovh()
     if isinstance(exc, ovh.exceptions.HTTPError):
         return f"network error: {network_cause(exc)}"
     text = str(exc).split("\nOVH-Query-ID:")[0].strip()
@@ -554,6 +564,7 @@ def _retry_after(exc: Exception) -> float | None:
 def _transient(exc: Exception, method: str) -> bool:
     """Worth retrying. A POST only on 429: the call was refused unprocessed; after a 5xx or a
     network error it may have been applied, and applying twice is not ours to risk."""
+    ovh = _ovh()
     status = _status(exc)
     if status == 429:
         return True
@@ -614,6 +625,7 @@ class _Runner:
         self.sending: Action | None = None  # the action whose change was sent last
 
     def call(self, method: str, path: str, **body: Any) -> Any:
+        ovh = _ovh()
         attempt = 0
         while True:
             try:
@@ -633,6 +645,7 @@ class _Runner:
                 time.sleep(delay)
 
     def process(self, action: Action) -> Result:
+        ovh = _ovh()
         if not action.changes_licence:
             return Result(action, Outcome.MANUAL, action.reason)
         cap = self.options.max_changes
@@ -640,7 +653,7 @@ class _Runner:
             return Result(action, Outcome.CAPPED, f"beyond --max-changes {cap}: not attempted")
         try:
             vm = self.call("GET", action.vm_path)
-        except KEY_REFUSALS:
+        except _key_refusals():
             raise
         except ovh.exceptions.ResourceNotFoundError:
             return Result(action, Outcome.SKIPPED, "the VM no longer exists")
@@ -656,6 +669,7 @@ class _Runner:
         return self.send(action, previous)
 
     def send(self, action: Action, previous: str | None) -> Result:
+        ovh = _ovh()
         if action.action is ActionKind.SET_LICENSE:
             path = action.vm_path + "/setLicense"
             body = {
@@ -667,7 +681,7 @@ class _Runner:
         self.sending = action
         try:
             task = self.call("POST", path, **body)
-        except KEY_REFUSALS:
+        except _key_refusals():
             raise
         except ovh.exceptions.APIError as exc:
             status = _status(exc)
@@ -682,6 +696,7 @@ class _Runner:
 
     def follow(self, action: Action, previous: str | None, task: Any) -> Result:
         """Poll the task until it ends or the timeout passes, then read the VM once more."""
+        ovh = _ovh()
         task_id, state = _field(task, "taskId"), str(_field(task, "state"))
         if not isinstance(task_id, int) or isinstance(task_id, bool):
             return Result(
@@ -796,7 +811,7 @@ def run_plan(
     for index, action in enumerate(plan.actions, start=1):
         try:
             result = runner.process(action)
-        except KEY_REFUSALS as exc:
+        except _key_refusals() as exc:
             keep(Result(action, Outcome.REFUSED, _api_message(exc)))
             stopped: RunStopped = KeyRefused(_refusal_message(exc, action, _made(results)))
             why = "the run stopped at a refusal"
@@ -839,6 +854,7 @@ def _made(results: Sequence[Result]) -> str:
 
 
 def _refusal_message(exc: Exception, action: Action, made: str) -> str:
+    ovh = _ovh()
     kind = type(exc).__name__
     if isinstance(exc, ovh.exceptions.NotGrantedCall):
         why = (
@@ -1022,6 +1038,7 @@ def options_from_args(args: argparse.Namespace) -> ApplyOptions:
 
 def register_endpoint(value: str | None) -> str | None:
     """An `ovh.client.ENDPOINTS` name for a name or a base URL (registered under its text)."""
+    ovh = _ovh()
     if value is None or value in ovh.client.ENDPOINTS:
         return value
     if value.startswith(("http://", "https://")) and value.rstrip("/").endswith("/1.0"):
@@ -1034,6 +1051,7 @@ def register_endpoint(value: str | None) -> str | None:
 
 def make_client(endpoint: str | None) -> Any:
     """An `ovh.Client` with credentials from OVH_* variables or ovh.conf."""
+    ovh = _ovh()
     try:
         client = ovh.Client(endpoint=register_endpoint(endpoint), timeout=(10, 60))
     except ovh.exceptions.InvalidRegion:
