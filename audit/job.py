@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -207,12 +207,17 @@ def render_all(run: RunData, run_dir: Path) -> None:
         renderer.render(run, run_dir / renderer.filename)
 
 
-def write_manifest(run_dir: Path, period: str, snapshot_sha256: str) -> None:
-    """sha256 of every other file of the run folder, so auditors can check nothing changed."""
+def write_manifest(
+    run_dir: Path, period: str, snapshot_sha256: str, unlisted: Collection[str] = ()
+) -> None:
+    """sha256 of every other file of the run folder (but `unlisted`, files people put there),
+    so auditors can check nothing changed."""
     files = {
-        path.relative_to(run_dir).as_posix(): sha256_file(path)
+        name: sha256_file(path)
         for path in sorted(run_dir.rglob("*"))
-        if path.is_file() and path.name != MANIFEST_FILE
+        if path.is_file()
+        and path.name != MANIFEST_FILE
+        and (name := path.relative_to(run_dir).as_posix()) not in unlisted
     }
     write_json(
         run_dir / MANIFEST_FILE,
@@ -283,12 +288,13 @@ def load_run(run_dir: Path) -> RunData:
     return RunData(snapshot, digest, document)
 
 
-def check_inputs(run_dir: Path, derived: set[str]) -> list[str]:
-    """The stored inputs of a run folder, checked against its manifest; return their names.
+def check_inputs(run_dir: Path, derived: set[str]) -> tuple[list[str], list[str]]:
+    """The stored inputs of a run folder, checked against its manifest, and the files people
+    added (an edited workbook saved beside the reports), which are no input.
 
     `report` rebuilds only what is derived (`derived`: the reports and the manifest), so every
-    other file must be byte for byte what the run wrote: an input edited by hand, added or
-    removed is refused, naming the file, and nothing is rebuilt.
+    other file the manifest lists must be byte for byte what the run wrote: an input edited by
+    hand or removed is refused, naming the file, and nothing is rebuilt.
     """
     manifest_path = run_dir / MANIFEST_FILE
     try:
@@ -312,11 +318,14 @@ def check_inputs(run_dir: Path, derived: set[str]) -> list[str]:
                 f"{path}: differs from its sha256 in {MANIFEST_FILE} (changed since the run); "
                 "not rebuilt"
             )
-    for path in sorted(run_dir.rglob("*")):
-        name = path.relative_to(run_dir).as_posix()
-        if path.is_file() and name not in files and name not in derived:
-            raise InputError(f"{path}: not listed in {MANIFEST_FILE}; not rebuilt")
-    return inputs
+    added = [
+        name
+        for path in sorted(run_dir.rglob("*"))
+        if path.is_file()
+        and (name := path.relative_to(run_dir).as_posix()) not in files
+        and name not in derived
+    ]
+    return inputs, added
 
 
 def rebuild_reports(run_dir: Path) -> None:
@@ -326,12 +335,13 @@ def rebuild_reports(run_dir: Path) -> None:
     they are copied into a staging folder that replaces the run folder whole.
     """
     rendered = {renderer.filename for renderer in renderers()} | {MANIFEST_FILE}
-    inputs = check_inputs(run_dir, rendered)
+    inputs, added = check_inputs(run_dir, rendered)
     run = load_run(run_dir)
     run = replace(run, history=rebuild_view(run_dir.parent / HISTORY_FILE, run.findings))
     with staged_directory(run_dir) as stage:
-        for name in inputs:
+        for name in (*inputs, *added):
             (stage / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(run_dir / name, stage / name)
         render_all(run, stage)
-        write_manifest(stage, str(run.findings["run"]["period"]), run.snapshot_sha256)
+        period = str(run.findings["run"]["period"])
+        write_manifest(stage, period, run.snapshot_sha256, unlisted=added)

@@ -54,16 +54,21 @@ def test_hand_edited_findings_are_refused_and_nothing_changes(
     assert files(run_dir) == before
 
 
-def test_edited_plan_or_extra_file_is_refused(
+def test_edited_or_missing_plan_is_refused(
     run_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     plan = run_dir / "remediation" / "plan.json"
-    original = plan.read_bytes()
-    plan.write_bytes(original.replace(b"setLicense", b"removeLicense", 1) + b" ")
-    assert "plan.json" in refused(run_dir, capsys)
-    plan.write_bytes(original)
-    (run_dir / "notes.txt").write_text("mine")
-    assert "notes.txt: not listed in manifest.json" in refused(run_dir, capsys)
+    plan.write_bytes(plan.read_bytes() + b" ")
+    assert "plan.json: differs from its sha256" in refused(run_dir, capsys)
+    plan.unlink()
+    assert "plan.json: listed in manifest.json but missing" in refused(run_dir, capsys)
+
+
+def test_a_file_people_added_is_kept_and_not_listed(run_dir: Path) -> None:
+    before = files(run_dir)
+    (run_dir / "edited.xlsx").write_bytes(b"an auditor's copy")
+    assert main(["report", str(run_dir)]) == 0
+    assert files(run_dir) == {**before, "edited.xlsx": b"an auditor's copy"}
 
 
 def test_damaged_reports_are_rebuilt_identically(run_dir: Path) -> None:
