@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
+import select
+import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, cast
 
 from audit import __version__
 from audit.errors import AuditError, ExitCode
+from audit.interrupts import Interrupted, signals_as_interrupts
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -71,15 +76,59 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     handler: Handler = args.handler
+    with signals_as_interrupts():
+        return _handle(handler, args)
+
+
+def _handle(handler: Handler, args: argparse.Namespace) -> int:
+    """Run a command; every way it can fail ends in one line on stderr and an exit code."""
     try:
-        return handler(args)
+        code = handler(args)
+        with stdout_may_close():  # a reader that stopped early does not change the code
+            pass
+        return code
     except AuditError as exc:
         print(f"ovh-license-audit: error: {exc}", file=sys.stderr)
         return int(exc.exit_code)
+    except BrokenPipeError as exc:
+        if not stdout_reader_gone():  # a socket or file of the command broke, not stdout
+            print(f"ovh-license-audit: error: {exc.strerror or exc}", file=sys.stderr)
+        quiet_stdout()
+        return int(ExitCode.INPUT)
     except OSError as exc:  # an output folder we may not write, a disk that is full
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"ovh-license-audit: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return int(ExitCode.INPUT)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: see audit/interrupts.py
         print("ovh-license-audit: interrupted", file=sys.stderr)
-        return int(ExitCode.INPUT)
+        return exc.exit_code if isinstance(exc, Interrupted) else 128 + signal.SIGINT
+
+
+def stdout_reader_gone() -> bool:
+    """Whether stdout is a pipe whose reader has closed it (poll(2) reports POLLERR)."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), 0)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def quiet_stdout() -> None:
+    """Point stdout at /dev/null once its reader has gone, so that the interpreter's last
+    flush does not fail again (the Python docs' note on SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (a test's capture)
+        return
+
+
+@contextlib.contextmanager
+def stdout_may_close() -> Iterator[None]:
+    """Print a summary whose reader may stop early (`| head`): the rest is dropped quietly."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        quiet_stdout()

@@ -1,26 +1,58 @@
-"""Atomic file and folder writes: readers never see a half-written output."""
+"""Atomic file and folder writes: readers never see a half-written output.
+
+Temporary files and folders are created with the modes an ordinary `open` or `mkdir` would
+give (0666 and 0777 less the umask), not tempfile's private 0600/0700, so a run folder's
+files and folders all follow the umask alike.
+
+A staging folder is held with an exclusive `flock` for as long as its writer lives; one
+left behind by a killed process holds no lock, and `sweep_stale_staging` removes it.
+"""
 
 import contextlib
+import errno
+import fcntl
 import hashlib
 import os
+import secrets
 import shutil
-import tempfile
-from collections.abc import Iterator
+import stat
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
+
+from audit.interrupts import deferred_interrupts
+
+STAGING_SUFFIX = ".staging"
+_NEW_SUFFIX = ".new"
+_T = TypeVar("_T")
+
+
+def _create_unique(parent: Path, prefix: str, suffix: str, make: Callable[[Path], _T]) -> _T:
+    """Call `make` on fresh names until one does not exist yet (like tempfile does)."""
+    for _ in range(100):
+        try:
+            return make(parent / f"{prefix}{secrets.token_hex(6)}{suffix}")
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no unused temporary name", str(parent))
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to a temporary file beside `path`, then rename it over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+
+    def create(name: Path) -> tuple[Path, int]:
+        return name, os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+
+    tmp, fd = _create_unique(path.parent, f".{path.name}.", ".tmp", create)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        Path(tmp_name).replace(path)
+        tmp.replace(path)
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -29,25 +61,92 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def make_executable(path: Path) -> None:
+    """`chmod +x` as the shell does it: execute bits where the umask lets read bits be."""
+    mask = os.umask(0)
+    os.umask(mask)
+    mode = path.stat().st_mode
+    path.chmod(stat.S_IMODE(mode) | (0o111 & ~mask))
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir()
+    return path
+
+
+def _lock(folder: Path, blocking: bool) -> int | None:
+    """An exclusive flock on `folder`; None when another process holds it (non-blocking)."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def staging_folders(final: Path) -> list[Path]:
+    """The staging folders of `final` (held or left behind) beside it."""
+    if not final.parent.is_dir():
+        return []
+    return sorted(final.parent.glob(f".{final.name}.*{STAGING_SUFFIX}"))
+
+
+def sweep_stale_staging(final: Path) -> list[Path]:
+    """Remove the staging folders of `final` that no living process holds; return them.
+
+    A folder another run is still writing is locked by it and left alone.
+    """
+    swept = []
+    for folder in staging_folders(final):
+        try:
+            fd = _lock(folder, blocking=False)
+        except FileNotFoundError:
+            continue  # its writer finished (renamed it) or another sweep removed it
+        if fd is None:
+            continue
+        try:
+            shutil.rmtree(folder, ignore_errors=True)
+        finally:
+            os.close(fd)
+        swept.append(folder)
+    return swept
+
+
 @contextlib.contextmanager
 def staged_directory(final: Path) -> Iterator[Path]:
     """Yield an empty sibling folder; on success it replaces `final` as a whole.
 
-    On any exception the staging folder is removed and `final` is left untouched.
+    On any exception (an interrupt too) the staging folder is removed and `final` is left
+    untouched. Stale staging folders of `final` from killed runs are swept first.
     """
     final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".staging", dir=final.parent))
+    sweep_stale_staging(final)
+    with deferred_interrupts():
+        # Created under another name and renamed once locked, so a sweep never sees it unlocked.
+        fresh = _create_unique(final.parent, f".{final.name}.", _NEW_SUFFIX, _mkdir)
+        fd = _lock(fresh, blocking=True)
+        assert fd is not None
+        staging = fresh.with_name(fresh.name.removesuffix(_NEW_SUFFIX) + STAGING_SUFFIX)
+        fresh.rename(staging)
     try:
-        yield staging
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    previous = final.parent / f".{final.name}.previous"
-    shutil.rmtree(previous, ignore_errors=True)
-    if final.exists():
-        final.rename(previous)
-    staging.rename(final)
-    shutil.rmtree(previous, ignore_errors=True)
+        try:
+            yield staging
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        previous = final.parent / f".{final.name}.previous"
+        with deferred_interrupts():  # never stop between the two renames
+            shutil.rmtree(previous, ignore_errors=True)
+            if final.exists():
+                final.rename(previous)
+            staging.rename(final)
+        shutil.rmtree(previous, ignore_errors=True)
+    finally:
+        os.close(fd)
 
 
 def sha256_file(path: Path) -> str:

@@ -9,17 +9,19 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import ovh.exceptions
+
 from audit import __version__
 from audit.collect.api import ClientFactory
 from audit.collect.collector import CollectOptions, collect
 from audit.config import RemediationConfig
-from audit.errors import ExitCode, InputError
+from audit.errors import AuditError, ExitCode, InputError
 from audit.evaluate.engine import Evaluation, evaluate
 from audit.evaluate.exceptions import ExceptionRow
 from audit.findings import Severity, Status
@@ -40,6 +42,13 @@ SNAPSHOT_FILE = "snapshot.json.gz"
 FINDINGS_FILE = "findings.json"
 MANIFEST_FILE = "manifest.json"
 REMEDIATION_DIR = "remediation"
+
+
+class IncompleteRunError(AuditError):
+    """A collection too incomplete to write: nothing was read, or it would replace a complete
+    run of the same period. Exit 3, like any incomplete collection, with nothing written."""
+
+    exit_code = ExitCode.INCOMPLETE
 
 
 def renderers() -> Sequence[Renderer]:
@@ -69,8 +78,62 @@ class SnapshotSource:
         if self.from_file is not None:
             return read_snapshot_bytes(self.from_file)
         assert self.factory is not None and self.options is not None
+        check_endpoint(self.factory)
         snapshot = collect(self.factory, self.options, self.endpoint_label)
         return snapshot, encode_snapshot(snapshot)
+
+
+def check_endpoint(factory: ClientFactory) -> None:
+    """Refuse an endpoint that is plainly not the API before the collection retries it.
+
+    The first call any `ovh` client makes is the unsigned `GET /auth/time`; a web page there
+    (a proxy's login page, a wrong URL) is a configuration error. A network failure is left
+    to the collection, which retries it and records it as unread.
+    """
+    try:
+        factory.new_client().get("/auth/time", _need_auth=False)
+    except ovh.exceptions.InvalidResponse:
+        raise InputError(
+            f"--endpoint {factory.endpoint}: GET /auth/time did not answer JSON (a web page?): "
+            "not the OVHcloud API"
+        ) from None
+    except ovh.exceptions.APIError:
+        return
+
+
+def refuse_nothing_read(snapshot: Snapshot, period: str) -> None:
+    """An incomplete collection that did not even list the services has nothing to say."""
+    coverage = snapshot.coverage
+    if coverage.complete or coverage.services_listed > 0:
+        return
+    first = coverage.failures[0]
+    raise IncompleteRunError(
+        f"{period}: nothing was read from {snapshot.meta.endpoint or 'the API'} "
+        f"(GET {first.path}: {first.error}); nothing written"
+    )
+
+
+def refuse_replacing_complete(snapshot: Snapshot, period: str, run_dir: Path) -> None:
+    """An incomplete collection never silently replaces a complete run of its period."""
+    coverage = snapshot.coverage
+    if coverage.complete:
+        return
+    stored = stored_complete_run(run_dir)
+    if stored is not None:
+        raise IncompleteRunError(
+            f"{period}: this collection is incomplete ({len(coverage.failures)} object(s) not "
+            f"read) and {run_dir} holds a complete run taken {stored}; kept it, nothing written "
+            "(--replace-incomplete replaces it)"
+        )
+
+
+def stored_complete_run(run_dir: Path) -> str | None:
+    """`taken_at` of the complete run stored in `run_dir`, or None (none, or incomplete)."""
+    try:
+        meta = json.loads((run_dir / FINDINGS_FILE).read_text(encoding="utf-8"))["run"]
+        return str(meta["taken_at"]) if meta["coverage"]["complete"] is True else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -83,6 +146,7 @@ class JobSpec:
     remediation: RemediationConfig = field(default_factory=RemediationConfig)
     allow_bypass: bool = False  # setLicense actions carry bypassGuestOsFamilyCheck (flagged)
     history_wait_s: float = DEFAULT_WAIT_S
+    replace_incomplete: bool = False  # an incomplete run may replace a complete one
 
 
 @dataclass(frozen=True)
@@ -143,12 +207,17 @@ def render_all(run: RunData, run_dir: Path) -> None:
         renderer.render(run, run_dir / renderer.filename)
 
 
-def write_manifest(run_dir: Path, period: str, snapshot_sha256: str) -> None:
-    """sha256 of every other file of the run folder, so auditors can check nothing changed."""
+def write_manifest(
+    run_dir: Path, period: str, snapshot_sha256: str, unlisted: Collection[str] = ()
+) -> None:
+    """sha256 of every other file of the run folder (but `unlisted`, files people put there),
+    so auditors can check nothing changed."""
     files = {
-        path.relative_to(run_dir).as_posix(): sha256_file(path)
+        name: sha256_file(path)
         for path in sorted(run_dir.rglob("*"))
-        if path.is_file() and path.name != MANIFEST_FILE
+        if path.is_file()
+        and path.name != MANIFEST_FILE
+        and (name := path.relative_to(run_dir).as_posix()) not in unlisted
     }
     write_json(
         run_dir / MANIFEST_FILE,
@@ -163,27 +232,35 @@ def write_manifest(run_dir: Path, period: str, snapshot_sha256: str) -> None:
 
 def run_job(spec: JobSpec) -> JobResult:
     snapshot, snapshot_bytes = spec.source.load()
+    run_dir = spec.out_dir / spec.period
+    refuse_nothing_read(snapshot, spec.period)
     evaluation = evaluate(snapshot, spec.exceptions, evaluation_day(snapshot))
     # The history's write lock is held from reading the past to recording this run, and the
     # record commits only after the run folder is renamed into place (see audit/history/).
     with (
         HistoryStore.open(spec.out_dir / HISTORY_FILE, spec.history_wait_s) as history,
         history.write(),
-        staged_directory(spec.out_dir / spec.period) as stage,
     ):
-        (stage / SNAPSHOT_FILE).write_bytes(snapshot_bytes)
-        snapshot_sha256 = sha256_file(stage / SNAPSHOT_FILE)
-        document = findings_document(spec.period, snapshot, snapshot_sha256, evaluation)
-        entry = prepare_history(history, snapshot, snapshot_sha256, evaluation.findings, document)
-        document = entry.document
-        write_json(stage / FINDINGS_FILE, document)
-        render_all(RunData(snapshot, snapshot_sha256, document, entry.view), stage)
-        plan = build_plan(evaluation.findings, snapshot_sha256, spec.remediation, spec.allow_bypass)
-        plan_sha256 = write_remediation(stage / REMEDIATION_DIR, plan)
-        write_manifest(stage, spec.period, snapshot_sha256)
-        history.record_run(entry.record)
+        if not spec.replace_incomplete:
+            refuse_replacing_complete(snapshot, spec.period, run_dir)
+        with staged_directory(run_dir) as stage:
+            (stage / SNAPSHOT_FILE).write_bytes(snapshot_bytes)
+            snapshot_sha256 = sha256_file(stage / SNAPSHOT_FILE)
+            document = findings_document(spec.period, snapshot, snapshot_sha256, evaluation)
+            entry = prepare_history(
+                history, snapshot, snapshot_sha256, evaluation.findings, document
+            )
+            document = entry.document
+            write_json(stage / FINDINGS_FILE, document)
+            render_all(RunData(snapshot, snapshot_sha256, document, entry.view), stage)
+            plan = build_plan(
+                evaluation.findings, snapshot_sha256, spec.remediation, spec.allow_bypass
+            )
+            plan_sha256 = write_remediation(stage / REMEDIATION_DIR, plan)
+            write_manifest(stage, spec.period, snapshot_sha256)
+            history.record_run(entry.record)
     return JobResult(
-        run_dir=spec.out_dir / spec.period,
+        run_dir=run_dir,
         snapshot=snapshot,
         snapshot_sha256=snapshot_sha256,
         evaluation=evaluation,
@@ -211,19 +288,60 @@ def load_run(run_dir: Path) -> RunData:
     return RunData(snapshot, digest, document)
 
 
+def check_inputs(run_dir: Path, derived: set[str]) -> tuple[list[str], list[str]]:
+    """The stored inputs of a run folder, checked against its manifest, and the files people
+    added (an edited workbook saved beside the reports), which are no input.
+
+    `report` rebuilds only what is derived (`derived`: the reports and the manifest), so every
+    other file the manifest lists must be byte for byte what the run wrote: an input edited by
+    hand or removed is refused, naming the file, and nothing is rebuilt.
+    """
+    manifest_path = run_dir / MANIFEST_FILE
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        files = manifest["files"]
+        if not isinstance(files, dict):
+            raise TypeError
+    except OSError as exc:
+        raise InputError(f"{manifest_path}: cannot read: {exc.strerror or exc}") from None
+    except (ValueError, KeyError, TypeError):
+        raise InputError(f"{manifest_path}: not a run manifest (no files digest)") from None
+    inputs = sorted(name for name in files if name not in derived)
+    for name in inputs:
+        path = run_dir / name
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise InputError(f"{manifest_path}: file {name!r} is outside the run folder")
+        if not path.is_file():
+            raise InputError(f"{path}: listed in {MANIFEST_FILE} but missing; not rebuilt")
+        if sha256_file(path) != files[name]:
+            raise InputError(
+                f"{path}: differs from its sha256 in {MANIFEST_FILE} (changed since the run); "
+                "not rebuilt"
+            )
+    added = [
+        name
+        for path in sorted(run_dir.rglob("*"))
+        if path.is_file()
+        and (name := path.relative_to(run_dir).as_posix()) not in files
+        and name not in derived
+    ]
+    return inputs, added
+
+
 def rebuild_reports(run_dir: Path) -> None:
     """`report RUN_DIR`: render every format again from the stored run, then the manifest.
 
-    The stored inputs are copied into a staging folder that replaces the run folder whole.
+    The stored inputs (snapshot, findings.json, remediation plan) must match the manifest;
+    they are copied into a staging folder that replaces the run folder whole.
     """
+    rendered = {renderer.filename for renderer in renderers()} | {MANIFEST_FILE}
+    inputs, added = check_inputs(run_dir, rendered)
     run = load_run(run_dir)
     run = replace(run, history=rebuild_view(run_dir.parent / HISTORY_FILE, run.findings))
-    rendered = {renderer.filename for renderer in renderers()} | {MANIFEST_FILE}
     with staged_directory(run_dir) as stage:
-        for source in sorted(run_dir.rglob("*")):
-            relative = source.relative_to(run_dir)
-            if source.is_file() and relative.as_posix() not in rendered:
-                (stage / relative).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source, stage / relative)
+        for name in (*inputs, *added):
+            (stage / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(run_dir / name, stage / name)
         render_all(run, stage)
-        write_manifest(stage, str(run.findings["run"]["period"]), run.snapshot_sha256)
+        period = str(run.findings["run"]["period"])
+        write_manifest(stage, period, run.snapshot_sha256, unlisted=added)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from audit.cli import stdout_may_close
 from audit.collect.command import (
     API_EPILOG,
     add_api_arguments,
@@ -87,9 +88,12 @@ def run_command(args: argparse.Namespace) -> int:
             fail_on=args.fail_on or config.fail_on or "high",
             remediation=config.remediation,
             allow_bypass=args.allow_bypass,
+            replace_incomplete=args.replace_incomplete,
         )
     )
-    print_summary(result)
+    # The run is committed: a reader that went away (`run ... | head`) does not change its code.
+    with stdout_may_close():
+        print_summary(result)
     return int(result.exit_code)
 
 
@@ -123,6 +127,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--allow-bypass",
         action="store_true",
         help="plan setLicense with bypassGuestOsFamilyCheck (flagged in the plan)",
+    )
+    run.add_argument(
+        "--replace-incomplete",
+        action="store_true",
+        help="let an incomplete collection replace a complete run of the same period",
     )
     run.set_defaults(handler=run_command)
 

@@ -11,6 +11,7 @@ import hashlib
 import json
 import zlib
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -249,4 +250,18 @@ def read_snapshot_bytes(path: Path) -> tuple[Snapshot, bytes]:
         raise InputError(f"{path}: not a readable snapshot (corrupted gzip/JSON: {exc})") from exc
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{path}: not an ovh-license-audit snapshot ({exc})") from exc
+    check_taken_at(snapshot.meta.taken_at, path)
     return snapshot, raw
+
+
+def check_taken_at(value: object, path: Path) -> None:
+    """Periods, exception expiry and history all count from `run.taken_at`: it must be a date."""
+    try:
+        datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        if not isinstance(value, str):
+            raise ValueError
+    except ValueError:
+        raise InputError(
+            f"{path}: field run.taken_at: {value!r} is not an ISO 8601 date and time "
+            "(e.g. 2026-11-30T06:00:00Z)"
+        ) from None

@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 from audit import __version__
-from audit.fsutil import atomic_write_text
+from audit.fsutil import atomic_write_text, make_executable
 from audit.remediate.apply import Plan
 
 PLAN_FILE = "plan.json"
@@ -53,5 +53,5 @@ def write_remediation(folder: Path, plan: Plan) -> str:
     atomic_write_text(folder / PLAN_FILE, plan.to_text())
     script = folder / SCRIPT_FILE
     atomic_write_text(script, render_script(plan))
-    script.chmod(0o755)
+    make_executable(script)
     return plan.sha256
