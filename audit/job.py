@@ -15,10 +15,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import ovh.exceptions
-
 from audit import __version__
-from audit.collect.api import ClientFactory
+from audit.collect.api import ClientFactory, check_endpoint
 from audit.collect.collector import CollectOptions, collect
 from audit.config import RemediationConfig
 from audit.errors import AuditError, ExitCode, InputError
@@ -81,24 +79,6 @@ class SnapshotSource:
         check_endpoint(self.factory)
         snapshot = collect(self.factory, self.options, self.endpoint_label)
         return snapshot, encode_snapshot(snapshot)
-
-
-def check_endpoint(factory: ClientFactory) -> None:
-    """Refuse an endpoint that is plainly not the API before the collection retries it.
-
-    The first call any `ovh` client makes is the unsigned `GET /auth/time`; a web page there
-    (a proxy's login page, a wrong URL) is a configuration error. A network failure is left
-    to the collection, which retries it and records it as unread.
-    """
-    try:
-        factory.new_client().get("/auth/time", _need_auth=False)
-    except ovh.exceptions.InvalidResponse:
-        raise InputError(
-            f"--endpoint {factory.endpoint}: GET /auth/time did not answer JSON (a web page?): "
-            "not the OVHcloud API"
-        ) from None
-    except ovh.exceptions.APIError:
-        return
 
 
 def refuse_nothing_read(snapshot: Snapshot, period: str) -> None:

@@ -170,3 +170,22 @@ def credential_error(exc: Exception, method: str, path: str) -> CredentialError:
     kind = type(exc).__name__
     message = str(exc).splitlines()[0] if str(exc) else "refused"
     return CredentialError(f"{method} {path}: the API refused the call ({kind}: {message})")
+
+
+def check_endpoint(factory: ClientFactory) -> None:
+    """Refuse an endpoint that is plainly not the API before the collection retries it.
+
+    The first call any `ovh` client makes is the unsigned `GET /auth/time`; a web page there
+    (a proxy's login page, a wrong URL) is a configuration error. A network failure is left
+    to the collection, which retries it and records it as unread.
+    """
+    ovh = import_ovh()
+    try:
+        factory.new_client().get("/auth/time", _need_auth=False)
+    except ovh.exceptions.InvalidResponse:
+        raise InputError(
+            f"--endpoint {factory.endpoint}: GET /auth/time did not answer JSON (a web page?): "
+            "not the OVHcloud API"
+        ) from None
+    except ovh.exceptions.APIError:
+        return
