@@ -179,3 +179,12 @@ def test_snapshot_whose_taken_at_is_not_a_date_is_an_input_error(
     assert len(err) == 1
     assert str(bad) in err[0] and "run.taken_at" in err[0] and "'last tuesday'" in err[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_the_history_file_follows_the_umask_too(snapshot_file: Path, tmp_path: Path) -> None:
+    previous = os.umask(0o002)
+    try:
+        assert main(run_args(snapshot_file, tmp_path, "--fail-on", "never")) == 0
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "history.sqlite").stat().st_mode) == 0o664

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -189,6 +190,8 @@ class HistoryStore:
         `wait_s` is how long to wait for another process's write lock.
         """
         path.parent.mkdir(parents=True, exist_ok=True)
+        # SQLite would create the file 0644 less the umask; every other output follows the umask.
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o666))
         try:
             db = sqlite3.connect(path, timeout=wait_s, isolation_level=None)
         except sqlite3.Error as exc:
