@@ -12,8 +12,8 @@ import pytest
 from audit.config import RemediationConfig
 from audit.evaluate.rules.registry import rule_by_id
 from audit.findings import Finding, Severity, Status
-from audit.remediate.apply import Action, ActionKind, Plan, PlanError
 from audit.remediate.plan import BYPASS_FLAG, build_plan
+from audit.runtime.plan import Action, ActionKind, Plan, PlanError
 
 SNAPSHOT_SHA = "ab" * 32
 SERVICE = "pcc-203-0-113-10"
