@@ -109,21 +109,14 @@ PLANNERS: Mapping[str, Planner] = MappingProxyType(
     }
 )
 
-# The rules whose findings only a person can act on (vCenter, support, BYOL evidence, the
-# exception register): listed in the plan with the rule's remediation text.
-MANUAL_RULES = frozenset(
-    {
-        "WIN-CLIENT-OS",
-        "LIC-LEGACY",
-        "LIC-UNRECOGNISED",
-        "GUEST-OS-UNKNOWN",
-        "GUEST-OS-DRIFT",
-        "LIC-INVENTORY-DRIFT",
-        "LIC-POWERED-OFF",
-        "EXC-EXPIRED",
-        "EXC-STALE",
-    }
-)
+# The rules whose findings only a person can act on, listed in the plan with the rule's
+# remediation text: the guest's configuration in vCenter; licence values no call can settle
+# (legacy, unknown, or the datacenter's register disagreeing: OVHcloud support); information
+# and the exception register's housekeeping.
+_GUEST_RULES = {"WIN-CLIENT-OS", "GUEST-OS-UNKNOWN", "GUEST-OS-DRIFT"}
+_LICENCE_RULES = {"LIC-LEGACY", "LIC-UNRECOGNISED", "LIC-INVENTORY-DRIFT"}
+_INFORMATION_RULES = {"LIC-POWERED-OFF", "EXC-EXPIRED", "EXC-STALE"}
+MANUAL_RULES = frozenset(_GUEST_RULES | _LICENCE_RULES | _INFORMATION_RULES)
 
 
 def _decide(finding: Finding, config: RemediationConfig) -> _Decision:
