@@ -21,8 +21,9 @@ from audit.fsutil import atomic_write_text
 from audit.history.store import HISTORY_FILE
 from audit.job import REMEDIATION_DIR, JobResult, JobSpec, SnapshotSource, run_job
 from audit.job_command import print_summary
-from audit.remediate.apply import ApplyOptions, read_plan, remediate
 from audit.remediate.script import PLAN_FILE
+from audit.runtime.plan import read_plan
+from audit.runtime.runner import ApplyOptions, remediate
 from audit.simulator.api import (
     DEFAULT_APPLICATION_KEY,
     DEFAULT_APPLICATION_SECRET,

@@ -1,15 +1,8 @@
 """Errors that end a command with a documented exit code and a one-line message."""
 
-from enum import IntEnum
+from audit.runtime.exits import ExitCode
 
-
-class ExitCode(IntEnum):
-    """The public exit codes of every command (see DESIGN.md, "Exit codes")."""
-
-    OK = 0
-    FINDINGS = 1
-    INPUT = 2
-    INCOMPLETE = 3
+__all__ = ["AuditError", "CredentialError", "ExitCode", "InputError"]
 
 
 class AuditError(Exception):

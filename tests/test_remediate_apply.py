@@ -29,22 +29,18 @@ from audit.cli import main as cli_main
 from audit.collect.api import ClientFactory, Credentials, resolve_endpoint
 from audit.collect.collector import CollectOptions
 from audit.job import REMEDIATION_DIR, JobResult, JobSpec, SnapshotSource, run_job
-from audit.remediate.apply import (
-    Action,
-    ActionKind,
+from audit.remediate.script import PLAN_CONSTANT, PLAN_FILE, SCRIPT_FILE, render_script
+from audit.runtime.ovhapi import network_cause
+from audit.runtime.plan import Action, ActionKind, Plan
+from audit.runtime.results import Outcome, read_results, rollback_plan
+from audit.runtime.runner import (
     ApplyOptions,
     Interrupted,
     KeyRefused,
-    Outcome,
-    Plan,
     Report,
     Unreachable,
-    network_cause,
-    read_results,
     remediate,
-    rollback_plan,
 )
-from audit.remediate.script import PLAN_CONSTANT, PLAN_FILE, SCRIPT_FILE, render_script
 from audit.simulator.api import (
     DEFAULT_APPLICATION_KEY,
     DEFAULT_APPLICATION_SECRET,

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field, replace
 import pytest
 
 from audit.config import RemediationConfig
-from audit.evaluate.rules.registry import rule_by_id
+from audit.evaluate.rules.registry import RULE_IDS, rule_by_id
 from audit.findings import Finding, Severity, Status
-from audit.remediate.apply import Action, ActionKind, Plan, PlanError
-from audit.remediate.plan import BYPASS_FLAG, build_plan
+from audit.remediate.plan import BYPASS_FLAG, MANUAL_RULES, PLANNERS, build_plan
+from audit.runtime.plan import Action, ActionKind, Plan, PlanError
 
 SNAPSHOT_SHA = "ab" * 32
 SERVICE = "pcc-203-0-113-10"
@@ -338,3 +338,8 @@ def test_bad_plan_files_name_the_field(text: str, error: str) -> None:
     with pytest.raises(PlanError) as raised:
         Plan.from_text(text, "plan.json")
     assert error in str(raised.value)
+
+
+def test_every_rule_is_planned_or_explicitly_manual() -> None:
+    assert set(PLANNERS).isdisjoint(MANUAL_RULES)
+    assert set(PLANNERS) | MANUAL_RULES == set(RULE_IDS)

@@ -10,7 +10,6 @@ imported here, on first use, where a broken file becomes a one-line error naming
 from __future__ import annotations
 
 import configparser
-import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from audit.errors import CredentialError, InputError
+from audit.runtime import ovhapi
+from audit.runtime.exits import UsageError
 
 if TYPE_CHECKING:
     import ovh
@@ -57,24 +58,13 @@ def ovh_conf_errors(*candidates: str) -> Iterator[None]:
 def import_ovh() -> Any:
     """The `ovh` package, imported on first use (the import reads ovh.conf)."""
     with ovh_conf_errors():
-        import ovh
-        import ovh.client
-        import ovh.config
-        import ovh.exceptions
-    return ovh
+        return ovhapi.import_ovh()
 
 
-@functools.cache
 def credential_errors() -> tuple[type[Exception], ...]:
     """Refusals that retrying cannot fix: the run stops with exit code 2."""
-    exceptions = import_ovh().exceptions
-    return (
-        exceptions.InvalidKey,
-        exceptions.InvalidCredential,
-        exceptions.NotCredential,
-        exceptions.NotGrantedCall,
-        exceptions.Forbidden,
-    )
+    import_ovh()  # a broken ovh.conf is named here, not met as a traceback below
+    return ovhapi.key_refusals()
 
 
 def read_ovh_conf_endpoint(config_file: Path | None) -> str | None:
@@ -95,22 +85,12 @@ def check_ovh_config_file(config_file: Path) -> None:
 
 
 def resolve_endpoint(value: str) -> str:
-    """Return an `ovh.client.ENDPOINTS` key for an endpoint name or a base URL ending in /1.0.
-
-    A URL is registered with the client under its own text, since the client only accepts
-    names; its `ovh.conf` section is then the URL itself (or use the OVH_* variables).
-    """
-    endpoints: dict[str, str] = import_ovh().client.ENDPOINTS
-    if value in endpoints:
-        return value
-    if value.startswith(("http://", "https://")):
-        if not value.rstrip("/").endswith("/1.0"):
-            raise InputError(f"--endpoint {value!r}: a URL endpoint must end in /1.0")
-        url = value.rstrip("/")
-        endpoints[url] = url
-        return url
-    names = ", ".join(sorted(endpoints))
-    raise InputError(f"--endpoint {value!r}: unknown endpoint name (one of {names}, or a URL)")
+    """`register_endpoint` of the runtime, a broken ovh.conf or a bad value an InputError."""
+    import_ovh()
+    try:
+        return ovhapi.register_endpoint(value)
+    except UsageError as exc:
+        raise InputError(str(exc)) from None
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from audit.collect.api import credential_errors, import_ovh
-
-MAX_RETRY_AFTER_S = 300.0
+from audit.runtime.ovhapi import MAX_RETRY_AFTER_S, retry_after, transient
 
 
 class Verdict(StrEnum):
@@ -42,17 +41,6 @@ class RetryPolicy:
         return rng.uniform(0, ceiling)
 
 
-def _retry_after(response: object) -> float | None:
-    headers = getattr(response, "headers", None)
-    value = None if headers is None else headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None  # an HTTP-date or garbage: fall back to backoff
-
-
 def classify(exc: Exception) -> Classified:
     """Sort an `ovh` exception into retry, give up (recorded in coverage) or fatal."""
     ovh = import_ovh()
@@ -74,9 +62,7 @@ def classify(exc: Exception) -> Classified:
         response = getattr(exc, "response", None)
         status = getattr(response, "status_code", None)
         label = f"HTTP {status}: {exc}"
-        if status == 429:
-            return Classified(Verdict.RETRY, label, _retry_after(response))
-        if status is None or status >= 500:
-            return Classified(Verdict.RETRY, label, _retry_after(response))
+        if transient(exc):
+            return Classified(Verdict.RETRY, label, retry_after(response))
         return Classified(Verdict.GIVE_UP, label)
     return Classified(Verdict.GIVE_UP, f"{type(exc).__name__}: {exc}")

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 
+from audit.runtime.text import UNLICENSED as UNLICENSED  # re-exported: the licence catalogue
+
 # The catalogue is OVHcloud's published schema of `/dedicatedCloud` (2026), copied as constants:
 # `dedicatedCloud.spla.KmsLicenseEnum` (what setLicense accepts) and
 # `dedicatedCloud.spla.KmsLicenseIncludingLegacyEnum` (what a VM's `license` can hold). A test
@@ -94,7 +96,6 @@ LEGACY_LICENCES: tuple[str, ...] = tuple(_LEGACY_BY_VALUE)
 # Versions whose licences may still be read on a VM but can no longer be set.
 LEGACY_VERSIONS: tuple[str, ...] = tuple(LEGACY_EDITIONS)
 
-UNLICENSED = "unlicensed windows guestos"
 OVH_MANAGED = "OVHcloud managed"
 UNSUPPORTED = "unknown or unsupported license"
 

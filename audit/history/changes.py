@@ -29,9 +29,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from audit.evaluate.knowledge import UNLICENSED
 from audit.evaluate.records import DELETED, integer, text
 from audit.findings import Finding
+from audit.runtime.text import UNLICENSED
 from audit.snapshot import Coverage, Scope, Snapshot
 
 JSONObject = dict[str, Any]

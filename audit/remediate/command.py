@@ -1,6 +1,6 @@
 """`ovh-license-audit remediate`: apply a plan (dry run unless --apply), or roll one back.
 
-The work is done by `audit.remediate.apply`, the same code the generated remediate.py runs;
+The work is done by `audit.runtime`, the same code the generated remediate.py runs;
 this module only adds the tool's configuration file and its error conventions.
 """
 
@@ -12,18 +12,11 @@ from pathlib import Path
 from audit.collect.api import ClientFactory
 from audit.collect.command import endpoint_from, load_config_arg
 from audit.errors import AuditError, CredentialError, InputError
-from audit.remediate.apply import (
-    KeyRefused,
-    PlanError,
-    RunStopped,
-    UsageError,
-    add_apply_arguments,
-    options_from_args,
-    read_plan,
-    read_results,
-    remediate,
-    rollback_plan,
-)
+from audit.runtime.cli import add_apply_arguments, options_from_args
+from audit.runtime.exits import UsageError
+from audit.runtime.plan import PlanError, read_plan
+from audit.runtime.results import read_results, rollback_plan
+from audit.runtime.runner import KeyRefused, RunStopped, remediate
 
 
 def remediate_command(args: argparse.Namespace) -> int:

@@ -2,23 +2,25 @@
 
 Pure: the plan depends only on the findings, the snapshot digest and the configuration, so the
 same run always yields the same plan and the same digest. The records (Plan, Action) live in
-`apply.py`, beside the code that applies them, because that module is copied into the
-generated script.
+`audit.runtime`, beside the code that applies them, because the runtime is joined into the
+generated script. What a rule's finding becomes is decided by PLANNERS, keyed by rule id; every
+other rule is in MANUAL_RULES (a test holds the two to the registry).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from audit.config import RemediationConfig
 from audit.evaluate.knowledge import interpret_guest_os, interpret_licence, settable_licence
 from audit.evaluate.rules import lic_non_windows, lic_version_mismatch, win_unlicensed
 from audit.evaluate.rules.registry import RULE_IDS, rule_by_id
 from audit.findings import Finding, Status
-from audit.remediate.apply import Action, ActionKind, Plan
+from audit.runtime.plan import Action, ActionKind, Plan
 
-__all__ = ["Action", "ActionKind", "Plan", "build_plan"]
+__all__ = ["MANUAL_RULES", "PLANNERS", "Action", "ActionKind", "Plan", "build_plan"]
 
 _RULE_RANK = {rule_id: rank for rank, rule_id in enumerate(RULE_IDS)}
 
@@ -68,7 +70,7 @@ def _win_unlicensed(finding: Finding, config: RemediationConfig) -> _Decision:
     )
 
 
-def _version_mismatch(finding: Finding) -> _Decision:
+def _version_mismatch(finding: Finding, _config: RemediationConfig) -> _Decision:
     version = _single_version(finding)
     edition = interpret_licence(finding.license).edition
     if version is None or edition is None:
@@ -91,17 +93,38 @@ def _version_mismatch(finding: Finding) -> _Decision:
     )
 
 
+def _remove_licence(finding: Finding, _config: RemediationConfig) -> _Decision:
+    return _Decision(ActionKind.REMOVE_LICENSE, None, f"{finding.message} Remove the licence.")
+
+
+# A planner decides the licence call for one located finding of its rule (or makes it manual).
+Planner = Callable[[Finding, RemediationConfig], _Decision]
+
+# The rules whose findings a licence call can fix, each with its planner.
+PLANNERS: Mapping[str, Planner] = MappingProxyType(
+    {
+        win_unlicensed.META.id: _win_unlicensed,
+        lic_version_mismatch.META.id: _version_mismatch,
+        lic_non_windows.META.id: _remove_licence,
+    }
+)
+
+# The rules whose findings only a person can act on, listed in the plan with the rule's
+# remediation text: the guest's configuration in vCenter; licence values no call can settle
+# (legacy, unknown, or the datacenter's register disagreeing: OVHcloud support); information
+# and the exception register's housekeeping.
+_GUEST_RULES = {"WIN-CLIENT-OS", "GUEST-OS-UNKNOWN", "GUEST-OS-DRIFT"}
+_LICENCE_RULES = {"LIC-LEGACY", "LIC-UNRECOGNISED", "LIC-INVENTORY-DRIFT"}
+_INFORMATION_RULES = {"LIC-POWERED-OFF", "EXC-EXPIRED", "EXC-STALE"}
+MANUAL_RULES = frozenset(_GUEST_RULES | _LICENCE_RULES | _INFORMATION_RULES)
+
+
 def _decide(finding: Finding, config: RemediationConfig) -> _Decision:
     """The action for one open finding on its own (conflicts per VM are settled later)."""
-    if finding.datacenter_id is None or finding.vm_id is None:
+    planner = PLANNERS.get(finding.rule_id)
+    if planner is None or finding.datacenter_id is None or finding.vm_id is None:
         return _manual(finding, finding.message)
-    if finding.rule_id == win_unlicensed.META.id:
-        return _win_unlicensed(finding, config)
-    if finding.rule_id == lic_version_mismatch.META.id:
-        return _version_mismatch(finding)
-    if finding.rule_id == lic_non_windows.META.id:
-        return _Decision(ActionKind.REMOVE_LICENSE, None, f"{finding.message} Remove the licence.")
-    return _manual(finding, finding.message)
+    return planner(finding, config)
 
 
 def _order(action: Action) -> tuple[int, int, str, int, int, str]:

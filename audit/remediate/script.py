@@ -1,28 +1,98 @@
 """The run folder's `remediation/`: plan.json and the standalone remediate.py that applies it.
 
-The script is `apply.py`'s source, verbatim, followed by the plan as one string constant (one
-JSON-escaped literal per plan line) that the script parses at run time. Plan values (VM names
-come from vCenter and are hostile) are therefore only ever data, never code.
+The script is the modules of `audit.runtime`, in dependency order, each with its imports of the
+others cut out (their names then meet in one file), followed by the plan as one string constant
+(one JSON-escaped literal per plan line) that the script parses at run time. Plan values (VM
+names come from vCenter and are hostile) are therefore only ever data, never code.
 """
 
 from __future__ import annotations
 
+import ast
+import functools
 import json
+import re
 from importlib import resources
 from pathlib import Path
 
 from audit import __version__
 from audit.fsutil import atomic_write_text, make_executable
-from audit.remediate.apply import Plan
+from audit.runtime import MODULES
+from audit.runtime.plan import Plan
 
 PLAN_FILE = "plan.json"
 SCRIPT_FILE = "remediate.py"
 PLAN_CONSTANT = "PLAN_JSON"
+RUNTIME_PACKAGE = "audit.runtime"
 
 
+def _runtime_file(name: str) -> str:
+    return resources.files(RUNTIME_PACKAGE).joinpath(name).read_text(encoding="utf-8")
+
+
+def _is_docstring(node: ast.stmt) -> bool:
+    return (
+        isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+    )
+
+
+def _joined_import(node: ast.stmt, module: str) -> bool:
+    """True for `from __future__ ...` and `from audit.runtime.x import y`: lines the joined
+    script does without. Any other import of the package cannot stand alone, so it is refused,
+    as is an alias (the name would not exist in the joined file)."""
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Import) and any(a.name.split(".")[0] == "audit" for a in sub.names):
+            raise ValueError(f"{module}: `import audit...` cannot be joined into the script")
+        if isinstance(sub, ast.ImportFrom) and (sub.module or "").split(".")[0] == "audit":
+            if sub is not node or not (sub.module or "").startswith(f"{RUNTIME_PACKAGE}."):
+                raise ValueError(f"{module}: imports {sub.module}, outside {RUNTIME_PACKAGE}")
+            if any(alias.asname for alias in sub.names):
+                raise ValueError(f"{module}: an aliased import cannot be joined into the script")
+            return True
+    return isinstance(node, ast.ImportFrom) and node.module == "__future__"
+
+
+def _module_body(name: str) -> str:
+    """One runtime module's code without its docstring and joined imports."""
+    source = _runtime_file(f"{name}.py")
+    lines = source.splitlines(keepends=True)
+    cut: set[int] = set()
+    for node in ast.parse(source).body:
+        if _is_docstring(node) or _joined_import(node, name):
+            cut.update(range(node.lineno - 1, node.end_lineno or node.lineno))
+    body = "".join(line for index, line in enumerate(lines) if index not in cut)
+    return re.sub(r"\n{4,}", "\n\n\n", body).strip("\n")
+
+
+def _top_level_names(source: str) -> list[str]:
+    names: list[str] = []
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names.append(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names += [target.id for target in targets if isinstance(target, ast.Name)]
+    return names
+
+
+@functools.cache
 def runtime_source() -> str:
-    """`apply.py` as shipped in the package: the body of every generated script."""
-    return resources.files("audit.remediate").joinpath("apply.py").read_text(encoding="utf-8")
+    """The runtime as one module: the package docstring, then every module in order. Two
+    modules defining the same name would silently shadow each other here, so that is refused."""
+    package = _runtime_file("__init__.py")
+    docstring = next(node for node in ast.parse(package).body if _is_docstring(node))
+    head = "".join(package.splitlines(keepends=True)[: docstring.end_lineno])
+    parts = [head + "\nfrom __future__ import annotations"]
+    seen: dict[str, str] = {}
+    for name in MODULES:
+        body = _module_body(name)
+        for defined in _top_level_names(body):
+            if seen.setdefault(defined, name) != name:
+                raise ValueError(f"{name}: {defined} is also defined in {seen[defined]}")
+        parts.append(f"# --- {RUNTIME_PACKAGE}.{name} ".ljust(100, "-") + "\n\n" + body)
+    return "\n\n\n".join(parts) + "\n"
 
 
 def plan_literal(text: str) -> str:

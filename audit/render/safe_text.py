@@ -8,17 +8,18 @@ report.xlsx, report.html) passes its text through here; findings.json keeps the 
   displayed become backslash escapes (`\\x1b` below U+0100, `\\u202e` above), so
   "\\u202egnp.exe" cannot pass for "exe.png" and NUL or ESC never reach a spreadsheet or a
   terminal. Tab, LF and CR are kept: CSV quotes them, XML and HTML allow them.
-- `neutralise`: a quote before text that Excel or LibreOffice would run as a formula, also
-  when spaces or line breaks come before the `=`, `+`, `-` or `@` (importers may trim them).
+- `neutralise` (from `audit.runtime.text`, shared with the remediation results CSV): a quote
+  before text that Excel or LibreOffice would run as a formula, also when spaces or line
+  breaks come before the `=`, `+`, `-` or `@` (importers may trim them).
 """
 
 from __future__ import annotations
 
 import re
 
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-_FORMULA_STARTS = ("=", "+", "-", "@")
-_LEADING_SPACE = " \t\r\n"
+from audit.runtime.text import FORMULA_TRIGGERS, is_formula_like, neutralise
+
+__all__ = ["FORMULA_TRIGGERS", "is_formula_like", "neutralise", "safe_text", "visible_controls"]
 
 # C0 controls but tab, LF and CR (illegal in XML, invisible in HTML); DEL and the C1 controls;
 # the bidirectional marks, embeddings, overrides and isolates (U+061C, U+200E/F, U+202A-E,
@@ -40,21 +41,6 @@ def visible_controls(value: str) -> str:
 def _escape(match: re.Match[str]) -> str:
     code = ord(match.group())
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def is_formula_like(text: str) -> bool:
-    """True when a spreadsheet could read the text as a formula rather than as text."""
-    return text.startswith(FORMULA_TRIGGERS) or text.lstrip(_LEADING_SPACE).startswith(
-        _FORMULA_STARTS
-    )
-
-
-def neutralise(text: str) -> str:
-    """Prefix a quote to text that Excel or LibreOffice would read as a formula.
-
-    `=HYPERLINK(...)`, or ` =HYPERLINK(...)`, must stay text.
-    """
-    return "'" + text if is_formula_like(text) else text
 
 
 def safe_text(value: str) -> str:

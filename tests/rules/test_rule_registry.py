@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from audit.evaluate.rules.base import RemediationAction, Rule
+from audit.evaluate.rules.base import Rule
 from audit.evaluate.rules.registry import EXCEPTABLE_RULE_IDS, RULE_IDS, RULES, rule_by_id
 from audit.findings import Severity
 
@@ -35,7 +35,6 @@ def test_metadata_is_complete(rule: Rule) -> None:
     assert rule_by_id(rule.id) is rule
     meta = rule.meta
     assert meta.severity is DESIGN_RULES[meta.id]
-    assert isinstance(meta.remediation_action, RemediationAction)
     for text in (meta.title, meta.rationale, meta.remediation):
         assert text.strip() and text == text.strip() and "\n" not in text
 

@@ -4,31 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 
 from audit.evaluate.records import DatacenterRecord, LicensedEntry, VmRecord
 from audit.findings import Severity
 
 
-class RemediationAction(StrEnum):
-    """What the remediation plan can do about a finding of the rule."""
-
-    SET_LICENSE = "setLicense"
-    REMOVE_LICENSE = "removeLicense"
-    MANUAL = "manual"  # a person must act (vCenter, support ticket, BYOL evidence)
-    NONE = "none"  # nothing to do through the API (register housekeeping, information)
-
-
 @dataclass(frozen=True)
 class RuleMeta:
-    """Everything the reports and the plan say about a rule, independent of any VM."""
+    """Everything the reports and the plan say about a rule, independent of any VM. What the
+    plan does about a finding is decided in audit.remediate.plan (PLANNERS, MANUAL_RULES)."""
 
     id: str
     title: str
     severity: Severity
     rationale: str
     remediation: str
-    remediation_action: RemediationAction
 
 
 # A VM check answers the finding's message, or None when the rule does not fire.

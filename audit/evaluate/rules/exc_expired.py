@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import TYPE_CHECKING
 
-from audit.evaluate.rules.base import RemediationAction, Rule, RuleMeta
+from audit.evaluate.rules.base import Rule, RuleMeta
 from audit.findings import Severity
 
 if TYPE_CHECKING:
@@ -23,7 +23,6 @@ META = RuleMeta(
         "Renew the row in the exceptions register with a new expiry date and approver if it "
         "still holds, or remediate the findings it covered."
     ),
-    remediation_action=RemediationAction.NONE,
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from audit.evaluate.rules.base import RemediationAction, Rule, RuleMeta
+from audit.evaluate.rules.base import Rule, RuleMeta
 from audit.findings import Severity
 
 if TYPE_CHECKING:
@@ -21,7 +21,6 @@ META = RuleMeta(
     remediation=(
         "Remove the row from the exceptions register, or correct its service, datacenter or VM id."
     ),
-    remediation_action=RemediationAction.NONE,
 )
 
 

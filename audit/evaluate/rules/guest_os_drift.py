@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from audit.evaluate.knowledge import interpret_guest_os
 from audit.evaluate.records import VmRecord
-from audit.evaluate.rules.base import RemediationAction, Rule, RuleMeta
+from audit.evaluate.rules.base import Rule, RuleMeta
 from audit.findings import Severity
 
 META = RuleMeta(
@@ -20,7 +20,6 @@ META = RuleMeta(
         "Correct the configured guest OS in vCenter to the OS actually installed, then check "
         "that the licence fits it."
     ),
-    remediation_action=RemediationAction.MANUAL,
 )
 
 

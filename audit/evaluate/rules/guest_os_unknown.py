@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from audit.evaluate.knowledge import GuestKind
 from audit.evaluate.records import VmRecord
-from audit.evaluate.rules.base import RemediationAction, Rule, RuleMeta
+from audit.evaluate.rules.base import Rule, RuleMeta
 from audit.findings import Severity
 
 META = RuleMeta(
@@ -16,7 +16,6 @@ META = RuleMeta(
         "runs Windows and needs a licence, nor whether its licence fits."
     ),
     remediation="Set the guest OS the VM really runs in its settings in vCenter.",
-    remediation_action=RemediationAction.MANUAL,
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from audit.evaluate.records import DatacenterRecord, LicensedEntry, VmRecord
-from audit.evaluate.rules.base import RemediationAction, Rule, RuleMeta
+from audit.evaluate.rules.base import Rule, RuleMeta
 from audit.findings import Severity
 
 META = RuleMeta(
@@ -21,7 +21,6 @@ META = RuleMeta(
         "Open a ticket with OVHcloud support quoting both values; once the right licence is "
         "confirmed, set it again with setLicense."
     ),
-    remediation_action=RemediationAction.MANUAL,
 )
 
 

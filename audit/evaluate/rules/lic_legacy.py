@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from audit.evaluate.knowledge import LicenceKind
 from audit.evaluate.records import VmRecord
-from audit.evaluate.rules.base import RemediationAction, Rule, RuleMeta
+from audit.evaluate.rules.base import Rule, RuleMeta
 from audit.findings import Severity
 
 META = RuleMeta(
@@ -20,7 +20,6 @@ META = RuleMeta(
         "Plan the guest's upgrade to a supported Windows Server version and set a current "
         "licence then; do not remove the legacy licence before, it cannot be set again."
     ),
-    remediation_action=RemediationAction.MANUAL,
 )
 
 

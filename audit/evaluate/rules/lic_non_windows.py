@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from audit.evaluate.knowledge import GuestKind
 from audit.evaluate.records import VmRecord
-from audit.evaluate.rules.base import RemediationAction, Rule, RuleMeta
+from audit.evaluate.rules.base import Rule, RuleMeta
 from audit.findings import Severity
 
 META = RuleMeta(
@@ -19,7 +19,6 @@ META = RuleMeta(
         "Check that the guest really is not Windows (if it is, correct its configured guest "
         "OS in vCenter), then remove the licence with removeLicense."
     ),
-    remediation_action=RemediationAction.REMOVE_LICENSE,
 )
 
 

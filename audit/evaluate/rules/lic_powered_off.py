@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audit.evaluate.records import POWERED_OFF, VmRecord
-from audit.evaluate.rules.base import RemediationAction, Rule, RuleMeta
+from audit.evaluate.rules.base import Rule, RuleMeta
 from audit.findings import Severity
 
 META = RuleMeta(
@@ -19,7 +19,6 @@ META = RuleMeta(
         "If the VM is retired, remove its licence with removeLicense or delete the VM; if "
         "it is only stopped for a while, nothing to do."
     ),
-    remediation_action=RemediationAction.NONE,
 )
 
 

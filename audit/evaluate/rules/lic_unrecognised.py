@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from audit.evaluate.knowledge import LicenceKind
 from audit.evaluate.records import VmRecord
-from audit.evaluate.rules.base import RemediationAction, Rule, RuleMeta
+from audit.evaluate.rules.base import Rule, RuleMeta
 from audit.findings import Severity
 
 META = RuleMeta(
@@ -19,7 +19,6 @@ META = RuleMeta(
         "Ask OVHcloud support what the value means, then set a current licence with "
         "setLicense if the guest needs one."
     ),
-    remediation_action=RemediationAction.MANUAL,
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from audit.evaluate.knowledge import GuestKind
 from audit.evaluate.records import VmRecord
-from audit.evaluate.rules.base import RemediationAction, Rule, RuleMeta
+from audit.evaluate.rules.base import Rule, RuleMeta
 from audit.findings import Severity
 
 META = RuleMeta(
@@ -21,7 +21,6 @@ META = RuleMeta(
         "Set the licence of the guest's version, same edition, with setLicense; or, if the "
         "configured guest OS is what is wrong, correct it in vCenter."
     ),
-    remediation_action=RemediationAction.SET_LICENSE,
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from audit.evaluate.knowledge import GuestKind
 from audit.evaluate.records import VmRecord
-from audit.evaluate.rules.base import RemediationAction, Rule, RuleMeta
+from audit.evaluate.rules.base import Rule, RuleMeta
 from audit.findings import Severity
 
 META = RuleMeta(
@@ -20,7 +20,6 @@ META = RuleMeta(
         "Record the customer's licence evidence as a byol exception, or move the workload "
         "to a Windows Server guest with a SPLA licence."
     ),
-    remediation_action=RemediationAction.MANUAL,
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from audit.evaluate.knowledge import GuestKind, LicenceKind
 from audit.evaluate.records import VmRecord
-from audit.evaluate.rules.base import RemediationAction, Rule, RuleMeta
+from audit.evaluate.rules.base import Rule, RuleMeta
 from audit.findings import Severity
 
 META = RuleMeta(
@@ -20,7 +20,6 @@ META = RuleMeta(
         "Set the licence matching the guest's Windows version and edition with setLicense, "
         "or record the customer's own licence as a byol exception."
     ),
-    remediation_action=RemediationAction.SET_LICENSE,
 )
 
 

@@ -1,0 +1,117 @@
+"""`remediate.py`'s command line; `ovh-license-audit remediate` shares its options."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from audit.runtime.exits import ExitCode, UsageError
+from audit.runtime.ovhapi import import_ovh, register_endpoint
+from audit.runtime.plan import Plan, PlanError, read_plan
+from audit.runtime.results import read_results, rollback_plan
+from audit.runtime.runner import (
+    DEFAULT_TASK_TIMEOUT_S,
+    ApplyOptions,
+    RunStopped,
+    remediate,
+)
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
+def add_apply_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options shared by `ovh-license-audit remediate` and `remediate.py`."""
+    parser.add_argument("--apply", action="store_true", help="make the changes (default: dry run)")
+    parser.add_argument(
+        "--max-changes",
+        type=_non_negative_int,
+        metavar="N",
+        help="send at most N licence changes (default: no cap)",
+    )
+    parser.add_argument(
+        "--endpoint",
+        metavar="NAME|URL",
+        help="ovh endpoint name (ovh-eu, ...) or a base URL ending in /1.0 "
+        "(default: OVH_ENDPOINT or ovh.conf)",
+    )
+    parser.add_argument(
+        "--results-dir",
+        type=Path,
+        default=Path(),
+        metavar="DIR",
+        help="where to write the results CSV and the rollback plan (default: .)",
+    )
+    parser.add_argument(
+        "--task-timeout",
+        type=_positive_float,
+        default=DEFAULT_TASK_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"how long to wait for each licence task (default {DEFAULT_TASK_TIMEOUT_S:g})",
+    )
+
+
+def options_from_args(args: argparse.Namespace) -> ApplyOptions:
+    return ApplyOptions(
+        apply=args.apply, max_changes=args.max_changes, task_timeout_s=args.task_timeout
+    )
+
+
+def make_client(endpoint: str | None) -> Any:
+    """An `ovh.Client` with credentials from OVH_* variables or ovh.conf."""
+    ovh = import_ovh()
+    try:
+        name = None if endpoint is None else register_endpoint(endpoint)
+        client = ovh.Client(endpoint=name, timeout=(10, 60))
+    except ovh.exceptions.InvalidRegion:
+        raise UsageError("no endpoint: give --endpoint or set OVH_ENDPOINT") from None
+    except ovh.exceptions.InvalidConfiguration as exc:
+        raise UsageError(f"credentials: {exc}") from None
+    if not client._consumer_key:
+        raise UsageError("credentials: no consumer key (set OVH_CONSUMER_KEY or ovh.conf)")
+    return client
+
+
+def main(argv: Sequence[str] | None, embedded_plan: str) -> int:
+    """`remediate.py`: the embedded plan unless --plan or --rollback names another."""
+    parser = argparse.ArgumentParser(
+        prog="remediate.py",
+        description="Apply an ovh-license-audit remediation plan (dry run unless --apply).",
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--plan", type=Path, help="a plan file instead of the embedded plan")
+    source.add_argument(
+        "--rollback", type=Path, metavar="RESULTS", help="undo the changes of a results CSV"
+    )
+    add_apply_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        if args.rollback is not None:
+            plan = rollback_plan(read_results(args.rollback), str(args.rollback))
+        elif args.plan is not None:
+            plan = read_plan(args.plan)
+        else:
+            plan = Plan.from_text(embedded_plan, "embedded plan")
+        client = make_client(args.endpoint)
+        report = remediate(client, plan, options_from_args(args), args.results_dir)
+    except (PlanError, UsageError, RunStopped) as exc:
+        print(f"remediate.py: error: {exc}", file=sys.stderr)
+        return ExitCode.INPUT
+    except KeyboardInterrupt:
+        print("remediate.py: interrupted (the results file records what was done)", file=sys.stderr)
+        return ExitCode.INPUT
+    return report.exit_code

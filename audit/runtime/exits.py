@@ -1,0 +1,18 @@
+"""The exit codes shared by every command and by remediate.py, and the usage error (code 2)."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """The public exit codes (see DESIGN.md, "Exit codes")."""
+
+    OK = 0
+    FINDINGS = 1  # the audit found open findings; remediation: an action failed or is pending
+    INPUT = 2  # usage, input, credentials or rights; remediation: also a stopped run
+    INCOMPLETE = 3
+
+
+class UsageError(ValueError):
+    """Bad endpoint, credentials or options: a one-line message, exit code 2."""
