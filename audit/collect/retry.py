@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from audit.collect.api import credential_errors, import_ovh
-from audit.runtime.ovhapi import MAX_RETRY_AFTER_S, retry_after, transient
+from audit.runtime.ovhapi import MAX_RETRY_AFTER_S, network_cause, retry_after, transient
 
 
 class Verdict(StrEnum):
@@ -47,7 +47,7 @@ def classify(exc: Exception) -> Classified:
     if isinstance(exc, credential_errors()):
         return Classified(Verdict.FATAL, f"{type(exc).__name__}: {exc}")
     if isinstance(exc, ovh.exceptions.HTTPError):
-        return Classified(Verdict.RETRY, f"network error: {exc}")
+        return Classified(Verdict.RETRY, f"network error: {network_cause(exc)}")
     if isinstance(exc, ovh.exceptions.InvalidResponse):
         return Classified(Verdict.RETRY, "non-JSON response")
     if isinstance(
