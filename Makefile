@@ -22,6 +22,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check audit tests
 	$(BIN)/ruff format --check audit tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python -m audit.bench

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
-import os
-import select
 import signal
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, cast
 
 from audit import __version__
+from audit.console import quiet_stdout, stdout_may_close, stdout_reader_gone
 from audit.errors import AuditError, ExitCode
 from audit.interrupts import Interrupted, signals_as_interrupts
 
@@ -102,33 +100,3 @@ def _handle(handler: Handler, args: argparse.Namespace) -> int:
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: see audit/interrupts.py
         print("ovh-license-audit: interrupted", file=sys.stderr)
         return exc.exit_code if isinstance(exc, Interrupted) else 128 + signal.SIGINT
-
-
-def stdout_reader_gone() -> bool:
-    """Whether stdout is a pipe whose reader has closed it (poll(2) reports POLLERR)."""
-    try:
-        poller = select.poll()
-        poller.register(sys.stdout.fileno(), 0)
-        return any(events & select.POLLERR for _, events in poller.poll(0))
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
-def quiet_stdout() -> None:
-    """Point stdout at /dev/null once its reader has gone, so that the interpreter's last
-    flush does not fail again (the Python docs' note on SIGPIPE)."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):  # stdout is not a real file (a test's capture)
-        return
-
-
-@contextlib.contextmanager
-def stdout_may_close() -> Iterator[None]:
-    """Print a summary whose reader may stop early (`| head`): the rest is dropped quietly."""
-    try:
-        yield
-        sys.stdout.flush()
-    except BrokenPipeError:
-        quiet_stdout()

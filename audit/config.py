@@ -6,16 +6,13 @@ never go here: they come the `ovh` way (OVH_* variables or ovh.conf).
 
 from __future__ import annotations
 
-import argparse
 import tomllib
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from audit.collect.retry import RetryPolicy
 from audit.errors import InputError
-from audit.evaluate.knowledge import SETTABLE_EDITIONS
+from audit.model.licences import SETTABLE_EDITIONS
 
 FAIL_ON_CHOICES = ("high", "medium", "low", "info", "never")
 SERVICE_DEFAULT_KEY = "default"
@@ -44,20 +41,9 @@ MAX_RPS = Range(0.1, 1000)
 MAX_RETRIES = Range(0, 20)
 RETRY_BASE_DELAY_S = Range(0, 60)
 
-
-def number_argument(parse: Callable[[str], float], accepted: Range) -> Callable[[str], Any]:
-    """An argparse type: `parse` the text, then refuse what `accepted` does not hold."""
-
-    def check(text: str) -> float:
-        try:
-            value = parse(text)
-        except ValueError:
-            value = float("nan")
-        if value not in accepted:
-            raise argparse.ArgumentTypeError(f"expected {accepted}, got {text!r}")
-        return value
-
-    return check
+# What a run uses when neither a flag nor the file sets it (the collector's defaults too).
+DEFAULT_WORKERS = 4
+DEFAULT_MAX_RPS = 10.0
 
 
 @dataclass(frozen=True)
@@ -97,14 +83,6 @@ class Config:
     max_retries: int | None = None
     retry_base_delay_s: float | None = None
     remediation: RemediationConfig = field(default_factory=RemediationConfig)
-
-    def retry_policy(self) -> RetryPolicy:
-        changes: dict[str, Any] = {}
-        if self.max_retries is not None:
-            changes["max_retries"] = self.max_retries
-        if self.retry_base_delay_s is not None:
-            changes["base_delay_s"] = self.retry_base_delay_s
-        return replace(RetryPolicy(), **changes)
 
 
 _AUDIT_KEYS = {

@@ -5,17 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from audit.cli import stdout_may_close
-from audit.collect.command import (
-    API_EPILOG,
-    add_api_arguments,
-    collect_options_from,
-    coverage_line,
-    factory_from,
-    load_config_arg,
-    print_failures,
-)
+from audit.cli_options import API_EPILOG, add_api_arguments, load_config_arg
+from audit.collect.options import collect_options_from, coverage_line, factory_from, print_failures
 from audit.config import FAIL_ON_CHOICES
+from audit.console import stdout_may_close
 from audit.errors import ExitCode
 from audit.evaluate.exceptions import load_exceptions
 from audit.history.stage import change_line

@@ -14,15 +14,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 from audit.errors import InputError
 from audit.fsutil import atomic_write_bytes
+from audit.jsontypes import JSONObject
 
 FORMAT = "ovh-license-audit/snapshot"
 FORMAT_VERSION = 1
-
-JSONObject = dict[str, Any]
 
 
 class Scope(StrEnum):

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from audit.cli import main
-from audit.collect.command import endpoint_from
+from audit.collect.options import endpoint_from
 from audit.config import load_config
 from audit.simulator.api import (
     DEFAULT_APPLICATION_KEY,

@@ -7,8 +7,9 @@ import random
 from typing import Any
 
 from audit.evaluate.engine import Evaluation, ExceptionStatus, evaluate
-from audit.evaluate.exceptions import REGISTER_COLUMNS, ExceptionRow, parse_exceptions
+from audit.evaluate.exceptions import REGISTER_COLUMNS, parse_exceptions
 from audit.findings import LicenceUsage, Status
+from audit.model.exceptions import ExceptionRow
 from audit.snapshot import (
     Coverage,
     DatacenterSnapshot,

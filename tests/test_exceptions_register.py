@@ -12,11 +12,10 @@ import pytest
 from audit.errors import ExitCode, InputError
 from audit.evaluate.exceptions import (
     REGISTER_COLUMNS,
-    ExceptionKind,
-    ExceptionRow,
     load_exceptions,
     parse_exceptions,
 )
+from audit.model.exceptions import ExceptionKind, ExceptionRow
 
 HEADER = ",".join(REGISTER_COLUMNS)
 SOURCE = "registers/exceptions.csv"

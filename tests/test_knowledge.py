@@ -6,16 +6,18 @@ import pytest
 from ovh_schema import Schema
 
 from audit.evaluate.knowledge import (
-    LEGACY_LICENCES,
-    LEGACY_VERSIONS,
-    LICENCE_VALUES,
-    SETTABLE_EDITIONS,
-    SETTABLE_LICENCES,
     GuestKind,
     LicenceKind,
     interpret_guest_os,
     interpret_licence,
     settable_licence,
+)
+from audit.model.licences import (
+    LEGACY_LICENCES,
+    LEGACY_VERSIONS,
+    LICENCE_VALUES,
+    SETTABLE_EDITIONS,
+    SETTABLE_LICENCES,
 )
 
 LATER = ("2016", "2019", "2022", "2025")

@@ -23,11 +23,12 @@ from audit.collect.api import ClientFactory, credential_error
 from audit.collect.progress import Progress
 from audit.collect.retry import RetryPolicy, Verdict, classify
 from audit.collect.throttle import RateLimiter
+from audit.config import DEFAULT_MAX_RPS, DEFAULT_WORKERS
+from audit.jsontypes import JSONObject
 from audit.snapshot import (
     Coverage,
     DatacenterSnapshot,
     Failure,
-    JSONObject,
     RunMeta,
     Scope,
     ServiceSnapshot,
@@ -36,9 +37,6 @@ from audit.snapshot import (
 
 if TYPE_CHECKING:
     import ovh
-
-DEFAULT_WORKERS = 4
-DEFAULT_MAX_RPS = 10.0
 
 
 @dataclass(frozen=True)

@@ -1,95 +1,15 @@
-"""`ovh-license-audit snapshot`: collect only, and the API options shared with `run`."""
+"""`ovh-license-audit snapshot`: collect only."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from audit.collect.api import ClientFactory, read_ovh_conf_endpoint, resolve_endpoint
-from audit.collect.collector import DEFAULT_MAX_RPS, DEFAULT_WORKERS, CollectOptions, collect
-from audit.config import MAX_RPS, WORKERS, Config, load_config, number_argument
+from audit.cli_options import API_EPILOG, add_api_arguments, load_config_arg
+from audit.collect.collector import collect
+from audit.collect.options import collect_options_from, coverage_line, factory_from, print_failures
 from audit.errors import ExitCode, InputError
-from audit.snapshot import Snapshot, write_snapshot
-
-API_EPILOG = """\
-credentials come the `ovh` way, first found wins:
-  OVH_APPLICATION_KEY, OVH_APPLICATION_SECRET, OVH_CONSUMER_KEY (and OVH_ENDPOINT)
-  the file named by ovh_config in the --config file
-  ovh.conf in the working folder, then ~/.ovh.conf, then /etc/ovh.conf
-
-exit codes:
-  0  no open finding at or above --fail-on (snapshot: the collection is complete)
-  1  at least one such finding (run only)
-  2  usage, configuration, credential or input error (one line on stderr)
-  3  the collection was incomplete (takes precedence over 1)
-"""
-
-
-def add_api_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of every command that reads the API."""
-    parser.add_argument(
-        "--endpoint",
-        help="ovh endpoint name (ovh-eu, ovh-ca, ...) or a base URL ending in /1.0",
-    )
-    parser.add_argument(
-        "--workers",
-        type=number_argument(int, WORKERS),
-        help=f"concurrent API calls, {WORKERS.low:g} to {WORKERS.high:g} "
-        f"(default {DEFAULT_WORKERS})",
-    )
-    parser.add_argument(
-        "--max-rps",
-        type=number_argument(float, MAX_RPS),
-        help=f"client-side limit on API calls per second, {MAX_RPS.low:g} to {MAX_RPS.high:g} "
-        f"(default {DEFAULT_MAX_RPS:g})",
-    )
-    parser.add_argument("--config", type=Path, help="TOML configuration file")
-
-
-def load_config_arg(args: argparse.Namespace) -> Config:
-    return Config() if args.config is None else load_config(args.config)
-
-
-def endpoint_from(args: argparse.Namespace, config: Config) -> str:
-    """--endpoint, then the config file, then the `ovh` way (OVH_ENDPOINT, ovh.conf, then
-    the file named by `ovh_config`, which `ovh.Client` reads last)."""
-    chosen = args.endpoint or config.endpoint
-    if chosen is None:
-        chosen = read_ovh_conf_endpoint(config.ovh_config) or "ovh-eu"
-    return resolve_endpoint(chosen)
-
-
-def collect_options_from(args: argparse.Namespace, config: Config) -> CollectOptions:
-    """Flags win over the config file, which wins over the defaults."""
-    return CollectOptions(
-        workers=args.workers or config.workers or DEFAULT_WORKERS,
-        max_rps=args.max_rps or config.max_rps or DEFAULT_MAX_RPS,
-        retry=config.retry_policy(),
-        progress=True,
-    )
-
-
-def factory_from(args: argparse.Namespace, config: Config) -> ClientFactory:
-    return ClientFactory(endpoint=endpoint_from(args, config), config_file=config.ovh_config)
-
-
-def coverage_line(snapshot: Snapshot) -> str:
-    coverage = snapshot.coverage
-    state = "complete" if coverage.complete else "INCOMPLETE"
-    return (
-        f"coverage: {state}: {coverage.services_read}/{coverage.services_listed} services, "
-        f"{coverage.datacenters_read}/{coverage.datacenters_listed} datacenters, "
-        f"{coverage.vms_fetched}/{coverage.vms_listed} VMs read"
-    )
-
-
-def print_failures(snapshot: Snapshot, limit: int = 10) -> None:
-    failures = snapshot.coverage.failures
-    for failure in failures[:limit]:
-        print(f"  not read: {failure.path}: {failure.error}", file=sys.stderr)
-    if len(failures) > limit:
-        print(f"  ... and {len(failures) - limit} more (see coverage)", file=sys.stderr)
+from audit.snapshot import write_snapshot
 
 
 def run_snapshot(args: argparse.Namespace) -> int:

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from audit.evaluate.exceptions import ANY_RULE, ExceptionKind, ExceptionRow
 from audit.evaluate.records import (
     DELETED,
     POWERED_ON,
@@ -33,6 +32,7 @@ from audit.evaluate.rules import exc_expired, exc_stale
 from audit.evaluate.rules.base import DatacenterCheck, RuleMeta, VmCheck
 from audit.evaluate.rules.registry import RULE_IDS, RULES
 from audit.findings import Finding, LicenceUsage, Severity, Status, Summary
+from audit.model.exceptions import ANY_RULE, ExceptionKind, ExceptionRow
 from audit.snapshot import DatacenterSnapshot, Scope, Snapshot
 
 JSONObject = dict[str, Any]

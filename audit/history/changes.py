@@ -29,9 +29,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from audit.evaluate.records import DELETED, integer, text
+from audit.coerce import integer, text
+from audit.evaluate.records import DELETED
 from audit.findings import Finding
-from audit.runtime.text import UNLICENSED
+from audit.model.licences import UNLICENSED
 from audit.snapshot import Coverage, Scope, Snapshot
 
 JSONObject = dict[str, Any]

@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from audit.cli_options import load_config_arg
 from audit.collect.api import ClientFactory
-from audit.collect.command import endpoint_from, load_config_arg
+from audit.collect.options import endpoint_from
 from audit.errors import AuditError, CredentialError, InputError
 from audit.runtime.cli import add_apply_arguments, options_from_args
 from audit.runtime.exits import UsageError

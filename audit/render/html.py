@@ -22,7 +22,8 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from audit.evaluate.records import DELETED, text
+from audit.coerce import text
+from audit.evaluate.records import DELETED
 from audit.render.base import JSONObject, RunData
 from audit.render.safe_text import visible_controls
 from audit.render.view import (

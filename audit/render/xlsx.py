@@ -34,7 +34,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.pagebreak import Break
 from openpyxl.writer.excel import ExcelWriter
 
-from audit.evaluate.records import integer
+from audit.coerce import integer
 from audit.render.base import JSONObject, RunData
 from audit.render.safe_text import is_formula_like, visible_controls
 from audit.render.view import (

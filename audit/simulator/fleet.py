@@ -16,8 +16,7 @@ from types import MappingProxyType
 from typing import Any, NoReturn, TypeGuard
 
 from audit.errors import InputError
-
-JSONObject = dict[str, Any]
+from audit.jsontypes import JSONObject
 
 TOOLS_GUEST_OS_FAMILY = "toolsGuestOsFamily"
 

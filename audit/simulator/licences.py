@@ -9,19 +9,19 @@ from __future__ import annotations
 import re
 from types import MappingProxyType
 
-# The catalogue of values is API fact, kept once in the knowledge module; what the simulated
+# The catalogue of values is API fact, kept once in audit.model.licences; what the simulated
 # setLicense accepts per guest (GUEST_VERSIONS) is the simulated API's own behaviour.
 # `LICENCE_VALUES` is every value `license` can hold (the schema's legacy-inclusive enum),
 # `LEGACY_LICENSES` the editions a VM may still carry but that can no longer be set.
-from audit.evaluate.knowledge import LEGACY_LICENCES as LEGACY_LICENSES
-from audit.evaluate.knowledge import (
+from audit.model.licences import LEGACY_LICENCES as LEGACY_LICENSES
+from audit.model.licences import (
     LICENCE_VALUES,
     OVH_MANAGED,
     SETTABLE_EDITIONS,
     UNLICENSED,
     UNSUPPORTED,
 )
-from audit.evaluate.knowledge import SETTABLE_LICENCES as SETTABLE_LICENSES
+from audit.model.licences import SETTABLE_LICENCES as SETTABLE_LICENSES
 
 #: The Windows versions each server guestId can run; ids not listed fit no licence.
 GUEST_VERSIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType(

@@ -8,7 +8,7 @@ from audit.evaluate.rules.base import Rule, RuleMeta
 from audit.findings import Severity
 
 if TYPE_CHECKING:
-    from audit.evaluate.exceptions import ExceptionRow
+    from audit.model.exceptions import ExceptionRow
 
 META = RuleMeta(
     id="EXC-STALE",

@@ -1,0 +1,76 @@
+"""The command-line options every command that reads the API shares, as argparse sees them.
+
+A leaf below every stage: `run`, `snapshot` and `remediate` parse the same flags without
+importing one another. Turning the parsed flags into collect's objects is collect's job
+(audit/collect/options.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from audit.config import (
+    DEFAULT_MAX_RPS,
+    DEFAULT_WORKERS,
+    MAX_RPS,
+    WORKERS,
+    Config,
+    Range,
+    load_config,
+)
+
+API_EPILOG = """\
+credentials come the `ovh` way, first found wins:
+  OVH_APPLICATION_KEY, OVH_APPLICATION_SECRET, OVH_CONSUMER_KEY (and OVH_ENDPOINT)
+  the file named by ovh_config in the --config file
+  ovh.conf in the working folder, then ~/.ovh.conf, then /etc/ovh.conf
+
+exit codes:
+  0  no open finding at or above --fail-on (snapshot: the collection is complete)
+  1  at least one such finding (run only)
+  2  usage, configuration, credential or input error (one line on stderr)
+  3  the collection was incomplete (takes precedence over 1)
+"""
+
+
+def number_argument(parse: Callable[[str], float], accepted: Range) -> Callable[[str], Any]:
+    """An argparse type: `parse` the text, then refuse what `accepted` does not hold."""
+
+    def check(text: str) -> float:
+        try:
+            value = parse(text)
+        except ValueError:
+            value = float("nan")
+        if value not in accepted:
+            raise argparse.ArgumentTypeError(f"expected {accepted}, got {text!r}")
+        return value
+
+    return check
+
+
+def add_api_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of every command that reads the API."""
+    parser.add_argument(
+        "--endpoint",
+        help="ovh endpoint name (ovh-eu, ovh-ca, ...) or a base URL ending in /1.0",
+    )
+    parser.add_argument(
+        "--workers",
+        type=number_argument(int, WORKERS),
+        help=f"concurrent API calls, {WORKERS.low:g} to {WORKERS.high:g} "
+        f"(default {DEFAULT_WORKERS})",
+    )
+    parser.add_argument(
+        "--max-rps",
+        type=number_argument(float, MAX_RPS),
+        help=f"client-side limit on API calls per second, {MAX_RPS.low:g} to {MAX_RPS.high:g} "
+        f"(default {DEFAULT_MAX_RPS:g})",
+    )
+    parser.add_argument("--config", type=Path, help="TOML configuration file")
+
+
+def load_config_arg(args: argparse.Namespace) -> Config:
+    return Config() if args.config is None else load_config(args.config)

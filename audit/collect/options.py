@@ -1,0 +1,66 @@
+"""The shared API flags (audit/cli_options.py) turned into collect's objects, and the coverage
+lines every command that collects prints."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from typing import Any
+
+from audit.collect.api import ClientFactory, read_ovh_conf_endpoint, resolve_endpoint
+from audit.collect.collector import CollectOptions
+from audit.collect.retry import RetryPolicy
+from audit.config import DEFAULT_MAX_RPS, DEFAULT_WORKERS, Config
+from audit.snapshot import Snapshot
+
+
+def endpoint_from(args: argparse.Namespace, config: Config) -> str:
+    """--endpoint, then the config file, then the `ovh` way (OVH_ENDPOINT, ovh.conf, then
+    the file named by `ovh_config`, which `ovh.Client` reads last)."""
+    chosen = args.endpoint or config.endpoint
+    if chosen is None:
+        chosen = read_ovh_conf_endpoint(config.ovh_config) or "ovh-eu"
+    return resolve_endpoint(chosen)
+
+
+def retry_policy(config: Config) -> RetryPolicy:
+    """The default policy with the file's retry settings, where it sets them."""
+    changes: dict[str, Any] = {}
+    if config.max_retries is not None:
+        changes["max_retries"] = config.max_retries
+    if config.retry_base_delay_s is not None:
+        changes["base_delay_s"] = config.retry_base_delay_s
+    return replace(RetryPolicy(), **changes)
+
+
+def collect_options_from(args: argparse.Namespace, config: Config) -> CollectOptions:
+    """Flags win over the config file, which wins over the defaults."""
+    return CollectOptions(
+        workers=args.workers or config.workers or DEFAULT_WORKERS,
+        max_rps=args.max_rps or config.max_rps or DEFAULT_MAX_RPS,
+        retry=retry_policy(config),
+        progress=True,
+    )
+
+
+def factory_from(args: argparse.Namespace, config: Config) -> ClientFactory:
+    return ClientFactory(endpoint=endpoint_from(args, config), config_file=config.ovh_config)
+
+
+def coverage_line(snapshot: Snapshot) -> str:
+    coverage = snapshot.coverage
+    state = "complete" if coverage.complete else "INCOMPLETE"
+    return (
+        f"coverage: {state}: {coverage.services_read}/{coverage.services_listed} services, "
+        f"{coverage.datacenters_read}/{coverage.datacenters_listed} datacenters, "
+        f"{coverage.vms_fetched}/{coverage.vms_listed} VMs read"
+    )
+
+
+def print_failures(snapshot: Snapshot, limit: int = 10) -> None:
+    failures = snapshot.coverage.failures
+    for failure in failures[:limit]:
+        print(f"  not read: {failure.path}: {failure.error}", file=sys.stderr)
+    if len(failures) > limit:
+        print(f"  ... and {len(failures) - limit} more (see coverage)", file=sys.stderr)

@@ -1,0 +1,1 @@
+"""Typed records every stage shares: they import nothing above the leaf modules."""
