@@ -11,11 +11,14 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from audit.collect.retry import RetryPolicy
 from audit.errors import InputError
 from audit.evaluate.knowledge import SETTABLE_EDITIONS
+
+if TYPE_CHECKING:
+    from audit.deliver.settings import MailSettings
 
 FAIL_ON_CHOICES = ("high", "medium", "low", "info", "never")
 SERVICE_DEFAULT_KEY = "default"
@@ -97,6 +100,7 @@ class Config:
     max_retries: int | None = None
     retry_base_delay_s: float | None = None
     remediation: RemediationConfig = field(default_factory=RemediationConfig)
+    mail: MailSettings | None = None  # the [mail] section (audit/deliver/settings.py)
 
     def retry_policy(self) -> RetryPolicy:
         changes: dict[str, Any] = {}
@@ -178,7 +182,7 @@ def load_config(path: Path) -> Config:
         raise InputError(f"{path}: cannot read configuration: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: invalid TOML: {exc}") from None
-    unknown = set(data) - {"audit", "remediation"}
+    unknown = set(data) - {"audit", "remediation", "mail"}
     if unknown:
         raise InputError(f"{path}: unknown section [{sorted(unknown)[0]}]")
     audit = _expect(path, "[audit]", data.get("audit", {}), dict)
@@ -209,6 +213,8 @@ def load_config(path: Path) -> Config:
     if unknown:
         raise InputError(f"{path}: [remediation]: unknown key {sorted(unknown)[0]!r}")
     services = _expect(path, "remediation.services", remediation.get("services", {}), dict)
+    from audit.deliver.settings import mail_settings  # it builds on this module's checks
+
     return Config(
         endpoint=None
         if audit.get("endpoint") is None
@@ -231,4 +237,5 @@ def load_config(path: Path) -> Config:
                 for name, table in services.items()
             },
         ),
+        mail=None if "mail" not in data else mail_settings(path, data["mail"]),
     )

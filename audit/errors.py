@@ -10,6 +10,7 @@ class ExitCode(IntEnum):
     FINDINGS = 1
     INPUT = 2
     INCOMPLETE = 3
+    MAIL = 4  # the run folder is complete, the mail could not be delivered
 
 
 class AuditError(Exception):
