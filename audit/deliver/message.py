@@ -40,7 +40,8 @@ class Attachment:
 @dataclass(frozen=True)
 class LeftOut:
     name: str
-    reason: str  # "12.3 MB, over the limit" or "not in the run folder"
+    reason: str  # "12.3 MB, over the 10 MB limit" or "not in the run folder"
+    in_run_folder: bool = True
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def select_attachments(run_dir: Path, names: tuple[str, ...], max_mb: float) -> 
     for name in names:
         path = run_dir / name
         if not path.is_file():
-            left_out.append(LeftOut(name, "not in the run folder"))
+            left_out.append(LeftOut(name, "not in the run folder", in_run_folder=False))
             continue
         size = path.stat().st_size
         if size > budget:
@@ -136,7 +137,8 @@ def plain_body(digest: Digest, selection: Selection) -> str:
             + ", ".join(f"{item.name} ({size_text(item.size)})" for item in selection.attached)
         )
     for item in selection.left_out:
-        lines.append(f"Not attached: {item.name} ({item.reason}); it is in the run folder.")
+        where = "; it is in the run folder." if item.in_run_folder else "."
+        lines.append(f"Not attached: {item.name} ({item.reason}){where}")
     return "\n".join(lines) + "\n"
 
 

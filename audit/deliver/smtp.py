@@ -46,10 +46,17 @@ def _reason(exc: Exception, settings: MailSettings) -> str:
         return f"server answered {exc.smtp_code} {_text(exc.smtp_error)}"
     if isinstance(exc, smtplib.SMTPNotSupportedError):
         return f"not offered by the server: {exc}"
+    if isinstance(exc, smtplib.SMTPServerDisconnected) and isinstance(
+        exc.__context__, TimeoutError
+    ):  # smtplib reports a read that timed out as a closed connection
+        return _reason(exc.__context__, settings)
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         return f"the server closed the connection ({exc or 'no answer'})"
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"TLS failed: {exc.verify_message} (mail.ca_file names a private CA)"
+        return (
+            f"TLS failed: certificate verify failed: {exc.verify_message} "
+            "(mail.ca_file names a private CA)"
+        )
     if isinstance(exc, ssl.SSLError):
         return f"TLS failed: {exc.reason or exc}"
     if isinstance(exc, TimeoutError):
