@@ -220,25 +220,20 @@ def test_run_mail_sends_once_the_run_folder_is_in_place(
     assert "mail: 2026-11 sent to" in capsys.readouterr().out
 
 
+def run_mail_unreachable_api(out: Path, config: Path) -> int:
+    """`run --mail` against an endpoint nobody listens on: reaching it is another error."""
+    endpoint = "http://127.0.0.1:9/1.0"
+    return main(
+        ["run", "--endpoint", endpoint, "--out", str(out), "--config", str(config), "--mail"]
+    )
+
+
 def test_run_mail_without_a_mail_section_fails_before_the_job(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = tmp_path / "audit.toml"
     config.write_text('[audit]\nfail_on = "high"\n')
-    # An endpoint nobody listens on: reaching the API would be another error.
-    code = main(
-        [
-            "run",
-            "--endpoint",
-            "http://127.0.0.1:9/1.0",
-            "--out",
-            str(tmp_path / "out"),
-            "--config",
-            str(config),
-            "--mail",
-        ]
-    )
-    assert code == 2
+    assert run_mail_unreachable_api(tmp_path / "out", config) == 2
     err = capsys.readouterr().err
     assert err == "ovh-license-audit: error: --mail needs a [mail] section in the --config file\n"
     assert not (tmp_path / "out").exists()
@@ -249,19 +244,7 @@ def test_run_mail_without_the_password_fails_before_the_job(
 ) -> None:
     monkeypatch.delenv(PASSWORD_ENV)
     config = write_config(tmp_path / "audit.toml", 25, pki)
-    code = main(
-        [
-            "run",
-            "--endpoint",
-            "http://127.0.0.1:9/1.0",
-            "--out",
-            str(tmp_path / "out"),
-            "--config",
-            str(config),
-            "--mail",
-        ]
-    )
-    assert code == 2
+    assert run_mail_unreachable_api(tmp_path / "out", config) == 2
     assert capsys.readouterr().err == (
         f"ovh-license-audit: error: {config}: mail.password_env: the environment variable "
         f"{PASSWORD_ENV} is not set\n"
