@@ -122,3 +122,15 @@ def test_digest_of_a_first_run_and_of_an_incomplete_one(tmp_path: Path) -> None:
 def test_not_a_run_folder(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"findings.json: cannot read: No such file"):
         digest_from_run_dir(tmp_path)
+
+
+def test_the_html_body_escapes_what_it_shows(tmp_path: Path) -> None:
+    """The run folder's path is the one free text the summary shows: escaped, never markup."""
+    out = tmp_path / "<script>alert(1)</script>"
+    run = job(out, "2026-10", {(PROD, 1): [vm(1, WIN, None)]})
+    settings = load(tmp_path, MINIMAL)
+    assert settings is not None
+    html = build_message(settings, digest_from_run_dir(run.run_dir)).get_body(("html",))
+    assert html is not None
+    assert "<script>" not in html.get_content()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html.get_content()
