@@ -27,11 +27,12 @@ def _command_modules() -> list[CommandModule]:
     """The explicit list of subcommands (imported lazily to keep `--help` fast)."""
     from audit import demo, job_command
     from audit.collect import command as snapshot
+    from audit.deliver import command as mail
     from audit.history import command as import_review
     from audit.remediate import command as remediate
     from audit.simulator import command as simulate
 
-    return [job_command, snapshot, remediate, import_review, simulate, demo]
+    return [job_command, snapshot, remediate, import_review, simulate, mail, demo]
 
 
 class CommandParser(argparse.ArgumentParser):

@@ -18,9 +18,9 @@ from audit.config import (
     MAX_RPS,
     WORKERS,
     Config,
-    Range,
     load_config,
 )
+from audit.config_values import Range
 
 API_EPILOG = """\
 credentials come the `ovh` way, first found wins:
@@ -33,6 +33,8 @@ exit codes:
   1  at least one such finding (run only)
   2  usage, configuration, credential or input error (one line on stderr)
   3  the collection was incomplete (takes precedence over 1)
+  4  run --mail: the run folder is complete but the mail could not be delivered
+  130, 143  interrupted by SIGINT or SIGTERM (nothing half-written)
 """
 
 

@@ -11,27 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from audit.config_values import Range, bounded, expect
 from audit.errors import InputError
+from audit.mail_config import MailSettings, mail_settings
 from audit.model.licences import SETTABLE_EDITIONS
 
 FAIL_ON_CHOICES = ("high", "medium", "low", "info", "never")
 SERVICE_DEFAULT_KEY = "default"
-
-
-@dataclass(frozen=True)
-class Range:
-    """The numbers a setting accepts, bounds included; NaN and infinities never are."""
-
-    low: float
-    high: float
-
-    def __contains__(self, value: float) -> bool:
-        # NaN fails every comparison and infinities lie outside finite bounds; comparing
-        # (not math.isfinite) also copes with TOML integers too big for a float.
-        return self.low <= value <= self.high
-
-    def __str__(self) -> str:
-        return f"a number from {self.low:g} to {self.high:g}"
 
 
 # Below 0.1 request/s a 5,000-VM estate takes over 14 hours: a typo, not a choice. Above the top,
@@ -83,6 +69,7 @@ class Config:
     max_retries: int | None = None
     retry_base_delay_s: float | None = None
     remediation: RemediationConfig = field(default_factory=RemediationConfig)
+    mail: MailSettings | None = None  # the [mail] section (audit/mail_config.py)
 
 
 _AUDIT_KEYS = {
@@ -98,21 +85,6 @@ _AUDIT_KEYS = {
 }
 
 
-def _expect(path: Path, key: str, value: Any, kind: type | tuple[type, ...]) -> Any:
-    if not isinstance(value, kind) or isinstance(value, bool):
-        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise InputError(f"{path}: {key}: expected {names}, got {value!r}")
-    return value
-
-
-def _number(
-    path: Path, key: str, value: Any, kind: type | tuple[type, ...], accepted: Range
-) -> Any:
-    if value is not None and _expect(path, key, value, kind) not in accepted:
-        raise InputError(f"{path}: {key}: expected {accepted}, got {value!r}")
-    return value
-
-
 # Every edition setLicense accepts for some version: a default may name any of them.
 _ANY_EDITION = frozenset(edition for names in SETTABLE_EDITIONS.values() for edition in names)
 
@@ -120,7 +92,7 @@ _ANY_EDITION = frozenset(edition for names in SETTABLE_EDITIONS.values() for edi
 def _edition(path: Path, key: str, value: Any, version: str | None = None) -> str:
     """An edition setLicense accepts (for `version`, when given); a typo is an error here,
     not a setLicense quietly turned into a manual action in every plan."""
-    edition: str = _expect(path, key, value, str)
+    edition: str = expect(path, key, value, str)
     known = _ANY_EDITION if version is None else frozenset(SETTABLE_EDITIONS[version])
     if edition not in known:
         scope = "" if version is None else f" for Windows Server {version}"
@@ -133,7 +105,7 @@ def _edition(path: Path, key: str, value: Any, version: str | None = None) -> st
 
 def _edition_map(path: Path, key: str, value: Any, service: bool = False) -> dict[str, str]:
     """Windows version to edition; a service's may also set a `default` for every version."""
-    table = _expect(path, key, value, dict)
+    table = expect(path, key, value, dict)
     editions: dict[str, str] = {}
     for version, edition in table.items():
         if service and version == SERVICE_DEFAULT_KEY:
@@ -156,10 +128,10 @@ def load_config(path: Path) -> Config:
         raise InputError(f"{path}: cannot read configuration: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: invalid TOML: {exc}") from None
-    unknown = set(data) - {"audit", "remediation"}
+    unknown = set(data) - {"audit", "remediation", "mail"}
     if unknown:
         raise InputError(f"{path}: unknown section [{sorted(unknown)[0]}]")
-    audit = _expect(path, "[audit]", data.get("audit", {}), dict)
+    audit = expect(path, "[audit]", data.get("audit", {}), dict)
     unknown = set(audit) - _AUDIT_KEYS
     if unknown:
         raise InputError(f"{path}: [audit]: unknown key {sorted(unknown)[0]!r}")
@@ -170,27 +142,28 @@ def load_config(path: Path) -> Config:
 
     def as_path(key: str) -> Path | None:
         value = audit.get(key)
-        return None if value is None else base / _expect(path, f"audit.{key}", value, str)
+        return None if value is None else base / expect(path, f"audit.{key}", value, str)
 
-    workers = _number(path, "audit.workers", audit.get("workers"), int, WORKERS)
-    max_rps = _number(path, "audit.max_rps", audit.get("max_rps"), (int, float), MAX_RPS)
-    max_retries = _number(path, "audit.max_retries", audit.get("max_retries"), int, MAX_RETRIES)
-    base_delay = _number(
+    workers = bounded(path, "audit.workers", audit.get("workers"), int, WORKERS)
+    max_rps = bounded(path, "audit.max_rps", audit.get("max_rps"), (int, float), MAX_RPS)
+    max_retries = bounded(path, "audit.max_retries", audit.get("max_retries"), int, MAX_RETRIES)
+    base_delay = bounded(
         path,
         "audit.retry_base_delay_s",
         audit.get("retry_base_delay_s"),
         (int, float),
         RETRY_BASE_DELAY_S,
     )
-    remediation = _expect(path, "[remediation]", data.get("remediation", {}), dict)
+    remediation = expect(path, "[remediation]", data.get("remediation", {}), dict)
     unknown = set(remediation) - {"default_edition", "editions", "services"}
     if unknown:
         raise InputError(f"{path}: [remediation]: unknown key {sorted(unknown)[0]!r}")
-    services = _expect(path, "remediation.services", remediation.get("services", {}), dict)
+    services = expect(path, "remediation.services", remediation.get("services", {}), dict)
+
     return Config(
         endpoint=None
         if audit.get("endpoint") is None
-        else _expect(path, "audit.endpoint", audit["endpoint"], str),
+        else expect(path, "audit.endpoint", audit["endpoint"], str),
         out=as_path("out"),
         exceptions=as_path("exceptions"),
         fail_on=fail_on,
@@ -209,4 +182,5 @@ def load_config(path: Path) -> Config:
                 for name, table in services.items()
             },
         ),
+        mail=None if "mail" not in data else mail_settings(path, data["mail"]),
     )

@@ -15,12 +15,14 @@ from types import MappingProxyType
 
 from audit.collect.api import ClientFactory, Credentials, resolve_endpoint
 from audit.collect.collector import CollectOptions
+from audit.deliver.command import deliver
 from audit.errors import ExitCode
 from audit.evaluate.exceptions import REGISTER_COLUMNS, load_exceptions
-from audit.fsutil import atomic_write_text
+from audit.fsutil import atomic_write_bytes, atomic_write_text
 from audit.history.store import HISTORY_FILE
 from audit.job import REMEDIATION_DIR, JobResult, JobSpec, SnapshotSource, run_job
 from audit.job_command import print_summary
+from audit.mail_config import MailSettings, Security
 from audit.remediate.script import PLAN_FILE
 from audit.runtime.plan import read_plan
 from audit.runtime.runner import ApplyOptions, remediate
@@ -177,6 +179,27 @@ def evolve_fleet(fleet: Fleet) -> list[str]:
     return changes
 
 
+def mail_report(run_dir: Path, out: Path) -> tuple[str, Path]:
+    """Mail a run to an SMTP server started here for the purpose; keep the message it received
+    as an .eml file (any mail reader opens it) beside the run folders."""
+    from audit.deliver.capture import LocalSmtpServer, Mailbox  # aiosmtpd: only the demo needs it
+
+    with LocalSmtpServer(Mailbox()) as server:
+        settings = MailSettings(
+            host="127.0.0.1",
+            port=server.port,
+            security=Security.NONE,
+            sender="ovh-license-audit <audit@example.com>",
+            to=("licence-owner@example.com",),
+            cc=("auditors@example.com",),
+        )
+        sent = deliver(run_dir, settings, fail_on="high")
+    saved = out / "mail" / f"{run_dir.name}.eml"
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(saved, server.mailbox.messages[-1].content)
+    return sent, saved
+
+
 def demo_command(args: argparse.Namespace) -> int:
     out: Path = args.out
     today = datetime.now(UTC).date()
@@ -196,6 +219,9 @@ def demo_command(args: argparse.Namespace) -> int:
                 apply_plan(simulator, result, out)
                 for line in evolve_fleet(simulator.fleet):
                     print(f"  fleet change: {line}")
+    print(f"\n== mailing the {second} report to a local SMTP server")
+    sent, saved = mail_report(out / second, out)
+    print(f"{sent}\n  the message as received: {saved}")
     print(f"\nexceptions register used: {exceptions_path}")
     print(f"history: {out / HISTORY_FILE}")
     print("\nthe reports to open:")

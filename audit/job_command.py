@@ -9,6 +9,7 @@ from audit.cli_options import API_EPILOG, add_api_arguments, load_config_arg
 from audit.collect.options import collect_options_from, coverage_line, factory_from, print_failures
 from audit.config import FAIL_ON_CHOICES
 from audit.console import stdout_may_close
+from audit.deliver.command import deliver, mail_settings_for
 from audit.errors import ExitCode
 from audit.evaluate.exceptions import load_exceptions
 from audit.history.stage import change_line
@@ -59,6 +60,7 @@ def print_summary(result: JobResult) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     config = load_config_arg(args)
+    mail = mail_settings_for(config, "--mail") if args.mail else None
     period = parse_period(args.period)
     exceptions_path = args.exceptions or config.exceptions
     # Input files are checked before the first API call: a typo costs nothing.
@@ -78,7 +80,7 @@ def run_command(args: argparse.Namespace) -> int:
             period=period,
             source=source,
             exceptions=exceptions,
-            fail_on=args.fail_on or config.fail_on or "high",
+            fail_on=(fail_on := args.fail_on or config.fail_on or "high"),
             remediation=config.remediation,
             allow_bypass=args.allow_bypass,
             replace_incomplete=args.replace_incomplete,
@@ -87,6 +89,10 @@ def run_command(args: argparse.Namespace) -> int:
     # The run is committed: a reader that went away (`run ... | head`) does not change its code.
     with stdout_may_close():
         print_summary(result)
+    if mail is not None:  # a failure is exit 4: the run folder stays, `mail` sends it again
+        sent = deliver(result.run_dir, mail, fail_on)
+        with stdout_may_close():
+            print(sent)
     return int(result.exit_code)
 
 
@@ -125,6 +131,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--replace-incomplete",
         action="store_true",
         help="let an incomplete collection replace a complete run of the same period",
+    )
+    run.add_argument(
+        "--mail",
+        action="store_true",
+        help="mail the reports once the run folder is in place ([mail] in --config)",
     )
     run.set_defaults(handler=run_command)
 

@@ -12,6 +12,7 @@ class ExitCode(IntEnum):
     FINDINGS = 1  # the audit found open findings; remediation: an action failed or is pending
     INPUT = 2  # usage, input, credentials or rights; remediation: also a stopped run
     INCOMPLETE = 3
+    MAIL = 4  # the run folder is complete, the mail could not be delivered
 
 
 class UsageError(ValueError):

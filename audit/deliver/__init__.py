@@ -1,0 +1,1 @@
+"""Delivery of a run folder by mail (DESIGN.md, "Mail")."""

@@ -1,0 +1,180 @@
+"""The monthly mail: subject, plain-text and HTML bodies, and the run's files attached.
+
+The HTML body is rendered by jinja2 with autoescape on, inline styles and tables only (what
+Outlook and phone mail apps display), and no script. Attachments are the run folder's bytes,
+unchanged; what does not fit under `max_attachment_mb` stays in the run folder, and the body
+says where.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from audit.deliver.digest import Digest
+from audit.mail_config import MailSettings
+
+MB = 1_000_000
+TEMPLATE = "mail.html.j2"
+# Types mimetypes may not know on every system.
+_TYPES = {
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".gz": "application/gzip",
+    ".py": "text/x-python",
+}
+
+
+@dataclass(frozen=True)
+class Attachment:
+    name: str  # its path inside the run folder
+    size: int
+    content_type: str
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    name: str
+    reason: str  # "12.3 MB, over the 10 MB limit" or "not in the run folder"
+    in_run_folder: bool = True
+
+
+@dataclass(frozen=True)
+class Selection:
+    attached: tuple[Attachment, ...]
+    left_out: tuple[LeftOut, ...]
+
+
+def content_type(name: str) -> str:
+    suffix = Path(name).suffix.lower()
+    if suffix in _TYPES:
+        return _TYPES[suffix]
+    guessed, encoding = mimetypes.guess_type(name)
+    return guessed if guessed is not None and encoding is None else "application/octet-stream"
+
+
+def size_text(size: int) -> str:
+    return f"{size / MB:.1f} MB" if size >= MB else f"{max(1, round(size / 1000))} kB"
+
+
+def select_attachments(run_dir: Path, names: tuple[str, ...], max_mb: float) -> Selection:
+    """The files to attach, in the configured order, while their sizes (before encoding) add
+    up to at most `max_mb`; a file that does not fit is left out and a smaller one after it
+    may still go."""
+    budget = int(max_mb * MB)
+    attached: list[Attachment] = []
+    left_out: list[LeftOut] = []
+    for name in names:
+        path = run_dir / name
+        if not path.is_file():
+            left_out.append(LeftOut(name, "not in the run folder", in_run_folder=False))
+            continue
+        size = path.stat().st_size
+        if size > budget:
+            left_out.append(LeftOut(name, f"{size_text(size)}, over the {max_mb:g} MB limit"))
+            continue
+        budget -= size
+        attached.append(Attachment(name, size, content_type(name)))
+    return Selection(tuple(attached), tuple(left_out))
+
+
+def _environment() -> Environment:
+    return Environment(
+        loader=PackageLoader("audit.templates", "."),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _change(digest: Digest, text: str) -> str:
+    return f" ({text} since {digest.previous_period})" if text else ""
+
+
+def plain_body(digest: Digest, selection: Selection) -> str:
+    """The plain-text body: the same summary as the HTML one, for every mail reader."""
+    since = digest.previous_period
+    lines = [
+        f"Windows licence audit {digest.period}",
+        "",
+        digest.verdict,
+        "",
+        f"Unlicensed Windows servers (open WIN-UNLICENSED): {digest.unlicensed.value}"
+        + _change(digest, digest.unlicensed.change),
+    ]
+    if since is None:
+        lines.append("First run: no previous run to compare with.")
+    else:
+        lines.append(f"New or reopened findings since {since}: {digest.new}")
+        lines.append(f"Resolved since {since}: {digest.resolved}")
+    lines.append(
+        "Open findings by severity: "
+        + ", ".join(
+            f"{name} {count.value}" + (f" ({count.change})" if count.change else "")
+            for name, count in digest.open_by_severity
+        )
+    )
+    lines += [
+        "",
+        f"Coverage: {digest.coverage.line}",
+        f"Snapshot taken: {digest.taken_at}",
+        "",
+        f"Remediation plan: {digest.plan.set_licence} setLicense, "
+        f"{digest.plan.remove_licence} removeLicense, {digest.plan.manual} manual",
+        f"  plan.json sha256 {digest.plan.sha256}",
+        "",
+        f"Run folder: {digest.run_dir}",
+    ]
+    if selection.attached:
+        lines.append(
+            "Attached: "
+            + ", ".join(f"{item.name} ({size_text(item.size)})" for item in selection.attached)
+        )
+    for item in selection.left_out:
+        where = "; it is in the run folder." if item.in_run_folder else "."
+        lines.append(f"Not attached: {item.name} ({item.reason}){where}")
+    return "\n".join(lines) + "\n"
+
+
+def html_body(digest: Digest, selection: Selection) -> str:
+    template = _environment().get_template(TEMPLATE)
+    return template.render(
+        digest=digest, selection=selection, size_text=size_text, run_dir=str(digest.run_dir)
+    )
+
+
+def build_message(
+    settings: MailSettings,
+    digest: Digest,
+    to: tuple[str, ...] = (),
+    now: datetime | None = None,
+) -> EmailMessage:
+    """The mail for `digest`'s run folder; `to` (from --to) replaces the configured
+    recipients, cc included."""
+    selection = select_attachments(digest.run_dir, settings.attach, settings.max_attachment_mb)
+    message = EmailMessage()
+    message["Subject"] = digest.subject
+    message["From"] = settings.sender
+    message["To"] = ", ".join(to or settings.to)
+    if settings.cc and not to:
+        message["Cc"] = ", ".join(settings.cc)
+    message["Date"] = format_datetime(now or datetime.now(UTC))
+    domain = parseaddr(settings.sender)[1].rpartition("@")[2]
+    message["Message-ID"] = make_msgid(domain=domain or None)
+    message.set_content(plain_body(digest, selection))
+    message.add_alternative(html_body(digest, selection), subtype="html")
+    for item in selection.attached:
+        maintype, _, subtype = item.content_type.partition("/")
+        message.add_attachment(
+            (digest.run_dir / item.name).read_bytes(),
+            maintype=maintype,
+            subtype=subtype,
+            filename=Path(item.name).name,
+        )
+    return message

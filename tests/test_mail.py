@@ -1,0 +1,351 @@
+"""Delivery through a real SMTP server: the message received, and every way it can fail."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import socket
+from collections.abc import Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import lxml.html
+import pytest
+from fixtures_history import WIN, vm
+from fixtures_history import run_month as job
+from fixtures_history import snapshot as fleet_snapshot
+from fixtures_mail import (
+    CC,
+    NOVEMBER,
+    PASSWORD_ENV,
+    SECRET,
+    TO,
+    Pki,
+    assert_complete,
+    make_pki,
+    november,
+    sha256,
+    smtp_server,
+    tree,
+    two_months,
+    write_config,
+)
+
+from audit.cli import main
+from audit.deliver.capture import Received
+from audit.snapshot import write_snapshot
+
+# Implicit TLS: aiosmtpd warns that AUTH does not require STARTTLS, which does not apply.
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+SUBJECT = "Windows licence audit 2026-11: 2 unlicensed Windows servers, 1 new"
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """November's run folder, October's beside it (shared: mailing never changes it)."""
+    return two_months(tmp_path_factory.mktemp("runs") / "out")
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(autouse=True)
+def password(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv(PASSWORD_ENV, SECRET)
+    yield
+
+
+def parse(received: Received) -> EmailMessage:
+    message = message_from_bytes(received.content, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def assert_no_secret(*texts: str | bytes) -> None:
+    encoded = base64.b64encode(SECRET.encode())
+    for text in texts:
+        data = text.encode() if isinstance(text, str) else text
+        assert SECRET.encode() not in data
+        assert encoded not in data
+
+
+def mail(run_dir: Path, config: Path, *more: str) -> int:
+    return main(["mail", str(run_dir), "--config", str(config), *more])
+
+
+@pytest.mark.parametrize(
+    ("security", "mechanisms"),
+    [("starttls", ("PLAIN",)), ("starttls", ("LOGIN",)), ("ssl", ("LOGIN", "PLAIN"))],
+)
+def test_the_mail_carries_the_summary_and_the_run_folders_files(
+    run_dir: Path,
+    pki: Pki,
+    tmp_path: Path,
+    security: str,
+    mechanisms: tuple[str, ...],
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.WARNING, logger="mail.log")  # the test server's own log
+    before = tree(run_dir)
+    with smtp_server(pki, security, mechanisms=mechanisms) as server:
+        config = write_config(tmp_path / "audit.toml", server.port, pki, security)
+        assert mail(run_dir, config) == 0
+    [received] = server.mailbox.messages
+    assert received.mail_from == "audit@example.com"
+    assert received.rcpt_tos == TO + CC
+    message = parse(received)
+    assert message["Subject"] == SUBJECT
+    assert message["From"] == "Licence audit <audit@example.com>"
+    assert message["To"] == ", ".join(TO)
+    assert message["Cc"] == ", ".join(CC)
+    assert parsedate_to_datetime(message["Date"]).tzinfo is not None
+    assert message["Message-ID"].startswith("<") and message["Message-ID"].endswith("@example.com>")
+
+    plain = message.get_body(("plain",))
+    html = message.get_body(("html",))
+    assert plain is not None and html is not None
+    text = plain.get_content()
+    for line in (
+        "FAIL: 2 open findings at or above high severity",
+        "Unlicensed Windows servers (open WIN-UNLICENSED): 2 (+1 since 2026-10)",
+        "New or reopened findings since 2026-10: 1",
+        "Resolved since 2026-10: 1",
+        "Open findings by severity: high 2 (+1), medium 0 (-1), low 0 (no change), "
+        "info 0 (no change)",
+        "Coverage: complete: 1/1 services, 1/1 datacenters, 3/3 VMs read",
+        "Remediation plan: 2 setLicense, 0 removeLicense, 0 manual",
+        f"  plan.json sha256 {before['remediation/plan.json']}",
+        f"Run folder: {run_dir.resolve()}",
+    ):
+        assert line in text.splitlines()
+    page = lxml.html.fromstring(html.get_content())
+    assert not page.xpath("//script | //style | //link | //img | //*[@onload or @onclick]")
+    shown = " ".join(" ".join(page.itertext()).split())
+    assert "FAIL: 2 open findings at or above high severity" in shown
+    assert "Unlicensed Windows servers open WIN-UNLICENSED findings 2 +1" in shown
+    assert before["remediation/plan.json"] in shown
+    assert str(run_dir.resolve()) in shown
+
+    attachments = {part.get_filename(): part for part in message.iter_attachments()}
+    assert sorted(attachments) == ["report.html", "report.xlsx"]
+    assert attachments["report.xlsx"].get_content_type() == (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    assert attachments["report.html"].get_content_type() == "text/html"
+    for name, part in attachments.items():
+        assert sha256(part.get_payload(decode=True)) == before[name]
+
+    out, err = capsys.readouterr()
+    assert f"sent to {', '.join(TO + CC)}" in out and err == ""
+    assert_no_secret(
+        received.content,
+        out,
+        err,
+        caplog.text,
+        *(path.read_bytes() for path in run_dir.parent.rglob("*") if path.is_file()),
+    )
+    assert tree(run_dir) == before
+
+
+def test_to_replaces_the_configured_recipients(run_dir: Path, pki: Pki, tmp_path: Path) -> None:
+    with smtp_server(pki) as server:
+        config = write_config(tmp_path / "audit.toml", server.port, pki)
+        assert mail(run_dir, config, "--to", "a@example.org", "b@example.org") == 0
+    [received] = server.mailbox.messages
+    assert received.rcpt_tos == ("a@example.org", "b@example.org")
+    assert parse(received)["Cc"] is None
+
+
+def test_what_does_not_fit_stays_in_the_run_folder_and_the_body_says_where(
+    run_dir: Path, pki: Pki, tmp_path: Path
+) -> None:
+    sizes = {name: (run_dir / name).stat().st_size for name in ("report.xlsx", "report.html")}
+    limit_mb = (sizes["report.xlsx"] + 1) / 1_000_000  # the workbook fits, then nothing else
+    extra = (
+        f'attach = ["report.xlsx", "report.html", "missing.pdf"]\nmax_attachment_mb = {limit_mb}\n'
+    )
+    with smtp_server(pki) as server:
+        config = write_config(tmp_path / "audit.toml", server.port, pki, extra=extra)
+        assert mail(run_dir, config) == 0
+    message = parse(server.mailbox.messages[0])
+    assert [part.get_filename() for part in message.iter_attachments()] == ["report.xlsx"]
+    plain = message.get_body(("plain",))
+    assert plain is not None
+    lines = plain.get_content().splitlines()
+    assert any(
+        line.startswith("Not attached: report.html (")
+        and f"over the {limit_mb:g} MB limit); it is in the run folder." in line
+        for line in lines
+    )
+    assert "Not attached: missing.pdf (not in the run folder)." in lines
+    assert f"Run folder: {run_dir.resolve()}" in lines
+
+
+def test_run_mail_sends_once_the_run_folder_is_in_place(
+    pki: Pki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    job(out, "2026-10", {("pcc-203-0-113-10", 1): [vm(1, WIN, None)]})
+    snapshot = tmp_path / "november.json.gz"
+    write_snapshot(fleet_snapshot(november(), "2026-11-01T03:00:00Z"), snapshot)
+    with smtp_server(pki) as server:
+        config = write_config(tmp_path / "audit.toml", server.port, pki, fail_on="high")
+        code = main(
+            [
+                "run",
+                "--from-snapshot",
+                str(snapshot),
+                "--out",
+                str(out),
+                "--period",
+                NOVEMBER,
+                "--config",
+                str(config),
+                "--mail",
+            ]
+        )
+    assert code == 1  # the run's own code: open high findings
+    [received] = server.mailbox.messages
+    message = parse(received)
+    assert (
+        message["Subject"] == "Windows licence audit 2026-11: 2 unlicensed Windows servers, 1 new"
+    )
+    assert_complete(out / NOVEMBER)
+    assert "mail: 2026-11 sent to" in capsys.readouterr().out
+
+
+def run_mail_unreachable_api(out: Path, config: Path) -> int:
+    """`run --mail` against an endpoint nobody listens on: reaching it is another error."""
+    endpoint = "http://127.0.0.1:9/1.0"
+    return main(
+        ["run", "--endpoint", endpoint, "--out", str(out), "--config", str(config), "--mail"]
+    )
+
+
+def test_run_mail_without_a_mail_section_fails_before_the_job(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "audit.toml"
+    config.write_text('[audit]\nfail_on = "high"\n')
+    assert run_mail_unreachable_api(tmp_path / "out", config) == 2
+    err = capsys.readouterr().err
+    assert err == "ovh-license-audit: error: --mail needs a [mail] section in the --config file\n"
+    assert not (tmp_path / "out").exists()
+
+
+def test_run_mail_without_the_password_fails_before_the_job(
+    pki: Pki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv(PASSWORD_ENV)
+    config = write_config(tmp_path / "audit.toml", 25, pki)
+    assert run_mail_unreachable_api(tmp_path / "out", config) == 2
+    assert capsys.readouterr().err == (
+        f"ovh-license-audit: error: {config}: mail.password_env: the environment variable "
+        f"{PASSWORD_ENV} is not set\n"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _fail(
+    run_dir: Path, config: Path, capsys: pytest.CaptureFixture[str], before: dict[str, str]
+) -> str:
+    assert mail(run_dir, config) == 4
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and err.startswith("ovh-license-audit: error: mail not delivered: ")
+    assert err.endswith("the run folder is complete, `mail RUN_DIR` sends it again\n")
+    assert_no_secret(out, err)
+    assert tree(run_dir) == before
+    assert_complete(run_dir)
+    return err
+
+
+def test_refused_login(
+    run_dir: Path,
+    pki: Pki,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv(PASSWORD_ENV, "wrong-" + SECRET[::-1])
+    before = tree(run_dir)
+    with smtp_server(pki) as server:
+        config = write_config(tmp_path / "audit.toml", server.port, pki)
+        err = _fail(run_dir, config, capsys, before)
+    assert (
+        f"127.0.0.1:{server.port}: login refused: 535 5.7.8 Authentication credentials invalid"
+        in err
+    )
+    assert server.mailbox.messages == []
+
+
+def test_refused_recipient(
+    run_dir: Path, pki: Pki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = tree(run_dir)
+    with smtp_server(pki, refuse=frozenset(TO + CC)) as server:
+        config = write_config(tmp_path / "audit.toml", server.port, pki)
+        err = _fail(run_dir, config, capsys, before)
+    assert f"recipient refused: {TO[0]}: 550 5.1.1 <{TO[0]}>: recipient unknown" in err
+
+
+def test_a_recipient_refused_among_others_is_still_a_failure(
+    run_dir: Path, pki: Pki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = tree(run_dir)
+    with smtp_server(pki, refuse=frozenset({CC[1]})) as server:
+        config = write_config(tmp_path / "audit.toml", server.port, pki)
+        err = _fail(run_dir, config, capsys, before)
+    assert f"delivered to the others, recipient refused: {CC[1]}: 550 5.1.1" in err
+    assert server.mailbox.messages[0].rcpt_tos == TO + CC[:1]
+
+
+def test_server_down_then_mail_resends(
+    run_dir: Path, pki: Pki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = tree(run_dir)
+    port = _closed_port()
+    config = write_config(tmp_path / "audit.toml", port, pki)
+    err = _fail(run_dir, config, capsys, before)
+    assert f"127.0.0.1:{port}: cannot connect: Connection refused" in err
+    with smtp_server(pki) as server:
+        config = write_config(tmp_path / "audit.toml", server.port, pki)
+        assert mail(run_dir, config) == 0
+    assert parse(server.mailbox.messages[0])["Subject"] == SUBJECT
+
+
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_untrusted_certificate(
+    run_dir: Path, pki: Pki, tmp_path: Path, security: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = tree(run_dir)
+    with smtp_server(pki, security, untrusted=True) as server:
+        config = write_config(tmp_path / "audit.toml", server.port, pki, security)
+        err = _fail(run_dir, config, capsys, before)
+    assert "TLS failed: certificate verify failed: unable to get local issuer certificate" in err
+    assert server.mailbox.messages == []
+
+
+def test_timeout(
+    run_dir: Path, pki: Pki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A server that accepts the connection and never greets."""
+    before = tree(run_dir)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        port = silent.getsockname()[1]
+        config = write_config(tmp_path / "audit.toml", port, pki, extra="timeout_s = 0.2\n")
+        err = _fail(run_dir, config, capsys, before)
+    assert f"127.0.0.1:{port}: no answer within 0.2 s (mail.timeout_s)" in err

@@ -1,0 +1,136 @@
+"""The [mail] section: defaults, and one-line errors naming the file and the key; the digest
+of a first run and of an incomplete one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fixtures_history import LINUX, PROD, STD, WIN, vm
+from fixtures_history import run_month as job
+
+from audit.config import load_config
+from audit.deliver.digest import digest_from_run_dir
+from audit.deliver.message import build_message
+from audit.errors import InputError
+from audit.mail_config import DEFAULT_ATTACH, MailSettings, Security
+from audit.snapshot import Failure, Scope
+
+MINIMAL = (
+    '[mail]\nhost = "smtp.example.com"\nfrom = "audit@example.com"\nto = "owner@example.com"\n'
+)
+
+
+def load(tmp_path: Path, text: str) -> MailSettings | None:
+    path = tmp_path / "audit.toml"
+    path.write_text(text)
+    return load_config(path).mail
+
+
+def test_defaults(tmp_path: Path) -> None:
+    settings = load(tmp_path, MINIMAL)
+    assert settings == MailSettings(
+        host="smtp.example.com",
+        sender="audit@example.com",
+        to=("owner@example.com",),
+        port=587,
+        security=Security.STARTTLS,
+        attach=DEFAULT_ATTACH,
+        max_attachment_mb=10.0,
+        source=tmp_path / "audit.toml",
+    )
+    assert settings.password() is None
+    assert load(tmp_path, '[audit]\nfail_on = "high"\n') is None
+
+
+def test_ssl_port_and_ca_file_beside_the_config(tmp_path: Path) -> None:
+    settings = load(tmp_path, MINIMAL + 'security = "ssl"\nca_file = "ca.pem"\n')
+    assert settings is not None
+    assert (settings.port, settings.ca_file) == (465, tmp_path / "ca.pem")
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            'password = "hunter2"\n',
+            "mail.password: a password never sits in the file; name the environment variable "
+            "that holds it in mail.password_env",
+        ),
+        ('pasword_env = "X"\n', "[mail]: unknown key 'pasword_env'"),
+        ('security = "tls"\n', "mail.security: expected one of starttls, ssl, none"),
+        ("port = 70000\n", "mail.port: expected a number from 1 to 65535, got 70000"),
+        ('cc = ["not an address"]\n', "mail.cc[0]: expected a mail address, got 'not an address'"),
+        (
+            'cc = ["a@example.com\\r\\nBcc: evil@example.net"]\n',
+            "mail.cc[0]: expected a mail address, got 'a@example.com\\r\\nBcc: evil@example.net'",
+        ),
+        ('username = "u"\n', "mail.password_env: required when mail.username is set"),
+        (
+            'username = "u"\npassword_env = "P"\nsecurity = "none"\n',
+            'mail.username: a login with security = "none" would send the password in clear; '
+            "use starttls or ssl",
+        ),
+        (
+            'password_env = "$HOME"\n',
+            "mail.password_env: expected the name of an environment variable, got '$HOME'",
+        ),
+        (
+            'attach = ["../history.sqlite"]\n',
+            "mail.attach[0]: expected a file inside the run folder, got '../history.sqlite'",
+        ),
+        (
+            "max_attachment_mb = -1\n",
+            "mail.max_attachment_mb: expected a number from 0 to 1000, got -1",
+        ),
+    ],
+)
+def test_errors_name_the_file_and_the_key(tmp_path: Path, extra: str, message: str) -> None:
+    with pytest.raises(InputError) as error:
+        load(tmp_path, MINIMAL + extra)
+    assert str(error.value) == f"{tmp_path / 'audit.toml'}: {message}"
+
+
+def test_missing_key(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"audit.toml: \[mail\]: missing key 'to'$"):
+        load(tmp_path, '[mail]\nhost = "h"\nfrom = "a@example.com"\n')
+
+
+def test_digest_of_a_first_run_and_of_an_incomplete_one(tmp_path: Path) -> None:
+    fleet = {(PROD, 1): [vm(1, WIN, None), vm(2, LINUX, STD)]}
+    first = digest_from_run_dir(job(tmp_path / "out", "2026-10", fleet).run_dir, "medium")
+    assert first.previous_period is None and first.unlicensed.change == ""
+    assert first.subject == "Windows licence audit 2026-10: 1 unlicensed Windows server"
+    assert first.verdict == "FAIL: 2 open findings at or above medium severity"
+    settings = load(tmp_path, MINIMAL)
+    assert settings is not None
+    text = build_message(settings, first).get_body(("plain",))
+    assert text is not None and "First run: no previous run to compare with." in (
+        text.get_content().splitlines()
+    )
+
+    failure = Failure(Scope.DATACENTER, f"/dedicatedCloud/{PROD}/datacenter/2", "500", PROD, 2)
+    incomplete = job(tmp_path / "out", "2026-11", fleet, failures=(failure,))
+    digest = digest_from_run_dir(incomplete.run_dir)
+    assert digest.subject == (
+        "Windows licence audit 2026-11 (INCOMPLETE): 1 unlicensed Windows server, 0 new"
+    )
+    assert digest.verdict.startswith("INCOMPLETE: the collection could not read everything")
+    assert digest.unlicensed.change == "no change"
+
+
+def test_not_a_run_folder(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"findings.json: cannot read: No such file"):
+        digest_from_run_dir(tmp_path)
+
+
+def test_the_html_body_escapes_what_it_shows(tmp_path: Path) -> None:
+    """The run folder's path is the one free text the summary shows: escaped, never markup."""
+    out = tmp_path / "<script>alert(1)</script>"
+    run = job(out, "2026-10", {(PROD, 1): [vm(1, WIN, None)]})
+    settings = load(tmp_path, MINIMAL)
+    assert settings is not None
+    html = build_message(settings, digest_from_run_dir(run.run_dir)).get_body(("html",))
+    assert html is not None
+    assert "<script>" not in html.get_content()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html.get_content()
