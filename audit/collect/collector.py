@@ -16,15 +16,18 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 import ovh
 
 from audit import __version__
 from audit.collect.api import ClientFactory, credential_error
+from audit.collect.credential import read_credential, warn_about_credential
+from audit.collect.pace import PAGE_SIZE, page_call, paged_vms_match
 from audit.collect.progress import Progress
 from audit.collect.retry import RetryPolicy, Verdict, classify
-from audit.collect.throttle import RateLimiter
+from audit.collect.throttle import AdaptiveLimiter, PacePolicy, PaceReport
 from audit.snapshot import (
     Coverage,
     DatacenterSnapshot,
@@ -36,19 +39,31 @@ from audit.snapshot import (
     Snapshot,
 )
 
-DEFAULT_WORKERS = 4
-DEFAULT_MAX_RPS = 10.0
+DEFAULT_WORKERS = 16
+DEFAULT_MAX_RPS = 100.0
+
+
+class Listing(StrEnum):
+    """How a datacenter's VMs are read: one GET per VM, or pages of full objects."""
+
+    PER_VM = "per-vm"
+    PAGED = "paged"
 
 
 @dataclass(frozen=True)
 class CollectOptions:
-    """Concurrency, throttling and retry settings of one collection."""
+    """Concurrency, pace and retry settings of one collection.
+
+    `max_rps` is the ceiling of the adaptive rate (None: no client-side limit at all).
+    """
 
     workers: int = DEFAULT_WORKERS
     max_rps: float | None = DEFAULT_MAX_RPS
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     progress: bool = False
     seed: int | None = None
+    listing: Listing = Listing.PER_VM
+    page_size: int = PAGE_SIZE
 
 
 class _Unreadable(Exception):
@@ -112,7 +127,7 @@ class _Walk:
     def __init__(self, factory: ClientFactory, options: CollectOptions) -> None:
         self._factory = factory
         self._options = options
-        self._limiter = RateLimiter(options.max_rps)
+        self._limiter = AdaptiveLimiter(PacePolicy(ceiling=options.max_rps))
         self._rng = random.Random(options.seed)
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -124,6 +139,7 @@ class _Walk:
         self.retries = 0
         self.services: dict[str, _Service] = {}
         self.failures: list[Failure] = []
+        self.listing_fallbacks: list[str] = []
         self.progress = Progress(enabled=options.progress)
 
     # -- scheduling -------------------------------------------------------------------
@@ -168,20 +184,29 @@ class _Walk:
         return client
 
     def get(self, path: str) -> Any:
-        """GET with throttling and bounded retries; raises _Unreadable when it gives up."""
+        """GET with pacing and bounded retries; raises _Unreadable when it gives up."""
+        return self.call(path, lambda client: client.get(path))
+
+    def call(self, path: str, request: Callable[[ovh.Client], Any]) -> Any:
+        """One paced call with bounded retries; raises _Unreadable when it gives up."""
         policy = self._options.retry
         attempt = 0
         while True:
             if self._fatal is not None:
                 raise _Unreadable("collection aborted")
-            self._limiter.acquire()
+            sent_at = self._limiter.acquire()
             with self._lock:
                 self.calls += 1
             self.progress.update(calls=self.calls)
+            started = time.monotonic()
             try:
-                return valid_unicode(self._client().get(path))
+                result = valid_unicode(request(self._client()))
             except Exception as exc:
                 verdict = classify(exc)
+                if verdict.status == 429:
+                    self._limiter.on_throttled(sent_at, verdict.retry_after)
+                elif verdict.status is not None and verdict.status >= 500:
+                    self._limiter.on_server_error(sent_at)
                 if verdict.verdict is Verdict.FATAL:
                     raise credential_error(exc, "GET", path) from None
                 attempt += 1
@@ -197,6 +222,9 @@ class _Walk:
                     self._limiter.pause(delay)
                 else:
                     time.sleep(delay)
+            else:
+                self._limiter.on_success(sent_at, time.monotonic() - started)
+                return result
 
     def fail(self, failure: Failure) -> None:
         with self._lock:
@@ -257,8 +285,39 @@ class _Walk:
             return
         self.services[name].datacenters[dc_id].vm_ids = ids
         self.progress.update(vms_listed=len(ids))
+        if self._options.listing is Listing.PAGED and ids and self.vm_pages(name, dc_id, ids):
+            return
         for vm_id in ids:
             self.submit(self.vm, name, dc_id, vm_id)
+
+    def vm_pages(self, name: str, dc_id: int, ids: list[int]) -> bool:
+        """Read the datacenter's VMs as pages of full objects; False (noted) to fall back."""
+        path = f"/dedicatedCloud/{name}/datacenter/{dc_id}/vm"
+        size = self._options.page_size
+        found: list[JSONObject] = []
+        reason: str | None
+        try:
+            page, total = 1, None
+            while total is None or (page - 1) * size < total:
+                objects, total = self.call(path, page_call(path, page, size))
+                found += valid_unicode(objects)
+                page += 1
+                if not objects:
+                    break
+        except _Unreadable as exc:
+            reason = str(exc)
+        else:
+            reason = paged_vms_match(found, ids)
+            if reason is None:
+                with self._lock:
+                    self.services[name].datacenters[dc_id].vms.update(
+                        (vm["vmId"], vm) for vm in found
+                    )
+                self.progress.update(vms_fetched=len(found))
+                return True
+        with self._lock:
+            self.listing_fallbacks.append(f"{path}: {reason}; read one VM at a time")
+        return False
 
     def vm_licensed(self, name: str, dc_id: int) -> None:
         path = f"/dedicatedCloud/{name}/datacenter/{dc_id}/vmLicensed"
@@ -281,6 +340,9 @@ class _Walk:
         self.progress.update(vms_fetched=1)
 
     # -- the result -------------------------------------------------------------------
+
+    def pace(self) -> PaceReport:
+        return self._limiter.report()
 
     def snapshot(self, meta: RunMeta) -> Snapshot:
         services: list[ServiceSnapshot] = []
@@ -332,12 +394,15 @@ def _failure_sort_key(failure: Failure) -> tuple[str, str]:
 
 def collect(factory: ClientFactory, options: CollectOptions, endpoint_label: str) -> Snapshot:
     """Read every service, datacenter and VM; failures go to coverage, refusals raise."""
-    factory.new_client()  # fail fast on missing credentials, before any thread starts
+    client = factory.new_client()  # fail fast on missing credentials, before any thread
     started = time.monotonic()
     taken_at = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    credential = read_credential(client)
+    warn_about_credential(credential, taken_at)
     walk = _Walk(factory, options)
     walk.submit(walk.list_services)
     walk.wait()
+    pace = walk.pace()
     meta = RunMeta(
         taken_at=taken_at,
         endpoint=endpoint_label,
@@ -347,5 +412,11 @@ def collect(factory: ClientFactory, options: CollectOptions, endpoint_label: str
         retries=walk.retries,
         workers=options.workers,
         max_rps=options.max_rps or 0.0,
+        credential=credential,
+        rate_reached=pace.rate,
+        rate_peak=pace.peak,
+        throttled=pace.throttled,
+        listing=options.listing.value,
+        listing_fallbacks=tuple(sorted(walk.listing_fallbacks)),
     )
     return walk.snapshot(meta)

@@ -26,6 +26,7 @@ class Classified:
     verdict: Verdict
     reason: str
     retry_after: float | None = None
+    status: int | None = None  # the HTTP status, when the API answered one
 
 
 @dataclass(frozen=True)
@@ -75,9 +76,7 @@ def classify(exc: Exception) -> Classified:
         response = getattr(exc, "response", None)
         status = getattr(response, "status_code", None)
         label = f"HTTP {status}: {exc}"
-        if status == 429:
-            return Classified(Verdict.RETRY, label, _retry_after(response))
-        if status is None or status >= 500:
-            return Classified(Verdict.RETRY, label, _retry_after(response))
+        if status == 429 or status is None or status >= 500:
+            return Classified(Verdict.RETRY, label, _retry_after(response), status)
         return Classified(Verdict.GIVE_UP, label)
     return Classified(Verdict.GIVE_UP, f"{type(exc).__name__}: {exc}")
