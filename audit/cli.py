@@ -22,13 +22,13 @@ class CommandModule(Protocol):
 
 def _command_modules() -> list[CommandModule]:
     """The explicit list of subcommands (imported lazily to keep `--help` fast)."""
-    from audit import demo, job_command
+    from audit import auth_command, demo, job_command
     from audit.collect import command as snapshot
     from audit.history import command as import_review
     from audit.remediate import command as remediate
     from audit.simulator import command as simulate
 
-    return [job_command, snapshot, remediate, import_review, simulate, demo]
+    return [job_command, snapshot, remediate, import_review, simulate, demo, auth_command]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -65,7 +65,8 @@ class ClientFactory:
     config_file: Path | None = None
     timeout: tuple[float, float] = DEFAULT_TIMEOUT
 
-    def new_client(self) -> ovh.Client:
+    def new_client(self, require_consumer_key: bool = True) -> ovh.Client:
+        """A client; `require_consumer_key=False` only for asking the API for a new key."""
         try:
             client = ovh.Client(
                 endpoint=self.endpoint,
@@ -82,7 +83,7 @@ class ClientFactory:
             ) from None
         except ovh.exceptions.InvalidRegion:
             raise InputError(f"--endpoint {self.endpoint!r}: unknown endpoint") from None
-        if not client._consumer_key:  # the client only notices on the first signed call
+        if require_consumer_key and not client._consumer_key:  # else only on the first call
             raise InputError(
                 "credentials: no consumer key (set OVH_CONSUMER_KEY or consumer_key in ovh.conf)"
             )

@@ -194,7 +194,7 @@ class _Walk:
         while True:
             if self._fatal is not None:
                 raise _Unreadable("collection aborted")
-            sent_at = self._limiter.acquire()
+            ticket = self._limiter.acquire()
             with self._lock:
                 self.calls += 1
             self.progress.update(calls=self.calls)
@@ -204,9 +204,9 @@ class _Walk:
             except Exception as exc:
                 verdict = classify(exc)
                 if verdict.status == 429:
-                    self._limiter.on_throttled(sent_at, verdict.retry_after)
+                    self._limiter.on_throttled(ticket, verdict.retry_after)
                 elif verdict.status is not None and verdict.status >= 500:
-                    self._limiter.on_server_error(sent_at)
+                    self._limiter.on_server_error(ticket)
                 if verdict.verdict is Verdict.FATAL:
                     raise credential_error(exc, "GET", path) from None
                 attempt += 1
@@ -223,7 +223,7 @@ class _Walk:
                 else:
                     time.sleep(delay)
             else:
-                self._limiter.on_success(sent_at, time.monotonic() - started)
+                self._limiter.on_success(time.monotonic() - started)
                 return result
 
     def fail(self, failure: Failure) -> None:

@@ -30,9 +30,9 @@ class PacePolicy:
     ceiling: float | None = 100.0
     start: float = DEFAULT_START_RPS
     floor: float = DEFAULT_FLOOR_RPS
-    slow_start_step: float = 0.5  # rps added per success before any back-off (~x1.5 a second)
+    slow_start_step: float = 1.0  # rps added per success before any back-off (~x2 a second)
     recovery_per_s: float = 1.0  # share of the gap to the known limit closed per second
-    probe_per_s: float = 0.03  # beyond the known limit: rps added per second, as its share
+    probe_per_s: float = 0.05  # beyond the known limit: rps added per second, as its share
     min_probe_rps: float = 0.2
     throttle_backoff: float = 0.6  # rate kept after a 429
     error_backoff: float = 0.8  # rate kept after a 5xx
@@ -52,8 +52,10 @@ class PaceReport:
 class AdaptiveLimiter:
     """Spaces calls evenly at an adaptive rate across threads.
 
-    `acquire()` waits for the next slot and returns its time, which the caller hands back
-    with the outcome, so that answers to calls sent before a back-off do not cut twice.
+    `acquire()` waits for the next slot and returns a ticket (how many back-offs had happened
+    when the call was allowed), which the caller hands back with a failure: answers to calls
+    allowed before a back-off do not cut again. A pause (Retry-After) also holds back the
+    threads already waiting for a slot.
     """
 
     def __init__(
@@ -71,8 +73,10 @@ class AdaptiveLimiter:
         self._ceiling = max(ceiling, policy.floor)
         self._rate = min(max(policy.start, policy.floor), self._ceiling)
         self._peak = self._rate
-        self._next_slot = 0.0
-        self._last_cut = float("-inf")
+        self._next_slot = float("-inf")
+        self._paused_until = float("-inf")
+        self._pauses = 0
+        self._cuts = 0
         self._known_limit: float | None = None
         self._best_latency: float | None = None
         self._successes: deque[float] = deque()
@@ -83,30 +87,45 @@ class AdaptiveLimiter:
     def rate(self) -> float:
         return self._rate
 
+    @property
+    def known_limit(self) -> float | None:
+        """The rate the server allowed when it last answered 429 (None before any)."""
+        return self._known_limit
+
     def report(self) -> PaceReport:
         with self._lock:
             peak = self._peak if not self._unlimited else 0.0
             rate = self._rate if not self._unlimited else 0.0
             return PaceReport(round(rate, 2), round(peak, 2), self.throttled, self.server_errors)
 
-    def acquire(self) -> float:
-        """Wait for this thread's slot; return the slot's time."""
-        with self._lock:
-            now = self._clock()
-            slot = max(now, self._next_slot)
-            interval = 0.0 if self._unlimited else 1.0 / self._rate
-            self._next_slot = slot + interval
-        wait = slot - now
-        if wait > 0:
-            self._sleep(wait)
-        return slot
+    def acquire(self) -> int:
+        """Wait for this thread's slot; return the ticket for `on_throttled`."""
+        while True:
+            with self._lock:
+                now = self._clock()
+                slot = max(now, self._next_slot, self._paused_until)
+                interval = 0.0 if self._unlimited else 1.0 / self._rate
+                self._next_slot = slot + interval
+                pauses, ticket = self._pauses, self._cuts
+            wait = slot - now
+            if wait > 0:
+                self._sleep(wait)
+            with self._lock:
+                if self._pauses == pauses or self._clock() >= self._paused_until:
+                    return ticket
 
     def pause(self, seconds: float) -> None:
         """Delay every thread's next call, for a server's Retry-After."""
         with self._lock:
-            self._next_slot = max(self._next_slot, self._clock() + seconds)
+            self._pause_locked(seconds)
 
-    def on_success(self, sent_at: float, latency: float) -> None:
+    def _pause_locked(self, seconds: float) -> None:
+        until = self._clock() + seconds
+        if until > self._paused_until:
+            self._paused_until = until
+            self._pauses += 1
+
+    def on_success(self, latency: float) -> None:
         """A call answered: raise the rate unless latency has grown."""
         policy = self._policy
         with self._lock:
@@ -125,31 +144,30 @@ class AdaptiveLimiter:
                 # A per-second growth, spread over the calls of one second at this rate.
                 gap = self._known_limit - rate
                 probe = max(policy.min_probe_rps, policy.probe_per_s * self._known_limit)
-                per_s = max(probe, policy.recovery_per_s * gap)
-                rate += per_s / rate
+                rate += max(probe, policy.recovery_per_s * gap) / rate
             self._rate = min(rate, self._ceiling)
             self._peak = max(self._peak, self._rate)
 
-    def on_throttled(self, sent_at: float, retry_after: float | None) -> None:
+    def on_throttled(self, ticket: int, retry_after: float | None) -> None:
         """A 429: cut the rate once per back-off and pause every worker for Retry-After."""
         with self._lock:
             self.throttled += 1
             now = self._clock()
-            if sent_at >= self._last_cut and not self._unlimited:
+            if ticket == self._cuts and not self._unlimited:
                 while self._successes and self._successes[0] < now - 1.0:
                     self._successes.popleft()
                 allowed = float(len(self._successes))
                 limit = min(self._rate, allowed) if allowed >= self._policy.floor else self._rate
                 self._known_limit = limit
                 self._rate = max(self._policy.floor, limit * self._policy.throttle_backoff)
-                self._last_cut = now
+                self._cuts += 1
             if retry_after is not None:
-                self._next_slot = max(self._next_slot, now + retry_after)
+                self._pause_locked(retry_after)
 
-    def on_server_error(self, sent_at: float) -> None:
+    def on_server_error(self, ticket: int) -> None:
         """A 5xx: the server may be struggling; slow down a little, once per back-off."""
         with self._lock:
             self.server_errors += 1
-            if sent_at >= self._last_cut and not self._unlimited:
+            if ticket == self._cuts and not self._unlimited:
                 self._rate = max(self._policy.floor, self._rate * self._policy.error_backoff)
-                self._last_cut = self._clock()
+                self._cuts += 1
