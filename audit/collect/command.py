@@ -9,7 +9,13 @@ from pathlib import Path
 from ovh.config import ConfigurationManager
 
 from audit.collect.api import ClientFactory, resolve_endpoint
-from audit.collect.collector import DEFAULT_MAX_RPS, DEFAULT_WORKERS, CollectOptions, collect
+from audit.collect.collector import (
+    DEFAULT_MAX_RPS,
+    DEFAULT_WORKERS,
+    CollectOptions,
+    Listing,
+    collect,
+)
 from audit.config import Config, load_config
 from audit.errors import ExitCode, InputError
 from audit.snapshot import Snapshot, write_snapshot
@@ -43,7 +49,18 @@ def add_api_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-rps",
         type=positive_float,
-        help=f"client-side limit on API calls per second (default {DEFAULT_MAX_RPS:g})",
+        help=(
+            "ceiling of the adaptive pace, in API calls per second "
+            f"(default {DEFAULT_MAX_RPS:g}; the pace starts at 10 and follows the API's 429s)"
+        ),
+    )
+    parser.add_argument(
+        "--listing",
+        type=Listing,
+        choices=list(Listing),
+        default=Listing.PER_VM,
+        help="per-vm (default): one GET per VM; paged: pages of full VM objects (unverified "
+        "on the real API; falls back to per-vm for a datacenter whose pages do not match)",
     )
     parser.add_argument("--config", type=Path, help="TOML configuration file")
 
@@ -67,6 +84,7 @@ def collect_options_from(args: argparse.Namespace, config: Config) -> CollectOpt
         max_rps=args.max_rps or config.max_rps or DEFAULT_MAX_RPS,
         retry=config.retry_policy(),
         progress=True,
+        listing=args.listing,
     )
 
 
