@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from test_collect import FAST_RETRY, content, factory_for
 
 from audit.collect.collector import CollectOptions, Listing, collect
 from audit.collect.throttle import AdaptiveLimiter, PacePolicy
@@ -14,7 +15,6 @@ from audit.simulator.api import SimulatorConfig
 from audit.simulator.generate import generate_fleet
 from audit.simulator.server import Simulator
 from audit.snapshot import Snapshot
-from tests.test_collect import FAST_RETRY, content, factory_for
 
 
 class FakeClock:
