@@ -6,11 +6,13 @@ import gzip
 import json
 from pathlib import Path
 
+import ovh.exceptions
 import pytest
 import requests
 
 from audit.cli import main
-from audit.collect.credential import credential_warnings
+from audit.collect.credential import credential_warnings, read_credential
+from audit.errors import CredentialError
 from audit.simulator.api import (
     DEFAULT_APPLICATION_KEY,
     DEFAULT_APPLICATION_SECRET,
@@ -151,3 +153,28 @@ def test_old_snapshots_read_without_the_new_run_fields() -> None:
     old = {"taken_at": "2026-11-01T02:00:00Z", "endpoint": "ovh-eu", "tool_version": "0.1.0"}
     meta = RunMeta.from_json(old)
     assert meta.credential is None and meta.throttled == 0 and meta.listing == "per-vm"
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        ovh.exceptions.NotGrantedCall("This call has not been granted"),
+        ovh.exceptions.ResourceNotFoundError("Got an invalid (or empty) URL"),
+    ],
+)
+def test_a_refused_credential_read_is_not_fatal(refusal: Exception) -> None:
+    class Client:
+        def get(self, path: str) -> object:
+            raise refusal
+
+    info = read_credential(Client())  # type: ignore[arg-type]
+    assert info.status == "unknown" and "/auth/currentCredential" in info.note
+
+
+def test_a_rejected_key_stops_the_run_at_the_credential_read() -> None:
+    class Client:
+        def get(self, path: str) -> object:
+            raise ovh.exceptions.InvalidCredential("Invalid signature")
+
+    with pytest.raises(CredentialError, match="Invalid signature"):
+        read_credential(Client())  # type: ignore[arg-type]

@@ -13,10 +13,16 @@ from typing import Any, TextIO
 import ovh
 import ovh.exceptions
 
+from audit.collect.api import credential_error
 from audit.snapshot import CredentialInfo, CredentialRule
 
 CURRENT_CREDENTIAL = "/auth/currentCredential"
 EXPIRY_WARNING = timedelta(days=30)
+INVALID_KEYS = (
+    ovh.exceptions.InvalidKey,
+    ovh.exceptions.InvalidCredential,
+    ovh.exceptions.NotCredential,
+)
 
 
 def credential_info(data: Any) -> CredentialInfo:
@@ -36,9 +42,12 @@ def credential_info(data: Any) -> CredentialInfo:
 
 
 def read_credential(client: ovh.Client) -> CredentialInfo:
-    """One GET; a refusal or a missing route is not fatal here: the rights stay unknown."""
+    """One GET; a call not granted or a missing route is not fatal here: the rights stay
+    unknown. A key or signature the API rejects outright stops the run, as any call would."""
     try:
         return credential_info(client.get(CURRENT_CREDENTIAL))
+    except INVALID_KEYS as exc:
+        raise credential_error(exc, "GET", CURRENT_CREDENTIAL) from None
     except ovh.exceptions.APIError as exc:
         status = getattr(getattr(exc, "response", None), "status_code", None)
         reason = f"HTTP {status}" if status is not None else type(exc).__name__
