@@ -26,13 +26,14 @@ class CommandModule(Protocol):
 def _command_modules() -> list[CommandModule]:
     """The explicit list of subcommands (imported lazily to keep `--help` fast)."""
     from audit import demo, job_command
+    from audit.collect import auth_command
     from audit.collect import command as snapshot
     from audit.deliver import command as mail
     from audit.history import command as import_review
     from audit.remediate import command as remediate
     from audit.simulator import command as simulate
 
-    return [job_command, snapshot, remediate, import_review, simulate, mail, demo]
+    return [job_command, snapshot, remediate, import_review, simulate, mail, demo, auth_command]
 
 
 class CommandParser(argparse.ArgumentParser):

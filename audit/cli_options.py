@@ -22,6 +22,9 @@ from audit.config import (
 )
 from audit.config_values import Range
 
+# How a datacenter's VMs are read (audit.collect.collector.Listing).
+LISTINGS = ("per-vm", "paged")
+
 API_EPILOG = """\
 credentials come the `ovh` way, first found wins:
   OVH_APPLICATION_KEY, OVH_APPLICATION_SECRET, OVH_CONSUMER_KEY (and OVH_ENDPOINT)
@@ -68,8 +71,16 @@ def add_api_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-rps",
         type=number_argument(float, MAX_RPS),
-        help=f"client-side limit on API calls per second, {MAX_RPS.low:g} to {MAX_RPS.high:g} "
-        f"(default {DEFAULT_MAX_RPS:g})",
+        help=f"ceiling of the adaptive pace, in API calls per second, {MAX_RPS.low:g} to "
+        f"{MAX_RPS.high:g} (default {DEFAULT_MAX_RPS:g}; the pace starts at 10 and follows the "
+        "API's 429s)",
+    )
+    parser.add_argument(
+        "--listing",
+        choices=LISTINGS,
+        default=LISTINGS[0],
+        help="per-vm (default): one GET per VM; paged: pages of full VM objects (unverified "
+        "on the real API; falls back to per-vm for a datacenter whose pages do not match)",
     )
     parser.add_argument("--config", type=Path, help="TOML configuration file")
 

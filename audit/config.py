@@ -28,8 +28,8 @@ MAX_RETRIES = Range(0, 20)
 RETRY_BASE_DELAY_S = Range(0, 60)
 
 # What a run uses when neither a flag nor the file sets it (the collector's defaults too).
-DEFAULT_WORKERS = 4
-DEFAULT_MAX_RPS = 10.0
+DEFAULT_WORKERS = 16
+DEFAULT_MAX_RPS = 100.0
 
 
 @dataclass(frozen=True)

@@ -137,9 +137,57 @@ class ServiceSnapshot:
     datacenters: tuple[DatacenterSnapshot, ...]
 
 
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class CredentialRule:
+    """One access rule of a consumer key: a method on a path pattern (`*` any suffix)."""
+
+    method: str
+    path: str
+
+
+@dataclass(frozen=True)
+class CredentialInfo:
+    """What the API said of the run's consumer key (`GET /auth/currentCredential`), never
+    the key itself. `status` is `unknown` when it could not be read, with the reason in `note`.
+    """
+
+    status: str = UNKNOWN
+    expiration: str | None = None
+    rules: tuple[CredentialRule, ...] = ()
+    note: str = ""
+
+    @property
+    def known(self) -> bool:
+        return self.status != UNKNOWN
+
+    @property
+    def may_write(self) -> bool:
+        """Any rule with a method other than GET: the key could change the account."""
+        return any(rule.method.upper() != "GET" for rule in self.rules)
+
+    @classmethod
+    def from_json(cls, data: JSONObject) -> CredentialInfo:
+        return cls(
+            status=str(data.get("status", UNKNOWN)),
+            expiration=data.get("expiration"),
+            rules=tuple(
+                CredentialRule(str(rule["method"]), str(rule["path"]))
+                for rule in data.get("rules", ())
+            ),
+            note=str(data.get("note", "")),
+        )
+
+
 @dataclass(frozen=True)
 class RunMeta:
-    """How and when the snapshot was taken. Never holds credentials."""
+    """How and when the snapshot was taken. Never holds credentials.
+
+    Fields after `max_rps` came later: a snapshot without them reads with their defaults
+    (`credential` None: not recorded).
+    """
 
     taken_at: str
     endpoint: str
@@ -149,6 +197,23 @@ class RunMeta:
     retries: int = 0
     workers: int = 0
     max_rps: float = 0.0
+    credential: CredentialInfo | None = None
+    rate_reached: float = 0.0  # the adaptive rate at the end of the collection (0: no limit)
+    rate_peak: float = 0.0
+    throttled: int = 0  # calls the API answered 429
+    listing: str = "per-vm"
+    listing_fallbacks: tuple[str, ...] = ()  # datacenters whose pages did not match
+
+    @classmethod
+    def from_json(cls, data: JSONObject) -> RunMeta:
+        fields = dict(data)
+        credential = fields.pop("credential", None)
+        fallbacks = fields.pop("listing_fallbacks", ())
+        return cls(
+            **fields,
+            credential=None if credential is None else CredentialInfo.from_json(credential),
+            listing_fallbacks=tuple(str(item) for item in fallbacks),
+        )
 
 
 @dataclass(frozen=True)
@@ -192,7 +257,7 @@ class Snapshot:
             raise ValueError(f"unsupported snapshot format_version {data.get('format_version')!r}")
         run = data["run"]
         return cls(
-            meta=RunMeta(**run),
+            meta=RunMeta.from_json(run),
             coverage=Coverage.from_json(data["coverage"]),
             services=tuple(
                 ServiceSnapshot(

@@ -1,4 +1,4 @@
-"""Pure parts of the collector: throttling, retry classification, backoff, configuration."""
+"""Pure parts of the collector: retry classification, backoff, configuration."""
 
 import json
 import random
@@ -10,36 +10,8 @@ import pytest
 
 from audit.collect.collector import valid_unicode
 from audit.collect.retry import RetryPolicy, Verdict, classify
-from audit.collect.throttle import RateLimiter
 from audit.config import load_config
 from audit.errors import InputError
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def test_rate_limiter_spaces_calls_evenly() -> None:
-    clock = FakeClock()
-    limiter = RateLimiter(4.0, clock=clock, sleep=clock.sleep)
-    for _ in range(9):
-        limiter.acquire()
-    assert clock.now == pytest.approx(2.0)
-
-
-def test_rate_limiter_pause_delays_the_next_call() -> None:
-    clock = FakeClock()
-    limiter = RateLimiter(None, clock=clock, sleep=clock.sleep)
-    limiter.pause(3.0)
-    limiter.acquire()
-    assert clock.now == pytest.approx(3.0)
 
 
 def response(status: int, headers: dict[str, str] | None = None) -> SimpleNamespace:

@@ -114,7 +114,8 @@ class ClientFactory:
     config_file: Path | None = None
     timeout: tuple[float, float] = DEFAULT_TIMEOUT
 
-    def new_client(self) -> ovh.Client:
+    def new_client(self, require_consumer_key: bool = True) -> ovh.Client:
+        """A client; `require_consumer_key=False` only for asking the API for a new key."""
         sdk = import_ovh()
         files: tuple[str, ...] = OVH_CONF_FILES
         if self.config_file is not None:
@@ -137,7 +138,7 @@ class ClientFactory:
             ) from None
         except sdk.exceptions.InvalidRegion:
             raise InputError(f"--endpoint {self.endpoint!r}: unknown endpoint") from None
-        if not client._consumer_key:  # the client only notices on the first signed call
+        if require_consumer_key and not client._consumer_key:  # else only on the first call
             raise InputError(
                 "credentials: no consumer key (set OVH_CONSUMER_KEY or consumer_key in ovh.conf)"
             )

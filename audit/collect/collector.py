@@ -16,13 +16,16 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from audit import __version__
 from audit.collect.api import ClientFactory, credential_error
+from audit.collect.credential import read_credential, warn_about_credential
+from audit.collect.pace import PAGE_SIZE, page_call, paged_vms_match
 from audit.collect.progress import Progress
 from audit.collect.retry import RetryPolicy, Verdict, classify
-from audit.collect.throttle import RateLimiter
+from audit.collect.throttle import AdaptiveLimiter, PacePolicy, PaceReport
 from audit.config import DEFAULT_MAX_RPS, DEFAULT_WORKERS
 from audit.jsontypes import JSONObject
 from audit.snapshot import (
@@ -39,15 +42,27 @@ if TYPE_CHECKING:
     import ovh
 
 
+class Listing(StrEnum):
+    """How a datacenter's VMs are read: one GET per VM, or pages of full objects."""
+
+    PER_VM = "per-vm"
+    PAGED = "paged"
+
+
 @dataclass(frozen=True)
 class CollectOptions:
-    """Concurrency, throttling and retry settings of one collection."""
+    """Concurrency, pace and retry settings of one collection.
+
+    `max_rps` is the ceiling of the adaptive rate (None: no client-side limit at all).
+    """
 
     workers: int = DEFAULT_WORKERS
     max_rps: float | None = DEFAULT_MAX_RPS
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     progress: bool = False
     seed: int | None = None
+    listing: Listing = Listing.PER_VM
+    page_size: int = PAGE_SIZE
 
 
 class _Unreadable(Exception):
@@ -111,7 +126,7 @@ class _Walk:
     def __init__(self, factory: ClientFactory, options: CollectOptions) -> None:
         self._factory = factory
         self._options = options
-        self._limiter = RateLimiter(options.max_rps)
+        self._limiter = AdaptiveLimiter(PacePolicy(ceiling=options.max_rps))
         self._rng = random.Random(options.seed)
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -123,6 +138,7 @@ class _Walk:
         self.retries = 0
         self.services: dict[str, _Service] = {}
         self.failures: list[Failure] = []
+        self.listing_fallbacks: list[str] = []
         self.progress = Progress(enabled=options.progress)
 
     # -- scheduling -------------------------------------------------------------------
@@ -167,20 +183,29 @@ class _Walk:
         return client
 
     def get(self, path: str) -> Any:
-        """GET with throttling and bounded retries; raises _Unreadable when it gives up."""
+        """GET with pacing and bounded retries; raises _Unreadable when it gives up."""
+        return self.call(path, lambda client: client.get(path))
+
+    def call(self, path: str, request: Callable[[ovh.Client], Any]) -> Any:
+        """One paced call with bounded retries; raises _Unreadable when it gives up."""
         policy = self._options.retry
         attempt = 0
         while True:
             if self._fatal is not None:
                 raise _Unreadable("collection aborted")
-            self._limiter.acquire()
+            ticket = self._limiter.acquire()
             with self._lock:
                 self.calls += 1
             self.progress.update(calls=self.calls)
+            started = time.monotonic()
             try:
-                return valid_unicode(self._client().get(path))
+                result = valid_unicode(request(self._client()))
             except Exception as exc:
                 verdict = classify(exc)
+                if verdict.status == 429:
+                    self._limiter.on_throttled(ticket, verdict.retry_after)
+                elif verdict.status is not None and verdict.status >= 500:
+                    self._limiter.on_server_error(ticket)
                 if verdict.verdict is Verdict.FATAL:
                     raise credential_error(exc, "GET", path) from None
                 attempt += 1
@@ -196,6 +221,9 @@ class _Walk:
                     self._limiter.pause(delay)
                 else:
                     time.sleep(delay)
+            else:
+                self._limiter.on_success(time.monotonic() - started)
+                return result
 
     def fail(self, failure: Failure) -> None:
         with self._lock:
@@ -256,8 +284,39 @@ class _Walk:
             return
         self.services[name].datacenters[dc_id].vm_ids = ids
         self.progress.update(vms_listed=len(ids))
+        if self._options.listing is Listing.PAGED and ids and self.vm_pages(name, dc_id, ids):
+            return
         for vm_id in ids:
             self.submit(self.vm, name, dc_id, vm_id)
+
+    def vm_pages(self, name: str, dc_id: int, ids: list[int]) -> bool:
+        """Read the datacenter's VMs as pages of full objects; False (noted) to fall back."""
+        path = f"/dedicatedCloud/{name}/datacenter/{dc_id}/vm"
+        size = self._options.page_size
+        found: list[JSONObject] = []
+        reason: str | None
+        try:
+            page, total = 1, None
+            while total is None or (page - 1) * size < total:
+                objects, total = self.call(path, page_call(path, page, size))
+                found += valid_unicode(objects)
+                page += 1
+                if not objects:
+                    break
+        except _Unreadable as exc:
+            reason = str(exc)
+        else:
+            reason = paged_vms_match(found, ids)
+            if reason is None:
+                with self._lock:
+                    self.services[name].datacenters[dc_id].vms.update(
+                        (vm["vmId"], vm) for vm in found
+                    )
+                self.progress.update(vms_fetched=len(found))
+                return True
+        with self._lock:
+            self.listing_fallbacks.append(f"{path}: {reason}; read one VM at a time")
+        return False
 
     def vm_licensed(self, name: str, dc_id: int) -> None:
         path = f"/dedicatedCloud/{name}/datacenter/{dc_id}/vmLicensed"
@@ -280,6 +339,9 @@ class _Walk:
         self.progress.update(vms_fetched=1)
 
     # -- the result -------------------------------------------------------------------
+
+    def pace(self) -> PaceReport:
+        return self._limiter.report()
 
     def snapshot(self, meta: RunMeta) -> Snapshot:
         services: list[ServiceSnapshot] = []
@@ -331,12 +393,14 @@ def _failure_sort_key(failure: Failure) -> tuple[str, str]:
 
 def collect(factory: ClientFactory, options: CollectOptions, endpoint_label: str) -> Snapshot:
     """Read every service, datacenter and VM; failures go to coverage, refusals raise."""
-    factory.new_client()  # fail fast on missing credentials, before any thread starts
+    client = factory.new_client()  # fail fast on missing credentials, before any thread
     started = time.monotonic()
     taken_at = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    credential = read_credential(client)
     walk = _Walk(factory, options)
     walk.submit(walk.list_services)
     walk.wait()
+    pace = walk.pace()
     meta = RunMeta(
         taken_at=taken_at,
         endpoint=endpoint_label,
@@ -346,5 +410,15 @@ def collect(factory: ClientFactory, options: CollectOptions, endpoint_label: str
         retries=walk.retries,
         workers=options.workers,
         max_rps=options.max_rps or 0.0,
+        credential=credential,
+        rate_reached=pace.rate,
+        rate_peak=pace.peak,
+        throttled=pace.throttled,
+        listing=options.listing.value,
+        listing_fallbacks=tuple(sorted(walk.listing_fallbacks)),
     )
-    return walk.snapshot(meta)
+    snapshot = walk.snapshot(meta)
+    if snapshot.coverage.complete or snapshot.coverage.services_listed:
+        # When nothing could be read, the run's one line says so; the key is not the news.
+        warn_about_credential(credential, taken_at)
+    return snapshot

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from audit.cli_options import API_EPILOG, add_api_arguments, load_config_arg
@@ -22,6 +23,9 @@ def run_snapshot(args: argparse.Namespace) -> int:
     meta = snapshot.meta
     print(f"snapshot: {args.out} (sha256 {digest})")
     print(f"calls: {meta.calls} ({meta.retries} retried) in {meta.duration_s:.1f}s")
+    print(f"pace: {meta.rate_reached:g} requests/s reached, {meta.throttled} answered 429")
+    for fallback in meta.listing_fallbacks:
+        print(f"ovh-license-audit: warning: paged listing: {fallback}", file=sys.stderr)
     print(coverage_line(snapshot))
     if not snapshot.coverage.complete:
         print_failures(snapshot)

@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from audit.collect.api import ClientFactory, read_ovh_conf_endpoint, resolve_endpoint
-from audit.collect.collector import CollectOptions
+from audit.collect.collector import CollectOptions, Listing
 from audit.collect.retry import RetryPolicy
 from audit.config import DEFAULT_MAX_RPS, DEFAULT_WORKERS, Config
 from audit.snapshot import Snapshot
@@ -41,6 +41,7 @@ def collect_options_from(args: argparse.Namespace, config: Config) -> CollectOpt
         max_rps=args.max_rps or config.max_rps or DEFAULT_MAX_RPS,
         retry=retry_policy(config),
         progress=True,
+        listing=Listing(getattr(args, "listing", Listing.PER_VM)),
     )
 
 

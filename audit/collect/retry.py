@@ -23,6 +23,7 @@ class Classified:
     verdict: Verdict
     reason: str
     retry_after: float | None = None
+    status: int | None = None  # the HTTP status, when the API answered one
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,6 @@ def classify(exc: Exception) -> Classified:
         status = getattr(response, "status_code", None)
         label = f"HTTP {status}: {exc}"
         if transient(exc):
-            return Classified(Verdict.RETRY, label, retry_after(response))
+            return Classified(Verdict.RETRY, label, retry_after(response), status)
         return Classified(Verdict.GIVE_UP, label)
     return Classified(Verdict.GIVE_UP, f"{type(exc).__name__}: {exc}")

@@ -13,6 +13,7 @@ import json
 import math
 import random
 import re
+import secrets
 import threading
 import time
 from collections import Counter, deque
@@ -33,6 +34,7 @@ READONLY_CONSUMER_KEY = "sim-ck-readonly"
 REMEDIATE_CONSUMER_KEY = "sim-ck-remediate"
 
 API_PREFIX = "/1.0"
+PAGINATION_MODE = "CachedObjectList-Pages"  # the Control Panel's listing of full objects
 
 # Type names of the published schema, as the API's 400 answers name them.
 _KMS_LICENSE = "dedicatedCloud.spla.KmsLicenseEnum"
@@ -52,6 +54,46 @@ _TASK_STATES = (
     "waitingForChilds",
     "waitingTodo",
 )
+
+
+AUTH_VALIDATE = "/auth/sim-validate"  # the simulator's stand-in for the owner's login page
+_GET_RULES = (("GET", "/dedicatedCloud"), ("GET", "/dedicatedCloud/*"))
+_POST_RULES = (
+    ("POST", "/dedicatedCloud/*/datacenter/*/vm/*/setLicense"),
+    ("POST", "/dedicatedCloud/*/datacenter/*/vm/*/removeLicense"),
+)
+
+
+def rules_for_methods(methods: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    """The access rules of a configured key: the audit's GETs, the licence POSTs."""
+    rules: list[tuple[str, str]] = []
+    for method in sorted(methods):
+        if method == "GET":
+            rules += _GET_RULES
+        elif method == "POST":
+            rules += _POST_RULES
+        else:
+            rules.append((method, "/dedicatedCloud/*"))
+    return tuple(rules)
+
+
+def _rule_allows(rule: tuple[str, str], method: str, path: str) -> bool:
+    """A rule's `*` matches any text, slashes included, as the API's patterns do."""
+    pattern = ".*".join(re.escape(part) for part in rule[1].split("*"))
+    return rule[0] == method and re.fullmatch(pattern, path) is not None
+
+
+@dataclass
+class _Key:
+    """A consumer key the simulator knows: its rules and where it stands."""
+
+    credential_id: int
+    rules: tuple[tuple[str, str], ...]
+    status: str
+    creation: float
+    expiration: float | None
+    token: str = ""
+    last_use: float | None = None
 
 
 def default_consumer_keys() -> Mapping[str, frozenset[str]]:
@@ -84,6 +126,7 @@ class SimulatorConfig:
     application_key: str = DEFAULT_APPLICATION_KEY
     application_secret: str = DEFAULT_APPLICATION_SECRET
     consumer_keys: Mapping[str, frozenset[str]] = field(default_factory=default_consumer_keys)
+    key_validity_days: float | None = None  # the configured keys expire this long after start
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -206,6 +249,7 @@ class _Call:
     query: Mapping[str, list[str]]
     body: bytes
     now: float
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 class Api:
@@ -226,6 +270,18 @@ class Api:
         self._by_status: Counter[int] = Counter()
         self._rate_limited = 0
         self._fault_count = 0
+        started = time.time()
+        validity = config.key_validity_days
+        self._keys: dict[str, _Key] = {
+            key: _Key(
+                credential_id=index + 1,
+                rules=rules_for_methods(methods),
+                status="validated",
+                creation=started,
+                expiration=None if validity is None else started + validity * 86400,
+            )
+            for index, (key, methods) in enumerate(config.consumer_keys.items())
+        }
 
     @property
     def fleet(self) -> Fleet:
@@ -263,8 +319,18 @@ class Api:
         path = parts.path[len(API_PREFIX) :]
         if request.method == "GET" and path == "/auth/time":
             return Response(200, int(now))
+        if request.method == "POST" and path == "/auth/credential":
+            return self._new_credential(request, now)
+        if request.method == "GET" and path == AUTH_VALIDATE:
+            return self._validate(parse_qs(parts.query).get("credentialToken", [""])[-1])
         consumer_key = self._authenticate(request, now)
-        if request.method not in self._config.consumer_keys[consumer_key]:
+        with self._lock:
+            key = self._keys[consumer_key]
+            key.last_use = now
+        if path == "/auth/currentCredential" and request.method == "GET":
+            return Response(200, self._credential_object(key))
+        granted = any(_rule_allows(rule, request.method, path) for rule in key.rules)
+        if not granted and any(m == request.method and p.fullmatch(path) for m, p, _ in _ROUTES):
             raise ApiError(403, "This call has not been granted", "NOT_GRANTED_CALL")
         self._throttle(consumer_key)
         self._inject_fault(path)
@@ -272,10 +338,11 @@ class Api:
         for method, pattern, route in _ROUTES:
             match = pattern.fullmatch(path)
             if match and method == request.method:
-                call = _Call(match=match, query=query, body=request.body, now=now)
+                call = _Call(match, query, request.body, now, request.headers)
                 with self._lock:
                     self._settle(now)
-                    return Response(200, route(self, call))
+                    answer = route(self, call)
+                    return answer if isinstance(answer, Response) else Response(200, answer)
         raise ApiError(404, "Got an invalid (or empty) URL")
 
     def _authenticate(self, request: Request, now: float) -> str:
@@ -284,8 +351,12 @@ class Api:
         if headers.get("x-ovh-application") != self._config.application_key:
             raise ApiError(403, "This application key is invalid", "INVALID_KEY")
         consumer_key = headers.get("x-ovh-consumer", "")
-        if consumer_key not in self._config.consumer_keys:
+        with self._lock:
+            key = self._keys.get(consumer_key)
+        if key is None:
             raise ApiError(403, "This credential does not exist", "INVALID_CREDENTIAL")
+        if key.status != "validated" or (key.expiration is not None and key.expiration < now):
+            raise ApiError(403, "This credential is not valid", "INVALID_CREDENTIAL")
         timestamp = headers.get("x-ovh-timestamp", "")
         if (
             not timestamp.isdigit()
@@ -307,6 +378,61 @@ class Api:
         if not hmac.compare_digest(expected, headers.get("x-ovh-signature", "")):
             raise ApiError(403, "Invalid signature", "INVALID_CREDENTIAL")
         return consumer_key
+
+    # --- credentials (`auth.Credential`) -------------------------------------------------
+
+    def _new_credential(self, request: Request, now: float) -> Response:
+        """POST /auth/credential: needs only the application key, as on the real API."""
+        if request.headers.get("x-ovh-application") != self._config.application_key:
+            raise ApiError(403, "This application key is invalid", "INVALID_KEY")
+        params = _json_object(request.body)
+        rules = params.get("accessRules")
+        if not isinstance(rules, list) or not all(
+            isinstance(rule, dict)
+            and rule.get("method") in ("GET", "POST", "PUT", "DELETE")
+            and isinstance(rule.get("path"), str)
+            and rule["path"].startswith("/")
+            for rule in rules
+        ):
+            raise ApiError(400, "[accessRules] Given data is not valid for type auth.AccessRule[]")
+        token = secrets.token_urlsafe(24)
+        consumer_key = "sim-ck-" + secrets.token_hex(16)
+        with self._lock:
+            self._keys[consumer_key] = _Key(
+                credential_id=len(self._keys) + 1,
+                rules=tuple((rule["method"], rule["path"]) for rule in rules),
+                status="pendingValidation",
+                creation=now,
+                expiration=None,
+                token=token,
+            )
+        url = f"http://{request.host}{API_PREFIX}{AUTH_VALIDATE}?credentialToken={token}"
+        return Response(
+            200,
+            {"consumerKey": consumer_key, "state": "pendingValidation", "validationUrl": url},
+        )
+
+    def _validate(self, token: str) -> Response:
+        """Opening the validation URL validates the key (the owner's login, simulated)."""
+        with self._lock:
+            for key in self._keys.values():
+                if token and key.token == token and key.status == "pendingValidation":
+                    key.status = "validated"
+                    return Response(200, {"state": "validated"})
+        raise ApiError(404, "This credential token does not exist or was already used")
+
+    def _credential_object(self, key: _Key) -> dict[str, Any]:
+        return {
+            "credentialId": key.credential_id,
+            "applicationId": 1,
+            "creation": _iso(key.creation),
+            "expiration": None if key.expiration is None else _iso(key.expiration),
+            "lastUse": None if key.last_use is None else _iso(key.last_use),
+            "ovhSupport": False,
+            "allowedIPs": None,
+            "rules": [{"method": method, "path": path} for method, path in key.rules],
+            "status": key.status,
+        }
 
     def _throttle(self, consumer_key: str) -> None:
         rate = self._config.rate_limit
@@ -444,7 +570,10 @@ class Api:
         return datacenter.api_object(service.service_name)
 
     def _vm_ids(self, call: _Call) -> Any:
-        return list(self._datacenter(call.match)[1].vms)
+        vms = self._datacenter(call.match)[1].vms
+        if call.headers.get("x-pagination-mode") == PAGINATION_MODE:
+            return _vm_page(call, list(vms.values()))
+        return list(vms)
 
     def _vm_object(self, call: _Call) -> Any:
         return self._vm(call.match)[2].api_object()
@@ -529,6 +658,33 @@ class Api:
         ):
             raise _not_found("taskId", task_id)
         return self._task_object(task, call.now)
+
+
+def _vm_page(call: _Call, vms: list[Vm]) -> Response:
+    """The Control Panel's listing: one page of full Vm objects, the total in a header.
+
+    `X-Pagination-Number` counts from 1; a page past the end is empty.
+    """
+    size = _header_int(call, "x-pagination-size", 10)
+    number = _header_int(call, "x-pagination-number", 1)
+    if size < 1 or number < 1:
+        raise ApiError(400, "Invalid pagination headers")
+    page = vms[(number - 1) * size : number * size]
+    headers = (
+        ("X-Pagination-Elements", str(len(vms))),
+        ("X-Pagination-Size", str(size)),
+        ("X-Pagination-Number", str(number)),
+    )
+    return Response(200, [vm.api_object() for vm in page], headers)
+
+
+def _header_int(call: _Call, name: str, default: int) -> int:
+    text = call.headers.get(name)
+    if text is None:
+        return default
+    if not text.strip().isdigit():
+        raise ApiError(400, f"Invalid header {name}: {text}")
+    return int(text)
 
 
 def _long(text: str, name: str) -> int:

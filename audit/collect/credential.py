@@ -1,0 +1,90 @@
+"""The consumer key's rights and expiry, read at the start of every run (never the key).
+
+An audit key should only read: one that may also POST could change licences, so every run
+says so. A key that expires soon would make next month's job fail: every run warns in time.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TextIO
+
+from audit.collect.api import credential_error, import_ovh
+from audit.snapshot import CredentialInfo, CredentialRule
+
+if TYPE_CHECKING:
+    import ovh
+
+CURRENT_CREDENTIAL = "/auth/currentCredential"
+EXPIRY_WARNING = timedelta(days=30)
+
+
+def credential_info(data: Any) -> CredentialInfo:
+    """An `auth.Credential` answer as recorded in the snapshot (no ids, no key)."""
+    if not isinstance(data, dict):
+        return CredentialInfo(note="unexpected answer to GET /auth/currentCredential")
+    rules = data.get("rules")
+    return CredentialInfo(
+        status=str(data.get("status") or "unknown"),
+        expiration=None if data.get("expiration") is None else str(data["expiration"]),
+        rules=tuple(
+            CredentialRule(str(rule.get("method")), str(rule.get("path")))
+            for rule in (rules if isinstance(rules, list) else [])
+            if isinstance(rule, dict)
+        ),
+    )
+
+
+def read_credential(client: ovh.Client) -> CredentialInfo:
+    """One GET; a call not granted or a missing route is not fatal here: the rights stay
+    unknown. A key or signature the API rejects outright stops the run, as any call would."""
+    sdk = import_ovh()
+    invalid_keys = (
+        sdk.exceptions.InvalidKey,
+        sdk.exceptions.InvalidCredential,
+        sdk.exceptions.NotCredential,
+    )
+    try:
+        return credential_info(client.get(CURRENT_CREDENTIAL))
+    except invalid_keys as exc:
+        raise credential_error(exc, "GET", CURRENT_CREDENTIAL) from None
+    except sdk.exceptions.APIError as exc:
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        reason = f"HTTP {status}" if status is not None else type(exc).__name__
+        return CredentialInfo(note=f"GET {CURRENT_CREDENTIAL}: {reason}")
+
+
+def _parse(moment: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else None
+
+
+def credential_warnings(credential: CredentialInfo, taken_at: str) -> list[str]:
+    """What a reader of the run must know about the key, one sentence each."""
+    warnings: list[str] = []
+    if not credential.known:
+        return [f"the consumer key's rights could not be read ({credential.note or 'unknown'})"]
+    if credential.may_write:
+        methods = sorted({rule.method.upper() for rule in credential.rules} - {"GET"})
+        warnings.append(
+            f"the audit key may do more than read ({', '.join(methods)} allowed); "
+            "an audit key needs GET only (ovh-license-audit auth request)"
+        )
+    expiration = _parse(credential.expiration) if credential.expiration else None
+    taken = _parse(taken_at)
+    if expiration is not None and taken is not None and expiration - taken <= EXPIRY_WARNING:
+        days = (expiration - taken).days
+        when = "has expired" if days < 0 else f"expires in {days} days"
+        warnings.append(f"the consumer key {when} ({credential.expiration})")
+    return warnings
+
+
+def warn_about_credential(
+    credential: CredentialInfo, taken_at: str, stream: TextIO | None = None
+) -> None:
+    for warning in credential_warnings(credential, taken_at):
+        print(f"ovh-license-audit: warning: {warning}", file=stream or sys.stderr)
