@@ -21,12 +21,12 @@ from audit.collect.collector import CollectOptions, collect
 from audit.config import RemediationConfig
 from audit.errors import AuditError, ExitCode, InputError
 from audit.evaluate.engine import Evaluation, evaluate
-from audit.evaluate.exceptions import ExceptionRow
-from audit.findings import Severity, Status
 from audit.fsutil import atomic_write_text, sha256_file, staged_directory
 from audit.history.stage import prepare as prepare_history
 from audit.history.stage import rebuild_view
 from audit.history.store import DEFAULT_WAIT_S, HISTORY_FILE, HistoryStore
+from audit.model.exceptions import ExceptionRow
+from audit.model.findings import Severity, Status
 from audit.remediate.plan import Plan, build_plan
 from audit.remediate.script import write_remediation
 from audit.render.base import Renderer, RunData

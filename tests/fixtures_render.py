@@ -15,8 +15,8 @@ from typing import Any
 
 from audit.evaluate.engine import evaluate
 from audit.evaluate.exceptions import parse_exceptions
-from audit.findings import Finding
 from audit.job import findings_document
+from audit.model.findings import Finding
 from audit.render.base import RunData
 from audit.snapshot import (
     Coverage,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from audit.findings import Finding, Severity, Status
 from audit.history.changes import (
     Baseline,
     Change,
@@ -18,6 +17,7 @@ from audit.history.changes import (
     annotate,
     finding_records,
 )
+from audit.model.findings import Finding, Severity, Status
 from audit.snapshot import Coverage, Failure, Scope
 
 SVC = "pcc-1"

@@ -11,7 +11,7 @@ import pytest
 
 from audit.config import RemediationConfig
 from audit.evaluate.rules.registry import rule_by_id
-from audit.findings import Finding, Severity, Status
+from audit.model.findings import Finding, Severity, Status
 from audit.remediate.apply import Action, ActionKind, Plan, PlanError
 from audit.remediate.plan import BYPASS_FLAG, build_plan
 

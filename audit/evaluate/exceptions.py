@@ -27,25 +27,12 @@ import io
 import re
 import stat
 from collections.abc import Sequence
-from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 
 from audit.errors import InputError
 from audit.evaluate.rules.registry import EXCEPTABLE_RULE_IDS, RULE_IDS
+from audit.model.exceptions import ANY_RULE, REGISTER_COLUMNS, ExceptionKind, ExceptionRow
 
-REGISTER_COLUMNS: tuple[str, ...] = (
-    "service_name",
-    "datacenter_id",
-    "vm_id",
-    "rule_id",
-    "kind",
-    "reason",
-    "approved_by",
-    "expires",
-    "reference",
-)
-ANY_RULE = "*"
 # A hand-kept register is hundreds of rows; these bound a wrong file's time and memory.
 MAX_REGISTER_BYTES = 10 * 1024 * 1024
 MAX_REGISTER_ROWS = 100_000
@@ -54,54 +41,6 @@ _READ_CHUNK = 1024 * 1024
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _INTEGER = re.compile(r"[0-9]+")
-
-
-class ExceptionKind(StrEnum):
-    """BYOL: the customer's own licence covers the VM. Waiver: risk accepted until a date."""
-
-    BYOL = "byol"
-    WAIVER = "waiver"
-
-
-@dataclass(frozen=True, slots=True)
-class ExceptionRow:
-    """One register row, validated; `line` is where it starts in the file."""
-
-    service_name: str
-    datacenter_id: int
-    vm_id: int
-    rule_id: str
-    kind: ExceptionKind
-    reason: str
-    approved_by: str
-    expires: datetime.date | None
-    reference: str
-    line: int = 0
-
-    @property
-    def vm_key(self) -> tuple[str, int, int]:
-        return (self.service_name, self.datacenter_id, self.vm_id)
-
-    def covers(self, rule_id: str) -> bool:
-        return self.rule_id in (rule_id, ANY_RULE)
-
-    def is_expired(self, today: datetime.date) -> bool:
-        """Valid through its `expires` day; a row without `expires` never expires."""
-        return self.expires is not None and today > self.expires
-
-    def to_register_dict(self) -> dict[str, str]:
-        """The row as the register's columns, the form attached to findings."""
-        return {
-            "service_name": self.service_name,
-            "datacenter_id": str(self.datacenter_id),
-            "vm_id": str(self.vm_id),
-            "rule_id": self.rule_id,
-            "kind": self.kind.value,
-            "reason": self.reason,
-            "approved_by": self.approved_by,
-            "expires": "" if self.expires is None else self.expires.isoformat(),
-            "reference": self.reference,
-        }
 
 
 def load_exceptions(path: Path) -> tuple[ExceptionRow, ...]:

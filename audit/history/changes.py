@@ -31,7 +31,7 @@ from typing import Any
 
 from audit.evaluate.knowledge import UNLICENSED
 from audit.evaluate.records import DELETED, integer, text
-from audit.findings import Finding
+from audit.model.findings import Finding
 from audit.snapshot import Coverage, Scope, Snapshot
 
 JSONObject = dict[str, Any]

@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from audit.findings import Finding
 from audit.history.changes import RunState, Sighting, Unread, annotate, finding_records, vm_states
 from audit.history.store import HistoryStore, RunRecord
 from audit.history.trend import TREND_RUNS, RunSummary, history_view
+from audit.model.findings import Finding
 from audit.snapshot import Snapshot
 
 JSONObject = dict[str, Any]

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from audit.findings import Severity
+from audit.model.findings import Severity
 
 JSONObject = dict[str, Any]
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from audit.evaluate.exceptions import REGISTER_COLUMNS
 from audit.evaluate.knowledge import GuestKind, LicenceKind
 from audit.evaluate.records import DELETED, VmRecord, integer, text
 from audit.evaluate.rules.registry import RULES
-from audit.findings import Finding
+from audit.model.exceptions import REGISTER_COLUMNS
+from audit.model.findings import Finding
 from audit.render.base import JSONObject, RunData
 from audit.snapshot import Failure
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from audit.evaluate.records import DatacenterRecord, LicensedEntry, VmRecord
-from audit.findings import Severity
+from audit.model.findings import Severity
 
 
 class RemediationAction(StrEnum):

@@ -6,10 +6,10 @@ import datetime
 from typing import TYPE_CHECKING
 
 from audit.evaluate.rules.base import RemediationAction, Rule, RuleMeta
-from audit.findings import Severity
+from audit.model.findings import Severity
 
 if TYPE_CHECKING:
-    from audit.evaluate.exceptions import ExceptionRow
+    from audit.model.exceptions import ExceptionRow
 
 META = RuleMeta(
     id="EXC-EXPIRED",

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from audit.evaluate.rules.base import RemediationAction, Rule, RuleMeta
-from audit.findings import Severity
+from audit.model.findings import Severity
 
 if TYPE_CHECKING:
-    from audit.evaluate.exceptions import ExceptionRow
+    from audit.model.exceptions import ExceptionRow
 
 META = RuleMeta(
     id="EXC-STALE",
