@@ -17,12 +17,13 @@ from audit.collect.api import ClientFactory, Credentials, resolve_endpoint
 from audit.collect.collector import CollectOptions
 from audit.deliver.command import deliver
 from audit.errors import ExitCode
-from audit.evaluate.exceptions import REGISTER_COLUMNS, load_exceptions
+from audit.evaluate.exceptions import load_exceptions
 from audit.fsutil import atomic_write_bytes, atomic_write_text
 from audit.history.store import HISTORY_FILE
 from audit.job import REMEDIATION_DIR, JobResult, JobSpec, SnapshotSource, run_job
 from audit.job_command import print_summary
 from audit.mail_config import MailSettings, Security
+from audit.model.exceptions import REGISTER_COLUMNS
 from audit.remediate.script import PLAN_FILE
 from audit.runtime.plan import read_plan
 from audit.runtime.runner import ApplyOptions, remediate

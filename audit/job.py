@@ -21,12 +21,13 @@ from audit.collect.collector import CollectOptions, collect
 from audit.config import RemediationConfig
 from audit.errors import AuditError, ExitCode, InputError
 from audit.evaluate.engine import Evaluation, evaluate
-from audit.findings import Severity, Status
 from audit.fsutil import atomic_write_text, sha256_file, staged_directory
 from audit.history.stage import prepare as prepare_history
 from audit.history.stage import rebuild_view
 from audit.history.store import DEFAULT_WAIT_S, HISTORY_FILE, HistoryStore
 from audit.model.exceptions import ExceptionRow
+from audit.model.findings import Severity, Status
+from audit.model.run import RunInfo, RunReport
 from audit.remediate.plan import Plan, build_plan
 from audit.remediate.script import write_remediation
 from audit.render.base import Renderer, RunData
@@ -135,7 +136,7 @@ class JobResult:
     snapshot: Snapshot
     snapshot_sha256: str
     evaluation: Evaluation
-    document: dict[str, Any]
+    report: RunReport
     exit_code: ExitCode
     plan: Plan
     plan_sha256: str
@@ -146,23 +147,23 @@ def evaluation_day(snapshot: Snapshot) -> date:
     return datetime.fromisoformat(snapshot.meta.taken_at.replace("Z", "+00:00")).date()
 
 
-def findings_document(
+def run_report(
     period: str, snapshot: Snapshot, snapshot_sha256: str, evaluation: Evaluation
-) -> dict[str, Any]:
-    """The public findings.json document (DESIGN.md, "Output folder")."""
-    return {
-        "run": {
-            "period": period,
-            "taken_at": snapshot.meta.taken_at,
-            "endpoint": snapshot.meta.endpoint,
-            "tool_version": __version__,
-            "snapshot_sha256": snapshot_sha256,
-            "coverage": snapshot.coverage.to_json(),
-        },
-        "summary": evaluation.summary.to_json(),
-        "exceptions": [state.to_json() for state in evaluation.exception_states],
-        "findings": [finding.to_json() for finding in evaluation.findings],
-    }
+) -> RunReport:
+    """The run's report before the history stage (findings.json, DESIGN.md "Output folder")."""
+    return RunReport(
+        run=RunInfo(
+            period=period,
+            taken_at=snapshot.meta.taken_at,
+            endpoint=snapshot.meta.endpoint,
+            tool_version=__version__,
+            snapshot_sha256=snapshot_sha256,
+            coverage=snapshot.coverage,
+        ),
+        summary=evaluation.summary,
+        exceptions=evaluation.exception_states,
+        findings=evaluation.findings,
+    )
 
 
 def exit_code_for(snapshot: Snapshot, evaluation: Evaluation, fail_on: str) -> ExitCode:
@@ -226,13 +227,11 @@ def run_job(spec: JobSpec) -> JobResult:
         with staged_directory(run_dir) as stage:
             (stage / SNAPSHOT_FILE).write_bytes(snapshot_bytes)
             snapshot_sha256 = sha256_file(stage / SNAPSHOT_FILE)
-            document = findings_document(spec.period, snapshot, snapshot_sha256, evaluation)
-            entry = prepare_history(
-                history, snapshot, snapshot_sha256, evaluation.findings, document
-            )
-            document = entry.document
-            write_json(stage / FINDINGS_FILE, document)
-            render_all(RunData(snapshot, snapshot_sha256, document, entry.view), stage)
+            report = run_report(spec.period, snapshot, snapshot_sha256, evaluation)
+            entry = prepare_history(history, snapshot, report)
+            report = entry.report
+            atomic_write_text(stage / FINDINGS_FILE, report.dumps())
+            render_all(RunData(snapshot, snapshot_sha256, report, entry.view), stage)
             plan = build_plan(
                 evaluation.findings, snapshot_sha256, spec.remediation, spec.allow_bypass
             )
@@ -244,7 +243,7 @@ def run_job(spec: JobSpec) -> JobResult:
         snapshot=snapshot,
         snapshot_sha256=snapshot_sha256,
         evaluation=evaluation,
-        document=document,
+        report=report,
         exit_code=exit_code_for(snapshot, evaluation, spec.fail_on),
         plan=plan,
         plan_sha256=plan_sha256,
@@ -255,17 +254,10 @@ def load_run(run_dir: Path) -> RunData:
     """Read a run folder back for an offline rebuild; damage is an input error."""
     snapshot, digest = read_snapshot(run_dir / SNAPSHOT_FILE)
     path = run_dir / FINDINGS_FILE
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not valid JSON: {exc}") from None
-    if not isinstance(document, dict) or "findings" not in document or "run" not in document:
-        raise InputError(f"{path}: not a findings.json document")
-    if document["run"].get("snapshot_sha256") != digest:
+    report = RunReport.read(path)
+    if report.run.snapshot_sha256 != digest:
         raise InputError(f"{path}: run.snapshot_sha256 does not match {SNAPSHOT_FILE}")
-    return RunData(snapshot, digest, document)
+    return RunData(snapshot, digest, report)
 
 
 def check_inputs(run_dir: Path, derived: set[str]) -> tuple[list[str], list[str]]:
@@ -317,11 +309,10 @@ def rebuild_reports(run_dir: Path) -> None:
     rendered = {renderer.filename for renderer in renderers()} | {MANIFEST_FILE}
     inputs, added = check_inputs(run_dir, rendered)
     run = load_run(run_dir)
-    run = replace(run, history=rebuild_view(run_dir.parent / HISTORY_FILE, run.findings))
+    run = replace(run, history=rebuild_view(run_dir.parent / HISTORY_FILE, run.report))
     with staged_directory(run_dir) as stage:
         for name in (*inputs, *added):
             (stage / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(run_dir / name, stage / name)
         render_all(run, stage)
-        period = str(run.findings["run"]["period"])
-        write_manifest(stage, period, run.snapshot_sha256, unlisted=added)
+        write_manifest(stage, run.report.run.period, run.snapshot_sha256, unlisted=added)

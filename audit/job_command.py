@@ -22,6 +22,7 @@ from audit.job import (
     rebuild_reports,
     run_job,
 )
+from audit.model.findings import SEVERITIES
 from audit.remediate.script import PLAN_FILE
 
 DEFAULT_OUT = Path("reports")
@@ -30,15 +31,15 @@ DEFAULT_OUT = Path("reports")
 def print_summary(result: JobResult) -> None:
     """A short human summary on stdout: coverage, counts, where the files are."""
     summary = result.evaluation.summary
-    print(f"period {result.document['run']['period']}: {coverage_line(result.snapshot)}")
+    print(f"period {result.report.run.period}: {coverage_line(result.snapshot)}")
     if not result.snapshot.coverage.complete:
         print_failures(result.snapshot)
     total = sum(summary.by_severity.values())
     statuses = ", ".join(f"{count} {status}" for status, count in summary.by_status.items())
     print(f"findings: {total}" + (f" ({statuses})" if statuses else ""))
-    if (changes := change_line(result.document)) is not None:
+    if (changes := change_line(result.report)) is not None:
         print(changes)
-    for severity in ("high", "medium", "low", "info"):
+    for severity in SEVERITIES:
         if summary.by_severity.get(severity):
             opened = summary.open_by_severity.get(severity, 0)
             print(f"  {severity:<6} {summary.by_severity[severity]:>6}  ({opened} open)")

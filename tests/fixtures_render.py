@@ -8,15 +8,16 @@ guest ids, an incomplete coverage and an exceptions register with valid, expired
 
 from __future__ import annotations
 
-import copy
 import hashlib
 from datetime import date
 from typing import Any
 
 from audit.evaluate.engine import evaluate
 from audit.evaluate.exceptions import parse_exceptions
-from audit.findings import Finding
-from audit.job import findings_document
+from audit.job import run_report
+from audit.model.findings import Finding
+from audit.model.history import CarriedReview, HistoryView, PreviousCounts, TrendPoint
+from audit.model.run import RunReport
 from audit.render.base import RunData
 from audit.snapshot import (
     Coverage,
@@ -216,13 +217,13 @@ def make_run(bulk: int = 0) -> RunData:
     sha256 = hashlib.sha256(encode_snapshot(snapshot)).hexdigest()
     rows = parse_exceptions(REGISTER, "exceptions.csv")
     evaluation = evaluate(snapshot, rows, date(2025, 11, 1))
-    document = findings_document(PERIOD, snapshot, sha256, evaluation)
-    return RunData(snapshot=snapshot, snapshot_sha256=sha256, findings=document)
+    report = run_report(PERIOD, snapshot, sha256, evaluation)
+    return RunData(snapshot=snapshot, snapshot_sha256=sha256, report=report)
 
 
 def with_history(run: RunData) -> RunData:
-    """The same run as the history stage hands it over (shapes of audit/history)."""
-    document = copy.deepcopy(run.findings)
+    """The same run as the history stage hands it over, through findings.json's form."""
+    document = run.report.to_json()
     findings = document["findings"]
     for index, finding in enumerate(findings):
         if index % 2:
@@ -275,30 +276,37 @@ def with_history(run: RunData) -> RunData:
         },
     ]
     first = Finding.from_json(findings[0]).fingerprint
-    trend = [
-        {"period": "2025-09", "high": 9, "medium": 4, "low": 3, "info": 1, "open": 17},
-        {"period": "2025-10", "high": 6, "medium": 5, "low": 3, "info": 1, "open": 15},
-        {"period": PERIOD, "high": 3, "medium": 5, "low": 5, "info": 2, "open": 15},
-    ]
-    history = {
-        "previous_period": "2025-10",
-        "previous": {"period": "2025-10", "open": 12},
-        "trend": trend,
-        "reviews": {
-            first: {
-                "status": "accepted",
-                "owner": "=Jane",
-                "comment": "ticket <CHG-1>",
-                "period": "2025-10",
-                "imported_at": "2025-10-05T09:00:00Z",
-                "imported_by": "auditor",
-            },
+    trend = (
+        TrendPoint("2025-09", {"high": 9, "medium": 4, "low": 3, "info": 1}, 17),
+        TrendPoint("2025-10", {"high": 6, "medium": 5, "low": 3, "info": 1}, 15),
+        TrendPoint(PERIOD, {"high": 3, "medium": 5, "low": 5, "info": 2}, 15),
+    )
+    history = HistoryView(
+        previous=PreviousCounts(
+            period="2025-10",
+            taken_at="2025-10-01T02:00:00Z",
+            open_by_severity={"high": 6, "medium": 5, "low": 0, "info": 1},
+            by_severity={"high": 6, "medium": 5, "low": 0, "info": 1},
+            by_status={"open": 12, "waived": 0, "byol": 0},
+            open=12,
+            findings=12,
+        ),
+        trend=trend,
+        reviews={
+            first: CarriedReview(
+                status="accepted",
+                owner="=Jane",
+                comment="ticket <CHG-1>",
+                period="2025-10",
+                imported_at="2025-10-05T09:00:00Z",
+                imported_by="auditor",
+            ),
         },
-    }
+    )
     return RunData(
         snapshot=run.snapshot,
         snapshot_sha256=run.snapshot_sha256,
-        findings=document,
+        report=RunReport.from_json(document),
         history=history,
     )
 
@@ -310,5 +318,5 @@ def make_empty_run() -> RunData:
     )
     sha256 = hashlib.sha256(encode_snapshot(snapshot)).hexdigest()
     evaluation = evaluate(snapshot, (), date(2025, 11, 1))
-    document = findings_document(PERIOD, snapshot, sha256, evaluation)
-    return RunData(snapshot=snapshot, snapshot_sha256=sha256, findings=document)
+    report = run_report(PERIOD, snapshot, sha256, evaluation)
+    return RunData(snapshot=snapshot, snapshot_sha256=sha256, report=report)

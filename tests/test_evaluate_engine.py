@@ -6,10 +6,10 @@ import datetime
 import random
 from typing import Any
 
-from audit.evaluate.engine import Evaluation, ExceptionStatus, evaluate
-from audit.evaluate.exceptions import REGISTER_COLUMNS, parse_exceptions
-from audit.findings import LicenceUsage, Status
-from audit.model.exceptions import ExceptionRow
+from audit.evaluate.engine import Evaluation, evaluate
+from audit.evaluate.exceptions import parse_exceptions
+from audit.model.exceptions import REGISTER_COLUMNS, ExceptionRow, ExceptionStatus
+from audit.model.findings import LicenceUsage, Status
 from audit.snapshot import (
     Coverage,
     DatacenterSnapshot,
@@ -190,13 +190,13 @@ def test_exceptions_applied_after_rules() -> None:
 
     waived = by_key[(101, "WIN-UNLICENSED")]
     assert waived.status is Status.WAIVED
-    assert waived.exception == rows[0].to_register_dict()
+    assert waived.exception == rows[0]
     assert by_key[(103, "LIC-NON-WINDOWS")].status is Status.BYOL
     assert by_key[(103, "LIC-POWERED-OFF")].status is Status.BYOL
     assert by_key[(102, "LIC-VERSION-MISMATCH")].status is Status.OPEN
 
     expired = by_key[(102, "EXC-EXPIRED")]
-    assert expired.exception == rows[3].to_register_dict()
+    assert expired.exception == rows[3]
     assert (expired.vm_name, expired.license) == ("vm102", "windows 2019 Standard")
     assert "expired on 2026-05-01, 31 days ago" in expired.message
     assert by_key[(105, "EXC-STALE")].message.endswith("which is deleted.")

@@ -13,10 +13,10 @@ from audit.errors import InputError
 from audit.evaluate.exceptions import (
     MAX_REGISTER_BYTES,
     MAX_REGISTER_ROWS,
-    REGISTER_COLUMNS,
     load_exceptions,
     parse_exceptions,
 )
+from audit.model.exceptions import REGISTER_COLUMNS
 from audit.snapshot import write_snapshot
 
 HEADER = ",".join(REGISTER_COLUMNS)

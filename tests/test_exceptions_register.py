@@ -10,12 +10,8 @@ from pathlib import Path
 import pytest
 
 from audit.errors import ExitCode, InputError
-from audit.evaluate.exceptions import (
-    REGISTER_COLUMNS,
-    load_exceptions,
-    parse_exceptions,
-)
-from audit.model.exceptions import ExceptionKind, ExceptionRow
+from audit.evaluate.exceptions import load_exceptions, parse_exceptions
+from audit.model.exceptions import REGISTER_COLUMNS, ExceptionKind, ExceptionRow
 
 HEADER = ",".join(REGISTER_COLUMNS)
 SOURCE = "registers/exceptions.csv"

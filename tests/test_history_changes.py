@@ -4,26 +4,24 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from audit.findings import Finding, Severity, Status
 from audit.history.changes import (
     Baseline,
-    Change,
-    EventKind,
-    FindingRecord,
-    Resolution,
     RunState,
-    Sighting,
     Unread,
     VmState,
     annotate,
     finding_records,
 )
+from audit.model.findings import Finding, Severity, Status, Summary
+from audit.model.history import Change, EventKind, FindingRecord, Resolution, Sighting
+from audit.model.run import RunInfo, RunReport
 from audit.snapshot import Coverage, Failure, Scope
 
 SVC = "pcc-1"
 JAN = Sighting("2026-01", "2026-01-01T03:00:00Z")
 FEB = Sighting("2026-02", "2026-02-01T03:00:00Z")
 MAR = Sighting("2026-03", "2026-03-01T03:00:00Z")
+RUN_INFO = RunInfo(JAN.period, JAN.taken_at, "ovh-eu", "0.1.0", "0" * 64, Coverage())
 
 
 def state(guest: str | None = "windows2019srv_64Guest", licence: str | None = None) -> VmState:
@@ -202,9 +200,9 @@ def test_apply_adds_the_history_keys_without_touching_the_input() -> None:
     records = finding_records([finding, finding])
     assert list(records) == [finding.fingerprint]
     result = annotate(Baseline(), run(JAN, {1: state()}, list(records.values())))
-    document = {"run": {}, "findings": [finding.to_json()]}
-    annotated = result.apply(document)
-    assert "first_seen" not in document["findings"][0]
+    report = RunReport(RUN_INFO, Summary(), (), (finding,))
+    annotated = result.apply(report).to_json()
+    assert "first_seen" not in report.to_json()["findings"][0]
     assert annotated["findings"][0]["change"] == "new"
     assert annotated["previous_run"] is None
     assert annotated["resolved"] == annotated["changes"] == annotated["unverified"] == []

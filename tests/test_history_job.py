@@ -65,7 +65,7 @@ def document(out: Path, period: str) -> dict[str, Any]:
 
 def test_first_run_everything_new(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    doc = job(out, JAN, january()).document
+    doc = job(out, JAN, january()).report.to_json()
     assert {f["change"] for f in doc["findings"]} == {"new"}
     assert {json.dumps(f["first_seen"]) for f in doc["findings"]} == {
         json.dumps({"period": JAN, "date": "2026-01-01"})
@@ -78,7 +78,7 @@ def test_first_run_everything_new(tmp_path: Path) -> None:
 def test_two_and_three_months(tmp_path: Path) -> None:
     out = tmp_path / "out"
     first = job(out, JAN, january())
-    feb = job(out, FEB, february()).document
+    feb = job(out, FEB, february()).report.to_json()
     assert feb["previous_run"] == {
         "period": JAN,
         "taken_at": "2026-01-01T03:00:00Z",
@@ -102,7 +102,7 @@ def test_two_and_three_months(tmp_path: Path) -> None:
         ("vm_added", 106, None, None),
     ]
 
-    mar = job(out, MAR, march()).document
+    mar = job(out, MAR, march()).report.to_json()
     found = by_vm(mar)
     reopened = found[(101, "WIN-UNLICENSED")]
     assert reopened["change"] == "reopened"
@@ -126,12 +126,13 @@ def test_trend_and_previous_counts_reach_the_reports(tmp_path: Path) -> None:
     with HistoryStore.open(out / HISTORY_FILE) as store:
         earlier = store.runs_before(MAR, 11)
     assert [run.period for run in earlier] == [JAN, FEB]
-    view = rebuild_view(out / HISTORY_FILE, result.document)
-    assert [point["period"] for point in view["trend"]] == [JAN, FEB, MAR]
-    assert [point["high"] for point in view["trend"]] == [2, 2, 3]
-    assert view["trend"][-1]["open"] == sum(result.evaluation.summary.open_by_severity.values())
-    assert view["previous_period"] == FEB
-    assert view["previous"]["open_by_severity"]["high"] == 2
+    view = rebuild_view(out / HISTORY_FILE, result.report)
+    assert [point.period for point in view.trend] == [JAN, FEB, MAR]
+    assert [point.open_by_severity["high"] for point in view.trend] == [2, 2, 3]
+    assert view.trend[-1].open == sum(result.evaluation.summary.open_by_severity.values())
+    assert view.previous is not None
+    assert view.previous.period == FEB
+    assert view.previous.open_by_severity["high"] == 2
 
 
 def test_running_a_period_again_replaces_it(tmp_path: Path) -> None:
@@ -139,7 +140,7 @@ def test_running_a_period_again_replaces_it(tmp_path: Path) -> None:
     job(out, JAN, january())
     job(out, FEB, january())  # nothing changed yet...
     job(out, MAR, march())
-    again = job(out, FEB, february()).document  # ...then February is run again, for real
+    again = job(out, FEB, february()).report.to_json()  # ...then February is run again, for real
     assert [e[0] for e in events(again)][:2] == ["licence_set", "licence_removed"]
     db = sqlite3.connect(out / HISTORY_FILE)
     try:
@@ -156,7 +157,7 @@ def test_running_a_period_again_replaces_it(tmp_path: Path) -> None:
     assert vms == len(february()[(PROD, 1)])
     assert orphans == 0
     # March keeps what it was compared with; a March re-run now sees the new February.
-    mar = job(out, MAR, march()).document
+    mar = job(out, MAR, march()).report.to_json()
     assert by_vm(mar)[(101, "WIN-UNLICENSED")]["change"] == "reopened"
 
 
@@ -233,7 +234,9 @@ def test_reports_show_changes_deltas_and_trend(tmp_path: Path) -> None:
 def test_an_id_beyond_the_apis_long_is_no_id_and_the_run_is_stored(tmp_path: Path) -> None:
     """SQLite refuses integers past 2**63 - 1; such an id from the API is not an id at all."""
     result = job(tmp_path / "out", JAN, {(PROD, 1): [vm(2**70, WIN, None), vm(5, WIN, None)]})
-    unlicensed = [f for f in result.document["findings"] if f["rule_id"] == "WIN-UNLICENSED"]
+    unlicensed = [
+        f for f in result.report.to_json()["findings"] if f["rule_id"] == "WIN-UNLICENSED"
+    ]
     assert sorted(f["vm_id"] is None for f in unlicensed) == [False, True]
     with HistoryStore.open(tmp_path / "out" / HISTORY_FILE) as store:
         assert store.runs_before("2026-12", 12)[0].period == JAN

@@ -135,7 +135,7 @@ def test_migrates_a_version_1_file_and_keeps_its_runs(tmp_path: Path) -> None:
     assert january.counts("open_by_severity") == {"high": 1, "medium": 0, "low": 0, "info": 0}
     assert january.summary["by_status"] == {"open": 1, "byol": 1}
     # The next run compares with the migrated January.
-    feb = job(out, "2026-02", FLEET).document
+    feb = job(out, "2026-02", FLEET).report.to_json()
     found = by_vm(feb)
     assert found[(1, "WIN-UNLICENSED")]["change"] == "persisting"
     assert found[(1, "WIN-UNLICENSED")]["first_seen"] == {"period": "2026-01", "date": "2026-01-01"}

@@ -11,7 +11,7 @@ import pytest
 
 from audit.config import RemediationConfig
 from audit.evaluate.rules.registry import RULE_IDS, rule_by_id
-from audit.findings import Finding, Severity, Status
+from audit.model.findings import Finding, Severity, Status
 from audit.remediate.plan import BYPASS_FLAG, MANUAL_RULES, PLANNERS, build_plan
 from audit.runtime.plan import Action, ActionKind, Plan, PlanError
 

@@ -33,7 +33,7 @@ def test_every_finding_with_every_field_and_no_formula(tmp_path: Path) -> None:
         "first_seen_date",
         "exception_rule_id",
     ]
-    findings = run.findings["findings"]
+    findings = run.report.to_json()["findings"]
     assert len(rows) == len(findings)
     for row, finding in zip(rows, findings, strict=True):
         for field in ("rule_id", "severity", "status", "service_name", "vm_id", "message"):

@@ -78,7 +78,7 @@ def test_hostile_names_are_text_not_markup(
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in small_page
     assert "&#34;&gt;&lt;img src=x onerror=alert(2)&gt;" in small_page
     names = {el.text_content() for el in doc.find_class("vm-name")}
-    reported = {f["vm_name"] for f in small_run.findings["findings"]} & set(HOSTILE_NAMES)
+    reported = {f["vm_name"] for f in small_run.report.to_json()["findings"]} & set(HOSTILE_NAMES)
     assert len(reported) >= 10
     for hostile in reported - {"ctl\x01char"}:
         assert hostile in names, hostile
@@ -114,7 +114,7 @@ def test_structure_for_readers_without_javascript(doc: lxml.html.HtmlElement, ru
     assert len(doc.find_class("tile")) == 6
     assert len(doc.xpath("//figure[contains(@class, 'chart')]/svg")) == 3
     groups = doc.xpath("//section[@id='findings']/details[contains(@class, 'rule')]")
-    rule_ids = {f["rule_id"] for f in run.findings["findings"]}
+    rule_ids = {f["rule_id"] for f in run.report.to_json()["findings"]}
     assert {g.get("id") for g in groups} == {f"rule-{r}" for r in rule_ids}
     assert groups[0].get("id") == "rule-WIN-UNLICENSED" and groups[0].get("open") is not None
     # Everything is in the page without script: the controls that need it hide without it.
@@ -129,8 +129,8 @@ def test_structure_for_readers_without_javascript(doc: lxml.html.HtmlElement, ru
 
 
 def test_counts_equal_the_document(small_doc: lxml.html.HtmlElement, small_run: RunData) -> None:
-    findings = small_run.findings["findings"]
-    summary = small_run.findings["summary"]
+    findings = small_run.report.to_json()["findings"]
+    summary = small_run.report.to_json()["summary"]
     shown = 0
     for rule_id, total in summary["by_rule"].items():
         group = small_doc.get_element_by_id(f"rule-{rule_id}")
@@ -148,10 +148,10 @@ def test_counts_equal_the_document(small_doc: lxml.html.HtmlElement, small_run: 
         for tile in small_doc.find_class("tile")
     }
     assert tiles["Open findings"] == str(sum(summary["open_by_severity"].values()))
-    assert tiles["Exceptions"] == str(len(small_run.findings["exceptions"]))
+    assert tiles["Exceptions"] == str(len(small_run.report.to_json()["exceptions"]))
     exceptions = small_doc.xpath("//section[@id='exceptions']//tbody/tr")
     states = [row.find_class("badge")[0].text for row in exceptions]
-    assert states == [e["state"] for e in small_run.findings["exceptions"]]
+    assert states == [e["state"] for e in small_run.report.to_json()["exceptions"]]
     by_rule = small_doc.get_element_by_id("chart-by-rule").xpath("./svg/g/text[@class='value']")
     assert sorted(int(el.text) for el in by_rule) == sorted(summary["by_rule"].values())
 
@@ -159,7 +159,7 @@ def test_counts_equal_the_document(small_doc: lxml.html.HtmlElement, small_run: 
 def test_rows_capped_per_rule_with_a_pointer_to_the_workbook(
     doc: lxml.html.HtmlElement, run: RunData
 ) -> None:
-    total = sum(1 for f in run.findings["findings"] if f["rule_id"] == "WIN-UNLICENSED")
+    total = sum(1 for f in run.report.to_json()["findings"] if f["rule_id"] == "WIN-UNLICENSED")
     assert total > CAP
     group = doc.get_element_by_id("rule-WIN-UNLICENSED")
     assert len(group.xpath(".//tbody/tr")) == CAP
@@ -185,14 +185,14 @@ def test_history_sections_only_when_present(
     pills = section.find_class("changes")[0].text_content()
     assert "gone: unverified" in pills and "licence set" in pills
     assert [d.get("id") for d in section.iter("details")] == ["arrivals", "gone", "licence-changes"]
-    document = with_history(run).findings
+    document = with_history(run).report.to_json()
     arrivals = rich.get_element_by_id("arrivals")
     new = sum(1 for f in document["findings"] if f["change"] == "new")
     assert len(arrivals.xpath(".//tbody/tr")) == new > ARRIVALS_SHOWN_OPEN
     assert arrivals.get("open") is None  # many: folded, like the other history parts
     few = lxml.html.fromstring(render_html(with_history(make_run()), CAP))
     assert few.get_element_by_id("arrivals").get("open") is not None
-    open_now = sum(run.findings["summary"]["open_by_severity"].values())
+    open_now = sum(run.report.to_json()["summary"]["open_by_severity"].values())
     assert f"{open_now - 12:+,} since 2025-10" in rich.find_class("delta")[0].text_content()
     assert "=old()" in rich.get_element_by_id("gone").text_content()
     assert "@rm -rf" in rich.get_element_by_id("licence-changes").text_content()
@@ -243,7 +243,7 @@ def test_a_100000_vm_fleet_stays_small() -> None:
     big = make_run(bulk=100_000)
     html = render_html(big).encode()
     assert len(html) < 10_000_000
-    hidden = big.findings["summary"]["by_rule"]["WIN-UNLICENSED"] - 200
+    hidden = big.report.to_json()["summary"]["by_rule"]["WIN-UNLICENSED"] - 200
     assert f"{hidden:,} more findings of this rule".encode() in html
 
 

@@ -22,7 +22,7 @@ from fixtures_history import PROD, WIN, snapshot, vm
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from audit.evaluate.engine import evaluate
-from audit.job import findings_document
+from audit.job import run_report
 from audit.render.base import RunData
 from audit.render.csv_findings import FindingsCsv
 from audit.render.html import render_html
@@ -62,8 +62,8 @@ def run() -> RunData:
     snap = snapshot(fleet, "2026-01-01T03:00:00Z")
     sha256 = hashlib.sha256(encode_snapshot(snap)).hexdigest()
     evaluation = evaluate(snap, (), date(2026, 1, 1))
-    document = findings_document("2026-01", snap, sha256, evaluation)
-    return RunData(snapshot=snap, snapshot_sha256=sha256, findings=document)
+    report = run_report("2026-01", snap, sha256, evaluation)
+    return RunData(snapshot=snap, snapshot_sha256=sha256, report=report)
 
 
 def test_the_visible_form() -> None:
@@ -81,7 +81,7 @@ def test_formulas_behind_spaces_are_neutralised() -> None:
 
 
 def test_findings_json_keeps_the_real_value(run: RunData) -> None:
-    names = {f["vm_name"] for f in run.findings["findings"]}
+    names = {f["vm_name"] for f in run.report.to_json()["findings"]}
     assert set(NAMES) <= names
 
 

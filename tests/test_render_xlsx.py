@@ -162,7 +162,7 @@ def test_sheets_in_order_with_the_columns_of_the_issue(book: Any) -> None:
 
 
 def test_findings_rows_are_the_document_worst_first(book: Any, run: RunData) -> None:
-    findings = run.findings["findings"]
+    findings = run.report.to_json()["findings"]
     rows = records(book["Findings"])
     assert len(rows) == len(findings)
     by_key = {(r["Rule"], r["Service"], r["Datacenter"], r["VM id"]): r for r in rows}
@@ -192,7 +192,7 @@ def test_findings_rows_are_the_document_worst_first(book: Any, run: RunData) -> 
 
 
 def test_summary_counts_equal_the_document(book: Any, run: RunData) -> None:
-    summary = run.findings["summary"]
+    summary = run.report.to_json()["summary"]
     sheet = book["Summary"]
     severity = {row[0]: row[1:3] for row in section(sheet, "Severity")}
     for name in SEVERITIES:
@@ -201,7 +201,7 @@ def test_summary_counts_equal_the_document(book: Any, run: RunData) -> None:
             summary["open_by_severity"].get(name, 0),
         )
     assert severity["total"] == (
-        len(run.findings["findings"]),
+        len(run.report.to_json()["findings"]),
         sum(summary["open_by_severity"].values()),
     )
     assert {row[0]: row[1] for row in section(sheet, "Status")} == summary["by_status"]
@@ -209,7 +209,9 @@ def test_summary_counts_equal_the_document(book: Any, run: RunData) -> None:
     assert {row[0]: row[1] for row in section(sheet, "Service")} == summary["by_service"]
     rules = records(book["Rules"])
     assert [row["Rule"] for row in rules] == list(rule_catalogue())
-    open_by_rule = Counter(f["rule_id"] for f in run.findings["findings"] if f["status"] == "open")
+    open_by_rule = Counter(
+        f["rule_id"] for f in run.report.to_json()["findings"] if f["status"] == "open"
+    )
     for row in rules:
         assert row["Findings"] == summary["by_rule"].get(row["Rule"], 0)
         assert row["Open"] == open_by_rule[row["Rule"]]
@@ -220,10 +222,10 @@ def test_inventory_exceptions_and_coverage_cover_everything(book: Any, run: RunD
     inventory = records(book["Inventory"])
     assert sorted(row["VM id"] for row in inventory) == sorted(vm["vmId"] for vm in vms)
     web = next(row for row in inventory if row["VM id"] == 1001)
-    raised = {f["rule_id"] for f in run.findings["findings"] if f["vm_id"] == 1001}
+    raised = {f["rule_id"] for f in run.report.to_json()["findings"] if f["vm_id"] == 1001}
     assert set(web["Findings"].split(", ")) == raised and raised
     exceptions = records(book["Exceptions"])
-    document = run.findings["exceptions"]
+    document = run.report.to_json()["exceptions"]
     assert [(r["Register line"], r["State"]) for r in exceptions] == [
         (e["line"], e["state"]) for e in document
     ]
@@ -248,7 +250,7 @@ def test_hostile_values_stay_text_never_formulas(book: Any, xlsx: Path, run: Run
                 assert b"<f>" not in archive.read(name), name
     column = headers(book["Findings"]).index("VM name")
     names = {row[column].value: row[column] for row in book["Findings"].iter_rows(min_row=2)}
-    reported = {f["vm_name"] for f in run.findings["findings"]} & set(HOSTILE_NAMES)
+    reported = {f["vm_name"] for f in run.report.to_json()["findings"]} & set(HOSTILE_NAMES)
     assert len(reported) >= 10
     for hostile in reported:
         assert shown(hostile) in names, hostile  # intact, not dropped or rewritten
@@ -369,7 +371,7 @@ def test_history_adds_columns_reviews_and_sheets(history_book: Any, run: RunData
     assert [cell.value for cell in first[-3:]] == ["accepted", "=Jane", "ticket <CHG-1>"]
     assert not any(cell.protection.locked for cell in first[-3:])
     assert first[-2].quotePrefix and first[-2].data_type == "s"
-    document = with_history(run).findings["findings"]
+    document = with_history(run).report.to_json()["findings"]
     assert (first[0].value, first[5].value) == (document[0]["rule_id"], document[0]["vm_id"])
     seen = {(row[0].value, row[5].value): row for row in sheet.iter_rows(min_row=2)}
     for finding in document:
@@ -381,7 +383,7 @@ def test_history_adds_columns_reviews_and_sheets(history_book: Any, run: RunData
     summary = [row for row in book["Summary"].iter_rows(values_only=True) if row and row[0]]
     assert ("2025-10", 6, 5, 3, 1, 15) in [tuple(row[:6]) for row in summary]
     assert ("gone: unverified", 1) in [tuple(row[:2]) for row in summary]
-    open_now = sum(run.findings["summary"]["open_by_severity"].values())
+    open_now = sum(run.report.to_json()["summary"]["open_by_severity"].values())
     assert ("total", 12, open_now - 12) in [
         (row[0], row[3], row[4]) for row in summary if row[0] == "total"
     ]

@@ -23,9 +23,10 @@ from audit.job import (
     JobSpec,
     SnapshotSource,
     evaluation_day,
-    findings_document,
     run_job,
+    run_report,
 )
+from audit.model.run import RunReport
 from audit.render.base import RunData
 from audit.render.html import HtmlReport
 from audit.render.xlsx import XlsxReport
@@ -34,8 +35,7 @@ from audit.snapshot import read_snapshot
 
 def _load(run_dir: Path) -> RunData:
     snapshot, digest = read_snapshot(run_dir / SNAPSHOT_FILE)
-    document = json.loads((run_dir / FINDINGS_FILE).read_text(encoding="utf-8"))
-    return RunData(snapshot, digest, document)
+    return RunData(snapshot, digest, RunReport.read(run_dir / FINDINGS_FILE))
 
 
 def phase_evaluate(run_dir: Path) -> Callable[[], None]:
@@ -43,8 +43,8 @@ def phase_evaluate(run_dir: Path) -> Callable[[], None]:
 
     def work() -> None:
         evaluation = evaluate(snapshot, (), evaluation_day(snapshot))
-        document = findings_document("2026-11", snapshot, digest, evaluation)
-        (run_dir / FINDINGS_FILE).write_text(json.dumps(document), encoding="utf-8")
+        report = run_report("2026-11", snapshot, digest, evaluation)
+        (run_dir / FINDINGS_FILE).write_text(json.dumps(report.to_json()), encoding="utf-8")
 
     return work
 
@@ -62,7 +62,7 @@ def phase_html(run_dir: Path) -> Callable[[], None]:
 def phase_bare_openpyxl(run_dir: Path) -> Callable[[], None]:
     """The reference: bare write-only openpyxl writing the same rows as our workbook."""
     run = _load(run_dir)
-    findings = run.findings["findings"]
+    findings = [finding.to_json() for finding in run.report.findings]
     vms = [vm for service in run.snapshot.services for dc in service.datacenters for vm in dc.vms]
 
     def work() -> None:

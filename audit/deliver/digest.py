@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from audit.errors import InputError
-from audit.findings import Severity, Status
 from audit.fsutil import sha256_file
 from audit.job import FINDINGS_FILE, REMEDIATION_DIR
+from audit.model.findings import Severity, Status
 from audit.remediate.script import PLAN_FILE
 
 UNLICENSED_RULE = "WIN-UNLICENSED"

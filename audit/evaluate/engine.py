@@ -19,7 +19,7 @@ import datetime
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from audit.evaluate.records import (
     DELETED,
@@ -31,11 +31,15 @@ from audit.evaluate.records import (
 from audit.evaluate.rules import exc_expired, exc_stale
 from audit.evaluate.rules.base import DatacenterCheck, RuleMeta, VmCheck
 from audit.evaluate.rules.registry import RULE_IDS, RULES
-from audit.findings import Finding, LicenceUsage, Severity, Status, Summary
-from audit.model.exceptions import ANY_RULE, ExceptionKind, ExceptionRow
+from audit.model.exceptions import (
+    ANY_RULE,
+    ExceptionKind,
+    ExceptionRow,
+    ExceptionState,
+    ExceptionStatus,
+)
+from audit.model.findings import Finding, LicenceUsage, Severity, Status, Summary
 from audit.snapshot import DatacenterSnapshot, Scope, Snapshot
-
-JSONObject = dict[str, Any]
 
 _VM_CHECKS: tuple[tuple[RuleMeta, VmCheck], ...] = tuple(
     (rule.meta, rule.check_vm) for rule in RULES if rule.check_vm is not None
@@ -47,35 +51,6 @@ _RULE_RANK = {rule_id: rank for rank, rule_id in enumerate(RULE_IDS)}
 _STATUS_OF_KIND = {ExceptionKind.BYOL: Status.BYOL, ExceptionKind.WAIVER: Status.WAIVED}
 
 VmKey = tuple[str, int, int]
-
-
-class ExceptionStatus(StrEnum):
-    """Where a register row stands on the evaluation day."""
-
-    VALID = "valid"
-    EXPIRED = "expired"
-    STALE = "stale"
-
-
-@dataclass(frozen=True)
-class ExceptionState:
-    """A register row and what it did: `findings_matched` counts the findings it covers
-    (whether or not it set their status: an expired row, or a `*` row behind a specific one)."""
-
-    row: ExceptionRow
-    state: ExceptionStatus
-    days_to_expiry: int | None
-    findings_matched: int
-
-    def to_json(self) -> JSONObject:
-        """One item of findings.json's "exceptions" list."""
-        return {
-            "row": self.row.to_register_dict(),
-            "line": self.row.line,
-            "state": self.state.value,
-            "days_to_expiry": self.days_to_expiry,
-            "findings_matched": self.findings_matched,
-        }
 
 
 @dataclass(frozen=True)
@@ -232,9 +207,8 @@ class _Run:
                     chosen = row
         if chosen is not None:
             status = _STATUS_OF_KIND[chosen.kind]
-        exception = None if chosen is None else chosen.to_register_dict()
         self.findings.append(
-            _finding(meta, status, (service_name, dc_id, vm_id), subject, message, exception)
+            _finding(meta, status, (service_name, dc_id, vm_id), subject, message, chosen)
         )
 
     def register_findings(self) -> tuple[ExceptionState, ...]:
@@ -271,9 +245,7 @@ class _Run:
     def _add_row_finding(
         self, meta: RuleMeta, row: ExceptionRow, subject: _Subject, message: str
     ) -> None:
-        self.findings.append(
-            _finding(meta, Status.OPEN, row.vm_key, subject, message, row.to_register_dict())
-        )
+        self.findings.append(_finding(meta, Status.OPEN, row.vm_key, subject, message, row))
 
 
 def _finding(
@@ -282,7 +254,7 @@ def _finding(
     where: tuple[str, int, int | None],
     subject: _Subject,
     message: str,
-    exception: dict[str, str] | None,
+    exception: ExceptionRow | None,
 ) -> Finding:
     service_name, dc_id, vm_id = where
     return Finding(
@@ -309,7 +281,7 @@ def _order(finding: Finding) -> tuple[str, int, int, int, str, str]:
         -1 if finding.datacenter_id is None else finding.datacenter_id,
         -1 if finding.vm_id is None else finding.vm_id,
         _RULE_RANK[finding.rule_id],
-        "" if finding.exception is None else finding.exception["rule_id"],
+        "" if finding.exception is None else finding.exception.rule_id,
         finding.message,
     )
 

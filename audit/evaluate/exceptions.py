@@ -31,19 +31,8 @@ from pathlib import Path
 
 from audit.errors import InputError
 from audit.evaluate.rules.registry import EXCEPTABLE_RULE_IDS, RULE_IDS
-from audit.model.exceptions import ANY_RULE, ExceptionKind, ExceptionRow
+from audit.model.exceptions import ANY_RULE, REGISTER_COLUMNS, ExceptionKind, ExceptionRow
 
-REGISTER_COLUMNS: tuple[str, ...] = (
-    "service_name",
-    "datacenter_id",
-    "vm_id",
-    "rule_id",
-    "kind",
-    "reason",
-    "approved_by",
-    "expires",
-    "reference",
-)
 # A hand-kept register is hundreds of rows; these bound a wrong file's time and memory.
 MAX_REGISTER_BYTES = 10 * 1024 * 1024
 MAX_REGISTER_ROWS = 100_000

@@ -22,47 +22,28 @@ Decisions (for the README):
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
-from enum import StrEnum
-from typing import Any
 
 from audit.coerce import integer, text
 from audit.evaluate.records import DELETED
-from audit.findings import Finding
+from audit.model.findings import Finding
+from audit.model.history import (
+    Change,
+    EventKind,
+    FindingRecord,
+    GoneFinding,
+    HistoryResult,
+    LicenceEvent,
+    PreviousRun,
+    Resolution,
+    Sighting,
+)
 from audit.model.licences import UNLICENSED
+from audit.model.run import RunReport
 from audit.snapshot import Coverage, Scope, Snapshot
 
-JSONObject = dict[str, Any]
 VmKey = tuple[str, int, int]
-
-
-class Change(StrEnum):
-    """A finding compared with the previous run."""
-
-    NEW = "new"
-    PERSISTING = "persisting"
-    REOPENED = "reopened"
-
-
-class Resolution(StrEnum):
-    """Why a finding of the previous run is gone."""
-
-    FIXED = "fixed"
-    VM_REMOVED = "vm_removed"
-
-
-class EventKind(StrEnum):
-    """A licence event between the previous run and this one."""
-
-    LICENCE_SET = "licence_set"
-    LICENCE_REMOVED = "licence_removed"
-    LICENCE_CHANGED = "licence_changed"
-    VM_ADDED = "vm_added"
-    VM_REMOVED = "vm_removed"
-    GUEST_OS_CHANGED = "guest_os_changed"
 
 
 @dataclass(frozen=True)
@@ -78,65 +59,6 @@ class VmState:
     @property
     def live(self) -> bool:
         return self.power_state != DELETED
-
-
-@dataclass(frozen=True)
-class FindingRecord:
-    """What the history keeps of a finding in one run (one per fingerprint)."""
-
-    fingerprint: str
-    rule_id: str
-    severity: str
-    status: str
-    service_name: str
-    datacenter_id: int | None
-    vm_id: int | None
-    vm_name: str | None
-    message: str
-
-    @classmethod
-    def from_finding(cls, finding: Finding) -> FindingRecord:
-        return cls(
-            fingerprint=finding.fingerprint,
-            rule_id=finding.rule_id,
-            severity=finding.severity.value,
-            status=finding.status.value,
-            service_name=finding.service_name,
-            datacenter_id=finding.datacenter_id,
-            vm_id=finding.vm_id,
-            vm_name=finding.vm_name,
-            message=finding.message,
-        )
-
-    def to_json(self) -> JSONObject:
-        return {
-            "rule_id": self.rule_id,
-            "severity": self.severity,
-            "status": self.status,
-            "service_name": self.service_name,
-            "datacenter_id": self.datacenter_id,
-            "vm_id": self.vm_id,
-            "vm_name": self.vm_name,
-            "message": self.message,
-        }
-
-
-@dataclass(frozen=True)
-class Sighting:
-    """A run, as findings.json names it: its period and the UTC date of its snapshot."""
-
-    period: str
-    taken_at: str
-
-    @property
-    def date(self) -> str:
-        try:
-            return datetime.fromisoformat(self.taken_at.replace("Z", "+00:00")).date().isoformat()
-        except ValueError:
-            return self.taken_at[:10]
-
-    def to_json(self) -> JSONObject:
-        return {"period": self.period, "date": self.date}
 
 
 @dataclass(frozen=True)
@@ -215,55 +137,6 @@ class Baseline:
 
 
 @dataclass(frozen=True)
-class LicenceEvent:
-    """One VM-level change; `before`/`after` hold the changed value (licence or guest OS).
-
-    `guest_os_family` and `license` are the VM's values now (last known, for a removed VM).
-    """
-
-    event: EventKind
-    service_name: str
-    datacenter_id: int
-    vm_id: int
-    vm_name: str | None
-    guest_os_family: str | None
-    license: str | None
-    before: str | None = None
-    after: str | None = None
-
-    def to_json(self) -> JSONObject:
-        return {
-            "event": self.event.value,
-            "service_name": self.service_name,
-            "datacenter_id": self.datacenter_id,
-            "vm_id": self.vm_id,
-            "vm_name": self.vm_name,
-            "guest_os_family": self.guest_os_family,
-            "license": self.license,
-            "before": self.before,
-            "after": self.after,
-        }
-
-
-@dataclass(frozen=True)
-class GoneFinding:
-    """A finding of the previous run that this run does not have."""
-
-    record: FindingRecord
-    first_seen: Sighting
-    last_seen: Sighting
-    reason: Resolution | None  # None: unverified
-
-    def to_json(self) -> JSONObject:
-        data = self.record.to_json()
-        data["first_seen"] = self.first_seen.to_json()
-        data["last_seen"] = self.last_seen.to_json()
-        if self.reason is not None:
-            data["reason"] = self.reason.value
-        return data
-
-
-@dataclass(frozen=True)
 class Mark:
     """A current finding's annotation."""
 
@@ -282,29 +155,26 @@ class Annotations:
     unverified: tuple[GoneFinding, ...]
     changes: tuple[LicenceEvent, ...]
 
-    def apply(self, document: JSONObject) -> JSONObject:
-        """A copy of the findings document with the history keys added."""
-        annotated = copy.copy(document)
-        findings = []
-        for finding in document["findings"]:
-            mark = self.marks[Finding.from_json(finding).fingerprint]
-            findings.append(
-                {**finding, "first_seen": mark.first_seen.to_json(), "change": mark.change.value}
+    def apply(self, report: RunReport) -> RunReport:
+        """The run's report with the history's marks and additions."""
+        marks = self.marks
+        findings = tuple(
+            replace(
+                finding,
+                first_seen=(mark := marks[finding.fingerprint]).first_seen,
+                change=mark.change,
             )
-        annotated["findings"] = findings
-        annotated["previous_run"] = (
-            None
-            if self.previous is None
-            else {
-                "period": self.previous.period,
-                "taken_at": self.previous.taken_at,
-                "snapshot_sha256": self.previous_sha256,
-            }
+            for finding in report.findings
         )
-        annotated["resolved"] = [gone.to_json() for gone in self.resolved]
-        annotated["unverified"] = [gone.to_json() for gone in self.unverified]
-        annotated["changes"] = [event.to_json() for event in self.changes]
-        return annotated
+        history = HistoryResult(
+            previous_run=None
+            if self.previous is None
+            else PreviousRun(self.previous.period, self.previous.taken_at, self.previous_sha256),
+            resolved=self.resolved,
+            unverified=self.unverified,
+            changes=self.changes,
+        )
+        return replace(report, findings=findings, history=history)
 
 
 def vm_states(snapshot: Snapshot) -> dict[VmKey, VmState]:
@@ -329,6 +199,21 @@ def vm_states(snapshot: Snapshot) -> dict[VmKey, VmState]:
     return states
 
 
+def finding_record(finding: Finding) -> FindingRecord:
+    """What the history keeps of a finding."""
+    return FindingRecord(
+        fingerprint=finding.fingerprint,
+        rule_id=finding.rule_id,
+        severity=finding.severity.value,
+        status=finding.status.value,
+        service_name=finding.service_name,
+        datacenter_id=finding.datacenter_id,
+        vm_id=finding.vm_id,
+        vm_name=finding.vm_name,
+        message=finding.message,
+    )
+
+
 def finding_records(findings: Iterable[Finding]) -> dict[str, FindingRecord]:
     """One record per fingerprint, in findings order.
 
@@ -337,7 +222,7 @@ def finding_records(findings: Iterable[Finding]) -> dict[str, FindingRecord]:
     """
     records: dict[str, FindingRecord] = {}
     for finding in findings:
-        record = FindingRecord.from_finding(finding)
+        record = finding_record(finding)
         kept = records.setdefault(record.fingerprint, record)
         if record.status == "open" and kept.status != "open":
             records[record.fingerprint] = replace(kept, status="open")

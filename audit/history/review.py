@@ -25,38 +25,11 @@ from openpyxl.utils import get_column_letter
 
 from audit.errors import InputError
 from audit.evaluate.rules.registry import RULE_IDS
-from audit.render.view import REVIEW_STATUSES
-
-JSONObject = dict[str, Any]
+from audit.model.history import REVIEW_STATUSES
 
 FINDINGS_SHEET = "Findings"
 IDENTITY_HEADERS = ("Service", "Datacenter", "VM id", "Rule")
 REVIEW_HEADERS = ("Review status", "Owner", "Comment")
-
-
-@dataclass(frozen=True)
-class Review:
-    """An auditor's review of one finding, as stored and carried into later reports."""
-
-    fingerprint: str
-    status: str | None
-    owner: str | None
-    comment: str | None
-    period: str | None
-    source: str
-    imported_at: str
-    imported_by: str
-
-    def to_view(self) -> JSONObject:
-        """The shape RunData.history["reviews"] holds (what the reports pre-fill)."""
-        return {
-            "status": self.status,
-            "owner": self.owner,
-            "comment": self.comment,
-            "period": self.period,
-            "imported_at": self.imported_at,
-            "imported_by": self.imported_by,
-        }
 
 
 @dataclass(frozen=True)

@@ -24,22 +24,20 @@ from typing import Any
 from audit.errors import InputError
 from audit.history.changes import (
     Baseline,
-    FindingRecord,
     RunState,
-    Sighting,
     Unread,
     VmKey,
     VmState,
 )
-from audit.history.review import Review, ReviewSheet
+from audit.history.review import ReviewSheet
 from audit.history.trend import RunSummary
+from audit.jsontypes import JSONObject
+from audit.model.history import CarriedReview, FindingRecord, Review, Sighting
 from audit.snapshot import Coverage
 
 HISTORY_FILE = "history.sqlite"
 APPLICATION_ID = 0x4F4C4148  # "OLAH": ovh-license-audit history
 DEFAULT_WAIT_S = 300.0
-
-JSONObject = dict[str, Any]
 
 
 class HistoryBusyError(InputError):
@@ -163,7 +161,7 @@ class RunRecord:
     recorded_at: str
     vms: Mapping[VmKey, VmState]
     findings: Mapping[str, FindingRecord]
-    reviews: Mapping[str, JSONObject]
+    reviews: Mapping[str, CarriedReview]
 
 
 @dataclass(frozen=True)
@@ -340,11 +338,11 @@ class HistoryStore:
         ).fetchall()
         return [RunSummary(p, taken, json.loads(summary)) for p, taken, summary in reversed(rows)]
 
-    def reviews_for(self, fingerprints: Iterable[str]) -> dict[str, JSONObject]:
+    def reviews_for(self, fingerprints: Iterable[str]) -> dict[str, CarriedReview]:
         """The stored reviews of these findings, for pre-filling this run's reports."""
         wanted = set(fingerprints)
         return {
-            review.fingerprint: review.to_view()
+            review.fingerprint: review.carried()
             for review in self._reviews()
             if review.fingerprint in wanted
         }
@@ -358,7 +356,7 @@ class HistoryStore:
             )
         ]
 
-    def run_reviews(self, period: str, snapshot_sha256: str) -> dict[str, JSONObject] | None:
+    def run_reviews(self, period: str, snapshot_sha256: str) -> dict[str, CarriedReview] | None:
         """The reviews a stored run's reports were given; None when that run is not stored."""
         row = self._db.execute(
             "SELECT id FROM run WHERE period = ? AND snapshot_sha256 = ?",
@@ -367,7 +365,7 @@ class HistoryStore:
         if row is None:
             return None
         return {
-            fingerprint: json.loads(review)
+            fingerprint: CarriedReview.from_json(json.loads(review))
             for fingerprint, review in self._db.execute(
                 "SELECT fingerprint, review FROM run_review WHERE run_id = ?", (row[0],)
             )
@@ -435,7 +433,10 @@ class HistoryStore:
         )
         db.executemany(
             "INSERT INTO run_review (run_id, fingerprint, review) VALUES (?, ?, ?)",
-            ((run_id, fingerprint, _dump(review)) for fingerprint, review in run.reviews.items()),
+            (
+                (run_id, fingerprint, _dump(review.to_json()))
+                for fingerprint, review in run.reviews.items()
+            ),
         )
 
     def save_reviews(

@@ -1,4 +1,4 @@
-"""The history view renderers read (RunData.history): trend, previous run, carried reviews.
+"""The history view the reports read beside findings.json: trend, previous run, reviews.
 
 Built from the same stored values at job time and at `report RUN_DIR` time, so a rebuilt
 report is identical to the one that was sent.
@@ -10,12 +10,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from audit.findings import Severity
-
-JSONObject = dict[str, Any]
+from audit.model.findings import SEVERITIES
+from audit.model.history import CarriedReview, HistoryView, PreviousCounts, TrendPoint
 
 TREND_RUNS = 12
-SEVERITIES: tuple[str, ...] = tuple(severity.value for severity in Severity)
 
 
 @dataclass(frozen=True)
@@ -31,36 +29,34 @@ class RunSummary:
         values = self.summary.get(key) or {}
         return {severity: int(values.get(severity, 0)) for severity in SEVERITIES}
 
-    def trend_point(self) -> JSONObject:
+    def trend_point(self) -> TrendPoint:
         """Open findings by severity, and their total."""
         open_counts = self.counts("open_by_severity")
-        return {"period": self.period, **open_counts, "open": sum(open_counts.values())}
+        return TrendPoint(self.period, open_counts, sum(open_counts.values()))
 
-    def to_previous(self) -> JSONObject:
+    def to_previous(self) -> PreviousCounts:
         open_counts = self.counts("open_by_severity")
         all_counts = self.counts("by_severity")
-        return {
-            "period": self.period,
-            "taken_at": self.taken_at,
-            "open_by_severity": open_counts,
-            "by_severity": all_counts,
-            "by_status": dict(self.summary.get("by_status") or {}),
-            "open": sum(open_counts.values()),
-            "findings": sum(all_counts.values()),
-        }
+        return PreviousCounts(
+            period=self.period,
+            taken_at=self.taken_at,
+            open_by_severity=open_counts,
+            by_severity=all_counts,
+            by_status=dict(self.summary.get("by_status") or {}),
+            open=sum(open_counts.values()),
+            findings=sum(all_counts.values()),
+        )
 
 
 def history_view(
     earlier: Sequence[RunSummary],
     current: RunSummary,
-    reviews: Mapping[str, JSONObject],
-) -> JSONObject:
-    """RunData.history for `current`, given the stored runs before it (oldest first)."""
+    reviews: Mapping[str, CarriedReview],
+) -> HistoryView:
+    """The history view of `current`, given the stored runs before it (oldest first)."""
     runs = [*earlier, current][-TREND_RUNS:]
-    previous = earlier[-1] if earlier else None
-    return {
-        "previous_period": None if previous is None else previous.period,
-        "previous": None if previous is None else previous.to_previous(),
-        "trend": [run.trend_point() for run in runs],
-        "reviews": {fingerprint: dict(reviews[fingerprint]) for fingerprint in sorted(reviews)},
-    }
+    return HistoryView(
+        previous=earlier[-1].to_previous() if earlier else None,
+        trend=tuple(run.trend_point() for run in runs),
+        reviews={fingerprint: reviews[fingerprint] for fingerprint in sorted(reviews)},
+    )

@@ -17,7 +17,7 @@ from audit.config import RemediationConfig
 from audit.evaluate.knowledge import interpret_guest_os, interpret_licence, settable_licence
 from audit.evaluate.rules import lic_non_windows, lic_version_mismatch, win_unlicensed
 from audit.evaluate.rules.registry import RULE_IDS, rule_by_id
-from audit.findings import Finding, Status
+from audit.model.findings import Finding, Status
 from audit.runtime.plan import Action, ActionKind, Plan
 
 __all__ = ["MANUAL_RULES", "PLANNERS", "Action", "ActionKind", "Plan", "build_plan"]

@@ -1,32 +1,34 @@
 """The one interface every output format implements, and the run folder it reads.
 
-Renderers read only the run folder (snapshot + findings document + history view), so any
-report can be rebuilt offline from a stored run, identically. No format knows another.
+Renderers read only the run folder (snapshot + the run's report + history view), all typed
+records (audit/model/), so any report can be rebuilt offline from a stored run, identically.
+No format knows another, and none parses a dict.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
+from audit.model.history import HistoryView
+from audit.model.run import RunReport
 from audit.snapshot import Snapshot
-
-JSONObject = dict[str, Any]
 
 
 @dataclass(frozen=True)
 class RunData:
     """What renderers may read.
 
-    `findings` is the `findings.json` document (see audit/findings.py); `history` holds what
-    the history stage adds for reports (trend, carried-forward reviews); empty without one.
+    `report` is what findings.json holds (audit/model/run.py); `history` what the history
+    stage adds for reports beside it (previous counts, trend, carried-forward reviews),
+    empty without a history.
     """
 
     snapshot: Snapshot
     snapshot_sha256: str
-    findings: JSONObject
-    history: JSONObject = field(default_factory=dict)
+    report: RunReport
+    history: HistoryView = field(default_factory=HistoryView)
 
 
 class Renderer(Protocol):

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from audit.fsutil import atomic_write_text
+from audit.model.exceptions import ExceptionRow
 from audit.render.base import RunData
 from audit.render.safe_text import safe_text
-from audit.render.view import first_seen
+from audit.render.view import finding_values, first_seen
 
 FINDING_COLUMNS = (
     "rule_id",
@@ -30,6 +31,14 @@ HISTORY_COLUMNS = ("first_seen", "change")
 EXCEPTION_COLUMNS = ("kind", "reason", "approved_by", "expires", "reference")
 # Last, after the columns above: scripts that read the file by position rely on their order.
 LATER_COLUMNS = ("first_seen_date", "exception_rule_id")
+
+
+def _exception_cells(row: ExceptionRow | None) -> list[str]:
+    """EXCEPTION_COLUMNS as the register writes them; empty without an exception."""
+    if row is None:
+        return [""] * len(EXCEPTION_COLUMNS)
+    register = row.to_register_dict()
+    return [_cell(register[column]) for column in EXCEPTION_COLUMNS]
 
 
 def _cell(value: Any) -> str:
@@ -58,17 +67,16 @@ class FindingsCsv:
             *LATER_COLUMNS,
         ]
         writer.writerow(header)
-        for finding in run.findings["findings"]:
-            exception = finding.get("exception") or {}
+        for finding in run.report.findings:
             period, seen = first_seen(finding)
             writer.writerow(
                 [
-                    *(_cell(finding.get(column)) for column in FINDING_COLUMNS),
+                    *(_cell(value) for value in finding_values(finding)),
                     _cell(period),
-                    _cell(finding.get("change")),
-                    *(_cell(exception.get(column)) for column in EXCEPTION_COLUMNS),
+                    _cell(finding.change),
+                    *_exception_cells(finding.exception),
                     _cell(seen and seen.isoformat()),
-                    _cell(exception.get("rule_id")),
+                    _cell(None if finding.exception is None else finding.exception.rule_id),
                 ]
             )
         # A BOM lets Excel detect UTF-8 (unicode VM names) on double-click.

@@ -22,23 +22,23 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from audit.coerce import text
 from audit.evaluate.records import DELETED
-from audit.render.base import JSONObject, RunData
+from audit.model.exceptions import ExceptionRow
+from audit.model.findings import SEVERITIES, STATUSES, Finding, Status
+from audit.model.history import HistoryView
+from audit.render.base import RunData
 from audit.render.safe_text import visible_controls
 from audit.render.view import (
-    SEVERITIES,
-    STATUSES,
-    HistoryView,
+    ChangesDisplay,
     RuleInfo,
     WindowsCoverage,
     arrivals,
+    changes_display,
     datacenter_coverage,
     describe_failure,
     finding_order,
     first_seen,
     has_history,
-    history_view,
     open_by_rule,
     open_delta,
     parse_utc,
@@ -49,6 +49,7 @@ from audit.render.view import (
     rule_order,
     windows_coverage,
 )
+from audit.snapshot import Coverage
 
 ROWS_PER_RULE = 200
 ROWS_PER_TABLE = 500
@@ -260,42 +261,42 @@ class RuleGroup:
     expanded: bool
 
 
-def _exception_info(exception: Mapping[str, Any] | None) -> ExceptionInfo | None:
-    if not exception:
+def _exception_info(row: ExceptionRow | None) -> ExceptionInfo | None:
+    if row is None:
         return None
     return ExceptionInfo(
-        kind=str(exception.get("kind") or "exception"),
-        rule_id=text(exception.get("rule_id")) or None,
-        approved_by=text(exception.get("approved_by")) or None,
-        expires=text(exception.get("expires")) or None,
-        reference=text(exception.get("reference")) or None,
-        reason=text(exception.get("reason")) or None,
+        kind=row.kind.value,
+        rule_id=row.rule_id or None,
+        approved_by=row.approved_by or None,
+        expires=None if row.expires is None else row.expires.isoformat(),
+        reference=row.reference or None,
+        reason=row.reason or None,
     )
 
 
-def _first_seen_text(finding: JSONObject) -> str | None:
+def _first_seen_text(finding: Finding) -> str | None:
     period, seen = first_seen(finding)
     return period or (seen.isoformat() if seen else None)
 
 
-def _finding_row(finding: JSONObject, history: JSONObject) -> FindingRow:
+def _finding_row(finding: Finding, history: HistoryView) -> FindingRow:
     status, owner, comment = review_of(history, finding)
     return FindingRow(
-        rule_id=str(finding["rule_id"]),
-        severity=str(finding["severity"]),
-        status=str(finding["status"]),
-        service_name=str(finding["service_name"]),
-        datacenter_id=finding.get("datacenter_id"),
-        vm_id=finding.get("vm_id"),
-        vm_name=text(finding.get("vm_name")),
-        moref=text(finding.get("moref")),
-        power_state=text(finding.get("power_state")),
-        guest_os_family=text(finding.get("guest_os_family")),
-        license=text(finding.get("license")),
-        message=str(finding.get("message", "")),
-        exception=_exception_info(finding.get("exception")),
+        rule_id=finding.rule_id,
+        severity=finding.severity.value,
+        status=finding.status.value,
+        service_name=finding.service_name,
+        datacenter_id=finding.datacenter_id,
+        vm_id=finding.vm_id,
+        vm_name=finding.vm_name,
+        moref=finding.moref,
+        power_state=finding.power_state,
+        guest_os_family=finding.guest_os_family,
+        license=finding.license,
+        message=finding.message,
+        exception=_exception_info(finding.exception),
         first_seen=_first_seen_text(finding),
-        change=text(finding.get("change")),
+        change=None if finding.change is None else finding.change.value,
         review_status=status,
         review_owner=owner,
         review_comment=comment,
@@ -306,15 +307,15 @@ def rule_groups(
     run: RunData, catalogue: Mapping[str, RuleInfo], rows_per_rule: int
 ) -> list[RuleGroup]:
     """Findings grouped by rule in catalogue order, open ones first, capped per rule."""
-    by_rule: dict[str, list[JSONObject]] = {}
-    for finding in run.findings.get("findings", []):
-        by_rule.setdefault(finding["rule_id"], []).append(finding)
+    by_rule: dict[str, list[Finding]] = {}
+    for finding in run.report.findings:
+        by_rule.setdefault(finding.rule_id, []).append(finding)
     order = finding_order(catalogue)
     groups = []
     for rule_id in sorted(by_rule, key=lambda r: rule_order(catalogue, r)):
         findings = sorted(by_rule[rule_id], key=order)
-        rule = rule_for(catalogue, rule_id, findings[0]["severity"])
-        open_count = sum(1 for f in findings if f["status"] == "open")
+        rule = rule_for(catalogue, rule_id, findings[0].severity.value)
+        open_count = sum(1 for f in findings if f.status is Status.OPEN)
         groups.append(
             RuleGroup(
                 rule=rule,
@@ -332,8 +333,7 @@ def _tiles(
     run: RunData, windows: Sequence[WindowsCoverage], by_rule: Mapping[str, int]
 ) -> list[Tile]:
     """The six numbers a licence owner asks first: risk, exposure, waste, scope, exceptions."""
-    summary = run.findings.get("summary", {})
-    open_by_severity: Mapping[str, int] = summary.get("open_by_severity", {})
+    open_by_severity = run.report.summary.open_by_severity
     open_total = sum(open_by_severity.values())
     high = open_by_severity.get("high", 0)
     guests = sum(w.windows for w in windows)
@@ -342,7 +342,7 @@ def _tiles(
     byol = sum(w.byol for w in windows)
     vms = [vm for s in run.snapshot.services for dc in s.datacenters for vm in dc.vms]
     deleted = sum(1 for vm in vms if vm.get("powerState") == DELETED)
-    states = Counter(str(state.get("state")) for state in run.findings.get("exceptions", []))
+    states = Counter(state.state.value for state in run.report.exceptions)
     wasted = by_rule.get("LIC-NON-WINDOWS", 0) + by_rule.get("LIC-POWERED-OFF", 0)
     delta = open_delta(run)
     return [
@@ -400,11 +400,10 @@ def _charts(
     run: RunData, catalogue: Mapping[str, RuleInfo], windows: Sequence[WindowsCoverage]
 ) -> list[Chart]:
     """Findings by severity and by rule (open vs excepted), Windows guests per service."""
-    summary = run.findings.get("summary", {})
-    by_severity: Mapping[str, int] = summary.get("by_severity", {})
-    open_by_severity: Mapping[str, int] = summary.get("open_by_severity", {})
-    by_rule: Mapping[str, int] = summary.get("by_rule", {})
-    open_counts = open_by_rule(run.findings.get("findings", []))
+    summary = run.report.summary
+    by_severity, open_by_severity = summary.by_severity, summary.open_by_severity
+    by_rule = summary.by_rule
+    open_counts = open_by_rule(run.report.findings)
     excepted = ("excepted", "Excepted (waived or BYOL)")
     return [
         bar_chart(
@@ -463,22 +462,22 @@ def _charts(
     ]
 
 
-def _coverage_gaps(coverage: Mapping[str, Any]) -> list[str]:
+def _coverage_gaps(coverage: Coverage) -> list[str]:
     """'1 of 3 datacenters'-style phrases for each level where something could not be read."""
-    gaps = []
-    for key, noun in (("services", "services"), ("datacenters", "datacenters"), ("vms", "VMs")):
-        failed = int(coverage.get(f"{key}_failed") or 0)
-        if failed:
-            gaps.append(f"{failed:,} of {int(coverage.get(f'{key}_listed') or 0):,} {noun}")
-    return gaps
+    levels = (
+        (coverage.services_failed, coverage.services_listed, "services"),
+        (coverage.datacenters_failed, coverage.datacenters_listed, "datacenters"),
+        (coverage.vms_failed, coverage.vms_listed, "VMs"),
+    )
+    return [f"{failed:,} of {listed:,} {noun}" for failed, listed, noun in levels if failed]
 
 
-def _timestamp(value: Any) -> str:
+def _timestamp(value: str) -> str:
     stamp = parse_utc(value)
-    return str(value) if stamp is None else stamp.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return value if stamp is None else stamp.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _trend_chart(history: HistoryView) -> Chart | None:
+def _trend_chart(history: ChangesDisplay) -> Chart | None:
     """Open findings per stored run, stacked by severity; None when there is no trend."""
     if not history.trend or not set(SEVERITIES) & set(history.trend_keys):
         return None
@@ -507,26 +506,26 @@ def _count(value: Any) -> int:
 
 def build_context(run: RunData, rows_per_rule: int = ROWS_PER_RULE) -> dict[str, Any]:
     """Everything the template reads, as plain data (the template computes nothing)."""
-    meta = run.findings["run"]
-    coverage = meta.get("coverage", {})
+    meta = run.report.run
+    coverage = meta.coverage
     catalogue = rule_catalogue()
     windows = per_service(windows_coverage(run))
-    by_rule: Mapping[str, int] = run.findings.get("summary", {}).get("by_rule", {})
+    by_rule = run.report.summary.by_rule
     groups = rule_groups(run, catalogue, rows_per_rule)
-    findings: list[JSONObject] = run.findings.get("findings", [])
-    exceptions: list[JSONObject] = run.findings.get("exceptions", [])
+    findings = run.report.findings
+    exceptions = run.report.exceptions
     failures = run.snapshot.coverage.failures
     datacenters = datacenter_coverage(run)
-    history = history_view(run)
+    history = changes_display(run)
     new_findings = arrivals(run)
     return {
-        "period": str(meta["period"]),
-        "taken_at": _timestamp(meta.get("taken_at")),
-        "endpoint": str(meta.get("endpoint", "")),
-        "tool_version": str(meta.get("tool_version", "")),
+        "period": meta.period,
+        "taken_at": _timestamp(meta.taken_at),
+        "endpoint": meta.endpoint,
+        "tool_version": meta.tool_version,
         "snapshot_sha256": run.snapshot_sha256,
         "coverage": coverage,
-        "complete": bool(coverage.get("complete")),
+        "complete": coverage.complete,
         "coverage_gaps": _coverage_gaps(coverage),
         "failures": [describe_failure(f) for f in failures[:ROWS_PER_TABLE]],
         "failures_more": max(len(failures) - ROWS_PER_TABLE, 0),

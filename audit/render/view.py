@@ -7,23 +7,26 @@ tables are generators so the workbook can stream a 100,000-VM fleet.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 from audit.coerce import integer, text
-from audit.evaluate.exceptions import REGISTER_COLUMNS
 from audit.evaluate.knowledge import GuestKind, LicenceKind
 from audit.evaluate.records import DELETED, VmRecord
 from audit.evaluate.rules.registry import RULES
-from audit.findings import Finding
-from audit.render.base import JSONObject, RunData
+from audit.model.exceptions import REGISTER_COLUMNS
+from audit.model.findings import SEVERITIES, STATUSES, Finding, Status
+from audit.model.history import (
+    Change,
+    GoneFinding,
+    HistoryResult,
+    HistoryView,
+    LicenceEvent,
+)
+from audit.render.base import RunData
 from audit.snapshot import Failure
-
-SEVERITIES: tuple[str, ...] = ("high", "medium", "low", "info")
-STATUSES: tuple[str, ...] = ("open", "waived", "byol")
-REVIEW_STATUSES: tuple[str, ...] = ("open", "accepted", "fixed", "false positive")
 
 # The register's columns, in the order people keep them (DESIGN.md, "Exceptions register").
 EXCEPTION_FIELDS: tuple[str, ...] = REGISTER_COLUMNS
@@ -105,22 +108,12 @@ def parse_date(value: Any) -> date | None:
         return None if stamp is None else stamp.date()
 
 
-def fingerprint(finding: JSONObject) -> str:
-    """The finding's identity across months, exactly as the history stage keys reviews."""
-    return Finding.from_json(finding).fingerprint
-
-
-def review_of(
-    history: JSONObject, finding: JSONObject
-) -> tuple[str | None, str | None, str | None]:
+def review_of(history: HistoryView, finding: Finding) -> tuple[str | None, str | None, str | None]:
     """Carried-forward (status, owner, comment) for a finding; Nones when there is none."""
-    reviews = history.get("reviews")
-    if not isinstance(reviews, Mapping) or not reviews:
+    review = history.reviews.get(finding.fingerprint) if history.reviews else None
+    if review is None:
         return None, None, None
-    review = reviews.get(fingerprint(finding))
-    if not isinstance(review, Mapping):
-        return None, None, None
-    return text(review.get("status")), text(review.get("owner")), text(review.get("comment"))
+    return review.status, review.owner, review.comment
 
 
 _STATUS_RANK: Mapping[str, int] = {status: rank for rank, status in enumerate(STATUSES)}
@@ -128,7 +121,7 @@ _STATUS_RANK: Mapping[str, int] = {status: rank for rank, status in enumerate(ST
 
 def finding_order(
     catalogue: Mapping[str, RuleInfo],
-) -> Callable[[JSONObject], tuple[Any, ...]]:
+) -> Callable[[Finding], tuple[Any, ...]]:
     """Sort key shared by both reports: worst rule first, open before excepted, then by VM.
 
     The workbook is protected, and Excel cannot sort a protected range, so its rows must
@@ -136,14 +129,14 @@ def finding_order(
     """
     ranks = {rule_id: rule_order(catalogue, rule_id) for rule_id in catalogue}
 
-    def key(finding: JSONObject) -> tuple[Any, ...]:
-        rule_id = finding["rule_id"]
+    def key(finding: Finding) -> tuple[Any, ...]:
+        rule_id = finding.rule_id
         rank = ranks.get(rule_id)
-        dc_id, vm_id = integer(finding.get("datacenter_id")), integer(finding.get("vm_id"))
+        dc_id, vm_id = finding.datacenter_id, finding.vm_id
         return (
             rule_order(catalogue, rule_id) if rank is None else rank,
-            _STATUS_RANK.get(finding.get("status", ""), len(STATUSES)),
-            str(finding.get("service_name", "")),
+            _STATUS_RANK[finding.status.value],
+            finding.service_name,
             -1 if dc_id is None else dc_id,
             -1 if vm_id is None else vm_id,
         )
@@ -151,14 +144,32 @@ def finding_order(
     return key
 
 
-def has_history(findings: list[JSONObject]) -> bool:
+def finding_values(finding: Finding) -> tuple[Any, ...]:
+    """The finding's own fields as both tables list them first (rule_id ... message)."""
+    return (
+        finding.rule_id,
+        finding.severity.value,
+        finding.status.value,
+        finding.service_name,
+        finding.datacenter_id,
+        finding.vm_id,
+        finding.vm_name,
+        finding.moref,
+        finding.power_state,
+        finding.guest_os_family,
+        finding.license,
+        finding.message,
+    )
+
+
+def has_history(findings: Sequence[Finding]) -> bool:
     """True when the history stage has marked the findings (first seen, change)."""
-    return any("first_seen" in f or "change" in f for f in findings)
+    return any(f.first_seen is not None or f.change is not None for f in findings)
 
 
-def open_by_rule(findings: list[JSONObject]) -> Counter[str]:
+def open_by_rule(findings: Sequence[Finding]) -> Counter[str]:
     """Open findings per rule id (findings.json's summary counts every status)."""
-    return Counter(f["rule_id"] for f in findings if f.get("status") == "open")
+    return Counter(f.rule_id for f in findings if f.status is Status.OPEN)
 
 
 def count_sorted(counts: Mapping[str, int], order: tuple[str, ...] = ()) -> list[tuple[str, int]]:
@@ -192,21 +203,23 @@ class InventoryRow:
     rule_ids: str
 
 
-def rules_by_vm(findings: list[JSONObject]) -> dict[tuple[str, int | None, int | None], list[str]]:
+def rules_by_vm(
+    findings: Sequence[Finding],
+) -> dict[tuple[str, int | None, int | None], list[str]]:
     """Rule ids raised per (service, datacenter, VM), in findings order, for the inventory."""
     by_vm: dict[tuple[str, int | None, int | None], list[str]] = defaultdict(list)
     for finding in findings:
-        if finding.get("vm_id") is None:
+        if finding.vm_id is None:
             continue
-        key = (finding["service_name"], finding.get("datacenter_id"), finding["vm_id"])
-        if finding["rule_id"] not in by_vm[key]:
-            by_vm[key].append(finding["rule_id"])
+        key = (finding.service_name, finding.datacenter_id, finding.vm_id)
+        if finding.rule_id not in by_vm[key]:
+            by_vm[key].append(finding.rule_id)
     return by_vm
 
 
 def iter_inventory(run: RunData) -> Iterator[InventoryRow]:
     """Every VM of the snapshot, deleted ones included (they are inventoried, not evaluated)."""
-    by_vm = rules_by_vm(run.findings.get("findings", []))
+    by_vm = rules_by_vm(run.report.findings)
     for service in run.snapshot.services:
         for dc in service.datacenters:
             tools = {
@@ -263,9 +276,9 @@ _UNLICENSED_KINDS = frozenset({LicenceKind.NONE, LicenceKind.UNLICENSED})
 def windows_coverage(run: RunData) -> list[WindowsCoverage]:
     """Windows guests per datacenter (configured guest OS, deleted VMs excluded), by licence."""
     byol_vms = {
-        (f["service_name"], f.get("datacenter_id"), f.get("vm_id"))
-        for f in run.findings.get("findings", [])
-        if f.get("status") == "byol"
+        (f.service_name, f.datacenter_id, f.vm_id)
+        for f in run.report.findings
+        if f.status is Status.BYOL
     }
     rows = []
     for service in run.snapshot.services:
@@ -356,44 +369,28 @@ def describe_failure(failure: Failure) -> str:
     return f"{subject} ({failure.path}): {failure.error}"
 
 
-def first_seen(finding: Mapping[str, Any]) -> tuple[str | None, date | None]:
+def first_seen(finding: Finding) -> tuple[str | None, date | None]:
     """The history stage's first sighting of a finding: its period and snapshot date."""
-    value = finding.get("first_seen")
-    if isinstance(value, Mapping):
-        return text(value.get("period")), parse_date(value.get("date"))
-    return text(value), parse_date(value)
+    if finding.first_seen is None:
+        return None, None
+    return finding.first_seen.period, parse_date(finding.first_seen.date)
 
 
-CHANGES: tuple[str, ...] = ("new", "reopened", "persisting")
+CHANGES: tuple[str, ...] = tuple(c.value for c in (Change.NEW, Change.REOPENED, Change.PERSISTING))
 SEVERITY_RANK: Mapping[str, int] = {severity: rank for rank, severity in enumerate(SEVERITIES)}
+TREND_KEYS: tuple[str, ...] = ("period", *SEVERITIES, "open")
 
 
 @dataclass(frozen=True)
-class GoneFinding:
-    """A finding of the previous run that this run does not have, and why."""
+class ChangesDisplay:
+    """The history's additions tallied for display (the records come from the history stage).
 
-    rule_id: str
-    severity: str | None
-    service_name: str | None
-    datacenter_id: int | None
-    vm_id: int | None
-    vm_name: str | None
-    first_seen: str | None
-    last_seen: str | None
-    outcome: str
-
-
-@dataclass(frozen=True)
-class HistoryView:
-    """What the history stage added, normalised for display; every part empty when absent.
-
-    `outcome` of a gone finding is the history's reason (fixed, vm_removed), or `unverified`
-    when this run could not read its VM: an outage is not a fix.
+    `gone` lists resolved then unverified findings; each one's `outcome` says which.
     """
 
     previous_period: str | None
     changes: tuple[tuple[str, int], ...]
-    events: tuple[Mapping[str, Any], ...]
+    events: tuple[LicenceEvent, ...]
     event_counts: tuple[tuple[str, int], ...]
     gone: tuple[GoneFinding, ...]
     trend_keys: tuple[str, ...]
@@ -409,39 +406,30 @@ class HistoryView:
         return count_sorted(Counter(gone.outcome for gone in self.gone))
 
 
-def history_view(run: RunData) -> HistoryView:
-    """Read the optional history additions defensively: a report never fails over them."""
-    findings = run.findings
-    previous = findings.get("previous_run")
-    previous_period = text(previous.get("period")) if isinstance(previous, Mapping) else None
-    changes = Counter(str(f["change"]) for f in findings.get("findings", []) if f.get("change"))
-    events = tuple(_mappings(findings.get("changes")))
-    event_counts = Counter(str(event.get("event")) for event in events)
-    gone = tuple(
-        _gone(item, outcome)
-        for key, outcome in (("resolved", None), ("unverified", "unverified"))
-        for item in _mappings(findings.get(key))
-    )
-    rows = _mappings(run.history.get("trend"))
-    keys = tuple(dict.fromkeys(str(key) for row in rows for key in row))
-    return HistoryView(
-        previous_period=previous_period or text(run.history.get("previous_period")),
+def changes_display(run: RunData) -> ChangesDisplay:
+    """Counts and rows both reports show of what the history stage added."""
+    result = run.report.history or HistoryResult()
+    previous = result.previous_run or run.history.previous
+    changes = Counter(f.change.value for f in run.report.findings if f.change is not None)
+    trend = run.history.trend
+    return ChangesDisplay(
+        previous_period=None if previous is None else previous.period,
         changes=tuple(count_sorted(changes, CHANGES)),
-        events=events,
-        event_counts=tuple(count_sorted(event_counts)),
-        gone=gone,
-        trend_keys=keys,
-        trend=tuple(tuple(_scalar(row.get(key)) for key in keys) for row in rows),
+        events=result.changes,
+        event_counts=tuple(count_sorted(Counter(event.event.value for event in result.changes))),
+        gone=result.gone,
+        trend_keys=TREND_KEYS if trend else (),
+        trend=tuple(point.row() for point in trend),
     )
 
 
 @dataclass(frozen=True)
 class OpenDelta:
-    """Open findings now against the previous run: per severity (None when not known) and total."""
+    """Open findings now against the previous run: per severity and total."""
 
     period: str
-    previous: Mapping[str, int | None]
-    change: Mapping[str, int | None]
+    previous: Mapping[str, int]
+    change: Mapping[str, int]
     previous_total: int
     change_total: int
 
@@ -455,66 +443,28 @@ class OpenDelta:
 
 def open_delta(run: RunData) -> OpenDelta | None:
     """The history's previous run counts, if any, compared with this run's open findings."""
-    previous = run.history.get("previous")
-    if not isinstance(previous, Mapping) or not isinstance(previous.get("open"), int):
+    previous = run.history.previous
+    if previous is None:
         return None
-    now: Mapping[str, int] = run.findings.get("summary", {}).get("open_by_severity", {})
-    before = previous.get("open_by_severity")
-    counts: dict[str, int | None] = {
-        severity: integer(before.get(severity)) if isinstance(before, Mapping) else None
-        for severity in SEVERITIES
-    }
+    now = run.report.summary.open_by_severity
+    counts = {severity: previous.open_by_severity[severity] for severity in SEVERITIES}
     return OpenDelta(
-        period=text(previous.get("period")) or "the previous run",
+        period=previous.period,
         previous=counts,
-        change={
-            severity: None if count is None else now.get(severity, 0) - count
-            for severity, count in counts.items()
-        },
-        previous_total=previous["open"],
-        change_total=sum(now.values()) - previous["open"],
+        change={severity: now.get(severity, 0) - count for severity, count in counts.items()},
+        previous_total=previous.open,
+        change_total=sum(now.values()) - previous.open,
     )
 
 
-def arrivals(run: RunData) -> list[JSONObject]:
+def arrivals(run: RunData) -> list[Finding]:
     """Findings new or reopened since the previous run (none on a first run), reopened first."""
-    if not isinstance(run.findings.get("previous_run"), Mapping):
+    if run.report.history is None or run.report.history.previous_run is None:
         return []
-    found = [f for f in run.findings.get("findings", []) if f.get("change") in ("new", "reopened")]
+    found = [f for f in run.report.findings if f.change in (Change.NEW, Change.REOPENED)]
     return sorted(
-        found, key=lambda f: (f.get("change") != "reopened", SEVERITY_RANK.get(f["severity"], 9))
+        found, key=lambda f: (f.change is not Change.REOPENED, SEVERITY_RANK[f.severity.value])
     )
-
-
-def _mappings(value: Any) -> list[Mapping[str, Any]]:
-    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
-
-
-def _gone(item: Mapping[str, Any], outcome: str | None) -> GoneFinding:
-    return GoneFinding(
-        rule_id=str(item.get("rule_id", "")),
-        severity=text(item.get("severity")),
-        service_name=text(item.get("service_name")),
-        datacenter_id=integer(item.get("datacenter_id")),
-        vm_id=integer(item.get("vm_id")),
-        vm_name=text(item.get("vm_name")),
-        first_seen=_period(item.get("first_seen")),
-        last_seen=_period(item.get("last_seen")),
-        outcome=outcome or text(item.get("reason")) or "resolved",
-    )
-
-
-def _period(value: Any) -> str | None:
-    return text(value.get("period")) if isinstance(value, Mapping) else text(value)
-
-
-def _scalar(value: Any) -> Any:
-    """Nested values shown as text rather than dropped."""
-    if isinstance(value, Mapping):
-        return ", ".join(f"{key}: {item}" for key, item in value.items())
-    if isinstance(value, list):
-        return ", ".join(str(item) for item in value)
-    return value
 
 
 @dataclass(frozen=True)

@@ -34,30 +34,28 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.pagebreak import Break
 from openpyxl.writer.excel import ExcelWriter
 
-from audit.coerce import integer
-from audit.render.base import JSONObject, RunData
+from audit.model.exceptions import ExceptionRow
+from audit.model.findings import SEVERITIES, STATUSES, LicenceUsage
+from audit.model.history import REVIEW_STATUSES
+from audit.render.base import RunData
 from audit.render.safe_text import is_formula_like, visible_controls
 from audit.render.view import (
-    EXCEPTION_FIELDS,
-    REVIEW_STATUSES,
-    SEVERITIES,
     SEVERITY_COLOURS,
-    STATUSES,
-    HistoryView,
+    ChangesDisplay,
     RuleInfo,
     WindowsCoverage,
     arrivals,
+    changes_display,
     count_sorted,
     datacenter_coverage,
     describe_failure,
     finding_order,
+    finding_values,
     first_seen,
     has_history,
-    history_view,
     iter_inventory,
     open_by_rule,
     open_delta,
-    parse_date,
     parse_utc,
     per_service,
     review_of,
@@ -114,7 +112,7 @@ class XlsxReport:
         _set_properties(workbook, run)
         catalogue = rule_catalogue()
         windows = windows_coverage(run)
-        history = history_view(run)
+        history = changes_display(run)
         _summary_sheet(workbook, run, catalogue, windows, history)
         _findings_sheet(workbook, run, catalogue)
         _inventory_sheet(workbook, run)
@@ -335,16 +333,16 @@ class _Table(_Sheet):
 
 def _set_properties(workbook: Workbook, run: RunData) -> None:
     """Title, subject and custom properties name the period and the snapshot digest."""
-    meta = run.findings["run"]
-    period = str(meta["period"])
-    taken = parse_utc(meta.get("taken_at")) or datetime(1980, 1, 1)
+    meta = run.report.run
+    period = meta.period
+    taken = parse_utc(meta.taken_at) or datetime(1980, 1, 1)
     props = workbook.properties
     props.title = f"Windows licence compliance audit {period}"
     props.subject = (
         f"OVHcloud Hosted Private Cloud Windows SPLA licences, period {period}, "
         f"snapshot sha256 {run.snapshot_sha256}"
     )
-    props.creator = f"ovh-license-audit {meta.get('tool_version', '')}".strip()
+    props.creator = f"ovh-license-audit {meta.tool_version}".strip()
     props.lastModifiedBy = props.creator
     props.keywords = f"period={period}; snapshot_sha256={run.snapshot_sha256}"
     props.category = "Licence compliance"
@@ -354,8 +352,8 @@ def _set_properties(workbook: Workbook, run: RunData) -> None:
     for name, value in (
         ("period", period),
         ("snapshot_sha256", run.snapshot_sha256),
-        ("endpoint", str(meta.get("endpoint", ""))),
-        ("tool_version", str(meta.get("tool_version", ""))),
+        ("endpoint", meta.endpoint),
+        ("tool_version", meta.tool_version),
     ):
         workbook.custom_doc_props.append(StringProperty(name=name, value=clean_text(value)))
 
@@ -376,27 +374,27 @@ def _summary_sheet(
     run: RunData,
     catalogue: Mapping[str, RuleInfo],
     windows: list[WindowsCoverage],
-    history: HistoryView,
+    history: ChangesDisplay,
 ) -> None:
     """The run's identity (period, time, endpoint, digest), its coverage and the counts."""
-    meta = run.findings["run"]
-    summary = run.findings.get("summary", {})
-    coverage = meta.get("coverage", {})
-    complete = bool(coverage.get("complete"))
+    meta = run.report.run
+    summary = run.report.summary
+    coverage = meta.coverage
+    complete = coverage.complete
     # Narrow value columns so the count tables read as tables; long values overflow right.
     sheet = _Sheet(workbook, "Summary", [30, 20, 14, 16, 16, 14, 14])
     sheet.ws.sheet_view.showGridLines = False
     sheet.title(
         "Windows licence compliance audit",
-        f"OVHcloud Hosted Private Cloud, period {meta['period']}",
+        f"OVHcloud Hosted Private Cloud, period {meta.period}",
     )
     sheet.section("Run")
-    sheet.pair("Period", meta["period"])
-    sheet.pair("Snapshot taken (UTC)", parse_utc(meta.get("taken_at")) or meta.get("taken_at"))
-    sheet.pair("API endpoint", meta.get("endpoint"))
-    sheet.pair("Tool version", meta.get("tool_version"))
+    sheet.pair("Period", meta.period)
+    sheet.pair("Snapshot taken (UTC)", parse_utc(meta.taken_at) or meta.taken_at)
+    sheet.pair("API endpoint", meta.endpoint)
+    sheet.pair("Tool version", meta.tool_version)
     sheet.pair("Snapshot sha256", run.snapshot_sha256)
-    failures = len(coverage.get("failures", []))
+    failures = len(coverage.failures)
     _coverage_pair(sheet, complete, failures, span=5)
     for label, key in (
         ("Services listed", "services_listed"),
@@ -406,10 +404,9 @@ def _summary_sheet(
         ("VMs listed", "vms_listed"),
         ("VMs fetched", "vms_fetched"),
     ):
-        sheet.pair(label, coverage.get(key))
+        sheet.pair(label, getattr(coverage, key))
 
-    by_severity = summary.get("by_severity", {})
-    open_by_severity = summary.get("open_by_severity", {})
+    by_severity, open_by_severity = summary.by_severity, summary.open_by_severity
     sheet.section("Findings by severity")
     delta = open_delta(run)
     extra = [] if delta is None else [f"Open in {delta.period}", "Change in open"]
@@ -432,12 +429,12 @@ def _summary_sheet(
 
     sheet.section("Findings by status")
     sheet.header(["Status", "Findings"])
-    for status, count in count_sorted(summary.get("by_status", {}), STATUSES):
+    for status, count in count_sorted(summary.by_status, STATUSES):
         sheet.append([status, count])
 
     sheet.section("Findings by rule", new_page=True)
     sheet.header(["Rule", "Severity", "Findings", "Title"])
-    by_rule = summary.get("by_rule", {})
+    by_rule = summary.by_rule
     for rule_id, count in sorted(by_rule.items(), key=lambda item: rule_order(catalogue, item[0])):
         rule = rule_for(catalogue, rule_id, "")
         cells = [sheet.value(v) for v in (rule_id, rule.severity, count)]
@@ -445,7 +442,7 @@ def _summary_sheet(
 
     sheet.section("Findings by service")
     sheet.header(["Service", "Findings"])
-    for service, count in count_sorted(summary.get("by_service", {})):
+    for service, count in count_sorted(summary.by_service):
         sheet.append([service, count])
 
     sheet.section("Windows guests by service")
@@ -464,7 +461,7 @@ def _summary_sheet(
     _history_sections(sheet, history)
 
 
-def _history_sections(sheet: _Sheet, history: HistoryView) -> None:
+def _history_sections(sheet: _Sheet, history: ChangesDisplay) -> None:
     """What the history stage adds, when it has run: changes since last month and the trend."""
     if history.present:
         sheet.section(f"Since the previous run ({history.previous_period or 'none'})", True)
@@ -556,37 +553,23 @@ _REVIEW_COLUMNS: tuple[Column, ...] = (
 def _findings_sheet(workbook: Workbook, run: RunData, catalogue: Mapping[str, RuleInfo]) -> None:
     """Every finding, worst first, with its rule's title and remediation, and three columns
     for reviewers: the only cells of the protected sheet that can be edited."""
-    findings: list[JSONObject] = run.findings.get("findings", [])
+    findings = run.report.findings
     with_history = has_history(findings)
     columns = _FINDING_COLUMNS + (_HISTORY_COLUMNS if with_history else ()) + _REVIEW_COLUMNS
     table = _Table(workbook, "Findings", columns)
     for finding in sorted(findings, key=finding_order(catalogue)):
-        rule = rule_for(catalogue, finding["rule_id"], finding["severity"])
-        exception = finding.get("exception") or {}
+        rule = rule_for(catalogue, finding.rule_id, finding.severity.value)
         values: list[Any] = [
-            finding["rule_id"],
-            finding["severity"],
-            finding["status"],
-            finding["service_name"],
-            finding.get("datacenter_id"),
-            finding.get("vm_id"),
-            finding.get("vm_name"),
-            finding.get("moref"),
-            finding.get("power_state"),
-            finding.get("guest_os_family"),
-            finding.get("license"),
-            finding.get("message"),
+            *finding_values(finding),
             rule.title,
             rule.remediation or None,
-            exception.get("kind") or None,
-            exception.get("rule_id") or None,
-            exception.get("reason") or None,
-            exception.get("approved_by") or None,
-            _date_or_text(exception.get("expires")),
-            exception.get("reference") or None,
+            *_exception_values(finding.exception),
         ]
         if with_history:
-            values += [*first_seen(finding), finding.get("change")]
+            values += [
+                *first_seen(finding),
+                None if finding.change is None else finding.change.value,
+            ]
         values += review_of(run.history, finding)
         table.row(values)
     table.finish()
@@ -614,11 +597,18 @@ def _findings_sheet(workbook: Workbook, run: RunData, catalogue: Mapping[str, Ru
     protection.formatRows = False
 
 
-def _date_or_text(value: Any) -> Any:
-    """Dates typed by people become real dates; anything unparseable is kept as written."""
-    if value in (None, ""):
-        return None
-    return parse_date(value) or value
+def _exception_values(row: ExceptionRow | None) -> list[Any]:
+    """Kind, rule, reason, approved by, expires, reference; Nones without an exception."""
+    if row is None:
+        return [None] * 6
+    return [
+        row.kind.value,
+        row.rule_id or None,
+        row.reason or None,
+        row.approved_by or None,
+        row.expires,
+        row.reference or None,
+    ]
 
 
 _INVENTORY_COLUMNS: tuple[Column, ...] = (
@@ -672,7 +662,6 @@ def _inventory_sheet(workbook: Workbook, run: RunData) -> None:
 
 
 _NO_LICENCE = "(none)"
-_USAGE_KEYS = ("vms", "vms_powered_on", "vcpus", "vcpus_powered_on")
 
 
 def _licence_sheet(workbook: Workbook, run: RunData, windows: list[WindowsCoverage]) -> None:
@@ -704,7 +693,7 @@ def _licence_sheet(workbook: Workbook, run: RunData, windows: list[WindowsCovera
                 usage.unclear,
             ]
         )
-    rows: list[JSONObject] = run.findings.get("summary", {}).get("licence_usage", [])
+    rows = run.report.summary.licence_usage
     headers = [
         "Service",
         "Datacenter",
@@ -718,9 +707,9 @@ def _licence_sheet(workbook: Workbook, run: RunData, windows: list[WindowsCovera
     ]
     totals: dict[str, list[int]] = {}
     for row in rows:
-        total = totals.setdefault(row.get("license") or _NO_LICENCE, [0, 0, 0, 0])
-        for index, key in enumerate(_USAGE_KEYS):
-            total[index] += int(row.get(key) or 0)
+        total = totals.setdefault(row.license or _NO_LICENCE, [0, 0, 0, 0])
+        for index, count in enumerate(_usage_counts(row)):
+            total[index] += count
     sheet.section("By licence, all services")
     sheet.header(headers)
     for licence, counts in sorted(totals.items()):
@@ -730,12 +719,13 @@ def _licence_sheet(workbook: Workbook, run: RunData, windows: list[WindowsCovera
     for row in rows:
         sheet.append(
             _usage_row(
-                row.get("service_name"),
-                row.get("datacenter_id"),
-                row.get("license") or _NO_LICENCE,
-                *(int(row.get(key) or 0) for key in _USAGE_KEYS),
+                row.service_name, row.datacenter_id, row.license or _NO_LICENCE, *_usage_counts(row)
             )
         )
+
+
+def _usage_counts(usage: LicenceUsage) -> tuple[int, int, int, int]:
+    return (usage.vms, usage.vms_powered_on, usage.vcpus, usage.vcpus_powered_on)
 
 
 def _usage_row(
@@ -763,25 +753,25 @@ _EXCEPTION_COLUMNS: tuple[Column, ...] = (
 
 def _exceptions_sheet(workbook: Workbook, run: RunData) -> None:
     table = _Table(workbook, "Exceptions", _EXCEPTION_COLUMNS)
-    for state in run.findings.get("exceptions", []):
-        row: Mapping[str, Any] = state.get("row", {})
-        values: list[Any] = [state.get("line")]
-        for key in EXCEPTION_FIELDS:
-            value = row.get(key) or None
-            if key in ("datacenter_id", "vm_id"):
-                value = _id_or_text(value)
-            elif key == "expires":
-                value = _date_or_text(value)
-            values.append(value)
-        values += [state.get("state"), state.get("days_to_expiry"), state.get("findings_matched")]
+    for state in run.report.exceptions:
+        row = state.row
+        values: list[Any] = [
+            row.line,
+            row.service_name or None,
+            row.datacenter_id,
+            row.vm_id,
+            row.rule_id or None,
+            row.kind.value,
+            row.reason or None,
+            row.approved_by or None,
+            row.expires,
+            row.reference or None,
+            state.state.value,
+            state.days_to_expiry,
+            state.findings_matched,
+        ]
         table.row(values)
     table.finish()
-
-
-def _id_or_text(value: Any) -> Any:
-    """A register id as a number when it is one as written; `007` stays text, zeros and all."""
-    number = integer(value)
-    return number if number is not None and str(number) == str(value).strip() else value
 
 
 _FAILURES_PER_CELL = 50
@@ -844,8 +834,8 @@ _RULE_COLUMNS: tuple[Column, ...] = (
 
 
 def _rules_sheet(workbook: Workbook, run: RunData, catalogue: Mapping[str, RuleInfo]) -> None:
-    by_rule: dict[str, int] = run.findings.get("summary", {}).get("by_rule", {})
-    open_counts = open_by_rule(run.findings.get("findings", []))
+    by_rule = run.report.summary.by_rule
+    open_counts = open_by_rule(run.report.findings)
     table = _Table(workbook, "Rules", _RULE_COLUMNS)
     for rule in catalogue.values():
         table.row(
@@ -879,7 +869,7 @@ _CHANGE_COLUMNS: tuple[Column, ...] = (
 
 
 def _changes_sheet(
-    workbook: Workbook, run: RunData, history: HistoryView, catalogue: Mapping[str, RuleInfo]
+    workbook: Workbook, run: RunData, history: ChangesDisplay, catalogue: Mapping[str, RuleInfo]
 ) -> None:
     """Everything that changed since the previous run, one filterable table: new and reopened
     findings, findings gone (fixed, VM removed, or unverified), then licence events."""
@@ -887,53 +877,54 @@ def _changes_sheet(
     for finding in arrivals(run):
         table.row(
             [
-                finding["change"],
-                finding["severity"],
-                finding["rule_id"],
-                finding["service_name"],
-                finding.get("datacenter_id"),
-                finding.get("vm_id"),
-                finding.get("vm_name"),
+                None if finding.change is None else finding.change.value,
+                finding.severity.value,
+                finding.rule_id,
+                finding.service_name,
+                finding.datacenter_id,
+                finding.vm_id,
+                finding.vm_name,
                 first_seen(finding)[0],
                 None,
                 None,
-                finding.get("message"),
+                finding.message,
             ]
         )
     for gone in history.gone:
-        rule = rule_for(catalogue, gone.rule_id, gone.severity or "")
+        record = gone.record
+        rule = rule_for(catalogue, record.rule_id, record.severity)
         table.row(
             [
                 f"gone: {gone.outcome.replace('_', ' ')}",
-                gone.severity,
-                gone.rule_id,
-                gone.service_name,
-                gone.datacenter_id,
-                gone.vm_id,
-                gone.vm_name,
-                gone.first_seen,
+                record.severity,
+                record.rule_id,
+                record.service_name,
+                record.datacenter_id,
+                record.vm_id,
+                record.vm_name,
+                gone.first_seen.period,
                 None,
                 None,
-                f"{rule.title}; last seen {gone.last_seen or 'in the previous run'}",
+                f"{rule.title}; last seen {gone.last_seen.period or 'in the previous run'}",
             ]
         )
     for event in history.events:
         now = ", ".join(
-            f"{label} {event.get(key) or '(none)'}"
-            for label, key in (("guest OS", "guest_os_family"), ("licence", "license"))
+            f"{label} {value or '(none)'}"
+            for label, value in (("guest OS", event.guest_os_family), ("licence", event.license))
         )
         table.row(
             [
-                str(event.get("event", "")).replace("_", " "),
+                event.event.value.replace("_", " "),
                 None,
                 None,
-                event.get("service_name"),
-                event.get("datacenter_id"),
-                event.get("vm_id"),
-                event.get("vm_name"),
+                event.service_name,
+                event.datacenter_id,
+                event.vm_id,
+                event.vm_name,
                 None,
-                event.get("before"),
-                event.get("after"),
+                event.before,
+                event.after,
                 f"now: {now}",
             ]
         )
@@ -943,7 +934,7 @@ def _changes_sheet(
 
 def _zip_time(run: RunData) -> tuple[int, int, int, int, int, int]:
     """The snapshot time as a zip timestamp (zip cannot go before 1980)."""
-    taken = parse_utc(run.findings["run"].get("taken_at")) or datetime(1980, 1, 1)
+    taken = parse_utc(run.report.run.taken_at) or datetime(1980, 1, 1)
     taken = max(taken, datetime(1980, 1, 1))
     return (taken.year, taken.month, taken.day, taken.hour, taken.minute, taken.second // 2 * 2)
 

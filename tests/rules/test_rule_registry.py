@@ -6,7 +6,7 @@ import pytest
 
 from audit.evaluate.rules.base import Rule
 from audit.evaluate.rules.registry import EXCEPTABLE_RULE_IDS, RULE_IDS, RULES, rule_by_id
-from audit.findings import Severity
+from audit.model.findings import Severity
 
 # DESIGN.md, "Rules": public ids, never reused, with their severities.
 DESIGN_RULES = {

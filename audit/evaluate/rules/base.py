@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from audit.evaluate.records import DatacenterRecord, LicensedEntry, VmRecord
-from audit.findings import Severity
+from audit.model.findings import Severity
 
 
 @dataclass(frozen=True)

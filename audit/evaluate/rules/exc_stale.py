@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from audit.evaluate.rules.base import Rule, RuleMeta
-from audit.findings import Severity
+from audit.model.findings import Severity
 
 if TYPE_CHECKING:
     from audit.model.exceptions import ExceptionRow

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from audit.evaluate.records import DatacenterRecord, LicensedEntry, VmRecord
 from audit.evaluate.rules.base import Rule, RuleMeta
-from audit.findings import Severity
+from audit.model.findings import Severity
 
 META = RuleMeta(
     id="LIC-INVENTORY-DRIFT",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from audit.evaluate.records import POWERED_OFF, VmRecord
 from audit.evaluate.rules.base import Rule, RuleMeta
-from audit.findings import Severity
+from audit.model.findings import Severity
 
 META = RuleMeta(
     id="LIC-POWERED-OFF",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from audit.evaluate.knowledge import LicenceKind
 from audit.evaluate.records import VmRecord
 from audit.evaluate.rules.base import Rule, RuleMeta
-from audit.findings import Severity
+from audit.model.findings import Severity
 
 META = RuleMeta(
     id="LIC-UNRECOGNISED",

@@ -1,0 +1,134 @@
+"""A run's report: the `findings.json` document as typed records, written and read only here.
+
+`findings.json` is a public contract (DESIGN.md). Its shape:
+
+    {"run": RunInfo.to_json(),
+     "summary": Summary.to_json(),
+     "exceptions": [ExceptionState.to_json(), ...],
+     "findings": [Finding.to_json(), ...],
+     then, once the history stage has run: "previous_run", "resolved", "unverified", "changes"}
+
+Readers ignore keys they do not know.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from audit.errors import InputError
+from audit.jsontypes import JSONObject
+from audit.model.exceptions import ExceptionState
+from audit.model.fields import string
+from audit.model.findings import Finding, Summary
+from audit.model.history import HistoryResult
+from audit.snapshot import Coverage
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """findings.json "run": which run, of what, by which version."""
+
+    period: str
+    taken_at: str
+    endpoint: str
+    tool_version: str
+    snapshot_sha256: str
+    coverage: Coverage
+
+    def to_json(self) -> JSONObject:
+        return {
+            "period": self.period,
+            "taken_at": self.taken_at,
+            "endpoint": self.endpoint,
+            "tool_version": self.tool_version,
+            "snapshot_sha256": self.snapshot_sha256,
+            "coverage": self.coverage.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, data: JSONObject) -> RunInfo:
+        return cls(
+            period=string(data["period"]),
+            taken_at=string(data["taken_at"]),
+            endpoint=string(data["endpoint"]),
+            tool_version=string(data["tool_version"]),
+            snapshot_sha256=string(data["snapshot_sha256"]),
+            coverage=Coverage.from_json(data["coverage"]),
+        )
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """Everything a run states: evaluation results and, once recorded, the history's."""
+
+    run: RunInfo
+    summary: Summary
+    exceptions: tuple[ExceptionState, ...]
+    findings: tuple[Finding, ...]
+    history: HistoryResult | None = None
+
+    def to_json(self) -> JSONObject:
+        data: JSONObject = {
+            "run": self.run.to_json(),
+            "summary": self.summary.to_json(),
+            "exceptions": [state.to_json() for state in self.exceptions],
+            "findings": [finding.to_json() for finding in self.findings],
+        }
+        if self.history is not None:
+            data.update(self.history.to_json())
+        return data
+
+    def dumps(self) -> str:
+        """The findings.json text."""
+        return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json(cls, data: Any, source: str = "findings.json") -> RunReport:
+        """Validate a findings.json document; InputError naming `source` and the field."""
+        if not isinstance(data, dict) or "findings" not in data or "run" not in data:
+            raise InputError(f"{source}: not a findings.json document")
+        history = None
+        if "previous_run" in data:
+            history = _field(source, "history keys", HistoryResult.from_json, data)
+        return cls(
+            run=_field(source, "run", RunInfo.from_json, data.get("run")),
+            summary=_field(source, "summary", Summary.from_json, data.get("summary")),
+            exceptions=_items(source, "exceptions", ExceptionState.from_json, data),
+            findings=_items(source, "findings", Finding.from_json, data),
+            history=history,
+        )
+
+    @classmethod
+    def read(cls, path: Path) -> RunReport:
+        """Read and validate a stored findings.json; damage is an input error."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"{path}: not valid JSON: {exc}") from None
+        return cls.from_json(data, str(path))
+
+
+def _field(source: str, name: str, parse: Callable[[Any], _T], value: Any) -> _T:
+    try:
+        return parse(value)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InputError(f"{source}: {name}: damaged ({_reason(exc)})") from None
+
+
+def _items(source: str, key: str, parse: Callable[[Any], _T], data: JSONObject) -> tuple[_T, ...]:
+    items = data.get(key)
+    if not isinstance(items, list):
+        raise InputError(f"{source}: {key}: expected a list")
+    return tuple(_field(source, f"{key}[{index}]", parse, item) for index, item in enumerate(items))
+
+
+def _reason(exc: Exception) -> str:
+    return f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
