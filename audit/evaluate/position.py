@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from audit.evaluate.knowledge import interpret_licence
@@ -42,17 +42,7 @@ class LicenceRow:
 
     def to_json(self) -> JSONObject:
         """One item of findings.json's `licences`."""
-        return {
-            "service_name": self.service_name,
-            "datacenter_id": self.datacenter_id,
-            "license": self.license,
-            "billable": self.billable,
-            "vms_at_close": self.vms_at_close,
-            "vcpus_at_close": self.vcpus_at_close,
-            "peak_vms": self.peak_vms,
-            "licence_days": self.licence_days,
-            "vmlicensed_at_close": self.vmlicensed_at_close,
-        }
+        return asdict(self)  # every field is a JSON scalar, named as in findings.json
 
 
 @dataclass(frozen=True)
@@ -70,14 +60,7 @@ class LicenceTotal:
     vmlicensed_at_close: int
 
     def to_json(self) -> JSONObject:
-        return {
-            "service_name": self.service_name,
-            "license": self.license,
-            "vms_at_close": self.vms_at_close,
-            "vcpus_at_close": self.vcpus_at_close,
-            "licence_days": self.licence_days,
-            "vmlicensed_at_close": self.vmlicensed_at_close,
-        }
+        return asdict(self)  # every field is a JSON scalar, named as in findings.json
 
 
 @dataclass(frozen=True)
@@ -128,17 +111,7 @@ class ControlPanelRow:
 
     def to_json(self) -> JSONObject:
         """One item of findings.json's `control_panel`."""
-        return {
-            "service_name": self.service_name,
-            "datacenter_id": self.datacenter_id,
-            "vms": self.vms,
-            "windows_vms": self.windows_vms,
-            "declared": self.declared,
-            "windows_guests": self.windows_guests,
-            "older_windows_ids": self.older_windows_ids,
-            "deleted_windows_vms": self.deleted_windows_vms,
-            "vms_read": self.vms_read,
-        }
+        return asdict(self)  # every field is a JSON scalar, named as in findings.json
 
 
 def _datacenters(snapshot: Snapshot) -> Iterator[tuple[str, DatacenterSnapshot]]:
