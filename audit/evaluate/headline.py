@@ -153,8 +153,10 @@ def windows_guests_correctly_licensed(snapshot: Snapshot, findings: Iterable[Fin
                 if vm.power_state == DELETED or not vm.guest.is_windows:
                     continue
                 guests += 1
-                rules = by_vm.get((vm.service_name, vm.datacenter_id, vm.vm_id or -1), set())
-                fitting += licence_fits(vm, () if vm.vm_id is None else rules)
+                rules: Collection[str] = ()
+                if vm.vm_id is not None:
+                    rules = by_vm.get((vm.service_name, vm.datacenter_id, vm.vm_id), set())
+                fitting += licence_fits(vm, rules)
     return Figure(FigureKey.CORRECTLY_LICENSED, fitting, guests)
 
 
