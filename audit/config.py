@@ -7,15 +7,19 @@ never go here: they come the `ovh` way (OVH_* variables or ovh.conf).
 from __future__ import annotations
 
 import argparse
+import difflib
+import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from audit.collect.retry import RetryPolicy
 from audit.errors import InputError
-from audit.evaluate.knowledge import SETTABLE_EDITIONS
+from audit.evaluate.knowledge import LEGACY_LICENCES, SETTABLE_EDITIONS, SETTABLE_LICENCES
+from audit.evaluate.prices import Prices
 
 FAIL_ON_CHOICES = ("high", "medium", "low", "info", "never")
 SERVICE_DEFAULT_KEY = "default"
@@ -97,6 +101,7 @@ class Config:
     max_retries: int | None = None
     retry_base_delay_s: float | None = None
     remediation: RemediationConfig = field(default_factory=RemediationConfig)
+    prices: Prices | None = None
 
     def retry_policy(self) -> RetryPolicy:
         changes: dict[str, Any] = {}
@@ -178,7 +183,7 @@ def load_config(path: Path) -> Config:
         raise InputError(f"{path}: cannot read configuration: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: invalid TOML: {exc}") from None
-    unknown = set(data) - {"audit", "remediation"}
+    unknown = set(data) - {"audit", "remediation", "prices"}
     if unknown:
         raise InputError(f"{path}: unknown section [{sorted(unknown)[0]}]")
     audit = _expect(path, "[audit]", data.get("audit", {}), dict)
@@ -231,4 +236,50 @@ def load_config(path: Path) -> Config:
                 for name, table in services.items()
             },
         ),
+        prices=_prices(path, data.get("prices")),
     )
+
+
+# --- [prices] (issue 11): optional monthly prices per licence value, and their currency. ---
+
+PRICE = Range(0, 1_000_000)
+_CURRENCY = re.compile(r"[A-Z]{3}", re.ASCII)
+_PRICES_SETTINGS = {"currency", "unlicensed_reference"}
+_BILLABLE = (*SETTABLE_LICENCES, *LEGACY_LICENCES)
+
+
+def _prices(path: Path, value: Any) -> Prices | None:
+    """`[prices]`: `currency` (ISO 4217), one price per billable licence value (per VM and
+    month), and optionally `unlicensed_reference`, the licence unlicensed guests are priced at."""
+    if value is None:
+        return None
+    table = _expect(path, "[prices]", value, dict)
+    if "currency" not in table:
+        raise InputError(f'{path}: prices.currency: required with [prices] (e.g. "EUR")')
+    currency = _expect(path, "prices.currency", table["currency"], str)
+    if not _CURRENCY.fullmatch(currency):
+        raise InputError(
+            f"{path}: prices.currency: expected an ISO 4217 code such as EUR, got {currency!r}"
+        )
+    monthly: dict[str, Decimal] = {}
+    for licence, price in table.items():
+        if licence in _PRICES_SETTINGS:
+            continue
+        key = f'prices."{licence}"'
+        if licence not in _BILLABLE:
+            close = difflib.get_close_matches(licence, _BILLABLE, n=1)
+            hint = f' (did you mean "{close[0]}"?)' if close else ""
+            raise InputError(
+                f"{path}: {key}: not a Windows edition OVHcloud bills, exactly as the API "
+                f"spells it{hint}"
+            )
+        monthly[licence] = Decimal(str(_number(path, key, price, (int, float), PRICE)))
+    reference = table.get("unlicensed_reference")
+    if reference is not None:
+        _expect(path, "prices.unlicensed_reference", reference, str)
+        if reference not in SETTABLE_LICENCES or reference not in monthly:
+            raise InputError(
+                f"{path}: prices.unlicensed_reference: {reference!r} must be a licence "
+                "setLicense accepts and have a price in [prices]"
+            )
+    return Prices(currency, monthly, reference)
