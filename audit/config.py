@@ -6,15 +6,19 @@ never go here: they come the `ovh` way (OVH_* variables or ovh.conf).
 
 from __future__ import annotations
 
+import difflib
+import re
 import tomllib
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from audit.config_values import Range, bounded, expect
 from audit.errors import InputError
 from audit.mail_config import MailSettings, mail_settings
-from audit.model.licences import SETTABLE_EDITIONS
+from audit.model.licences import LEGACY_LICENCES, SETTABLE_EDITIONS, SETTABLE_LICENCES
+from audit.model.prices import Prices
 
 FAIL_ON_CHOICES = ("high", "medium", "low", "info", "never")
 SERVICE_DEFAULT_KEY = "default"
@@ -70,6 +74,7 @@ class Config:
     retry_base_delay_s: float | None = None
     remediation: RemediationConfig = field(default_factory=RemediationConfig)
     mail: MailSettings | None = None  # the [mail] section (audit/mail_config.py)
+    prices: Prices | None = None  # the [prices] section
 
 
 _AUDIT_KEYS = {
@@ -128,7 +133,7 @@ def load_config(path: Path) -> Config:
         raise InputError(f"{path}: cannot read configuration: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: invalid TOML: {exc}") from None
-    unknown = set(data) - {"audit", "remediation", "mail"}
+    unknown = set(data) - {"audit", "remediation", "mail", "prices"}
     if unknown:
         raise InputError(f"{path}: unknown section [{sorted(unknown)[0]}]")
     audit = expect(path, "[audit]", data.get("audit", {}), dict)
@@ -183,4 +188,50 @@ def load_config(path: Path) -> Config:
             },
         ),
         mail=None if "mail" not in data else mail_settings(path, data["mail"]),
+        prices=_prices(path, data.get("prices")),
     )
+
+
+# [prices]: optional monthly prices per licence value, and their currency.
+
+PRICE = Range(0, 1_000_000)
+_CURRENCY = re.compile(r"[A-Z]{3}", re.ASCII)
+_PRICES_SETTINGS = {"currency", "unlicensed_reference"}
+_BILLABLE = (*SETTABLE_LICENCES, *LEGACY_LICENCES)
+
+
+def _prices(path: Path, value: Any) -> Prices | None:
+    """`[prices]`: `currency` (ISO 4217), one price per billable licence value (per VM and
+    month), and optionally `unlicensed_reference`, the licence unlicensed guests are priced at."""
+    if value is None:
+        return None
+    table = expect(path, "[prices]", value, dict)
+    if "currency" not in table:
+        raise InputError(f'{path}: prices.currency: required with [prices] (e.g. "EUR")')
+    currency = expect(path, "prices.currency", table["currency"], str)
+    if not _CURRENCY.fullmatch(currency):
+        raise InputError(
+            f"{path}: prices.currency: expected an ISO 4217 code such as EUR, got {currency!r}"
+        )
+    monthly: dict[str, Decimal] = {}
+    for licence, price in table.items():
+        if licence in _PRICES_SETTINGS:
+            continue
+        key = f'prices."{licence}"'
+        if licence not in _BILLABLE:
+            close = difflib.get_close_matches(licence, _BILLABLE, n=1)
+            hint = f' (did you mean "{close[0]}"?)' if close else ""
+            raise InputError(
+                f"{path}: {key}: not a Windows edition OVHcloud bills, exactly as the API "
+                f"spells it{hint}"
+            )
+        monthly[licence] = Decimal(str(bounded(path, key, price, (int, float), PRICE)))
+    reference = table.get("unlicensed_reference")
+    if reference is not None:
+        expect(path, "prices.unlicensed_reference", reference, str)
+        if reference not in SETTABLE_LICENCES or reference not in monthly:
+            raise InputError(
+                f"{path}: prices.unlicensed_reference: {reference!r} must be a licence "
+                "setLicense accepts and have a price in [prices]"
+            )
+    return Prices(currency, monthly, reference)

@@ -7,7 +7,6 @@ or interrupted run never leaves half-written outputs and a re-run replaces the p
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from audit import __version__
+from audit import period as periods
 from audit.collect.api import ClientFactory, check_endpoint
 from audit.collect.collector import CollectOptions, collect
 from audit.config import RemediationConfig
@@ -36,7 +36,6 @@ from audit.render.html import HtmlReport
 from audit.render.xlsx import XlsxReport
 from audit.snapshot import Snapshot, encode_snapshot, read_snapshot, read_snapshot_bytes
 
-PERIOD_PATTERN = re.compile(r"^(2\d{3})-(0[1-9]|1[0-2])$")  # from 2000: no earlier SPLA
 SNAPSHOT_FILE = "snapshot.json.gz"
 FINDINGS_FILE = "findings.json"
 MANIFEST_FILE = "manifest.json"
@@ -56,12 +55,8 @@ def renderers() -> Sequence[Renderer]:
 
 
 def parse_period(text: str | None) -> str:
-    """YYYY-MM; default the current month in UTC."""
-    if text is None:
-        return datetime.now(UTC).strftime("%Y-%m")
-    if not PERIOD_PATTERN.match(text):
-        raise InputError(f"--period {text!r}: expected YYYY-MM from 2000, e.g. 2026-11")
-    return text
+    """`--period` (YYYY-MM, current or previous; default current) as YYYY-MM, today in UTC."""
+    return periods.parse_period(text, datetime.now(UTC).date()).label
 
 
 @dataclass(frozen=True)

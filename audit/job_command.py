@@ -113,7 +113,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_api_arguments(run)
     run.add_argument("--out", type=Path, help=f"output folder (default {DEFAULT_OUT}/)")
-    run.add_argument("--period", help="YYYY-MM from 2000 (default: the current month, UTC)")
+    run.add_argument("--period", help="YYYY-MM, current or previous (UTC months; default: current)")
     run.add_argument("--exceptions", type=Path, help="exceptions register (CSV)")
     run.add_argument(
         "--fail-on",

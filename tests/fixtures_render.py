@@ -57,6 +57,7 @@ pcc-203-0-113-10,1,1002,*,byol,Customer's own licence (MS agreement 42),=HYPERLI
 pcc-203-0-113-10,1,1003,WIN-UNLICENSED,waiver,Decommission planned,CISO,2025-06-30,CHG-0042
 pcc-203-0-113-10,1,1004,WIN-CLIENT-OS,waiver,Lab desktop,Jane Doe,2026-03-31,CHG-0099
 pcc-203-0-113-10,1,9999,*,byol,Old VM,Jane Doe,,CHG-0001
+pcc-203-0-113-10,1,1013,*,byol,Own licence (and billed: LIC-BYOL-BILLED),Jane Doe,,MS-EA-7
 pcc-203-0-113-10,1,0042,*,byol,Typed with zeros,Jane Doe,,000123
 """
 

@@ -57,7 +57,9 @@ def test_nonsense_periods_are_refused_in_one_line(
 ) -> None:
     code = main(["run", "--period", period, "--from-snapshot", str(tmp_path / "x")])
     assert code == 2
-    expected = f"--period {period!r}: expected YYYY-MM from 2000, e.g. 2026-11"
+    expected = (
+        f"--period {period!r}: expected YYYY-MM from 2000 (e.g. 2026-11), current or previous"
+    )
     assert capsys.readouterr().err == f"ovh-license-audit: error: {expected}\n"
 
 

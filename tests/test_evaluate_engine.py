@@ -265,3 +265,23 @@ def test_unexpected_values_are_data_not_crashes() -> None:
         (7, "LIC-INVENTORY-DRIFT"),
         (None, "WIN-UNLICENSED"),
     }
+
+
+def test_byol_billed_is_not_hidden_by_the_byol_row_it_is_about() -> None:
+    rows = register(
+        f"{PROD},1,103,*,byol,Volume licence,J. Doe,,MLA-2",
+        f"{PROD},1,104,*,byol,Own licence,J. Doe,,MLA-3",
+        f"{PROD},1,104,LIC-BYOL-BILLED,waiver,Removal booked,CFO,2026-06-30,CHG-9",
+    )
+    evaluation = evaluate(fleet(), rows, TODAY)
+    by_key = {(f.vm_id, f.rule_id): f for f in evaluation.findings}
+    # 103's other findings take the byol status; the double payment stays open.
+    assert by_key[(103, "LIC-NON-WINDOWS")].status is Status.BYOL
+    assert by_key[(103, "LIC-BYOL-BILLED")].status is Status.OPEN
+    assert by_key[(103, "LIC-BYOL-BILLED")].exception is None
+    assert by_key[(104, "LIC-BYOL-BILLED")].status is Status.WAIVED
+    assert by_key[(104, "LIC-BYOL-BILLED")].exception == rows[2]
+    # A byol row does not count the finding about itself as one it covers.
+    matched = [state.findings_matched for state in evaluation.exception_states]
+    assert matched == [2, 0, 1]
+    assert evaluation.summary.by_rule["LIC-BYOL-BILLED"] == 2

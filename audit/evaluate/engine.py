@@ -29,7 +29,7 @@ from audit.evaluate.records import (
     VmRecord,
 )
 from audit.evaluate.rules import exc_expired, exc_stale
-from audit.evaluate.rules.base import DatacenterCheck, RuleMeta, VmCheck
+from audit.evaluate.rules.base import DatacenterCheck, RegisterCheck, RuleMeta, VmCheck
 from audit.evaluate.rules.registry import RULE_IDS, RULES
 from audit.model.exceptions import (
     ANY_RULE,
@@ -46,6 +46,9 @@ _VM_CHECKS: tuple[tuple[RuleMeta, VmCheck], ...] = tuple(
 )
 _DATACENTER_CHECKS: tuple[tuple[RuleMeta, DatacenterCheck], ...] = tuple(
     (rule.meta, rule.check_datacenter) for rule in RULES if rule.check_datacenter is not None
+)
+_REGISTER_CHECKS: tuple[tuple[RuleMeta, RegisterCheck], ...] = tuple(
+    (rule.meta, rule.check_register) for rule in RULES if rule.check_register is not None
 )
 _RULE_RANK = {rule_id: rank for rank, rule_id in enumerate(RULE_IDS)}
 _STATUS_OF_KIND = {ExceptionKind.BYOL: Status.BYOL, ExceptionKind.WAIVER: Status.WAIVED}
@@ -185,6 +188,19 @@ class _Run:
             if message is not None:
                 subject = subject or _Subject.of_vm(vm)
                 self.add(meta, vm.service_name, vm.datacenter_id, vm.vm_id, subject, message)
+        self.register_checks(vm)
+
+    def register_checks(self, vm: VmRecord) -> None:
+        """Rules over the VM's valid register rows (LIC-BYOL-BILLED), after its own rules."""
+        if vm.vm_id is None:
+            return
+        indexes = self.rows_by_vm.get((vm.service_name, vm.datacenter_id, vm.vm_id), ())
+        valid = tuple(self.rows[index] for index in indexes if not self.expired[index])
+        for meta, check in _REGISTER_CHECKS if valid else ():
+            message = check(vm, valid)
+            if message is not None:
+                subject = _Subject.of_vm(vm)
+                self.add(meta, vm.service_name, vm.datacenter_id, vm.vm_id, subject, message)
 
     def add(
         self,
@@ -200,7 +216,9 @@ class _Run:
         if vm_id is not None and self.rows_by_vm:
             for index in self.rows_by_vm.get((service_name, dc_id, vm_id), ()):
                 row = self.rows[index]
-                if not row.covers(meta.id):
+                if not row.covers(meta.id) or (
+                    row.kind is ExceptionKind.BYOL and not meta.byol_covers
+                ):
                     continue
                 self.matched[index] += 1
                 if not self.expired[index] and (chosen is None or chosen.rule_id == ANY_RULE):

@@ -15,7 +15,12 @@ from types import MappingProxyType
 
 from audit.config import RemediationConfig
 from audit.evaluate.knowledge import interpret_guest_os, interpret_licence, settable_licence
-from audit.evaluate.rules import lic_non_windows, lic_version_mismatch, win_unlicensed
+from audit.evaluate.rules import (
+    lic_byol_billed,
+    lic_non_windows,
+    lic_version_mismatch,
+    win_unlicensed,
+)
 from audit.evaluate.rules.registry import RULE_IDS, rule_by_id
 from audit.model.findings import Finding, Status
 from audit.runtime.plan import Action, ActionKind, Plan
@@ -106,6 +111,7 @@ PLANNERS: Mapping[str, Planner] = MappingProxyType(
         win_unlicensed.META.id: _win_unlicensed,
         lic_version_mismatch.META.id: _version_mismatch,
         lic_non_windows.META.id: _remove_licence,
+        lic_byol_billed.META.id: _remove_licence,
     }
 )
 

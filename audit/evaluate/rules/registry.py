@@ -1,4 +1,5 @@
-"""The rule catalogue in DESIGN.md order: an explicit list, no package walking."""
+"""The rule catalogue in DESIGN.md order (LIC-BYOL-BILLED after LIC-POWERED-OFF, as in "The
+monthly cycle"): an explicit list, no package walking."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from audit.evaluate.rules import (
     exc_stale,
     guest_os_drift,
     guest_os_unknown,
+    lic_byol_billed,
     lic_inventory_drift,
     lic_legacy,
     lic_non_windows,
@@ -29,6 +31,7 @@ RULES: tuple[Rule, ...] = (
     guest_os_drift.RULE,
     lic_inventory_drift.RULE,
     lic_powered_off.RULE,
+    lic_byol_billed.RULE,
     exc_expired.RULE,
     exc_stale.RULE,
 )
@@ -37,7 +40,11 @@ RULE_IDS: tuple[str, ...] = tuple(rule.id for rule in RULES)
 
 # Rules an exceptions register row may name: the ones raised by checks, not by the register.
 EXCEPTABLE_RULE_IDS: frozenset[str] = frozenset(
-    rule.id for rule in RULES if rule.check_vm is not None or rule.check_datacenter is not None
+    rule.id
+    for rule in RULES
+    if rule.check_vm is not None
+    or rule.check_datacenter is not None
+    or rule.check_register is not None
 )
 
 _BY_ID = {rule.id: rule for rule in RULES}

@@ -1,0 +1,191 @@
+"""The headline figures an auditor quotes and signs, each a count of findings or defined by one
+sentence that the reports print beside it (issue 11).
+
+Pure functions over the findings (and, for the share of correctly licensed guests, the
+snapshot), so the same functions give the previous run's figures for the change since then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from audit.evaluate.knowledge import LicenceKind
+from audit.evaluate.records import DELETED, VmRecord
+from audit.evaluate.rules import (
+    lic_byol_billed,
+    lic_non_windows,
+    lic_powered_off,
+    lic_version_mismatch,
+    win_client_os,
+    win_unlicensed,
+)
+from audit.jsontypes import JSONObject
+from audit.model.findings import Finding, Status
+from audit.snapshot import Snapshot
+
+VmKey = tuple[str, int, int]
+
+# Findings (whatever their status) that say a guest's licence does not fit it: the wrong
+# Windows version, or a desktop OS that no SPLA server licence covers.
+MISFIT_RULE_IDS: frozenset[str] = frozenset({lic_version_mismatch.META.id, win_client_os.META.id})
+# Open findings that say a billed licence may buy nothing: a non-Windows guest, a powered-off
+# VM, or a VM the customer already covers with its own licence.
+WASTE_RULE_IDS: tuple[str, ...] = (
+    lic_non_windows.META.id,
+    lic_powered_off.META.id,
+    lic_byol_billed.META.id,
+)
+_FITTING_KINDS = frozenset({LicenceKind.EDITION, LicenceKind.LEGACY, LicenceKind.OVH_MANAGED})
+
+
+class FigureKey(StrEnum):
+    UNLICENSED_SERVER_GUESTS = "unlicensed_server_guests"
+    CORRECTLY_LICENSED = "windows_guests_correctly_licensed"
+    LICENCES_POSSIBLY_WASTED = "licences_possibly_wasted"
+    BYOL_COVERED_GUESTS = "byol_covered_guests"
+
+
+@dataclass(frozen=True)
+class Definition:
+    """What a figure is called and the one sentence that defines it, as the reports print."""
+
+    label: str
+    sentence: str
+    rule_ids: tuple[str, ...]
+
+
+DEFINITIONS: Mapping[FigureKey, Definition] = {
+    FigureKey.UNLICENSED_SERVER_GUESTS: Definition(
+        "Windows server guests without a licence",
+        "The open WIN-UNLICENSED findings: Windows Server guests with no licence (or "
+        "'unlicensed windows guestos') that no valid exception covers; desktop-OS guests are "
+        "counted by WIN-CLIENT-OS instead.",
+        (win_unlicensed.META.id,),
+    ),
+    FigureKey.CORRECTLY_LICENSED: Definition(
+        "Windows guests correctly licensed",
+        "Windows guests (deleted VMs aside) carrying a Windows edition or 'OVHcloud managed' "
+        "that fits them: no LIC-VERSION-MISMATCH or WIN-CLIENT-OS finding, whatever its "
+        "status, says the licence does not cover the guest.",
+        tuple(sorted(MISFIT_RULE_IDS)),
+    ),
+    FigureKey.LICENCES_POSSIBLY_WASTED: Definition(
+        "Licences possibly wasted",
+        "VMs with an open LIC-NON-WINDOWS, LIC-POWERED-OFF or LIC-BYOL-BILLED finding, each "
+        "VM counted once: a billed licence on a non-Windows guest, on a powered-off VM, or on "
+        "a VM the customer declares covered by its own licence.",
+        WASTE_RULE_IDS,
+    ),
+    FigureKey.BYOL_COVERED_GUESTS: Definition(
+        "BYOL-covered guests",
+        "VMs with at least one finding in status byol: a valid byol row of the exceptions "
+        "register covers it, each VM counted once.",
+        (),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One headline figure; `of` is the denominator when the figure is a share."""
+
+    key: FigureKey
+    value: int
+    of: int | None = None
+
+    @property
+    def definition(self) -> Definition:
+        return DEFINITIONS[self.key]
+
+    def to_json(self) -> JSONObject:
+        return {
+            "key": self.key.value,
+            "label": self.definition.label,
+            "value": self.value,
+            "of": self.of,
+            "definition": self.definition.sentence,
+            "rule_ids": list(self.definition.rule_ids),
+        }
+
+
+def _vm_key(finding: Finding) -> VmKey | None:
+    if finding.datacenter_id is None or finding.vm_id is None:
+        return None
+    return (finding.service_name, finding.datacenter_id, finding.vm_id)
+
+
+def unlicensed_server_guests(findings: Iterable[Finding]) -> Figure:
+    """The open WIN-UNLICENSED findings."""
+    count = sum(
+        1 for f in findings if f.rule_id == win_unlicensed.META.id and f.status is Status.OPEN
+    )
+    return Figure(FigureKey.UNLICENSED_SERVER_GUESTS, count)
+
+
+def licence_fits(vm: VmRecord, rule_ids: Collection[str]) -> bool:
+    """Whether a Windows guest's licence covers it, by the tool's own rules: a licence it can
+    be billed under and none of `rule_ids` (the VM's findings) in MISFIT_RULE_IDS. This is the
+    test the reports' "licensed" bucket must use (not the licence kind alone)."""
+    return vm.licence.kind in _FITTING_KINDS and not MISFIT_RULE_IDS.intersection(rule_ids)
+
+
+def rules_by_vm(findings: Iterable[Finding]) -> dict[VmKey, set[str]]:
+    """The rule ids raised per VM, whatever their status."""
+    by_vm: dict[VmKey, set[str]] = {}
+    for finding in findings:
+        key = _vm_key(finding)
+        if key is not None:
+            by_vm.setdefault(key, set()).add(finding.rule_id)
+    return by_vm
+
+
+def windows_guests_correctly_licensed(snapshot: Snapshot, findings: Iterable[Finding]) -> Figure:
+    """Windows guests whose licence fits them, of every Windows guest not deleted."""
+    by_vm = rules_by_vm(findings)
+    fitting = guests = 0
+    for service in snapshot.services:
+        for dc in service.datacenters:
+            for raw in dc.vms:
+                vm = VmRecord.from_api(raw, service.service_name, dc.datacenter_id, None)
+                if vm.power_state == DELETED or not vm.guest.is_windows:
+                    continue
+                guests += 1
+                rules: Collection[str] = ()
+                if vm.vm_id is not None:
+                    rules = by_vm.get((vm.service_name, vm.datacenter_id, vm.vm_id), set())
+                fitting += licence_fits(vm, rules)
+    return Figure(FigureKey.CORRECTLY_LICENSED, fitting, guests)
+
+
+def wasted_licences(findings: Iterable[Finding]) -> dict[VmKey, str | None]:
+    """The VMs counted as licences possibly wasted, with the licence each carries."""
+    wasted: dict[VmKey, str | None] = {}
+    for finding in findings:
+        key = _vm_key(finding)
+        if key is not None and finding.rule_id in WASTE_RULE_IDS and finding.status is Status.OPEN:
+            wasted.setdefault(key, finding.license)
+    return wasted
+
+
+def licences_possibly_wasted(findings: Iterable[Finding]) -> Figure:
+    """VMs with an open finding of WASTE_RULE_IDS, each counted once."""
+    return Figure(FigureKey.LICENCES_POSSIBLY_WASTED, len(wasted_licences(findings)))
+
+
+def byol_covered_guests(findings: Iterable[Finding]) -> Figure:
+    """VMs with at least one finding in status byol."""
+    vms = {key for f in findings if f.status is Status.BYOL and (key := _vm_key(f)) is not None}
+    return Figure(FigureKey.BYOL_COVERED_GUESTS, len(vms))
+
+
+def headline(snapshot: Snapshot, findings: Iterable[Finding]) -> tuple[Figure, ...]:
+    """The four figures, in the order the reports show them."""
+    listed = tuple(findings)
+    return (
+        unlicensed_server_guests(listed),
+        windows_guests_correctly_licensed(snapshot, listed),
+        licences_possibly_wasted(listed),
+        byol_covered_guests(listed),
+    )

@@ -1,0 +1,217 @@
+"""The licence position: what OVHcloud bills, counted from the snapshot, beside what the
+Control Panel shows (DESIGN.md, "Licence position"; findings.json `licences` and
+`control_panel`).
+
+Pure functions over the snapshot. Peak and licence-days need the daily observations of the
+period (issue 12); until those land they equal the snapshot's counts (one observed day).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+
+from audit.coerce import text
+from audit.evaluate.knowledge import interpret_licence
+from audit.evaluate.records import DELETED, VmRecord
+from audit.jsontypes import JSONObject
+from audit.snapshot import DatacenterSnapshot, Snapshot
+
+
+@dataclass(frozen=True)
+class LicenceRow:
+    """One licence value in one datacenter: the VMs carrying it and vmLicensed's count.
+
+    `billable` is a current or legacy Windows edition (what OVHcloud bills); special values
+    (OVHcloud managed, unlicensed windows guestos, unsupported) and unrecognised ones are not.
+    `vmlicensed_at_close` is None when the datacenter's vmLicensed could not be read. A value
+    that only vmLicensed names has a row too (0 VMs), so no listed licence is left out.
+    """
+
+    service_name: str
+    datacenter_id: int
+    license: str
+    billable: bool
+    vms_at_close: int
+    vcpus_at_close: int
+    peak_vms: int
+    licence_days: int
+    vmlicensed_at_close: int | None
+
+    def to_json(self) -> JSONObject:
+        """One item of findings.json's `licences`."""
+        return asdict(self)  # every field is a JSON scalar, named as in findings.json
+
+
+@dataclass(frozen=True)
+class LicenceTotal:
+    """Billable rows summed: per service (`license` None), per licence value over every
+    service (`service_name` None), or overall (both None). `vmlicensed_at_close` sums the
+    datacenters whose listing was read. Peak is left out: a sum of per-datacenter peaks is
+    not a peak once daily observations land."""
+
+    service_name: str | None
+    license: str | None
+    vms_at_close: int
+    vcpus_at_close: int
+    licence_days: int
+    vmlicensed_at_close: int
+
+    def to_json(self) -> JSONObject:
+        return asdict(self)  # every field is a JSON scalar, named as in findings.json
+
+
+@dataclass(frozen=True)
+class ControlPanelRow:
+    """One datacenter counted the Control Panel's way, beside our own Windows count.
+
+    Control Panel: `vms` every VM the API lists (deleted ones included), `windows_vms`
+    guestOsFamily starting with `windows` (any case), `declared` a non-null licence. Ours:
+    `windows_guests`, guestOsFamily starting with `win`, deleted VMs excluded. The difference
+    is exactly `older_windows_ids` (winNet*, winLonghorn*, win2000*, winNT*, ... on VMs that
+    are not deleted) minus `deleted_windows_vms`. `vms_read` < `vms` when some listed VMs could
+    not be read: the other counters then cover only the VMs read.
+    """
+
+    service_name: str
+    datacenter_id: int
+    vms: int
+    windows_vms: int
+    declared: int
+    windows_guests: int
+    older_windows_ids: int
+    deleted_windows_vms: int
+    vms_read: int
+
+    def difference(self) -> str | None:
+        """One sentence explaining why `windows_guests` differs from `windows_vms`; None when
+        the two agree and nothing was left unread."""
+        parts = []
+        if self.older_windows_ids:
+            parts.append(
+                f"we count {self.older_windows_ids} guest(s) with older Windows ids (winNet*, "
+                "winLonghorn*, ...) that the Control Panel does not count as Windows"
+            )
+        if self.deleted_windows_vms:
+            parts.append(
+                f"the Control Panel counts {self.deleted_windows_vms} deleted Windows VM(s) "
+                "that we do not evaluate"
+            )
+        if self.vms_read < self.vms:
+            parts.append(
+                f"{self.vms - self.vms_read} listed VM(s) could not be read, so neither count "
+                "includes them"
+            )
+        if not parts:
+            return None
+        sentence = "; ".join(parts)
+        return sentence[0].upper() + sentence[1:] + "."
+
+    def to_json(self) -> JSONObject:
+        """One item of findings.json's `control_panel`."""
+        return asdict(self)  # every field is a JSON scalar, named as in findings.json
+
+
+def _datacenters(snapshot: Snapshot) -> Iterator[tuple[str, DatacenterSnapshot]]:
+    for service in snapshot.services:
+        for datacenter in service.datacenters:
+            yield service.service_name, datacenter
+
+
+def licences(snapshot: Snapshot) -> tuple[LicenceRow, ...]:
+    """One row per service, datacenter and licence value, ordered by service, datacenter,
+    billable first, then value."""
+    rows: list[LicenceRow] = []
+    for service_name, dc in _datacenters(snapshot):
+        vms: Counter[str] = Counter()
+        vcpus: Counter[str] = Counter()
+        for raw in dc.vms:
+            vm = VmRecord.from_api(raw, service_name, dc.datacenter_id, None)
+            if vm.power_state == DELETED or vm.license is None:
+                continue
+            vms[vm.license] += 1
+            vcpus[vm.license] += vm.cpu_num
+        listed: Counter[str] | None = None
+        if dc.vm_licensed is not None:
+            listed = Counter(
+                value for entry in dc.vm_licensed if (value := text(entry.get("license")))
+            )
+        for value in sorted(set(vms) | set(listed or ()), key=_licence_order):
+            rows.append(
+                LicenceRow(
+                    service_name=service_name,
+                    datacenter_id=dc.datacenter_id,
+                    license=value,
+                    billable=interpret_licence(value).is_windows_edition,
+                    vms_at_close=vms[value],
+                    vcpus_at_close=vcpus[value],
+                    peak_vms=vms[value],  # one observed day until issue 12
+                    licence_days=vms[value],
+                    vmlicensed_at_close=None if listed is None else listed[value],
+                )
+            )
+    return tuple(rows)
+
+
+def _licence_order(value: str) -> tuple[bool, str]:
+    return (not interpret_licence(value).is_windows_edition, value)
+
+
+def licence_totals(rows: Sequence[LicenceRow]) -> tuple[LicenceTotal, ...]:
+    """Billable rows summed per service, then per licence value over every service, then
+    overall (always present, zeros when nothing is billable)."""
+    sums: dict[tuple[str | None, str | None], list[int]] = {}
+    for row in rows:
+        if not row.billable:
+            continue
+        listed = row.vmlicensed_at_close or 0
+        for key in ((row.service_name, None), (None, row.license), (None, None)):
+            total = sums.setdefault(key, [0, 0, 0, 0])
+            total[0] += row.vms_at_close
+            total[1] += row.vcpus_at_close
+            total[2] += row.licence_days
+            total[3] += listed
+    sums.setdefault((None, None), [0, 0, 0, 0])
+
+    def order(key: tuple[str | None, str | None]) -> tuple[int, str]:
+        service, value = key
+        return (0, service) if service is not None else (1 if value else 2, value or "")
+
+    return tuple(LicenceTotal(key[0], key[1], *sums[key]) for key in sorted(sums, key=order))
+
+
+def control_panel(snapshot: Snapshot) -> tuple[ControlPanelRow, ...]:
+    """One row per datacenter, in the snapshot's order."""
+    rows = []
+    for service_name, dc in _datacenters(snapshot):
+        counts: Counter[str] = Counter()
+        listed = set(dc.vm_ids)
+        for raw in dc.vms:
+            vm = VmRecord.from_api(raw, service_name, dc.datacenter_id, None)
+            if vm.vm_id is not None:
+                listed.add(vm.vm_id)
+            deleted = vm.power_state == DELETED
+            # The Control Panel's way: the raw value, `windows` prefix, deleted VMs included.
+            panel_windows = (vm.guest_os_family or "").lower().startswith("windows")
+            counts["declared"] += vm.license is not None
+            counts["windows_vms"] += panel_windows
+            counts["deleted_windows"] += deleted and panel_windows
+            # Ours: the rules' own detection (`win` prefix), deleted VMs excluded.
+            ours = not deleted and vm.guest.is_windows
+            counts["windows_guests"] += ours
+            counts["older"] += ours and not panel_windows
+        rows.append(
+            ControlPanelRow(
+                service_name=service_name,
+                datacenter_id=dc.datacenter_id,
+                vms=max(len(listed), len(dc.vms)),
+                windows_vms=counts["windows_vms"],
+                declared=counts["declared"],
+                windows_guests=counts["windows_guests"],
+                older_windows_ids=counts["older"],
+                deleted_windows_vms=counts["deleted_windows"],
+                vms_read=len(dc.vms),
+            )
+        )
+    return tuple(rows)

@@ -1,0 +1,55 @@
+"""A fleet where every headline figure differs from the naive count (issue 11, defects 1-4),
+evaluated by the real engine with a register: shared by the headline and price tests."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from audit.evaluate.engine import evaluate
+from audit.evaluate.exceptions import parse_exceptions
+from audit.model.findings import Finding
+from audit.snapshot import DatacenterSnapshot, RunMeta, ServiceSnapshot, Snapshot
+
+S = "pcc-192-0-2-1"
+SERVER, DESKTOP, LINUX = "windows2019srv_64Guest", "windows9_64Guest", "rhel9_64Guest"
+W19, W22 = "windows 2019 Standard", "windows 2022 Standard"
+REGISTER = f"""service_name,datacenter_id,vm_id,rule_id,kind,reason,approved_by,expires,reference
+{S},1,2,WIN-UNLICENSED,waiver,Decommission,CISO,2026-12-31,CHG-2
+{S},1,7,WIN-CLIENT-OS,byol,VDA licences,Licence desk,,VDA-7
+{S},1,9,*,waiver,Migration,CISO,2026-12-31,CHG-9
+"""
+
+
+def vm(vm_id: int, guest: str, license: str | None, state: str = "poweredOn") -> Any:
+    return {"vmId": vm_id, "name": f"vm{vm_id}", "powerState": state, "cpuNum": 2,
+            "guestOsFamily": guest, "license": license}  # fmt: skip
+
+
+VMS = [
+    vm(1, SERVER, None),  # WIN-UNLICENSED, open
+    vm(2, SERVER, None),  # WIN-UNLICENSED, waived
+    vm(3, DESKTOP, None),  # WIN-CLIENT-OS: not a "server guest without a licence"
+    vm(4, SERVER, W19),  # fits
+    vm(5, "windows2019srvNext_64Guest", W19),  # LIC-VERSION-MISMATCH: does not fit
+    vm(6, DESKTOP, W22),  # desktop with a server licence: does not fit
+    vm(7, DESKTOP, W19),  # byol row, and billed: LIC-BYOL-BILLED (VM 4085 in the demo)
+    vm(8, LINUX, W22, "poweredOff"),  # LIC-NON-WINDOWS and LIC-POWERED-OFF: one licence
+    vm(9, LINUX, W22),  # LIC-NON-WINDOWS, waived
+    vm(10, SERVER, "OVHcloud managed"),  # fits
+    vm(12, SERVER, W19, "deleted"),  # not evaluated, not a guest
+]
+
+
+def evaluated() -> tuple[Snapshot, tuple[Finding, ...]]:
+    listing = tuple({"vmId": v["vmId"], "guestOsFamily": v["guestOsFamily"],
+                     "license": v["license"]} for v in VMS if v["license"])  # fmt: skip
+    dc = DatacenterSnapshot(
+        1, {"datacenterId": 1}, tuple(v["vmId"] for v in VMS), tuple(VMS), listing
+    )
+    snapshot = Snapshot(
+        meta=RunMeta(taken_at="2026-11-30T06:00:00Z", endpoint="test", tool_version="test"),
+        services=(ServiceSnapshot(S, {"serviceName": S}, (dc,)),),
+    )
+    rows = parse_exceptions(REGISTER.encode(), "exceptions.csv")
+    return snapshot, evaluate(snapshot, rows, datetime.date(2026, 11, 30)).findings

@@ -1,0 +1,153 @@
+"""The licence position against a hand-counted fleet, and the Control Panel's counters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from audit.evaluate.position import (
+    ControlPanelRow,
+    LicenceRow,
+    LicenceTotal,
+    control_panel,
+    licence_totals,
+    licences,
+)
+from audit.snapshot import DatacenterSnapshot, RunMeta, ServiceSnapshot, Snapshot
+
+A, B = "pcc-192-0-2-1", "pcc-198-51-100-2"
+W19, W22D = "windows 2019 Standard", "windows 2022 Datacenter"
+
+
+def vm(vm_id: int, guest: str | None, license: str | None, cpus: int = 2, **extra: Any) -> Any:
+    return {
+        "vmId": vm_id,
+        "name": f"vm{vm_id}",
+        "powerState": "poweredOn",
+        "guestOsFamily": guest,
+        "license": license,
+        "cpuNum": cpus,
+        **extra,
+    }
+
+
+def entry(vm_id: int, license: str | None) -> dict[str, Any]:
+    return {"vmId": vm_id, "guestOsFamily": "windows2019srv_64Guest", "license": license}
+
+
+def dc(
+    dc_id: int, vms: list[Any], vm_licensed: list[Any] | None, vm_ids: list[int] | None = None
+) -> DatacenterSnapshot:
+    return DatacenterSnapshot(
+        datacenter_id=dc_id,
+        details={"datacenterId": dc_id},
+        vm_ids=tuple(vm_ids if vm_ids is not None else [v["vmId"] for v in vms]),
+        vms=tuple(vms),
+        vm_licensed=None if vm_licensed is None else tuple(vm_licensed),
+    )
+
+
+def fleet() -> Snapshot:
+    a1 = [
+        vm(1, "windows2019srv_64Guest", W19, cpus=4),
+        vm(2, "windows2019srv_64Guest", W19, cpus=2, powerState="poweredOff"),
+        vm(3, "windows2019srv_64Guest", W19, cpus=8, powerState="deleted"),  # not counted
+        vm(4, "rhel9_64Guest", W22D, cpus=2),
+        vm(5, "winNetStandard64Guest", None),  # Windows Server 2003: ours, not the panel's
+        vm(6, "winLonghorn64Guest", "windows 2008 R2 Standard", cpus=1),  # legacy: billed
+        vm(7, "windows9_64Guest", "OVHcloud managed"),
+        vm(8, "windows2019srv_64Guest", "unlicensed windows guestos"),
+        vm(9, "windows9Server64Guest", None, powerState="deleted"),
+        vm(10, "WINDOWS2019SRV_64GUEST", W19, cpus=2),  # any case
+        vm(11, "winNetEnterprise64Guest", None),
+    ]
+    a1_listing = [entry(i, W19) for i in (1, 2, 3, 10, 99)]  # 99: a VM the DC does not list
+    a1_listing += [
+        entry(4, W22D),
+        entry(6, "windows 2008 R2 Standard"),
+        entry(7, "OVHcloud managed"),
+        entry(8, "unlicensed windows guestos"),
+        entry(98, "windows 2016 Standard"),  # a value only vmLicensed names
+    ]
+    a2 = [vm(21, "windows2019srv_64Guest", W19, cpus=4), vm(22, "debian12_64Guest", None)]
+    b1 = [vm(31, "windows2019srvNext_64Guest", "windows 2022 Standard", cpus=16)]
+    return Snapshot(
+        meta=RunMeta(taken_at="2026-11-01T02:00:00Z", endpoint="test", tool_version="test"),
+        services=(
+            ServiceSnapshot(
+                A,
+                {"serviceName": A},
+                (dc(1, a1, a1_listing), dc(2, a2, None, vm_ids=[21, 22, 23])),
+            ),
+            ServiceSnapshot(
+                B, {"serviceName": B}, (dc(1, b1, [entry(31, "windows 2022 Standard")]),)
+            ),
+        ),
+    )
+
+
+def row(
+    service: str, dc_id: int, value: str, billable: bool, vms: int, vcpus: int, listed: int | None
+) -> LicenceRow:
+    return LicenceRow(service, dc_id, value, billable, vms, vcpus, vms, vms, listed)
+
+
+def test_licence_rows_by_hand() -> None:
+    assert licences(fleet()) == (
+        row(A, 1, "windows 2008 R2 Standard", True, 1, 1, 1),
+        row(A, 1, "windows 2016 Standard", True, 0, 0, 1),
+        row(A, 1, W19, True, 3, 8, 5),  # VMs 1, 2 and 10; deleted 3 left out, listed 3 and 99
+        row(A, 1, W22D, True, 1, 2, 1),
+        row(A, 1, "OVHcloud managed", False, 1, 2, 1),
+        row(A, 1, "unlicensed windows guestos", False, 1, 2, 1),
+        row(A, 2, W19, True, 1, 4, None),  # vmLicensed unread
+        row(B, 1, "windows 2022 Standard", True, 1, 16, 1),
+    )
+
+
+def test_totals_per_service_per_licence_and_overall() -> None:
+    assert licence_totals(licences(fleet())) == (
+        LicenceTotal(A, None, 6, 15, 6, 8),
+        LicenceTotal(B, None, 1, 16, 1, 1),
+        LicenceTotal(None, "windows 2008 R2 Standard", 1, 1, 1, 1),
+        LicenceTotal(None, "windows 2016 Standard", 0, 0, 0, 1),
+        LicenceTotal(None, W19, 4, 12, 4, 5),
+        LicenceTotal(None, W22D, 1, 2, 1, 1),
+        LicenceTotal(None, "windows 2022 Standard", 1, 16, 1, 1),
+        LicenceTotal(None, None, 7, 31, 7, 9),
+    )
+    assert licence_totals(()) == (LicenceTotal(None, None, 0, 0, 0, 0),)
+
+
+def test_control_panel_counters_on_old_guest_ids() -> None:
+    a1, a2, b1 = control_panel(fleet())
+    # vms: 11 listed; windows_vms: 1, 2, 3, 7, 8, 9, 10; declared: 1, 2, 3, 4, 6, 7, 8, 10;
+    # ours: 1, 2, 5, 6, 7, 8, 10, 11 (winNet*/winLonghorn* in, deleted 3 and 9 out).
+    assert a1 == ControlPanelRow(A, 1, 11, 7, 8, 8, 3, 2, 11)
+    assert a1.windows_guests == a1.windows_vms - a1.deleted_windows_vms + a1.older_windows_ids
+    assert a1.difference() == (
+        "We count 3 guest(s) with older Windows ids (winNet*, winLonghorn*, ...) that the "
+        "Control Panel does not count as Windows; the Control Panel counts 2 deleted Windows "
+        "VM(s) that we do not evaluate."
+    )
+    assert a2 == ControlPanelRow(A, 2, 3, 1, 1, 1, 0, 0, 2)
+    assert a2.difference() == "1 listed VM(s) could not be read, so neither count includes them."
+    assert b1 == ControlPanelRow(B, 1, 1, 1, 1, 1, 0, 0, 1)
+    assert b1.difference() is None
+
+
+def test_json_rows_carry_the_contract_fields() -> None:
+    licence = licences(fleet())[0].to_json()
+    assert set(licence) == {
+        "service_name",
+        "datacenter_id",
+        "license",
+        "billable",
+        "vms_at_close",
+        "vcpus_at_close",
+        "peak_vms",
+        "licence_days",
+        "vmlicensed_at_close",
+    }
+    panel = control_panel(fleet())[0].to_json()
+    assert {"service_name", "datacenter_id", "vms", "windows_vms", "declared"} <= set(panel)
+    assert panel["windows_guests"] == 8
