@@ -164,10 +164,17 @@ class _Walk:
                     self._idle.notify_all()
 
     def wait(self) -> None:
-        with self._lock:
-            while self._pending > 0 and self._fatal is None:
-                self._idle.wait()
-            fatal = self._fatal
+        try:
+            with self._lock:
+                while self._pending > 0 and self._fatal is None:
+                    self._idle.wait()
+                fatal = self._fatal
+        except BaseException as interrupt:  # Ctrl-C, SIGTERM: the workers stop calling too
+            with self._lock:
+                self._fatal = interrupt
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self.progress.close()
+            raise
         self._pool.shutdown(wait=True, cancel_futures=True)
         self.progress.close()
         if fatal is not None:
