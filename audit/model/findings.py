@@ -45,7 +45,7 @@ class Status(StrEnum):
 STATUSES: tuple[str, ...] = tuple(status.value for status in Status)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One rule that fired for one VM (or one exception row, for EXC-STALE).
 

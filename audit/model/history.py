@@ -47,7 +47,7 @@ class EventKind(StrEnum):
     GUEST_OS_CHANGED = "guest_os_changed"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sighting:
     """A run, as findings.json names it: its period and the UTC date of its snapshot.
 
@@ -71,7 +71,7 @@ class Sighting:
         return cls(string(data["period"]), string(data["date"]))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FindingRecord:
     """What the history keeps of a finding in one run (one per fingerprint)."""
 
@@ -118,7 +118,7 @@ class FindingRecord:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GoneFinding:
     """A finding of the previous run that this run does not have, and why."""
 
@@ -151,7 +151,7 @@ class GoneFinding:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LicenceEvent:
     """One VM-level change; `before`/`after` hold the changed value (licence or guest OS).
 
