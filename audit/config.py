@@ -17,8 +17,8 @@ from typing import Any
 from audit.config_values import Range, bounded, expect
 from audit.errors import InputError
 from audit.mail_config import MailSettings, mail_settings
-from audit.model.licences import LEGACY_LICENCES, SETTABLE_EDITIONS, SETTABLE_LICENCES
 from audit.model.findings import SEVERITIES
+from audit.model.licences import LEGACY_LICENCES, SETTABLE_EDITIONS, SETTABLE_LICENCES
 from audit.model.prices import Prices
 
 FAIL_ON_CHOICES = (*SEVERITIES, "never")
