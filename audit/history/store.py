@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,7 +199,7 @@ class HistoryStore:
         try:
             with store._errors():
                 db.execute("PRAGMA foreign_keys = ON")
-                db.execute("PRAGMA journal_mode = WAL")
+            store._use_wal()
             store._migrate()
         except BaseException:
             db.close()
@@ -207,6 +208,20 @@ class HistoryStore:
 
     def close(self) -> None:
         self._db.close()
+
+    def _use_wal(self) -> None:
+        """Switch to WAL. SQLite answers a busy journal-mode switch at once, without its busy
+        timeout (two runs creating the file together), so the wait is ours."""
+        deadline = time.monotonic() + self.wait_s
+        while True:
+            try:
+                with self._errors():
+                    self._db.execute("PRAGMA journal_mode = WAL")
+                return
+            except HistoryBusyError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.01)
 
     def __enter__(self) -> HistoryStore:
         return self
