@@ -35,11 +35,11 @@ from audit.model.prices import Cost, Prices
 from audit.model.run import PlanSummary, RegisterFile, RunInfo, RunReport
 from audit.remediate.plan import Plan, build_plan
 from audit.remediate.script import write_remediation
-from audit.runtime.plan import ActionKind
 from audit.render.base import Renderer, RunData
 from audit.render.csv_findings import FindingsCsv
 from audit.render.html import HtmlReport
 from audit.render.xlsx import XlsxReport
+from audit.runtime.plan import ActionKind
 from audit.snapshot import Snapshot, encode_snapshot, read_snapshot, read_snapshot_bytes
 
 SNAPSHOT_FILE = "snapshot.json.gz"

@@ -22,8 +22,10 @@ def _record(cls: type[_R], data: Any) -> _R:
         wanted = spec.type if isinstance(spec.type, str) else str(spec.type)
         if value is None and "None" not in wanted:
             raise ValueError(f"{spec.name}: null")
-        if value is not None and wanted.startswith("int") and (
-            not isinstance(value, int) or isinstance(value, bool)
+        if (
+            value is not None
+            and wanted.startswith("int")
+            and (not isinstance(value, int) or isinstance(value, bool))
         ):
             raise ValueError(f"{spec.name}: expected an integer, got {value!r}")
         if value is not None and wanted.startswith("str") and not isinstance(value, str):
