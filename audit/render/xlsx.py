@@ -177,8 +177,9 @@ def _print_setup(ws: Any, label: str, fit_width: bool = True) -> None:
         ws.sheet_properties.pageSetUpPr.fitToPage = True
         ws.page_setup.fitToWidth = 1
         ws.page_setup.fitToHeight = 0
-    else:
+    else:  # a band of rows prints with all its columns before the next band
         ws.page_setup.scale = _WIDE_SCALE
+        ws.page_setup.pageOrder = "overThenDown"
     ws.page_margins.left = ws.page_margins.right = 0.4
     ws.page_margins.top = ws.page_margins.bottom = 0.6
     ws.page_margins.header = ws.page_margins.footer = 0.25
