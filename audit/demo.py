@@ -20,7 +20,14 @@ from audit.errors import ExitCode
 from audit.evaluate.exceptions import load_exceptions
 from audit.fsutil import atomic_write_bytes, atomic_write_text
 from audit.history.store import HISTORY_FILE
-from audit.job import REMEDIATION_DIR, JobResult, JobSpec, SnapshotSource, run_job
+from audit.job import (
+    REMEDIATION_DIR,
+    JobResult,
+    JobSpec,
+    SnapshotSource,
+    register_file,
+    run_job,
+)
 from audit.job_command import print_summary
 from audit.mail_config import MailSettings, Security
 from audit.model.exceptions import REGISTER_COLUMNS
@@ -115,7 +122,11 @@ def run_month(simulator: Simulator, period: str, out: Path, exceptions_path: Pat
         endpoint_label=simulator.url,
     )
     spec = JobSpec(
-        out_dir=out, period=period, source=source, exceptions=load_exceptions(exceptions_path)
+        out_dir=out,
+        period=period,
+        source=source,
+        exceptions=load_exceptions(exceptions_path),
+        register=register_file(exceptions_path),
     )
     return run_job(spec)
 

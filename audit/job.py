@@ -20,20 +20,26 @@ from audit.collect.api import ClientFactory, check_endpoint
 from audit.collect.collector import CollectOptions, collect
 from audit.config import RemediationConfig
 from audit.errors import AuditError, ExitCode, InputError
+from audit.evaluate import headline
 from audit.evaluate.engine import Evaluation, evaluate
+from audit.evaluate.placement import with_placement
+from audit.evaluate.position import control_panel, licences
+from audit.evaluate.prices import declarations_cost, unlicensed_exposure, wasted_cost
 from audit.fsutil import atomic_write_text, sha256_file, staged_directory
 from audit.history.stage import prepare as prepare_history
 from audit.history.stage import rebuild_view
 from audit.history.store import DEFAULT_WAIT_S, HISTORY_FILE, HistoryStore
 from audit.model.exceptions import ExceptionRow
-from audit.model.findings import Severity, Status
-from audit.model.run import RunInfo, RunReport
+from audit.model.findings import Finding, Severity, Status
+from audit.model.prices import Cost, Prices
+from audit.model.run import PlanSummary, RegisterFile, RunInfo, RunReport
 from audit.remediate.plan import Plan, build_plan
 from audit.remediate.script import write_remediation
 from audit.render.base import Renderer, RunData
 from audit.render.csv_findings import FindingsCsv
 from audit.render.html import HtmlReport
 from audit.render.xlsx import XlsxReport
+from audit.runtime.plan import ActionKind
 from audit.snapshot import Snapshot, encode_snapshot, read_snapshot, read_snapshot_bytes
 
 SNAPSHOT_FILE = "snapshot.json.gz"
@@ -123,6 +129,8 @@ class JobSpec:
     allow_bypass: bool = False  # setLicense actions carry bypassGuestOsFamilyCheck (flagged)
     history_wait_s: float = DEFAULT_WAIT_S
     replace_incomplete: bool = False  # an incomplete run may replace a complete one
+    register: RegisterFile | None = None  # the exceptions register's file name and sha256
+    prices: Prices | None = None  # [prices]: the reports then show monthly amounts
 
 
 @dataclass(frozen=True)
@@ -142,10 +150,65 @@ def evaluation_day(snapshot: Snapshot) -> date:
     return datetime.fromisoformat(snapshot.meta.taken_at.replace("Z", "+00:00")).date()
 
 
+@dataclass(frozen=True)
+class RunContext:
+    """What the reports state about how the run was made, beside what it found."""
+
+    fail_on: str | None = None
+    register: RegisterFile | None = None
+    plan: Plan | None = None
+    prices: Prices | None = None
+
+
+def plan_summary(plan: Plan) -> PlanSummary:
+    counts = plan.counts()
+    return PlanSummary(
+        set_license=counts[ActionKind.SET_LICENSE.value],
+        remove_license=counts[ActionKind.REMOVE_LICENSE.value],
+        manual=counts[ActionKind.MANUAL.value],
+        sha256=plan.sha256,
+    )
+
+
+def _costs(
+    findings: Sequence[Finding], rows: Any, prices: Prices | None, plan: Plan | None
+) -> tuple[Cost, ...]:
+    """The money figures, unlicensed guests priced at the licence the plan would set."""
+    if prices is None:
+        return ()
+    targets = {
+        (action.service_name, action.datacenter_id, action.vm_id, action.rule_id): (
+            action.target_license
+        )
+        for action in (plan.actions if plan is not None else ())
+        if action.action is ActionKind.SET_LICENSE
+    }
+
+    def target_of(finding: Finding) -> str | None:
+        key = (finding.service_name, finding.datacenter_id, finding.vm_id, finding.rule_id)
+        return targets.get(key)
+
+    return (
+        declarations_cost(rows, prices),
+        unlicensed_exposure(findings, prices, target_of),
+        wasted_cost(findings, prices),
+    )
+
+
 def run_report(
-    period: str, snapshot: Snapshot, snapshot_sha256: str, evaluation: Evaluation
+    period: str,
+    snapshot: Snapshot,
+    snapshot_sha256: str,
+    evaluation: Evaluation,
+    context: RunContext | None = None,
 ) -> RunReport:
-    """The run's report before the history stage (findings.json, DESIGN.md "Output folder")."""
+    """The run's report before the history stage (findings.json, DESIGN.md "Output folder"):
+    the findings with their VM's folder and cluster, the headline figures, the licence
+    position and, with [prices], the monthly amounts."""
+    context = context or RunContext()
+    findings = with_placement(evaluation.findings, snapshot)
+    rows = licences(snapshot)
+    figures = headline.headline(snapshot, findings)
     return RunReport(
         run=RunInfo(
             period=period,
@@ -154,11 +217,22 @@ def run_report(
             tool_version=__version__,
             snapshot_sha256=snapshot_sha256,
             coverage=snapshot.coverage,
+            fail_on=context.fail_on,
+            exceptions_register=context.register,
+            remediation_plan=None if context.plan is None else plan_summary(context.plan),
         ),
-        summary=evaluation.summary,
+        summary=replace(evaluation.summary, headline=headline.counts(figures)),
         exceptions=evaluation.exception_states,
-        findings=evaluation.findings,
+        findings=findings,
+        licences=rows,
+        control_panel=control_panel(snapshot),
+        costs=_costs(findings, rows, context.prices, context.plan),
     )
+
+
+def register_file(path: Path) -> RegisterFile:
+    """The exceptions register as the run records it: file name (no folder) and sha256."""
+    return RegisterFile(path.name, sha256_file(path))
 
 
 def exit_code_for(snapshot: Snapshot, evaluation: Evaluation, fail_on: str) -> ExitCode:
@@ -222,15 +296,16 @@ def run_job(spec: JobSpec) -> JobResult:
         with staged_directory(run_dir) as stage:
             (stage / SNAPSHOT_FILE).write_bytes(snapshot_bytes)
             snapshot_sha256 = sha256_file(stage / SNAPSHOT_FILE)
-            report = run_report(spec.period, snapshot, snapshot_sha256, evaluation)
-            entry = prepare_history(history, snapshot, report)
-            report = entry.report
-            atomic_write_text(stage / FINDINGS_FILE, report.dumps())
-            render_all(RunData(snapshot, snapshot_sha256, report, entry.view), stage)
             plan = build_plan(
                 evaluation.findings, snapshot_sha256, spec.remediation, spec.allow_bypass
             )
             plan_sha256 = write_remediation(stage / REMEDIATION_DIR, plan)
+            context = RunContext(spec.fail_on, spec.register, plan, spec.prices)
+            report = run_report(spec.period, snapshot, snapshot_sha256, evaluation, context)
+            entry = prepare_history(history, snapshot, report)
+            report = entry.report
+            atomic_write_text(stage / FINDINGS_FILE, report.dumps())
+            render_all(RunData(snapshot, snapshot_sha256, report, entry.view), stage)
             write_manifest(stage, spec.period, snapshot_sha256)
             history.record_run(entry.record)
     return JobResult(

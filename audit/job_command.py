@@ -20,6 +20,7 @@ from audit.job import (
     SnapshotSource,
     parse_period,
     rebuild_reports,
+    register_file,
     run_job,
 )
 from audit.model.findings import SEVERITIES
@@ -85,6 +86,8 @@ def run_command(args: argparse.Namespace) -> int:
             remediation=config.remediation,
             allow_bypass=args.allow_bypass,
             replace_incomplete=args.replace_incomplete,
+            register=None if exceptions_path is None else register_file(exceptions_path),
+            prices=config.prices,
         )
     )
     # The run is committed: a reader that went away (`run ... | head`) does not change its code.

@@ -11,7 +11,7 @@ import hashlib
 import json
 import zlib
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
@@ -179,6 +179,38 @@ class CredentialInfo:
             ),
             note=str(data.get("note", "")),
         )
+
+
+# A key that expires within this time of the snapshot is reported: next month's job would fail.
+EXPIRY_WARNING = timedelta(days=30)
+
+
+def _aware(moment: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else None
+
+
+def credential_warnings(credential: CredentialInfo, taken_at: str) -> list[str]:
+    """What a reader of the run must know about the key, one sentence each."""
+    warnings: list[str] = []
+    if not credential.known:
+        return [f"the consumer key's rights could not be read ({credential.note or 'unknown'})"]
+    if credential.may_write:
+        methods = sorted({rule.method.upper() for rule in credential.rules} - {"GET"})
+        warnings.append(
+            f"the audit key may do more than read ({', '.join(methods)} allowed); "
+            "an audit key needs GET only (ovh-license-audit auth request)"
+        )
+    expiration = _aware(credential.expiration) if credential.expiration else None
+    taken = _aware(taken_at)
+    if expiration is not None and taken is not None and expiration - taken <= EXPIRY_WARNING:
+        days = (expiration - taken).days
+        when = "has expired" if days < 0 else f"expires in {days} days"
+        warnings.append(f"the consumer key {when} ({credential.expiration})")
+    return warnings
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from audit.cli import main
-from audit.collect.credential import credential_warnings, read_credential
+from audit.collect.credential import read_credential
 from audit.errors import CredentialError
 from audit.simulator.api import (
     DEFAULT_APPLICATION_KEY,
@@ -21,7 +21,7 @@ from audit.simulator.api import (
 )
 from audit.simulator.generate import generate_fleet
 from audit.simulator.server import Simulator
-from audit.snapshot import CredentialInfo, CredentialRule, RunMeta
+from audit.snapshot import CredentialInfo, CredentialRule, RunMeta, credential_warnings
 
 GET_ONLY = ["GET /dedicatedCloud", "GET /dedicatedCloud/*"]
 

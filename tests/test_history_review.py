@@ -193,7 +193,7 @@ def test_bad_cells_are_named(report: Path, tmp_path: Path) -> None:
     sheet = workbook["Findings"]
     sheet.cell(2, columns(sheet)["VM id"]).value = "vm-one"
     workbook.save(tmp_path / "id.xlsx")
-    with pytest.raises(InputError, match=r"cell F2: 'vm-one' is not an id"):
+    with pytest.raises(InputError, match=r"cell B2: 'vm-one' is not an id"):
         read_review_workbook(tmp_path / "id.xlsx")
 
     workbook = load_workbook(report)

@@ -32,6 +32,8 @@ def test_every_finding_with_every_field_and_no_formula(tmp_path: Path) -> None:
         "exception_reference",
         "first_seen_date",
         "exception_rule_id",
+        "folder",
+        "cluster",
     ]
     findings = run.report.to_json()["findings"]
     assert len(rows) == len(findings)
@@ -44,6 +46,10 @@ def test_every_finding_with_every_field_and_no_formula(tmp_path: Path) -> None:
         assert row["change"] == finding["change"]
         exception = finding.get("exception") or {}
         assert row["exception_rule_id"] == exception.get("rule_id", "")
+        for field in ("folder", "cluster"):  # from the VM, for per-owner filtering
+            value = finding.get(field) or ""
+            assert row[field] in (value, "'" + value), field
+    assert any(row["folder"] for row in rows) and any(row["cluster"] for row in rows)
     for row in rows:
         for value in row.values():
             assert not value.startswith(FORMULA_TRIGGERS), value

@@ -105,13 +105,31 @@ def test_no_external_url_and_a_strict_csp(doc: lxml.html.HtmlElement) -> None:
 
 def test_structure_for_readers_without_javascript(doc: lxml.html.HtmlElement, run: RunData) -> None:
     sections = [el.get("id") for el in doc.xpath("//main/section[@id]")]
-    assert sections == ["summary", "findings", "exceptions", "coverage", "rules"]
+    assert sections == [
+        "executive",
+        "summary",
+        "position",
+        "findings",
+        "exceptions",
+        "coverage",
+        "rules",
+        "sign-off",
+    ]
     links = doc.xpath("//nav[@class='toc']/a/@href")
-    assert links == ["#summary", "#findings", "#exceptions", "#coverage", "#rules"]
+    assert links == [
+        "#executive",
+        "#summary",
+        "#position",
+        "#findings",
+        "#exceptions",
+        "#coverage",
+        "#rules",
+        "#sign-off",
+    ]
     banner = doc.find_class("banner")[0]
     assert "bad" in banner.classes and "INCOMPLETE" in banner.text_content()
     assert f"1 of {22 + BULK} VMs could not be read" in banner.text_content()
-    assert len(doc.find_class("tile")) == 6
+    assert len(doc.find_class("tile")) == 7  # open findings, the four headline figures, 2 more
     assert len(doc.xpath("//figure[contains(@class, 'chart')]/svg")) == 3
     groups = doc.xpath("//section[@id='findings']/details[contains(@class, 'rule')]")
     rule_ids = {f["rule_id"] for f in run.report.to_json()["findings"]}
@@ -179,8 +197,14 @@ def test_history_sections_only_when_present(
     assert "First seen" not in doc.find(".//main").text_content()
     section = rich.get_element_by_id("changes")
     assert section.tag == "section"
-    assert rich.xpath("//main/section/@id")[:3] == ["summary", "changes", "findings"]
-    assert rich.xpath("//nav[@class='toc']/a/@href")[1] == "#changes"
+    assert rich.xpath("//main/section/@id")[:5] == [
+        "executive",
+        "summary",
+        "position",
+        "changes",
+        "findings",
+    ]
+    assert rich.xpath("//nav[@class='toc']/a/@href")[3] == "#changes"
     assert "(2025-10)" in section.find("h2").text_content()
     pills = section.find_class("changes")[0].text_content()
     assert "gone: unverified" in pills and "licence set" in pills

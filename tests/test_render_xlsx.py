@@ -20,9 +20,18 @@ from fixtures_render import HOSTILE_NAMES, TAKEN_AT, make_empty_run, make_run, w
 from audit.render.base import RunData
 from audit.render.safe_text import visible_controls
 from audit.render.view import SEVERITIES, rule_catalogue
-from audit.render.xlsx import XlsxReport
+from audit.render.xlsx import XlsxReport, line_count
 
-SHEETS = ["Summary", "Findings", "Inventory", "Licence usage", "Exceptions", "Coverage", "Rules"]
+SHEETS = [
+    "Summary",
+    "Findings",
+    "Licence position",
+    "Inventory",
+    "Licence usage",
+    "Exceptions",
+    "Coverage",
+    "Rules",
+]
 REVIEW = ["Review status", "Owner", "Comment"]
 # findings.json's finding fields, and the exception row's, as the Findings sheet heads them.
 FIELDS = {
@@ -46,8 +55,22 @@ EXCEPTION_FIELDS = {
     "approved_by": "Approved by",
     "reference": "Reference",
 }
+# The VM's name and id first: they stay frozen on screen and head every printed page.
 FINDINGS_HEADERS = [
-    *FIELDS.values(),
+    "VM name",
+    "VM id",
+    "Rule",
+    "Severity",
+    "Status",
+    "Service",
+    "Datacenter",
+    "Folder",
+    "Cluster",
+    "moRef",
+    "Power state",
+    "Guest OS (configured)",
+    "Licence",
+    "Message",
     "Rule title",
     "Remediation",
     "Exception kind",
@@ -154,10 +177,11 @@ def test_sheets_in_order_with_the_columns_of_the_issue(book: Any) -> None:
     assert headers(book["Inventory"]) == INVENTORY_HEADERS
     assert headers(book["Exceptions"]) == EXCEPTIONS_HEADERS
     assert headers(book["Rules"]) == RULES_HEADERS
+    assert book["Findings"].freeze_panes == "C2"  # the header row and the VM name and id
     for name in ("Findings", "Inventory", "Exceptions", "Rules"):
         sheet = book[name]
         last = openpyxl.utils.get_column_letter(sheet.max_column)
-        assert sheet.freeze_panes == "A2", name
+        assert sheet.freeze_panes == ("C2" if name == "Findings" else "A2"), name
         assert sheet.auto_filter.ref == f"A1:{last}{sheet.max_row}", name
 
 
@@ -268,24 +292,24 @@ def test_hostile_values_stay_text_never_formulas(book: Any, xlsx: Path, run: Run
     )
 
 
-def test_review_columns_validated_unlocked_and_the_rest_protected(book: Any) -> None:
+def test_review_columns_validated_and_the_sheet_sortable(book: Any) -> None:
+    """Excel refuses to sort a protected sheet whose range holds locked cells, so the Findings
+    sheet is not protected (import-review checks the identity cells instead); the review
+    columns are marked, unlocked and validated."""
     sheet = book["Findings"]
-    protection = sheet.protection
-    assert protection.sheet is True
-    assert not protection.password
-    assert protection.autoFilter is False and protection.sort is False
+    assert sheet.protection.sheet is False
     (validation,) = sheet.data_validations.dataValidation
     assert validation.type == "list"
     assert validation.formula1 == '"open,accepted,fixed,false positive"'
-    assert str(validation.sqref) == f"U2:U{sheet.max_row}"
-    assert headers(sheet)[20] == "Review status"
-    for row in sheet.iter_rows(min_row=2, max_col=20):
-        assert all(cell.protection.locked for cell in row)
-    for column in ("U", "V", "W"):  # empty review cells take their column's style
+    review = len(FINDINGS_HEADERS) + 1
+    letter = openpyxl.utils.get_column_letter(review)
+    assert str(validation.sqref) == f"{letter}2:{letter}{sheet.max_row}"
+    assert headers(sheet)[review - 1] == "Review status"
+    for offset in range(3):  # empty review cells take their column's style
+        column = openpyxl.utils.get_column_letter(review + offset)
         assert sheet.column_dimensions[column].protection.locked is False
-    assert sheet.column_dimensions["T"].protection.locked is True
     rules = {str(rule.sqref) for rule in sheet.conditional_formatting}
-    assert rules == {f"B2:B{sheet.max_row}"}
+    assert rules == {f"D2:D{sheet.max_row}"}
     fills = {
         rule.formula[0]: rule.dxf.fill.fgColor.rgb
         for cf in sheet.conditional_formatting
@@ -323,6 +347,11 @@ def test_every_sheet_prints_landscape_one_page_wide(book: Any) -> None:
     for sheet in book:
         setup = sheet.page_setup
         assert setup.orientation == "landscape", sheet.title
+        assert setup.paperSize == 9, sheet.title  # A4
+        if sheet.title == "Findings":  # 25+ columns: several legible pages wide
+            assert not sheet.sheet_properties.pageSetUpPr.fitToPage
+            assert setup.scale == 70 and sheet.print_title_cols == "$A:$B"
+            continue
         assert (setup.fitToWidth, setup.fitToHeight) == (1, 0), sheet.title
         assert sheet.sheet_properties.pageSetUpPr.fitToPage, sheet.title
         assert "2025-11" in sheet.oddFooter.left.text and "&P" in sheet.oddFooter.right.text
@@ -331,7 +360,11 @@ def test_every_sheet_prints_landscape_one_page_wide(book: Any) -> None:
     # Wrapped text gets rows tall enough to show it (LibreOffice prints them overlapping else).
     rules = book["Rules"]
     assert all((rules.row_dimensions[row].height or 0) >= 45 for row in range(2, rules.max_row + 1))
-    assert book["Findings"].row_dimensions[2].height is None  # one line per finding
+    findings = book["Findings"]  # the message wraps: a row is as tall as its message needs
+    message = headers(findings).index("Message") + 1
+    for row in range(2, findings.max_row + 1):
+        lines = line_count(findings.cell(row, message).value, 60)
+        assert (findings.row_dimensions[row].height or 15) >= 15 * lines, row
 
 
 def test_document_properties_name_period_and_snapshot(book: Any, run: RunData) -> None:
@@ -345,7 +378,9 @@ def test_document_properties_name_period_and_snapshot(book: Any, run: RunData) -
 
 
 def test_incomplete_coverage_is_red(book: Any) -> None:
-    cell = next(row[1] for row in book["Summary"].iter_rows() if row[0].value == "Coverage")
+    cells = [row[1] for row in book["Summary"].iter_rows() if row[0].value == "Coverage"]
+    assert cells[0].value.startswith("INCOMPLETE: ")  # the executive summary's line
+    cell = cells[-1]  # the Run section's
     assert cell.value == "INCOMPLETE: 1 object(s) could not be read"
     assert cell.fill.fgColor.rgb == "00C62828"
 
@@ -372,8 +407,8 @@ def test_history_adds_columns_reviews_and_sheets(history_book: Any, run: RunData
     assert not any(cell.protection.locked for cell in first[-3:])
     assert first[-2].quotePrefix and first[-2].data_type == "s"
     document = with_history(run).report.to_json()["findings"]
-    assert (first[0].value, first[5].value) == (document[0]["rule_id"], document[0]["vm_id"])
-    seen = {(row[0].value, row[5].value): row for row in sheet.iter_rows(min_row=2)}
+    assert (first[2].value, first[1].value) == (document[0]["rule_id"], document[0]["vm_id"])
+    seen = {(row[2].value, row[1].value): row for row in sheet.iter_rows(min_row=2)}
     for finding in document:
         row = seen[(finding["rule_id"], finding["vm_id"])]
         assert row[-6].value == finding["first_seen"]["period"]
@@ -419,7 +454,7 @@ def test_libreoffice_reads_every_sheet_as_written(xlsx: Path, tmp_path: Path) ->
     for sheet in SHEETS:
         assert (tmp_path / f"report-{sheet}.csv").is_file(), sheet
     with (tmp_path / "report-Findings.csv").open(encoding="utf-8", newline="") as handle:
-        names = {row[6] for row in csv.reader(handle)}
+        names = {row[0] for row in csv.reader(handle)}
     assert '=HYPERLINK("http://x","y")' in names
     assert {"@SUM(1+1)", "-2+3", "#N/A", "<script>alert(1)</script>"} <= names
 

@@ -7,17 +7,15 @@ says so. A key that expires soon would make next month's job fail: every run war
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TextIO
 
 from audit.collect.api import credential_error, import_ovh
-from audit.snapshot import CredentialInfo, CredentialRule
+from audit.snapshot import CredentialInfo, CredentialRule, credential_warnings
 
 if TYPE_CHECKING:
     import ovh
 
 CURRENT_CREDENTIAL = "/auth/currentCredential"
-EXPIRY_WARNING = timedelta(days=30)
 
 
 def credential_info(data: Any) -> CredentialInfo:
@@ -53,34 +51,6 @@ def read_credential(client: ovh.Client) -> CredentialInfo:
         status = getattr(getattr(exc, "response", None), "status_code", None)
         reason = f"HTTP {status}" if status is not None else type(exc).__name__
         return CredentialInfo(note=f"GET {CURRENT_CREDENTIAL}: {reason}")
-
-
-def _parse(moment: str) -> datetime | None:
-    try:
-        parsed = datetime.fromisoformat(moment.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else None
-
-
-def credential_warnings(credential: CredentialInfo, taken_at: str) -> list[str]:
-    """What a reader of the run must know about the key, one sentence each."""
-    warnings: list[str] = []
-    if not credential.known:
-        return [f"the consumer key's rights could not be read ({credential.note or 'unknown'})"]
-    if credential.may_write:
-        methods = sorted({rule.method.upper() for rule in credential.rules} - {"GET"})
-        warnings.append(
-            f"the audit key may do more than read ({', '.join(methods)} allowed); "
-            "an audit key needs GET only (ovh-license-audit auth request)"
-        )
-    expiration = _parse(credential.expiration) if credential.expiration else None
-    taken = _parse(taken_at)
-    if expiration is not None and taken is not None and expiration - taken <= EXPIRY_WARNING:
-        days = (expiration - taken).days
-        when = "has expired" if days < 0 else f"expires in {days} days"
-        warnings.append(f"the consumer key {when} ({credential.expiration})")
-    return warnings
 
 
 def warn_about_credential(

@@ -189,3 +189,29 @@ def headline(snapshot: Snapshot, findings: Iterable[Finding]) -> tuple[Figure, .
         licences_possibly_wasted(listed),
         byol_covered_guests(listed),
     )
+
+
+WINDOWS_GUESTS = "windows_guests"  # the correctly-licensed share's denominator
+
+
+def counts(figures: Iterable[Figure]) -> dict[str, int]:
+    """The figures as findings.json's `summary.headline` (and the history) keep them."""
+    kept: dict[str, int] = {}
+    for figure in figures:
+        kept[figure.key.value] = figure.value
+        if figure.of is not None:
+            kept[WINDOWS_GUESTS] = figure.of
+    return kept
+
+
+def from_counts(kept: Mapping[str, int]) -> tuple[Figure, ...]:
+    """The figures back from `counts`, in the reports' order; those not kept are left out."""
+    return tuple(
+        Figure(
+            key,
+            kept[key.value],
+            kept.get(WINDOWS_GUESTS) if key is FigureKey.CORRECTLY_LICENSED else None,
+        )
+        for key in FigureKey
+        if key.value in kept
+    )

@@ -12,42 +12,15 @@ else the cheapest priced edition setLicense accepts (a lower bound of the exposu
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 
 from audit.evaluate.headline import wasted_licences
 from audit.evaluate.position import LicenceRow
 from audit.evaluate.rules import win_unlicensed
-from audit.jsontypes import JSONObject
 from audit.model.findings import Finding, Status
-from audit.model.prices import Prices
+from audit.model.prices import Cost, Prices
 
-_CENT = Decimal("0.01")
-
-
-@dataclass(frozen=True)
-class Cost:
-    """A monthly amount, the VMs it prices and the ones it could not (no price for them)."""
-
-    key: str
-    amount: Decimal
-    currency: str
-    priced_vms: int
-    unpriced_vms: int
-    unpriced_licences: tuple[str, ...]
-    definition: str
-
-    def to_json(self) -> JSONObject:
-        return {
-            "key": self.key,
-            "amount": str(self.amount.quantize(_CENT)),
-            "currency": self.currency,
-            "priced_vms": self.priced_vms,
-            "unpriced_vms": self.unpriced_vms,
-            "unpriced_licences": list(self.unpriced_licences),
-            "definition": self.definition,
-        }
-
+__all__ = ["Cost", "declarations_cost", "unlicensed_exposure", "wasted_cost"]
 
 DECLARATIONS = "declarations"
 UNLICENSED_EXPOSURE = "unlicensed_exposure"

@@ -45,6 +45,11 @@ class RunSummary:
             by_status=dict(self.summary.get("by_status") or {}),
             open=sum(open_counts.values()),
             findings=sum(all_counts.values()),
+            headline={
+                key: value
+                for key, value in (self.summary.get("headline") or {}).items()
+                if isinstance(value, int)
+            },
         )
 
 

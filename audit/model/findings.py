@@ -69,6 +69,8 @@ class Finding:
     exception: ExceptionRow | None = None
     first_seen: Sighting | None = None
     change: Change | None = None
+    folder: str | None = None  # the VM's vSphere folder and cluster, for per-owner filtering
+    cluster: str | None = None
 
     @property
     def fingerprint(self) -> str:
@@ -96,6 +98,10 @@ class Finding:
             data["first_seen"] = self.first_seen.to_json()
         if self.change is not None:
             data["change"] = self.change.value
+        if self.folder is not None:
+            data["folder"] = self.folder
+        if self.cluster is not None:
+            data["cluster"] = self.cluster
         return data
 
     @classmethod
@@ -121,6 +127,8 @@ class Finding:
             exception=None if exception is None else ExceptionRow.from_register_dict(exception),
             first_seen=None if first_seen is None else Sighting.from_json(first_seen),
             change=None if change is None else Change(change),
+            folder=optional_string(data.get("folder")),
+            cluster=optional_string(data.get("cluster")),
         )
 
 
@@ -147,16 +155,22 @@ class Summary:
     by_status: dict[str, int] = field(default_factory=dict)
     by_service: dict[str, int] = field(default_factory=dict)
     licence_usage: tuple[LicenceUsage, ...] = ()
+    # The headline figures (audit/evaluate/headline.py) by key, and `windows_guests`, the
+    # share's denominator; kept by the history so the next run shows their change.
+    headline: dict[str, int] = field(default_factory=dict)
 
     def counts(self) -> JSONObject:
         """The per-key count maps, without the licence usage table (what the history keeps)."""
-        return {
+        data: JSONObject = {
             "by_severity": self.by_severity,
             "open_by_severity": self.open_by_severity,
             "by_rule": self.by_rule,
             "by_status": self.by_status,
             "by_service": self.by_service,
         }
+        if self.headline:
+            data["headline"] = self.headline
+        return data
 
     def to_json(self) -> JSONObject:
         return {
@@ -173,6 +187,7 @@ class Summary:
             by_status=_counts(data["by_status"]),
             by_service=_counts(data["by_service"]),
             licence_usage=tuple(LicenceUsage(**usage) for usage in data["licence_usage"]),
+            headline=_counts(data.get("headline", {})),
         )
 
 

@@ -271,6 +271,7 @@ class PreviousCounts:
     by_status: Mapping[str, int]
     open: int
     findings: int
+    headline: Mapping[str, int] = field(default_factory=dict)  # absent before issue 11
 
 
 @dataclass(frozen=True)

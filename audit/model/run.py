@@ -6,6 +6,8 @@
      "summary": Summary.to_json(),
      "exceptions": [ExceptionState.to_json(), ...],
      "findings": [Finding.to_json(), ...],
+     "licences": [LicenceRow.to_json(), ...], "control_panel": [ControlPanelRow.to_json(), ...],
+     "costs": [Cost.to_json(), ...] (only with [prices]),
      then, once the history stage has run: "previous_run", "resolved", "unverified", "changes"}
 
 Readers ignore keys they do not know.
@@ -22,17 +24,69 @@ from typing import Any, TypeVar
 from audit.errors import InputError
 from audit.jsontypes import JSONObject
 from audit.model.exceptions import ExceptionState
-from audit.model.fields import string
+from audit.model.fields import optional_int, optional_string, string
 from audit.model.findings import Finding, Summary
 from audit.model.history import HistoryResult
+from audit.model.position import ControlPanelRow, LicenceRow
+from audit.model.prices import Cost
 from audit.snapshot import Coverage
 
 _T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
+class RegisterFile:
+    """The exceptions register a run applied: its file name (never a path) and sha256."""
+
+    file: str
+    sha256: str
+
+    def to_json(self) -> JSONObject:
+        return {"file": self.file, "sha256": self.sha256}
+
+    @classmethod
+    def from_json(cls, data: JSONObject) -> RegisterFile:
+        return cls(file=string(data["file"]), sha256=string(data["sha256"]))
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """The remediation plan's size and the sha256 of remediation/plan.json."""
+
+    set_license: int
+    remove_license: int
+    manual: int
+    sha256: str
+
+    @property
+    def actions(self) -> int:
+        return self.set_license + self.remove_license + self.manual
+
+    def to_json(self) -> JSONObject:
+        return {
+            "setLicense": self.set_license,
+            "removeLicense": self.remove_license,
+            "manual": self.manual,
+            "sha256": self.sha256,
+        }
+
+    @classmethod
+    def from_json(cls, data: JSONObject) -> PlanSummary:
+        return cls(
+            set_license=_count(data["setLicense"]),
+            remove_license=_count(data["removeLicense"]),
+            manual=_count(data["manual"]),
+            sha256=string(data["sha256"]),
+        )
+
+
+@dataclass(frozen=True)
 class RunInfo:
-    """findings.json "run": which run, of what, by which version."""
+    """findings.json "run": which run, of what, by which version.
+
+    The fields after `coverage` came later: written when set, absent in older files (None),
+    so `report RUN_DIR` and `mail RUN_DIR` of an old run still work and simply say less.
+    """
 
     period: str
     taken_at: str
@@ -40,9 +94,12 @@ class RunInfo:
     tool_version: str
     snapshot_sha256: str
     coverage: Coverage
+    fail_on: str | None = None
+    exceptions_register: RegisterFile | None = None
+    remediation_plan: PlanSummary | None = None
 
     def to_json(self) -> JSONObject:
-        return {
+        data: JSONObject = {
             "period": self.period,
             "taken_at": self.taken_at,
             "endpoint": self.endpoint,
@@ -50,9 +107,17 @@ class RunInfo:
             "snapshot_sha256": self.snapshot_sha256,
             "coverage": self.coverage.to_json(),
         }
+        if self.fail_on is not None:
+            data["fail_on"] = self.fail_on
+        if self.exceptions_register is not None:
+            data["exceptions_register"] = self.exceptions_register.to_json()
+        if self.remediation_plan is not None:
+            data["remediation_plan"] = self.remediation_plan.to_json()
+        return data
 
     @classmethod
     def from_json(cls, data: JSONObject) -> RunInfo:
+        register, plan = data.get("exceptions_register"), data.get("remediation_plan")
         return cls(
             period=string(data["period"]),
             taken_at=string(data["taken_at"]),
@@ -60,6 +125,9 @@ class RunInfo:
             tool_version=string(data["tool_version"]),
             snapshot_sha256=string(data["snapshot_sha256"]),
             coverage=Coverage.from_json(data["coverage"]),
+            fail_on=optional_string(data.get("fail_on")),
+            exceptions_register=None if register is None else RegisterFile.from_json(register),
+            remediation_plan=None if plan is None else PlanSummary.from_json(plan),
         )
 
 
@@ -72,6 +140,9 @@ class RunReport:
     exceptions: tuple[ExceptionState, ...]
     findings: tuple[Finding, ...]
     history: HistoryResult | None = None
+    licences: tuple[LicenceRow, ...] = ()
+    control_panel: tuple[ControlPanelRow, ...] = ()
+    costs: tuple[Cost, ...] = ()  # only with [prices]
 
     def to_json(self) -> JSONObject:
         data: JSONObject = {
@@ -79,7 +150,11 @@ class RunReport:
             "summary": self.summary.to_json(),
             "exceptions": [state.to_json() for state in self.exceptions],
             "findings": [finding.to_json() for finding in self.findings],
+            "licences": [row.to_json() for row in self.licences],
+            "control_panel": [row.to_json() for row in self.control_panel],
         }
+        if self.costs:
+            data["costs"] = [cost.to_json() for cost in self.costs]
         if self.history is not None:
             data.update(self.history.to_json())
         return data
@@ -102,6 +177,9 @@ class RunReport:
             exceptions=_items(source, "exceptions", ExceptionState.from_json, data),
             findings=_items(source, "findings", Finding.from_json, data),
             history=history,
+            licences=_optional_items(source, "licences", LicenceRow.from_json, data),
+            control_panel=_optional_items(source, "control_panel", ControlPanelRow.from_json, data),
+            costs=_optional_items(source, "costs", Cost.from_json, data),
         )
 
     @classmethod
@@ -128,6 +206,20 @@ def _items(source: str, key: str, parse: Callable[[Any], _T], data: JSONObject) 
     if not isinstance(items, list):
         raise InputError(f"{source}: {key}: expected a list")
     return tuple(_field(source, f"{key}[{index}]", parse, item) for index, item in enumerate(items))
+
+
+def _optional_items(
+    source: str, key: str, parse: Callable[[Any], _T], data: JSONObject
+) -> tuple[_T, ...]:
+    """A list key added after the first findings.json: absent in older files."""
+    return () if key not in data else _items(source, key, parse, data)
+
+
+def _count(value: Any) -> int:
+    count = optional_int(value)
+    if count is None or count < 0:
+        raise ValueError(f"expected a count, got {value!r}")
+    return count
 
 
 def _reason(exc: Exception) -> str:

@@ -30,7 +30,7 @@ FINDING_COLUMNS = (
 HISTORY_COLUMNS = ("first_seen", "change")
 EXCEPTION_COLUMNS = ("kind", "reason", "approved_by", "expires", "reference")
 # Last, after the columns above: scripts that read the file by position rely on their order.
-LATER_COLUMNS = ("first_seen_date", "exception_rule_id")
+LATER_COLUMNS = ("first_seen_date", "exception_rule_id", "folder", "cluster")
 
 
 def _exception_cells(row: ExceptionRow | None) -> list[str]:
@@ -77,6 +77,8 @@ class FindingsCsv:
                     *_exception_cells(finding.exception),
                     _cell(seen and seen.isoformat()),
                     _cell(None if finding.exception is None else finding.exception.rule_id),
+                    _cell(finding.folder),
+                    _cell(finding.cluster),
                 ]
             )
         # A BOM lets Excel detect UTF-8 (unicode VM names) on double-click.

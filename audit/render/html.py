@@ -29,16 +29,22 @@ from audit.model.history import HistoryView
 from audit.render.base import RunData
 from audit.render.safe_text import visible_controls
 from audit.render.view import (
+    SIGN_OFF_ROLES,
     ChangesDisplay,
+    HeadlineFigure,
     RuleInfo,
     WindowsCoverage,
     arrivals,
     changes_display,
     datacenter_coverage,
     describe_failure,
+    executive_summary,
     finding_order,
+    findings_reviewed,
     first_seen,
     has_history,
+    headline_figures,
+    licence_position,
     open_by_rule,
     open_delta,
     parse_utc,
@@ -47,6 +53,7 @@ from audit.render.view import (
     rule_catalogue,
     rule_for,
     rule_order,
+    total_label,
     windows_coverage,
 )
 from audit.snapshot import Coverage
@@ -241,6 +248,8 @@ class FindingRow:
     guest_os_family: str | None
     license: str | None
     message: str
+    folder: str | None
+    cluster: str | None
     exception: ExceptionInfo | None
     first_seen: str | None
     change: str | None
@@ -294,6 +303,8 @@ def _finding_row(finding: Finding, history: HistoryView) -> FindingRow:
         guest_os_family=finding.guest_os_family,
         license=finding.license,
         message=finding.message,
+        folder=finding.folder,
+        cluster=finding.cluster,
         exception=_exception_info(finding.exception),
         first_seen=_first_seen_text(finding),
         change=None if finding.change is None else finding.change.value,
@@ -329,58 +340,57 @@ def rule_groups(
     return groups
 
 
-def _tiles(
-    run: RunData, windows: Sequence[WindowsCoverage], by_rule: Mapping[str, int]
-) -> list[Tile]:
-    """The six numbers a licence owner asks first: risk, exposure, waste, scope, exceptions."""
+_FIGURE_TONES: Mapping[str, tuple[str, str]] = {
+    # figure key: (tone when the value is not zero, tone when it is)
+    "unlicensed_server_guests": ("bad", "good"),
+    "windows_guests_correctly_licensed": ("neutral", "neutral"),
+    "licences_possibly_wasted": ("warn", "good"),
+    "byol_covered_guests": ("neutral", "neutral"),
+}
+
+
+def _figure_tile(figure: HeadlineFigure) -> Tile:
+    """A headline figure: its value, its change, and the sentence that defines it."""
+    busy, idle = _FIGURE_TONES.get(figure.key, ("neutral", "neutral"))
+    value = f"{figure.value:,}"
+    if figure.of is not None:
+        value = f"{figure.value / figure.of:.0%}" if figure.of else "n/a"
+    note = figure.definition
+    if figure.of is not None:
+        note = f"{figure.value:,} of {figure.of:,}. {note}"
+    return Tile(figure.label, value, note, busy if figure.value else idle, figure.change_text)
+
+
+def _tiles(run: RunData, figures: Sequence[HeadlineFigure]) -> list[Tile]:
+    """Open findings, the four headline figures, what was audited, the register's state."""
     open_by_severity = run.report.summary.open_by_severity
     open_total = sum(open_by_severity.values())
     high = open_by_severity.get("high", 0)
-    guests = sum(w.windows for w in windows)
-    licensed = sum(w.licensed for w in windows)
-    unlicensed = sum(w.unlicensed for w in windows)
-    byol = sum(w.byol for w in windows)
     vms = [vm for s in run.snapshot.services for dc in s.datacenters for vm in dc.vms]
     deleted = sum(1 for vm in vms if vm.get("powerState") == DELETED)
     states = Counter(state.state.value for state in run.report.exceptions)
-    wasted = by_rule.get("LIC-NON-WINDOWS", 0) + by_rule.get("LIC-POWERED-OFF", 0)
     delta = open_delta(run)
     return [
         Tile(
             "Open findings",
             f"{open_total:,}",
-            " \u00b7 ".join(f"{open_by_severity.get(s, 0):,} {s}" for s in SEVERITIES),
+            " \u00b7 ".join(f"{open_by_severity.get(s, 0):,} {s}" for s in SEVERITIES)
+            + f". Findings no valid exception covers, of {len(run.report.findings):,} in all.",
             "bad" if high else ("warn" if open_total else "good"),
             None if delta is None else delta.describe(),
         ),
-        Tile(
-            "Unlicensed Windows guests",
-            f"{unlicensed:,}",
-            f"of {guests:,} Windows guests" + (f", plus {byol:,} declared BYOL" if byol else ""),
-            "bad" if unlicensed else "good",
-        ),
-        Tile(
-            "Windows guests licensed",
-            f"{licensed / guests:.0%}" if guests else "n/a",
-            f"{licensed:,} of {guests:,} carry an SPLA or OVHcloud-managed licence",
-            "neutral",
-        ),
-        Tile(
-            "Licences possibly wasted",
-            f"{wasted:,}",
-            "on non-Windows guests or powered-off VMs",
-            "warn" if wasted else "good",
-        ),
+        *(_figure_tile(figure) for figure in figures),
         Tile(
             "VMs audited",
             f"{len(vms) - deleted:,}",
-            f"{deleted:,} deleted (inventoried only)",
+            f"The {len(vms):,} VMs read, less {deleted:,} deleted ones (inventoried, not "
+            "evaluated).",
             "neutral",
         ),
         Tile(
             "Exceptions",
             f"{sum(states.values()):,}",
-            f"{states['valid']:,} valid \u00b7 {states['expired']:,} expired "
+            f"Register rows: {states['valid']:,} valid \u00b7 {states['expired']:,} expired "
             f"\u00b7 {states['stale']:,} stale",
             "warn" if states["expired"] or states["stale"] else "neutral",
         ),
@@ -389,9 +399,10 @@ def _tiles(
 
 # WindowsCoverage fields as (tone, legend name): each is also the segment's colour class.
 _WINDOWS_PARTS = (
-    ("licensed", "Licensed"),
-    ("byol", "BYOL declared"),
+    ("licensed", "Correctly licensed"),
+    ("byol", "BYOL (own licence)"),
     ("unlicensed", "Unlicensed"),
+    ("misfit", "Licence does not fit"),
     ("unclear", "Unclear licence value"),
 )
 
@@ -452,7 +463,8 @@ def _charts(
         bar_chart(
             "windows",
             "Windows guests per service",
-            "Windows guests (configured guest OS, deleted VMs excluded) by licence situation.",
+            "Windows guests (configured guest OS, deleted VMs excluded) by licence situation, "
+            "as the headline figures define them.",
             [
                 (w.service_name, [(tone, name, getattr(w, tone)) for tone, name in _WINDOWS_PARTS])
                 for w in windows
@@ -510,6 +522,7 @@ def build_context(run: RunData, rows_per_rule: int = ROWS_PER_RULE) -> dict[str,
     coverage = meta.coverage
     catalogue = rule_catalogue()
     windows = per_service(windows_coverage(run))
+    figures = headline_figures(run)
     by_rule = run.report.summary.by_rule
     groups = rule_groups(run, catalogue, rows_per_rule)
     findings = run.report.findings
@@ -531,7 +544,14 @@ def build_context(run: RunData, rows_per_rule: int = ROWS_PER_RULE) -> dict[str,
         "failures_more": max(len(failures) - ROWS_PER_TABLE, 0),
         "datacenters": datacenters[:ROWS_PER_TABLE],
         "datacenters_more": max(len(datacenters) - ROWS_PER_TABLE, 0),
-        "tiles": _tiles(run, windows, by_rule),
+        "tiles": _tiles(run, figures),
+        "summary_lines": executive_summary(run, history),
+        "figures": figures,
+        "position": licence_position(run),
+        "total_label": total_label,
+        "sign_off_roles": SIGN_OFF_ROLES,
+        "findings_reviewed": findings_reviewed(run),
+        "open_total": sum(run.report.summary.open_by_severity.values()),
         "charts": _charts(run, catalogue, windows),
         "groups": groups,
         "rows_per_rule": rows_per_rule,

@@ -13,6 +13,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from audit.coerce import integer, text
+from audit.errors import InputError
+from audit.evaluate import headline, position
 from audit.evaluate.knowledge import GuestKind, LicenceKind
 from audit.evaluate.records import DELETED, VmRecord
 from audit.evaluate.rules.registry import RULES
@@ -25,8 +27,11 @@ from audit.model.history import (
     HistoryView,
     LicenceEvent,
 )
+from audit.model.position import ControlPanelRow, LicenceRow, LicenceTotal
+from audit.model.prices import Cost
+from audit.period import parse_period
 from audit.render.base import RunData
-from audit.snapshot import Failure
+from audit.snapshot import Failure, credential_warnings
 
 # The register's columns, in the order people keep them (DESIGN.md, "Exceptions register").
 EXCEPTION_FIELDS: tuple[str, ...] = REGISTER_COLUMNS
@@ -51,7 +56,8 @@ class RuleInfo:
 
 
 def rule_catalogue() -> dict[str, RuleInfo]:
-    """The rule registry by id, in the registry's order."""
+    """The rule registry by id, worst severity first, then in the registry's order."""
+    rules = sorted(RULES, key=lambda rule: SEVERITIES.index(rule.meta.severity.value))
     return {
         rule.id: RuleInfo(
             id=rule.id,
@@ -60,7 +66,7 @@ def rule_catalogue() -> dict[str, RuleInfo]:
             rationale=rule.meta.rationale,
             remediation=rule.meta.remediation,
         )
-        for rule in RULES
+        for rule in rules
     }
 
 
@@ -256,8 +262,10 @@ def iter_inventory(run: RunData) -> Iterator[InventoryRow]:
 class WindowsCoverage:
     """Windows guests of one service (or datacenter) by licence situation, for the charts.
 
-    `byol` counts unlicensed guests whose finding a valid BYOL row covers; `unclear` the ones
-    whose licence value is not one a Windows guest can be billed under.
+    Each guest sits in one bucket, by the headline's definitions (audit/evaluate/headline.py):
+    `licensed` its licence fits it (the "correctly licensed" figure), else `byol` a valid byol
+    row covers one of its findings, else `unlicensed` no licence, `misfit` a Windows licence the
+    rules say does not cover it (wrong version, desktop OS), `unclear` any other value.
     """
 
     service_name: str
@@ -266,19 +274,21 @@ class WindowsCoverage:
     licensed: int
     byol: int
     unlicensed: int
+    misfit: int
     unclear: int
 
 
-_LICENSED_KINDS = frozenset({LicenceKind.EDITION, LicenceKind.LEGACY, LicenceKind.OVH_MANAGED})
 _UNLICENSED_KINDS = frozenset({LicenceKind.NONE, LicenceKind.UNLICENSED})
+_BILLED_KINDS = frozenset({LicenceKind.EDITION, LicenceKind.LEGACY, LicenceKind.OVH_MANAGED})
+_BUCKETS = ("licensed", "byol", "unlicensed", "misfit", "unclear")
 
 
 def windows_coverage(run: RunData) -> list[WindowsCoverage]:
     """Windows guests per datacenter (configured guest OS, deleted VMs excluded), by licence."""
+    findings = run.report.findings
+    rules = headline.rules_by_vm(findings)
     byol_vms = {
-        (f.service_name, f.datacenter_id, f.vm_id)
-        for f in run.report.findings
-        if f.status is Status.BYOL
+        (f.service_name, f.datacenter_id, f.vm_id) for f in findings if f.status is Status.BYOL
     }
     rows = []
     for service in run.snapshot.services:
@@ -288,14 +298,22 @@ def windows_coverage(run: RunData) -> list[WindowsCoverage]:
                 record = VmRecord.from_api(raw, service.service_name, dc.datacenter_id, None)
                 if record.power_state == DELETED or not record.guest.is_windows:
                     continue
-                if record.licence.kind in _LICENSED_KINDS:
+                key = (service.service_name, dc.datacenter_id, record.vm_id)
+                vm_rules: set[str] = set()
+                if record.vm_id is not None:
+                    vm_rules = rules.get(
+                        (service.service_name, dc.datacenter_id, record.vm_id), set()
+                    )
+                if headline.licence_fits(record, vm_rules):
                     bucket["licensed"] += 1
-                elif record.licence.kind not in _UNLICENSED_KINDS:
-                    bucket["unclear"] += 1
-                elif (service.service_name, dc.datacenter_id, record.vm_id) in byol_vms:
+                elif key in byol_vms:
                     bucket["byol"] += 1
-                else:
+                elif record.licence.kind in _UNLICENSED_KINDS:
                     bucket["unlicensed"] += 1
+                elif record.licence.kind in _BILLED_KINDS:
+                    bucket["misfit"] += 1
+                else:
+                    bucket["unclear"] += 1
             rows.append(_windows_row(service.service_name, dc.datacenter_id, bucket))
     return rows
 
@@ -305,7 +323,7 @@ def per_service(rows: list[WindowsCoverage]) -> list[WindowsCoverage]:
     totals: dict[str, Counter[str]] = {}
     for row in rows:
         totals.setdefault(row.service_name, Counter()).update(
-            licensed=row.licensed, byol=row.byol, unlicensed=row.unlicensed, unclear=row.unclear
+            {bucket: getattr(row, bucket) for bucket in _BUCKETS}
         )
     return [_windows_row(name, None, bucket) for name, bucket in totals.items()]
 
@@ -318,6 +336,7 @@ def _windows_row(service_name: str, dc_id: int | None, bucket: Counter[str]) -> 
         licensed=bucket["licensed"],
         byol=bucket["byol"],
         unlicensed=bucket["unlicensed"],
+        misfit=bucket["misfit"],
         unclear=bucket["unclear"],
     )
 
@@ -398,7 +417,9 @@ class ChangesDisplay:
 
     @property
     def present(self) -> bool:
-        return bool(self.previous_period or self.changes or self.events or self.gone)
+        """Only a run with a previous one has changes: on a first run every finding is
+        "new", which says nothing, so neither report lists them."""
+        return self.previous_period is not None
 
     @property
     def gone_counts(self) -> list[tuple[str, int]]:
@@ -411,6 +432,8 @@ def changes_display(run: RunData) -> ChangesDisplay:
     result = run.report.history or HistoryResult()
     previous = result.previous_run or run.history.previous
     changes = Counter(f.change.value for f in run.report.findings if f.change is not None)
+    if previous is None:
+        changes.clear()
     trend = run.history.trend
     return ChangesDisplay(
         previous_period=None if previous is None else previous.period,
@@ -481,3 +504,274 @@ SEVERITY_COLOURS: Mapping[str, Colour] = {
     "low": Colour("#8D6E00", "#FFF6C7"),
     "info": Colour("#1E5AA8", "#E1ECFA"),
 }
+
+
+@dataclass(frozen=True)
+class HeadlineFigure:
+    """One headline figure as both reports print it: value, its one-sentence definition, and
+    its change since the previous run (None without one, or when that run did not keep it)."""
+
+    key: str
+    label: str
+    value: int
+    of: int | None
+    definition: str
+    change: int | None
+    previous_period: str | None
+
+    @property
+    def text(self) -> str:
+        """`20`, or `351 of 407 (86 %)` for a share."""
+        if self.of is None:
+            return f"{self.value:,}"
+        share = f" ({self.value / self.of:.0%})" if self.of else ""
+        return f"{self.value:,} of {self.of:,}{share}"
+
+    @property
+    def change_text(self) -> str | None:
+        if self.change is None or self.previous_period is None:
+            return None
+        moved = "no change" if self.change == 0 else f"{self.change:+,}"
+        return f"{moved} since {self.previous_period}"
+
+
+def headline_figures(run: RunData) -> list[HeadlineFigure]:
+    """The four headline figures of findings.json `summary.headline` (computed from the
+    snapshot and findings when an older findings.json lacks them)."""
+    kept = run.report.summary.headline or headline.counts(
+        headline.headline(run.snapshot, run.report.findings)
+    )
+    previous = run.history.previous
+    before = previous.headline if previous is not None else {}
+    return [
+        HeadlineFigure(
+            key=figure.key.value,
+            label=figure.definition.label,
+            value=figure.value,
+            of=figure.of,
+            definition=figure.definition.sentence,
+            change=figure.value - before[figure.key.value] if figure.key.value in before else None,
+            previous_period=None if previous is None else previous.period,
+        )
+        for figure in headline.from_counts(kept)
+    ]
+
+
+@dataclass(frozen=True)
+class SummaryLine:
+    """One line of the executive summary: a label, the sentence, and a tone (good, warn, bad,
+    neutral) the reports colour it by."""
+
+    label: str
+    text: str
+    tone: str = "neutral"
+
+
+def verdict(run: RunData) -> SummaryLine:
+    """The run against `--fail-on`, in words (the job's exit code, said for a reader)."""
+    meta = run.report.run
+    if not meta.coverage.complete:
+        return SummaryLine(
+            "Verdict",
+            "INCOMPLETE: some objects could not be read, so this audit may miss findings "
+            "(exit code 3).",
+            "bad",
+        )
+    fail_on = meta.fail_on
+    if fail_on is None:
+        return SummaryLine("Verdict", "Not recorded: this run predates the recorded threshold.")
+    if fail_on == "never":
+        return SummaryLine("Verdict", "No threshold: the run was made with --fail-on never.")
+    threshold = SEVERITIES.index(fail_on)
+    failing = sum(
+        1
+        for f in run.report.findings
+        if f.status is Status.OPEN and SEVERITIES.index(f.severity.value) <= threshold
+    )
+    scope = fail_on if fail_on == SEVERITIES[0] else f"{fail_on} or worse"
+    if failing:
+        return SummaryLine(
+            "Verdict",
+            f"FAIL: {failing:,} open finding(s) of severity {scope} (--fail-on {fail_on}).",
+            "bad",
+        )
+    return SummaryLine(
+        "Verdict", f"PASS: no open finding of severity {scope} (--fail-on {fail_on}).", "good"
+    )
+
+
+def _changes_line(run: RunData, history: ChangesDisplay) -> SummaryLine:
+    if not history.present:
+        return SummaryLine("Since last run", "First run: there is no previous run to compare with.")
+    counts = dict(history.changes)
+    gone = sum(count for _, count in history.gone_counts)
+    delta = open_delta(run)
+    parts = [
+        f"{counts.get(Change.NEW.value, 0):,} new",
+        f"{counts.get(Change.REOPENED.value, 0):,} reopened",
+        f"{gone:,} gone",
+        f"{len(history.events):,} licence or guest OS event(s)",
+    ]
+    opened = "" if delta is None else f"; open findings {delta.describe()}"
+    return SummaryLine(
+        "Since last run", f"Since {history.previous_period}: " + ", ".join(parts) + opened + "."
+    )
+
+
+def _plan_line(run: RunData) -> SummaryLine:
+    plan = run.report.run.remediation_plan
+    if plan is None:
+        return SummaryLine("Remediation plan", "Not recorded in this run's findings.json.")
+    return SummaryLine(
+        "Remediation plan",
+        f"{plan.actions:,} action(s): {plan.set_license:,} setLicense, {plan.remove_license:,} "
+        f"removeLicense, {plan.manual:,} manual (remediation/plan.json, sha256 {plan.sha256}).",
+        "warn" if plan.set_license or plan.remove_license else "neutral",
+    )
+
+
+def _coverage_line(run: RunData) -> SummaryLine:
+    coverage = run.report.run.coverage
+    read = (
+        f"{coverage.services_read:,} of {coverage.services_listed:,} service(s), "
+        f"{coverage.datacenters_read:,} of {coverage.datacenters_listed:,} datacenter(s), "
+        f"{coverage.vms_fetched:,} of {coverage.vms_listed:,} VM(s) read"
+    )
+    if coverage.complete:
+        return SummaryLine("Coverage", f"Complete: {read}.", "good")
+    return SummaryLine("Coverage", f"INCOMPLETE: {read}.", "bad")
+
+
+def _register_line(run: RunData) -> SummaryLine:
+    register = run.report.run.exceptions_register
+    rows = len(run.report.exceptions)
+    if register is None:
+        if rows:
+            return SummaryLine("Exceptions register", f"{rows:,} row(s); file not recorded.")
+        return SummaryLine("Exceptions register", "None applied.")
+    return SummaryLine(
+        "Exceptions register", f"{register.file} ({rows:,} row(s)), sha256 {register.sha256}."
+    )
+
+
+def period_notice(run: RunData) -> str | None:
+    """ "Snapshot taken 1 day after the period ended", or None inside the period."""
+    meta = run.report.run
+    stamp = parse_utc(meta.taken_at)
+    try:
+        period = parse_period(meta.period, date.max)
+    except InputError:
+        return None
+    if stamp is None:
+        return None
+    notice = period.outside_notice(stamp.date())
+    return None if notice is None else f"Snapshot {notice} ({stamp.date().isoformat()})."
+
+
+def credential_lines(run: RunData) -> list[SummaryLine]:
+    """The consumer key's rights and expiry as recorded in the snapshot, and the warnings."""
+    credential = run.snapshot.meta.credential
+    if credential is None:
+        return [SummaryLine("API key", "Not recorded (a snapshot older than this version).")]
+    if credential.known:
+        rights = ", ".join(f"{rule.method.upper()} {rule.path}" for rule in credential.rules)
+        expiry = credential.expiration or "never"
+        lines = [
+            SummaryLine(
+                "API key",
+                f"{credential.status}; rights: {rights or 'none listed'}; expires {expiry}.",
+            )
+        ]
+    else:
+        lines = []
+    lines += [
+        SummaryLine("Warning", warning[0].upper() + warning[1:] + ".", "bad")
+        for warning in credential_warnings(credential, run.snapshot.meta.taken_at)
+    ]
+    return lines
+
+
+def pace_line(run: RunData) -> SummaryLine | None:
+    """How the API answered: throttling and listing fallbacks, when there were any."""
+    meta = run.snapshot.meta
+    parts = []
+    if meta.throttled:
+        parts.append(f"{meta.throttled:,} call(s) throttled (HTTP 429)")
+    if meta.rate_reached:
+        parts.append(f"pace at the end {meta.rate_reached:g} calls/s")
+    if meta.listing_fallbacks:
+        parts.append(f"per-VM reads in {len(meta.listing_fallbacks):,} datacenter(s)")
+    if not parts:
+        return None
+    return SummaryLine("API pace", "; ".join(parts) + ".")
+
+
+def executive_summary(run: RunData, history: ChangesDisplay) -> list[SummaryLine]:
+    """What a reader signs off on, first in both reports."""
+    lines = [verdict(run)]
+    notice = period_notice(run)
+    if notice is not None:
+        lines.append(SummaryLine("Period", f"{run.report.run.period}: {notice}", "warn"))
+    lines += [
+        _changes_line(run, history),
+        _plan_line(run),
+        _coverage_line(run),
+        _register_line(run),
+        *credential_lines(run),
+    ]
+    pace = pace_line(run)
+    if pace is not None:
+        lines.append(pace)
+    return lines
+
+
+@dataclass(frozen=True)
+class LicencePosition:
+    """The licence position both reports show (findings.json `licences`, `control_panel`)."""
+
+    rows: tuple[LicenceRow, ...]
+    totals: tuple[LicenceTotal, ...]
+    control_panel: tuple[ControlPanelRow, ...]
+    costs: tuple[Cost, ...]
+
+    @property
+    def billable(self) -> tuple[LicenceRow, ...]:
+        return tuple(row for row in self.rows if row.billable)
+
+    @property
+    def other(self) -> tuple[LicenceRow, ...]:
+        """Licence values OVHcloud does not bill (managed, special values, unrecognised)."""
+        return tuple(row for row in self.rows if not row.billable)
+
+    @property
+    def overall(self) -> LicenceTotal:
+        return self.totals[-1]
+
+
+def licence_position(run: RunData) -> LicencePosition:
+    """From findings.json; recomputed from the snapshot for an older file without it."""
+    report = run.report
+    rows = report.licences or position.licences(run.snapshot)
+    panel = report.control_panel or position.control_panel(run.snapshot)
+    return LicencePosition(rows, position.licence_totals(rows), panel, report.costs)
+
+
+def total_label(total: LicenceTotal) -> tuple[str, str]:
+    """(service, licence) cells of a totals row: 'all services' / 'all billable' for Nones."""
+    return (
+        total.service_name or "all services",
+        total.license or "all billable licences",
+    )
+
+
+SIGN_OFF_ROLES: tuple[str, ...] = ("Prepared by", "Reviewed by", "Approved by")
+
+
+def findings_reviewed(run: RunData) -> int:
+    """Findings with a carried-forward review status (set in the workbook, imported)."""
+    reviews = run.history.reviews or {}
+    return sum(
+        1
+        for f in run.report.findings
+        if (review := reviews.get(f.fingerprint)) is not None and review.status
+    )

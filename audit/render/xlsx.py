@@ -41,7 +41,9 @@ from audit.render.base import RunData
 from audit.render.safe_text import is_formula_like, visible_controls
 from audit.render.view import (
     SEVERITY_COLOURS,
+    SIGN_OFF_ROLES,
     ChangesDisplay,
+    LicencePosition,
     RuleInfo,
     WindowsCoverage,
     arrivals,
@@ -49,11 +51,14 @@ from audit.render.view import (
     count_sorted,
     datacenter_coverage,
     describe_failure,
+    executive_summary,
     finding_order,
-    finding_values,
+    findings_reviewed,
     first_seen,
     has_history,
+    headline_figures,
     iter_inventory,
+    licence_position,
     open_by_rule,
     open_delta,
     parse_utc,
@@ -62,6 +67,7 @@ from audit.render.view import (
     rule_catalogue,
     rule_for,
     rule_order,
+    total_label,
     windows_coverage,
 )
 
@@ -86,9 +92,18 @@ _COVERAGE_FILL = {
     False: PatternFill("solid", fgColor="C62828"),
 }
 _COVERAGE_FONT = {True: Font(bold=True, color="1B5E20"), False: Font(bold=True, color="FFFFFF")}
+_TONE_FONT = {
+    "bad": Font(bold=True, color="B71C1C"),
+    "good": Font(bold=True, color="2E7D32"),
+    "warn": Font(bold=True, color="C25E00"),
+}
+_WRAP_WIDE = Alignment(wrap_text=True, vertical="top")
 # Points per line of 11 pt text; Excel caps a row at 409 pt.
 _LINE_HEIGHT = 15.0
 _MAX_LINES = 27
+# The Findings sheet prints several pages wide at this scale (%) rather than one unreadable one.
+_WIDE_SCALE = 70
+_A4 = "9"  # OOXML paperSize
 
 
 @dataclass(frozen=True)
@@ -107,7 +122,7 @@ class XlsxReport:
     filename = "report.xlsx"
 
     def render(self, run: RunData, path: Path) -> None:
-        """Write the workbook: seven sheets, plus Changes when there is a previous run."""
+        """Write the workbook: eight sheets, plus Changes when there is a previous run."""
         workbook = Workbook(write_only=True)
         _set_properties(workbook, run)
         catalogue = rule_catalogue()
@@ -115,6 +130,7 @@ class XlsxReport:
         history = changes_display(run)
         _summary_sheet(workbook, run, catalogue, windows, history)
         _findings_sheet(workbook, run, catalogue)
+        _position_sheet(workbook, licence_position(run))
         _inventory_sheet(workbook, run)
         _licence_sheet(workbook, run, windows)
         _exceptions_sheet(workbook, run)
@@ -148,16 +164,22 @@ def line_count(value: Any, width: float) -> int:
     return min(lines, _MAX_LINES)
 
 
-def _print_setup(ws: Any, label: str) -> None:
-    """Landscape, one page wide, as many pages down as needed; each page says what it is.
+def _print_setup(ws: Any, label: str, fit_width: bool = True) -> None:
+    """Landscape A4, one page wide (or, for a wide table, several pages wide at a legible
+    scale), as many pages down as needed; each page says what it is.
 
     Set when the sheet is created: write-only mode writes the fit-to-page flag with the
     sheet's first row.
     """
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.page_setup.orientation = "landscape"
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
+    ws.page_setup.paperSize = _A4
+    if fit_width:
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 0
+    else:  # a band of rows prints with all its columns before the next band
+        ws.page_setup.scale = _WIDE_SCALE
+        ws.page_setup.pageOrder = "overThenDown"
     ws.page_margins.left = ws.page_margins.right = 0.4
     ws.page_margins.top = ws.page_margins.bottom = 0.6
     ws.page_margins.header = ws.page_margins.footer = 0.25
@@ -171,9 +193,15 @@ def _print_setup(ws: Any, label: str) -> None:
 class _Sheet:
     """One write-only sheet: turns Python values into cells, never into formulas."""
 
-    def __init__(self, workbook: Workbook, title: str, widths: Sequence[float]) -> None:
+    def __init__(
+        self,
+        workbook: Workbook,
+        title: str,
+        widths: Sequence[float],
+        fit_width: bool = True,
+    ) -> None:
         self.ws = workbook.create_sheet(title)
-        _print_setup(self.ws, str(workbook.properties.title))
+        _print_setup(self.ws, str(workbook.properties.title), fit_width)
         self.widths = tuple(widths)
         for index, width in enumerate(widths, 1):
             self.ws.column_dimensions[get_column_letter(index)].width = width
@@ -264,11 +292,22 @@ class _Sheet:
 class _Table(_Sheet):
     """A sheet that is one filterable table with a frozen, styled header row."""
 
-    def __init__(self, workbook: Workbook, title: str, columns: Sequence[Column]) -> None:
-        super().__init__(workbook, title, [c.width for c in columns])
+    def __init__(
+        self,
+        workbook: Workbook,
+        title: str,
+        columns: Sequence[Column],
+        fit_width: bool = True,
+        frozen: str = "A2",
+        title_columns: str | None = None,
+    ) -> None:
+        super().__init__(workbook, title, [c.width for c in columns], fit_width)
         self.columns = columns
-        self.ws.freeze_panes = "A2"
+        # Set before the first row: write-only mode writes the sheet view with it.
+        self.ws.freeze_panes = frozen
         self.ws.print_title_rows = "1:1"
+        if title_columns is not None:
+            self.ws.print_title_cols = title_columns
         # Per column index, the style its written cells carry; plain columns are absent.
         self._styles: dict[int, dict[str, Any]] = {}
         # With wrapped columns rows grow taller, and every cell is top-aligned to read as a row.
@@ -382,12 +421,41 @@ def _summary_sheet(
     coverage = meta.coverage
     complete = coverage.complete
     # Narrow value columns so the count tables read as tables; long values overflow right.
-    sheet = _Sheet(workbook, "Summary", [30, 20, 14, 16, 16, 14, 14])
+    sheet = _Sheet(workbook, "Summary", [30, 20, 14, 16, 70, 14, 14])
     sheet.ws.sheet_view.showGridLines = False
     sheet.title(
         "Windows licence compliance audit",
         f"OVHcloud Hosted Private Cloud, period {meta.period}",
     )
+    sheet.section("Executive summary")
+    for line in executive_summary(run, history):
+        style: dict[str, Any] = {}
+        if line.tone in _TONE_FONT:
+            style["font"] = _TONE_FONT[line.tone]
+        sheet.pair(line.label, line.text, **style)
+    sheet.section("Headline figures")
+    figures = headline_figures(run)
+    previous = run.history.previous
+    sheet.header(
+        [
+            "Figure",
+            "Value",
+            "Of",
+            f"Change since {previous.period}" if previous else "Change",
+            "Definition",
+        ]
+    )
+    for figure in figures:
+        sheet.append_cells(
+            [
+                sheet.cell(figure.label, font=_LABEL_FONT),
+                sheet.value(figure.value),
+                sheet.value(figure.of),
+                _signed(sheet, figure.change),
+                sheet.cell(figure.definition, alignment=_WRAP_WIDE),
+            ],
+            line_count(figure.definition, 60),
+        )
     sheet.section("Run")
     sheet.pair("Period", meta.period)
     sheet.pair("Snapshot taken (UTC)", parse_utc(meta.taken_at) or meta.taken_at)
@@ -446,19 +514,47 @@ def _summary_sheet(
         sheet.append([service, count])
 
     sheet.section("Windows guests by service")
-    sheet.header(["Service", "Windows guests", "Licensed", "BYOL", "Unlicensed", "Unclear"])
+    sheet.header(["Service", *_WINDOWS_HEADERS])
     for usage in per_service(windows):
-        sheet.append(
-            [
-                usage.service_name,
-                usage.windows,
-                usage.licensed,
-                usage.byol,
-                usage.unlicensed,
-                usage.unclear,
-            ]
-        )
+        sheet.append([usage.service_name, *_windows_counts(usage)])
     _history_sections(sheet, history)
+    _sign_off(sheet, run)
+
+
+_WINDOWS_HEADERS = (
+    "Windows guests",
+    "Correctly licensed",
+    "BYOL",
+    "Unlicensed",
+    "Licence does not fit",
+    "Unclear",
+)
+
+
+def _windows_counts(usage: WindowsCoverage) -> list[int]:
+    return [
+        usage.windows,
+        usage.licensed,
+        usage.byol,
+        usage.unlicensed,
+        usage.misfit,
+        usage.unclear,
+    ]
+
+
+def _sign_off(sheet: _Sheet, run: RunData) -> None:
+    """Who prepared, reviewed and approved the audit, and when: cells for people to fill."""
+    sheet.section("Sign-off", new_page=True)
+    reviewed = findings_reviewed(run)
+    sheet.pair(
+        "Findings reviewed",
+        f"{reviewed:,} of {len(run.report.findings):,} carry a review status",
+    )
+    sheet.header(["Role", "Name", "Date", "Signature / comment"])
+    for role in SIGN_OFF_ROLES:
+        blank = [sheet.cell(None, fill=_REVIEW_FILL, protection=_UNLOCKED) for _ in range(3)]
+        blank[1].number_format = _DATE_FORMAT
+        sheet.append_cells([sheet.cell(role, font=_LABEL_FONT), *blank], lines=2)
 
 
 def _history_sections(sheet: _Sheet, history: ChangesDisplay) -> None:
@@ -517,20 +613,22 @@ def _trend_chart(sheet: _Sheet, keys: Sequence[str], header_row: int) -> None:
 
 
 _FINDING_COLUMNS: tuple[Column, ...] = (
+    Column("VM name", 28),
+    Column("VM id", 9),
     Column("Rule", 22),
     Column("Severity", 10),
     Column("Status", 9),
     Column("Service", 20),
     Column("Datacenter", 11),
-    Column("VM id", 9),
-    Column("VM name", 28),
+    Column("Folder", 16),
+    Column("Cluster", 16),
     Column("moRef", 11),
     Column("Power state", 12),
     Column("Guest OS (configured)", 26),
     Column("Licence", 28),
-    Column("Message", 70),
-    Column("Rule title", 40),
-    Column("Remediation", 50),
+    Column("Message", 60, wrap=True),
+    Column("Rule title", 30, wrap=True),
+    Column("Remediation", 45, wrap=True),
     Column("Exception kind", 10),
     Column("Exception rule", 14),
     Column("Exception reason", 30),
@@ -538,6 +636,9 @@ _FINDING_COLUMNS: tuple[Column, ...] = (
     Column("Expires", 11),
     Column("Reference", 16),
 )
+# The VM's name and id stay in view (frozen) and head every printed page.
+_FINDING_FROZEN = "C2"
+_FINDING_TITLE_COLUMNS = "A:B"
 _HISTORY_COLUMNS: tuple[Column, ...] = (
     Column("First seen", 10),
     Column("First seen on", 12),
@@ -552,15 +653,41 @@ _REVIEW_COLUMNS: tuple[Column, ...] = (
 
 def _findings_sheet(workbook: Workbook, run: RunData, catalogue: Mapping[str, RuleInfo]) -> None:
     """Every finding, worst first, with its rule's title and remediation, and three columns
-    for reviewers: the only cells of the protected sheet that can be edited."""
+    for reviewers.
+
+    The sheet is not protected: Excel refuses to sort a protected sheet when the range holds
+    locked cells (even with sorting allowed), and unlocking every cell would protect nothing.
+    The review columns are marked and validated instead, and `import-review` refuses a row
+    whose Service, Datacenter, VM id or Rule no longer names a finding of the run.
+    """
     findings = run.report.findings
     with_history = has_history(findings)
     columns = _FINDING_COLUMNS + (_HISTORY_COLUMNS if with_history else ()) + _REVIEW_COLUMNS
-    table = _Table(workbook, "Findings", columns)
+    table = _Table(
+        workbook,
+        "Findings",
+        columns,
+        fit_width=False,
+        frozen=_FINDING_FROZEN,
+        title_columns=_FINDING_TITLE_COLUMNS,
+    )
     for finding in sorted(findings, key=finding_order(catalogue)):
         rule = rule_for(catalogue, finding.rule_id, finding.severity.value)
         values: list[Any] = [
-            *finding_values(finding),
+            finding.vm_name,
+            finding.vm_id,
+            finding.rule_id,
+            finding.severity.value,
+            finding.status.value,
+            finding.service_name,
+            finding.datacenter_id,
+            finding.folder,
+            finding.cluster,
+            finding.moref,
+            finding.power_state,
+            finding.guest_os_family,
+            finding.license,
+            finding.message,
             rule.title,
             rule.remediation or None,
             *_exception_values(finding.exception),
@@ -573,7 +700,7 @@ def _findings_sheet(workbook: Workbook, run: RunData, catalogue: Mapping[str, Ru
         values += review_of(run.history, finding)
         table.row(values)
     table.finish()
-    table.colour_severity(2)
+    table.colour_severity(4)
     review = get_column_letter(len(columns) - len(_REVIEW_COLUMNS) + 1)
     validation = DataValidation(
         type="list",
@@ -588,13 +715,6 @@ def _findings_sheet(workbook: Workbook, run: RunData, catalogue: Mapping[str, Ru
     )
     validation.add(f"{review}2:{review}{max(table.rows, 2)}")
     table.ws.data_validations.append(validation)
-    protection = table.ws.protection
-    protection.sheet = True
-    # False means "allowed" in OOXML: filtering, sorting and resizing need no password.
-    protection.autoFilter = False
-    protection.sort = False
-    protection.formatColumns = False
-    protection.formatRows = False
 
 
 def _exception_values(row: ExceptionRow | None) -> list[Any]:
@@ -661,67 +781,161 @@ def _inventory_sheet(workbook: Workbook, run: RunData) -> None:
     table.finish()
 
 
-_NO_LICENCE = "(none)"
+_POSITION_COLUMNS: tuple[Column, ...] = (
+    Column("Service", 24),
+    Column("Datacenter", 12),
+    Column("Licence", 34),
+    Column("Billable", 10),
+    Column("VMs", 10),
+    Column("vCPUs", 10),
+    Column("Peak VMs", 10),
+    Column("Licence-days", 12),
+    Column("vmLicensed", 12),
+    Column("Explanation", 70, wrap=True),
+)
+_TOTAL_FILL = PatternFill("solid", fgColor="E6EBF1")
 
 
-def _licence_sheet(workbook: Workbook, run: RunData, windows: list[WindowsCoverage]) -> None:
-    """Windows guests licensed vs not, then VMs and vCPUs per licence value."""
-    sheet = _Sheet(workbook, "Licence usage", [28, 12, 34, 10, 12, 12, 10, 12, 12])
-    sheet.ws.sheet_view.showGridLines = False
-    sheet.title("Licence usage", "Deleted VMs excluded from the Windows guest counts.")
-    sheet.section("Windows guests: licensed vs not")
-    sheet.header(
+def _position_sheet(workbook: Workbook, position: LicencePosition) -> None:
+    """What OVHcloud bills (findings.json `licences`): one filterable row per service,
+    datacenter and licence value, totals of the billable ones, then the Control Panel's
+    counters beside ours and, with [prices], the monthly amounts."""
+    table = _Table(workbook, "Licence position", _POSITION_COLUMNS)
+    for row in position.rows:
+        table.row(
+            [
+                row.service_name,
+                row.datacenter_id,
+                row.license,
+                row.billable,
+                row.vms_at_close,
+                row.vcpus_at_close,
+                row.peak_vms,
+                row.licence_days,
+                "not read" if row.vmlicensed_at_close is None else row.vmlicensed_at_close,
+                None,
+            ]
+        )
+    table.finish()
+    table.section("Totals of billable licences")
+    table.header([c.header for c in _POSITION_COLUMNS])
+    for total in position.totals:
+        service, licence = total_label(total)
+        values = [
+            f"Total: {service}",
+            None,
+            licence,
+            True,
+            total.vms_at_close,
+            total.vcpus_at_close,
+            None,
+            total.licence_days,
+            total.vmlicensed_at_close,
+            None,
+        ]
+        grand = total.service_name is None and total.license is None
+        style = {"font": _LABEL_FONT, "fill": _TOTAL_FILL} if grand else {"font": _LABEL_FONT}
+        table.append_cells([table.cell(value, **style) for value in values])
+    table.section("Beside the OVHcloud Control Panel")
+    table.header(
         [
             "Service",
             "Datacenter",
-            "Windows guests",
-            "Licensed",
-            "BYOL",
-            "Unlicensed",
-            "Unclear licence",
+            "VMs (Control Panel)",
+            "Windows VMs (Control Panel)",
+            "Declared (Control Panel)",
+            "Windows guests (audit)",
+            "Older Windows ids",
+            "Deleted Windows VMs",
+            "VMs read",
+            "Difference explained",
         ]
     )
-    for usage in windows:
-        sheet.append(
+    for panel in position.control_panel:
+        explained = panel.difference() or "The counts agree."
+        table.append_cells(
             [
-                usage.service_name,
-                usage.datacenter_id,
-                usage.windows,
-                usage.licensed,
-                usage.byol,
-                usage.unlicensed,
-                usage.unclear,
-            ]
+                *(
+                    table.cell(value, alignment=_TOP)
+                    for value in (
+                        panel.service_name,
+                        panel.datacenter_id,
+                        panel.vms,
+                        panel.windows_vms,
+                        panel.declared,
+                        panel.windows_guests,
+                        panel.older_windows_ids,
+                        panel.deleted_windows_vms,
+                        panel.vms_read,
+                    )
+                ),
+                table.cell(explained, alignment=_WRAP),
+            ],
+            line_count(explained, 70),
         )
+    if position.costs:
+        table.section("Monthly amounts ([prices])")
+        table.header(["Amount", "Per month", "Currency", "VMs priced", "VMs without a price"])
+        for cost in position.costs:
+            table.append_cells(
+                [
+                    table.cell(cost.key.replace("_", " ")),
+                    table.cell(float(cost.amount), number_format="#,##0.00"),
+                    table.cell(cost.currency),
+                    table.cell(cost.priced_vms),
+                    table.cell(cost.unpriced_vms),
+                    *([None] * 4),
+                    table.cell(cost.definition, alignment=_WRAP),
+                ],
+                line_count(cost.definition, 70),
+            )
+
+
+_NO_LICENCE = "(none)"
+_USAGE_COLUMNS: tuple[Column, ...] = (
+    Column("Service", 28),
+    Column("Datacenter", 12),
+    Column("Licence", 34),
+    Column("VMs", 10),
+    Column("Powered on", 12),
+    Column("Powered off", 12),
+    Column("vCPUs", 10),
+    Column("vCPUs on", 12),
+    Column("vCPUs off", 12),
+)
+
+
+def _licence_sheet(workbook: Workbook, run: RunData, windows: list[WindowsCoverage]) -> None:
+    """VMs and vCPUs per licence value (a filterable table with its total), then per licence
+    over every service, then Windows guests by licence situation, each with totals."""
+    table = _Table(workbook, "Licence usage", _USAGE_COLUMNS)
     rows = run.report.summary.licence_usage
-    headers = [
-        "Service",
-        "Datacenter",
-        "Licence",
-        "VMs",
-        "Powered on",
-        "Powered off",
-        "vCPUs",
-        "vCPUs on",
-        "vCPUs off",
-    ]
+    grand: list[int] = [0, 0, 0, 0]
     totals: dict[str, list[int]] = {}
     for row in rows:
-        total = totals.setdefault(row.license or _NO_LICENCE, [0, 0, 0, 0])
-        for index, count in enumerate(_usage_counts(row)):
-            total[index] += count
-    sheet.section("By licence, all services")
-    sheet.header(headers)
-    for licence, counts in sorted(totals.items()):
-        sheet.append(_usage_row("all services", None, licence, *counts))
-    sheet.section("By service and datacenter")
-    sheet.header(headers)
-    for row in rows:
-        sheet.append(
-            _usage_row(
-                row.service_name, row.datacenter_id, row.license or _NO_LICENCE, *_usage_counts(row)
-            )
+        counts: Sequence[int] = _usage_counts(row)
+        table.row(
+            _usage_row(row.service_name, row.datacenter_id, row.license or _NO_LICENCE, *counts)
         )
+        total = totals.setdefault(row.license or _NO_LICENCE, [0, 0, 0, 0])
+        for index, count in enumerate(counts):
+            total[index] += count
+            grand[index] += count
+    table.finish()
+    _total_row(table, _usage_row("Total", None, "all licences", *grand))
+    table.section("By licence, all services")
+    table.header([c.header for c in _USAGE_COLUMNS])
+    for licence, counts in sorted(totals.items()):
+        table.append(_usage_row("all services", None, licence, *counts))
+    _total_row(table, _usage_row("Total", None, "all licences", *grand))
+    table.section("Windows guests by licence situation (deleted VMs excluded)")
+    table.header(["Service", "Datacenter", *_WINDOWS_HEADERS])
+    sums = [0] * len(_WINDOWS_HEADERS)
+    for usage in windows:
+        counts = _windows_counts(usage)
+        table.append([usage.service_name, usage.datacenter_id, *counts])
+        sums = [a + b for a, b in zip(sums, counts, strict=True)]
+    _total_row(table, ["Total", None, *sums])
 
 
 def _usage_counts(usage: LicenceUsage) -> tuple[int, int, int, int]:
@@ -732,6 +946,10 @@ def _usage_row(
     service: Any, dc: Any, licence: str, vms: int, vms_on: int, vcpus: int, vcpus_on: int
 ) -> list[Any]:
     return [service, dc, licence, vms, vms_on, vms - vms_on, vcpus, vcpus_on, vcpus - vcpus_on]
+
+
+def _total_row(sheet: _Sheet, values: Sequence[Any]) -> None:
+    sheet.append_cells([sheet.cell(value, font=_LABEL_FONT, fill=_TOTAL_FILL) for value in values])
 
 
 _EXCEPTION_COLUMNS: tuple[Column, ...] = (

@@ -13,7 +13,7 @@ META = RuleMeta(
     title="Licence inventory drift",
     severity=Severity.MEDIUM,
     rationale=(
-        "The API gives two views of the licences: each VM's own `license` and the "
+        "The API gives two views of the licences: each VM's own licence field and the "
         "datacenter's vmLicensed listing. When they disagree, or vmLicensed names a VM the "
         "datacenter does not list, what OVHcloud bills may not be what the VMs show."
     ),

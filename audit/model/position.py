@@ -1,0 +1,138 @@
+"""The licence position's records (findings.json `licences` and `control_panel`): what
+OVHcloud bills and what the Control Panel shows, counted by audit/evaluate/position.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, TypeVar
+
+from audit.jsontypes import JSONObject
+
+_R = TypeVar("_R")
+
+
+def _record(cls: type[_R], data: Any) -> _R:
+    """A record from its findings.json object: every field present, ints and strings typed."""
+    if not isinstance(data, dict):
+        raise ValueError("expected an object")
+    values = {}
+    for spec in fields(cls):  # type: ignore[arg-type]
+        value = data[spec.name]
+        wanted = spec.type if isinstance(spec.type, str) else str(spec.type)
+        if value is None and "None" not in wanted:
+            raise ValueError(f"{spec.name}: null")
+        if (
+            value is not None
+            and wanted.startswith("int")
+            and (not isinstance(value, int) or isinstance(value, bool))
+        ):
+            raise ValueError(f"{spec.name}: expected an integer, got {value!r}")
+        if value is not None and wanted.startswith("str") and not isinstance(value, str):
+            raise ValueError(f"{spec.name}: expected a string, got {value!r}")
+        if wanted == "bool" and not isinstance(value, bool):
+            raise ValueError(f"{spec.name}: expected true or false, got {value!r}")
+        values[spec.name] = value
+    return cls(**values)
+
+
+@dataclass(frozen=True)
+class LicenceRow:
+    """One licence value in one datacenter: the VMs carrying it and vmLicensed's count.
+
+    `billable` is a current or legacy Windows edition (what OVHcloud bills); special values
+    (OVHcloud managed, unlicensed windows guestos, unsupported) and unrecognised ones are not.
+    `vmlicensed_at_close` is None when the datacenter's vmLicensed could not be read. A value
+    that only vmLicensed names has a row too (0 VMs), so no listed licence is left out.
+    """
+
+    service_name: str
+    datacenter_id: int
+    license: str
+    billable: bool
+    vms_at_close: int
+    vcpus_at_close: int
+    peak_vms: int
+    licence_days: int
+    vmlicensed_at_close: int | None
+
+    def to_json(self) -> JSONObject:
+        """One item of findings.json's `licences`."""
+        return asdict(self)  # every field is a JSON scalar, named as in findings.json
+
+    @classmethod
+    def from_json(cls, data: Any) -> LicenceRow:
+        return _record(cls, data)
+
+
+@dataclass(frozen=True)
+class LicenceTotal:
+    """Billable rows summed: per service (`license` None), per licence value over every
+    service (`service_name` None), or overall (both None). `vmlicensed_at_close` sums the
+    datacenters whose listing was read. Peak is left out: a sum of per-datacenter peaks is
+    not a peak once daily observations land."""
+
+    service_name: str | None
+    license: str | None
+    vms_at_close: int
+    vcpus_at_close: int
+    licence_days: int
+    vmlicensed_at_close: int
+
+    def to_json(self) -> JSONObject:
+        return asdict(self)  # every field is a JSON scalar, named as in findings.json
+
+
+@dataclass(frozen=True)
+class ControlPanelRow:
+    """One datacenter counted the Control Panel's way, beside our own Windows count.
+
+    Control Panel: `vms` every VM the API lists (deleted ones included), `windows_vms`
+    guestOsFamily starting with `windows` (any case), `declared` a non-null licence. Ours:
+    `windows_guests`, guestOsFamily starting with `win`, deleted VMs excluded. The difference
+    is exactly `older_windows_ids` (winNet*, winLonghorn*, win2000*, winNT*, ... on VMs that
+    are not deleted) minus `deleted_windows_vms`. `vms_read` < `vms` when some listed VMs could
+    not be read: the other counters then cover only the VMs read.
+    """
+
+    service_name: str
+    datacenter_id: int
+    vms: int
+    windows_vms: int
+    declared: int
+    windows_guests: int
+    older_windows_ids: int
+    deleted_windows_vms: int
+    vms_read: int
+
+    def difference(self) -> str | None:
+        """One sentence explaining why `windows_guests` differs from `windows_vms`; None when
+        the two agree and nothing was left unread."""
+        parts = []
+        if self.older_windows_ids:
+            parts.append(
+                f"we count {self.older_windows_ids} guest(s) with older Windows ids (winNet*, "
+                "winLonghorn*, ...) that the Control Panel does not count as Windows"
+            )
+        if self.deleted_windows_vms:
+            parts.append(
+                f"the Control Panel counts {self.deleted_windows_vms} deleted Windows VM(s) "
+                "that we do not evaluate"
+            )
+        if self.vms_read < self.vms:
+            parts.append(
+                f"{self.vms - self.vms_read} listed VM(s) could not be read, so neither count "
+                "includes them"
+            )
+        if not parts:
+            return None
+        sentence = "; ".join(parts)
+        return sentence[0].upper() + sentence[1:] + "."
+
+    def to_json(self) -> JSONObject:
+        """One item of findings.json's `control_panel`."""
+        return asdict(self)  # every field is a JSON scalar, named as in findings.json
+
+    @classmethod
+    def from_json(cls, data: Any) -> ControlPanelRow:
+        return _record(cls, data)
