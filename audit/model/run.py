@@ -6,7 +6,8 @@
      "summary": Summary.to_json(),
      "exceptions": [ExceptionState.to_json(), ...],
      "findings": [Finding.to_json(), ...],
-     then, once the history stage has run: "previous_run", "resolved", "unverified", "changes"}
+     then, once the history stage has run: "previous_run", "resolved", "unverified", "changes",
+     and "exposure": Exposure.to_json() (the period's figures; absent in older files)}
 
 Readers ignore keys they do not know.
 """
@@ -22,6 +23,7 @@ from typing import Any, TypeVar
 from audit.errors import InputError
 from audit.jsontypes import JSONObject
 from audit.model.exceptions import ExceptionState
+from audit.model.exposure import Exposure
 from audit.model.fields import string
 from audit.model.findings import Finding, Summary
 from audit.model.history import HistoryResult
@@ -72,6 +74,7 @@ class RunReport:
     exceptions: tuple[ExceptionState, ...]
     findings: tuple[Finding, ...]
     history: HistoryResult | None = None
+    exposure: Exposure | None = None
 
     def to_json(self) -> JSONObject:
         data: JSONObject = {
@@ -82,6 +85,8 @@ class RunReport:
         }
         if self.history is not None:
             data.update(self.history.to_json())
+        if self.exposure is not None:
+            data["exposure"] = self.exposure.to_json()
         return data
 
     def dumps(self) -> str:
@@ -96,12 +101,16 @@ class RunReport:
         history = None
         if "previous_run" in data:
             history = _field(source, "history keys", HistoryResult.from_json, data)
+        exposure = None
+        if "exposure" in data:
+            exposure = _field(source, "exposure", Exposure.from_json, data["exposure"])
         return cls(
             run=_field(source, "run", RunInfo.from_json, data.get("run")),
             summary=_field(source, "summary", Summary.from_json, data.get("summary")),
             exceptions=_items(source, "exceptions", ExceptionState.from_json, data),
             findings=_items(source, "findings", Finding.from_json, data),
             history=history,
+            exposure=exposure,
         )
 
     @classmethod
