@@ -57,9 +57,15 @@ def state_table(states: Mapping[int, StateRow]) -> pd.DataFrame:
     """The stored states, indexed by id, with what the rules would say of each: `live` (not
     deleted), `on`, `unlicensed` (a powered-on Windows server guest without a licence),
     `windows` (a Windows guest) and the integer codes `vm` and `lic` the rows group by."""
-    table = pd.DataFrame.from_records(
-        list(states.values()), index=list(states.keys()), columns=STATE_COLUMNS
+    # Object columns keep None as None (pandas 3 would infer its string dtype, with NaN).
+    columns = zip(*states.values(), strict=True) if states else [()] * len(STATE_COLUMNS)
+    table = pd.DataFrame(
+        {
+            name: pd.Series(list(values), dtype=object)
+            for name, values in zip(STATE_COLUMNS, columns, strict=True)
+        }
     )
+    table.index = pd.Index(list(states.keys()))
     guests = {value: interpret_guest_os(value) for value in table["guest_os_family"].unique()}
     licences = {value: interpret_licence(value) for value in table["license"].unique()}
     kinds = table[["guest_os_family", "license"]].drop_duplicates()
