@@ -625,6 +625,7 @@ def test_generated_fleet_holds_every_anomaly_in_a_clean_majority() -> None:
     rules = Counter(rule for found in generated.expected.values() for rule in found)
     assert set(rules) == {
         "WIN-UNLICENSED",
+        "WIN-UNLICENSED-OFF",
         "WIN-CLIENT-OS",
         "LIC-NON-WINDOWS",
         "LIC-VERSION-MISMATCH",
