@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openpyxl import load_workbook
 
 from audit import frames
 from audit.cli import main
@@ -264,3 +265,38 @@ def test_a_year_of_observations_stays_small(tmp_path: Path) -> None:
         assert db.execute("SELECT count(*) FROM vm_state").fetchone()[0] == 2000
         blob = db.execute("SELECT max(length(states)) FROM observation").fetchone()[0]
     assert blob < 200  # 2,000 consecutive ids compress to a few dozen bytes
+
+
+def test_reports_show_the_exposure(observed: Path, tmp_path: Path) -> None:
+    path = tmp_path / "snapshot.json.gz"
+    write_snapshot(snapshot_of(10), path)
+    result = run_job(
+        JobSpec(out_dir=observed, period="2026-05", source=SnapshotSource(from_file=path))
+    )
+    html = (result.run_dir / "report.html").read_text()
+    section = html[html.index('<section id="exposure">') :]
+    section = section[: section.index("</section>")]
+    assert "9 of the period&#39;s 31 days observed" in section
+    assert "2026-05-04" in section and "2026-05-06" in section
+    assert '<td class="num">23</td>' in section
+    assert "VM 3" in section and "snapshot alone" not in section
+    sheet = load_workbook(result.run_dir / "report.xlsx", read_only=True)["Exposure"]
+    rows = [row for row in sheet.iter_rows(values_only=True) if any(row)]
+    assert (SERVICE, 1, "yes", LICENCE, 3, 23) in [row[:6] for row in rows]
+    per_vm = {row[2]: row[6:9] for row in rows if row[0] == SERVICE and isinstance(row[2], int)}
+    assert per_vm == {1: (9, 9, 0), 2: (9, 9, 4), 3: (3, 3, 3), 4: (9, 0, 0), 5: (9, 0, 0)}
+
+
+def test_reports_say_when_the_snapshot_alone_was_used(tmp_path: Path) -> None:
+    path = tmp_path / "snapshot.json.gz"
+    write_snapshot(snapshot_of(10), path)  # taken 2026-05-10, run for April: outside
+    result = run_job(
+        JobSpec(out_dir=tmp_path / "out", period="2026-04", source=SnapshotSource(from_file=path))
+    )
+    assert result.report.exposure is not None
+    assert result.report.exposure.source is Source.SNAPSHOT
+    html = (result.run_dir / "report.html").read_text()
+    assert "the snapshot alone was used" in html
+    sheet = load_workbook(result.run_dir / "report.xlsx", read_only=True)["Exposure"]
+    text = " ".join(str(cell) for row in sheet.iter_rows(values_only=True) for cell in row)
+    assert "the snapshot alone was used" in text
