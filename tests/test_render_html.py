@@ -105,7 +105,7 @@ def test_no_external_url_and_a_strict_csp(doc: lxml.html.HtmlElement) -> None:
 
 def test_structure_for_readers_without_javascript(doc: lxml.html.HtmlElement, run: RunData) -> None:
     sections = [el.get("id") for el in doc.xpath("//main/section[@id]")]
-    assert sections == ["summary", "findings", "exceptions", "coverage", "rules"]
+    assert sections == ["summary", "findings", "exposure", "exceptions", "coverage", "rules"]
     links = doc.xpath("//nav[@class='toc']/a/@href")
     assert links == ["#summary", "#findings", "#exceptions", "#coverage", "#rules"]
     banner = doc.find_class("banner")[0]
