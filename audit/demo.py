@@ -30,6 +30,7 @@ from audit.job import REMEDIATION_DIR, JobResult, JobSpec, SnapshotSource, run_j
 from audit.job_command import print_summary
 from audit.mail_config import MailSettings, Security
 from audit.model.exceptions import REGISTER_COLUMNS
+from audit.model.licences import UNLICENSED
 from audit.period import Period
 from audit.remediate.script import PLAN_FILE
 from audit.runtime.plan import read_plan
@@ -153,13 +154,23 @@ class MonthOfChanges:
     def day(self, day: int) -> list[str]:
         dc = _observed_dc(self.fleet)
         server = "windows2019srv_64Guest"
-        unlicensed = sorted(
-            vm.vm_id
-            for vm in dc.vms.values()
-            if vm.license is None and (vm.guest_os_family or "").startswith("windows")
-        )
-        stopped = [i for i in unlicensed if dc.vms[i].fields.get("powerState") == "poweredOff"]
-        running = [i for i in unlicensed if dc.vms[i].fields.get("powerState") == "poweredOn"]
+        stopped = [
+            (where, vm.vm_id)
+            for _, _, vm in self.fleet.vms()
+            for where in self._datacenter_of(vm.vm_id)
+            if vm.license is None
+            and (vm.guest_os_family or "").startswith("windows2019srv")
+            and vm.fields.get("powerState") == "poweredOff"
+        ]
+        running = [
+            (where, vm.vm_id)
+            for _, _, vm in self.fleet.vms()
+            for where in self._datacenter_of(vm.vm_id)
+            if vm.license in (None, UNLICENSED)
+            and vm.guest_os_family == server
+            and vm.fields.get("powerState") == "poweredOn"
+            and vm.vm_id != self.build_id
+        ]
         changes: list[str] = []
         if day == 3:
             self.build_id = max(vm.vm_id for _, _, vm in self.fleet.vms()) + 1000
@@ -175,21 +186,29 @@ class MonthOfChanges:
             dc.vms[self.build_id] = Vm(MappingProxyType({**template, **fields}))
             changes.append(f"VM {self.build_id} tmp-build-01 created ({server}, no licence, on)")
         elif day == 10 and stopped:
-            self.started_id = stopped[0]
-            _set(dc, self.started_id, powerState="poweredOn")
+            where, self.started_id = stopped[0]
+            _set(where, self.started_id, powerState="poweredOn")
             changes.append(f"VM {self.started_id} (no licence, powered off) started")
         elif day == 13 and self.started_id is not None:
-            _set(dc, self.started_id, powerState="poweredOff")
+            for where in self._datacenter_of(self.started_id):
+                _set(where, self.started_id, powerState="poweredOff")
             changes.append(f"VM {self.started_id} powered off again")
         elif day == 15 and running:
-            licensed = next((i for i in running if i != self.build_id), None)
-            if licensed is not None:
-                dc.set_license(licensed, "windows 2019 Standard")
-                changes.append(f"VM {licensed} given 'windows 2019 Standard' (none until now)")
+            where, licensed = running[0]
+            where.set_license(licensed, "windows 2019 Standard")
+            changes.append(f"VM {licensed} given 'windows 2019 Standard' (unlicensed until now)")
         elif day == 20 and self.build_id in dc.vms:
             del dc.vms[self.build_id]
             changes.append(f"VM {self.build_id} tmp-build-01 deleted")
         return changes
+
+    def _datacenter_of(self, vm_id: int) -> list[Datacenter]:
+        return [
+            dc
+            for service in self.fleet.services.values()
+            for dc in service.datacenters.values()
+            if vm_id in dc.vms
+        ]
 
 
 def observe_month(simulator: Simulator, period: Period, out: Path) -> None:
