@@ -22,7 +22,16 @@ from audit.render.safe_text import visible_controls
 from audit.render.view import SEVERITIES, rule_catalogue
 from audit.render.xlsx import XlsxReport
 
-SHEETS = ["Summary", "Findings", "Inventory", "Licence usage", "Exceptions", "Coverage", "Rules"]
+SHEETS = [
+    "Summary",
+    "Findings",
+    "Inventory",
+    "Licence usage",
+    "Exposure",
+    "Exceptions",
+    "Coverage",
+    "Rules",
+]
 REVIEW = ["Review status", "Owner", "Comment"]
 # findings.json's finding fields, and the exception row's, as the Findings sheet heads them.
 FIELDS = {
