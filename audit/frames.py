@@ -10,6 +10,7 @@ Read-only: every function reads files a run or `observe` wrote and changes nothi
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -72,13 +73,13 @@ def exposure(run_dir: str | Path) -> pd.DataFrame:
 def observations(out_dir: str | Path, period: str | None = None) -> pd.DataFrame:
     """One row per observed day and VM read that day (`day`, where it is, and its name, guest
     OS, licence, power state and vCPUs), from OUT/history.sqlite; only `period`'s days
-    (`YYYY-MM`) when given."""
+    (`YYYY-MM`, `current` or `previous`, as `--period`) when given."""
     path = Path(out_dir) / HISTORY_FILE
     if not path.is_file():
         raise InputError(f"{path}: no history file (run `observe` or `run` first)")
     first, last = "0000-00-00", "9999-99-99"
     if period is not None:
-        month = periods.parse_period(period, periods.Period(9999, 12).end)
+        month = periods.parse_period(period, datetime.now(UTC).date())
         first, last = month.start.isoformat(), month.end.isoformat()
     with HistoryStore.open(path) as store:
         return observation_frame(store.observations(first, last))
