@@ -25,7 +25,7 @@ class CommandModule(Protocol):
 
 def _command_modules() -> list[CommandModule]:
     """The explicit list of subcommands (imported lazily to keep `--help` fast)."""
-    from audit import demo, job_command
+    from audit import demo, job_command, observe_command
     from audit.collect import auth_command
     from audit.collect import command as snapshot
     from audit.deliver import command as mail
@@ -33,7 +33,17 @@ def _command_modules() -> list[CommandModule]:
     from audit.remediate import command as remediate
     from audit.simulator import command as simulate
 
-    return [job_command, snapshot, remediate, import_review, simulate, mail, demo, auth_command]
+    return [
+        job_command,
+        observe_command,
+        snapshot,
+        remediate,
+        import_review,
+        simulate,
+        mail,
+        demo,
+        auth_command,
+    ]
 
 
 class CommandParser(argparse.ArgumentParser):

@@ -25,6 +25,9 @@ from audit.config_values import Range
 # How a datacenter's VMs are read (audit.collect.collector.Listing).
 LISTINGS = ("per-vm", "paged")
 
+# Where `run` and `observe` write when neither --out nor the config says.
+DEFAULT_OUT = Path("reports")
+
 API_EPILOG = """\
 credentials come the `ovh` way, first found wins:
   OVH_APPLICATION_KEY, OVH_APPLICATION_SECRET, OVH_CONSUMER_KEY (and OVH_ENDPOINT)

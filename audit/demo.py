@@ -1,7 +1,11 @@
-"""`ovh-license-audit demo`: the simulator plus the real monthly job, two months running.
+"""`ovh-license-audit demo`: the simulator plus the real monthly job, two months running,
+the first one observed every day.
 
 The job talks to the simulator over HTTP through the real `ovh` client, signing every call
-with the simulator's read-only key, exactly as it would talk to a real account.
+with the simulator's read-only key, exactly as it would talk to a real account. The daily
+observations of the first month go through `observe`'s recording path; a few of them are
+collected over HTTP, the others are read straight from the simulated fleet as it changes (the
+same content, without 30 collections), so the demo stays under two minutes.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
@@ -18,6 +23,7 @@ from audit.collect.collector import CollectOptions
 from audit.deliver.command import deliver
 from audit.errors import ExitCode
 from audit.evaluate.exceptions import load_exceptions
+from audit.exposure.observe import record_day
 from audit.fsutil import atomic_write_bytes, atomic_write_text
 from audit.history.store import HISTORY_FILE
 from audit.job import (
@@ -31,6 +37,8 @@ from audit.job import (
 from audit.job_command import print_summary
 from audit.mail_config import MailSettings, Security
 from audit.model.exceptions import REGISTER_COLUMNS
+from audit.model.licences import UNLICENSED
+from audit.period import Period
 from audit.remediate.script import PLAN_FILE
 from audit.runtime.plan import read_plan
 from audit.runtime.runner import ApplyOptions, remediate
@@ -41,9 +49,11 @@ from audit.simulator.api import (
     REMEDIATE_CONSUMER_KEY,
     SimulatorConfig,
 )
-from audit.simulator.fleet import TOOLS_GUEST_OS_FAMILY, Fleet, Vm
+from audit.simulator.direct import snapshot_of
+from audit.simulator.fleet import TOOLS_GUEST_OS_FAMILY, Datacenter, Fleet, Vm
 from audit.simulator.generate import GeneratedFleet, generate_fleet
 from audit.simulator.server import Simulator
+from audit.snapshot import encode_snapshot
 
 DEMO_OUT = Path("reports/demo")
 DEMO_MAX_CHANGES = 25
@@ -111,16 +121,124 @@ def demo_register(generated: GeneratedFleet, today: date) -> str:
     return buffer.getvalue()
 
 
-def run_month(simulator: Simulator, period: str, out: Path, exceptions_path: Path) -> JobResult:
+def api_source(simulator: Simulator) -> SnapshotSource:
+    """Collection over HTTP with the simulator's read-only key."""
     endpoint = resolve_endpoint(simulator.url)
     credentials = Credentials(
         DEFAULT_APPLICATION_KEY, DEFAULT_APPLICATION_SECRET, READONLY_CONSUMER_KEY
     )
-    source = SnapshotSource(
+    return SnapshotSource(
         factory=ClientFactory(endpoint, credentials),
         options=CollectOptions(workers=8, max_rps=None),
         endpoint_label=simulator.url,
     )
+
+
+def _observed_dc(fleet: Fleet) -> Datacenter:
+    """The datacenter the month's changes happen in (its vmLicensed follows the VMs)."""
+    return next(
+        dc
+        for service in fleet.services.values()
+        for dc in service.datacenters.values()
+        if dc.vms and dc.vm_licensed is None
+    )
+
+
+def _set(dc: Datacenter, vm_id: int, **fields: object) -> None:
+    dc.vms[vm_id] = Vm(MappingProxyType({**dc.vms[vm_id].fields, **fields}))
+
+
+@dataclass
+class MonthOfChanges:
+    """The first month's life, day by day: a build VM runs Windows unlicensed from the 3rd
+    and is deleted on the 20th; a powered-off unlicensed server runs from the 10th to the
+    12th; a running unlicensed server gets its licence on the 15th."""
+
+    fleet: Fleet
+    build_id: int = 0
+    started_id: int | None = None
+
+    def day(self, day: int) -> list[str]:
+        dc = _observed_dc(self.fleet)
+        server = "windows2019srv_64Guest"
+        stopped = [
+            (where, vm.vm_id)
+            for _, _, vm in self.fleet.vms()
+            for where in self._datacenter_of(vm.vm_id)
+            if vm.license is None
+            and (vm.guest_os_family or "").startswith("windows2019srv")
+            and vm.fields.get("powerState") == "poweredOff"
+        ]
+        running = [
+            (where, vm.vm_id)
+            for _, _, vm in self.fleet.vms()
+            for where in self._datacenter_of(vm.vm_id)
+            if vm.license in (None, UNLICENSED)
+            and vm.guest_os_family == server
+            and vm.fields.get("powerState") == "poweredOn"
+            and vm.vm_id != self.build_id
+        ]
+        changes: list[str] = []
+        if day == 3:
+            self.build_id = max(vm.vm_id for _, _, vm in self.fleet.vms()) + 1000
+            template = next(iter(dc.vms.values())).fields
+            fields = {
+                "vmId": self.build_id,
+                "moRef": f"vm-{self.build_id}",
+                "name": "tmp-build-01",
+                "powerState": "poweredOn",
+                "guestOsFamily": server,
+                "license": None,
+            }
+            dc.vms[self.build_id] = Vm(MappingProxyType({**template, **fields}))
+            changes.append(f"VM {self.build_id} tmp-build-01 created ({server}, no licence, on)")
+        elif day == 10 and stopped:
+            where, self.started_id = stopped[0]
+            _set(where, self.started_id, powerState="poweredOn")
+            changes.append(f"VM {self.started_id} (no licence, powered off) started")
+        elif day == 13 and self.started_id is not None:
+            for where in self._datacenter_of(self.started_id):
+                _set(where, self.started_id, powerState="poweredOff")
+            changes.append(f"VM {self.started_id} powered off again")
+        elif day == 15 and running:
+            where, licensed = running[0]
+            where.set_license(licensed, "windows 2019 Standard")
+            changes.append(f"VM {licensed} given 'windows 2019 Standard' (unlicensed until now)")
+        elif day == 20 and self.build_id in dc.vms:
+            del dc.vms[self.build_id]
+            changes.append(f"VM {self.build_id} tmp-build-01 deleted")
+        return changes
+
+    def _datacenter_of(self, vm_id: int) -> list[Datacenter]:
+        return [
+            dc
+            for service in self.fleet.services.values()
+            for dc in service.datacenters.values()
+            if vm_id in dc.vms
+        ]
+
+
+def observe_month(simulator: Simulator, period: Period, out: Path) -> None:
+    """A daily observation of every day of `period`, recorded as `observe --date` would."""
+    last_day = period.end.day
+    http_days = {1, 15, last_day}
+    changes = MonthOfChanges(simulator.fleet)
+    for day in range(1, last_day + 1):
+        when = period.start.replace(day=day)
+        for line in changes.day(day):
+            print(f"  {when.isoformat()}: {line}")
+        if day in http_days:
+            snapshot, data = api_source(simulator).load()
+        else:
+            taken_at = f"{when.isoformat()}T02:00:00Z"
+            snapshot = snapshot_of(simulator.fleet, taken_at, simulator.url)
+            data = encode_snapshot(snapshot)
+        record_day(out, snapshot, data, when)
+    print(f"  {last_day} daily observations recorded ({len(http_days)} collected over HTTP)")
+
+
+def run_month(simulator: Simulator, period: str, out: Path, exceptions_path: Path) -> JobResult:
+    source = api_source(simulator)
     spec = JobSpec(
         out_dir=out,
         period=period,
@@ -222,6 +340,8 @@ def demo_command(args: argparse.Namespace) -> int:
     with Simulator(generated.fleet, config) as simulator:
         print(f"simulator: {simulator.url} ({args.vms} generated VMs, seed {args.seed})")
         first, second = demo_periods(today)
+        print(f"\n== daily observations of {first} (`observe`, cron every day)")
+        observe_month(simulator, Period(int(first[:4]), int(first[5:])), out)
         for period in (first, second):
             print(f"\n== monthly job for {period}")
             result = run_month(simulator, period, out, exceptions_path)

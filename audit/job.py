@@ -6,6 +6,7 @@ or interrupted run never leaves half-written outputs and a re-run replaces the p
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from collections.abc import Collection, Sequence
@@ -25,11 +26,15 @@ from audit.evaluate.engine import Evaluation, evaluate
 from audit.evaluate.placement import with_placement
 from audit.evaluate.position import control_panel, licences
 from audit.evaluate.prices import declarations_cost, unlicensed_exposure, wasted_cost
+from audit.exposure.frame import idle_vms, period_exposure
 from audit.fsutil import atomic_write_text, sha256_file, staged_directory
+from audit.history.changes import vm_states
+from audit.history.observations import observation_of
 from audit.history.stage import prepare as prepare_history
 from audit.history.stage import rebuild_view
 from audit.history.store import DEFAULT_WAIT_S, HISTORY_FILE, HistoryStore
 from audit.model.exceptions import ExceptionRow
+from audit.model.exposure import Exposure
 from audit.model.findings import Finding, Severity, Status
 from audit.model.prices import Cost, Prices
 from audit.model.run import PlanSummary, RegisterFile, RunInfo, RunReport
@@ -201,13 +206,14 @@ def run_report(
     snapshot_sha256: str,
     evaluation: Evaluation,
     context: RunContext | None = None,
+    exposure: Exposure | None = None,
 ) -> RunReport:
     """The run's report before the history stage (findings.json, DESIGN.md "Output folder"):
     the findings with their VM's folder and cluster, the headline figures, the licence
     position and, with [prices], the monthly amounts."""
     context = context or RunContext()
     findings = with_placement(evaluation.findings, snapshot)
-    rows = licences(snapshot)
+    rows = licences(snapshot, exposure)
     figures = headline.headline(snapshot, findings)
     return RunReport(
         run=RunInfo(
@@ -227,6 +233,7 @@ def run_report(
         licences=rows,
         control_panel=control_panel(snapshot),
         costs=_costs(findings, rows, context.prices, context.plan),
+        exposure=exposure,
     )
 
 
@@ -284,7 +291,8 @@ def run_job(spec: JobSpec) -> JobResult:
     snapshot, snapshot_bytes = spec.source.load()
     run_dir = spec.out_dir / spec.period
     refuse_nothing_read(snapshot, spec.period)
-    evaluation = evaluate(snapshot, spec.exceptions, evaluation_day(snapshot))
+    snapshot_sha256 = hashlib.sha256(snapshot_bytes).hexdigest()
+    day = evaluation_day(snapshot)
     # The history's write lock is held from reading the past to recording this run, and the
     # record commits only after the run folder is renamed into place (see audit/history/).
     with (
@@ -293,15 +301,32 @@ def run_job(spec: JobSpec) -> JobResult:
     ):
         if not spec.replace_incomplete:
             refuse_replacing_complete(snapshot, spec.period, run_dir)
+        # The run's snapshot is the observation of its own day; the period's observations
+        # (that one included when its day is inside the period) give the rules their days.
+        recorded_at = datetime.now(UTC).isoformat(timespec="seconds")
+        source = f"run {spec.period}"
+        history.record_observation(
+            observation_of(snapshot, snapshot_sha256, day, source, recorded_at)
+        )
+        period = periods.Period(int(spec.period[:4]), int(spec.period[5:7]))
+        observed = history.observations(period.start.isoformat(), period.end.isoformat())
+        vms = vm_states(snapshot)
+        exposure = period_exposure(observed, period, day, vms)
+        evaluation = evaluate(snapshot, spec.exceptions, day, exposure)
         with staged_directory(run_dir) as stage:
             (stage / SNAPSHOT_FILE).write_bytes(snapshot_bytes)
-            snapshot_sha256 = sha256_file(stage / SNAPSHOT_FILE)
             plan = build_plan(
-                evaluation.findings, snapshot_sha256, spec.remediation, spec.allow_bypass
+                evaluation.findings,
+                snapshot_sha256,
+                spec.remediation,
+                spec.allow_bypass,
+                idle=idle_vms(exposure, vms),
             )
             plan_sha256 = write_remediation(stage / REMEDIATION_DIR, plan)
             context = RunContext(spec.fail_on, spec.register, plan, spec.prices)
-            report = run_report(spec.period, snapshot, snapshot_sha256, evaluation, context)
+            report = run_report(
+                spec.period, snapshot, snapshot_sha256, evaluation, context, exposure
+            )
             entry = prepare_history(history, snapshot, report)
             report = entry.report
             atomic_write_text(stage / FINDINGS_FILE, report.dumps())

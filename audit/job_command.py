@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from audit.cli_options import API_EPILOG, add_api_arguments, load_config_arg
+from audit.cli_options import API_EPILOG, DEFAULT_OUT, add_api_arguments, load_config_arg
 from audit.collect.options import collect_options_from, coverage_line, factory_from, print_failures
 from audit.config import FAIL_ON_CHOICES
 from audit.console import stdout_may_close
@@ -25,8 +25,6 @@ from audit.job import (
 )
 from audit.model.findings import SEVERITIES
 from audit.remediate.script import PLAN_FILE
-
-DEFAULT_OUT = Path("reports")
 
 
 def print_summary(result: JobResult) -> None:

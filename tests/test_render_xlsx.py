@@ -28,6 +28,7 @@ SHEETS = [
     "Licence position",
     "Inventory",
     "Licence usage",
+    "Exposure",
     "Exceptions",
     "Coverage",
     "Rules",

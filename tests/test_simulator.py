@@ -557,7 +557,9 @@ def _rules_by_the_book(vm: dict[str, Any], entry: dict[str, Any] | None) -> froz
     edition = licence in _SETTABLE or legacy
     rules = set()
     if server and licence in (None, "unlicensed windows guestos"):
-        rules.add("WIN-UNLICENSED")
+        # One run, no observation: the snapshot alone is the period.
+        off = vm["powerState"] == "poweredOff"
+        rules.add("WIN-UNLICENSED-OFF" if off else "WIN-UNLICENSED")
     if windows and not server:
         rules.add("WIN-CLIENT-OS")
     if not windows and not unknown and edition:
@@ -623,6 +625,7 @@ def test_generated_fleet_holds_every_anomaly_in_a_clean_majority() -> None:
     rules = Counter(rule for found in generated.expected.values() for rule in found)
     assert set(rules) == {
         "WIN-UNLICENSED",
+        "WIN-UNLICENSED-OFF",
         "WIN-CLIENT-OS",
         "LIC-NON-WINDOWS",
         "LIC-VERSION-MISMATCH",

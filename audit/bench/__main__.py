@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from audit.bench import collector, large
+from audit.bench import collector, exposure, large
 
 
 def main() -> None:
     sections = [
         ("collector", collector.run),
         ("100,000-VM fleet: evaluation and reports", large.run),
+        ("daily observations: period figures and history size", exposure.run),
     ]
     for title, section in sections:
         print(f"== {title}")

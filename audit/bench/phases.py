@@ -17,6 +17,10 @@ from pathlib import Path
 from openpyxl import Workbook
 
 from audit.evaluate.engine import evaluate
+from audit.exposure.frame import period_exposure
+from audit.history.changes import vm_states
+from audit.history.observations import observation_of
+from audit.history.store import HISTORY_FILE, HistoryStore
 from audit.job import (
     FINDINGS_FILE,
     SNAPSHOT_FILE,
@@ -27,10 +31,11 @@ from audit.job import (
     run_report,
 )
 from audit.model.run import RunReport
+from audit.period import Period
 from audit.render.base import RunData
 from audit.render.html import HtmlReport
 from audit.render.xlsx import XlsxReport
-from audit.snapshot import read_snapshot
+from audit.snapshot import read_snapshot, read_snapshot_bytes
 
 
 def _load(run_dir: Path) -> RunData:
@@ -78,6 +83,26 @@ def phase_bare_openpyxl(run_dir: Path) -> Callable[[], None]:
     return work
 
 
+def phase_exposure(run_dir: Path) -> Callable[[], None]:
+    """The period's figures: the run's snapshot recorded as the 31st day, the period's
+    observations loaded from the history and turned into per-VM and per-licence figures."""
+    snapshot, data = read_snapshot_bytes(run_dir / SNAPSHOT_FILE)
+    vms = vm_states(snapshot)
+    day = evaluation_day(snapshot)
+    period = Period.of(day)
+
+    def work() -> None:
+        with HistoryStore.open(run_dir / HISTORY_FILE) as store, store.write():
+            store.record_observation(observation_of(snapshot, "0" * 64, day, "run", "bench"))
+            stored = store.observations(period.start.isoformat(), period.end.isoformat())
+            exposure = period_exposure(stored, period, day, vms)
+        if exposure.days_observed != 31:
+            raise RuntimeError(f"{exposure.days_observed} days observed, expected 31")
+
+    del data
+    return work
+
+
 def phase_whole_run(run_dir: Path) -> Callable[[], None]:
     """The monthly job from a stored snapshot: evaluate, history, every report, the plan."""
     spec = JobSpec(
@@ -98,6 +123,7 @@ PHASES = {
     "html": phase_html,
     "bare-openpyxl": phase_bare_openpyxl,
     "run": phase_whole_run,
+    "exposure": phase_exposure,
 }
 
 

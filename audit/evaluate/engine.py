@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -28,7 +28,7 @@ from audit.evaluate.records import (
     LicensedEntry,
     VmRecord,
 )
-from audit.evaluate.rules import exc_expired, exc_stale
+from audit.evaluate.rules import exc_expired, exc_stale, win_unlicensed_interim
 from audit.evaluate.rules.base import DatacenterCheck, RegisterCheck, RuleMeta, VmCheck
 from audit.evaluate.rules.registry import RULE_IDS, RULES
 from audit.model.exceptions import (
@@ -38,6 +38,7 @@ from audit.model.exceptions import (
     ExceptionState,
     ExceptionStatus,
 )
+from audit.model.exposure import Exposure, VmExposure
 from audit.model.findings import Finding, LicenceUsage, Severity, Status, Summary
 from audit.snapshot import DatacenterSnapshot, Scope, Snapshot
 
@@ -78,6 +79,11 @@ class _Subject(NamedTuple):
     def of_vm(cls, vm: VmRecord) -> _Subject:
         return cls(vm.name, vm.moref, vm.power_state, vm.guest_os_family, vm.license)
 
+    @classmethod
+    def of_exposure(cls, vm: VmExposure) -> _Subject:
+        """A VM gone at the snapshot, as last observed in the period."""
+        return cls(vm.name, None, None, vm.guest_os_family, vm.license)
+
 
 _NO_SUBJECT = _Subject(None, None, None, None, None)
 
@@ -89,13 +95,21 @@ class _Presence(StrEnum):
 
 
 def evaluate(
-    snapshot: Snapshot, exceptions: Sequence[ExceptionRow], today: datetime.date
+    snapshot: Snapshot,
+    exceptions: Sequence[ExceptionRow],
+    today: datetime.date,
+    exposure: Exposure | None = None,
 ) -> Evaluation:
-    """Run every rule over the snapshot and apply the exceptions register as of `today`."""
-    run = _Run(snapshot, exceptions, today)
+    """Run every rule over the snapshot and apply the exceptions register as of `today`.
+
+    With the period's `exposure`, each VM's rules also see its days over the period, and a VM
+    that ran unlicensed during it but is gone at the snapshot raises WIN-UNLICENSED-INTERIM.
+    """
+    run = _Run(snapshot, exceptions, today, exposure)
     for service in snapshot.services:
         for datacenter in service.datacenters:
             run.datacenter(service.service_name, datacenter)
+    run.gone_unlicensed()
     states = run.register_findings()
     findings = sorted(run.findings, key=_order)
     services = [service.service_name for service in snapshot.services]
@@ -110,9 +124,17 @@ class _Run:
     """The mutable state of one evaluation; never escapes `evaluate`."""
 
     def __init__(
-        self, snapshot: Snapshot, rows: Sequence[ExceptionRow], today: datetime.date
+        self,
+        snapshot: Snapshot,
+        rows: Sequence[ExceptionRow],
+        today: datetime.date,
+        exposure: Exposure | None = None,
     ) -> None:
         self.today = today
+        self.exposure = exposure
+        self.live: set[VmKey] = set()
+        self.deleted: set[VmKey] = set()
+        self.listed: dict[tuple[str, int], frozenset[int] | None] = {}
         self.rows = tuple(rows)
         self.expired = [row.is_expired(today) for row in self.rows]
         self.matched = [0] * len(self.rows)
@@ -152,7 +174,12 @@ class _Run:
             vm = VmRecord.from_api(raw, service_name, dc_id, by_vm)
             if vm.vm_id is not None:
                 listed.add(vm.vm_id)
+                key = (service_name, dc_id, vm.vm_id)
+                if self.exposure is not None:
+                    vm = replace(vm, period=self.exposure.period_of(key))
             deleted = vm.power_state == DELETED
+            if vm.vm_id is not None:
+                (self.deleted if deleted else self.live).add((service_name, dc_id, vm.vm_id))
             if vm.vm_id in row_vms:
                 key = (service_name, dc_id, vm.vm_id)
                 self.presence[key] = _Presence.DELETED if deleted else _Presence.LIVE
@@ -163,6 +190,7 @@ class _Run:
             if vm_id in listed:
                 self.presence.setdefault((service_name, dc_id, vm_id), _Presence.UNREAD)
         trusted = (service_name, dc_id, None) not in self.unread_scopes
+        self.listed[(service_name, dc_id)] = frozenset(listed) if trusted else None
         record = DatacenterRecord(
             service_name, dc_id, frozenset(listed) if trusted else None, entries
         )
@@ -189,6 +217,32 @@ class _Run:
                 subject = subject or _Subject.of_vm(vm)
                 self.add(meta, vm.service_name, vm.datacenter_id, vm.vm_id, subject, message)
         self.register_checks(vm)
+
+    def gone_unlicensed(self) -> None:
+        """WIN-UNLICENSED-INTERIM for the VMs that ran unlicensed during the period and are
+        deleted or no longer listed at the snapshot. A VM whose scope the snapshot could not
+        read is not gone: nothing is said of it."""
+        if self.exposure is None:
+            return
+        meta = win_unlicensed_interim.META
+        for vm in self.exposure.vms:
+            key = vm.key
+            if vm.days_unlicensed == 0 or key in self.live or self._gone_unread(key):
+                continue
+            message = win_unlicensed_interim.describe_gone(vm.period, key in self.deleted)
+            self.add(meta, *key, _Subject.of_exposure(vm), message)
+
+    def _gone_unread(self, key: VmKey) -> bool:
+        """Whether the snapshot may not have read the VM (so it is not known to be gone)."""
+        if key in self.deleted:
+            return False
+        service, dc_id, vm_id = key
+        listed = self.listed.get((service, dc_id))
+        if self.services_unread or (service, None, None) in self.unread_scopes:
+            return True
+        if (service, dc_id) not in self.listed:  # the datacenter itself is gone
+            return False
+        return listed is None or vm_id in listed or (service, dc_id, vm_id) in self.unread_scopes
 
     def register_checks(self, vm: VmRecord) -> None:
         """Rules over the VM's valid register rows (LIC-BYOL-BILLED), after its own rules."""

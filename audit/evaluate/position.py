@@ -2,8 +2,9 @@
 Control Panel shows (DESIGN.md, "Licence position"; findings.json `licences` and
 `control_panel`).
 
-Pure functions over the snapshot. Peak and licence-days need the daily observations of the
-period (issue 12); until those land they equal the snapshot's counts (one observed day).
+Pure functions over the snapshot. Peak and licence-days come from the period's daily
+observations (`exposure`, audit/exposure/frame.py): without it they equal the snapshot's counts
+(one observed day).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from audit.coerce import text
 from audit.evaluate.knowledge import interpret_licence
 from audit.evaluate.records import DELETED, VmRecord
+from audit.model.exposure import Exposure, LicenceExposure
 from audit.model.position import ControlPanelRow, LicenceRow, LicenceTotal
 from audit.snapshot import DatacenterSnapshot, Snapshot
 
@@ -33,9 +35,14 @@ def _datacenters(snapshot: Snapshot) -> Iterator[tuple[str, DatacenterSnapshot]]
             yield service.service_name, datacenter
 
 
-def licences(snapshot: Snapshot) -> tuple[LicenceRow, ...]:
+def licences(snapshot: Snapshot, exposure: Exposure | None = None) -> tuple[LicenceRow, ...]:
     """One row per service, datacenter and licence value, ordered by service, datacenter,
-    billable first, then value."""
+    billable first, then value.
+
+    With the period's `exposure`, `peak_vms` and `licence_days` are its figures (observed days
+    inside the period), and a value carried during the period but no longer at the snapshot has
+    a row too (0 VMs at close); a datacenter gone from the snapshot has none."""
+    figures = None if exposure is None else exposure.licence_figures()
     rows: list[LicenceRow] = []
     for service_name, dc in _datacenters(snapshot):
         vms: Counter[str] = Counter()
@@ -51,7 +58,14 @@ def licences(snapshot: Snapshot) -> tuple[LicenceRow, ...]:
             listed = Counter(
                 value for entry in dc.vm_licensed if (value := text(entry.get("license")))
             )
-        for value in sorted(set(vms) | set(listed or ()), key=_licence_order):
+        values = set(vms) | set(listed or ())
+        if figures is not None:
+            here = (service_name, dc.datacenter_id)
+            values |= {value for (*where, value) in figures if tuple(where) == here}
+        for value in sorted(values, key=_licence_order):
+            period = (
+                None if figures is None else figures.get((service_name, dc.datacenter_id, value))
+            )
             rows.append(
                 LicenceRow(
                     service_name=service_name,
@@ -60,12 +74,20 @@ def licences(snapshot: Snapshot) -> tuple[LicenceRow, ...]:
                     billable=interpret_licence(value).is_windows_edition,
                     vms_at_close=vms[value],
                     vcpus_at_close=vcpus[value],
-                    peak_vms=vms[value],  # one observed day until issue 12
-                    licence_days=vms[value],
+                    peak_vms=vms[value] if figures is None else _peak(period),
+                    licence_days=vms[value] if figures is None else _days(period),
                     vmlicensed_at_close=None if listed is None else listed[value],
                 )
             )
     return tuple(rows)
+
+
+def _peak(figures: LicenceExposure | None) -> int:
+    return 0 if figures is None else figures.peak_vms
+
+
+def _days(figures: LicenceExposure | None) -> int:
+    return 0 if figures is None else figures.licence_days
 
 
 def _licence_order(value: str) -> tuple[bool, str]:

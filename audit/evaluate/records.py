@@ -11,11 +11,33 @@ from dataclasses import dataclass
 from typing import Any
 
 from audit.coerce import integer, text
-from audit.evaluate.knowledge import GuestOs, Licence, interpret_guest_os, interpret_licence
+from audit.evaluate.knowledge import (
+    GuestKind,
+    GuestOs,
+    Licence,
+    LicenceKind,
+    interpret_guest_os,
+    interpret_licence,
+)
+from audit.model.exposure import VmPeriod
 
 DELETED = "deleted"
 POWERED_ON = "poweredOn"
 POWERED_OFF = "poweredOff"
+
+
+def is_powered_on(power_state: str | None) -> bool:
+    """DESIGN "Rule changes": any power state but poweredOff counts as on (suspended, null);
+    a deleted VM is not running."""
+    return power_state not in (POWERED_OFF, DELETED)
+
+
+def is_unlicensed_server(guest: GuestOs, licence: Licence) -> bool:
+    """A Windows server guest without a licence: null or `unlicensed windows guestos`."""
+    return guest.kind is GuestKind.WINDOWS_SERVER and licence.kind in (
+        LicenceKind.NONE,
+        LicenceKind.UNLICENSED,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +66,9 @@ class VmRecord:
     """One VM as the rules see it: its fields, their interpretation and its vmLicensed entry.
 
     `listing_read` is False when the datacenter's vmLicensed could not be read; then
-    `licensed` is None and no drift can be judged.
+    `licensed` is None and no drift can be judged. `period` is the VM's facts over the
+    period's observed days; None when no observation of the period saw it (the snapshot
+    alone then speaks for the period).
     """
 
     service_name: str
@@ -60,6 +84,20 @@ class VmRecord:
     licence: Licence
     listing_read: bool
     licensed: LicensedEntry | None
+    period: VmPeriod | None = None
+
+    @property
+    def powered_on(self) -> bool:
+        return is_powered_on(self.power_state)
+
+    @property
+    def unlicensed_server(self) -> bool:
+        return is_unlicensed_server(self.guest, self.licence)
+
+    @property
+    def on_in_period(self) -> bool:
+        """Powered on at the snapshot or on an observed day of the period."""
+        return self.powered_on or (self.period is not None and self.period.days_powered_on > 0)
 
     @classmethod
     def from_api(
@@ -68,6 +106,7 @@ class VmRecord:
         service_name: str,
         datacenter_id: int,
         licensed_by_vm: Mapping[int, LicensedEntry] | None,
+        period: VmPeriod | None = None,
     ) -> VmRecord:
         """Build from a raw VM dict; `licensed_by_vm` is the vmLicensed listing by vmId."""
         vm_id = integer(raw.get("vmId"))
@@ -87,6 +126,7 @@ class VmRecord:
             licence=interpret_licence(license_value),
             listing_read=licensed_by_vm is not None,
             licensed=None if licensed_by_vm is None or vm_id is None else licensed_by_vm.get(vm_id),
+            period=period,
         )
 
 

@@ -30,6 +30,14 @@ from audit.history.changes import (
     VmKey,
     VmState,
 )
+from audit.history.observations import (
+    ObservationRecord,
+    Observations,
+    ObservedDay,
+    StateRow,
+    encode_ids,
+    state_row,
+)
 from audit.history.review import ReviewSheet
 from audit.history.trend import RunSummary
 from audit.jsontypes import JSONObject
@@ -144,7 +152,35 @@ def _v2(db: sqlite3.Connection) -> None:
         db.execute("UPDATE run SET summary = ? WHERE id = ?", (_dump(summary), run_id))
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_V1, _v2)
+# Version 3: daily observations (audit/history/observations.py): each distinct VM state once,
+# each day the compressed ids of the states it saw.
+_V3 = _statements(
+    """CREATE TABLE vm_state (
+        id INTEGER PRIMARY KEY,
+        service_name TEXT NOT NULL,
+        datacenter_id INTEGER NOT NULL,
+        vm_id INTEGER NOT NULL,
+        name TEXT,
+        guest_os_family TEXT,
+        license TEXT,
+        power_state TEXT,
+        vcpus INTEGER
+    )""",
+    """CREATE TABLE observation (
+        id INTEGER PRIMARY KEY,
+        day TEXT NOT NULL UNIQUE,
+        taken_at TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        source TEXT NOT NULL,
+        snapshot_sha256 TEXT NOT NULL,
+        coverage TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        vms INTEGER NOT NULL,
+        states BLOB NOT NULL
+    )""",
+)
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_V1, _v2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -398,7 +434,79 @@ class HistoryStore:
             )
         )
 
+    def observations(self, first: str, last: str) -> Observations:
+        """The stored observations of the days from `first` to `last` (ISO), oldest first."""
+        days = tuple(
+            ObservedDay(
+                day,
+                taken_at,
+                source,
+                bool(json.loads(coverage).get("complete")),
+                json.loads(coverage),
+                bytes(states),
+            )
+            for day, taken_at, source, coverage, states in self._db.execute(
+                """SELECT day, taken_at, source, coverage, states FROM observation
+                   WHERE day BETWEEN ? AND ? ORDER BY day""",
+                (first, last),
+            )
+        )
+        states: dict[int, StateRow] = {}
+        if days:
+            for state_id, *row in self._db.execute(
+                """SELECT id, service_name, datacenter_id, vm_id, name, guest_os_family, license,
+                   power_state, vcpus FROM vm_state"""
+            ):
+                states[state_id] = tuple(row)
+        return Observations(days, states)
+
+    def observed_days(self) -> list[str]:
+        return [row[0] for row in self._db.execute("SELECT day FROM observation ORDER BY day")]
+
     # --- writing (inside `write()`) -----------------------------------------------------
+
+    def record_observation(self, record: ObservationRecord) -> None:
+        """Store a day's observation, replacing that day's previous one if any."""
+        db = self._db
+        known: dict[StateRow, int] = {
+            tuple(row): state_id
+            for state_id, *row in db.execute(
+                """SELECT id, service_name, datacenter_id, vm_id, name, guest_os_family, license,
+                   power_state, vcpus FROM vm_state"""
+            )
+        }
+        next_id = max(known.values(), default=0) + 1
+        new: list[tuple[int, *tuple[object, ...]]] = []
+        ids: list[int] = []
+        for key, vm in record.vms.items():
+            row = state_row(key, vm)
+            state_id = known.get(row)
+            if state_id is None:
+                state_id = known[row] = next_id
+                next_id += 1
+                new.append((state_id, *row))
+            ids.append(state_id)
+        db.executemany(
+            """INSERT INTO vm_state (id, service_name, datacenter_id, vm_id, name,
+               guest_os_family, license, power_state, vcpus) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            new,
+        )
+        db.execute("DELETE FROM observation WHERE day = ?", (record.day.isoformat(),))
+        db.execute(
+            """INSERT INTO observation (day, taken_at, endpoint, source, snapshot_sha256, coverage,
+               recorded_at, vms, states) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                record.day.isoformat(),
+                record.taken_at,
+                record.endpoint,
+                record.source,
+                record.snapshot_sha256,
+                _dump(record.coverage),
+                record.recorded_at,
+                len(ids),
+                encode_ids(ids),
+            ),
+        )
 
     def record_run(self, run: RunRecord) -> None:
         """Store a run, replacing the period's previous run if any."""

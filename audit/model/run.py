@@ -8,7 +8,8 @@
      "findings": [Finding.to_json(), ...],
      "licences": [LicenceRow.to_json(), ...], "control_panel": [ControlPanelRow.to_json(), ...],
      "costs": [Cost.to_json(), ...] (only with [prices]),
-     then, once the history stage has run: "previous_run", "resolved", "unverified", "changes"}
+     then, once the history stage has run: "previous_run", "resolved", "unverified", "changes",
+     and "exposure": Exposure.to_json() (the period's figures; absent in older files)}
 
 Readers ignore keys they do not know.
 """
@@ -24,6 +25,7 @@ from typing import Any, TypeVar
 from audit.errors import InputError
 from audit.jsontypes import JSONObject
 from audit.model.exceptions import ExceptionState
+from audit.model.exposure import Exposure
 from audit.model.fields import optional_int, optional_string, string
 from audit.model.findings import Finding, Summary
 from audit.model.history import HistoryResult
@@ -143,6 +145,7 @@ class RunReport:
     licences: tuple[LicenceRow, ...] = ()
     control_panel: tuple[ControlPanelRow, ...] = ()
     costs: tuple[Cost, ...] = ()  # only with [prices]
+    exposure: Exposure | None = None
 
     def to_json(self) -> JSONObject:
         data: JSONObject = {
@@ -157,6 +160,8 @@ class RunReport:
             data["costs"] = [cost.to_json() for cost in self.costs]
         if self.history is not None:
             data.update(self.history.to_json())
+        if self.exposure is not None:
+            data["exposure"] = self.exposure.to_json()
         return data
 
     def dumps(self) -> str:
@@ -171,6 +176,9 @@ class RunReport:
         history = None
         if "previous_run" in data:
             history = _field(source, "history keys", HistoryResult.from_json, data)
+        exposure = None
+        if "exposure" in data:
+            exposure = _field(source, "exposure", Exposure.from_json, data["exposure"])
         return cls(
             run=_field(source, "run", RunInfo.from_json, data.get("run")),
             summary=_field(source, "summary", Summary.from_json, data.get("summary")),
@@ -180,6 +188,7 @@ class RunReport:
             licences=_optional_items(source, "licences", LicenceRow.from_json, data),
             control_panel=_optional_items(source, "control_panel", ControlPanelRow.from_json, data),
             costs=_optional_items(source, "costs", Cost.from_json, data),
+            exposure=exposure,
         )
 
     @classmethod

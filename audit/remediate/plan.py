@@ -9,7 +9,7 @@ other rule is in MANUAL_RULES (a test holds the two to the registry).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -121,7 +121,16 @@ PLANNERS: Mapping[str, Planner] = MappingProxyType(
 # and the exception register's housekeeping.
 _GUEST_RULES = {"WIN-CLIENT-OS", "GUEST-OS-UNKNOWN", "GUEST-OS-DRIFT"}
 _LICENCE_RULES = {"LIC-LEGACY", "LIC-UNRECOGNISED", "LIC-INVENTORY-DRIFT"}
-_INFORMATION_RULES = {"LIC-POWERED-OFF", "EXC-EXPIRED", "EXC-STALE"}
+# WIN-UNLICENSED-OFF is never a setLicense: the guest did not run all period, a licence set now
+# would be billed for nothing (it needs one before it is started); WIN-UNLICENSED-INTERIM is
+# about days already past.
+_INFORMATION_RULES = {
+    "LIC-POWERED-OFF",
+    "EXC-EXPIRED",
+    "EXC-STALE",
+    "WIN-UNLICENSED-OFF",
+    "WIN-UNLICENSED-INTERIM",
+}
 MANUAL_RULES = frozenset(_GUEST_RULES | _LICENCE_RULES | _INFORMATION_RULES)
 
 
@@ -151,12 +160,15 @@ def build_plan(
     snapshot_sha256: str,
     config: RemediationConfig,
     allow_bypass: bool = False,
+    idle: Collection[tuple[str, int, int]] = frozenset(),
 ) -> Plan:
     """One action per open finding (waived and byol findings are not acted on).
 
     A VM gets at most one licence call: when two of its findings both want one, the rule
     first in the registry keeps it and the other becomes a manual item. With `allow_bypass`,
     setLicense actions carry bypassGuestOsFamilyCheck and say so at the head of their reason.
+    `idle` are the VMs powered off at the snapshot and on every observed day of the period:
+    the plan never sets a licence on one (it would be billed for a machine that did not run).
     """
     open_findings = sorted(
         (finding for finding in findings if finding.status is Status.OPEN),
@@ -173,6 +185,12 @@ def build_plan(
     for finding in open_findings:
         decision = _decide(finding, config)
         vm_key = (finding.service_name, finding.datacenter_id, finding.vm_id)
+        if decision.kind is ActionKind.SET_LICENSE and vm_key in idle:
+            decision = _manual(
+                finding,
+                f"{finding.message} The VM was powered off all period: no licence is set on it "
+                "now; set one before it is started.",
+            )
         if decision.kind is not ActionKind.MANUAL:
             winner = changing.setdefault(vm_key, finding.rule_id)
             if winner != finding.rule_id:

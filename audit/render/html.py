@@ -27,6 +27,7 @@ from audit.model.exceptions import ExceptionRow
 from audit.model.findings import SEVERITIES, STATUSES, Finding, Status
 from audit.model.history import HistoryView
 from audit.render.base import RunData
+from audit.render.exposure import exposure_display
 from audit.render.safe_text import visible_controls
 from audit.render.view import (
     SIGN_OFF_ROLES,
@@ -576,4 +577,5 @@ def build_context(run: RunData, rows_per_rule: int = ROWS_PER_RULE) -> dict[str,
         "events": history.events[:ROWS_PER_TABLE],
         "events_more": max(len(history.events) - ROWS_PER_TABLE, 0),
         "trend_chart": _trend_chart(history),
+        "exposure": exposure_display(run),
     }

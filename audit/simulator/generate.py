@@ -26,6 +26,7 @@ from audit.simulator.licences import (
 )
 
 WIN_UNLICENSED = "WIN-UNLICENSED"
+WIN_UNLICENSED_OFF = "WIN-UNLICENSED-OFF"
 WIN_CLIENT_OS = "WIN-CLIENT-OS"
 LIC_NON_WINDOWS = "LIC-NON-WINDOWS"
 LIC_VERSION_MISMATCH = "LIC-VERSION-MISMATCH"
@@ -331,7 +332,8 @@ def _powered_off_linux_licensed(rng: random.Random, index: int) -> _Spec:
 def _powered_off_unlicensed(rng: random.Random, index: int) -> _Spec:
     guest = CURRENT_SERVER_GUESTS[index % len(CURRENT_SERVER_GUESTS)]
     role = rng.choice(_WINDOWS_ROLES)
-    return _Spec(role, guest, None, _rules(WIN_UNLICENSED), PowerState.POWERED_OFF)
+    # Powered off at the snapshot and, in a single run, on its only observed day.
+    return _Spec(role, guest, None, _rules(WIN_UNLICENSED_OFF), PowerState.POWERED_OFF)
 
 
 def _deleted(rng: random.Random, index: int) -> _Spec:

@@ -16,6 +16,13 @@ A case describes one datacenter of one service:
     vm_licensed = [ { vmId = 9 } ]        # the whole vmLicensed listing, verbatim
     register = "CSV text"                 # exceptions register
     today = 2026-06-01                    # evaluation day (default below)
+    period = { days_observed = 30, days_powered_on = 0, days_unlicensed = 0,
+               first_unlicensed = "2026-05-03", last_unlicensed = "2026-05-16",
+               guestOsFamily = "...", license = "..." }
+                                          # the VM's facts over the period's observations (the
+                                          # VM may be absent or deleted at the snapshot; guest
+                                          # and licence are as last observed); no table: the
+                                          # snapshot alone
 
 By default vmLicensed is derived as the API does: one entry for the VM if its licence is
 not null. Going through `evaluate` tests what users see: deleted VMs skipped, exceptions.
@@ -33,6 +40,7 @@ import pytest
 from audit.evaluate.engine import evaluate
 from audit.evaluate.exceptions import parse_exceptions
 from audit.evaluate.rules.registry import RULE_IDS
+from audit.model.exposure import Exposure, Source, VmExposure
 from audit.snapshot import DatacenterSnapshot, RunMeta, ServiceSnapshot, Snapshot
 
 CASES = Path(__file__).parent / "cases"
@@ -60,7 +68,9 @@ CASE_KEYS = {
     "vm_licensed",
     "register",
     "today",
+    "period",
 }
+PERIOD_DAYS = ("days_observed", "days_powered_on", "days_unlicensed")
 
 
 def load_cases() -> list[Any]:
@@ -99,13 +109,35 @@ def build_snapshot(case: dict[str, Any]) -> Snapshot:
     )
 
 
+def build_exposure(case: dict[str, Any]) -> Exposure | None:
+    """The period's facts for VM 101, as the observations would give them."""
+    if "period" not in case:
+        return None
+    facts = case["period"]
+    last_seen = {**VM_DEFAULTS, **case.get("vm", {}), **facts}
+    vm = VmExposure(
+        service_name=SERVICE,
+        datacenter_id=DATACENTER,
+        vm_id=101,
+        name=last_seen.get("name"),
+        guest_os_family=last_seen.get("guestOsFamily"),
+        license=last_seen.get("license"),
+        **{key: facts.get(key, 0) for key in PERIOD_DAYS},
+        first_unlicensed=facts.get("first_unlicensed"),
+        last_unlicensed=facts.get("last_unlicensed"),
+    )
+    return Exposure(Source.OBSERVATIONS, 31, (), (), (), (), (vm,))
+
+
 @pytest.mark.parametrize(("rule_id", "case"), load_cases())
 def test_rule_case(rule_id: str, case: dict[str, Any]) -> None:
     assert set(case) <= CASE_KEYS, f"unknown case keys {set(case) - CASE_KEYS}"
     register = (
         parse_exceptions(case["register"].encode(), "register.csv") if "register" in case else ()
     )
-    evaluation = evaluate(build_snapshot(case), register, case.get("today", TODAY))
+    evaluation = evaluate(
+        build_snapshot(case), register, case.get("today", TODAY), build_exposure(case)
+    )
     hits = [finding for finding in evaluation.findings if finding.rule_id == rule_id]
     if not case["fires"]:
         assert hits == [], [hit.message for hit in hits]

@@ -1,4 +1,5 @@
-"""LIC-POWERED-OFF: a billable licence on a VM that is powered off."""
+"""LIC-POWERED-OFF: a billable licence on a VM powered off at the snapshot and on every
+observed day of the period."""
 
 from __future__ import annotations
 
@@ -23,9 +24,10 @@ META = RuleMeta(
 
 
 def check(vm: VmRecord) -> str | None:
-    if vm.power_state != POWERED_OFF or not vm.licence.is_windows_edition:
+    if vm.power_state != POWERED_OFF or not vm.licence.is_windows_edition or vm.on_in_period:
         return None
-    return f"Licence '{vm.license}' is registered on a powered-off VM."
+    days = "" if vm.period is None else f" (and on all {vm.period.days_observed} observed day(s))"
+    return f"Licence '{vm.license}' is registered on a powered-off VM{days}."
 
 
 RULE = Rule(META, check_vm=check)

@@ -17,11 +17,15 @@ from audit.evaluate.rules import (
     lic_version_mismatch,
     win_client_os,
     win_unlicensed,
+    win_unlicensed_interim,
+    win_unlicensed_off,
 )
 from audit.evaluate.rules.base import Rule
 
 RULES: tuple[Rule, ...] = (
     win_unlicensed.RULE,
+    win_unlicensed_off.RULE,
+    win_unlicensed_interim.RULE,
     win_client_os.RULE,
     lic_non_windows.RULE,
     lic_version_mismatch.RULE,

@@ -1,0 +1,67 @@
+"""`ovh-license-audit observe`: the cheap daily job (cron every day) that records one
+observation per UTC day, so the monthly run counts what ran during the month."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from pathlib import Path
+
+from audit.cli_options import API_EPILOG, DEFAULT_OUT, add_api_arguments, load_config_arg
+from audit.collect.options import collect_options_from, coverage_line, factory_from, print_failures
+from audit.errors import ExitCode
+from audit.exposure.observe import parse_day, record_day, snapshot_day
+from audit.job import SnapshotSource, refuse_nothing_read
+
+
+def observe_command(args: argparse.Namespace) -> int:
+    config = load_config_arg(args)
+    today = datetime.now(UTC).date()
+    # --date is checked before the first API call: a typo costs nothing.
+    day = None if args.date is None else parse_day(args.date, today)
+    if args.from_snapshot is not None:
+        source = SnapshotSource(from_file=args.from_snapshot)
+    else:
+        factory = factory_from(args, config)
+        source = SnapshotSource(
+            factory=factory,
+            options=collect_options_from(args, config),
+            endpoint_label=factory.endpoint,
+        )
+    snapshot, snapshot_bytes = source.load()
+    day = day or snapshot_day(snapshot)
+    refuse_nothing_read(snapshot, day.isoformat())
+    out = args.out or config.out or DEFAULT_OUT
+    observed = record_day(out, snapshot, snapshot_bytes, day)
+    verb = "replaced" if observed.replaced else "recorded"
+    print(
+        f"observation of {day.isoformat()} {verb}: {observed.vms} VM(s); {coverage_line(snapshot)}"
+    )
+    print(f"  {observed.path} (sha256 {observed.snapshot_sha256})")
+    if not snapshot.coverage.complete:
+        print_failures(snapshot)
+        print("  what could not be read counts as unobserved that day, never as absent")
+        return int(ExitCode.INCOMPLETE)
+    return int(ExitCode.OK)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "observe",
+        help="the daily job: record today's observation for the monthly exposure",
+        description=(
+            "Collect like `run` (or read a stored snapshot) and record it as one UTC day's "
+            "observation in DIR/history.sqlite, keeping it as DIR/observations/YYYY-MM-DD.json.gz."
+        ),
+        epilog=API_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_api_arguments(parser)
+    parser.add_argument("--out", type=Path, help=f"output folder (default {DEFAULT_OUT}/)")
+    parser.add_argument(
+        "--date", help="record it as this UTC day, YYYY-MM-DD (a late job or a backfill)"
+    )
+    parser.add_argument(
+        "--from-snapshot", type=Path, help="record a stored snapshot instead of collecting"
+    )
+    parser.set_defaults(handler=observe_command)

@@ -1,0 +1,69 @@
+"""The period's exposure as the reports show it (Exposure sheet, Exposure section).
+
+Plain data from findings.json's `exposure` (audit/model/exposure.py): what was observed,
+the per-licence peak and licence-days, and the VMs with their days.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from audit.evaluate.knowledge import interpret_licence
+from audit.model.exposure import LicenceExposure, Source, VmExposure
+from audit.render.base import RunData
+
+NO_EXPOSURE = (
+    "This run was written before daily observations existed: no period figures. Run "
+    "`observe` daily so the monthly run counts what ran during the month."
+)
+
+
+@dataclass(frozen=True)
+class LicenceLine:
+    figures: LicenceExposure
+    billable: bool
+
+
+@dataclass(frozen=True)
+class ExposureDisplay:
+    """What both reports say about the period."""
+
+    present: bool
+    notice: str | None = None  # the snapshot alone was used, or no figures at all
+    observed_line: str = ""
+    missing_days: tuple[str, ...] = ()
+    incomplete_days: tuple[str, ...] = ()
+    licences: tuple[LicenceLine, ...] = ()
+    vms: tuple[VmExposure, ...] = ()  # Windows guests and licensed VMs, by key
+    unlicensed: tuple[VmExposure, ...] = field(default=())  # ran unlicensed, most days first
+
+
+def exposure_display(run: RunData) -> ExposureDisplay:
+    exposure = run.report.exposure
+    if exposure is None:
+        return ExposureDisplay(present=False, notice=NO_EXPOSURE)
+    if exposure.source is Source.SNAPSHOT:
+        observed = "No day of the period was observed; the run's snapshot stands for it."
+    else:
+        observed = (
+            f"{exposure.days_observed} of the period's {exposure.period_days} days observed"
+            f" ({len(exposure.missing_days)} missing so far, "
+            f"{len(exposure.incomplete_days)} incomplete)."
+        )
+    unlicensed = sorted(
+        (vm for vm in exposure.vms if vm.days_unlicensed),
+        key=lambda vm: (-vm.days_unlicensed, vm.key),
+    )
+    return ExposureDisplay(
+        present=True,
+        notice=exposure.notice,
+        observed_line=observed,
+        missing_days=exposure.missing_days,
+        incomplete_days=exposure.incomplete_days,
+        licences=tuple(
+            LicenceLine(row, interpret_licence(row.license).is_windows_edition)
+            for row in exposure.licences
+        ),
+        vms=exposure.vms,
+        unlicensed=tuple(unlicensed),
+    )
