@@ -276,7 +276,8 @@ def test_reports_show_the_exposure(observed: Path, tmp_path: Path) -> None:
     html = (result.run_dir / "report.html").read_text()
     section = html[html.index('<section id="exposure">') :]
     section = section[: section.index("</section>")]
-    assert "9 of the period&#39;s 31 days observed" in section
+    assert "9 of the period&#39;s 31 days observed (1 missing so far, 1 incomplete)" in section
+    assert '<a href="#exposure">Exposure</a>' in html
     assert "2026-05-04" in section and "2026-05-06" in section
     assert '<td class="num">23</td>' in section
     assert "VM 3" in section and "snapshot alone" not in section

@@ -45,10 +45,12 @@ def exposure_display(run: RunData) -> ExposureDisplay:
     if exposure.source is Source.SNAPSHOT:
         observed = "No day of the period was observed; the run's snapshot stands for it."
     else:
+        missing = len(exposure.missing_days)
+        # `missing_days` runs up to the last observed day: before the period's end, "so far".
+        so_far = " so far" if exposure.days_observed + missing < exposure.period_days else ""
         observed = (
             f"{exposure.days_observed} of the period's {exposure.period_days} days observed"
-            f" ({len(exposure.missing_days)} missing so far, "
-            f"{len(exposure.incomplete_days)} incomplete)."
+            f" ({missing} missing{so_far}, {len(exposure.incomplete_days)} incomplete)."
         )
     unlicensed = sorted(
         (vm for vm in exposure.vms if vm.days_unlicensed),
