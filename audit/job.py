@@ -6,6 +6,7 @@ or interrupted run never leaves half-written outputs and a re-run replaces the p
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import shutil
@@ -19,7 +20,8 @@ from audit import __version__
 from audit import period as periods
 from audit.collect.api import ClientFactory, check_endpoint
 from audit.collect.collector import CollectOptions, collect
-from audit.config import RemediationConfig
+from audit.collect.options import collect_options_from, factory_from
+from audit.config import Config, RemediationConfig
 from audit.errors import AuditError, ExitCode, InputError
 from audit.evaluate import headline
 from audit.evaluate.engine import Evaluation, evaluate
@@ -86,6 +88,18 @@ class SnapshotSource:
         check_endpoint(self.factory)
         snapshot = collect(self.factory, self.options, self.endpoint_label)
         return snapshot, encode_snapshot(snapshot)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, config: Config) -> SnapshotSource:
+        """`--from-snapshot FILE`, else the API that the flags and the config file name."""
+        if args.from_snapshot is not None:
+            return cls(from_file=args.from_snapshot)
+        factory = factory_from(args, config)
+        return cls(
+            factory=factory,
+            options=collect_options_from(args, config),
+            endpoint_label=factory.endpoint,
+        )
 
 
 def refuse_nothing_read(snapshot: Snapshot, period: str) -> None:

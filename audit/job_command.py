@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from audit.cli_options import API_EPILOG, DEFAULT_OUT, add_api_arguments, load_config_arg
-from audit.collect.options import collect_options_from, coverage_line, factory_from, print_failures
+from audit.collect.options import coverage_line, print_failures
 from audit.config import FAIL_ON_CHOICES
 from audit.console import stdout_may_close
 from audit.deliver.command import deliver, mail_settings_for
@@ -65,15 +65,7 @@ def run_command(args: argparse.Namespace) -> int:
     exceptions_path = args.exceptions or config.exceptions
     # Input files are checked before the first API call: a typo costs nothing.
     exceptions = () if exceptions_path is None else tuple(load_exceptions(exceptions_path))
-    if args.from_snapshot is not None:
-        source = SnapshotSource(from_file=args.from_snapshot)
-    else:
-        factory = factory_from(args, config)
-        source = SnapshotSource(
-            factory=factory,
-            options=collect_options_from(args, config),
-            endpoint_label=factory.endpoint,
-        )
+    source = SnapshotSource.from_args(args, config)
     result = run_job(
         JobSpec(
             out_dir=args.out or config.out or DEFAULT_OUT,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from audit.cli_options import API_EPILOG, DEFAULT_OUT, add_api_arguments, load_config_arg
-from audit.collect.options import collect_options_from, coverage_line, factory_from, print_failures
+from audit.collect.options import coverage_line, print_failures
 from audit.errors import ExitCode
 from audit.exposure.observe import parse_day, record_day, snapshot_day
 from audit.job import SnapshotSource, refuse_nothing_read
@@ -19,15 +19,7 @@ def observe_command(args: argparse.Namespace) -> int:
     today = datetime.now(UTC).date()
     # --date is checked before the first API call: a typo costs nothing.
     day = None if args.date is None else parse_day(args.date, today)
-    if args.from_snapshot is not None:
-        source = SnapshotSource(from_file=args.from_snapshot)
-    else:
-        factory = factory_from(args, config)
-        source = SnapshotSource(
-            factory=factory,
-            options=collect_options_from(args, config),
-            endpoint_label=factory.endpoint,
-        )
+    source = SnapshotSource.from_args(args, config)
     snapshot, snapshot_bytes = source.load()
     day = day or snapshot_day(snapshot)
     refuse_nothing_read(snapshot, day.isoformat())
