@@ -136,8 +136,8 @@ def assert_summary(run_dir: Path, text: str, page_html: str, before: dict[str, s
     assert f"Verdict: {judged}" in shown
     definition = DEFINITIONS[FigureKey.UNLICENSED_SERVER_GUESTS].sentence
     assert (
-        f"Windows server guests without a licence {' '.join(definition.split())} {unlicensed} "
-        f"{unlicensed - october:+} since {OCTOBER}"
+        f"Windows server guests without a licence {unlicensed} {unlicensed - october:+} since "
+        f"{OCTOBER} {' '.join(definition.split())}"
     ) in shown
     assert any("'" in figure.definition for figure in figures)  # escaping is exercised
     for item in (*summary, *figures):
