@@ -323,7 +323,7 @@ def mail_report(run_dir: Path, out: Path) -> tuple[str, Path]:
             to=("licence-owner@example.com",),
             cc=("auditors@example.com",),
         )
-        sent = deliver(run_dir, settings, fail_on="high")
+        sent = deliver(run_dir, settings)
     saved = out / "mail" / f"{run_dir.name}.eml"
     saved.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(saved, server.mailbox.messages[-1].content)

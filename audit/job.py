@@ -369,6 +369,13 @@ def load_run(run_dir: Path) -> RunData:
     return RunData(snapshot, digest, report)
 
 
+def load_run_with_history(run_dir: Path) -> RunData:
+    """A run folder read back with the history view it was rendered with (from the history
+    file beside it), so `report RUN_DIR` and `mail RUN_DIR` say what the job said."""
+    run = load_run(run_dir)
+    return replace(run, history=rebuild_view(run_dir.parent / HISTORY_FILE, run.report))
+
+
 def check_inputs(run_dir: Path, derived: set[str]) -> tuple[list[str], list[str]]:
     """The stored inputs of a run folder, checked against its manifest, and the files people
     added (an edited workbook saved beside the reports), which are no input.
@@ -417,8 +424,7 @@ def rebuild_reports(run_dir: Path) -> None:
     """
     rendered = {renderer.filename for renderer in renderers()} | {MANIFEST_FILE}
     inputs, added = check_inputs(run_dir, rendered)
-    run = load_run(run_dir)
-    run = replace(run, history=rebuild_view(run_dir.parent / HISTORY_FILE, run.report))
+    run = load_run_with_history(run_dir)
     with staged_directory(run_dir) as stage:
         for name in (*inputs, *added):
             (stage / name).parent.mkdir(parents=True, exist_ok=True)

@@ -72,7 +72,7 @@ def run_command(args: argparse.Namespace) -> int:
             period=period,
             source=source,
             exceptions=exceptions,
-            fail_on=(fail_on := args.fail_on or config.fail_on or "high"),
+            fail_on=args.fail_on or config.fail_on or "high",
             remediation=config.remediation,
             allow_bypass=args.allow_bypass,
             replace_incomplete=args.replace_incomplete,
@@ -84,7 +84,7 @@ def run_command(args: argparse.Namespace) -> int:
     with stdout_may_close():
         print_summary(result)
     if mail is not None:  # a failure is exit 4: the run folder stays, `mail` sends it again
-        sent = deliver(result.run_dir, mail, fail_on)
+        sent = deliver(result.run_dir, mail)
         with stdout_may_close():
             print(sent)
     return int(result.exit_code)

@@ -95,6 +95,7 @@ def run_month(
     fleet: Fleet,
     failures: tuple[Failure, ...] = (),
     wait_s: float = 30.0,
+    fail_on: str = "never",
 ) -> JobResult:
     """The monthly job for `period` over a stored snapshot of `fleet`, taken on the 1st."""
     path = out.parent / f"{out.name}-{period}-input.json.gz"
@@ -103,7 +104,7 @@ def run_month(
         out_dir=out,
         period=period,
         source=SnapshotSource(from_file=path),
-        fail_on="never",
+        fail_on=fail_on,
         history_wait_s=wait_s,
     )
     return run_job(spec)

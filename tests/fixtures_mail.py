@@ -37,9 +37,9 @@ def november() -> dict[tuple[str, int], list[dict[str, Any]]]:
 
 
 def two_months(out: Path) -> Path:
-    """The job for October and November; November's run folder."""
-    job(out, OCTOBER, october())
-    return job(out, NOVEMBER, november()).run_dir
+    """The job for October and November (--fail-on high); November's run folder."""
+    job(out, OCTOBER, october(), fail_on="high")
+    return job(out, NOVEMBER, november(), fail_on="high").run_dir
 
 
 def sha256(data: bytes) -> str:

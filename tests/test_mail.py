@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import socket
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import Any
 
 import lxml.html
 import pytest
@@ -19,6 +21,7 @@ from fixtures_history import snapshot as fleet_snapshot
 from fixtures_mail import (
     CC,
     NOVEMBER,
+    OCTOBER,
     PASSWORD_ENV,
     SECRET,
     TO,
@@ -32,9 +35,13 @@ from fixtures_mail import (
     two_months,
     write_config,
 )
+from markupsafe import escape
 
 from audit.cli import main
 from audit.deliver.capture import Received
+from audit.evaluate.headline import DEFINITIONS, FigureKey
+from audit.job import load_run_with_history
+from audit.render.view import HeadlineFigure, changes_display, executive_summary, headline_figures
 from audit.snapshot import write_snapshot
 
 # Implicit TLS: aiosmtpd warns that AUTH does not require STARTTLS, which does not apply.
@@ -77,6 +84,70 @@ def mail(run_dir: Path, config: Path, *more: str) -> int:
     return main(["mail", str(run_dir), "--config", str(config), *more])
 
 
+def open_findings(run_dir: Path, rule_id: str | None = None) -> list[dict[str, Any]]:
+    """findings.json's open findings (of one rule)."""
+    document = json.loads((run_dir / "findings.json").read_text())
+    return [
+        f for f in document["findings"] if f["status"] == "open" and rule_id in (None, f["rule_id"])
+    ]
+
+
+def expected_subject(run_dir: Path) -> str:
+    """The subject counted from findings.json: open WIN-UNLICENSED findings, and those new or
+    reopened since the previous run."""
+    unlicensed = open_findings(run_dir, "WIN-UNLICENSED")
+    arrived = [f for f in unlicensed if f["change"] in ("new", "reopened")]
+    return (
+        f"Windows licence audit {run_dir.name}: {len(unlicensed)} unlicensed Windows servers, "
+        f"{len(arrived)} new"
+    )
+
+
+def assert_summary(run_dir: Path, text: str, page_html: str, before: dict[str, str]) -> None:
+    """Both bodies carry the verdict, the headline figures with their definitions and changes,
+    every executive-summary line of the reports, and the run folder."""
+    run = load_run_with_history(run_dir)
+    summary = executive_summary(run, changes_display(run))
+    figures = headline_figures(run)
+    high = [f for f in open_findings(run_dir) if f["severity"] == "high"]
+    judged = f"FAIL: {len(high)} open finding(s) of severity high (--fail-on high)."
+    assert summary[0].text == judged
+    unlicensed = len(open_findings(run_dir, "WIN-UNLICENSED"))
+    october = len(open_findings(run_dir.parent / OCTOBER, "WIN-UNLICENSED"))
+    figure_line = (
+        f"  Windows server guests without a licence: {unlicensed} "
+        f"({unlicensed - october:+} since {OCTOBER})"
+    )
+
+    lines = text.splitlines()
+    assert lines[2] == f"Verdict: {judged}"
+    assert figure_line in lines
+    for figure in figures:
+        assert figure.change_text is not None and figure.change_text in text
+        assert f"    {figure.definition}" in lines
+    for line in summary[1:]:
+        assert f"  {line.label}: {line.text}" in lines
+    assert any(before["remediation/plan.json"] in line for line in lines)
+    assert f"Run folder: {run_dir.resolve()}" in lines
+
+    page = lxml.html.fromstring(page_html)
+    assert not page.xpath("//script | //style | //link | //img | //*[@onload or @onclick]")
+    shown = " ".join(" ".join(page.itertext()).split())
+    assert f"Verdict: {judged}" in shown
+    definition = DEFINITIONS[FigureKey.UNLICENSED_SERVER_GUESTS].sentence
+    assert (
+        f"Windows server guests without a licence {unlicensed} {unlicensed - october:+} since "
+        f"{OCTOBER} {' '.join(definition.split())}"
+    ) in shown
+    assert any("'" in figure.definition for figure in figures)  # escaping is exercised
+    for item in (*summary, *figures):
+        written = item.definition if isinstance(item, HeadlineFigure) else item.text
+        assert str(escape(written)) in page_html
+        assert " ".join(written.split()) in shown
+    assert before["remediation/plan.json"] in shown
+    assert str(run_dir.resolve()) in shown
+
+
 @pytest.mark.parametrize(
     ("security", "mechanisms"),
     [("starttls", ("PLAIN",)), ("starttls", ("LOGIN",)), ("ssl", ("LOGIN", "PLAIN"))],
@@ -100,7 +171,7 @@ def test_the_mail_carries_the_summary_and_the_run_folders_files(
     assert received.mail_from == "audit@example.com"
     assert received.rcpt_tos == TO + CC
     message = parse(received)
-    assert message["Subject"] == SUBJECT
+    assert message["Subject"] == SUBJECT == expected_subject(run_dir)
     assert message["From"] == "Licence audit <audit@example.com>"
     assert message["To"] == ", ".join(TO)
     assert message["Cc"] == ", ".join(CC)
@@ -110,27 +181,7 @@ def test_the_mail_carries_the_summary_and_the_run_folders_files(
     plain = message.get_body(("plain",))
     html = message.get_body(("html",))
     assert plain is not None and html is not None
-    text = plain.get_content()
-    for line in (
-        "FAIL: 2 open findings at or above high severity",
-        "Unlicensed Windows servers (open WIN-UNLICENSED): 2 (+1 since 2026-10)",
-        "New or reopened findings since 2026-10: 1",
-        "Resolved since 2026-10: 1",
-        "Open findings by severity: high 2 (+1), medium 0 (-1), low 0 (no change), "
-        "info 0 (no change)",
-        "Coverage: complete: 1/1 services, 1/1 datacenters, 3/3 VMs read",
-        "Remediation plan: 2 setLicense, 0 removeLicense, 0 manual",
-        f"  plan.json sha256 {before['remediation/plan.json']}",
-        f"Run folder: {run_dir.resolve()}",
-    ):
-        assert line in text.splitlines()
-    page = lxml.html.fromstring(html.get_content())
-    assert not page.xpath("//script | //style | //link | //img | //*[@onload or @onclick]")
-    shown = " ".join(" ".join(page.itertext()).split())
-    assert "FAIL: 2 open findings at or above high severity" in shown
-    assert "Unlicensed Windows servers open WIN-UNLICENSED findings 2 +1" in shown
-    assert before["remediation/plan.json"] in shown
-    assert str(run_dir.resolve()) in shown
+    assert_summary(run_dir, plain.get_content(), html.get_content(), before)
 
     attachments = {part.get_filename(): part for part in message.iter_attachments()}
     assert sorted(attachments) == ["report.html", "report.xlsx"]
@@ -160,6 +211,22 @@ def test_to_replaces_the_configured_recipients(run_dir: Path, pki: Pki, tmp_path
     [received] = server.mailbox.messages
     assert received.rcpt_tos == ("a@example.org", "b@example.org")
     assert parse(received)["Cc"] is None
+
+
+def test_the_verdict_is_the_runs_own_fail_on_not_the_configs(
+    run_dir: Path, pki: Pki, tmp_path: Path
+) -> None:
+    """November ran with --fail-on high; `mail` says so whatever [audit] fail_on says now."""
+    with smtp_server(pki) as server:
+        config = write_config(tmp_path / "audit.toml", server.port, pki, fail_on="never")
+        assert mail(run_dir, config) == 0
+    plain = parse(server.mailbox.messages[0]).get_body(("plain",))
+    assert plain is not None
+    high = [f for f in open_findings(run_dir) if f["severity"] == "high"]
+    assert (
+        f"Verdict: FAIL: {len(high)} open finding(s) of severity high (--fail-on high)."
+        in plain.get_content().splitlines()
+    )
 
 
 def test_what_does_not_fit_stays_in_the_run_folder_and_the_body_says_where(
@@ -213,9 +280,7 @@ def test_run_mail_sends_once_the_run_folder_is_in_place(
     assert code == 1  # the run's own code: open high findings
     [received] = server.mailbox.messages
     message = parse(received)
-    assert (
-        message["Subject"] == "Windows licence audit 2026-11: 2 unlicensed Windows servers, 1 new"
-    )
+    assert message["Subject"] == SUBJECT == expected_subject(out / NOVEMBER)
     assert_complete(out / NOVEMBER)
     assert "mail: 2026-11 sent to" in capsys.readouterr().out
 

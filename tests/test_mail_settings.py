@@ -3,6 +3,7 @@ of a first run and of an incomplete one."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -98,14 +99,20 @@ def test_missing_key(tmp_path: Path) -> None:
 
 def test_digest_of_a_first_run_and_of_an_incomplete_one(tmp_path: Path) -> None:
     fleet = {(PROD, 1): [vm(1, WIN, None), vm(2, LINUX, STD)]}
-    first = digest_from_run_dir(job(tmp_path / "out", "2026-10", fleet).run_dir, "medium")
-    assert first.previous_period is None and first.unlicensed.change == ""
+    run = job(tmp_path / "out", "2026-10", fleet, fail_on="medium")
+    first = digest_from_run_dir(run.run_dir)
+    assert first.new_unlicensed is None
     assert first.subject == "Windows licence audit 2026-10: 1 unlicensed Windows server"
-    assert first.verdict == "FAIL: 2 open findings at or above medium severity"
+    assert (first.verdict.text, first.verdict.tone) == (
+        "FAIL: 2 open finding(s) of severity medium or worse (--fail-on medium).",
+        "bad",
+    )
+    assert all(figure.change_text is None for figure in first.figures)
     settings = load(tmp_path, MINIMAL)
     assert settings is not None
     text = build_message(settings, first).get_body(("plain",))
-    assert text is not None and "First run: no previous run to compare with." in (
+    assert text is not None
+    assert "  Since last run: First run: there is no previous run to compare with." in (
         text.get_content().splitlines()
     )
 
@@ -115,12 +122,34 @@ def test_digest_of_a_first_run_and_of_an_incomplete_one(tmp_path: Path) -> None:
     assert digest.subject == (
         "Windows licence audit 2026-11 (INCOMPLETE): 1 unlicensed Windows server, 0 new"
     )
-    assert digest.verdict.startswith("INCOMPLETE: the collection could not read everything")
-    assert digest.unlicensed.change == "no change"
+    assert digest.verdict.text.startswith("INCOMPLETE: some objects could not be read")
+    [unlicensed] = [f for f in digest.figures if f.key == "unlicensed_server_guests"]
+    assert unlicensed.change_text == "no change since 2026-10"
+    coverage = next(line for line in digest.summary if line.label == "Coverage")
+    read = json.loads((incomplete.run_dir / "findings.json").read_text())["run"]["coverage"]
+    assert read["complete"] is False and read["failures"]
+    assert (coverage.text, coverage.tone) == (
+        f"INCOMPLETE: {read['services_read']} of {read['services_listed']} service(s), "
+        f"{read['datacenters_read']} of {read['datacenters_listed']} datacenter(s), "
+        f"{read['vms_fetched']} of {read['vms_listed']} VM(s) read.",
+        "bad",
+    )
+
+
+def test_a_run_that_predates_the_recorded_threshold_says_so(tmp_path: Path) -> None:
+    """An older findings.json has no run.fail_on: the mail says it was not recorded, as the
+    reports do, rather than judging it against today's configuration."""
+    run = job(tmp_path / "out", "2026-10", {(PROD, 1): [vm(1, WIN, None)]}, fail_on="high")
+    path = run.run_dir / "findings.json"
+    document = json.loads(path.read_text())
+    del document["run"]["fail_on"]
+    path.write_text(json.dumps(document))
+    digest = digest_from_run_dir(run.run_dir)
+    assert digest.verdict.text == "Not recorded: this run predates the recorded threshold."
 
 
 def test_not_a_run_folder(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match=r"findings.json: cannot read: No such file"):
+    with pytest.raises(InputError, match=r"snapshot.json.gz: cannot read snapshot: No such file"):
         digest_from_run_dir(tmp_path)
 
 

@@ -23,9 +23,10 @@ def mail_settings_for(config: Config, option: str) -> MailSettings:
     return config.mail
 
 
-def deliver(run_dir: Path, settings: MailSettings, fail_on: str, to: tuple[str, ...] = ()) -> str:
-    """Mail the run folder; returns the line that says where it went."""
-    digest = digest_from_run_dir(run_dir.resolve(), fail_on)
+def deliver(run_dir: Path, settings: MailSettings, to: tuple[str, ...] = ()) -> str:
+    """Mail the run folder; returns the line that says where it went. The verdict is the
+    run's own, against the `fail_on` it recorded in findings.json."""
+    digest = digest_from_run_dir(run_dir.resolve())
     message = build_message(settings, digest, to)
     send(settings, message)
     recipients = ", ".join(to or settings.to + settings.cc)
@@ -44,7 +45,7 @@ def address(text: str) -> str:
 def mail_command(args: argparse.Namespace) -> int:
     config = Config() if args.config is None else load_config(args.config)
     settings = mail_settings_for(config, "mail")
-    print(deliver(args.run_dir, settings, config.fail_on or "high", tuple(args.to or ())))
+    print(deliver(args.run_dir, settings, tuple(args.to or ())))
     return int(ExitCode.OK)
 
 

@@ -9,6 +9,7 @@ says where.
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -19,6 +20,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from audit.deliver.digest import Digest
 from audit.mail_config import MailSettings
+from audit.render.view import SEVERITY_COLOURS, Colour, HeadlineFigure
 
 MB = 1_000_000
 TEMPLATE = "mail.html.j2"
@@ -93,44 +95,34 @@ def _environment() -> Environment:
     )
 
 
-def _change(digest: Digest, text: str) -> str:
-    return f" ({text} since {digest.previous_period})" if text else ""
+# The reports' tones (templates/report.css) as inline colours: mail readers drop <style>.
+TONES: Mapping[str, Colour] = {
+    "good": Colour("#2E7D32", "#E6F4E7"),
+    "warn": SEVERITY_COLOURS["medium"],
+    "bad": SEVERITY_COLOURS["high"],
+    "neutral": Colour("#1B2633", "#F3F5F8"),
+}
+
+
+def _figure_line(figure: HeadlineFigure) -> str:
+    change = figure.change_text
+    return f"{figure.label}: {figure.text}" + ("" if change is None else f" ({change})")
 
 
 def plain_body(digest: Digest, selection: Selection) -> str:
     """The plain-text body: the same summary as the HTML one, for every mail reader."""
-    since = digest.previous_period
     lines = [
         f"Windows licence audit {digest.period}",
         "",
-        digest.verdict,
+        f"{digest.verdict.label}: {digest.verdict.text}",
         "",
-        f"Unlicensed Windows servers (open WIN-UNLICENSED): {digest.unlicensed.value}"
-        + _change(digest, digest.unlicensed.change),
+        "Headline figures",
     ]
-    if since is None:
-        lines.append("First run: no previous run to compare with.")
-    else:
-        lines.append(f"New or reopened findings since {since}: {digest.new}")
-        lines.append(f"Resolved since {since}: {digest.resolved}")
-    lines.append(
-        "Open findings by severity: "
-        + ", ".join(
-            f"{name} {count.value}" + (f" ({count.change})" if count.change else "")
-            for name, count in digest.open_by_severity
-        )
-    )
-    lines += [
-        "",
-        f"Coverage: {digest.coverage.line}",
-        f"Snapshot taken: {digest.taken_at}",
-        "",
-        f"Remediation plan: {digest.plan.set_licence} setLicense, "
-        f"{digest.plan.remove_licence} removeLicense, {digest.plan.manual} manual",
-        f"  plan.json sha256 {digest.plan.sha256}",
-        "",
-        f"Run folder: {digest.run_dir}",
-    ]
+    for figure in digest.figures:
+        lines += [f"  {_figure_line(figure)}", f"    {figure.definition}"]
+    lines += ["", "Executive summary"]
+    lines += [f"  {line.label}: {line.text}" for line in digest.summary]
+    lines += ["", f"Snapshot taken: {digest.taken_at}", f"Run folder: {digest.run_dir}"]
     if selection.attached:
         lines.append(
             "Attached: "
@@ -145,7 +137,11 @@ def plain_body(digest: Digest, selection: Selection) -> str:
 def html_body(digest: Digest, selection: Selection) -> str:
     template = _environment().get_template(TEMPLATE)
     return template.render(
-        digest=digest, selection=selection, size_text=size_text, run_dir=str(digest.run_dir)
+        digest=digest,
+        selection=selection,
+        size_text=size_text,
+        tones=TONES,
+        run_dir=str(digest.run_dir),
     )
 
 

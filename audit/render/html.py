@@ -341,25 +341,15 @@ def rule_groups(
     return groups
 
 
-_FIGURE_TONES: Mapping[str, tuple[str, str]] = {
-    # figure key: (tone when the value is not zero, tone when it is)
-    "unlicensed_server_guests": ("bad", "good"),
-    "windows_guests_correctly_licensed": ("neutral", "neutral"),
-    "licences_possibly_wasted": ("warn", "good"),
-    "byol_covered_guests": ("neutral", "neutral"),
-}
-
-
 def _figure_tile(figure: HeadlineFigure) -> Tile:
     """A headline figure: its value, its change, and the sentence that defines it."""
-    busy, idle = _FIGURE_TONES.get(figure.key, ("neutral", "neutral"))
     value = f"{figure.value:,}"
     if figure.of is not None:
         value = f"{figure.value / figure.of:.0%}" if figure.of else "n/a"
     note = figure.definition
     if figure.of is not None:
         note = f"{figure.value:,} of {figure.of:,}. {note}"
-    return Tile(figure.label, value, note, busy if figure.value else idle, figure.change_text)
+    return Tile(figure.label, value, note, figure.tone, figure.change_text)
 
 
 def _tiles(run: RunData, figures: Sequence[HeadlineFigure]) -> list[Tile]:

@@ -506,6 +506,15 @@ SEVERITY_COLOURS: Mapping[str, Colour] = {
 }
 
 
+FIGURE_TONES: Mapping[str, tuple[str, str]] = {
+    # figure key: (tone when the value is not zero, tone when it is)
+    "unlicensed_server_guests": ("bad", "good"),
+    "windows_guests_correctly_licensed": ("neutral", "neutral"),
+    "licences_possibly_wasted": ("warn", "good"),
+    "byol_covered_guests": ("neutral", "neutral"),
+}
+
+
 @dataclass(frozen=True)
 class HeadlineFigure:
     """One headline figure as both reports print it: value, its one-sentence definition, and
@@ -526,6 +535,12 @@ class HeadlineFigure:
             return f"{self.value:,}"
         share = f" ({self.value / self.of:.0%})" if self.of else ""
         return f"{self.value:,} of {self.of:,}{share}"
+
+    @property
+    def tone(self) -> str:
+        """good, warn, bad or neutral, as the reports and the mail colour the figure."""
+        busy, idle = FIGURE_TONES.get(self.key, ("neutral", "neutral"))
+        return busy if self.value else idle
 
     @property
     def change_text(self) -> str | None:
