@@ -376,13 +376,16 @@ def load_run_with_history(run_dir: Path) -> RunData:
     return replace(run, history=rebuild_view(run_dir.parent / HISTORY_FILE, run.report))
 
 
-def check_inputs(run_dir: Path, derived: set[str]) -> tuple[list[str], list[str]]:
+def check_inputs(
+    run_dir: Path, derived: set[str], refused: str = "not rebuilt"
+) -> tuple[list[str], list[str]]:
     """The stored inputs of a run folder, checked against its manifest, and the files people
     added (an edited workbook saved beside the reports), which are no input.
 
     `report` rebuilds only what is derived (`derived`: the reports and the manifest), so every
     other file the manifest lists must be byte for byte what the run wrote: an input edited by
-    hand or removed is refused, naming the file, and nothing is rebuilt.
+    hand or removed is refused, naming the file, and nothing is rebuilt (`refused` says
+    what did not happen).
     """
     manifest_path = run_dir / MANIFEST_FILE
     try:
@@ -400,11 +403,11 @@ def check_inputs(run_dir: Path, derived: set[str]) -> tuple[list[str], list[str]
         if Path(name).is_absolute() or ".." in Path(name).parts:
             raise InputError(f"{manifest_path}: file {name!r} is outside the run folder")
         if not path.is_file():
-            raise InputError(f"{path}: listed in {MANIFEST_FILE} but missing; not rebuilt")
+            raise InputError(f"{path}: listed in {MANIFEST_FILE} but missing; {refused}")
         if sha256_file(path) != files[name]:
             raise InputError(
                 f"{path}: differs from its sha256 in {MANIFEST_FILE} (changed since the run); "
-                "not rebuilt"
+                f"{refused}"
             )
     added = [
         name

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import shutil
 import socket
 from collections.abc import Iterator
 from email import message_from_bytes, policy
@@ -211,6 +212,21 @@ def test_to_replaces_the_configured_recipients(run_dir: Path, pki: Pki, tmp_path
     [received] = server.mailbox.messages
     assert received.rcpt_tos == ("a@example.org", "b@example.org")
     assert parse(received)["Cc"] is None
+
+
+def test_a_run_folder_edited_since_the_run_is_not_sent(
+    run_dir: Path, pki: Pki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edited = tmp_path / "edited"
+    shutil.copytree(run_dir, edited)
+    findings = edited / "findings.json"
+    findings.write_text(findings.read_text().replace('"high"', '"low"'))
+    with smtp_server(pki) as server:
+        config = write_config(tmp_path / "audit.toml", server.port, pki)
+        assert mail(edited, config) == 2
+    assert server.mailbox.messages == []
+    [line] = capsys.readouterr().err.splitlines()
+    assert str(findings) in line and "manifest.json" in line and line.endswith("not sent")
 
 
 def test_the_verdict_is_the_runs_own_fail_on_not_the_configs(

@@ -11,6 +11,7 @@ from audit.deliver.digest import digest_from_run_dir
 from audit.deliver.message import build_message
 from audit.deliver.smtp import send
 from audit.errors import ExitCode, InputError
+from audit.job import check_inputs
 from audit.mail_config import MailSettings, is_address
 
 
@@ -25,7 +26,9 @@ def mail_settings_for(config: Config, option: str) -> MailSettings:
 
 def deliver(run_dir: Path, settings: MailSettings, to: tuple[str, ...] = ()) -> str:
     """Mail the run folder; returns the line that says where it went. The verdict is the
-    run's own, against the `fail_on` it recorded in findings.json."""
+    run's own, against the `fail_on` it recorded in findings.json. Every file the manifest
+    lists must be what the run wrote: an auditor receives what the API said, not an edit."""
+    check_inputs(run_dir, set(), refused="not sent")
     digest = digest_from_run_dir(run_dir.resolve())
     message = build_message(settings, digest, to)
     send(settings, message)
