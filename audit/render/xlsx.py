@@ -450,13 +450,13 @@ def _summary_sheet(
     for figure in figures:
         sheet.append_cells(
             [
-                sheet.cell(figure.label, font=_LABEL_FONT),
-                sheet.value(figure.value),
-                sheet.value(figure.of),
-                _signed(sheet, figure.change),
+                sheet.cell(figure.label, font=_LABEL_FONT, alignment=_WRAP),
+                sheet.cell(figure.value, alignment=_TOP),
+                sheet.cell(figure.of, alignment=_TOP),
+                _signed(sheet, figure.change, alignment=_TOP),
                 sheet.cell(figure.definition, alignment=_WRAP_WIDE),
             ],
-            line_count(figure.definition, 60),
+            max(line_count(figure.definition, 60), line_count(figure.label, 28)),
         )
     sheet.section("Run")
     sheet.pair("Period", meta.period)
