@@ -11,6 +11,7 @@ import pytest
 
 import audit.runtime
 from audit.remediate import script
+from audit.remediate.script import render_script
 from audit.runtime import MODULES
 from audit.runtime.ovhapi import MAX_RETRY_AFTER_S, retry_after
 from audit.runtime.plan import Plan
@@ -137,3 +138,37 @@ def test_retry_after_is_bounded_and_tolerant() -> None:
     assert retry_after(Answer("Wed, 21 Oct 2026 07:28:00 GMT")) is None
     assert retry_after(Answer(None)) is None
     assert retry_after(None) is None
+
+
+SECRET_LINE = "application_secret=do-not-print-me\n"
+
+
+@pytest.mark.parametrize(
+    ("prelude", "expected"),
+    [
+        ("", "ovh.conf: not a valid ovh.conf"),
+        ("import sys; sys.modules['ovh'] = None\n", "the `ovh` package is not installed"),
+    ],
+    ids=["broken ovh.conf", "no ovh package"],
+)
+def test_the_generated_script_says_in_one_line_what_it_lacks(
+    tmp_path: Path, prelude: str, expected: str
+) -> None:
+    """The operator runs remediate.py wherever they copied it: a broken ovh.conf beside it (its
+    secret line never printed) or no `ovh` at all is one line, exit 2, not a traceback."""
+    (tmp_path / "ovh.conf").write_text(SECRET_LINE)
+    text = render_script(Plan.from_text('{"snapshot_sha256": "x", "actions": []}\n', "t"))
+    (tmp_path / "remediate.py").write_text(text)
+    runner = prelude + "import runpy; runpy.run_path('remediate.py', run_name='__main__')\n"
+    (tmp_path / "runner.py").write_text(runner)
+    done = subprocess.run(
+        [sys.executable, "runner.py", "--endpoint", "ovh-eu"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.splitlines()
+    assert line.startswith("remediate.py: error: ") and expected in line
+    assert "do-not-print-me" not in done.stderr + done.stdout

@@ -9,7 +9,6 @@ imported here, on first use, where a broken file becomes a one-line error naming
 
 from __future__ import annotations
 
-import configparser
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,40 +24,25 @@ if TYPE_CHECKING:
 
 DEFAULT_TIMEOUT = (10.0, 60.0)
 
-# Where `ovh` looks for its configuration (ovh/config.py CONFIG_PATH), in reading order.
-OVH_CONF_FILES = ("/etc/ovh.conf", "~/.ovh.conf", "ovh.conf")
-
-
-def _broken_ovh_conf(candidates: tuple[str, ...]) -> str:
-    """The first of `candidates` that does not parse, as `ovh` would read it."""
-    for candidate in candidates:
-        path = Path(candidate).expanduser()
-        try:
-            configparser.RawConfigParser().read(path)
-        except (configparser.Error, UnicodeDecodeError):
-            return str(path)
-    return " or ".join(candidates)
+OVH_CONF_FILES = ovhapi.OVH_CONF_FILES
 
 
 @contextmanager
 def ovh_conf_errors(*candidates: str) -> Iterator[None]:
-    """Turn a parse error of an ovh.conf into an InputError naming the file, never its text.
-
-    configparser's messages quote the offending line, which may be a secret.
-    """
+    """A broken ovh.conf as an InputError naming the file, never its text (see ovhapi)."""
     try:
-        yield
-    except (configparser.Error, UnicodeDecodeError):
-        where = _broken_ovh_conf(candidates or OVH_CONF_FILES)
-        raise InputError(
-            f"{where}: not a valid ovh.conf (expected [sections] of key=value lines in UTF-8)"
-        ) from None
+        with ovhapi.ovh_conf_errors(*candidates):
+            yield
+    except UsageError as exc:
+        raise InputError(str(exc)) from None
 
 
 def import_ovh() -> Any:
     """The `ovh` package, imported on first use (the import reads ovh.conf)."""
-    with ovh_conf_errors():
+    try:
         return ovhapi.import_ovh()
+    except UsageError as exc:
+        raise InputError(str(exc)) from None
 
 
 def credential_errors() -> tuple[type[Exception], ...]:

@@ -6,8 +6,12 @@ it before it is needed: a broken ovh.conf must not break `--help`.
 
 from __future__ import annotations
 
+import configparser
 import functools
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from audit.runtime.exits import UsageError
@@ -17,13 +21,45 @@ from audit.runtime.text import printable
 MAX_RETRY_AFTER_S = 300.0
 
 
-def import_ovh() -> Any:
-    """`ovh`, imported on first use (its import reads ovh.conf)."""
-    import ovh
-    import ovh.client
-    import ovh.config
-    import ovh.exceptions
+# Where `ovh` looks for its configuration (ovh/config.py CONFIG_PATH), in reading order.
+OVH_CONF_FILES = ("/etc/ovh.conf", "~/.ovh.conf", "ovh.conf")
 
+
+def _broken_ovh_conf(candidates: tuple[str, ...]) -> str:
+    """The first of `candidates` that does not parse, as `ovh` would read it."""
+    for candidate in candidates:
+        path = Path(candidate).expanduser()
+        try:
+            configparser.RawConfigParser().read(path)
+        except (configparser.Error, UnicodeDecodeError):
+            return str(path)
+    return " or ".join(candidates)
+
+
+@contextmanager
+def ovh_conf_errors(*candidates: str) -> Iterator[None]:
+    """A parse error of an ovh.conf as a UsageError naming the file, never its text:
+    configparser's messages quote the offending line, which may be a secret."""
+    try:
+        yield
+    except (configparser.Error, UnicodeDecodeError):
+        where = _broken_ovh_conf(candidates or OVH_CONF_FILES)
+        raise UsageError(
+            f"{where}: not a valid ovh.conf (expected [sections] of key=value lines in UTF-8)"
+        ) from None
+
+
+def import_ovh() -> Any:
+    """`ovh`, imported on first use: its import reads every ovh.conf, and a missing package
+    is a one-line error too (the generated script runs wherever the operator copies it)."""
+    try:
+        with ovh_conf_errors():
+            import ovh
+            import ovh.client
+            import ovh.config
+            import ovh.exceptions
+    except ImportError:
+        raise UsageError("the `ovh` package is not installed (pip install ovh)") from None
     return ovh
 
 
