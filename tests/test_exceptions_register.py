@@ -116,6 +116,7 @@ def test_line_numbers_follow_multiline_cells() -> None:
         ("pcc-1,1,101,WIN-NOPE,byol,r,J,,R", "line 2, column 4 (rule_id)", "unknown rule_id"),
         ("pcc-1,1,101,EXC-STALE,byol,r,J,,R", "line 2, column 4 (rule_id)", "cannot be excepted"),
         ("pcc-1,1,101,*,exempt,r,J,,R", "line 2, column 5 (kind)", "unknown kind 'exempt'"),
+        ("pcc-1,1,101,LIC-BYOL-BILLED,byol,r,J,,R", "line 2, column 5 (kind)", "cannot cover"),
         ("pcc-1,1,101,*,waiver,r,J,,R", "line 2, column 8 (expires)", "waiver needs"),
         ("pcc-1,1,101,*,waiver,r,J,31/12/2026,R", "line 2, column 8 (expires)", "'31/12/2026'"),
         ("pcc-1,1,101,*,waiver,r,J,2026-02-30,R", "line 2, column 8 (expires)", "ISO 8601"),

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from audit.errors import InputError
-from audit.evaluate.rules.registry import EXCEPTABLE_RULE_IDS, RULE_IDS
+from audit.evaluate.rules.registry import EXCEPTABLE_RULE_IDS, RULE_IDS, rule_by_id
 from audit.model.exceptions import ANY_RULE, REGISTER_COLUMNS, ExceptionKind, ExceptionRow
 
 # A hand-kept register is hundreds of rows; these bound a wrong file's time and memory.
@@ -217,6 +217,16 @@ def _row(
         kind = ExceptionKind(kind_value)
     except ValueError:
         raise fail("kind", f"unknown kind '{cell('kind')}' (expected byol or waiver)") from None
+    if (
+        kind is ExceptionKind.BYOL
+        and rule_id != ANY_RULE
+        and not rule_by_id(rule_id).meta.byol_covers
+    ):
+        raise fail(
+            "kind",
+            f"a byol row cannot cover {rule_id}: the rule is about the BYOL declaration itself "
+            "(a waiver, with its expiry, can)",
+        )
 
     expires_value = cell("expires")
     expires: datetime.date | None = None
