@@ -25,6 +25,13 @@ def observe_command(args: argparse.Namespace) -> int:
     refuse_nothing_read(snapshot, day.isoformat())
     out = args.out or config.out or DEFAULT_OUT
     observed = record_day(out, snapshot, snapshot_bytes, day)
+    if observed.kept:
+        print(
+            f"observation of {day.isoformat()} NOT recorded: it is incomplete and the day's "
+            f"complete observation is kept; {coverage_line(snapshot)}"
+        )
+        print_failures(snapshot)
+        return int(ExitCode.INCOMPLETE)
     verb = "replaced" if observed.replaced else "recorded"
     print(
         f"observation of {day.isoformat()} {verb}: {observed.vms} VM(s); {coverage_line(snapshot)}"

@@ -246,6 +246,29 @@ def test_observe_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert main([*args, "--date", "2026-5-7"]) == 2
 
 
+def test_an_incomplete_observation_never_replaces_a_complete_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    complete, partial = tmp_path / "complete.json.gz", tmp_path / "partial.json.gz"
+    write_snapshot(snapshot_of(5), complete)
+    write_snapshot(snapshot_of(6), partial)  # VM 3 could not be read
+    observe = ["observe", "--out", str(out), "--date", "2026-05-08", "--from-snapshot"]
+    assert main([*observe, str(complete)]) == 0
+    kept = (out / "observations" / "2026-05-08.json.gz").read_bytes()
+    capsys.readouterr()
+    assert main([*observe, str(partial)]) == 3
+    assert "2026-05-08 NOT recorded" in capsys.readouterr().out
+    assert (out / "observations" / "2026-05-08.json.gz").read_bytes() == kept
+    with HistoryStore.open(out / HISTORY_FILE) as store:
+        assert store.observation_complete("2026-05-08") is True
+        # The run's own snapshot of that day is no better: the complete observation stays.
+        with store.write():
+            record = observation_of(snapshot_of(6), "x", date(2026, 5, 8), "run", "now")
+            assert store.record_observation(record) is False
+        assert store.observation_complete("2026-05-08") is True
+
+
 def test_a_year_of_observations_stays_small(tmp_path: Path) -> None:
     """Unchanged days store only a compressed list of ids: 60 days of 2,000 VMs."""
     vms = [vm(i, SERVER, LICENCE) for i in range(1, 2001)]

@@ -30,6 +30,7 @@ class Observed:
     snapshot_sha256: str
     vms: int
     replaced: bool  # the day had an observation already
+    kept: bool = False  # this one was incomplete and the day's stored one complete: not stored
 
 
 def parse_day(text: str, today: date) -> date:
@@ -68,8 +69,10 @@ def record_day(
     recorded_at = datetime.now(UTC).isoformat(timespec="seconds")
     record = observation_of(snapshot, digest, day, "observe", recorded_at)
     with HistoryStore.open(out_dir / HISTORY_FILE, wait_s) as history, history.write():
-        replaced = day.isoformat() in history.observed_days()
+        stored = history.observation_complete(day.isoformat())
+        if stored and not snapshot.coverage.complete:
+            return Observed(day, path, digest, len(record.vms), replaced=False, kept=True)
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, snapshot_bytes)
         history.record_observation(record)
-    return Observed(day, path, digest, len(record.vms), replaced)
+    return Observed(day, path, digest, len(record.vms), replaced=stored is not None)

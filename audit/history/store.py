@@ -465,8 +465,18 @@ class HistoryStore:
 
     # --- writing (inside `write()`) -----------------------------------------------------
 
-    def record_observation(self, record: ObservationRecord) -> None:
-        """Store a day's observation, replacing that day's previous one if any."""
+    def observation_complete(self, day: str) -> bool | None:
+        """Whether the stored observation of `day` read everything; None when there is none."""
+        row = self._db.execute("SELECT coverage FROM observation WHERE day = ?", (day,)).fetchone()
+        return None if row is None else bool(json.loads(row[0]).get("complete"))
+
+    def record_observation(self, record: ObservationRecord) -> bool:
+        """Store a day's observation, replacing that day's previous one, unless this one is
+        incomplete and the stored one is complete: a partial read never replaces a full one.
+        Returns whether it was stored."""
+        day = record.day.isoformat()
+        if not record.coverage.get("complete") and self.observation_complete(day):
+            return False
         db = self._db
         known: dict[StateRow, int] = {
             tuple(row): state_id
@@ -491,7 +501,7 @@ class HistoryStore:
                guest_os_family, license, power_state, vcpus) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             new,
         )
-        db.execute("DELETE FROM observation WHERE day = ?", (record.day.isoformat(),))
+        db.execute("DELETE FROM observation WHERE day = ?", (day,))
         db.execute(
             """INSERT INTO observation (day, taken_at, endpoint, source, snapshot_sha256, coverage,
                recorded_at, vms, states) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
@@ -507,6 +517,7 @@ class HistoryStore:
                 encode_ids(ids),
             ),
         )
+        return True
 
     def record_run(self, run: RunRecord) -> None:
         """Store a run, replacing the period's previous run if any."""
