@@ -116,14 +116,31 @@ def sweep_stale_staging(final: Path) -> list[Path]:
     return swept
 
 
+def _previous(final: Path) -> Path:
+    return final.parent / f".{final.name}.previous"
+
+
+def recover_interrupted_swap(final: Path) -> None:
+    """Finish a swap a killed process left half done: `final` renamed aside but the new folder
+    not yet in place gets its old folder back; with both in place, the old one goes."""
+    previous = _previous(final)
+    if not previous.exists():
+        return
+    if final.exists():
+        shutil.rmtree(previous, ignore_errors=True)
+    else:
+        previous.rename(final)
+
+
 @contextlib.contextmanager
 def staged_directory(final: Path) -> Iterator[Path]:
     """Yield an empty sibling folder; on success it replaces `final` as a whole.
 
     On any exception (an interrupt too) the staging folder is removed and `final` is left
-    untouched. Stale staging folders of `final` from killed runs are swept first.
+    untouched. What killed runs left (stale staging folders, a swap half done) is mended first.
     """
     final.parent.mkdir(parents=True, exist_ok=True)
+    recover_interrupted_swap(final)
     sweep_stale_staging(final)
     with deferred_interrupts():
         # Created under another name and renamed once locked, so a sweep never sees it unlocked.
@@ -138,7 +155,7 @@ def staged_directory(final: Path) -> Iterator[Path]:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        previous = final.parent / f".{final.name}.previous"
+        previous = _previous(final)
         with deferred_interrupts():  # never stop between the two renames
             shutil.rmtree(previous, ignore_errors=True)
             if final.exists():

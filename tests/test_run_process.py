@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -116,6 +117,24 @@ def held_staging(tmp_path: Path) -> Iterator[Path]:
     with pytest.raises(Abandon), staged_directory(tmp_path / PERIOD) as stage:
         yield stage
         raise Abandon
+
+
+@pytest.mark.parametrize("new_in_place", [False, True])
+def test_a_swap_a_killed_run_left_half_done_is_mended(
+    snapshot_file: Path, tmp_path: Path, new_in_place: bool
+) -> None:
+    """SIGKILL between the two renames: the good run folder waits aside as `.PERIOD.previous`."""
+    assert main(run_args(snapshot_file, tmp_path, "--fail-on", "never")) == 0
+    final, aside = tmp_path / PERIOD, tmp_path / f".{PERIOD}.previous"
+    manifest = (final / "manifest.json").read_bytes()
+    if new_in_place:  # killed after the new folder was renamed in, before the old one went
+        shutil.copytree(final, aside)
+    else:  # killed after the old folder was renamed aside
+        final.rename(aside)
+    with pytest.raises(RuntimeError), staged_directory(final):
+        raise RuntimeError("the next run fails before it writes anything")
+    assert (final / "manifest.json").read_bytes() == manifest
+    assert not aside.exists()
 
 
 def test_stale_staging_folders_are_swept_and_held_ones_kept(
