@@ -235,22 +235,10 @@ class ExceptionInfo:
 
 @dataclass(frozen=True)
 class FindingRow:
-    """One finding as a table row; optional history and review fields are None when absent."""
+    """One finding as a table row: the finding itself, and what the page shows beside it
+    (its exception row, first sighting and change as text, its carried-forward review)."""
 
-    rule_id: str
-    severity: str
-    status: str
-    service_name: str
-    datacenter_id: Any
-    vm_id: Any
-    vm_name: str | None
-    moref: str | None
-    power_state: str | None
-    guest_os_family: str | None
-    license: str | None
-    message: str
-    folder: str | None
-    cluster: str | None
+    finding: Finding
     exception: ExceptionInfo | None
     first_seen: str | None
     change: str | None
@@ -292,20 +280,7 @@ def _first_seen_text(finding: Finding) -> str | None:
 def _finding_row(finding: Finding, history: HistoryView) -> FindingRow:
     status, owner, comment = review_of(history, finding)
     return FindingRow(
-        rule_id=finding.rule_id,
-        severity=finding.severity.value,
-        status=finding.status.value,
-        service_name=finding.service_name,
-        datacenter_id=finding.datacenter_id,
-        vm_id=finding.vm_id,
-        vm_name=finding.vm_name,
-        moref=finding.moref,
-        power_state=finding.power_state,
-        guest_os_family=finding.guest_os_family,
-        license=finding.license,
-        message=finding.message,
-        folder=finding.folder,
-        cluster=finding.cluster,
+        finding=finding,
         exception=_exception_info(finding.exception),
         first_seen=_first_seen_text(finding),
         change=None if finding.change is None else finding.change.value,
