@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from audit import period as periods
-from audit.errors import InputError
 from audit.evaluate.position import licences as position_licences
 from audit.exposure.frame import observation_frame
 from audit.history.store import HISTORY_FILE, HistoryStore
 from audit.job import FINDINGS_FILE, SNAPSHOT_FILE
+from audit.model import period as periods
 from audit.model.run import RunReport
-from audit.snapshot import read_snapshot
+from audit.model.snapshot import read_snapshot
+from audit.support.errors import InputError
 
 __all__ = ["exposure", "findings", "inventory", "licences", "observations"]
 

@@ -17,29 +17,28 @@ from pathlib import Path
 from typing import Any
 
 from audit import __version__
-from audit import period as periods
 from audit.collect.api import ClientFactory, check_endpoint
 from audit.collect.collector import CollectOptions, collect
 from audit.collect.options import collect_options_from, factory_from
-from audit.config import Config, RemediationConfig
-from audit.errors import AuditError, ExitCode, InputError
+from audit.config.settings import Config, RemediationConfig
 from audit.evaluate import headline
 from audit.evaluate.engine import Evaluation, evaluate
 from audit.evaluate.placement import with_placement
 from audit.evaluate.position import control_panel, licences
 from audit.evaluate.prices import declarations_cost, unlicensed_exposure, wasted_cost
 from audit.exposure.frame import idle_vms, period_exposure
-from audit.fsutil import atomic_write_text, sha256_file, staged_directory
 from audit.history.changes import vm_states
 from audit.history.observations import observation_of
 from audit.history.stage import prepare as prepare_history
 from audit.history.stage import rebuild_view
 from audit.history.store import DEFAULT_WAIT_S, HISTORY_FILE, HistoryStore
+from audit.model import period as periods
 from audit.model.exceptions import ExceptionRow
 from audit.model.exposure import Exposure
 from audit.model.findings import Finding, Severity, Status
 from audit.model.prices import Cost, Prices
 from audit.model.run import PlanSummary, RegisterFile, RunInfo, RunReport
+from audit.model.snapshot import Snapshot, encode_snapshot, read_snapshot, read_snapshot_bytes
 from audit.remediate.plan import Plan, build_plan
 from audit.remediate.script import write_remediation
 from audit.render.base import Renderer, RunData
@@ -47,7 +46,8 @@ from audit.render.csv_findings import FindingsCsv
 from audit.render.html import HtmlReport
 from audit.render.xlsx import XlsxReport
 from audit.runtime.plan import ActionKind
-from audit.snapshot import Snapshot, encode_snapshot, read_snapshot, read_snapshot_bytes
+from audit.support.errors import AuditError, ExitCode, InputError
+from audit.support.fsutil import atomic_write_text, sha256_file, staged_directory
 
 SNAPSHOT_FILE = "snapshot.json.gz"
 FINDINGS_FILE = "findings.json"

@@ -9,7 +9,7 @@ from typing import Any
 from audit.evaluate.engine import evaluate
 from audit.evaluate.exceptions import parse_exceptions
 from audit.model.findings import Finding
-from audit.snapshot import DatacenterSnapshot, RunMeta, ServiceSnapshot, Snapshot
+from audit.model.snapshot import DatacenterSnapshot, RunMeta, ServiceSnapshot, Snapshot
 
 S = "pcc-192-0-2-1"
 SERVER, DESKTOP, LINUX = "windows2019srv_64Guest", "windows9_64Guest", "rhel9_64Guest"

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.job import JobResult, JobSpec, SnapshotSource, run_job
-from audit.snapshot import (
+from audit.model.snapshot import (
     Coverage,
     DatacenterSnapshot,
     Failure,

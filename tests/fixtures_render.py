@@ -18,8 +18,7 @@ from audit.job import run_report
 from audit.model.findings import Finding
 from audit.model.history import CarriedReview, HistoryView, PreviousCounts, TrendPoint
 from audit.model.run import RunReport
-from audit.render.base import RunData
-from audit.snapshot import (
+from audit.model.snapshot import (
     Coverage,
     DatacenterSnapshot,
     Failure,
@@ -29,6 +28,7 @@ from audit.snapshot import (
     Snapshot,
     encode_snapshot,
 )
+from audit.render.base import RunData
 
 PERIOD = "2025-11"
 TAKEN_AT = "2025-11-01T02:03:04Z"

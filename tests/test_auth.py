@@ -10,9 +10,9 @@ import ovh.exceptions
 import pytest
 import requests
 
-from audit.cli import main
+from audit.cli.main import main
 from audit.collect.credential import read_credential
-from audit.errors import CredentialError
+from audit.model.snapshot import CredentialInfo, CredentialRule, RunMeta, credential_warnings
 from audit.simulator.api import (
     DEFAULT_APPLICATION_KEY,
     DEFAULT_APPLICATION_SECRET,
@@ -21,7 +21,7 @@ from audit.simulator.api import (
 )
 from audit.simulator.generate import generate_fleet
 from audit.simulator.server import Simulator
-from audit.snapshot import CredentialInfo, CredentialRule, RunMeta, credential_warnings
+from audit.support.errors import CredentialError
 
 GET_ONLY = ["GET /dedicatedCloud", "GET /dedicatedCloud/*"]
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from audit.cli import main
-from audit.config import load_config
-from audit.errors import InputError
+from audit.cli.main import main
+from audit.config.settings import load_config
+from audit.support.errors import InputError
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from audit.cli import main
+from audit.cli.main import main
 from audit.collect.options import endpoint_from
-from audit.config import load_config
+from audit.config.settings import load_config
 from audit.simulator.api import (
     DEFAULT_APPLICATION_KEY,
     DEFAULT_APPLICATION_SECRET,
@@ -61,7 +61,7 @@ def test_help_and_version_never_read_ovh_conf(tmp_path: Path) -> None:
     script = textwrap.dedent(
         """
         import contextlib, io, sys
-        from audit.cli import main
+        from audit.cli.main import main
         for argv in (["--help"], ["--version"], ["run", "--help"], ["snapshot", "--help"],
                      ["simulate", "--help"], ["demo", "--help"], ["remediate", "--help"]):
             with contextlib.redirect_stdout(io.StringIO()):

@@ -13,7 +13,7 @@ import pytest
 from audit.collect.api import ClientFactory, Credentials, resolve_endpoint
 from audit.collect.collector import CollectOptions, collect
 from audit.collect.retry import RetryPolicy
-from audit.errors import CredentialError
+from audit.model.snapshot import Scope, Snapshot
 from audit.simulator.api import (
     DEFAULT_APPLICATION_KEY,
     DEFAULT_APPLICATION_SECRET,
@@ -23,7 +23,7 @@ from audit.simulator.api import (
 from audit.simulator.fleet import Fleet
 from audit.simulator.generate import generate_fleet
 from audit.simulator.server import Simulator
-from audit.snapshot import Scope, Snapshot
+from audit.support.errors import CredentialError
 
 PROD = "pcc-203-0-113-10"
 DR = "pcc-198-51-100-24"

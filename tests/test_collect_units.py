@@ -10,8 +10,8 @@ import pytest
 
 from audit.collect.collector import valid_unicode
 from audit.collect.retry import RetryPolicy, Verdict, classify
-from audit.config import load_config
-from audit.errors import InputError
+from audit.config.settings import load_config
+from audit.support.errors import InputError
 
 
 def response(status: int, headers: dict[str, str] | None = None) -> SimpleNamespace:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from audit.cli import main
+from audit.cli.main import main
 
 
 def test_demo_runs_two_months_and_the_applied_plan_shows(

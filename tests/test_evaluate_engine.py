@@ -10,7 +10,7 @@ from audit.evaluate.engine import Evaluation, evaluate
 from audit.evaluate.exceptions import parse_exceptions
 from audit.model.exceptions import REGISTER_COLUMNS, ExceptionRow, ExceptionStatus
 from audit.model.findings import LicenceUsage, Status
-from audit.snapshot import (
+from audit.model.snapshot import (
     Coverage,
     DatacenterSnapshot,
     Failure,

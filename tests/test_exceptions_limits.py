@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from fixtures_history import PROD, WIN, snapshot, vm
 
-from audit.cli import main
-from audit.errors import InputError
+from audit.cli.main import main
 from audit.evaluate.exceptions import (
     MAX_REGISTER_BYTES,
     MAX_REGISTER_ROWS,
@@ -17,7 +16,8 @@ from audit.evaluate.exceptions import (
     parse_exceptions,
 )
 from audit.model.exceptions import REGISTER_COLUMNS
-from audit.snapshot import write_snapshot
+from audit.model.snapshot import write_snapshot
+from audit.support.errors import InputError
 
 HEADER = ",".join(REGISTER_COLUMNS)
 

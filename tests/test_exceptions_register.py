@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from audit.errors import ExitCode, InputError
 from audit.evaluate.exceptions import load_exceptions, parse_exceptions
 from audit.model.exceptions import REGISTER_COLUMNS, ExceptionKind, ExceptionRow
+from audit.support.errors import ExitCode, InputError
 
 HEADER = ",".join(REGISTER_COLUMNS)
 SOURCE = "registers/exceptions.csv"

@@ -33,7 +33,7 @@ import pytest
 from openpyxl import load_workbook
 
 from audit import frames
-from audit.cli import main
+from audit.cli.main import main
 from audit.evaluate.position import licences
 from audit.exposure.frame import period_exposure
 from audit.exposure.observe import record_day
@@ -42,9 +42,8 @@ from audit.history.observations import observation_of
 from audit.history.store import HISTORY_FILE, HistoryStore
 from audit.job import JobSpec, SnapshotSource, run_job
 from audit.model.exposure import Source
-from audit.period import Period
-from audit.runtime.plan import ActionKind
-from audit.snapshot import (
+from audit.model.period import Period
+from audit.model.snapshot import (
     Coverage,
     DatacenterSnapshot,
     Failure,
@@ -55,6 +54,7 @@ from audit.snapshot import (
     encode_snapshot,
     write_snapshot,
 )
+from audit.runtime.plan import ActionKind
 
 SERVICE = "pcc-192-0-2-1"
 PERIOD = Period(2026, 5)

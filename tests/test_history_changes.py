@@ -15,7 +15,7 @@ from audit.history.changes import (
 from audit.model.findings import Finding, Severity, Status, Summary
 from audit.model.history import Change, EventKind, FindingRecord, Resolution, Sighting
 from audit.model.run import RunInfo, RunReport
-from audit.snapshot import Coverage, Failure, Scope
+from audit.model.snapshot import Coverage, Failure, Scope
 
 SVC = "pcc-1"
 JAN = Sighting("2026-01", "2026-01-01T03:00:00Z")

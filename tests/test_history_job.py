@@ -13,7 +13,7 @@ import pytest
 from fixtures_history import LINUX, PROD, STD, WIN, WIN_CLIENT, Fleet, by_vm, events, vm
 from fixtures_history import run_month as job
 
-from audit.cli import main
+from audit.cli.main import main
 from audit.history.stage import rebuild_view
 from audit.history.store import HISTORY_FILE, HistoryStore
 

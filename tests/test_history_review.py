@@ -13,10 +13,10 @@ from fixtures_history import PROD, WIN, WIN_CLIENT, vm
 from fixtures_history import run_month as job
 from openpyxl import Workbook, load_workbook
 
-from audit.cli import main
-from audit.errors import InputError
+from audit.cli.main import main
 from audit.history.review import read_review_workbook
 from audit.history.store import HISTORY_FILE
+from audit.support.errors import InputError
 
 JAN, FEB = "2026-01", "2026-02"
 FLEET = {

@@ -17,7 +17,7 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 from test_history_review import columns, edit, row_of
 
-from audit.cli import main
+from audit.cli.main import main
 from audit.history.store import HISTORY_FILE
 
 JAN = "2026-01"

@@ -14,7 +14,6 @@ import pytest
 from fixtures_history import PROD, WIN, WIN_CLIENT, by_vm, snapshot, vm
 from fixtures_history import run_month as job
 
-from audit.errors import ExitCode, InputError
 from audit.history.store import (
     APPLICATION_ID,
     HISTORY_FILE,
@@ -23,7 +22,8 @@ from audit.history.store import (
     HistoryBusyError,
     HistoryStore,
 )
-from audit.snapshot import write_snapshot
+from audit.model.snapshot import write_snapshot
+from audit.support.errors import ExitCode, InputError
 
 FLEET = {
     (PROD, 1): [vm(1, WIN, None), vm(2, WIN_CLIENT, None), vm(3, WIN, "windows 2019 Standard")]

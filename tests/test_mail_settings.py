@@ -10,12 +10,12 @@ import pytest
 from fixtures_history import LINUX, PROD, STD, WIN, vm
 from fixtures_history import run_month as job
 
-from audit.config import load_config
+from audit.config.mail import DEFAULT_ATTACH, MailSettings, Security
+from audit.config.settings import load_config
 from audit.deliver.digest import digest_from_run_dir
 from audit.deliver.message import build_message
-from audit.errors import InputError
-from audit.mail_config import DEFAULT_ATTACH, MailSettings, Security
-from audit.snapshot import Failure, Scope
+from audit.model.snapshot import Failure, Scope
+from audit.support.errors import InputError
 
 MINIMAL = (
     '[mail]\nhost = "smtp.example.com"\nfrom = "audit@example.com"\nto = "owner@example.com"\n'

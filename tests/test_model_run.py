@@ -9,8 +9,8 @@ import re
 import pytest
 from fixtures_render import make_run, with_history
 
-from audit.errors import InputError
 from audit.model.run import RunReport
+from audit.support.errors import InputError
 
 
 def test_round_trip_is_exact_without_and_with_history() -> None:

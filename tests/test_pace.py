@@ -10,11 +10,11 @@ from test_collect import FAST_RETRY, content, factory_for
 
 from audit.collect.collector import CollectOptions, Listing, collect
 from audit.collect.throttle import AdaptiveLimiter, PacePolicy
+from audit.model.snapshot import Snapshot
 from audit.simulator import api as simulator_api
 from audit.simulator.api import SimulatorConfig
 from audit.simulator.generate import generate_fleet
 from audit.simulator.server import Simulator
-from audit.snapshot import Snapshot
 
 
 class FakeClock:

@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from audit.errors import InputError
-from audit.period import Period, parse_period
+from audit.model.period import Period, parse_period
+from audit.support.errors import InputError
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from audit.evaluate.position import (
     licence_totals,
     licences,
 )
-from audit.snapshot import DatacenterSnapshot, RunMeta, ServiceSnapshot, Snapshot
+from audit.model.snapshot import DatacenterSnapshot, RunMeta, ServiceSnapshot, Snapshot
 
 A, B = "pcc-192-0-2-1", "pcc-198-51-100-2"
 W19, W22D = "windows 2019 Standard", "windows 2022 Datacenter"

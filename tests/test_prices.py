@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from fixtures_headline import REGISTER, S, evaluated
 
-from audit.config import load_config
-from audit.errors import InputError
+from audit.config.settings import load_config
 from audit.evaluate.engine import evaluate
 from audit.evaluate.exceptions import parse_exceptions
 from audit.evaluate.position import licences
@@ -21,6 +20,7 @@ from audit.evaluate.prices import (
     wasted_cost,
 )
 from audit.model.findings import Finding
+from audit.support.errors import InputError
 
 W19, W22 = "windows 2019 Standard", "windows 2022 Standard"
 PRICES = """[prices]

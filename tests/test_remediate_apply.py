@@ -25,7 +25,7 @@ import ovh
 import pytest
 from conftest import sim_vm
 
-from audit.cli import main as cli_main
+from audit.cli.main import main as cli_main
 from audit.collect.api import ClientFactory, Credentials, resolve_endpoint
 from audit.collect.collector import CollectOptions
 from audit.job import REMEDIATION_DIR, JobResult, JobSpec, SnapshotSource, run_job

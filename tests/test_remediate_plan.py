@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
-from audit.config import RemediationConfig
+from audit.config.settings import RemediationConfig
 from audit.evaluate.rules.registry import RULE_IDS, rule_by_id
 from audit.model.findings import Finding, Severity, Status
 from audit.remediate.plan import BYPASS_FLAG, MANUAL_RULES, PLANNERS, build_plan

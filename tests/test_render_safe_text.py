@@ -23,12 +23,12 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from audit.evaluate.engine import evaluate
 from audit.job import run_report
+from audit.model.snapshot import encode_snapshot
 from audit.render.base import RunData
 from audit.render.csv_findings import FindingsCsv
 from audit.render.html import render_html
 from audit.render.safe_text import neutralise, visible_controls
 from audit.render.xlsx import XlsxReport
-from audit.snapshot import encode_snapshot
 
 # name -> what the reports show
 SHOWN = {

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from audit.bench.fleets import snapshot_of
-from audit.cli import main
+from audit.cli.main import main
+from audit.model.snapshot import write_snapshot
 from audit.simulator.generate import generate_fleet
-from audit.snapshot import write_snapshot
 
 PERIOD = "2026-11"
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from audit.cli import main
+from audit.cli.main import main
 from audit.simulator.api import (
     DEFAULT_APPLICATION_KEY,
     DEFAULT_APPLICATION_SECRET,

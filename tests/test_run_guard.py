@@ -13,7 +13,7 @@ import openpyxl
 import pytest
 from test_run import ovh_credentials  # noqa: F401  (autouse: credentials, cwd a tmp folder)
 
-from audit.cli import main
+from audit.cli.main import main
 from audit.simulator.fleet import Fleet
 from audit.simulator.server import Simulator
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from audit.bench.fleets import snapshot_of
-from audit.cli import main
-from audit.fsutil import staged_directory
+from audit.cli.main import main
+from audit.model.snapshot import write_snapshot
 from audit.simulator.generate import generate_fleet
-from audit.snapshot import write_snapshot
+from audit.support.fsutil import staged_directory
 
 PERIOD = "2026-11"
 
@@ -45,7 +45,7 @@ def run_process(code: str, *args: str) -> subprocess.CompletedProcess[str]:
         "import os, signal, sys\n"
         "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         f"{code}\n"
-        "from audit.cli import main\n"
+        "from audit.cli.main import main\n"
         "sys.exit(main(sys.argv[1:]))\n"
     )
     return subprocess.run(

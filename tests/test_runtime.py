@@ -54,7 +54,7 @@ def test_every_runtime_module_is_joined_into_the_script() -> None:
 def test_importing_the_runtime_does_not_import_ovh() -> None:
     """`ovh` parses ovh.conf on import: `--help` and plan building must not need it."""
     code = (
-        "import sys, audit.runtime.cli, audit.remediate.script, audit.remediate.command\n"
+        "import sys, audit.runtime.cli, audit.remediate.script, audit.cli.remediate\n"
         "assert 'ovh' not in sys.modules, 'ovh imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
@@ -91,7 +91,7 @@ def test_multi_line_runtime_imports_are_cut_whole(monkeypatch: pytest.MonkeyPatc
     ("source", "why"),
     [
         ("from audit.runtime.a import X as Z\n", "aliased"),
-        ("from audit.errors import InputError\n", "outside audit.runtime"),
+        ("from audit.support.errors import InputError\n", "outside audit.runtime"),
         ("import audit.runtime.a\n", "cannot be joined"),
         ("def f():\n    from audit.runtime.a import X\n", "outside audit.runtime"),
     ],

@@ -21,7 +21,6 @@ import pytest
 import requests
 from ovh_schema import Schema
 
-from audit.errors import InputError
 from audit.simulator.api import REMEDIATE_CONSUMER_KEY, SimulatorConfig
 from audit.simulator.fleet import Fleet, load_fleet
 from audit.simulator.generate import (
@@ -35,6 +34,7 @@ from audit.simulator.generate import (
 )
 from audit.simulator.licences import LEGACY_LICENSES, SETTABLE_LICENSES, licence_fits_guest
 from audit.simulator.server import Simulator
+from audit.support.errors import InputError
 
 ClientFactory = Callable[..., Any]  # the `make_client` fixture
 

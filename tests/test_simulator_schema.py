@@ -15,7 +15,7 @@ import ovh
 import pytest
 from ovh_schema import Schema
 
-from audit.demo import evolve_fleet
+from audit.cli.demo import evolve_fleet
 from audit.simulator.api import REMEDIATE_CONSUMER_KEY, ROUTES, SimulatorConfig
 from audit.simulator.fleet import Fleet
 from audit.simulator.generate import generate_fleet

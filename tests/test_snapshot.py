@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from audit.errors import InputError
-from audit.snapshot import (
+from audit.model.snapshot import (
     Coverage,
     DatacenterSnapshot,
     Failure,
@@ -19,6 +18,7 @@ from audit.snapshot import (
     read_snapshot,
     write_snapshot,
 )
+from audit.support.errors import InputError
 
 
 def sample_snapshot() -> Snapshot:

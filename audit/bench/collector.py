@@ -11,12 +11,12 @@ import ovh
 from audit.bench.simulated import simulator_process
 from audit.collect.api import ClientFactory, Credentials, resolve_endpoint
 from audit.collect.collector import CollectOptions, Listing, collect
+from audit.model.snapshot import Snapshot
 from audit.simulator.api import (
     DEFAULT_APPLICATION_KEY,
     DEFAULT_APPLICATION_SECRET,
     READONLY_CONSUMER_KEY,
 )
-from audit.snapshot import Snapshot
 
 FLEET_VMS = 3000
 LATENCY_MS = 40

@@ -16,9 +16,9 @@ from audit.history.changes import VmKey, VmState, vm_states
 from audit.history.observations import ObservationRecord
 from audit.history.store import HISTORY_FILE, HistoryStore
 from audit.job import SNAPSHOT_FILE
+from audit.model.snapshot import write_snapshot
 from audit.simulator.direct import snapshot_of
 from audit.simulator.generate import generate_fleet
-from audit.snapshot import write_snapshot
 
 FLEET_VMS = 100_000
 YEAR_VMS = 5_000

@@ -11,8 +11,8 @@ from typing import Any
 
 from audit.bench.fleets import snapshot_of
 from audit.job import SNAPSHOT_FILE
+from audit.model.snapshot import write_snapshot
 from audit.simulator.generate import generate_fleet
-from audit.snapshot import write_snapshot
 
 FLEET_VMS = 100_000
 

@@ -30,12 +30,12 @@ from audit.job import (
     run_job,
     run_report,
 )
+from audit.model.period import Period
 from audit.model.run import RunReport
-from audit.period import Period
+from audit.model.snapshot import read_snapshot, read_snapshot_bytes
 from audit.render.base import RunData
 from audit.render.html import HtmlReport
 from audit.render.xlsx import XlsxReport
-from audit.snapshot import read_snapshot, read_snapshot_bytes
 
 
 def _load(run_dir: Path) -> RunData:

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from audit.errors import CredentialError, InputError
 from audit.runtime import ovhapi
 from audit.runtime.exits import UsageError
+from audit.support.errors import CredentialError, InputError
 
 if TYPE_CHECKING:
     import ovh

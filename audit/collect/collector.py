@@ -22,13 +22,12 @@ from typing import TYPE_CHECKING, Any
 from audit import __version__
 from audit.collect.api import ClientFactory, credential_error
 from audit.collect.credential import read_credential, warn_about_credential
-from audit.collect.pace import PAGE_SIZE, page_call, paged_vms_match
+from audit.collect.paging import PAGE_SIZE, page_call, paged_vms_match
 from audit.collect.progress import Progress
 from audit.collect.retry import RetryPolicy, Verdict, classify
 from audit.collect.throttle import AdaptiveLimiter, PacePolicy, PaceReport
-from audit.config import DEFAULT_MAX_RPS, DEFAULT_WORKERS
-from audit.jsontypes import JSONObject
-from audit.snapshot import (
+from audit.config.settings import DEFAULT_MAX_RPS, DEFAULT_WORKERS
+from audit.model.snapshot import (
     Coverage,
     DatacenterSnapshot,
     Failure,
@@ -37,6 +36,7 @@ from audit.snapshot import (
     ServiceSnapshot,
     Snapshot,
 )
+from audit.support.jsontypes import JSONObject
 
 if TYPE_CHECKING:
     import ovh

@@ -10,7 +10,7 @@ import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
 from audit.collect.api import credential_error, import_ovh
-from audit.snapshot import CredentialInfo, CredentialRule, credential_warnings
+from audit.model.snapshot import CredentialInfo, CredentialRule, credential_warnings
 
 if TYPE_CHECKING:
     import ovh

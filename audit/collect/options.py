@@ -1,4 +1,4 @@
-"""The shared API flags (audit/cli_options.py) turned into collect's objects, and the coverage
+"""The shared API flags (audit/cli/options.py) turned into collect's objects, and the coverage
 lines every command that collects prints."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 from audit.collect.api import ClientFactory, read_ovh_conf_endpoint, resolve_endpoint
 from audit.collect.collector import CollectOptions, Listing
 from audit.collect.retry import RetryPolicy
-from audit.config import DEFAULT_MAX_RPS, DEFAULT_WORKERS, Config
-from audit.snapshot import Snapshot
+from audit.config.settings import DEFAULT_MAX_RPS, DEFAULT_WORKERS, Config
+from audit.model.snapshot import Snapshot
 
 
 def endpoint_from(args: argparse.Namespace, config: Config) -> str:

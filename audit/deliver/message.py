@@ -18,8 +18,8 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from audit.config.mail import MailSettings
 from audit.deliver.digest import Digest
-from audit.mail_config import MailSettings
 from audit.render.view import SEVERITY_COLOURS, Colour, HeadlineFigure
 
 MB = 1_000_000

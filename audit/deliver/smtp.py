@@ -12,8 +12,8 @@ import ssl
 from collections.abc import Mapping
 from email.message import EmailMessage
 
-from audit.errors import AuditError, ExitCode, InputError
-from audit.mail_config import MailSettings, Security
+from audit.config.mail import MailSettings, Security
+from audit.support.errors import AuditError, ExitCode, InputError
 
 
 class DeliveryError(AuditError):

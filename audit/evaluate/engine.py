@@ -40,7 +40,7 @@ from audit.model.exceptions import (
 )
 from audit.model.exposure import Exposure, VmExposure
 from audit.model.findings import Finding, LicenceUsage, Severity, Status, Summary
-from audit.snapshot import DatacenterSnapshot, Scope, Snapshot
+from audit.model.snapshot import DatacenterSnapshot, Scope, Snapshot
 
 _VM_CHECKS: tuple[tuple[RuleMeta, VmCheck], ...] = tuple(
     (rule.meta, rule.check_vm) for rule in RULES if rule.check_vm is not None

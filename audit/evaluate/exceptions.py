@@ -29,9 +29,9 @@ import stat
 from collections.abc import Sequence
 from pathlib import Path
 
-from audit.errors import InputError
 from audit.evaluate.rules.registry import EXCEPTABLE_RULE_IDS, RULE_IDS, rule_by_id
 from audit.model.exceptions import ANY_RULE, REGISTER_COLUMNS, ExceptionKind, ExceptionRow
+from audit.support.errors import InputError
 
 # A hand-kept register is hundreds of rows; these bound a wrong file's time and memory.
 MAX_REGISTER_BYTES = 10 * 1024 * 1024

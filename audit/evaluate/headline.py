@@ -21,9 +21,9 @@ from audit.evaluate.rules import (
     win_client_os,
     win_unlicensed,
 )
-from audit.jsontypes import JSONObject
 from audit.model.findings import Finding, Status
-from audit.snapshot import Snapshot
+from audit.model.snapshot import Snapshot
+from audit.support.jsontypes import JSONObject
 
 VmKey = tuple[str, int, int]
 

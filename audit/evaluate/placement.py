@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
-from audit.coerce import integer, text
 from audit.model.findings import Finding
-from audit.snapshot import Snapshot
+from audit.model.snapshot import Snapshot
+from audit.support.coerce import integer, text
 
 Placement = tuple[str | None, str | None]  # folder, cluster
 

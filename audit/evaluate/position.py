@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Sequence
 
-from audit.coerce import text
 from audit.evaluate.knowledge import interpret_licence
 from audit.evaluate.records import DELETED, VmRecord
 from audit.model.exposure import Exposure, LicenceExposure
 from audit.model.position import ControlPanelRow, LicenceRow, LicenceTotal
-from audit.snapshot import DatacenterSnapshot, Snapshot
+from audit.model.snapshot import DatacenterSnapshot, Snapshot
+from audit.support.coerce import text
 
 __all__ = [
     "ControlPanelRow",

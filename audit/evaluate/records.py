@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from audit.coerce import integer, text
 from audit.evaluate.knowledge import (
     GuestKind,
     GuestOs,
@@ -20,6 +19,7 @@ from audit.evaluate.knowledge import (
     interpret_licence,
 )
 from audit.model.exposure import VmPeriod
+from audit.support.coerce import integer, text
 
 DELETED = "deleted"
 POWERED_ON = "poweredOn"

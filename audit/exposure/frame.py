@@ -38,7 +38,7 @@ from audit.history.observations import (
     state_row,
 )
 from audit.model.exposure import Exposure, LicenceExposure, Source, VmExposure, VmPeriod
-from audit.period import Period
+from audit.model.period import Period
 
 STATE_COLUMNS = [
     "service_name",

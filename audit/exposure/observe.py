@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from audit.errors import InputError
-from audit.fsutil import atomic_write_bytes
 from audit.history.observations import observation_of
 from audit.history.store import DEFAULT_WAIT_S, HISTORY_FILE, HistoryStore
-from audit.snapshot import Snapshot
+from audit.model.snapshot import Snapshot
+from audit.support.errors import InputError
+from audit.support.fsutil import atomic_write_bytes
 
 OBSERVATIONS_DIR = "observations"
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from audit.coerce import integer, text
 from audit.evaluate.records import DELETED
 from audit.model.findings import Finding
 from audit.model.history import (
@@ -41,7 +40,8 @@ from audit.model.history import (
 )
 from audit.model.licences import UNLICENSED
 from audit.model.run import RunReport
-from audit.snapshot import Coverage, Scope, Snapshot
+from audit.model.snapshot import Coverage, Scope, Snapshot
+from audit.support.coerce import integer, text
 
 VmKey = tuple[str, int, int]
 

@@ -17,8 +17,8 @@ from datetime import date
 from itertools import accumulate
 
 from audit.history.changes import VmKey, VmState, vm_states
-from audit.jsontypes import JSONObject
-from audit.snapshot import Snapshot
+from audit.model.snapshot import Snapshot
+from audit.support.jsontypes import JSONObject
 
 # One stored state: (service, datacenter, VM id, name, guest OS, licence, power state, vCPUs).
 StateRow = tuple[str, int, int, str | None, str | None, str | None, str | None, int | None]

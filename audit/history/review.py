@@ -23,9 +23,9 @@ from typing import Any
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
-from audit.errors import InputError
 from audit.evaluate.rules.registry import RULE_IDS
 from audit.model.history import REVIEW_STATUSES
+from audit.support.errors import InputError
 
 FINDINGS_SHEET = "Findings"
 IDENTITY_HEADERS = ("Service", "Datacenter", "VM id", "Rule")

@@ -16,7 +16,7 @@ from audit.history.store import HistoryStore, RunRecord
 from audit.history.trend import TREND_RUNS, RunSummary, history_view
 from audit.model.history import Change, HistoryView, Sighting
 from audit.model.run import RunReport
-from audit.snapshot import Snapshot
+from audit.model.snapshot import Snapshot
 
 
 @dataclass(frozen=True)

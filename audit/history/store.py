@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from audit.errors import InputError
 from audit.history.changes import (
     Baseline,
     RunState,
@@ -40,9 +39,10 @@ from audit.history.observations import (
 )
 from audit.history.review import ReviewSheet
 from audit.history.trend import RunSummary
-from audit.jsontypes import JSONObject
 from audit.model.history import CarriedReview, FindingRecord, Review, Sighting
-from audit.snapshot import Coverage
+from audit.model.snapshot import Coverage
+from audit.support.errors import InputError
+from audit.support.jsontypes import JSONObject
 
 HISTORY_FILE = "history.sqlite"
 APPLICATION_ID = 0x4F4C4148  # "OLAH": ovh-license-audit history

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from audit.jsontypes import JSONObject
 from audit.model.fields import string
+from audit.support.jsontypes import JSONObject
 
 REGISTER_COLUMNS: tuple[str, ...] = (
     "service_name",

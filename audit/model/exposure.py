@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
-from audit.jsontypes import JSONObject
 from audit.model.fields import optional_int, optional_string, string
+from audit.support.jsontypes import JSONObject
 
 VmKey = tuple[str, int, int]
 

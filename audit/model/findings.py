@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from audit.jsontypes import JSONObject
 from audit.model.exceptions import ExceptionRow
 from audit.model.fields import optional_int, optional_string, string
 from audit.model.history import Change, Sighting
+from audit.support.jsontypes import JSONObject
 
 
 class Severity(StrEnum):

@@ -14,8 +14,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from audit.jsontypes import JSONObject
 from audit.model.fields import optional_int, optional_string, string
+from audit.support.jsontypes import JSONObject
 
 # What an auditor may say of a finding in the workbook's review column.
 REVIEW_STATUSES: tuple[str, ...] = ("open", "accepted", "fixed", "false positive")

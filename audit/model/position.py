@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any, TypeVar
 
-from audit.jsontypes import JSONObject
+from audit.support.jsontypes import JSONObject
 
 _R = TypeVar("_R")
 

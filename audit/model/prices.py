@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from audit.jsontypes import JSONObject
 from audit.model.fields import string
 from audit.model.licences import SETTABLE_LICENCES
+from audit.support.jsontypes import JSONObject
 
 _CENT = Decimal("0.01")
 

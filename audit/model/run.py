@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from audit.errors import InputError
-from audit.jsontypes import JSONObject
 from audit.model.exceptions import ExceptionState
 from audit.model.exposure import Exposure
 from audit.model.fields import optional_int, optional_string, string
@@ -31,7 +29,9 @@ from audit.model.findings import Finding, Summary
 from audit.model.history import HistoryResult
 from audit.model.position import ControlPanelRow, LicenceRow
 from audit.model.prices import Cost
-from audit.snapshot import Coverage
+from audit.model.snapshot import Coverage
+from audit.support.errors import InputError
+from audit.support.jsontypes import JSONObject
 
 _T = TypeVar("_T")
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from audit.config import RemediationConfig
+from audit.config.settings import RemediationConfig
 from audit.evaluate.knowledge import interpret_guest_os, interpret_licence, settable_licence
 from audit.evaluate.rules import (
     lic_byol_billed,

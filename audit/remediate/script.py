@@ -16,9 +16,9 @@ from importlib import resources
 from pathlib import Path
 
 from audit import __version__
-from audit.fsutil import atomic_write_text, make_executable
 from audit.runtime import MODULES
 from audit.runtime.plan import Plan
+from audit.support.fsutil import atomic_write_text, make_executable
 
 PLAN_FILE = "plan.json"
 SCRIPT_FILE = "remediate.py"

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from audit.model.history import HistoryView
 from audit.model.run import RunReport
-from audit.snapshot import Snapshot
+from audit.model.snapshot import Snapshot
 
 
 @dataclass(frozen=True)

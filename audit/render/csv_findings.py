@@ -7,11 +7,11 @@ import io
 from pathlib import Path
 from typing import Any
 
-from audit.fsutil import atomic_write_text
 from audit.model.exceptions import ExceptionRow
 from audit.render.base import RunData
 from audit.render.safe_text import safe_text
 from audit.render.view import finding_values, first_seen
+from audit.support.fsutil import atomic_write_text
 
 FINDING_COLUMNS = (
     "rule_id",

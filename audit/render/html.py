@@ -26,6 +26,7 @@ from audit.evaluate.records import DELETED
 from audit.model.exceptions import ExceptionRow
 from audit.model.findings import SEVERITIES, STATUSES, Finding, Status
 from audit.model.history import HistoryView
+from audit.model.snapshot import Coverage
 from audit.render.base import RunData
 from audit.render.exposure import exposure_display
 from audit.render.safe_text import visible_controls
@@ -57,7 +58,6 @@ from audit.render.view import (
     total_label,
     windows_coverage,
 )
-from audit.snapshot import Coverage
 
 ROWS_PER_RULE = 200
 ROWS_PER_TABLE = 500

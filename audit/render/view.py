@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from audit.coerce import integer, text
-from audit.errors import InputError
 from audit.evaluate import headline, position
 from audit.evaluate.knowledge import GuestKind, LicenceKind
 from audit.evaluate.records import DELETED, VmRecord
@@ -27,11 +25,13 @@ from audit.model.history import (
     HistoryView,
     LicenceEvent,
 )
+from audit.model.period import parse_period
 from audit.model.position import ControlPanelRow, LicenceRow, LicenceTotal
 from audit.model.prices import Cost
-from audit.period import parse_period
+from audit.model.snapshot import Failure, credential_warnings
 from audit.render.base import RunData
-from audit.snapshot import Failure, credential_warnings
+from audit.support.coerce import integer, text
+from audit.support.errors import InputError
 
 # The register's columns, in the order people keep them (DESIGN.md, "Exceptions register").
 EXCEPTION_FIELDS: tuple[str, ...] = REGISTER_COLUMNS

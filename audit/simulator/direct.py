@@ -4,8 +4,8 @@ snapshots and the demo's derived daily observations."""
 from __future__ import annotations
 
 from audit import __version__
+from audit.model.snapshot import Coverage, DatacenterSnapshot, RunMeta, ServiceSnapshot, Snapshot
 from audit.simulator.fleet import Fleet
-from audit.snapshot import Coverage, DatacenterSnapshot, RunMeta, ServiceSnapshot, Snapshot
 
 
 def snapshot_of(

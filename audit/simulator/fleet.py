@@ -15,8 +15,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NoReturn, TypeGuard
 
-from audit.errors import InputError
-from audit.jsontypes import JSONObject
+from audit.support.errors import InputError
+from audit.support.jsontypes import JSONObject
 
 TOOLS_GUEST_OS_FAMILY = "toolsGuestOsFamily"
 

@@ -41,7 +41,7 @@ from audit.evaluate.engine import evaluate
 from audit.evaluate.exceptions import parse_exceptions
 from audit.evaluate.rules.registry import RULE_IDS
 from audit.model.exposure import Exposure, Source, VmExposure
-from audit.snapshot import DatacenterSnapshot, RunMeta, ServiceSnapshot, Snapshot
+from audit.model.snapshot import DatacenterSnapshot, RunMeta, ServiceSnapshot, Snapshot
 
 CASES = Path(__file__).parent / "cases"
 SERVICE = "pcc-192-0-2-1"

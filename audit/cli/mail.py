@@ -1,41 +1,14 @@
-"""`ovh-license-audit mail RUN_DIR`: send (or send again) a run folder by mail, and the hook
-`run --mail` calls once its run folder is in place."""
+"""`ovh-license-audit mail RUN_DIR`: send (or send again) a run folder by mail."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from audit.config import Config, load_config
-from audit.deliver.digest import digest_from_run_dir
-from audit.deliver.message import build_message
-from audit.deliver.smtp import send
-from audit.errors import ExitCode, InputError
-from audit.job import check_inputs
-from audit.mail_config import MailSettings, is_address
-
-
-def mail_settings_for(config: Config, option: str) -> MailSettings:
-    """The [mail] section, checked as far as it can be without the server: called before a
-    run reads the API, so a missing section or password costs nothing."""
-    if config.mail is None:
-        raise InputError(f"{option} needs a [mail] section in the --config file")
-    config.mail.check_ready()
-    return config.mail
-
-
-def deliver(run_dir: Path, settings: MailSettings, to: tuple[str, ...] = ()) -> str:
-    """Mail the run folder; returns the line that says where it went. The verdict is the
-    run's own, against the `fail_on` it recorded in findings.json. Every file the manifest
-    lists must be what the run wrote: an auditor receives what the API said, not an edit."""
-    check_inputs(run_dir, set(), refused="not sent")
-    digest = digest_from_run_dir(run_dir.resolve())
-    message = build_message(settings, digest, to)
-    send(settings, message)
-    recipients = ", ".join(to or settings.to + settings.cc)
-    return (
-        f"mail: {digest.period} sent to {recipients} via {settings.host} ({message['Message-ID']})"
-    )
+from audit.config.mail import is_address
+from audit.config.settings import Config, load_config
+from audit.deliver.delivery import deliver, mail_settings_for
+from audit.support.errors import ExitCode
 
 
 def address(text: str) -> str:

@@ -12,9 +12,9 @@ import getpass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from audit.errors import ExitCode, InputError
 from audit.history.review import check_run, read_review_workbook
 from audit.history.store import HISTORY_FILE, HistoryStore
+from audit.support.errors import ExitCode, InputError
 
 
 def default_history(workbook: Path) -> Path:

@@ -14,12 +14,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from audit.config_values import Range, bounded, expect
-from audit.errors import InputError
-from audit.mail_config import MailSettings, mail_settings
+from audit.config.mail import MailSettings, mail_settings
+from audit.config.values import Range, bounded, expect
 from audit.model.findings import SEVERITIES
 from audit.model.licences import LEGACY_LICENCES, SETTABLE_EDITIONS, SETTABLE_LICENCES
 from audit.model.prices import Prices
+from audit.support.errors import InputError
 
 FAIL_ON_CHOICES = (*SEVERITIES, "never")
 SERVICE_DEFAULT_KEY = "default"
@@ -74,7 +74,7 @@ class Config:
     max_retries: int | None = None
     retry_base_delay_s: float | None = None
     remediation: RemediationConfig = field(default_factory=RemediationConfig)
-    mail: MailSettings | None = None  # the [mail] section (audit/mail_config.py)
+    mail: MailSettings | None = None  # the [mail] section (audit/config/mail.py)
     prices: Prices | None = None  # the [prices] section
 
 

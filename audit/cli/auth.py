@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from audit.cli_options import load_config_arg
+from audit.cli.options import load_config_arg
 from audit.collect.api import credential_error, credential_errors, import_ovh
 from audit.collect.credential import CURRENT_CREDENTIAL, credential_info
 from audit.collect.options import endpoint_from, factory_from
-from audit.errors import AuditError, ExitCode
-from audit.snapshot import credential_warnings
+from audit.model.snapshot import credential_warnings
+from audit.support.errors import AuditError, ExitCode
 
 if TYPE_CHECKING:
     import ovh

@@ -9,15 +9,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from audit.cli_options import load_config_arg
+from audit.cli.options import load_config_arg
 from audit.collect.api import ClientFactory
 from audit.collect.options import endpoint_from
-from audit.errors import AuditError, CredentialError, InputError
 from audit.runtime.cli import add_apply_arguments, options_from_args
 from audit.runtime.exits import UsageError
 from audit.runtime.plan import PlanError, read_plan
 from audit.runtime.results import read_results, rollback_plan
 from audit.runtime.runner import KeyRefused, RunStopped, remediate
+from audit.support.errors import AuditError, CredentialError, InputError
 
 
 def remediate_command(args: argparse.Namespace) -> int:

@@ -11,11 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from audit.errors import InputError
 from audit.simulator.api import SimulatorConfig
 from audit.simulator.fleet import Fleet, load_fleet
 from audit.simulator.generate import generate_fleet
 from audit.simulator.server import Simulator
+from audit.support.errors import InputError
 
 DEFAULT_PORT = 8080
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from audit.cli_options import API_EPILOG, DEFAULT_OUT, add_api_arguments, load_config_arg
+from audit.cli.options import API_EPILOG, DEFAULT_OUT, add_api_arguments, load_config_arg
 from audit.collect.options import coverage_line, print_failures
-from audit.config import FAIL_ON_CHOICES
-from audit.console import stdout_may_close
-from audit.deliver.command import deliver, mail_settings_for
-from audit.errors import ExitCode
+from audit.config.settings import FAIL_ON_CHOICES
+from audit.deliver.delivery import deliver, mail_settings_for
 from audit.evaluate.exceptions import load_exceptions
 from audit.history.stage import change_line
 from audit.job import (
@@ -25,6 +23,8 @@ from audit.job import (
 )
 from audit.model.findings import SEVERITIES
 from audit.remediate.script import PLAN_FILE
+from audit.support.console import stdout_may_close
+from audit.support.errors import ExitCode
 
 
 def print_summary(result: JobResult) -> None:

@@ -18,13 +18,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 
+from audit.cli.run import print_summary
 from audit.collect.api import ClientFactory, Credentials, resolve_endpoint
 from audit.collect.collector import CollectOptions
-from audit.deliver.command import deliver
-from audit.errors import ExitCode
+from audit.config.mail import MailSettings, Security
+from audit.deliver.delivery import deliver
 from audit.evaluate.exceptions import load_exceptions
 from audit.exposure.observe import record_day
-from audit.fsutil import atomic_write_bytes, atomic_write_text
 from audit.history.store import HISTORY_FILE
 from audit.job import (
     REMEDIATION_DIR,
@@ -34,11 +34,10 @@ from audit.job import (
     register_file,
     run_job,
 )
-from audit.job_command import print_summary
-from audit.mail_config import MailSettings, Security
 from audit.model.exceptions import REGISTER_COLUMNS
 from audit.model.licences import UNLICENSED
-from audit.period import Period
+from audit.model.period import Period
+from audit.model.snapshot import encode_snapshot
 from audit.remediate.script import PLAN_FILE
 from audit.runtime.plan import read_plan
 from audit.runtime.runner import ApplyOptions, remediate
@@ -53,7 +52,8 @@ from audit.simulator.direct import snapshot_of
 from audit.simulator.fleet import TOOLS_GUEST_OS_FAMILY, Datacenter, Fleet, Vm
 from audit.simulator.generate import GeneratedFleet, generate_fleet
 from audit.simulator.server import Simulator
-from audit.snapshot import encode_snapshot
+from audit.support.errors import ExitCode
+from audit.support.fsutil import atomic_write_bytes, atomic_write_text
 
 DEMO_OUT = Path("reports/demo")
 DEMO_MAX_CHANGES = 25

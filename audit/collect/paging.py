@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from audit.collect.api import import_ovh
-from audit.jsontypes import JSONObject
+from audit.support.jsontypes import JSONObject
 
 if TYPE_CHECKING:
     import ovh

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from audit.errors import InputError
+from audit.support.errors import InputError
 
 CURRENT = "current"
 PREVIOUS = "previous"

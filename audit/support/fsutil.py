@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
-from audit.interrupts import deferred_interrupts
+from audit.support.interrupts import deferred_interrupts
 
 STAGING_SUFFIX = ".staging"
 _NEW_SUFFIX = ".new"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from audit.errors import InputError
+from audit.support.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
-from audit.errors import InputError
-from audit.fsutil import atomic_write_bytes
-from audit.jsontypes import JSONObject
+from audit.support.errors import InputError
+from audit.support.fsutil import atomic_write_bytes
+from audit.support.jsontypes import JSONObject
 
 FORMAT = "ovh-license-audit/snapshot"
 FORMAT_VERSION = 1

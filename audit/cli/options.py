@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from audit.config import (
+from audit.config.settings import (
     DEFAULT_MAX_RPS,
     DEFAULT_WORKERS,
     MAX_RPS,
@@ -20,7 +20,7 @@ from audit.config import (
     Config,
     load_config,
 )
-from audit.config_values import Range
+from audit.config.values import Range
 
 # How a datacenter's VMs are read (audit.collect.collector.Listing).
 LISTINGS = ("per-vm", "paged")

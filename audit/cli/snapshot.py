@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from audit.cli_options import API_EPILOG, add_api_arguments, load_config_arg
+from audit.cli.options import API_EPILOG, add_api_arguments, load_config_arg
 from audit.collect.collector import collect
 from audit.collect.options import collect_options_from, coverage_line, factory_from, print_failures
-from audit.errors import ExitCode, InputError
-from audit.snapshot import write_snapshot
+from audit.model.snapshot import write_snapshot
+from audit.support.errors import ExitCode, InputError
 
 
 def run_snapshot(args: argparse.Namespace) -> int:

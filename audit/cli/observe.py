@@ -7,11 +7,11 @@ import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
-from audit.cli_options import API_EPILOG, DEFAULT_OUT, add_api_arguments, load_config_arg
+from audit.cli.options import API_EPILOG, DEFAULT_OUT, add_api_arguments, load_config_arg
 from audit.collect.options import coverage_line, print_failures
-from audit.errors import ExitCode
 from audit.exposure.observe import parse_day, record_day, snapshot_day
 from audit.job import SnapshotSource, refuse_nothing_read
+from audit.support.errors import ExitCode
 
 
 def observe_command(args: argparse.Namespace) -> int:

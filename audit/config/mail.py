@@ -14,8 +14,8 @@ from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from audit.config_values import Range, bounded, expect
-from audit.errors import InputError
+from audit.config.values import Range, bounded, expect
+from audit.support.errors import InputError
 
 DEFAULT_ATTACH = ("report.xlsx", "report.html")
 DEFAULT_MAX_ATTACHMENT_MB = 10.0

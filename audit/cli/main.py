@@ -10,9 +10,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol, cast
 
 from audit import __version__
-from audit.console import quiet_stdout, stdout_may_close, stdout_reader_gone
-from audit.errors import AuditError, ExitCode
-from audit.interrupts import Interrupted, signals_as_interrupts
+from audit.support.console import quiet_stdout, stdout_may_close, stdout_reader_gone
+from audit.support.errors import AuditError, ExitCode
+from audit.support.interrupts import Interrupted, signals_as_interrupts
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -25,25 +25,9 @@ class CommandModule(Protocol):
 
 def _command_modules() -> list[CommandModule]:
     """The explicit list of subcommands (imported lazily to keep `--help` fast)."""
-    from audit import demo, job_command, observe_command
-    from audit.collect import auth_command
-    from audit.collect import command as snapshot
-    from audit.deliver import command as mail
-    from audit.history import command as import_review
-    from audit.remediate import command as remediate
-    from audit.simulator import command as simulate
+    from audit.cli import auth, demo, mail, observe, remediate, review, run, simulate, snapshot
 
-    return [
-        job_command,
-        observe_command,
-        snapshot,
-        remediate,
-        import_review,
-        simulate,
-        mail,
-        demo,
-        auth_command,
-    ]
+    return [run, observe, snapshot, remediate, review, simulate, mail, demo, auth]
 
 
 class CommandParser(argparse.ArgumentParser):
@@ -109,6 +93,6 @@ def _handle(handler: Handler, args: argparse.Namespace) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"ovh-license-audit: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return int(ExitCode.INPUT)
-    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: see audit/interrupts.py
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: see audit/support/interrupts.py
         print("ovh-license-audit: interrupted", file=sys.stderr)
         return exc.exit_code if isinstance(exc, Interrupted) else 128 + signal.SIGINT
