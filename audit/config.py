@@ -16,9 +16,10 @@ from typing import Any
 
 from audit.config_values import Range, bounded, expect
 from audit.errors import InputError
+from audit.invoice.settings import InvoiceSettings, invoice_settings
 from audit.mail_config import MailSettings, mail_settings
 from audit.model.findings import SEVERITIES
-from audit.model.licences import LEGACY_LICENCES, SETTABLE_EDITIONS, SETTABLE_LICENCES
+from audit.model.licences import BILLABLE_LICENCES, SETTABLE_EDITIONS, SETTABLE_LICENCES
 from audit.model.prices import Prices
 
 FAIL_ON_CHOICES = (*SEVERITIES, "never")
@@ -76,6 +77,7 @@ class Config:
     remediation: RemediationConfig = field(default_factory=RemediationConfig)
     mail: MailSettings | None = None  # the [mail] section (audit/mail_config.py)
     prices: Prices | None = None  # the [prices] section
+    invoice: InvoiceSettings = field(default_factory=InvoiceSettings)  # [invoice]
 
 
 _AUDIT_KEYS = {
@@ -134,7 +136,7 @@ def load_config(path: Path) -> Config:
         raise InputError(f"{path}: cannot read configuration: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: invalid TOML: {exc}") from None
-    unknown = set(data) - {"audit", "remediation", "mail", "prices"}
+    unknown = set(data) - {"audit", "remediation", "mail", "prices", "invoice"}
     if unknown:
         raise InputError(f"{path}: unknown section [{sorted(unknown)[0]}]")
     audit = expect(path, "[audit]", data.get("audit", {}), dict)
@@ -190,6 +192,7 @@ def load_config(path: Path) -> Config:
         ),
         mail=None if "mail" not in data else mail_settings(path, data["mail"]),
         prices=_prices(path, data.get("prices")),
+        invoice=invoice_settings(path, data.get("invoice")),
     )
 
 
@@ -198,7 +201,7 @@ def load_config(path: Path) -> Config:
 PRICE = Range(0, 1_000_000)
 _CURRENCY = re.compile(r"[A-Z]{3}", re.ASCII)
 _PRICES_SETTINGS = {"currency", "unlicensed_reference"}
-_BILLABLE = (*SETTABLE_LICENCES, *LEGACY_LICENCES)
+_BILLABLE = BILLABLE_LICENCES
 
 
 def _prices(path: Path, value: Any) -> Prices | None:

@@ -27,6 +27,7 @@ from audit.collect.progress import Progress
 from audit.collect.retry import RetryPolicy, Verdict, classify
 from audit.collect.throttle import AdaptiveLimiter, PacePolicy, PaceReport
 from audit.config import DEFAULT_MAX_RPS, DEFAULT_WORKERS
+from audit.errors import AuditError
 from audit.jsontypes import JSONObject
 from audit.snapshot import (
     Coverage,
@@ -214,7 +215,7 @@ class _Walk:
                 elif verdict.status is not None and verdict.status >= 500:
                     self._limiter.on_server_error(ticket)
                 if verdict.verdict is Verdict.FATAL:
-                    raise credential_error(exc, "GET", path) from None
+                    raise self.refused(exc, path) from None
                 attempt += 1
                 if verdict.verdict is Verdict.GIVE_UP or attempt > policy.max_retries:
                     suffix = (
@@ -231,6 +232,10 @@ class _Walk:
             else:
                 self._limiter.on_success(time.monotonic() - started)
                 return result
+
+    def refused(self, exc: Exception, path: str) -> AuditError:
+        """The one-line error that stops the walk when the API refuses the key or a right."""
+        return credential_error(exc, "GET", path)
 
     def fail(self, failure: Failure) -> None:
         with self._lock:
