@@ -6,7 +6,6 @@ never go here: they come the `ovh` way (OVH_* variables or ovh.conf).
 
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -14,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from audit.config_values import Range, bounded, expect
+from audit.config_values import Range, bounded, expect, one_of
 from audit.errors import InputError
 from audit.invoice.settings import InvoiceSettings, invoice_settings
 from audit.mail_config import MailSettings, mail_settings
@@ -201,7 +200,6 @@ def load_config(path: Path) -> Config:
 PRICE = Range(0, 1_000_000)
 _CURRENCY = re.compile(r"[A-Z]{3}", re.ASCII)
 _PRICES_SETTINGS = {"currency", "unlicensed_reference"}
-_BILLABLE = BILLABLE_LICENCES
 
 
 def _prices(path: Path, value: Any) -> Prices | None:
@@ -222,13 +220,13 @@ def _prices(path: Path, value: Any) -> Prices | None:
         if licence in _PRICES_SETTINGS:
             continue
         key = f'prices."{licence}"'
-        if licence not in _BILLABLE:
-            close = difflib.get_close_matches(licence, _BILLABLE, n=1)
-            hint = f' (did you mean "{close[0]}"?)' if close else ""
-            raise InputError(
-                f"{path}: {key}: not a Windows edition OVHcloud bills, exactly as the API "
-                f"spells it{hint}"
-            )
+        one_of(
+            path,
+            key,
+            licence,
+            BILLABLE_LICENCES,
+            "not a Windows edition OVHcloud bills, exactly as the API spells it",
+        )
         monthly[licence] = Decimal(str(bounded(path, key, price, (int, float), PRICE)))
     reference = table.get("unlicensed_reference")
     if reference is not None:

@@ -9,8 +9,9 @@ the right it lacks (exit 2).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from audit.collect.api import ClientFactory, import_ovh
 from audit.collect.collector import CollectOptions, _Unreadable, _Walk
@@ -20,6 +21,7 @@ from audit.invoice.records import Bill, BillLine, BillWindow
 from audit.invoice.rights import BILLING_RULES
 
 BILLS = "/me/bill"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -103,15 +105,19 @@ class _BillWalk(_Walk):
             self.submit(self.read_bill, bill_id)
             self.submit(self.list_details, bill_id)
 
-    def read_bill(self, bill_id: str) -> None:
-        path = f"{BILLS}/{bill_id}"
+    def _parsed(self, path: str, parse: Callable[[Any], T], model: str) -> T | None:
+        """One object, parsed; None (recorded as unread) when it cannot be read or parsed."""
         try:
-            record = bill(self.get(path))
+            return parse(self.get(path))
         except _Unreadable as exc:
             self._failed(path, str(exc))
         except BillDataError as exc:
-            self._failed(path, f"unexpected billing.Bill: {exc}")
-        else:
+            self._failed(path, f"unexpected {model}: {exc}")
+        return None
+
+    def read_bill(self, bill_id: str) -> None:
+        record = self._parsed(f"{BILLS}/{bill_id}", bill, "billing.Bill")
+        if record is not None:
             with self._lock:
                 self.bills[bill_id] = record
 
@@ -129,13 +135,8 @@ class _BillWalk(_Walk):
 
     def read_detail(self, bill_id: str, detail_id: str) -> None:
         path = f"{BILLS}/{bill_id}/details/{detail_id}"
-        try:
-            line = bill_line(self.get(path), bill_id)
-        except _Unreadable as exc:
-            self._failed(path, str(exc))
-        except BillDataError as exc:
-            self._failed(path, f"unexpected billing.BillDetail: {exc}")
-        else:
+        line = self._parsed(path, lambda data: bill_line(data, bill_id), "billing.BillDetail")
+        if line is not None:
             with self._lock:
                 self.lines[(bill_id, detail_id)] = line
 

@@ -8,7 +8,7 @@ Pure records and rules: the bills are read by audit.collect (or from a `--bills`
 from audit.invoice.classify import Classified, classify, licence_of
 from audit.invoice.document import invoice_document, invoice_json
 from audit.invoice.parse import BillDataError, bill, bill_line, load_bill_lines, parse_quantity
-from audit.invoice.reconcile import RowKey, bill_window, reconcile
+from audit.invoice.reconcile import RowKey, bill_window, billed_by_service, reconcile
 from audit.invoice.records import (
     BILL_UNCLASSIFIED,
     BILL_UNCLASSIFIED_SEVERITY,
@@ -46,6 +46,7 @@ __all__ = [
     "bill",
     "bill_line",
     "bill_window",
+    "billed_by_service",
     "classify",
     "invoice_document",
     "invoice_json",

@@ -83,6 +83,7 @@ def invoice_document(reconciliation: Reconciliation) -> JSONObject:
         "period": reconciliation.period.label,
         "bills_from": window.first.isoformat(),
         "bills_to": window.last.isoformat(),
+        "patterns": dict(reconciliation.patterns),
         "bills": [{"bill_id": bill.bill_id, "date": bill.date} for bill in reconciliation.bills],
         "rows": [_row(row) for row in reconciliation.rows],
         "unclassified": [_line(entry, BILL_UNCLASSIFIED) for entry in reconciliation.unclassified],

@@ -37,6 +37,16 @@ def bill_window(period: Period, days_after: int) -> BillWindow:
     return BillWindow(first=period.start, last=period.end + timedelta(days=days_after))
 
 
+def billed_by_service(entries: Iterable[tuple[str, str, int]]) -> dict[RowKey, int]:
+    """`billed_vms` per service and licence value from rows that may be finer (findings.json
+    `licences` has one per service, datacenter and value: a VM is in one datacenter, so the
+    datacenters' counts add up)."""
+    totals: dict[RowKey, int] = defaultdict(int)
+    for service_name, license, billed_vms in entries:
+        totals[(service_name, license)] += billed_vms
+    return dict(totals)
+
+
 def outside(line: BillLine, period: Period) -> str | None:
     """Why a line is not the period's: its billing period (both ends known) misses it."""
     start, end = line.period_start, line.period_end
@@ -120,4 +130,5 @@ def reconcile(
         rows=rows,
         unclassified=tuple(unclassified),
         outside_period=tuple(set_aside),
+        patterns=tuple(sorted(settings.configured().items())),
     )

@@ -133,6 +133,7 @@ class Reconciliation:
     `unclassified` are the lines of the run's services no licence value was read from
     (BILL-UNCLASSIFIED); `outside_period` those whose billing period lies wholly outside the
     run's period (last month's licences on this month's first bill, next month's rental).
+    `patterns` are the `[invoice] patterns` in force (licence value, regex), the defaults aside.
     """
 
     period: Period
@@ -141,6 +142,7 @@ class Reconciliation:
     rows: tuple[InvoiceRow, ...]
     unclassified: tuple[SetAsideLine, ...]
     outside_period: tuple[SetAsideLine, ...]
+    patterns: tuple[tuple[str, str], ...] = ()
 
     @property
     def differs(self) -> bool:

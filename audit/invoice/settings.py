@@ -7,7 +7,6 @@ value OVHcloud bills has a pattern: the one configured, else its words in order.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Mapping
@@ -15,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from audit.config_values import Range, bounded, expect
+from audit.config_values import Range, bounded, expect, one_of
 from audit.errors import InputError
 from audit.model.licences import BILLABLE_LICENCES
 
@@ -102,13 +101,13 @@ def invoice_settings(path: Path, value: Any) -> InvoiceSettings:
     configured: dict[str, re.Pattern[str]] = {}
     for licence, regex in patterns.items():
         key = f"invoice.patterns.{json.dumps(licence)}"
-        if licence not in BILLABLE_LICENCES:
-            close = difflib.get_close_matches(licence, BILLABLE_LICENCES, n=1)
-            hint = f' (did you mean "{close[0]}"?)' if close else ""
-            raise InputError(
-                f"{path}: {key}: not a licence value OVHcloud bills, exactly as the API "
-                f"spells it{hint}"
-            )
+        one_of(
+            path,
+            key,
+            licence,
+            BILLABLE_LICENCES,
+            "not a licence value OVHcloud bills, exactly as the API spells it",
+        )
         configured[licence] = _pattern(path, key, regex)
     return InvoiceSettings(
         days_after=DEFAULT_DAYS_AFTER if days is None else days,
