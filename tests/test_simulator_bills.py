@@ -180,7 +180,7 @@ def test_a_bill_once_issued_never_changes(make_client: Any, billed_fleet: Fleet)
     with Simulator(billed_fleet, SimulatorConfig()) as sim:
         client = make_client(sim, BILLING_CONSUMER_KEY)
         last, before = last_month(), billed_months(datetime.now(UTC).date(), 2)[0]
-        issued = sim.api.issue_bill(*last)
+        issued = sim.issue_bill(*last)
         sim.fleet.services[PROD].datacenters[1].set_license(1075, "windows 2016 Standard")
         assert not any("2016" in x[1] for x in licence_lines(client, issued))
         assert any("2016" in x[1] for x in licence_lines(client, bill_id(*before)))
