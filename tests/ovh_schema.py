@@ -12,12 +12,14 @@ import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-SCHEMA_FILE = Path(__file__).parent / "data" / "ovh-schema" / "dedicatedCloud.json"
+SCHEMA_DIR = Path(__file__).parent / "data" / "ovh-schema"
+SCHEMA_FILE = SCHEMA_DIR / "dedicatedCloud.json"
+ME_SCHEMA_FILE = SCHEMA_DIR / "me.json"  # /me: the bills
 
 _MAP = re.compile(r"map\[string\](?P<value>.+)")
 
@@ -44,6 +46,15 @@ def _parses(parse: Callable[[str], object]) -> Callable[[object], bool]:
 _is_datetime = _parses(datetime.fromisoformat)
 
 
+def _is_date(value: object) -> bool:
+    """A `date`: YYYY-MM-DD exactly (fromisoformat alone also takes 20261101)."""
+    return (
+        isinstance(value, str)
+        and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) is not None
+        and _parses(date.fromisoformat)(value)
+    )
+
+
 _PRIMITIVES = {
     "string": lambda v: isinstance(v, str),
     "password": lambda v: isinstance(v, str),
@@ -51,6 +62,7 @@ _PRIMITIVES = {
     "double": lambda v: _is_int(v) or isinstance(v, float),
     "boolean": lambda v: isinstance(v, bool),
     "datetime": _is_datetime,
+    "date": _is_date,
     "uuid": _parses(uuid.UUID),
 }
 
@@ -83,6 +95,7 @@ class Schema:
 
     def __init__(self, path: Path = SCHEMA_FILE) -> None:
         data = json.loads(path.read_text(encoding="utf-8"))
+        self.resource_path: str = data["resourcePath"]
         self.models: dict[str, Mapping[str, Any]] = data["models"]
         self.operations: dict[tuple[str, str], Operation] = {
             (op["httpMethod"], api["path"]): Operation(
@@ -198,3 +211,23 @@ class Schema:
             else:
                 errors.extend(self.check(body[name], param["dataType"], f"body {name}"))
         return errors
+
+
+class Schemas:
+    """Several sections of the API (each file describes one `resourcePath`): each call is
+    checked against its own section's schema, since two sections may define a model of the
+    same name differently (`order.Price` has `priceInUcents` in /me only)."""
+
+    def __init__(self, *paths: Path) -> None:
+        self.sections = tuple(Schema(path) for path in paths)
+
+    def for_path(self, path: str) -> Schema:
+        for schema in self.sections:
+            root = schema.resource_path
+            if path == root or path.startswith(root + "/"):
+                return schema
+        raise KeyError(f"no schema section covers {path}")
+
+    @property
+    def operations(self) -> dict[tuple[str, str], Operation]:
+        return {key: op for schema in self.sections for key, op in schema.operations.items()}

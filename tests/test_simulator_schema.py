@@ -1,8 +1,9 @@
 """The simulator answers exactly what OVHcloud's published schema says the real API can answer.
 
-A walk with the real `ovh` client over HTTP visits every route the simulator serves, on
-generated fleets and on the demo's fleet, and validates every request (path, query, body) and
-every answer (fields, types, nullability, enums) against tests/data/ovh-schema. Any drift fails.
+A walk with the real `ovh` client over HTTP visits every route the simulator serves (the
+dedicatedCloud routes and the bills under /me), on generated fleets and on the demo's fleet,
+and validates every request (path, query, body) and every answer (fields, types, nullability,
+enums) against tests/data/ovh-schema, each call against its own section's file. Any drift fails.
 """
 
 from __future__ import annotations
@@ -13,10 +14,16 @@ from typing import Any
 
 import ovh
 import pytest
-from ovh_schema import Schema
+from ovh_schema import ME_SCHEMA_FILE, SCHEMA_FILE, Schemas
 
 from audit.cli.demo import evolve_fleet
-from audit.simulator.api import REMEDIATE_CONSUMER_KEY, ROUTES, SimulatorConfig
+from audit.simulator.api import (
+    BILLING_CONSUMER_KEY,
+    REMEDIATE_CONSUMER_KEY,
+    ROUTES,
+    SimulatorConfig,
+)
+from audit.simulator.billing import BillingOptions
 from audit.simulator.fleet import Fleet
 from audit.simulator.generate import generate_fleet
 from audit.simulator.licences import licence_fits_guest
@@ -24,7 +31,9 @@ from audit.simulator.server import Simulator
 
 ClientFactory = Callable[..., Any]
 
-SCHEMA = Schema()
+SCHEMAS = Schemas(SCHEMA_FILE, ME_SCHEMA_FILE)
+SCHEMA = SCHEMAS.for_path("/dedicatedCloud")
+ME = SCHEMAS.for_path("/me")
 SETTABLE = SCHEMA.enum("dedicatedCloud.spla.KmsLicenseEnum")
 READABLE = SCHEMA.enum("dedicatedCloud.spla.KmsLicenseIncludingLegacyEnum")
 
@@ -40,11 +49,12 @@ class Walker:
 
     reader: Any
     writer: Any
+    biller: Any  # a key that may also read the bills
     errors: list[str] = field(default_factory=list)
     seen: set[tuple[str, str]] = field(default_factory=set)
 
     def _operation(self, method: str, path: str) -> Any:
-        op = SCHEMA.operation(method, path)
+        op = SCHEMAS.for_path(path).operation(method, path)
         if op is None:
             self.errors.append(f"{method} {path}: no such operation in the schema")
         else:
@@ -53,11 +63,13 @@ class Walker:
 
     def get(self, path: str, **query: Any) -> Any:
         op = self._operation("GET", path)
-        answer = self.reader.get(path, **query)
+        schema = SCHEMAS.for_path(path)
+        client = self.biller if schema is ME else self.reader
+        answer = client.get(path, **query)
         if op is not None:
             texts = {name: _query_text(value) for name, value in query.items()}
-            self.errors.extend(f"GET {path}: {e}" for e in SCHEMA.check_query(op, texts))
-            self.errors.extend(SCHEMA.check(answer, op.response_type, f"GET {path}"))
+            self.errors.extend(f"GET {path}: {e}" for e in schema.check_query(op, texts))
+            self.errors.extend(schema.check(answer, op.response_type, f"GET {path}"))
         return answer
 
     def post(self, path: str, **body: Any) -> Any:
@@ -83,6 +95,21 @@ def _walk_reads(walker: Walker) -> None:
                 assert {entry["license"] for entry in filtered} == {licence}
             walker.get(f"{base}/task")
         walker.get(f"/dedicatedCloud/{sn}/task")
+
+
+def _walk_bills(walker: Walker) -> None:
+    """The bill list with each of its filters, then every line of the last two bills."""
+    ids = walker.get("/me/bill")
+    assert ids, "the simulator has no bill"
+    last = walker.get(f"/me/bill/{ids[-1]}")
+    window = {"date.from": last["date"], "date.to": last["date"]}
+    assert walker.get("/me/bill", **window) == [ids[-1]]
+    assert walker.get("/me/bill", category=last["category"], orderId=last["orderId"]) == [ids[-1]]
+    assert walker.get("/me/bill", category="purchase-web") == []
+    for bill_id in ids[-2:]:
+        walker.get(f"/me/bill/{bill_id}")
+        for detail_id in walker.get(f"/me/bill/{bill_id}/details"):
+            walker.get(f"/me/bill/{bill_id}/details/{detail_id}")
 
 
 def _walk_writes(walker: Walker, fleet: Fleet) -> None:
@@ -131,9 +158,15 @@ def walker_for(make_client: ClientFactory) -> Iterator[Callable[[Fleet], Walker]
     simulators: list[Simulator] = []
 
     def start(fleet: Fleet) -> Walker:
-        sim = Simulator(fleet, SimulatorConfig(task_seconds=0)).start()
+        # Every kind of bill line: licences (one too many), other products, other domains.
+        billing = BillingOptions(extra_licence=True, unrelated_lines=True, months=3)
+        sim = Simulator(fleet, SimulatorConfig(task_seconds=0, billing=billing)).start()
         simulators.append(sim)
-        return Walker(make_client(sim), make_client(sim, REMEDIATE_CONSUMER_KEY))
+        return Walker(
+            make_client(sim),
+            make_client(sim, REMEDIATE_CONSUMER_KEY),
+            make_client(sim, BILLING_CONSUMER_KEY),
+        )
 
     yield start
     for sim in simulators:
@@ -147,6 +180,7 @@ def test_every_answer_conforms_to_the_published_schema(
     fleet = FLEETS[name]()
     walker = walker_for(fleet)
     _walk_reads(walker)
+    _walk_bills(walker)
     _walk_writes(walker, fleet)
     _walk_reads(walker)  # again, with the licence changes applied
     assert walker.errors[:20] == []
@@ -156,7 +190,7 @@ def test_every_answer_conforms_to_the_published_schema(
 
 def test_every_route_the_simulator_serves_is_in_the_schema() -> None:
     for method, path, _ in ROUTES:
-        assert (method, path) in SCHEMA.operations, f"{method} {path}"
+        assert (method, path) in SCHEMAS.for_path(path).operations, f"{method} {path}"
 
 
 def test_generated_licences_are_values_the_api_can_return() -> None:
@@ -250,4 +284,57 @@ def test_the_hand_written_test_fleet_conforms_too(
     fleet = Fleet.from_json(fleet_data, "fleet_data")
     walker = walker_for(replace(fleet, faults=()))  # its persistent 503 is not an answer
     _walk_reads(walker)
+    _walk_bills(walker)
     assert walker.errors[:20] == []
+
+
+# --- the bills ---------------------------------------------------------------------------
+
+
+def test_a_bill_line_is_typed_as_the_schema_says(small: tuple[Walker, str]) -> None:
+    """Ids and quantity are strings, prices objects: what the reconciliation must parse."""
+    walker, _ = small
+    bill_id = walker.get("/me/bill")[-1]
+    detail_id = walker.get(f"/me/bill/{bill_id}/details")[0]
+    line = walker.get(f"/me/bill/{bill_id}/details/{detail_id}")
+    assert isinstance(line["billDetailId"], str) and isinstance(line["quantity"], str)
+    assert set(line["unitPrice"]) == {"currencyCode", "text", "value"}  # order.LongPrice
+    assert set(line["totalPrice"]) == {"currencyCode", "text", "value", "priceInUcents"}
+    assert walker.errors == []
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"date.from": "last month"}, r"\[date\.from\].*datetime"),
+        ({"date.to": "2026-13-01"}, r"\[date\.to\].*datetime"),
+        ({"category": "licences"}, r"billing\.CategoryEnum"),
+        ({"orderId": "twelve"}, r"\[orderId\].*long"),
+    ],
+)
+def test_the_bill_list_refuses_a_filter_outside_its_type(
+    small: tuple[Walker, str], query: dict[str, str], message: str
+) -> None:
+    walker, _ = small
+    for name, text in query.items():
+        param = ME.operations[("GET", "/me/bill")].params("query")[name]
+        assert not ME.query_value_fits(text, param["dataType"])
+    with pytest.raises(ovh.exceptions.BadParametersError, match=message):
+        walker.biller.get("/me/bill", **query)
+
+
+def test_an_unknown_bill_or_line_is_a_404(small: tuple[Walker, str]) -> None:
+    walker, _ = small
+    bill_id = walker.get("/me/bill")[-1]
+    for path in ("/me/bill/FR00000001", f"/me/bill/{bill_id}/details/1"):
+        with pytest.raises(ovh.exceptions.ResourceNotFoundError):
+            walker.biller.get(path)
+
+
+def test_a_key_without_the_billing_rights_may_not_read_bills(small: tuple[Walker, str]) -> None:
+    walker, _ = small
+    bill_id = walker.get("/me/bill")[-1]
+    for client in (walker.reader, walker.writer):
+        for path in ("/me/bill", f"/me/bill/{bill_id}", f"/me/bill/{bill_id}/details"):
+            with pytest.raises(ovh.exceptions.NotGrantedCall):
+                client.get(path)

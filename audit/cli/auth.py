@@ -13,6 +13,7 @@ from audit.cli.options import load_config_arg
 from audit.collect.api import credential_error, credential_errors, import_ovh
 from audit.collect.credential import CURRENT_CREDENTIAL, credential_info
 from audit.collect.options import endpoint_from, factory_from
+from audit.invoice.rights import BILLING_RULES, missing_billing_rights
 from audit.model.snapshot import credential_warnings
 from audit.support.errors import AuditError, ExitCode
 
@@ -28,8 +29,22 @@ REMEDIATION_RULES = (
 )
 
 
-def requested_rules(remediation: bool) -> tuple[tuple[str, str], ...]:
-    return AUDIT_RULES + (REMEDIATION_RULES if remediation else ())
+def requested_rules(remediation: bool, billing: bool = False) -> tuple[tuple[str, str], ...]:
+    """The audit's rules, plus the licence POSTs and the bill reads when asked for."""
+    return (
+        AUDIT_RULES
+        + (REMEDIATION_RULES if remediation else ())
+        + (BILLING_RULES if billing else ())
+    )
+
+
+def bills_line(rules: tuple[tuple[str, str], ...]) -> str:
+    """Whether a key may read the bills the invoice reconciliation reads, and if not why."""
+    missing = missing_billing_rights(rules)
+    if not missing:
+        return "bills: readable (GET /me/bill and /me/bill/*)"
+    lacking = " and ".join(f"{method} {path}" for method, path in missing)
+    return f"bills: not readable: lacks {lacking} (auth request --billing asks for them)"
 
 
 def _api_error(exc: ovh.exceptions.APIError, method: str, path: str) -> AuditError:
@@ -44,14 +59,15 @@ def run_request(args: argparse.Namespace) -> int:
     client = factory_from(args, config).new_client(require_consumer_key=False)
     sdk = import_ovh()
     request = client.new_consumer_key_request()
-    for method, path in requested_rules(args.remediation):
+    rules = requested_rules(args.remediation, args.billing)
+    for method, path in rules:
         request.add_rules([method], path)
     try:
         answer = request.request()
     except sdk.exceptions.APIError as exc:
         raise _api_error(exc, "POST", "/auth/credential") from None
     print(f"Consumer key requested on {endpoint_from(args, config)} with these rights:")
-    for method, path in requested_rules(args.remediation):
+    for method, path in rules:
         print(f"  {method} {path}")
     print()
     print("1. Open this URL as the account owner and validate the key:")
@@ -76,6 +92,7 @@ def run_check(args: argparse.Namespace) -> int:
         value = data.get(key) if isinstance(data, dict) else None
         shown = value if value is not None else ("never" if key == "expiration" else "-")
         print(f"{label}: {shown}")
+    print(bills_line(tuple((rule.method, rule.path) for rule in credential.rules)))
     print("rules:")
     for rule in credential.rules:
         print(f"  {rule.method} {rule.path}")
@@ -114,10 +131,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="also POST on the setLicense and removeLicense routes (for remediate --apply)",
     )
+    request.add_argument(
+        "--billing",
+        action="store_true",
+        help="also GET on /me/bill and /me/bill/* (to read the bills: invoice reconciliation)",
+    )
     request.set_defaults(handler=run_request)
     check = actions.add_parser(
         "check",
-        help="show the current key's rules, status and expiry",
+        help="show the current key's rules, status and expiry, and whether it can read bills",
         description=f"Show the current consumer key's rules, status and expiry ({CURRENT_CREDENTIAL}).",  # noqa: E501
     )
     _common(check)

@@ -12,6 +12,7 @@ from pathlib import Path
 from types import FrameType
 
 from audit.simulator.api import SimulatorConfig
+from audit.simulator.billing import BillingOptions
 from audit.simulator.fleet import Fleet, load_fleet
 from audit.simulator.generate import generate_fleet
 from audit.simulator.server import Simulator
@@ -45,14 +46,16 @@ _fraction = _bounded(float, 0, 1, "a number between 0 and 1")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `simulate`, with the options DESIGN.md lists and nothing else."""
+    """Add `simulate`, with the options DESIGN.md lists (the bill ones from its invoice
+    reconciliation)."""
     parser = subparsers.add_parser(
         "simulate",
-        help="serve a simulated OVHcloud API (dedicatedCloud routes)",
+        help="serve a simulated OVHcloud API (dedicatedCloud and bill routes)",
         description=(
-            "Serve a faithful OVHcloud API v1 for the dedicatedCloud routes at "
+            "Serve a faithful OVHcloud API v1 for the dedicatedCloud and /me/bill routes at "
             "http://HOST:PORT/1.0, with the documented simulator credentials "
-            "(sim-app-key / sim-app-secret; sim-ck-readonly or sim-ck-remediate)."
+            "(sim-app-key / sim-app-secret; sim-ck-readonly, sim-ck-remediate, or "
+            "sim-ck-billing, which may also read the bills)."
         ),
     )
     source = parser.add_mutually_exclusive_group(required=True)
@@ -88,6 +91,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="F",
         help="fraction of authenticated requests answered 500 or 503",
     )
+    bills = parser.add_argument_group(
+        "bills", "one bill per month, a licence line per service and licence value"
+    )
+    bills.add_argument(
+        "--bill-extra-licence",
+        action="store_true",
+        help="invoice one licence too many (on the first licence line)",
+    )
+    bills.add_argument(
+        "--bill-missing-licence",
+        action="store_true",
+        help="invoice one licence too few (on the last licence line)",
+    )
+    bills.add_argument(
+        "--bill-unrelated-lines",
+        action="store_true",
+        help="add lines of other products and other domains to every bill",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -103,6 +124,11 @@ def run(args: argparse.Namespace) -> int:
         rate_limit=args.rate_limit,
         fault_rate=args.fault_rate,
         seed=args.seed,
+        billing=BillingOptions(
+            extra_licence=args.bill_extra_licence,
+            missing_licence=args.bill_missing_licence,
+            unrelated_lines=args.bill_unrelated_lines,
+        ),
     )
     simulator = Simulator(fleet, config)
     stop = threading.Event()

@@ -36,6 +36,7 @@ from audit.model.snapshot import (
     ServiceSnapshot,
     Snapshot,
 )
+from audit.support.errors import AuditError
 from audit.support.jsontypes import JSONObject
 
 if TYPE_CHECKING:
@@ -214,7 +215,7 @@ class _Walk:
                 elif verdict.status is not None and verdict.status >= 500:
                     self._limiter.on_server_error(ticket)
                 if verdict.verdict is Verdict.FATAL:
-                    raise credential_error(exc, "GET", path) from None
+                    raise self.refused(exc, path) from None
                 attempt += 1
                 if verdict.verdict is Verdict.GIVE_UP or attempt > policy.max_retries:
                     suffix = (
@@ -231,6 +232,10 @@ class _Walk:
             else:
                 self._limiter.on_success(time.monotonic() - started)
                 return result
+
+    def refused(self, exc: Exception, path: str) -> AuditError:
+        """The one-line error that stops the walk when the API refuses the key or a right."""
+        return credential_error(exc, "GET", path)
 
     def fail(self, failure: Failure) -> None:
         with self._lock:

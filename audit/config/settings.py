@@ -6,7 +6,6 @@ never go here: they come the `ovh` way (OVH_* variables or ovh.conf).
 
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -14,10 +13,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from audit.config.invoice import InvoiceSettings, invoice_settings
 from audit.config.mail import MailSettings, mail_settings
-from audit.config.values import Range, bounded, expect
+from audit.config.values import Range, bounded, expect, one_of
 from audit.model.findings import SEVERITIES
-from audit.model.licences import LEGACY_LICENCES, SETTABLE_EDITIONS, SETTABLE_LICENCES
+from audit.model.licences import BILLABLE_LICENCES, SETTABLE_EDITIONS, SETTABLE_LICENCES
 from audit.model.prices import Prices
 from audit.support.errors import InputError
 
@@ -76,6 +76,7 @@ class Config:
     remediation: RemediationConfig = field(default_factory=RemediationConfig)
     mail: MailSettings | None = None  # the [mail] section (audit/config/mail.py)
     prices: Prices | None = None  # the [prices] section
+    invoice: InvoiceSettings = field(default_factory=InvoiceSettings)  # [invoice]
 
 
 _AUDIT_KEYS = {
@@ -134,7 +135,7 @@ def load_config(path: Path) -> Config:
         raise InputError(f"{path}: cannot read configuration: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: invalid TOML: {exc}") from None
-    unknown = set(data) - {"audit", "remediation", "mail", "prices"}
+    unknown = set(data) - {"audit", "remediation", "mail", "prices", "invoice"}
     if unknown:
         raise InputError(f"{path}: unknown section [{sorted(unknown)[0]}]")
     audit = expect(path, "[audit]", data.get("audit", {}), dict)
@@ -190,6 +191,7 @@ def load_config(path: Path) -> Config:
         ),
         mail=None if "mail" not in data else mail_settings(path, data["mail"]),
         prices=_prices(path, data.get("prices")),
+        invoice=invoice_settings(path, data.get("invoice")),
     )
 
 
@@ -198,7 +200,6 @@ def load_config(path: Path) -> Config:
 PRICE = Range(0, 1_000_000)
 _CURRENCY = re.compile(r"[A-Z]{3}", re.ASCII)
 _PRICES_SETTINGS = {"currency", "unlicensed_reference"}
-_BILLABLE = (*SETTABLE_LICENCES, *LEGACY_LICENCES)
 
 
 def _prices(path: Path, value: Any) -> Prices | None:
@@ -219,13 +220,13 @@ def _prices(path: Path, value: Any) -> Prices | None:
         if licence in _PRICES_SETTINGS:
             continue
         key = f'prices."{licence}"'
-        if licence not in _BILLABLE:
-            close = difflib.get_close_matches(licence, _BILLABLE, n=1)
-            hint = f' (did you mean "{close[0]}"?)' if close else ""
-            raise InputError(
-                f"{path}: {key}: not a Windows edition OVHcloud bills, exactly as the API "
-                f"spells it{hint}"
-            )
+        one_of(
+            path,
+            key,
+            licence,
+            BILLABLE_LICENCES,
+            "not a Windows edition OVHcloud bills, exactly as the API spells it",
+        )
         monthly[licence] = Decimal(str(bounded(path, key, price, (int, float), PRICE)))
     reference = table.get("unlicensed_reference")
     if reference is not None:

@@ -5,6 +5,8 @@ Shared by every section of the configuration file, so a bad value reads the same
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,4 +42,14 @@ def bounded(
 ) -> Any:
     if value is not None and expect(path, key, value, kind) not in accepted:
         raise InputError(f"{path}: {key}: expected {accepted}, got {value!r}")
+    return value
+
+
+def one_of(path: Path, key: str, value: str, choices: Sequence[str], problem: str) -> str:
+    """`value` when it is one of `choices`; else `problem`, with the closest choice as a hint
+    (a typo such as "Standrd" reads `did you mean "... Standard"?`)."""
+    if value not in choices:
+        close = difflib.get_close_matches(value, choices, n=1)
+        hint = f' (did you mean "{close[0]}"?)' if close else ""
+        raise InputError(f"{path}: {key}: {problem}{hint}")
     return value

@@ -87,6 +87,9 @@ LEGACY_LICENCES: tuple[str, ...] = tuple(
 # Versions whose licences may still be read on a VM but can no longer be set.
 LEGACY_VERSIONS: tuple[str, ...] = tuple(LEGACY_EDITIONS)
 
+# Every value OVHcloud bills (a current or legacy Windows edition), exactly as the API spells it.
+BILLABLE_LICENCES: tuple[str, ...] = (*SETTABLE_LICENCES, *LEGACY_LICENCES)
+
 OVH_MANAGED = "OVHcloud managed"
 UNSUPPORTED = "unknown or unsupported license"
 

@@ -25,6 +25,17 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from audit.simulator.billing import (
+    CATEGORY,
+    BillingOptions,
+    SimulatedBill,
+    bill_date,
+    bill_id,
+    bill_month,
+    billed_months,
+    issue_bill,
+    order_id,
+)
 from audit.simulator.fleet import Datacenter, Fleet, Service, Vm
 from audit.simulator.licences import LICENCE_VALUES, SETTABLE_LICENSES, licence_fits_guest
 
@@ -32,6 +43,7 @@ DEFAULT_APPLICATION_KEY = "sim-app-key"
 DEFAULT_APPLICATION_SECRET = "sim-app-secret"  # noqa: S105 (documented simulator default)
 READONLY_CONSUMER_KEY = "sim-ck-readonly"
 REMEDIATE_CONSUMER_KEY = "sim-ck-remediate"
+BILLING_CONSUMER_KEY = "sim-ck-billing"  # the read-only key's rights, and the bills
 
 API_PREFIX = "/1.0"
 PAGINATION_MODE = "CachedObjectList-Pages"  # the Control Panel's listing of full objects
@@ -40,6 +52,17 @@ PAGINATION_MODE = "CachedObjectList-Pages"  # the Control Panel's listing of ful
 _KMS_LICENSE = "dedicatedCloud.spla.KmsLicenseEnum"
 _KMS_LICENSE_INCLUDING_LEGACY = "dedicatedCloud.spla.KmsLicenseIncludingLegacyEnum"
 _TASK_STATE_ENUM = "dedicatedCloud.TaskStateEnum"
+_BILL_CATEGORY_ENUM = "billing.CategoryEnum"
+#: `billing.CategoryEnum`; every simulated bill is an `autorenew` one.
+_BILL_CATEGORIES = (
+    "autorenew",
+    "earlyrenewal",
+    "purchase",
+    "purchase-cloud",
+    "purchase-servers",
+    "purchase-telecom",
+    "purchase-web",
+)
 #: `dedicatedCloud.TaskStateEnum`; the simulated tasks only go todo -> doing -> done.
 _TASK_STATES = (
     "canceled",
@@ -62,6 +85,7 @@ _POST_RULES = (
     ("POST", "/dedicatedCloud/*/datacenter/*/vm/*/setLicense"),
     ("POST", "/dedicatedCloud/*/datacenter/*/vm/*/removeLicense"),
 )
+_BILLING_RULES = (("GET", "/me/bill"), ("GET", "/me/bill/*"))
 
 
 def rules_for_methods(methods: frozenset[str]) -> tuple[tuple[str, str], ...]:
@@ -97,11 +121,13 @@ class _Key:
 
 
 def default_consumer_keys() -> Mapping[str, frozenset[str]]:
-    """The documented keys: one that may only read, one that may also POST."""
+    """The documented keys: one that may only read, one that may also POST, and one that
+    may read and read the bills (`billing_keys`)."""
     return MappingProxyType(
         {
             READONLY_CONSUMER_KEY: frozenset({"GET"}),
             REMEDIATE_CONSUMER_KEY: frozenset({"GET", "POST"}),
+            BILLING_CONSUMER_KEY: frozenset({"GET"}),
         }
     )
 
@@ -112,7 +138,8 @@ class SimulatorConfig:
 
     `rate_limit` is requests per second per consumer key; `fault_rate` the fraction of
     authenticated requests that answer 500 or 503 (drawn from a RNG seeded with `seed`);
-    `task_seconds` how long a licence change takes to reach `done`.
+    `task_seconds` how long a licence change takes to reach `done`. The keys in
+    `billing_keys` may also GET /me/bill and /me/bill/*; `billing` shapes the bills.
     """
 
     host: str = "127.0.0.1"
@@ -127,6 +154,8 @@ class SimulatorConfig:
     application_secret: str = DEFAULT_APPLICATION_SECRET
     consumer_keys: Mapping[str, frozenset[str]] = field(default_factory=default_consumer_keys)
     key_validity_days: float | None = None  # the configured keys expire this long after start
+    billing_keys: frozenset[str] = frozenset({BILLING_CONSUMER_KEY})
+    billing: BillingOptions = field(default_factory=BillingOptions)
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -266,6 +295,7 @@ class Api:
         self._pending: deque[_Task] = deque()
         self._done: set[int] = set()
         self._next_task_id = 48_201_001
+        self._bills: dict[str, SimulatedBill] = {}
         self._requests = 0
         self._by_status: Counter[int] = Counter()
         self._rate_limited = 0
@@ -275,7 +305,8 @@ class Api:
         self._keys: dict[str, _Key] = {
             key: _Key(
                 credential_id=index + 1,
-                rules=rules_for_methods(methods),
+                rules=rules_for_methods(methods)
+                + (_BILLING_RULES if key in config.billing_keys else ()),
                 status="validated",
                 creation=started,
                 expiration=None if validity is None else started + validity * 86400,
@@ -289,6 +320,13 @@ class Api:
         with self._lock:
             self._settle(time.time())
         return self._fleet
+
+    def issue_bill(self, year: int, month: int) -> str:
+        """Issue a usage month's bill now, from the fleet as it is (a bill is otherwise
+        issued when first read); returns its id. An issued bill never changes."""
+        with self._lock:
+            self._settle(time.time())
+            return self._issued(year, month).bill_id
 
     @property
     def stats(self) -> SimulatorStats:
@@ -659,6 +697,61 @@ class Api:
             raise _not_found("taskId", task_id)
         return self._task_object(task, call.now)
 
+    # --- bills (`/me/bill`): one per usage month, issued when first read --------------------
+
+    def _issued(self, year: int, month: int) -> SimulatedBill:
+        """The month's bill, issued from the fleet on first use (caller holds the lock)."""
+        identifier = bill_id(year, month)
+        bill = self._bills.get(identifier)
+        if bill is None:
+            bill = issue_bill(self._fleet, year, month, self._config.billing)
+            self._bills[identifier] = bill
+        return bill
+
+    def _months(self, now: float) -> list[tuple[int, int]]:
+        today = datetime.fromtimestamp(now, UTC).date()
+        return billed_months(today, self._config.billing.months)
+
+    def _bill(self, call: _Call) -> SimulatedBill:
+        identifier = unquote(call.match["billId"])
+        month = bill_month(identifier)
+        if month is None or month not in self._months(call.now):
+            raise _not_found("billId", identifier)
+        return self._issued(*month)
+
+    def _bill_ids(self, call: _Call) -> list[str]:
+        """The bill list, filtered as the schema allows: `date.from` and `date.to` (bills
+        dated within, both included), `category` and `orderId`."""
+        since = _datetime_query(call, "date.from")
+        until = _datetime_query(call, "date.to")
+        category = _enum_query(call, "category", _BILL_CATEGORIES, _BILL_CATEGORY_ENUM)
+        order = _last(call, "orderId")
+        wanted_order = None if order is None else _long(order, "orderId")
+        ids = []
+        for year, month in self._months(call.now):
+            issued = datetime.fromisoformat(bill_date(year, month)).timestamp()
+            if (since is not None and issued < since) or (until is not None and issued > until):
+                continue
+            if category not in (None, CATEGORY):
+                continue
+            if wanted_order not in (None, order_id(year, month)):
+                continue
+            ids.append(bill_id(year, month))
+        return ids
+
+    def _bill_object(self, call: _Call) -> Any:
+        return self._bill(call).api_object()
+
+    def _bill_detail_ids(self, call: _Call) -> Any:
+        return [detail["billDetailId"] for detail in self._bill(call).details]
+
+    def _bill_detail(self, call: _Call) -> Any:
+        identifier = unquote(call.match["billDetailId"])
+        detail = self._bill(call).detail(identifier)
+        if detail is None:
+            raise _not_found("billDetailId", identifier)
+        return detail
+
 
 def _vm_page(call: _Call, vms: list[Vm]) -> Response:
     """The Control Panel's listing: one page of full Vm objects, the total in a header.
@@ -754,6 +847,10 @@ ROUTES: tuple[tuple[str, str, Callable[[Api, _Call], Any]], ...] = (
     ("GET", f"{_SN}/task/{{taskId}}", Api._task),
     ("GET", f"{_DC}/task", Api._task_ids),
     ("GET", f"{_DC}/task/{{taskId}}", Api._task),
+    ("GET", "/me/bill", Api._bill_ids),
+    ("GET", "/me/bill/{billId}", Api._bill_object),
+    ("GET", "/me/bill/{billId}/details", Api._bill_detail_ids),
+    ("GET", "/me/bill/{billId}/details/{billDetailId}", Api._bill_detail),
 )
 
 _ROUTES = tuple((method, _route(path), handler) for method, path, handler in ROUTES)

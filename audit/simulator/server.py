@@ -133,6 +133,10 @@ class Simulator:
     def stats(self) -> SimulatorStats:
         return self.api.stats
 
+    def issue_bill(self, year: int, month: int) -> str:
+        """Issue a usage month's bill from the fleet as it is now (see `Api.issue_bill`)."""
+        return self.api.issue_bill(year, month)
+
     @property
     def port(self) -> int:
         if self._server is None:
