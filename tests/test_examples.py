@@ -269,3 +269,31 @@ def test_systemd_analyze_verify_accepts_the_units(tmp_path: Path) -> None:
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "ovh-license-audit" not in output, output  # no warning about our units either
+
+
+# --- README: it points at every example, and its cron lines are the example's ----------------
+
+README = EXAMPLES.parent / "README.md"
+
+
+def test_readme_points_at_every_example_file() -> None:
+    linked = set(re.findall(r"\]\(examples/([^)]+)\)", README.read_text(encoding="utf-8")))
+    assert all((EXAMPLES / name).exists() for name in linked)
+    shipped = {path.name for path in EXAMPLES.iterdir()}
+    assert shipped <= {name.split("/")[0] for name in linked}
+
+
+def test_readme_cron_lines_are_the_examples_lines() -> None:
+    cron_line = re.compile(r"[0-9*][0-9*,/-]*( +[0-9*][0-9*,/-]*){4} +.*ovh-license-audit")
+    readme = {
+        " ".join(line.split())
+        for line in README.read_text(encoding="utf-8").splitlines()
+        if cron_line.match(line.strip())
+    }
+    example = {
+        " ".join(line.split())
+        for line in (EXAMPLES / "crontab").read_text(encoding="utf-8").splitlines()
+        if cron_line.match(line)
+    }
+    assert len(example) == 2
+    assert readme == example
