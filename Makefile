@@ -15,7 +15,7 @@ ifneq ($(PYTHON_ID),$(shell cat $(STAMP) 2>/dev/null))
 endif
 
 $(STAMP): pyproject.toml
-	@test -n '$(PYTHON_ID)' || { echo "make: $(PYTHON) does not run (PYTHON=python3.11 or later)" >&2; exit 1; }
+	@test -n '$(PYTHON_ID)' || { echo "make: cannot run $(PYTHON); set PYTHON to a Python 3.11 or later" >&2; exit 1; }
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
 	$(BIN)/pip install --quiet --upgrade pip && $(BIN)/pip install --quiet -e '.[dev]' \
