@@ -17,11 +17,12 @@ from pathlib import Path
 import pytest
 from conftest import require_or_skip
 
-from audit import config as config_module
-from audit import mail_config
-from audit.cli import build_parser
+from audit.config import settings as config_module
+from audit.config import invoice as invoice_config
+from audit.config import mail as mail_config
+from audit.cli.main import build_parser
 from audit.collect.options import endpoint_from, factory_from
-from audit.config import Config, RemediationConfig, load_config
+from audit.config.settings import Config, RemediationConfig, load_config
 from audit.evaluate.exceptions import load_exceptions
 from audit.model.exceptions import ExceptionKind
 
@@ -62,6 +63,8 @@ def test_audit_toml_sets_every_key_the_loader_accepts() -> None:
     assert table_keys("remediation") == {f.name for f in dataclasses.fields(RemediationConfig)}
     assert table_keys("mail") == mail_config._KEYS
     assert table_keys("prices") > config_module._PRICES_SETTINGS
+    assert table_keys("invoice") == invoice_config._KEYS
+    assert config.invoice.patterns, "the [invoice.patterns] example was not read"
     # every section was read, none left at its default
     assert config.mail is not None and config.prices is not None
     assert config.remediation != RemediationConfig()
@@ -78,7 +81,7 @@ def test_audit_toml_paths_are_the_examples_beside_it() -> None:
 
 def test_audit_toml_prices_are_marked_as_examples_never_defaults() -> None:
     text = (EXAMPLES / "audit.toml").read_text(encoding="utf-8")
-    section = text.split("[prices]", 1)[1]
+    section = text.split("[prices]", 1)[1].split("\n[", 1)[0]
     assert "EXAMPLE PRICES ONLY" in section and "not a default" in section
     priced = [line for line in section.splitlines() if line.startswith('"windows')]
     assert priced and all("# example price" in line for line in priced)
