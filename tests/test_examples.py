@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from conftest import require_or_skip
 
-from audit.config import settings as config_module
-from audit.config import invoice as invoice_config
-from audit.config import mail as mail_config
 from audit.cli.main import build_parser
 from audit.collect.options import endpoint_from, factory_from
+from audit.config import invoice as invoice_config
+from audit.config import mail as mail_config
+from audit.config import settings as config_module
 from audit.config.settings import Config, RemediationConfig, load_config
 from audit.evaluate.exceptions import load_exceptions
 from audit.model.exceptions import ExceptionKind
