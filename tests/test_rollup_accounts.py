@@ -9,7 +9,11 @@ import csv
 import hashlib
 import io
 import json
+import os
+import signal
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -270,3 +274,54 @@ def test_a_failing_account_is_a_row_and_the_other_is_rolled_up(
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# A stand-in for an account's run that records its pid and waits to be stopped.
+LINGERING_CHILD = (
+    "import os, sys, time\n"
+    "out = sys.argv[sys.argv.index('--out') + 1]\n"
+    "os.makedirs(os.path.dirname(out), exist_ok=True)\n"
+    "open(out + '.pid', 'w').write(str(os.getpid()))\n"
+    "time.sleep(60)\n"
+)
+PARENT = (
+    "import signal, sys\n"
+    "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+    "from audit.rollup import launch\n"
+    "launch.CHILD_COMMAND = (sys.executable, '-c', sys.argv[1])\n"
+    "from audit.cli.main import main\n"
+    "sys.exit(main(sys.argv[2:]))\n"
+)
+
+
+def test_sigterm_stops_every_account_process_and_writes_no_roll_up(tmp_path: Path) -> None:
+    path = tmp_path / "ACCOUNTS.toml"
+    path.write_text(
+        "".join(
+            f'[[account]]\nname = "{name}"\nendpoint = "ovh-eu"\nenv_prefix = "X_"\n'
+            for name in ("alpha", "beta")
+        )
+    )
+    out = tmp_path / "out"
+    env = {**os.environ, **{f"X_{name}": "k" for name in ALPHA_KEYS}}
+    args = ["run", "--accounts", str(path), "--out", str(out), "--parallel", "2"]
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, LINGERING_CHILD, *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    pids = [out / f"{name}.pid" for name in ("alpha", "beta")]
+    deadline = time.monotonic() + 60
+    while not all(p.is_file() and p.read_text() for p in pids):
+        assert parent.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    parent.send_signal(signal.SIGTERM)
+    _, err = parent.communicate(timeout=60)
+    assert parent.returncode == 143
+    assert err.splitlines()[-1] == "ovh-license-audit: interrupted"
+    for pid_file in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(int(pid_file.read_text()), 0)
+    assert not (out / "rollup").exists()

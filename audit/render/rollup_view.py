@@ -13,7 +13,7 @@ from typing import Any
 
 from audit.evaluate import headline
 from audit.model.rollup import AccountEntry, AccountFinding, AccountStatus, Rollup
-from audit.render.view import HeadlineFigure
+from audit.render.view import HeadlineFigure, finding_values
 
 # The figures in the reports' order, as the Accounts table's columns.
 FIGURE_KEYS: tuple[headline.FigureKey, ...] = tuple(headline.FigureKey)
@@ -165,25 +165,12 @@ def summary_line(rollup: Rollup) -> str:
 
 
 def finding_cells(item: AccountFinding) -> list[Any]:
-    """An AccountFinding's cells for both reports: account, then the finding's fields."""
+    """An AccountFinding's cells for both reports: the account, the finding's own fields as
+    a single run's tables list them (rule_id ... message), its VM's folder and cluster, and
+    the kind of exception that covers it."""
     finding = item.finding
-    return [
-        item.account,
-        finding.rule_id,
-        finding.severity.value,
-        finding.status.value,
-        finding.service_name,
-        finding.datacenter_id,
-        finding.vm_id,
-        finding.vm_name,
-        finding.power_state,
-        finding.guest_os_family,
-        finding.license,
-        finding.message,
-        finding.folder,
-        finding.cluster,
-        None if finding.exception is None else finding.exception.kind.value,
-    ]
+    exception = None if finding.exception is None else finding.exception.kind.value
+    return [item.account, *finding_values(finding), finding.folder, finding.cluster, exception]
 
 
 FINDING_HEADERS = (
@@ -195,6 +182,7 @@ FINDING_HEADERS = (
     "Datacenter",
     "VM id",
     "VM name",
+    "moRef",
     "Power state",
     "Guest OS (configured)",
     "Licence",

@@ -55,22 +55,11 @@ _ACCOUNT_COLUMNS: tuple[Column, ...] = (
     Column("Run folder", 22),
     Column("Reason", 50, wrap=True),
 )
-_FINDING_COLUMNS: tuple[Column, ...] = (
-    Column(FINDING_HEADERS[0], 16),
-    Column(FINDING_HEADERS[1], 22),
-    Column(FINDING_HEADERS[2], 10),
-    Column(FINDING_HEADERS[3], 9),
-    Column(FINDING_HEADERS[4], 20),
-    Column(FINDING_HEADERS[5], 11),
-    Column(FINDING_HEADERS[6], 9),
-    Column(FINDING_HEADERS[7], 30),
-    Column(FINDING_HEADERS[8], 12),
-    Column(FINDING_HEADERS[9], 26),
-    Column(FINDING_HEADERS[10], 28),
-    Column(FINDING_HEADERS[11], 60, wrap=True),
-    Column(FINDING_HEADERS[12], 16),
-    Column(FINDING_HEADERS[13], 16),
-    Column(FINDING_HEADERS[14], 10),
+# Widths and wrapping of FINDING_HEADERS, in their order.
+_FINDING_WIDTHS = (16, 22, 10, 9, 20, 11, 9, 30, 11, 12, 26, 28, 60, 16, 16, 10)
+_FINDING_COLUMNS: tuple[Column, ...] = tuple(
+    Column(header, width, wrap=header == "Message")
+    for header, width in zip(FINDING_HEADERS, _FINDING_WIDTHS, strict=True)
 )
 _ZIP_EPOCH = datetime(1980, 1, 1)
 
