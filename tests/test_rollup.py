@@ -192,6 +192,20 @@ def test_an_account_without_its_credentials_fails_alone_without_a_process(
     )
 
 
+def test_an_account_whose_process_cannot_start_fails_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(launch, "CHILD_COMMAND", (str(tmp_path / "missing-python"),))
+    keys = ("OVH_APPLICATION_KEY", "OVH_APPLICATION_SECRET", "OVH_CONSUMER_KEY")
+    env = {f"A_{name}": "x" for name in keys}
+    launcher = launch.Launcher(tmp_path, launch.ChildOptions(PERIOD), env)
+    (outcome,) = launcher.run([Account("alpha", "ovh-eu", env_prefix="A_")])
+    assert (outcome.exit_code, outcome.wrote) == (2, False)
+    assert (
+        outcome.reason == f"cannot start {tmp_path / 'missing-python'}: No such file or directory"
+    )
+
+
 def test_a_child_gets_its_own_keys_and_no_other_ovh_variable() -> None:
     parent = {
         "PATH": "/usr/bin",

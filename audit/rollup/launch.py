@@ -164,16 +164,21 @@ class Launcher:
         with self._lock:
             if self._stopping:
                 return Outcome(account.name, 130, "interrupted", False, before)
-            child = subprocess.Popen(
-                command,
-                env=child_environment(self.environ, credentials),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                encoding="utf-8",
-                errors="backslashreplace",
-            )
+            try:
+                child = subprocess.Popen(
+                    command,
+                    env=child_environment(self.environ, credentials),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    encoding="utf-8",
+                    errors="backslashreplace",
+                )
+            except OSError as exc:
+                reason = f"cannot start {command[0]}: {exc.strerror or exc}"
+                self._console.line(sys.stderr, account.name, f"{_ERROR}{reason}")
+                return Outcome(account.name, int(ExitCode.INPUT), reason, False, before)
             self._running.append(child)
         assert child.stdout is not None and child.stderr is not None
         pumps = [
