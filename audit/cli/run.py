@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from audit.cli import accounts
 from audit.cli.options import API_EPILOG, DEFAULT_OUT, add_api_arguments, load_config_arg
 from audit.collect.options import coverage_line, print_failures
 from audit.config.settings import FAIL_ON_CHOICES
@@ -59,6 +60,8 @@ def print_summary(result: JobResult) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    if args.accounts is not None:
+        return accounts.run_accounts_command(args)
     config = load_config_arg(args)
     mail = mail_settings_for(config, "--mail") if args.mail else None
     period = parse_period(args.period)
@@ -131,6 +134,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="mail the reports once the run folder is in place ([mail] in --config)",
     )
+    accounts.add_arguments(run)
     run.set_defaults(handler=run_command)
 
     report = subparsers.add_parser(

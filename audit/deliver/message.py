@@ -154,8 +154,36 @@ def build_message(
     """The mail for `digest`'s run folder; `to` (from --to) replaces the configured
     recipients, cc included."""
     selection = select_attachments(digest.run_dir, settings.attach, settings.max_attachment_mb)
+    return compose(
+        settings,
+        Letter(digest.subject, plain_body(digest, selection), html_body(digest, selection)),
+        digest.run_dir,
+        selection,
+        to,
+        now,
+    )
+
+
+@dataclass(frozen=True)
+class Letter:
+    """A mail's subject and its two bodies (plain text and HTML)."""
+
+    subject: str
+    plain: str
+    html: str
+
+
+def compose(
+    settings: MailSettings,
+    letter: Letter,
+    folder: Path,
+    selection: Selection,
+    to: tuple[str, ...] = (),
+    now: datetime | None = None,
+) -> EmailMessage:
+    """The message: headers, both bodies, and the selected files of `folder` attached."""
     message = EmailMessage()
-    message["Subject"] = digest.subject
+    message["Subject"] = letter.subject
     message["From"] = settings.sender
     message["To"] = ", ".join(to or settings.to)
     if settings.cc and not to:
@@ -163,12 +191,12 @@ def build_message(
     message["Date"] = format_datetime(now or datetime.now(UTC))
     domain = parseaddr(settings.sender)[1].rpartition("@")[2]
     message["Message-ID"] = make_msgid(domain=domain or None)
-    message.set_content(plain_body(digest, selection))
-    message.add_alternative(html_body(digest, selection), subtype="html")
+    message.set_content(letter.plain)
+    message.add_alternative(letter.html, subtype="html")
     for item in selection.attached:
         maintype, _, subtype = item.content_type.partition("/")
         message.add_attachment(
-            (digest.run_dir / item.name).read_bytes(),
+            (folder / item.name).read_bytes(),
             maintype=maintype,
             subtype=subtype,
             filename=Path(item.name).name,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from audit.model.exceptions import ExceptionRow
+from audit.model.findings import Finding
 from audit.render.base import RunData
 from audit.render.safe_text import safe_text
 from audit.render.view import finding_values, first_seen
@@ -49,6 +51,39 @@ def _cell(value: Any) -> str:
     return safe_text(str(value))
 
 
+# The header row, in the order above.
+HEADER = (
+    *FINDING_COLUMNS,
+    *HISTORY_COLUMNS,
+    *(f"exception_{column}" for column in EXCEPTION_COLUMNS),
+    *LATER_COLUMNS,
+)
+
+
+def finding_row(finding: Finding) -> list[str]:
+    """One finding's cells under HEADER, formula-neutralised (the roll-up's CSV uses it too)."""
+    period, seen = first_seen(finding)
+    return [
+        *(_cell(value) for value in finding_values(finding)),
+        _cell(period),
+        _cell(finding.change),
+        *_exception_cells(finding.exception),
+        _cell(seen and seen.isoformat()),
+        _cell(None if finding.exception is None else finding.exception.rule_id),
+        _cell(finding.folder),
+        _cell(finding.cluster),
+    ]
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    """CRLF rows after a BOM, which lets Excel detect UTF-8 (unicode VM names) on double-click."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(header)
+    writer.writerows(rows)
+    atomic_write_text(path, "\ufeff" + buffer.getvalue())
+
+
 class FindingsCsv:
     """Every field of findings.json's findings, flattened; exception columns prefixed.
 
@@ -58,28 +93,4 @@ class FindingsCsv:
     filename = "findings.csv"
 
     def render(self, run: RunData, path: Path) -> None:
-        buffer = io.StringIO(newline="")
-        writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-        header = [
-            *FINDING_COLUMNS,
-            *HISTORY_COLUMNS,
-            *(f"exception_{column}" for column in EXCEPTION_COLUMNS),
-            *LATER_COLUMNS,
-        ]
-        writer.writerow(header)
-        for finding in run.report.findings:
-            period, seen = first_seen(finding)
-            writer.writerow(
-                [
-                    *(_cell(value) for value in finding_values(finding)),
-                    _cell(period),
-                    _cell(finding.change),
-                    *_exception_cells(finding.exception),
-                    _cell(seen and seen.isoformat()),
-                    _cell(None if finding.exception is None else finding.exception.rule_id),
-                    _cell(finding.folder),
-                    _cell(finding.cluster),
-                ]
-            )
-        # A BOM lets Excel detect UTF-8 (unicode VM names) on double-click.
-        atomic_write_text(path, "\ufeff" + buffer.getvalue())
+        write_csv(path, HEADER, (finding_row(finding) for finding in run.report.findings))

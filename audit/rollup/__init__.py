@@ -1,0 +1,1 @@
+"""Several accounts in one report: their processes, the roll-up of their run folders, its mail."""
