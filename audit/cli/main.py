@@ -25,9 +25,20 @@ class CommandModule(Protocol):
 
 def _command_modules() -> list[CommandModule]:
     """The explicit list of subcommands (imported lazily to keep `--help` fast)."""
-    from audit.cli import auth, demo, mail, observe, remediate, review, run, simulate, snapshot
+    from audit.cli import (
+        auth,
+        check,
+        demo,
+        mail,
+        observe,
+        remediate,
+        review,
+        run,
+        simulate,
+        snapshot,
+    )
 
-    return [run, observe, snapshot, remediate, review, simulate, mail, demo, auth]
+    return [run, observe, snapshot, check, remediate, review, simulate, mail, demo, auth]
 
 
 class CommandParser(argparse.ArgumentParser):

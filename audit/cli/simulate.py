@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from audit.cli.options import HelpFormatter, exit_codes_epilog
 from audit.simulator.api import SimulatorConfig
 from audit.simulator.fleet import Fleet, load_fleet
 from audit.simulator.generate import generate_fleet
@@ -54,6 +55,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "http://HOST:PORT/1.0, with the documented simulator credentials "
             "(sim-app-key / sim-app-secret; sim-ck-readonly or sim-ck-remediate)."
         ),
+        epilog=exit_codes_epilog(
+            ("0", "stopped by SIGINT or SIGTERM once listening"),
+            ("2", "usage error, a bad fleet file, or an address it cannot listen on"),
+            interrupted=("130, 143", "interrupted by SIGINT or SIGTERM before it listens"),
+        ),
+        formatter_class=HelpFormatter,
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--fleet", type=Path, metavar="FILE", help="fleet file to serve")
