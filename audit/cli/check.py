@@ -97,7 +97,7 @@ def _prices(config: Config) -> str:
     assert prices is not None
     reference = prices.reference()
     return f"{len(prices.monthly)} licence price(s) in {prices.currency}" + (
-        f"; unlicensed guests priced at least at {reference!r}" if reference else ""
+        f"; reference licence of unlicensed guests: {reference!r}" if reference else ""
     )
 
 

@@ -101,8 +101,9 @@ exit codes:
 """
 
 
-def main(argv: Sequence[str] | None, embedded_plan: str) -> int:
-    """`remediate.py`: the embedded plan unless --plan or --rollback names another."""
+def build_parser() -> argparse.ArgumentParser:
+    """`remediate.py`'s options: those of `ovh-license-audit remediate` but --config (the
+    script reads no configuration file), plus --plan."""
     parser = argparse.ArgumentParser(
         prog="remediate.py",
         description="Apply an ovh-license-audit remediation plan (dry run unless --apply).",
@@ -115,7 +116,12 @@ def main(argv: Sequence[str] | None, embedded_plan: str) -> int:
         "--rollback", type=Path, metavar="RESULTS", help="undo the changes of a results CSV"
     )
     add_apply_arguments(parser)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None, embedded_plan: str) -> int:
+    """`remediate.py`: the embedded plan unless --plan or --rollback names another."""
+    args = build_parser().parse_args(argv)
     try:
         if args.rollback is not None:
             plan = rollback_from_results(args.rollback)
