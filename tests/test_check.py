@@ -62,13 +62,18 @@ def check(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str
     printed = captured.out + captured.err
     for secret in SECRETS:
         assert secret not in printed
+    return code, items_of(captured.out), printed
+
+
+def items_of(out: str) -> dict[str, str]:
+    """{item: "status: detail"} from check's lines."""
     items = {}
-    for line in captured.out.splitlines():
+    for line in out.splitlines():
         status, _, rest = line.partition("  ")
         if status.strip() in ("ok", "error", "skip"):
             name, _, detail = rest.strip().partition(": ")
             items[name] = f"{status.strip()}: {detail}"
-    return code, items, printed
+    return items
 
 
 @pytest.mark.usefixtures("env_credentials")
@@ -173,12 +178,7 @@ def check_process(folder: Path, *args: str, **env: str) -> tuple[int, dict[str, 
     )
     for secret in SECRETS:
         assert secret not in done.stdout + done.stderr
-    items = {}
-    for line in done.stdout.splitlines():
-        status, _, rest = line.partition("  ")
-        name, _, detail = rest.strip().partition(": ")
-        items[name] = f"{status.strip()}: {detail}"
-    return done.returncode, items
+    return done.returncode, items_of(done.stdout)
 
 
 def test_credentials_located_in_files_and_sections_never_printed(tmp_path: Path) -> None:
