@@ -116,6 +116,8 @@ def test_a_run_records_the_key_and_warns_when_it_may_write_or_expires_soon(
     err = capsys.readouterr().err
     assert "may do more than read (POST allowed)" in err
     assert "expires in 9 days" in err or "expires in 10 days" in err
+    warnings = [line for line in err.splitlines() if "warning:" in line]
+    assert len(warnings) == len(set(warnings)) == 2  # each one once
     run = json.loads(gzip.decompress(out.read_bytes()))["run"]
     assert run["credential"]["status"] == "validated"
     assert {rule["method"] for rule in run["credential"]["rules"]} == {"GET", "POST"}

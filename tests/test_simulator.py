@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import json
 import re
@@ -752,6 +753,17 @@ def test_fleet_file_that_is_not_json_or_missing(tmp_path: Path) -> None:
     (tmp_path / "list.json").write_text("[]", encoding="utf-8")
     with pytest.raises(InputError, match=r"list\.json: \(root\): expected an object"):
         load_fleet(tmp_path / "list.json")
+
+
+def test_a_snapshot_is_not_a_fleet_file_and_is_named_so(tmp_path: Path) -> None:
+    snapshot = tmp_path / "snapshot.json.gz"
+    snapshot.write_bytes(gzip.compress(b'{"format": "ovh-license-audit snapshot"}'))
+    with pytest.raises(InputError) as caught:
+        load_fleet(snapshot)
+    assert str(caught.value) == (
+        f"{snapshot}: a gzip file (a snapshot?): --fleet takes a fleet file, JSON describing "
+        "services, datacenters and VMs (see the README's simulator section), not a snapshot"
+    )
 
 
 # --- the simulate command ---------------------------------------------------------------------

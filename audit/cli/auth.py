@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from audit.cli.options import load_config_arg
+from audit.cli.options import INPUT_ERROR, HelpFormatter, exit_codes_epilog, load_config_arg
 from audit.collect.api import credential_error, credential_errors, import_ovh
 from audit.collect.credential import CURRENT_CREDENTIAL, credential_info
 from audit.collect.options import endpoint_from, factory_from
@@ -124,6 +124,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "Ask the API for a consumer key limited to GET on /dedicatedCloud and "
             "/dedicatedCloud/*; print the validation URL and the key (once)."
         ),
+        epilog=exit_codes_epilog(("0", "the key was requested"), INPUT_ERROR),
+        formatter_class=HelpFormatter,
     )
     _common(request)
     request.add_argument(
@@ -141,6 +143,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "check",
         help="show the current key's rules, status and expiry, and whether it can read bills",
         description=f"Show the current consumer key's rules, status and expiry ({CURRENT_CREDENTIAL}).",  # noqa: E501
+        epilog=exit_codes_epilog(("0", "the key's rights were read"), INPUT_ERROR),
+        formatter_class=HelpFormatter,
     )
     _common(check)
     check.set_defaults(handler=run_check)

@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 
+from audit.cli.options import HelpFormatter, exit_codes_epilog
 from audit.cli.run import print_summary
 from audit.collect.api import ClientFactory, Credentials, resolve_endpoint
 from audit.collect.collector import CollectOptions
@@ -368,6 +369,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "demo",
         help="run the monthly job against the built-in simulator, two months running",
         description="Start the simulator with a generated fleet and run the job against it.",
+        epilog=exit_codes_epilog(
+            ("0", "the demo ran; it lists the reports to open"),
+            ("2", "usage error, or an output folder it cannot write"),
+        ),
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--out", type=Path, default=DEMO_OUT, help="output folder")
     parser.add_argument("--vms", type=int, default=800, help="size of the generated fleet")

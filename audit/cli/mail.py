@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from audit.cli.options import HelpFormatter, exit_codes_epilog
 from audit.config.mail import is_address
 from audit.config.settings import Config, load_config
 from audit.deliver.delivery import deliver, mail_settings_for
@@ -31,9 +32,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="mail a run folder's reports (send, or send again after a failure)",
         description="Mail the executive summary and the reports of RUN_DIR as configured in "
         "the [mail] section of the --config file.",
-        epilog="exit codes:\n  0  sent\n  2  usage, configuration or input error\n"
-        "  4  not delivered (one line on stderr with the server's answer)",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=exit_codes_epilog(
+            ("0", "sent"),
+            ("2", "usage, configuration or input error (a file changed since the run)"),
+            ("4", "not delivered (one line on stderr with the server's answer)"),
+        ),
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "run_dir", type=Path, metavar="RUN_DIR", help="a run folder written by `run`"

@@ -27,6 +27,7 @@ def _command_modules() -> list[CommandModule]:
     """The explicit list of subcommands (imported lazily to keep `--help` fast)."""
     from audit.cli import (
         auth,
+        check,
         demo,
         mail,
         observe,
@@ -38,7 +39,7 @@ def _command_modules() -> list[CommandModule]:
         snapshot,
     )
 
-    return [run, rollup, observe, snapshot, remediate, review, simulate, mail, demo, auth]
+    return [run, rollup, observe, snapshot, check, remediate, review, simulate, mail, demo, auth]
 
 
 class CommandParser(argparse.ArgumentParser):

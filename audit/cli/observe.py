@@ -7,7 +7,15 @@ import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
-from audit.cli.options import API_EPILOG, DEFAULT_OUT, add_api_arguments, load_config_arg
+from audit.cli.options import (
+    CREDENTIALS_EPILOG,
+    DEFAULT_OUT,
+    INPUT_ERROR,
+    HelpFormatter,
+    add_api_arguments,
+    exit_codes_epilog,
+    load_config_arg,
+)
 from audit.collect.options import coverage_line, print_failures
 from audit.exposure.observe import parse_day, record_day, snapshot_day
 from audit.job import SnapshotSource, refuse_nothing_read
@@ -44,6 +52,21 @@ def observe_command(args: argparse.Namespace) -> int:
     return int(ExitCode.OK)
 
 
+EPILOG = (
+    CREDENTIALS_EPILOG
+    + "\n"
+    + exit_codes_epilog(
+        ("0", "the day's observation is recorded, complete"),
+        INPUT_ERROR,
+        (
+            "3",
+            "the collection was incomplete: recorded with its coverage, or not recorded when the "
+            "day already has a complete observation",
+        ),
+    )
+)
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "observe",
@@ -52,8 +75,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "Collect like `run` (or read a stored snapshot) and record it as one UTC day's "
             "observation in DIR/history.sqlite, keeping it as DIR/observations/YYYY-MM-DD.json.gz."
         ),
-        epilog=API_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG,
+        formatter_class=HelpFormatter,
     )
     add_api_arguments(parser)
     parser.add_argument("--out", type=Path, help=f"output folder (default {DEFAULT_OUT}/)")

@@ -8,6 +8,7 @@ importing one another. Turning the parsed flags into collect's objects is collec
 from __future__ import annotations
 
 import argparse
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,20 +29,45 @@ LISTINGS = ("per-vm", "paged")
 # Where `run` and `observe` write when neither --out nor the config says.
 DEFAULT_OUT = Path("reports")
 
-API_EPILOG = """\
+CREDENTIALS_EPILOG = """\
 credentials come the `ovh` way, first found wins:
   OVH_APPLICATION_KEY, OVH_APPLICATION_SECRET, OVH_CONSUMER_KEY (and OVH_ENDPOINT)
   the file named by ovh_config in the --config file
   ovh.conf in the working folder, then ~/.ovh.conf, then /etc/ovh.conf
-
-exit codes:
-  0  no open finding at or above --fail-on (snapshot: the collection is complete)
-  1  at least one such finding (run only)
-  2  usage, configuration, credential or input error (one line on stderr)
-  3  the collection was incomplete (takes precedence over 1)
-  4  run --mail: the run folder is complete but the mail could not be delivered
-  130, 143  interrupted by SIGINT or SIGTERM (nothing half-written)
 """
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Fills a one-paragraph text (a description) to the terminal's width, and keeps a text
+    with line breaks (the credentials and exit-code epilogs) as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+#: Every command can be stopped by a signal: audit/cli/main.py turns it into this code.
+INTERRUPTED = ("130, 143", "interrupted by SIGINT or SIGTERM (nothing half-written)")
+
+
+def exit_codes_epilog(*codes: tuple[str, str], interrupted: tuple[str, str] = INTERRUPTED) -> str:
+    """The `exit codes:` block of a command's --help: the codes it has, and no other (the
+    README's Commands table lists the same, tests/test_cli_contract.py compares them)."""
+    rows = (*codes, interrupted)
+    width = max(len(code) for code, _ in rows)
+    lines = ["exit codes:"]
+    for code, text in rows:
+        wrapped = textwrap.wrap(text, EPILOG_WIDTH - width - 4) or [""]
+        lines.append(f"  {code:<{width}}  {wrapped[0]}")
+        lines += [f"  {'':<{width}}  {more}" for more in wrapped[1:]]
+    return "\n".join(lines) + "\n"
+
+
+#: The exit-code tables are wrapped to this width (argparse fills the rest to the terminal).
+EPILOG_WIDTH = 79
+
+INPUT_ERROR = ("2", "usage, configuration, credential or input error (one line on stderr)")
 
 
 def number_argument(parse: Callable[[str], float], accepted: Range) -> Callable[[str], Any]:

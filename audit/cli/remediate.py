@@ -9,13 +9,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from audit.cli.options import load_config_arg
+from audit.cli.options import HelpFormatter, exit_codes_epilog, load_config_arg
 from audit.collect.api import ClientFactory
 from audit.collect.options import endpoint_from
 from audit.runtime.cli import add_apply_arguments, options_from_args
 from audit.runtime.exits import UsageError
 from audit.runtime.plan import PlanError, read_plan
-from audit.runtime.results import read_results, rollback_plan
+from audit.runtime.results import rollback_from_results
 from audit.runtime.runner import KeyRefused, RunStopped, remediate
 from audit.support.errors import AuditError, CredentialError, InputError
 
@@ -26,7 +26,7 @@ def remediate_command(args: argparse.Namespace) -> int:
     config = load_config_arg(args)
     try:
         if args.rollback is not None:
-            plan = rollback_plan(read_results(args.rollback), str(args.rollback))
+            plan = rollback_from_results(args.rollback)
         else:
             plan = read_plan(args.plan)
         factory = ClientFactory(endpoint_from(args, config), config_file=config.ovh_config)
@@ -40,16 +40,29 @@ def remediate_command(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
+EPILOG = exit_codes_epilog(
+    ("0", "every attempted action succeeded (skipped, capped and manual ones are no failure)"),
+    ("1", "an action failed, or its task had not ended within --task-timeout"),
+    (
+        "2",
+        "bad plan or results file (a dry run's results have nothing to roll back), usage, "
+        "credentials, a key without the rights, an unreachable endpoint, or a run stopped by "
+        "SIGINT or SIGTERM (the results file says what was done)",
+    ),
+    interrupted=("130, 143", "interrupted by SIGINT or SIGTERM before the first action"),
+)
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "remediate",
         help="apply a remediation plan (dry run unless --apply), or roll one back",
         description=(
             "Apply remediation/plan.json of a run: each licence action is checked against the "
-            "VM as it is now and skipped if it changed. Without --apply nothing is changed. "
-            "Exit 0: all attempted actions succeeded; 1: one failed or did not finish; "
-            "2: bad plan, credentials or rights, unreachable endpoint, or stopped by a signal."
+            "VM as it is now and skipped if it changed. Without --apply nothing is changed."
         ),
+        epilog=EPILOG,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("plan", type=Path, nargs="?", metavar="PLAN", help="a plan.json")
     parser.add_argument(

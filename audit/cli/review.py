@@ -12,6 +12,7 @@ import getpass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from audit.cli.options import HelpFormatter, exit_codes_epilog
 from audit.history.review import check_run, read_review_workbook
 from audit.history.store import HISTORY_FILE, HistoryStore
 from audit.support.errors import ExitCode, InputError
@@ -61,6 +62,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "Read Review status, Owner and Comment from the Findings sheet of WORKBOOK and "
             "store them by finding, so later reports show them pre-filled."
         ),
+        epilog=exit_codes_epilog(
+            ("0", "the reviews are stored"),
+            ("2", "usage or input error naming the sheet and cell; nothing is stored"),
+        ),
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("workbook", type=Path, metavar="WORKBOOK")
     parser.add_argument(

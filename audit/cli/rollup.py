@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from audit.cli.accounts import mail_rollup, print_rollup
-from audit.cli.options import load_config_arg
+from audit.cli.options import INPUT_ERROR, HelpFormatter, exit_codes_epilog, load_config_arg
 from audit.config.accounts import load_accounts
 from audit.deliver.delivery import mail_settings_for
 from audit.job import parse_period
@@ -35,8 +35,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="roll several accounts' runs of a period up into DIR/rollup/<period>/",
         description="Write the roll-up of DIR/<name>/<period>/ for every account folder of "
         "DIR (or every account of --accounts) into DIR/rollup/<period>/.",
-        epilog="exit codes: the worst of the accounts' (0, 1, 3, 4, 2 from mildest to worst), "
-        "2 also for usage or input errors",
+        epilog=exit_codes_epilog(
+            ("0", "every account rolled up, none with an open finding at or above its fail-on"),
+            ("1", "an account has such a finding"),
+            INPUT_ERROR,
+            ("3", "an account's collection was incomplete"),
+            ("4", "the roll-up is written but its mail could not be delivered"),
+        )
+        + "\nThe exit code is the worst of the accounts' (0, 1, 3, 4, 2 from mildest to worst).\n",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "out_dir", type=Path, metavar="DIR", help="the output folder holding one folder per account"

@@ -3,33 +3,49 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 
 from audit.cli import accounts
-from audit.cli.options import API_EPILOG, DEFAULT_OUT, add_api_arguments, load_config_arg
+from audit.cli.options import (
+    CREDENTIALS_EPILOG,
+    DEFAULT_OUT,
+    INPUT_ERROR,
+    HelpFormatter,
+    add_api_arguments,
+    exit_codes_epilog,
+    load_config_arg,
+)
 from audit.collect.options import coverage_line, print_failures
 from audit.config.settings import FAIL_ON_CHOICES
 from audit.deliver.delivery import deliver, mail_settings_for
 from audit.evaluate.exceptions import load_exceptions
 from audit.history.stage import change_line
+from audit.history.store import HISTORY_FILE
 from audit.job import (
     REMEDIATION_DIR,
     JobResult,
     JobSpec,
     SnapshotSource,
+    evaluation_day,
     parse_period,
     rebuild_reports,
     register_file,
     run_job,
 )
+from audit.model.exposure import Source
 from audit.model.findings import SEVERITIES
+from audit.model.prices import Cost
 from audit.remediate.script import PLAN_FILE
+from audit.render.base import RunData
+from audit.render.view import verdict
 from audit.support.console import stdout_may_close
 from audit.support.errors import ExitCode
 
 
 def print_summary(result: JobResult) -> None:
-    """A short human summary on stdout: coverage, counts, where the files are."""
+    """A short human summary on stdout: coverage, counts, where the files are; it ends with
+    the verdict, where the period's figures come from, and the costs with [prices]."""
     summary = result.evaluation.summary
     print(f"period {result.report.run.period}: {coverage_line(result.snapshot)}")
     if not result.snapshot.coverage.complete:
@@ -57,6 +73,55 @@ def print_summary(result: JobResult) -> None:
         + (f", {bypass} BYPASSING the guest-OS check" if bypass else "")
     )
     print(f"  {result.run_dir / REMEDIATION_DIR / PLAN_FILE} (sha256 {result.plan_sha256})")
+    print(
+        f"verdict: {verdict(RunData(result.snapshot, result.snapshot_sha256, result.report)).text}"
+    )
+    print(period_figures_line(result))
+    for line in cost_lines(result.report.costs):
+        print(line)
+
+
+def period_figures_line(result: JobResult) -> str:
+    """Where the period's figures come from: the daily observations found under this run's
+    output folder (how many), or the snapshot alone and why."""
+    exposure = result.report.exposure
+    period = result.report.run.period
+    history = result.run_dir.parent / HISTORY_FILE
+    taken = evaluation_day(result.snapshot).isoformat()
+    if exposure is None or exposure.source is Source.SNAPSHOT:
+        return (
+            f"period figures: the snapshot alone (taken {taken}, outside {period}): no daily "
+            f"observation of {period} in {history}; `observe --out {result.run_dir.parent}` "
+            "records one every day"
+        )
+    own = " (this run's own day included)" if taken in exposure.observed_days else ""
+    gaps = [
+        f"{len(days)} {what}"
+        for days, what in (
+            (exposure.missing_days, "missing"),
+            (exposure.incomplete_days, "incomplete"),
+        )
+        if days
+    ]
+    return (
+        f"period figures: {exposure.days_observed} daily observation(s) of the "
+        f"{exposure.period_days} days of {period}, from {history}{own}"
+        + (f"; {', '.join(gaps)}" if gaps else "")
+    )
+
+
+def cost_lines(costs: Sequence[Cost]) -> list[str]:
+    """The [prices] amounts, as the reports give them; nothing without [prices]."""
+    if not costs:
+        return []
+    lines = ["monthly costs ([prices]):"]
+    for cost in costs:
+        values = cost.unpriced_licences
+        named = ", ".join(values[:2]) + (f" and {len(values) - 2} more" if len(values) > 2 else "")
+        unpriced = f"; {cost.unpriced_vms} VM(s) without a price: {named}" if values else ""
+        label = cost.key.replace("_", " ")
+        lines.append(f"  {label:<26} {cost.text:>18}  ({cost.priced_vms} VM(s){unpriced})")
+    return lines
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -99,13 +164,30 @@ def report_command(args: argparse.Namespace) -> int:
     return int(ExitCode.OK)
 
 
+RUN_EPILOG = (
+    CREDENTIALS_EPILOG
+    + "\n"
+    + exit_codes_epilog(
+        ("0", "no open finding at or above --fail-on"),
+        ("1", "at least one such finding"),
+        INPUT_ERROR,
+        ("3", "the collection was incomplete (takes precedence over 1)"),
+        ("4", "--mail: the run folder is complete but the mail could not be delivered"),
+    )
+)
+REPORT_EPILOG = exit_codes_epilog(
+    ("0", "the reports were rebuilt"),
+    ("2", "usage or input error: a stored file differs from manifest.json, or is missing"),
+)
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = subparsers.add_parser(
         "run",
         help="the monthly job: collect, evaluate, write reports",
         description="Collect (or load a snapshot), evaluate the rules and write DIR/<period>/.",
-        epilog=API_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=RUN_EPILOG,
+        formatter_class=HelpFormatter,
     )
     add_api_arguments(run)
     run.add_argument("--out", type=Path, help=f"output folder (default {DEFAULT_OUT}/)")
@@ -141,6 +223,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "report",
         help="rebuild the reports of a run folder offline",
         description="Render report.html, report.xlsx and findings.csv again from RUN_DIR.",
+        epilog=REPORT_EPILOG,
+        formatter_class=HelpFormatter,
     )
     report.add_argument(
         "run_dir",

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from audit.cli.options import HelpFormatter, exit_codes_epilog
 from audit.simulator.api import SimulatorConfig
 from audit.simulator.billing import BillingOptions
 from audit.simulator.fleet import Fleet, load_fleet
@@ -57,6 +58,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "(sim-app-key / sim-app-secret; sim-ck-readonly, sim-ck-remediate, or "
             "sim-ck-billing, which may also read the bills)."
         ),
+        epilog=exit_codes_epilog(
+            ("0", "stopped by SIGINT or SIGTERM once listening"),
+            ("2", "usage error, a bad fleet file, or an address it cannot listen on"),
+            interrupted=("130, 143", "interrupted by SIGINT or SIGTERM before it listens"),
+        ),
+        formatter_class=HelpFormatter,
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--fleet", type=Path, metavar="FILE", help="fleet file to serve")

@@ -6,7 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from audit.cli.options import API_EPILOG, add_api_arguments, load_config_arg
+from audit.cli.options import (
+    CREDENTIALS_EPILOG,
+    INPUT_ERROR,
+    HelpFormatter,
+    add_api_arguments,
+    exit_codes_epilog,
+    load_config_arg,
+)
 from audit.collect.collector import collect
 from audit.collect.options import collect_options_from, coverage_line, factory_from, print_failures
 from audit.model.snapshot import write_snapshot
@@ -33,13 +40,24 @@ def run_snapshot(args: argparse.Namespace) -> int:
     return int(ExitCode.OK)
 
 
+EPILOG = (
+    CREDENTIALS_EPILOG
+    + "\n"
+    + exit_codes_epilog(
+        ("0", "the snapshot is written and complete"),
+        INPUT_ERROR,
+        ("3", "the collection was incomplete (the snapshot is written, with its coverage)"),
+    )
+)
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "snapshot",
         help="collect every VM and licence into a snapshot file",
         description="Collect every service, datacenter and VM into snapshot.json.gz.",
-        epilog=API_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG,
+        formatter_class=HelpFormatter,
     )
     add_api_arguments(parser)
     parser.add_argument("--out", type=Path, required=True, help="snapshot file to write")

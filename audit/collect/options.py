@@ -5,23 +5,45 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from audit.collect.api import ClientFactory, read_ovh_conf_endpoint, resolve_endpoint
 from audit.collect.collector import CollectOptions, Listing
 from audit.collect.retry import RetryPolicy
+from audit.collect.sources import locate
 from audit.config.settings import DEFAULT_MAX_RPS, DEFAULT_WORKERS, Config
 from audit.model.snapshot import Snapshot
 
+#: The endpoint when neither a flag, the config file nor the `ovh` way names one.
+DEFAULT_ENDPOINT = "ovh-eu"
+
+
+@dataclass(frozen=True)
+class EndpointChoice:
+    """The endpoint a command uses (as the client registered it) and what chose it."""
+
+    endpoint: str
+    source: str
+
+
+def endpoint_choice(args: argparse.Namespace, config: Config) -> EndpointChoice:
+    """--endpoint, then the config file, then the `ovh` way (OVH_ENDPOINT, ovh.conf, then
+    the file named by `ovh_config`, which `ovh.Client` reads last), then ovh-eu."""
+    if args.endpoint:
+        return EndpointChoice(resolve_endpoint(args.endpoint), "--endpoint")
+    if config.endpoint:
+        where = "" if getattr(args, "config", None) is None else f" in {args.config}"
+        return EndpointChoice(resolve_endpoint(config.endpoint), f"audit.endpoint{where}")
+    found = read_ovh_conf_endpoint(config.ovh_config)
+    if found:
+        where = locate("endpoint", "default", config.ovh_config).where or "ovh.conf"
+        return EndpointChoice(resolve_endpoint(found), where)
+    return EndpointChoice(resolve_endpoint(DEFAULT_ENDPOINT), "the default")
+
 
 def endpoint_from(args: argparse.Namespace, config: Config) -> str:
-    """--endpoint, then the config file, then the `ovh` way (OVH_ENDPOINT, ovh.conf, then
-    the file named by `ovh_config`, which `ovh.Client` reads last)."""
-    chosen = args.endpoint or config.endpoint
-    if chosen is None:
-        chosen = read_ovh_conf_endpoint(config.ovh_config) or "ovh-eu"
-    return resolve_endpoint(chosen)
+    return endpoint_choice(args, config).endpoint
 
 
 def retry_policy(config: Config) -> RetryPolicy:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -127,17 +128,25 @@ def _edition_map(path: Path, key: str, value: Any, service: bool = False) -> dic
     return editions
 
 
-def load_config(path: Path) -> Config:
-    """Parse and validate; every problem names the file and the key."""
+#: The file's sections, each parsed on its own (`check` reports each one).
+SECTIONS = ("audit", "remediation", "prices", "mail", "invoice")
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The file as TOML, with only known sections; every problem names the file."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise InputError(f"{path}: cannot read configuration: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: invalid TOML: {exc}") from None
-    unknown = set(data) - {"audit", "remediation", "mail", "prices", "invoice"}
+    unknown = set(data) - set(SECTIONS)
     if unknown:
         raise InputError(f"{path}: unknown section [{sorted(unknown)[0]}]")
+    return data
+
+
+def _audit_fields(path: Path, data: dict[str, Any]) -> dict[str, Any]:
     audit = expect(path, "[audit]", data.get("audit", {}), dict)
     unknown = set(audit) - _AUDIT_KEYS
     if unknown:
@@ -161,25 +170,29 @@ def load_config(path: Path) -> Config:
         (int, float),
         RETRY_BASE_DELAY_S,
     )
+    return {
+        "endpoint": None
+        if audit.get("endpoint") is None
+        else expect(path, "audit.endpoint", audit["endpoint"], str),
+        "out": as_path("out"),
+        "exceptions": as_path("exceptions"),
+        "fail_on": fail_on,
+        "workers": workers,
+        "max_rps": None if max_rps is None else float(max_rps),
+        "ovh_config": as_path("ovh_config"),
+        "max_retries": max_retries,
+        "retry_base_delay_s": None if base_delay is None else float(base_delay),
+    }
+
+
+def _remediation_fields(path: Path, data: dict[str, Any]) -> dict[str, Any]:
     remediation = expect(path, "[remediation]", data.get("remediation", {}), dict)
     unknown = set(remediation) - {"default_edition", "editions", "services"}
     if unknown:
         raise InputError(f"{path}: [remediation]: unknown key {sorted(unknown)[0]!r}")
     services = expect(path, "remediation.services", remediation.get("services", {}), dict)
-
-    return Config(
-        endpoint=None
-        if audit.get("endpoint") is None
-        else expect(path, "audit.endpoint", audit["endpoint"], str),
-        out=as_path("out"),
-        exceptions=as_path("exceptions"),
-        fail_on=fail_on,
-        workers=workers,
-        max_rps=None if max_rps is None else float(max_rps),
-        ovh_config=as_path("ovh_config"),
-        max_retries=max_retries,
-        retry_base_delay_s=None if base_delay is None else float(base_delay),
-        remediation=RemediationConfig(
+    return {
+        "remediation": RemediationConfig(
             default_edition=_edition(
                 path, "remediation.default_edition", remediation.get("default_edition", "Standard")
             ),
@@ -188,11 +201,64 @@ def load_config(path: Path) -> Config:
                 str(name): _edition_map(path, f"remediation.services.{name}", table, service=True)
                 for name, table in services.items()
             },
-        ),
-        mail=None if "mail" not in data else mail_settings(path, data["mail"]),
-        prices=_prices(path, data.get("prices")),
-        invoice=invoice_settings(path, data.get("invoice")),
-    )
+        )
+    }
+
+
+def _mail_fields(path: Path, data: dict[str, Any]) -> dict[str, Any]:
+    return {"mail": None if "mail" not in data else mail_settings(path, data["mail"])}
+
+
+def _prices_fields(path: Path, data: dict[str, Any]) -> dict[str, Any]:
+    return {"prices": _prices(path, data.get("prices"))}
+
+
+def _invoice_fields(path: Path, data: dict[str, Any]) -> dict[str, Any]:
+    return {"invoice": invoice_settings(path, data.get("invoice"))}
+
+
+_SECTION_FIELDS: dict[str, Callable[[Path, dict[str, Any]], dict[str, Any]]] = {
+    "audit": _audit_fields,
+    "remediation": _remediation_fields,
+    "mail": _mail_fields,
+    "prices": _prices_fields,
+    "invoice": _invoice_fields,
+}
+
+
+def load_config(path: Path) -> Config:
+    """Parse and validate; every problem names the file and the key."""
+    data = read_config_file(path)
+    fields: dict[str, Any] = {}
+    for section in SECTIONS:
+        fields |= _SECTION_FIELDS[section](path, data)
+    return Config(**fields)
+
+
+@dataclass(frozen=True)
+class SectionCheck:
+    """One section of the file as `check` reports it: its one-line error, or None."""
+
+    section: str
+    present: bool
+    error: str | None = None
+
+
+def check_config(path: Path) -> tuple[Config, tuple[SectionCheck, ...]]:
+    """Every section validated on its own, so one bad section does not hide another; the
+    Config holds the sections that passed (the others at their defaults). A file that is
+    not TOML at all raises, as `load_config` does."""
+    data = read_config_file(path)
+    fields: dict[str, Any] = {}
+    checks = []
+    for section in SECTIONS:
+        try:
+            fields |= _SECTION_FIELDS[section](path, data)
+        except InputError as exc:
+            checks.append(SectionCheck(section, section in data, str(exc)))
+        else:
+            checks.append(SectionCheck(section, section in data))
+    return Config(**fields), tuple(checks)
 
 
 # [prices]: optional monthly prices per licence value, and their currency.

@@ -11,7 +11,7 @@ from typing import Any
 from audit.runtime.exits import ExitCode, UsageError
 from audit.runtime.ovhapi import import_ovh, register_endpoint
 from audit.runtime.plan import Plan, PlanError, read_plan
-from audit.runtime.results import read_results, rollback_plan
+from audit.runtime.results import rollback_from_results
 from audit.runtime.runner import (
     DEFAULT_TASK_TIMEOUT_S,
     ApplyOptions,
@@ -74,8 +74,10 @@ def options_from_args(args: argparse.Namespace) -> ApplyOptions:
 def make_client(endpoint: str | None) -> Any:
     """An `ovh.Client` with credentials from OVH_* variables or ovh.conf."""
     ovh = import_ovh()
+    # OVH_ENDPOINT or ovh.conf may name a URL (the simulator, a proxy): registered like --endpoint.
+    chosen = endpoint or ovh.config.ConfigurationManager().get("default", "endpoint")
     try:
-        name = None if endpoint is None else register_endpoint(endpoint)
+        name = None if chosen is None else register_endpoint(chosen)
         client = ovh.Client(endpoint=name, timeout=(10, 60))
     except ovh.exceptions.InvalidRegion:
         raise UsageError("no endpoint: give --endpoint or set OVH_ENDPOINT") from None
@@ -86,11 +88,27 @@ def make_client(endpoint: str | None) -> Any:
     return client
 
 
-def main(argv: Sequence[str] | None, embedded_plan: str) -> int:
-    """`remediate.py`: the embedded plan unless --plan or --rollback names another."""
+SCRIPT_EPILOG = """\
+credentials: OVH_APPLICATION_KEY, OVH_APPLICATION_SECRET, OVH_CONSUMER_KEY (and
+OVH_ENDPOINT), or ovh.conf (working folder, ~/.ovh.conf, /etc/ovh.conf)
+
+exit codes:
+  0  every attempted action succeeded (skipped, capped and manual ones are no failure)
+  1  an action failed, or its task had not ended within --task-timeout
+  2  bad plan or results file (a dry run's results have nothing to roll back), usage,
+     credentials, a key without the rights, an unreachable endpoint, or a run stopped
+     by SIGINT or SIGTERM (the results file says what was done)
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """`remediate.py`'s options: those of `ovh-license-audit remediate` but --config (the
+    script reads no configuration file), plus --plan."""
     parser = argparse.ArgumentParser(
         prog="remediate.py",
         description="Apply an ovh-license-audit remediation plan (dry run unless --apply).",
+        epilog=SCRIPT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--plan", type=Path, help="a plan file instead of the embedded plan")
@@ -98,10 +116,15 @@ def main(argv: Sequence[str] | None, embedded_plan: str) -> int:
         "--rollback", type=Path, metavar="RESULTS", help="undo the changes of a results CSV"
     )
     add_apply_arguments(parser)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None, embedded_plan: str) -> int:
+    """`remediate.py`: the embedded plan unless --plan or --rollback names another."""
+    args = build_parser().parse_args(argv)
     try:
         if args.rollback is not None:
-            plan = rollback_plan(read_results(args.rollback), str(args.rollback))
+            plan = rollback_from_results(args.rollback)
         elif args.plan is not None:
             plan = read_plan(args.plan)
         else:

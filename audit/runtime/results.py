@@ -182,3 +182,20 @@ def rollback_plan(rows: Sequence[dict[str, str]], source: str) -> Plan:
         actions=tuple(reversed(actions)),
         rollback_of=next(iter(plan_shas)) if len(plan_shas) == 1 else None,
     )
+
+
+def rollback_from_results(path: Path) -> Plan:
+    """`--rollback RESULTS`: the plan that undoes what the run of RESULTS changed.
+
+    The results of a dry run are refused (exit code 2): a dry run changes nothing, so there is
+    nothing to roll back, and the operator most likely meant the `--apply` run's file. An
+    `--apply` run that changed nothing gives an empty plan, which changes nothing either.
+    """
+    rows = read_results(path)
+    changed = any(row["outcome"] in (Outcome.APPLIED, Outcome.PENDING) for row in rows)
+    if not changed and any(row["outcome"] == Outcome.WOULD_APPLY for row in rows):
+        raise PlanError(
+            f"{path}: the results of a dry run, which changed nothing: there is nothing to roll "
+            "back (roll back the remediation-apply-*.csv an --apply run wrote)"
+        )
+    return rollback_plan(rows, str(path))

@@ -268,13 +268,24 @@ class Fleet:
         return _Parser(source).fleet(data)
 
 
+#: The first bytes of a gzip file, as a snapshot.json.gz starts.
+GZIP_MAGIC = b"\x1f\x8b"
+
+
 def load_fleet(path: Path | str) -> Fleet:
     """Read and validate a fleet file; any problem is an InputError naming file and field."""
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = Path(path).read_bytes()
     except OSError as exc:
         raise InputError(f"{source}: cannot read: {exc.strerror or exc}") from exc
+    if data.startswith(GZIP_MAGIC):
+        raise InputError(
+            f"{source}: a gzip file (a snapshot?): --fleet takes a fleet file, JSON describing "
+            "services, datacenters and VMs (see the README's simulator section), not a snapshot"
+        )
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"{source}: not UTF-8 text: {exc.reason}") from exc
     try:
