@@ -18,6 +18,8 @@ Counted by hand:
     VM 4: 9 observed, 0 on;  VM 5: 9 observed, 0 on, 0 unlicensed
     'windows 2019 Standard' carried by: days 1, 2, 3, 5 -> 2 VMs (1, 4); days 6..10 -> 3 VMs
         (1, 2, 4): peak 3, licence-days 4 * 2 + 5 * 3 = 23
+    billed (carried on a day powered on): VMs 1 and 2 (VM 4 never ran), 2 vCPUs each: 2 VMs,
+        4 vCPUs; VM 3 ran unlicensed and was billed nothing: the period's one shortfall
 """
 
 from __future__ import annotations
@@ -141,8 +143,15 @@ def test_observations_counted_by_hand(observed: Path) -> None:
     assert (by_vm[3].first_unlicensed, by_vm[3].last_unlicensed) == ("2026-05-03", "2026-05-07")
     assert by_vm[3].license is None and by_vm[3].name == "vm-3"
     assert exposure.facts is not None and exposure.facts[(SERVICE, 1, 6)].days_powered_on == 9
+    billed = {vm_id: vm.billed for vm_id, vm in by_vm.items()}
+    assert billed == {1: (LICENCE,), 2: (LICENCE,), 3: (), 4: (), 5: ()}
+    assert exposure.facts[(SERVICE, 1, 4)].carried == (LICENCE,)  # carried, never billed
+    assert [vm.vm_id for vm in exposure.vms if vm.shortfall] == [3]
+    [shortfall] = exposure.shortfalls()
+    assert (shortfall.vm_id, shortfall.vm_name, shortfall.days_unlicensed) == (3, "vm-3", 3)
     [row] = exposure.licences
     assert (row.license, row.peak_vms, row.licence_days) == (LICENCE, 3, 23)
+    assert (row.billed_vms, row.billed_vcpus) == (2, 4)
     [position] = [r for r in licences(last, exposure) if r.license == LICENCE]
     assert (position.vms_at_close, position.peak_vms, position.licence_days) == (3, 3, 23)
 
@@ -193,8 +202,12 @@ def test_monthly_run_over_the_observations(observed: Path, tmp_path: Path) -> No
             "license": LICENCE,
             "peak_vms": 3,
             "licence_days": 23,
+            "billed_vms": 2,
+            "billed_vcpus": 4,
         }
     ]
+    vm_3 = next(vm for vm in document["exposure"]["vms"] if vm["vm_id"] == 3)
+    assert (vm_3["billed"], vm_3["shortfall"]) == ([], True)
     # The analysts' way in reads the same figures back.
     assert frames.exposure(result.run_dir).set_index("vm_id").loc[3, "days_unlicensed"] == 3
     assert frames.licences(result.run_dir).set_index("license").loc[LICENCE, "licence_days"] == 23
