@@ -248,6 +248,7 @@ def run_report(
         control_panel=control_panel(snapshot),
         costs=_costs(findings, rows, context.prices, context.plan),
         exposure=exposure,
+        shortfalls=() if exposure is None else exposure.shortfalls(),
     )
 
 

@@ -301,7 +301,7 @@ def test_review_columns_validated_and_the_sheet_sortable(book: Any) -> None:
     assert sheet.protection.sheet is False
     (validation,) = sheet.data_validations.dataValidation
     assert validation.type == "list"
-    assert validation.formula1 == '"open,accepted,fixed,false positive"'
+    assert validation.formula1 == '"open,accepted,fixed,false positive,settled"'
     review = len(FINDINGS_HEADERS) + 1
     letter = openpyxl.utils.get_column_letter(review)
     assert str(validation.sqref) == f"{letter}2:{letter}{sheet.max_row}"
