@@ -26,7 +26,7 @@ from audit.evaluate.engine import Evaluation, evaluate
 from audit.evaluate.placement import with_placement
 from audit.evaluate.position import control_panel, licences
 from audit.evaluate.prices import declarations_cost, unlicensed_exposure, wasted_cost
-from audit.exposure.frame import idle_vms, period_exposure
+from audit.exposure.frame import period_exposure, powered_on_vms
 from audit.history.changes import vm_states
 from audit.history.observations import observation_of
 from audit.history.stage import prepare as prepare_history
@@ -335,7 +335,7 @@ def run_job(spec: JobSpec) -> JobResult:
                 snapshot_sha256,
                 spec.remediation,
                 spec.allow_bypass,
-                idle=idle_vms(exposure, vms),
+                powered_on=powered_on_vms(vms),
             )
             plan_sha256 = write_remediation(stage / REMEDIATION_DIR, plan)
             context = RunContext(spec.fail_on, spec.register, plan, spec.prices)

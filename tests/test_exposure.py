@@ -185,14 +185,27 @@ def test_monthly_run_over_the_observations(observed: Path, tmp_path: Path) -> No
         JobSpec(out_dir=observed, period="2026-05", source=SnapshotSource(from_file=path))
     )
     hits = {(f.rule_id, f.vm_id): f.message for f in result.report.findings}
+    # VM 2 ran unlicensed days 1-5 but carried its licence on powered-on days after: billed.
     assert "2026-05-01 to 2026-05-05" in hits[("WIN-UNLICENSED-INTERIM", 2)]
-    assert "deleted at the snapshot" in hits[("WIN-UNLICENSED-INTERIM", 3)]
+    # VM 3 ran unlicensed and was billed nothing: a shortfall, though deleted since.
+    assert (
+        "billed for no licence value; it is deleted at the snapshot" in hits[("WIN-UNLICENSED", 3)]
+    )
     assert ("LIC-POWERED-OFF", 4) in hits
     assert ("WIN-UNLICENSED-OFF", 5) in hits
-    assert not any(rule == "WIN-UNLICENSED" for rule, _ in hits)
-    # The plan sets no licence on a VM powered off all period.
+    assert sorted(rule for rule in hits if rule[0].startswith("WIN-UNLICENSED")) == [
+        ("WIN-UNLICENSED", 3),
+        ("WIN-UNLICENSED-INTERIM", 2),
+        ("WIN-UNLICENSED-OFF", 5),
+    ]
+    # The plan sets no licence on a VM that is not powered on at the snapshot (3 is deleted).
     changes = [a for a in result.plan.actions if a.action is ActionKind.SET_LICENSE]
     assert changes == []
+    [deleted] = [a for a in result.plan.actions if a.vm_id == 3]
+    assert (
+        deleted.action is ActionKind.MANUAL and "not powered on at the snapshot" in deleted.reason
+    )
+    assert [(item.vm_id, item.days_unlicensed) for item in result.report.shortfalls] == [(3, 3)]
     document = json.loads((result.run_dir / "findings.json").read_text())
     assert document["exposure"]["days_observed"] == 9
     assert document["exposure"]["licences"] == [
@@ -218,15 +231,19 @@ def test_monthly_run_over_the_observations(observed: Path, tmp_path: Path) -> No
     assert set(frames.inventory(result.run_dir)["vmId"]) == {1, 2, 3, 4, 5, 6}
 
 
-def test_a_vm_on_one_day_is_planned(observed: Path, tmp_path: Path) -> None:
-    """VM 5 started on one observed day: WIN-UNLICENSED, and the plan may set its licence."""
-    started = snapshot_of(9)
-    dc = started.services[0].datacenters[0]
+def with_vm_5_on(snapshot: Snapshot) -> Snapshot:
+    dc = snapshot.services[0].datacenters[0]
     vms = tuple({**raw, "powerState": "poweredOn"} if raw["vmId"] == 5 else raw for raw in dc.vms)
-    started = replace(
-        started,
-        services=(replace(started.services[0], datacenters=(replace(dc, vms=vms),)),),
+    return replace(
+        snapshot,
+        services=(replace(snapshot.services[0], datacenters=(replace(dc, vms=vms),)),),
     )
+
+
+def test_a_vm_on_one_day_is_a_shortfall_but_not_planned(observed: Path, tmp_path: Path) -> None:
+    """VM 5 started unlicensed on one observed day: WIN-UNLICENSED (a shortfall); powered off
+    at the snapshot, it gets no licence from the plan (it would be billed while off)."""
+    started = with_vm_5_on(snapshot_of(9))
     record_day(observed, started, encode_snapshot(started), date(2026, 5, 9))
     path = tmp_path / "snapshot.json.gz"
     write_snapshot(snapshot_of(10), path)
@@ -235,6 +252,14 @@ def test_a_vm_on_one_day_is_planned(observed: Path, tmp_path: Path) -> None:
     )
     rules = {(f.rule_id, f.vm_id) for f in result.report.findings}
     assert ("WIN-UNLICENSED", 5) in rules and ("WIN-UNLICENSED-OFF", 5) not in rules
+    assert [a for a in result.plan.actions if a.action is ActionKind.SET_LICENSE] == []
+    [manual] = [a for a in result.plan.actions if a.vm_id == 5]
+    assert "power state poweredOff" in manual.reason
+    # Powered on at the snapshot, it gets the licence.
+    write_snapshot(with_vm_5_on(snapshot_of(10)), path)
+    result = run_job(
+        JobSpec(out_dir=observed, period="2026-05", source=SnapshotSource(from_file=path))
+    )
     changes = [a.vm_id for a in result.plan.actions if a.action is ActionKind.SET_LICENSE]
     assert changes == [5]
 

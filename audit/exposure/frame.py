@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from audit.evaluate.knowledge import interpret_guest_os, interpret_licence
-from audit.evaluate.records import DELETED, POWERED_OFF, is_powered_on, is_unlicensed_server
+from audit.evaluate.records import DELETED, is_powered_on, is_unlicensed_server
 from audit.history.changes import VmKey, VmState
 from audit.history.observations import (
     Observations,
@@ -312,14 +312,7 @@ def _days(period: Period) -> int:
     return (period.end - period.start).days + 1
 
 
-def idle_vms(exposure: Exposure, vms: Mapping[VmKey, VmState]) -> frozenset[VmKey]:
-    """The VMs powered off at the snapshot and on every observed day of the period: the plan
-    sets no licence on them."""
-    idle = set()
-    for key, vm in vms.items():
-        if vm.power_state != POWERED_OFF:
-            continue
-        period = exposure.period_of(key)
-        if period is None or period.days_powered_on == 0:
-            idle.add(key)
-    return frozenset(idle)
+def powered_on_vms(vms: Mapping[VmKey, VmState]) -> frozenset[VmKey]:
+    """The VMs powered on at the snapshot (any state but poweredOff and deleted): the only
+    ones the plan sets a licence on."""
+    return frozenset(key for key, vm in vms.items() if is_powered_on(vm.power_state))

@@ -15,6 +15,7 @@ from types import MappingProxyType
 
 from audit.config.settings import RemediationConfig
 from audit.evaluate.knowledge import interpret_guest_os, interpret_licence, settable_licence
+from audit.evaluate.records import is_powered_on
 from audit.evaluate.rules import (
     lic_byol_billed,
     lic_non_windows,
@@ -120,16 +121,18 @@ PLANNERS: Mapping[str, Planner] = MappingProxyType(
 # (legacy, unknown, or the datacenter's register disagreeing: OVHcloud support); information
 # and the exception register's housekeeping.
 _GUEST_RULES = {"WIN-CLIENT-OS", "GUEST-OS-UNKNOWN", "GUEST-OS-DRIFT"}
-_LICENCE_RULES = {"LIC-LEGACY", "LIC-UNRECOGNISED", "LIC-INVENTORY-DRIFT"}
+# LIC-DELETED-DECLARED: only OVHcloud can take a deleted VM's declaration off the invoice.
+_LICENCE_RULES = {"LIC-LEGACY", "LIC-UNRECOGNISED", "LIC-INVENTORY-DRIFT", "LIC-DELETED-DECLARED"}
 # WIN-UNLICENSED-OFF is never a setLicense: the guest did not run all period, a licence set now
 # would be billed for nothing (it needs one before it is started); WIN-UNLICENSED-INTERIM is
-# about days already past.
+# about days already past; LIC-VERSION-DOWNGRADE is a question for the reseller.
 _INFORMATION_RULES = {
     "LIC-POWERED-OFF",
     "EXC-EXPIRED",
     "EXC-STALE",
     "WIN-UNLICENSED-OFF",
     "WIN-UNLICENSED-INTERIM",
+    "LIC-VERSION-DOWNGRADE",
 }
 MANUAL_RULES = frozenset(_GUEST_RULES | _LICENCE_RULES | _INFORMATION_RULES)
 
@@ -140,6 +143,15 @@ def _decide(finding: Finding, config: RemediationConfig) -> _Decision:
     if planner is None or finding.datacenter_id is None or finding.vm_id is None:
         return _manual(finding, finding.message)
     return planner(finding, config)
+
+
+def _running(finding: Finding, powered_on: Collection[tuple[str, int, int]] | None) -> bool:
+    """Whether the finding's VM is powered on at the snapshot."""
+    if powered_on is None:
+        return is_powered_on(finding.power_state)
+    if finding.datacenter_id is None or finding.vm_id is None:
+        return False
+    return (finding.service_name, finding.datacenter_id, finding.vm_id) in powered_on
 
 
 def _order(action: Action) -> tuple[int, int, str, int, int, str]:
@@ -160,15 +172,16 @@ def build_plan(
     snapshot_sha256: str,
     config: RemediationConfig,
     allow_bypass: bool = False,
-    idle: Collection[tuple[str, int, int]] = frozenset(),
+    powered_on: Collection[tuple[str, int, int]] | None = None,
 ) -> Plan:
     """One action per open finding (waived and byol findings are not acted on).
 
     A VM gets at most one licence call: when two of its findings both want one, the rule
     first in the registry keeps it and the other becomes a manual item. With `allow_bypass`,
     setLicense actions carry bypassGuestOsFamilyCheck and say so at the head of their reason.
-    `idle` are the VMs powered off at the snapshot and on every observed day of the period:
-    the plan never sets a licence on one (it would be billed for a machine that did not run).
+    `setLicense` is planned only for the VMs `powered_on` at the snapshot (None: each
+    finding's own power state, any but poweredOff and deleted): a licence set on a VM that is
+    off, deleted or gone would be billed for a machine that does not run.
     """
     open_findings = sorted(
         (finding for finding in findings if finding.status is Status.OPEN),
@@ -185,11 +198,12 @@ def build_plan(
     for finding in open_findings:
         decision = _decide(finding, config)
         vm_key = (finding.service_name, finding.datacenter_id, finding.vm_id)
-        if decision.kind is ActionKind.SET_LICENSE and vm_key in idle:
+        if decision.kind is ActionKind.SET_LICENSE and not _running(finding, powered_on):
             decision = _manual(
                 finding,
-                f"{finding.message} The VM was powered off all period: no licence is set on it "
-                "now; set one before it is started.",
+                f"{finding.message} The VM is not powered on at the snapshot (power state "
+                f"{finding.power_state or 'unknown: not read or no longer listed'}): no licence "
+                "is set on it now; set one before it is started.",
             )
         if decision.kind is not ActionKind.MANUAL:
             winner = changing.setdefault(vm_key, finding.rule_id)
