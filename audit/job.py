@@ -39,7 +39,7 @@ from audit.model.findings import Finding, Severity, Status
 from audit.model.prices import Cost, Prices
 from audit.model.run import PlanSummary, RegisterFile, RunInfo, RunReport
 from audit.model.snapshot import Snapshot, encode_snapshot, read_snapshot, read_snapshot_bytes
-from audit.remediate.plan import Plan, build_plan
+from audit.remediate.plan import Plan, build_plan, seen_licences
 from audit.remediate.script import write_remediation
 from audit.render.base import Renderer, RunData
 from audit.render.csv_findings import FindingsCsv
@@ -336,6 +336,7 @@ def run_job(spec: JobSpec) -> JobResult:
                 spec.remediation,
                 spec.allow_bypass,
                 powered_on=powered_on_vms(vms),
+                seen=seen_licences(vms, snapshot, exposure),
             )
             plan_sha256 = write_remediation(stage / REMEDIATION_DIR, plan)
             context = RunContext(spec.fail_on, spec.register, plan, spec.prices)

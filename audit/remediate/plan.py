@@ -15,7 +15,7 @@ from types import MappingProxyType
 
 from audit.config.settings import RemediationConfig
 from audit.evaluate.knowledge import interpret_guest_os, interpret_licence, settable_licence
-from audit.evaluate.records import is_powered_on
+from audit.evaluate.records import LicensedEntry, is_powered_on
 from audit.evaluate.rules import (
     lic_byol_billed,
     lic_non_windows,
@@ -23,7 +23,10 @@ from audit.evaluate.rules import (
     win_unlicensed,
 )
 from audit.evaluate.rules.registry import RULE_IDS, rule_by_id
+from audit.history.changes import VmKey, VmState
+from audit.model.exposure import Exposure
 from audit.model.findings import Finding, Status
+from audit.model.snapshot import Snapshot
 from audit.runtime.plan import Action, ActionKind, Plan
 
 __all__ = ["MANUAL_RULES", "PLANNERS", "Action", "ActionKind", "Plan", "build_plan"]
@@ -137,6 +140,73 @@ _INFORMATION_RULES = {
 MANUAL_RULES = frozenset(_GUEST_RULES | _LICENCE_RULES | _INFORMATION_RULES)
 
 
+def _bundle(value: str | None) -> tuple[str, str] | None:
+    """A SQL Server bundle's (Windows edition, SQL Server part), e.g. ('Standard', 'SQL2019
+    Standard') for 'windows 2019 Standard SQL2019 Standard'; None for any other value."""
+    edition = interpret_licence(value).edition
+    if edition is None or " SQL" not in edition:
+        return None
+    windows, _, rest = edition.partition(" SQL")
+    return windows, f"SQL{rest}"
+
+
+def _keep_sql(finding: Finding, decision: _Decision, seen: Collection[str | None]) -> _Decision:
+    """Never a plain Windows licence for a VM seen with a SQL Server bundle: the same SQL
+    Server part with the target's Windows version (the Windows edition it was seen with, else
+    the planned one) when setLicense accepts it, otherwise manual."""
+    target = interpret_licence(decision.target)
+    if decision.kind is not ActionKind.SET_LICENSE or target.version is None:
+        return decision
+    bundles = sorted({found for value in seen if (found := _bundle(value)) is not None})
+    if not bundles or _bundle(decision.target) is not None:
+        return decision
+    shown = ", ".join(sorted({f"'{value}'" for value in seen if _bundle(value) is not None}))
+    parts = sorted({sql for _, sql in bundles})
+    if len(parts) > 1:
+        return _manual(
+            finding,
+            f"{finding.message} The VM was seen with several SQL Server bundles ({shown}): no "
+            "plain Windows licence is planned; choose the bundle that runs.",
+        )
+    editions = [windows for windows, _ in bundles] + [target.edition or ""]
+    for windows in editions:
+        bundle = settable_licence(target.version, f"{windows} {parts[0]}")
+        if bundle is not None:
+            return _Decision(
+                ActionKind.SET_LICENSE,
+                bundle,
+                f"{finding.message} Set '{bundle}': the VM was seen with {shown}, so the plan "
+                "keeps its SQL Server part.",
+            )
+    return _manual(
+        finding,
+        f"{finding.message} The VM was seen with {shown}, and setLicense has no Windows Server "
+        f"{target.version} licence with {parts[0]}: no plain Windows licence is planned; set "
+        "the right bundle by hand, or confirm SQL Server no longer runs.",
+    )
+
+
+def seen_licences(
+    vms: Mapping[VmKey, VmState], snapshot: Snapshot, exposure: Exposure | None
+) -> dict[VmKey, tuple[str, ...]]:
+    """Every licence value each VM was seen with: its own licence at the snapshot, its
+    vmLicensed entry, and the values it carried on the period's observed days."""
+    seen: dict[VmKey, set[str]] = {}
+    for key, vm in vms.items():
+        if vm.license is not None:
+            seen.setdefault(key, set()).add(vm.license)
+    for service in snapshot.services:
+        for dc in service.datacenters:
+            for raw in dc.vm_licensed or ():
+                entry = LicensedEntry.from_api(raw)
+                if entry.vm_id is not None and entry.license is not None:
+                    key = (service.service_name, dc.datacenter_id, entry.vm_id)
+                    seen.setdefault(key, set()).add(entry.license)
+    for key, period in (exposure.facts or {}).items() if exposure is not None else ():
+        seen.setdefault(key, set()).update(period.carried)
+    return {key: tuple(sorted(values)) for key, values in seen.items()}
+
+
 def _decide(finding: Finding, config: RemediationConfig) -> _Decision:
     """The action for one open finding on its own (conflicts per VM are settled later)."""
     planner = PLANNERS.get(finding.rule_id)
@@ -145,7 +215,17 @@ def _decide(finding: Finding, config: RemediationConfig) -> _Decision:
     return planner(finding, config)
 
 
-def _running(finding: Finding, powered_on: Collection[tuple[str, int, int]] | None) -> bool:
+def _seen_with(
+    finding: Finding, seen: Mapping[VmKey, Collection[str]] | None
+) -> tuple[str | None, ...]:
+    """The licence values the finding's VM was seen with, its own licence included."""
+    dc_id, vm_id = finding.datacenter_id, finding.vm_id
+    if seen is None or dc_id is None or vm_id is None:
+        return (finding.license,)
+    return (*seen.get((finding.service_name, dc_id, vm_id), ()), finding.license)
+
+
+def _running(finding: Finding, powered_on: Collection[VmKey] | None) -> bool:
     """Whether the finding's VM is powered on at the snapshot."""
     if powered_on is None:
         return is_powered_on(finding.power_state)
@@ -172,7 +252,8 @@ def build_plan(
     snapshot_sha256: str,
     config: RemediationConfig,
     allow_bypass: bool = False,
-    powered_on: Collection[tuple[str, int, int]] | None = None,
+    powered_on: Collection[VmKey] | None = None,
+    seen: Mapping[VmKey, Collection[str]] | None = None,
 ) -> Plan:
     """One action per open finding (waived and byol findings are not acted on).
 
@@ -181,7 +262,9 @@ def build_plan(
     setLicense actions carry bypassGuestOsFamilyCheck and say so at the head of their reason.
     `setLicense` is planned only for the VMs `powered_on` at the snapshot (None: each
     finding's own power state, any but poweredOff and deleted): a licence set on a VM that is
-    off, deleted or gone would be billed for a machine that does not run.
+    off, deleted or gone would be billed for a machine that does not run. `seen` are the
+    licence values each VM was seen with (`seen_licences`): one seen with a SQL Server bundle
+    keeps its SQL Server part.
     """
     open_findings = sorted(
         (finding for finding in findings if finding.status is Status.OPEN),
@@ -198,6 +281,7 @@ def build_plan(
     for finding in open_findings:
         decision = _decide(finding, config)
         vm_key = (finding.service_name, finding.datacenter_id, finding.vm_id)
+        decision = _keep_sql(finding, decision, _seen_with(finding, seen))
         if decision.kind is ActionKind.SET_LICENSE and not _running(finding, powered_on):
             decision = _manual(
                 finding,
