@@ -161,6 +161,17 @@ CASES = (
         reason_has=rule_by_id("GUEST-OS-DRIFT").meta.remediation,
     ),
     Case(
+        "a shortfall on a VM licensed since: nothing to set",
+        finding("WIN-UNLICENSED", "windows2019srv_64Guest", "windows 2019 Standard"),
+        ActionKind.MANUAL,
+        reason_has="carries 'windows 2019 Standard' now: nothing to set",
+    ),
+    Case(
+        "a shortfall on a VM reinstalled as Linux since",
+        finding("WIN-UNLICENSED", "rhel9_64Guest", None),
+        ActionKind.MANUAL,
+    ),
+    Case(
         "a licence finding without a VM id is manual",
         finding("LIC-NON-WINDOWS", "rhel9_64Guest", "windows 2019 Standard", vm_id=None),
         ActionKind.MANUAL,
@@ -209,7 +220,7 @@ def test_allow_bypass_flags_set_licence_actions_only() -> None:
 def test_one_licence_action_per_vm() -> None:
     """Two findings that both want to change one VM's licence: the registry's first keeps it."""
     mismatch = finding("LIC-VERSION-MISMATCH", "windows2019srv_64Guest", "windows 2016 Standard")
-    unlicensed = replace(mismatch, rule_id="WIN-UNLICENSED", severity=Severity.HIGH)
+    unlicensed = replace(mismatch, rule_id="WIN-UNLICENSED", severity=Severity.HIGH, license=None)
     for order in ([mismatch, unlicensed], [unlicensed, mismatch]):
         plan = build_plan(order, SNAPSHOT_SHA, RemediationConfig())
         kinds = {action.rule_id: action for action in plan.actions}

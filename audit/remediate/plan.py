@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from audit.config.settings import RemediationConfig
-from audit.evaluate.knowledge import interpret_guest_os, interpret_licence, settable_licence
+from audit.evaluate.knowledge import (
+    LicenceKind,
+    interpret_guest_os,
+    interpret_licence,
+    settable_licence,
+)
 from audit.evaluate.records import LicensedEntry, is_powered_on
 from audit.evaluate.rules import (
     lic_byol_billed,
@@ -56,6 +61,12 @@ def _single_version(finding: Finding) -> str | None:
 
 
 def _win_unlicensed(finding: Finding, config: RemediationConfig) -> _Decision:
+    if interpret_licence(finding.license).kind not in (LicenceKind.NONE, LicenceKind.UNLICENSED):
+        return _manual(
+            finding,
+            f"{finding.message} The VM carries '{finding.license}' now: nothing to set; the "
+            "unbilled period is settled with OVHcloud, not with a licence set today.",
+        )
     guest = interpret_guest_os(finding.guest_os_family)
     version = _single_version(finding)
     if version is None:
