@@ -9,7 +9,7 @@ from typing import Any
 
 import lxml.html
 import pytest
-from fixtures_history import PROD, WIN, WIN_CLIENT, vm
+from fixtures_history import PROD, WIN, WIN_CLIENT, columns, edit, row_of, vm
 from fixtures_history import run_month as job
 from openpyxl import Workbook, load_workbook
 
@@ -26,35 +26,6 @@ FLEET = {
         vm(3, WIN, None, name="app-03"),
     ]
 }
-
-
-def columns(sheet: Any) -> dict[str, int]:
-    return {cell.value: cell.column for cell in sheet[1]}
-
-
-def row_of(sheet: Any, vm_id: int, rule: str) -> int:
-    header = columns(sheet)
-    for row in range(2, sheet.max_row + 1):
-        if (
-            sheet.cell(row, header["VM id"]).value == vm_id
-            and sheet.cell(row, header["Rule"]).value == rule
-        ):
-            return row
-    raise AssertionError(f"no row for VM {vm_id} {rule}")
-
-
-def edit(source: Path, target: Path, reviews: dict[tuple[int, str], tuple[Any, Any, Any]]) -> Path:
-    """What an auditor does in Excel: fill the review columns of some rows, save a copy."""
-    workbook = load_workbook(source)
-    sheet = workbook["Findings"]
-    header = columns(sheet)
-    for (vm_id, rule), values in reviews.items():
-        row = row_of(sheet, vm_id, rule)
-        for name, value in zip(("Review status", "Owner", "Comment"), values, strict=True):
-            sheet.cell(row, header[name]).value = value
-    target.parent.mkdir(parents=True, exist_ok=True)
-    workbook.save(target)
-    return target
 
 
 def review_cells(path: Path, vm_id: int, rule: str) -> tuple[Any, Any, Any]:
