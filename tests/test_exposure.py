@@ -342,11 +342,17 @@ def test_reports_show_the_exposure(observed: Path, tmp_path: Path) -> None:
     assert "2026-05-04" in section and "2026-05-06" in section
     assert '<td class="num">23</td>' in section
     assert "VM 3" in section and "snapshot alone" not in section
+    assert "billing guide, updated 2024-03-21" in section and "is not seen" in section
+    assert "<th>Shortfall</th>" in section and "yes: billed nothing" in section
     sheet = load_workbook(result.run_dir / "report.xlsx", read_only=True)["Exposure"]
     rows = [row for row in sheet.iter_rows(values_only=True) if any(row)]
-    assert (SERVICE, 1, "yes", LICENCE, 3, 23) in [row[:6] for row in rows]
+    [rule] = [row for row in rows if row[0] == "Billing rule"]
+    assert "updated 2024-03-21" in rule[1]
+    assert (SERVICE, 1, "yes", LICENCE, 3, 23, 2, 4) in [row[:8] for row in rows]
     per_vm = {row[2]: row[6:9] for row in rows if row[0] == SERVICE and isinstance(row[2], int)}
     assert per_vm == {1: (9, 9, 0), 2: (9, 9, 4), 3: (3, 3, 3), 4: (9, 0, 0), 5: (9, 0, 0)}
+    billed = {row[2]: row[11:13] for row in rows if row[0] == SERVICE and isinstance(row[2], int)}
+    assert billed[1] == (LICENCE, "no") and billed[3] == (None, "yes")
 
 
 def test_reports_say_when_the_snapshot_alone_was_used(tmp_path: Path) -> None:

@@ -25,6 +25,15 @@ class Source(StrEnum):
     SNAPSHOT = "snapshot"  # no observation in the period: the run's snapshot alone
 
 
+# The model every billed figure follows, stated once for every report.
+BILLING_RULE = (
+    "OVHcloud bills a Windows licence at the start of the following month for every VM "
+    "deployed and powered on during the month, for the whole month (Hosted Private Cloud "
+    "billing guide, updated 2024-03-21): a VM is billed for each licence value it carried on "
+    "an observed day it was powered on. Observations are daily: a VM started and stopped "
+    "between two observations is not seen."
+)
+
 SNAPSHOT_ALONE = (
     "No daily observation falls inside the period: the snapshot alone was used, so days, "
     "peak and licence-days describe one instant, not the month."
