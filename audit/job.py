@@ -26,7 +26,7 @@ from audit.evaluate.engine import Evaluation, evaluate
 from audit.evaluate.placement import with_placement
 from audit.evaluate.position import control_panel, licences
 from audit.evaluate.prices import declarations_cost, unlicensed_exposure, wasted_cost
-from audit.exposure.frame import idle_vms, period_exposure
+from audit.exposure.frame import period_exposure, powered_on_vms
 from audit.history.changes import vm_states
 from audit.history.observations import observation_of
 from audit.history.stage import prepare as prepare_history
@@ -39,7 +39,7 @@ from audit.model.findings import Finding, Severity, Status
 from audit.model.prices import Cost, Prices
 from audit.model.run import PlanSummary, RegisterFile, RunInfo, RunReport
 from audit.model.snapshot import Snapshot, encode_snapshot, read_snapshot, read_snapshot_bytes
-from audit.remediate.plan import Plan, build_plan
+from audit.remediate.plan import Plan, build_plan, seen_licences
 from audit.remediate.script import write_remediation
 from audit.render.base import Renderer, RunData
 from audit.render.csv_findings import FindingsCsv
@@ -248,6 +248,7 @@ def run_report(
         control_panel=control_panel(snapshot),
         costs=_costs(findings, rows, context.prices, context.plan),
         exposure=exposure,
+        shortfalls=() if exposure is None else exposure.shortfalls(),
     )
 
 
@@ -334,7 +335,8 @@ def run_job(spec: JobSpec) -> JobResult:
                 snapshot_sha256,
                 spec.remediation,
                 spec.allow_bypass,
-                idle=idle_vms(exposure, vms),
+                powered_on=powered_on_vms(vms),
+                seen=seen_licences(vms, snapshot, exposure),
             )
             plan_sha256 = write_remediation(stage / REMEDIATION_DIR, plan)
             context = RunContext(spec.fail_on, spec.register, plan, spec.prices)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from openpyxl import load_workbook
+
 from audit.job import JobResult, JobSpec, SnapshotSource, run_job
 from audit.model.snapshot import (
     Coverage,
@@ -118,3 +120,32 @@ def by_vm(document: dict[str, Any]) -> dict[tuple[int, str], dict[str, Any]]:
 def events(document: dict[str, Any]) -> list[tuple[str, int, Any, Any]]:
     """findings.json's licence events as (event, VM id, before, after)."""
     return [(e["event"], e["vm_id"], e["before"], e["after"]) for e in document["changes"]]
+
+
+def columns(sheet: Any) -> dict[str, int]:
+    return {cell.value: cell.column for cell in sheet[1]}
+
+
+def row_of(sheet: Any, vm_id: int, rule: str) -> int:
+    header = columns(sheet)
+    for row in range(2, sheet.max_row + 1):
+        if (
+            sheet.cell(row, header["VM id"]).value == vm_id
+            and sheet.cell(row, header["Rule"]).value == rule
+        ):
+            return row
+    raise AssertionError(f"no row for VM {vm_id} {rule}")
+
+
+def edit(source: Path, target: Path, reviews: dict[tuple[int, str], tuple[Any, Any, Any]]) -> Path:
+    """What an auditor does in Excel: fill the review columns of some rows, save a copy."""
+    workbook = load_workbook(source)
+    sheet = workbook["Findings"]
+    header = columns(sheet)
+    for (vm_id, rule), values in reviews.items():
+        row = row_of(sheet, vm_id, rule)
+        for name, value in zip(("Review status", "Owner", "Comment"), values, strict=True):
+            sheet.cell(row, header[name]).value = value
+    target.parent.mkdir(parents=True, exist_ok=True)
+    workbook.save(target)
+    return target

@@ -276,6 +276,19 @@ def with_history(run: RunData) -> RunData:
             "after": None,
         },
     ]
+    shortfall = {
+        "service_name": PROD,
+        "datacenter_id": 1,
+        "vm_id": 1077,
+        "vm_name": "<b>tmp-build</b>",
+        "guest_os_family": "windows2019srv_64Guest",
+        "days_unlicensed": 17,
+    }
+    document["shortfalls"] = [shortfall]
+    document["unsettled_shortfalls"] = [
+        {**shortfall, "period": "2025-10", "review_status": "accepted", "owner": "=Jane"},
+        {**shortfall, "vm_id": 1078, "period": "2025-09", "review_status": None, "owner": None},
+    ]
     first = Finding.from_json(findings[0]).fingerprint
     trend = (
         TrendPoint("2025-09", {"high": 9, "medium": 4, "low": 3, "info": 1}, 17),

@@ -26,7 +26,31 @@ def test_demo_runs_two_months_and_the_applied_plan_shows(
     assert fixed, "the first month's applied plan must resolve findings in the second"
     assert {event["event"] for event in second["changes"]} >= {"licence_set", "vm_added"}
     assert len(first["findings"]) > 0
+    # The first month shows each case of OVHcloud's billing rule (DESIGN.md, "What the month
+    # cost"), each from a change the demo prints.
     printed = capsys.readouterr().out
+    found = {(f["rule_id"], f["vm_id"]): f for f in first["findings"]}
+    build = next(s for s in first["shortfalls"] if s["vm_name"] == "tmp-build-01")
+    assert "no longer listed" in found[("WIN-UNLICENSED", build["vm_id"])]["message"]
+    started = int(printed.split("(no licence, powered off) started")[0].rsplit("VM ", 1)[1])
+    assert started in {s["vm_id"] for s in first["shortfalls"]}
+    assert "powered off at the snapshot" in found[("WIN-UNLICENSED", started)]["message"]
+    licensed = int(printed.split(" given 'windows 2019 Standard'")[0].rsplit("VM ", 1)[1])
+    assert ("WIN-UNLICENSED-INTERIM", licensed) in found
+    deleted = int(printed.split(" deleted in vCenter")[0].rsplit("VM ", 1)[1])
+    assert ("LIC-DELETED-DECLARED", deleted) in found
+    assert any(rule == "LIC-VERSION-DOWNGRADE" for rule, _ in found)
+    sql = int(printed.split(" loses its licence 'windows")[0].rsplit("VM ", 1)[1])
+    plan = json.loads((out / periods[0] / "remediation" / "plan.json").read_text())
+    [kept] = [a for a in plan["actions"] if a["vm_id"] == sql]
+    assert kept["action"] == "setLicense" and " SQL" in kept["target_license"]
+    assert kept["target_license"] in printed.split(f"VM {sql} loses its licence")[1].split("\n")[0]
+    [off] = [a for a in plan["actions"] if a["vm_id"] == started]
+    assert off["action"] == "manual"
+    # The next month lists the first month's shortfalls, none reviewed settled.
+    unsettled = {(s["period"], s["vm_id"]) for s in second["unsettled_shortfalls"]}
+    assert {(periods[0], build["vm_id"]), (periods[0], started)} <= unsettled
+    printed += capsys.readouterr().out
     last_lines = [line.strip() for line in printed.splitlines()[-4:]]
     assert last_lines == [
         str(out / period / name) for period in periods for name in ("report.html", "report.xlsx")

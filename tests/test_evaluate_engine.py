@@ -141,8 +141,8 @@ def test_finding_carries_the_vm_columns() -> None:
         "power_state": "poweredOn",
         "guest_os_family": "windows2019srvNext_64Guest",
         "license": "windows 2019 Standard",
-        "message": "Licence 'windows 2019 Standard' is for Windows Server 2019 but the guest "
-        "is configured as Windows Server 2022 (guestOsFamily 'windows2019srvNext_64Guest').",
+        "message": "Licence 'windows 2019 Standard' is for Windows Server 2019, older than the "
+        "guest, configured as Windows Server 2022 (guestOsFamily 'windows2019srvNext_64Guest').",
     }
     orphan = findings[900]
     assert (orphan.vm_name, orphan.moref, orphan.power_state, orphan.license) == (

@@ -18,6 +18,8 @@ Counted by hand:
     VM 4: 9 observed, 0 on;  VM 5: 9 observed, 0 on, 0 unlicensed
     'windows 2019 Standard' carried by: days 1, 2, 3, 5 -> 2 VMs (1, 4); days 6..10 -> 3 VMs
         (1, 2, 4): peak 3, licence-days 4 * 2 + 5 * 3 = 23
+    billed (carried on a day powered on): VMs 1 and 2 (VM 4 never ran), 2 vCPUs each: 2 VMs,
+        4 vCPUs; VM 3 ran unlicensed and was billed nothing: the period's one shortfall
 """
 
 from __future__ import annotations
@@ -141,8 +143,15 @@ def test_observations_counted_by_hand(observed: Path) -> None:
     assert (by_vm[3].first_unlicensed, by_vm[3].last_unlicensed) == ("2026-05-03", "2026-05-07")
     assert by_vm[3].license is None and by_vm[3].name == "vm-3"
     assert exposure.facts is not None and exposure.facts[(SERVICE, 1, 6)].days_powered_on == 9
+    billed = {vm_id: vm.billed for vm_id, vm in by_vm.items()}
+    assert billed == {1: (LICENCE,), 2: (LICENCE,), 3: (), 4: (), 5: ()}
+    assert exposure.facts[(SERVICE, 1, 4)].carried == (LICENCE,)  # carried, never billed
+    assert [vm.vm_id for vm in exposure.vms if vm.shortfall] == [3]
+    [shortfall] = exposure.shortfalls()
+    assert (shortfall.vm_id, shortfall.vm_name, shortfall.days_unlicensed) == (3, "vm-3", 3)
     [row] = exposure.licences
     assert (row.license, row.peak_vms, row.licence_days) == (LICENCE, 3, 23)
+    assert (row.billed_vms, row.billed_vcpus) == (2, 4)
     [position] = [r for r in licences(last, exposure) if r.license == LICENCE]
     assert (position.vms_at_close, position.peak_vms, position.licence_days) == (3, 3, 23)
 
@@ -176,14 +185,27 @@ def test_monthly_run_over_the_observations(observed: Path, tmp_path: Path) -> No
         JobSpec(out_dir=observed, period="2026-05", source=SnapshotSource(from_file=path))
     )
     hits = {(f.rule_id, f.vm_id): f.message for f in result.report.findings}
+    # VM 2 ran unlicensed days 1-5 but carried its licence on powered-on days after: billed.
     assert "2026-05-01 to 2026-05-05" in hits[("WIN-UNLICENSED-INTERIM", 2)]
-    assert "deleted at the snapshot" in hits[("WIN-UNLICENSED-INTERIM", 3)]
+    # VM 3 ran unlicensed and was billed nothing: a shortfall, though deleted since.
+    assert (
+        "billed for no licence value; it is deleted at the snapshot" in hits[("WIN-UNLICENSED", 3)]
+    )
     assert ("LIC-POWERED-OFF", 4) in hits
     assert ("WIN-UNLICENSED-OFF", 5) in hits
-    assert not any(rule == "WIN-UNLICENSED" for rule, _ in hits)
-    # The plan sets no licence on a VM powered off all period.
+    assert sorted(rule for rule in hits if rule[0].startswith("WIN-UNLICENSED")) == [
+        ("WIN-UNLICENSED", 3),
+        ("WIN-UNLICENSED-INTERIM", 2),
+        ("WIN-UNLICENSED-OFF", 5),
+    ]
+    # The plan sets no licence on a VM that is not powered on at the snapshot (3 is deleted).
     changes = [a for a in result.plan.actions if a.action is ActionKind.SET_LICENSE]
     assert changes == []
+    [deleted] = [a for a in result.plan.actions if a.vm_id == 3]
+    assert (
+        deleted.action is ActionKind.MANUAL and "not powered on at the snapshot" in deleted.reason
+    )
+    assert [(item.vm_id, item.days_unlicensed) for item in result.report.shortfalls] == [(3, 3)]
     document = json.loads((result.run_dir / "findings.json").read_text())
     assert document["exposure"]["days_observed"] == 9
     assert document["exposure"]["licences"] == [
@@ -193,8 +215,12 @@ def test_monthly_run_over_the_observations(observed: Path, tmp_path: Path) -> No
             "license": LICENCE,
             "peak_vms": 3,
             "licence_days": 23,
+            "billed_vms": 2,
+            "billed_vcpus": 4,
         }
     ]
+    vm_3 = next(vm for vm in document["exposure"]["vms"] if vm["vm_id"] == 3)
+    assert (vm_3["billed"], vm_3["shortfall"]) == ([], True)
     # The analysts' way in reads the same figures back.
     assert frames.exposure(result.run_dir).set_index("vm_id").loc[3, "days_unlicensed"] == 3
     assert frames.licences(result.run_dir).set_index("license").loc[LICENCE, "licence_days"] == 23
@@ -205,15 +231,19 @@ def test_monthly_run_over_the_observations(observed: Path, tmp_path: Path) -> No
     assert set(frames.inventory(result.run_dir)["vmId"]) == {1, 2, 3, 4, 5, 6}
 
 
-def test_a_vm_on_one_day_is_planned(observed: Path, tmp_path: Path) -> None:
-    """VM 5 started on one observed day: WIN-UNLICENSED, and the plan may set its licence."""
-    started = snapshot_of(9)
-    dc = started.services[0].datacenters[0]
+def with_vm_5_on(snapshot: Snapshot) -> Snapshot:
+    dc = snapshot.services[0].datacenters[0]
     vms = tuple({**raw, "powerState": "poweredOn"} if raw["vmId"] == 5 else raw for raw in dc.vms)
-    started = replace(
-        started,
-        services=(replace(started.services[0], datacenters=(replace(dc, vms=vms),)),),
+    return replace(
+        snapshot,
+        services=(replace(snapshot.services[0], datacenters=(replace(dc, vms=vms),)),),
     )
+
+
+def test_a_vm_on_one_day_is_a_shortfall_but_not_planned(observed: Path, tmp_path: Path) -> None:
+    """VM 5 started unlicensed on one observed day: WIN-UNLICENSED (a shortfall); powered off
+    at the snapshot, it gets no licence from the plan (it would be billed while off)."""
+    started = with_vm_5_on(snapshot_of(9))
     record_day(observed, started, encode_snapshot(started), date(2026, 5, 9))
     path = tmp_path / "snapshot.json.gz"
     write_snapshot(snapshot_of(10), path)
@@ -222,6 +252,14 @@ def test_a_vm_on_one_day_is_planned(observed: Path, tmp_path: Path) -> None:
     )
     rules = {(f.rule_id, f.vm_id) for f in result.report.findings}
     assert ("WIN-UNLICENSED", 5) in rules and ("WIN-UNLICENSED-OFF", 5) not in rules
+    assert [a for a in result.plan.actions if a.action is ActionKind.SET_LICENSE] == []
+    [manual] = [a for a in result.plan.actions if a.vm_id == 5]
+    assert "power state poweredOff" in manual.reason
+    # Powered on at the snapshot, it gets the licence.
+    write_snapshot(with_vm_5_on(snapshot_of(10)), path)
+    result = run_job(
+        JobSpec(out_dir=observed, period="2026-05", source=SnapshotSource(from_file=path))
+    )
     changes = [a.vm_id for a in result.plan.actions if a.action is ActionKind.SET_LICENSE]
     assert changes == [5]
 
@@ -304,11 +342,17 @@ def test_reports_show_the_exposure(observed: Path, tmp_path: Path) -> None:
     assert "2026-05-04" in section and "2026-05-06" in section
     assert '<td class="num">23</td>' in section
     assert "VM 3" in section and "snapshot alone" not in section
+    assert "billing guide, updated 2024-03-21" in section and "is not seen" in section
+    assert "<th>Shortfall</th>" in section and "yes: billed nothing" in section
     sheet = load_workbook(result.run_dir / "report.xlsx", read_only=True)["Exposure"]
     rows = [row for row in sheet.iter_rows(values_only=True) if any(row)]
-    assert (SERVICE, 1, "yes", LICENCE, 3, 23) in [row[:6] for row in rows]
+    [rule] = [row for row in rows if row[0] == "Billing rule"]
+    assert "updated 2024-03-21" in rule[1]
+    assert (SERVICE, 1, "yes", LICENCE, 3, 23, 2, 4) in [row[:8] for row in rows]
     per_vm = {row[2]: row[6:9] for row in rows if row[0] == SERVICE and isinstance(row[2], int)}
     assert per_vm == {1: (9, 9, 0), 2: (9, 9, 4), 3: (3, 3, 3), 4: (9, 0, 0), 5: (9, 0, 0)}
+    billed = {row[2]: row[11:13] for row in rows if row[0] == SERVICE and isinstance(row[2], int)}
+    assert billed[1] == (LICENCE, "no") and billed[3] == (None, "yes")
 
 
 def test_reports_say_when_the_snapshot_alone_was_used(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import lxml.html
 import pytest
-from fixtures_history import PROD, WIN, WIN_CLIENT, vm
+from fixtures_history import PROD, WIN, WIN_CLIENT, columns, edit, row_of, vm
 from fixtures_history import run_month as job
 from openpyxl import Workbook, load_workbook
 
@@ -26,35 +26,6 @@ FLEET = {
         vm(3, WIN, None, name="app-03"),
     ]
 }
-
-
-def columns(sheet: Any) -> dict[str, int]:
-    return {cell.value: cell.column for cell in sheet[1]}
-
-
-def row_of(sheet: Any, vm_id: int, rule: str) -> int:
-    header = columns(sheet)
-    for row in range(2, sheet.max_row + 1):
-        if (
-            sheet.cell(row, header["VM id"]).value == vm_id
-            and sheet.cell(row, header["Rule"]).value == rule
-        ):
-            return row
-    raise AssertionError(f"no row for VM {vm_id} {rule}")
-
-
-def edit(source: Path, target: Path, reviews: dict[tuple[int, str], tuple[Any, Any, Any]]) -> Path:
-    """What an auditor does in Excel: fill the review columns of some rows, save a copy."""
-    workbook = load_workbook(source)
-    sheet = workbook["Findings"]
-    header = columns(sheet)
-    for (vm_id, rule), values in reviews.items():
-        row = row_of(sheet, vm_id, rule)
-        for name, value in zip(("Review status", "Owner", "Comment"), values, strict=True):
-            sheet.cell(row, header[name]).value = value
-    target.parent.mkdir(parents=True, exist_ok=True)
-    workbook.save(target)
-    return target
 
 
 def review_cells(path: Path, vm_id: int, rule: str) -> tuple[Any, Any, Any]:
@@ -125,6 +96,55 @@ def test_review_is_carried_into_next_months_workbook_and_html(
     before = (out / FEB / "report.xlsx").read_bytes()
     assert main(["report", str(out / FEB)]) == 0
     assert (out / FEB / "report.xlsx").read_bytes() == before
+
+
+def test_a_shortfall_is_listed_in_later_periods_until_reviewed_settled(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """VMs 1 and 3 run unlicensed in January (the snapshot's day is January's one observed
+    day) and are billed nothing: January's shortfalls. A `settled` review of January's
+    workbook settles January's only; a new shortfall of the same VM starts unreviewed."""
+    out = tmp_path / "out"
+    january = job(out, JAN, FLEET).report
+    assert [item.vm_id for item in january.shortfalls] == [1, 3]
+    history = out / HISTORY_FILE
+    settled = edit(
+        out / JAN / "report.xlsx",
+        tmp_path / "january.xlsx",
+        {
+            (1, "WIN-UNLICENSED"): ("Settled", "@finance", "Declared to OVHcloud, INV-7"),
+            (3, "WIN-UNLICENSED"): ("accepted", "ops", None),
+        },
+    )
+    assert main(["import-review", str(settled), "--history", str(history)]) == 0
+    capsys.readouterr()
+
+    february = job(out, FEB, FLEET).report
+    [open_one] = february.unsettled_shortfalls
+    assert (open_one.period, open_one.shortfall.vm_id) == (JAN, 3)
+    assert (open_one.review_status, open_one.owner) == ("accepted", "ops")
+    assert open_one.shortfall.vm_name == "app-03" and open_one.shortfall.days_unlicensed == 1
+    # VM 1 runs unbilled in February too: January's `settled` is not carried to it.
+    assert review_cells(out / FEB / "report.xlsx", 1, "WIN-UNLICENSED") == (
+        None,
+        "@finance",
+        "Declared to OVHcloud, INV-7",
+    )
+    assert review_cells(out / FEB / "report.xlsx", 3, "WIN-UNLICENSED")[0] == "accepted"
+    march = job(out, "2026-03", FLEET).report.to_json()
+    assert [(item["period"], item["vm_id"]) for item in march["unsettled_shortfalls"]] == [
+        (JAN, 3),
+        (FEB, 1),
+        (FEB, 3),
+    ]
+
+    # Clearing January's review in its workbook unsettles it again.
+    cleared = edit(
+        out / JAN / "report.xlsx", tmp_path / "again.xlsx", {(1, "WIN-UNLICENSED"): (None,) * 3}
+    )
+    assert main(["import-review", str(cleared), "--history", str(history)]) == 0
+    april = job(out, "2026-04", FLEET).report
+    assert (JAN, 1) in {(item.period, item.shortfall.vm_id) for item in april.unsettled_shortfalls}
 
 
 @pytest.fixture(scope="module")

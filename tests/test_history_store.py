@@ -130,7 +130,7 @@ def test_migrates_a_version_1_file_and_keeps_its_runs(tmp_path: Path) -> None:
     out.mkdir()
     version_1_file(out / HISTORY_FILE)
     with HistoryStore.open(out / HISTORY_FILE) as store:
-        assert store.schema_version == SCHEMA_VERSION == 3
+        assert store.schema_version == SCHEMA_VERSION == 4
         [january] = store.runs_before("2026-02", 12)
     assert january.counts("open_by_severity") == {"high": 1, "medium": 0, "low": 0, "info": 0}
     assert january.summary["by_status"] == {"open": 1, "byol": 1}
@@ -142,6 +142,32 @@ def test_migrates_a_version_1_file_and_keeps_its_runs(tmp_path: Path) -> None:
     assert found[(2, "WIN-CLIENT-OS")]["change"] == "persisting"
     assert ("licence_set", 3) not in {(e["event"], e["vm_id"]) for e in feb["changes"]}
     assert [e["event"] for e in feb["changes"]] == ["vm_added", "vm_added"]
+    assert integrity(out / HISTORY_FILE) == "ok"
+
+
+def test_migrates_a_version_3_file_and_records_shortfalls_from_then_on(tmp_path: Path) -> None:
+    """Version 4 adds the shortfalls: a run recorded before it has none to list; the runs
+    after it record theirs and the next period lists them until they are settled."""
+    out = tmp_path / "out"
+    job(out, "2026-01", FLEET)  # VM 1: a Windows server running unlicensed, a shortfall
+    db = sqlite3.connect(out / HISTORY_FILE, isolation_level=None)
+    db.execute("DROP TABLE shortfall")
+    db.execute("DROP TABLE shortfall_review")
+    db.execute("PRAGMA user_version = 3")
+    db.close()
+    with HistoryStore.open(out / HISTORY_FILE) as store:
+        assert store.schema_version == SCHEMA_VERSION == 4
+        assert store.unsettled_shortfalls("2026-02") == ()
+        assert store.periods() == ["2026-01"]
+    feb = job(out, "2026-02", FLEET).report
+    assert feb.unsettled_shortfalls == ()
+    assert [item.vm_id for item in feb.shortfalls] == [1]
+    [unsettled] = job(out, "2026-03", FLEET).report.unsettled_shortfalls
+    assert (unsettled.period, unsettled.shortfall.vm_id, unsettled.review_status) == (
+        "2026-02",
+        1,
+        None,
+    )
     assert integrity(out / HISTORY_FILE) == "ok"
 
 

@@ -12,6 +12,7 @@ from audit.evaluate.position import (
     licence_totals,
     licences,
 )
+from audit.model.exposure import Exposure, LicenceExposure, Source
 from audit.model.snapshot import DatacenterSnapshot, RunMeta, ServiceSnapshot, Snapshot
 
 A, B = "pcc-192-0-2-1", "pcc-198-51-100-2"
@@ -86,36 +87,81 @@ def fleet() -> Snapshot:
 
 
 def row(
-    service: str, dc_id: int, value: str, billable: bool, vms: int, vcpus: int, listed: int | None
+    service: str,
+    dc_id: int,
+    value: str,
+    billable: bool,
+    vms: int,
+    vcpus: int,
+    listed: int | None,
+    billed: tuple[int, int] = (0, 0),
 ) -> LicenceRow:
-    return LicenceRow(service, dc_id, value, billable, vms, vcpus, vms, vms, listed)
+    return LicenceRow(service, dc_id, value, billable, vms, vcpus, vms, vms, listed, *billed)
 
 
 def test_licence_rows_by_hand() -> None:
+    # Without observations the snapshot is the period: billed are the VMs powered on with a
+    # billable value (VM 2 is off, OVHcloud managed and unlicensed are not billed).
     assert licences(fleet()) == (
-        row(A, 1, "windows 2008 R2 Standard", True, 1, 1, 1),
+        row(A, 1, "windows 2008 R2 Standard", True, 1, 1, 1, (1, 1)),
         row(A, 1, "windows 2016 Standard", True, 0, 0, 1),
-        row(A, 1, W19, True, 3, 8, 5),  # VMs 1, 2 and 10; deleted 3 left out, listed 3 and 99
-        row(A, 1, W22D, True, 1, 2, 1),
+        row(A, 1, W19, True, 3, 8, 5, (2, 6)),  # VMs 1, 2, 10; deleted 3 out, listed 3 and 99
+        row(A, 1, W22D, True, 1, 2, 1, (1, 2)),
         row(A, 1, "OVHcloud managed", False, 1, 2, 1),
         row(A, 1, "unlicensed windows guestos", False, 1, 2, 1),
-        row(A, 2, W19, True, 1, 4, None),  # vmLicensed unread
-        row(B, 1, "windows 2022 Standard", True, 1, 16, 1),
+        row(A, 2, W19, True, 1, 4, None, (1, 4)),  # vmLicensed unread
+        row(B, 1, "windows 2022 Standard", True, 1, 16, 1, (1, 16)),
     )
 
 
 def test_totals_per_service_per_licence_and_overall() -> None:
     assert licence_totals(licences(fleet())) == (
-        LicenceTotal(A, None, 6, 15, 6, 8),
-        LicenceTotal(B, None, 1, 16, 1, 1),
-        LicenceTotal(None, "windows 2008 R2 Standard", 1, 1, 1, 1),
-        LicenceTotal(None, "windows 2016 Standard", 0, 0, 0, 1),
-        LicenceTotal(None, W19, 4, 12, 4, 5),
-        LicenceTotal(None, W22D, 1, 2, 1, 1),
-        LicenceTotal(None, "windows 2022 Standard", 1, 16, 1, 1),
-        LicenceTotal(None, None, 7, 31, 7, 9),
+        LicenceTotal(A, None, 6, 15, 6, 8, 5, 13),
+        LicenceTotal(B, None, 1, 16, 1, 1, 1, 16),
+        LicenceTotal(None, "windows 2008 R2 Standard", 1, 1, 1, 1, 1, 1),
+        LicenceTotal(None, "windows 2016 Standard", 0, 0, 0, 1, 0, 0),
+        LicenceTotal(None, W19, 4, 12, 4, 5, 3, 10),
+        LicenceTotal(None, W22D, 1, 2, 1, 1, 1, 2),
+        LicenceTotal(None, "windows 2022 Standard", 1, 16, 1, 1, 1, 16),
+        LicenceTotal(None, None, 7, 31, 7, 9, 6, 29),
     )
     assert licence_totals(()) == (LicenceTotal(None, None, 0, 0, 0, 0),)
+
+
+def test_billed_values_come_from_the_period_and_keep_their_rows() -> None:
+    """A value billed during the period has its row though no VM carries it at close, also in
+    a datacenter the snapshot no longer has; the billed figures are the period's."""
+    period = (
+        LicenceExposure(A, 1, W19, 4, 90, 3, 10),
+        LicenceExposure(A, 1, "windows 2025 Standard", 1, 12, 1, 8),  # carried mid-month only
+        LicenceExposure(A, 7, W22D, 1, 3, 1, 2),  # datacenter 7 is gone at the snapshot
+        LicenceExposure(A, 8, W22D, 1, 3, 0, 0),  # carried while off: nothing billed, no row
+    )
+    exposure = Exposure(Source.OBSERVATIONS, 30, (), (), (), period, ())
+    rows = {(r.service_name, r.datacenter_id, r.license): r for r in licences(fleet(), exposure)}
+    assert rows[(A, 1, W19)].billed_vms == 3 and rows[(A, 1, W19)].billed_vcpus == 10
+    added = rows[(A, 1, "windows 2025 Standard")]
+    assert (added.vms_at_close, added.peak_vms, added.billed_vms, added.billed_vcpus) == (
+        0,
+        1,
+        1,
+        8,
+    )
+    gone = rows[(A, 7, W22D)]
+    assert (gone.vms_at_close, gone.vmlicensed_at_close, gone.billed_vms) == (0, None, 1)
+    assert (A, 8, W22D) not in rows
+    # Values the period never saw carried (vmLicensed's only, or not billed) bill nothing.
+    assert rows[(A, 1, "windows 2016 Standard")].billed_vms == 0
+    assert list(rows)[-1] == (A, 7, W22D)  # after the snapshot's datacenters
+
+
+def test_a_findings_json_row_written_before_billed_figures_reads_as_unknown() -> None:
+    data = licences(fleet())[0].to_json()
+    del data["billed_vms"], data["billed_vcpus"]
+    older = LicenceRow.from_json(data)
+    assert (older.billed_vms, older.billed_vcpus) == (None, None)
+    [*_, overall] = licence_totals((older,))
+    assert (overall.vms_at_close, overall.billed_vms) == (1, 0)
 
 
 def test_control_panel_counters_on_old_guest_ids() -> None:
@@ -147,6 +193,8 @@ def test_json_rows_carry_the_contract_fields() -> None:
         "peak_vms",
         "licence_days",
         "vmlicensed_at_close",
+        "billed_vms",
+        "billed_vcpus",
     }
     panel = control_panel(fleet())[0].to_json()
     assert {"service_name", "datacenter_id", "vms", "windows_vms", "declared"} <= set(panel)

@@ -11,8 +11,11 @@ import pytest
 
 from audit.config.settings import RemediationConfig
 from audit.evaluate.rules.registry import RULE_IDS, rule_by_id
+from audit.history.changes import VmState
+from audit.model.exposure import Exposure, Source, VmPeriod
 from audit.model.findings import Finding, Severity, Status
-from audit.remediate.plan import BYPASS_FLAG, MANUAL_RULES, PLANNERS, build_plan
+from audit.model.snapshot import DatacenterSnapshot, RunMeta, ServiceSnapshot, Snapshot
+from audit.remediate.plan import BYPASS_FLAG, MANUAL_RULES, PLANNERS, build_plan, seen_licences
 from audit.runtime.plan import Action, ActionKind, Plan, PlanError
 
 SNAPSHOT_SHA = "ab" * 32
@@ -158,6 +161,17 @@ CASES = (
         reason_has=rule_by_id("GUEST-OS-DRIFT").meta.remediation,
     ),
     Case(
+        "a shortfall on a VM licensed since: nothing to set",
+        finding("WIN-UNLICENSED", "windows2019srv_64Guest", "windows 2019 Standard"),
+        ActionKind.MANUAL,
+        reason_has="carries 'windows 2019 Standard' now: nothing to set",
+    ),
+    Case(
+        "a shortfall on a VM reinstalled as Linux since",
+        finding("WIN-UNLICENSED", "rhel9_64Guest", None),
+        ActionKind.MANUAL,
+    ),
+    Case(
         "a licence finding without a VM id is manual",
         finding("LIC-NON-WINDOWS", "rhel9_64Guest", "windows 2019 Standard", vm_id=None),
         ActionKind.MANUAL,
@@ -205,8 +219,8 @@ def test_allow_bypass_flags_set_licence_actions_only() -> None:
 
 def test_one_licence_action_per_vm() -> None:
     """Two findings that both want to change one VM's licence: the registry's first keeps it."""
-    mismatch = finding("LIC-VERSION-MISMATCH", "windows2019srv_64Guest", "windows 2022 Standard")
-    unlicensed = replace(mismatch, rule_id="WIN-UNLICENSED", severity=Severity.HIGH)
+    mismatch = finding("LIC-VERSION-MISMATCH", "windows2019srv_64Guest", "windows 2016 Standard")
+    unlicensed = replace(mismatch, rule_id="WIN-UNLICENSED", severity=Severity.HIGH, license=None)
     for order in ([mismatch, unlicensed], [unlicensed, mismatch]):
         plan = build_plan(order, SNAPSHOT_SHA, RemediationConfig())
         kinds = {action.rule_id: action for action in plan.actions}
@@ -223,7 +237,7 @@ def mixed_findings() -> list[Finding]:
         finding("WIN-UNLICENSED", "windows2019srv_64Guest", None, vm_id=5, service="pcc-b"),
         finding("LIC-NON-WINDOWS", "rhel9_64Guest", "windows 2019 Standard", vm_id=4),
         finding("WIN-UNLICENSED", "windows2019srv_64Guest", None, vm_id=7),
-        finding("LIC-VERSION-MISMATCH", "windows2019srv_64Guest", "windows 2022 Standard", vm_id=2),
+        finding("LIC-VERSION-MISMATCH", "windows2019srv_64Guest", "windows 2016 Standard", vm_id=2),
         finding("WIN-UNLICENSED", "windows9Server64Guest", None, vm_id=1),
     ]
 
@@ -343,3 +357,156 @@ def test_bad_plan_files_name_the_field(text: str, error: str) -> None:
 def test_every_rule_is_planned_or_explicitly_manual() -> None:
     assert set(PLANNERS).isdisjoint(MANUAL_RULES)
     assert set(PLANNERS) | MANUAL_RULES == set(RULE_IDS)
+
+
+def test_set_licence_only_on_vms_powered_on_at_the_snapshot() -> None:
+    findings = [
+        finding("WIN-UNLICENSED", "windows2019srv_64Guest", None, vm_id=1),
+        finding("WIN-UNLICENSED", "windows2019srv_64Guest", None, vm_id=2),
+        replace(
+            finding("LIC-VERSION-MISMATCH", "windows2019srv_64Guest", "windows 2016 Standard", 3),
+            power_state="poweredOff",
+        ),
+        replace(finding("WIN-UNLICENSED", WIN22, None, vm_id=4), power_state=None),  # gone
+    ]
+    on_at_close = {(SERVICE, 1, 1)}
+    plan = build_plan(findings, SNAPSHOT_SHA, RemediationConfig(), powered_on=on_at_close)
+    by_vm = {action.vm_id: action for action in plan.actions}
+    assert by_vm[1].action is ActionKind.SET_LICENSE
+    for vm_id in (2, 3, 4):
+        assert by_vm[vm_id].action is ActionKind.MANUAL
+        assert "not powered on at the snapshot" in by_vm[vm_id].reason
+    assert "power state poweredOff" in by_vm[3].reason
+    # Without the set, each finding's own power state decides (null counts as on).
+    plan = build_plan(findings, SNAPSHOT_SHA, RemediationConfig())
+    kinds = {action.vm_id: action.action for action in plan.actions}
+    assert kinds == {
+        1: ActionKind.SET_LICENSE,
+        2: ActionKind.SET_LICENSE,
+        3: ActionKind.MANUAL,
+        4: ActionKind.SET_LICENSE,
+    }
+
+
+WIN22 = "windows2019srvNext_64Guest"  # Windows Server 2022
+
+
+@pytest.mark.parametrize(
+    ("rule", "guest", "licence", "seen", "config", "target", "reason"),
+    [
+        pytest.param(
+            "WIN-UNLICENSED",
+            WIN22,
+            None,
+            ("windows 2022 Standard SQL2019 Standard",),
+            RemediationConfig(),
+            "windows 2022 Standard SQL2019 Standard",
+            "seen with 'windows 2022 Standard SQL2019 Standard', so the plan keeps its SQL",
+            id="vmLicensed listed a bundle: the bundle, never plain Windows",
+        ),
+        pytest.param(
+            "WIN-UNLICENSED",
+            WIN22,
+            "unlicensed windows guestos",
+            ("windows 2019 Standard SQL2019 Web", "unlicensed windows guestos"),
+            RemediationConfig(default_edition="Datacenter"),
+            "windows 2022 Standard SQL2019 Web",
+            "keeps its SQL Server part",
+            id="the Windows edition it was seen with, the guest's version",
+        ),
+        pytest.param(
+            "WIN-UNLICENSED",
+            WIN22,
+            None,
+            ("windows 2019 Datacenter Core", "windows 2016 Standard SQL2016 Web"),
+            RemediationConfig(default_edition="Datacenter"),
+            None,
+            "no Windows Server 2022 licence with SQL2016 Web",
+            id="no settable bundle for the version: manual",
+        ),
+        pytest.param(
+            "WIN-UNLICENSED",
+            WIN22,
+            None,
+            ("windows 2022 Standard SQL2019 Standard", "windows 2022 Standard SQL2022 Web"),
+            RemediationConfig(),
+            None,
+            "several SQL Server bundles",
+            id="two SQL Server parts seen: manual",
+        ),
+        pytest.param(
+            "LIC-VERSION-MISMATCH",
+            WIN22,
+            "windows 2019 Standard",
+            ("windows 2019 Standard SQL2022 Standard",),
+            RemediationConfig(),
+            "windows 2022 Standard SQL2022 Standard",
+            "keeps its SQL Server part",
+            id="the VM's licence plain, vmLicensed a bundle: the bundle",
+        ),
+        pytest.param(
+            "LIC-VERSION-MISMATCH",
+            WIN22,
+            "windows 2019 Standard SQL2019 Standard",
+            (),
+            RemediationConfig(),
+            "windows 2022 Standard SQL2019 Standard",
+            "the current edition",
+            id="its own bundle: the same bundle of the guest's version",
+        ),
+        pytest.param(
+            "WIN-UNLICENSED",
+            WIN22,
+            None,
+            ("windows 2022 Datacenter", "OVHcloud managed"),
+            RemediationConfig(),
+            "windows 2022 Standard",
+            "from the configuration",
+            id="no bundle seen: the configured edition",
+        ),
+    ],
+)
+def test_a_vm_seen_with_a_sql_bundle_keeps_its_sql_server_part(
+    rule: str,
+    guest: str,
+    licence: str | None,
+    seen: tuple[str, ...],
+    config: RemediationConfig,
+    target: str | None,
+    reason: str,
+) -> None:
+    subject = finding(rule, guest, licence, vm_id=5)
+    plan = build_plan([subject], SNAPSHOT_SHA, config, seen={(SERVICE, 1, 5): seen})
+    [action] = plan.actions
+    assert action.target_license == target
+    assert action.action is (ActionKind.MANUAL if target is None else ActionKind.SET_LICENSE)
+    assert reason in action.reason
+
+
+def test_seen_licences_gathers_the_vm_vmlicensed_and_the_period() -> None:
+    raw = {"vmId": 5, "name": "sql", "license": "windows 2022 Standard"}
+    dc = DatacenterSnapshot(
+        1,
+        {},
+        (5, 6),
+        (raw,),
+        ({"vmId": 5, "license": "windows 2022 Standard SQL2019 Standard"}, {"vmId": 6}),
+    )
+    snapshot = Snapshot(
+        RunMeta("2026-06-01T00:00:00Z", "t", "t"), (ServiceSnapshot(SERVICE, {}, (dc,)),)
+    )
+    vms = {(SERVICE, 1, 5): VmState("sql", WIN22, "windows 2022 Standard", "poweredOn", 2)}
+    exposure = Exposure(
+        Source.OBSERVATIONS,
+        30,
+        (),
+        (),
+        (),
+        (),
+        (),
+        {(SERVICE, 1, 7): VmPeriod(3, 3, 0, carried=("windows 2019 Standard SQL2019 Web",))},
+    )
+    assert seen_licences(vms, snapshot, exposure) == {
+        (SERVICE, 1, 5): ("windows 2022 Standard", "windows 2022 Standard SQL2019 Standard"),
+        (SERVICE, 1, 7): ("windows 2019 Standard SQL2019 Web",),
+    }

@@ -231,6 +231,13 @@ def test_history_sections_only_when_present(
     assert "First seen" in rich.find(".//main").text_content()
     (review,) = [td for td in rich.find_class("l-review") if td.text_content().strip()]
     assert review.text_content() == "accepted=Janeticket <CHG-1>"
+    # Earlier periods' shortfalls not reviewed settled, names as text.
+    exposure = rich.get_element_by_id("exposure")
+    unsettled = exposure.xpath(".//h3[starts-with(., 'Shortfalls of earlier')]/following::table[1]")
+    rows = [row.text_content() for row in unsettled[0].xpath(".//tbody/tr")]
+    assert len(rows) == 2 and "<b>tmp-build</b>" in rows[0] and "=Jane" in rows[0]
+    assert "2025-09" in rows[1] and not exposure.xpath(".//b")
+    assert "billing guide, updated 2024-03-21" in exposure.text_content()
 
 
 def test_rerender_is_byte_identical(run: RunData, page: Path, tmp_path: Path) -> None:

@@ -301,7 +301,7 @@ def test_review_columns_validated_and_the_sheet_sortable(book: Any) -> None:
     assert sheet.protection.sheet is False
     (validation,) = sheet.data_validations.dataValidation
     assert validation.type == "list"
-    assert validation.formula1 == '"open,accepted,fixed,false positive"'
+    assert validation.formula1 == '"open,accepted,fixed,false positive,settled"'
     review = len(FINDINGS_HEADERS) + 1
     letter = openpyxl.utils.get_column_letter(review)
     assert str(validation.sqref) == f"{letter}2:{letter}{sheet.max_row}"
@@ -430,6 +430,13 @@ def test_history_adds_columns_reviews_and_sheets(history_book: Any, run: RunData
     assert changes[-1][6].value == "@rm -rf" and changes[-1][6].quotePrefix
     assert changes[-2][9].value == "windows 2019 Standard Core"  # after
     assert book["Summary"]._charts  # the trend, as a native chart
+    exposure = [row for row in book["Exposure"].iter_rows() if row and row[0].value]
+    unsettled = [row for row in exposure if row[0].value in ("2025-10", "2025-09")]
+    assert [(row[0].value, row[3].value, row[4].value) for row in unsettled] == [
+        ("2025-10", 1077, "<b>tmp-build</b>"),
+        ("2025-09", 1078, "<b>tmp-build</b>"),
+    ]
+    assert unsettled[0][8].value == "=Jane" and unsettled[0][8].quotePrefix
 
 
 def test_libreoffice_reads_every_sheet_as_written(xlsx: Path, tmp_path: Path) -> None:

@@ -506,6 +506,8 @@ _LEGACY = (
     - _SPECIAL
 )
 _EDITION_VERSION = re.compile(r"windows (\d{4}(?: R2)?) ")
+# Windows Server versions oldest first, to tell an older licence from a newer one.
+_ORDER = ("2003", "2008", "2008 R2", "2012", "2012 R2", "2016", "2019", "2022", "2025")
 
 # Every guestId the generator uses, classified by hand from VMware's guestId list: a Windows
 # server (with the versions its licence may be for; None when the id does not tell), a
@@ -547,9 +549,11 @@ _GUESTS: dict[str | None, tuple[str, frozenset[str] | None]] = {
 
 def _rules_by_the_book(vm: dict[str, Any], entry: dict[str, Any] | None) -> frozenset[str]:
     """DESIGN.md's rule table, written independently of the generator's intent."""
-    if vm["powerState"] == "deleted":
-        return frozenset()
     guest, licence = vm["guestOsFamily"], vm["license"]
+    if vm["powerState"] == "deleted":  # only LIC-DELETED-DECLARED looks at it
+        billable = _SETTABLE | _LEGACY
+        declared = licence in billable or (entry is not None and entry["license"] in billable)
+        return frozenset({"LIC-DELETED-DECLARED"} if declared else ())
     kind, versions = _GUESTS[guest]
     unknown = kind == _UNKNOWN
     windows = kind in (_SERVER, _CLIENT)
@@ -568,8 +572,11 @@ def _rules_by_the_book(vm: dict[str, Any], entry: dict[str, Any] | None) -> froz
     if server and edition and versions is not None:
         match = _EDITION_VERSION.match(licence)
         assert match is not None
-        if match.group(1) not in versions:
+        rank = _ORDER.index(match.group(1))
+        if rank < min(_ORDER.index(version) for version in versions):
             rules.add("LIC-VERSION-MISMATCH")
+        elif rank > max(_ORDER.index(version) for version in versions):
+            rules.add("LIC-VERSION-DOWNGRADE")
     if legacy:
         rules.add("LIC-LEGACY")
     special = ("OVHcloud managed", "unlicensed windows guestos")
@@ -630,6 +637,8 @@ def test_generated_fleet_holds_every_anomaly_in_a_clean_majority() -> None:
         "WIN-CLIENT-OS",
         "LIC-NON-WINDOWS",
         "LIC-VERSION-MISMATCH",
+        "LIC-VERSION-DOWNGRADE",
+        "LIC-DELETED-DECLARED",
         "LIC-LEGACY",
         "LIC-UNRECOGNISED",
         "GUEST-OS-UNKNOWN",

@@ -25,6 +25,7 @@ from audit.collect.collector import CollectOptions
 from audit.config.mail import MailSettings, Security
 from audit.deliver.delivery import deliver
 from audit.evaluate.exceptions import load_exceptions
+from audit.evaluate.knowledge import GuestKind, interpret_guest_os
 from audit.exposure.observe import record_day
 from audit.history.store import HISTORY_FILE
 from audit.job import (
@@ -52,6 +53,7 @@ from audit.simulator.api import (
 from audit.simulator.direct import snapshot_of
 from audit.simulator.fleet import TOOLS_GUEST_OS_FAMILY, Datacenter, Fleet, Vm
 from audit.simulator.generate import GeneratedFleet, generate_fleet
+from audit.simulator.licences import GUEST_VERSIONS, licence_fits_guest
 from audit.simulator.server import Simulator
 from audit.support.errors import ExitCode
 from audit.support.fsutil import atomic_write_bytes, atomic_write_text
@@ -151,9 +153,13 @@ def _set(dc: Datacenter, vm_id: int, **fields: object) -> None:
 
 @dataclass
 class MonthOfChanges:
-    """The first month's life, day by day: a build VM runs Windows unlicensed from the 3rd
-    and is deleted on the 20th; a powered-off unlicensed server runs from the 10th to the
-    12th; a running unlicensed server gets its licence on the 15th."""
+    """The first month's life, day by day, one case of OVHcloud's billing rule each: a build
+    VM runs Windows unlicensed from the 3rd and is deleted on the 20th (billed nothing: a
+    shortfall); a powered-off unlicensed server runs from the 10th to the 12th (a shortfall,
+    off at the snapshot: no licence planned); a running unlicensed server gets its licence on
+    the 15th (billed for the month: interim, covered); a licensed VM is deleted on the 22nd
+    with its licence still declared; a SQL Server VM loses its licence on the 25th (the plan
+    sets its SQL bundle back, never plain Windows)."""
 
     fleet: Fleet
     build_id: int = 0
@@ -167,7 +173,7 @@ class MonthOfChanges:
             for _, _, vm in self.fleet.vms()
             for where in self._datacenter_of(vm.vm_id)
             if vm.license is None
-            and (vm.guest_os_family or "").startswith("windows2019srv")
+            and interpret_guest_os(vm.guest_os_family).kind is GuestKind.WINDOWS_SERVER
             and vm.fields.get("powerState") == "poweredOff"
         ]
         running = [
@@ -208,7 +214,30 @@ class MonthOfChanges:
         elif day == 20 and self.build_id in dc.vms:
             del dc.vms[self.build_id]
             changes.append(f"VM {self.build_id} tmp-build-01 deleted")
+        elif day == 22 and (plain := self._running_with(sql=False)):
+            where, vm = plain[0]
+            _set(where, vm.vm_id, powerState="deleted")
+            changes.append(f"VM {vm.vm_id} deleted in vCenter, its '{vm.license}' still declared")
+        elif day == 25 and (bundles := self._running_with(sql=True)):
+            where, vm = bundles[0]
+            where.set_license(vm.vm_id, None)
+            changes.append(f"VM {vm.vm_id} loses its licence '{vm.license}' (removed by mistake)")
         return changes
+
+    def _running_with(self, sql: bool) -> list[tuple[Datacenter, Vm]]:
+        """Running VMs whose licence fits a guest of one Windows version, with a SQL Server
+        bundle or a plain Windows edition."""
+        return [
+            (where, vm)
+            for _, _, vm in self.fleet.vms()
+            for where in self._datacenter_of(vm.vm_id)
+            if vm.fields.get("powerState") == "poweredOn"
+            and vm.license is not None
+            and ("SQL" in vm.license) == sql
+            and len(GUEST_VERSIONS.get(vm.guest_os_family or "", ())) == 1
+            and licence_fits_guest(vm.license, vm.guest_os_family)
+            and vm.tools_guest_os_family == vm.guest_os_family
+        ]
 
     def _datacenter_of(self, vm_id: int) -> list[Datacenter]:
         return [

@@ -1,8 +1,9 @@
 """Snapshot + exceptions register -> findings, exception states and summary. Pure.
 
-One pass over the VMs: every rule runs on every non-deleted VM, the datacenter checks on each
-datacenter, then the register is applied. Lookups are by dict, so the cost grows linearly with
-the fleet (a 100,000-VM snapshot takes seconds).
+One pass over the VMs: every rule runs on every non-deleted VM (deleted ones only meet the
+rules that look at them), the datacenter checks on each datacenter, the period rules on the
+VMs the period saw that the snapshot does not evaluate, then the register is applied. Lookups
+are by dict, so the cost grows linearly with the fleet (a 100,000-VM snapshot takes seconds).
 
 How register rows apply (a decision of this stage, for the README):
 - a row covers the findings of its VM whose rule is its `rule_id` (or every rule for `*`);
@@ -25,11 +26,13 @@ from audit.evaluate.records import (
     DELETED,
     POWERED_ON,
     DatacenterRecord,
+    Gone,
+    GoneVm,
     LicensedEntry,
     VmRecord,
 )
-from audit.evaluate.rules import exc_expired, exc_stale, win_unlicensed_interim
-from audit.evaluate.rules.base import DatacenterCheck, RegisterCheck, RuleMeta, VmCheck
+from audit.evaluate.rules import exc_expired, exc_stale
+from audit.evaluate.rules.base import DatacenterCheck, GoneCheck, RegisterCheck, RuleMeta, VmCheck
 from audit.evaluate.rules.registry import RULE_IDS, RULES
 from audit.model.exceptions import (
     ANY_RULE,
@@ -50,6 +53,12 @@ _DATACENTER_CHECKS: tuple[tuple[RuleMeta, DatacenterCheck], ...] = tuple(
 )
 _REGISTER_CHECKS: tuple[tuple[RuleMeta, RegisterCheck], ...] = tuple(
     (rule.meta, rule.check_register) for rule in RULES if rule.check_register is not None
+)
+_DELETED_CHECKS: tuple[tuple[RuleMeta, VmCheck], ...] = tuple(
+    (rule.meta, rule.check_deleted) for rule in RULES if rule.check_deleted is not None
+)
+_GONE_CHECKS: tuple[tuple[RuleMeta, GoneCheck], ...] = tuple(
+    (rule.meta, rule.check_gone) for rule in RULES if rule.check_gone is not None
 )
 _RULE_RANK = {rule_id: rank for rank, rule_id in enumerate(RULE_IDS)}
 _STATUS_OF_KIND = {ExceptionKind.BYOL: Status.BYOL, ExceptionKind.WAIVER: Status.WAIVED}
@@ -102,14 +111,15 @@ def evaluate(
 ) -> Evaluation:
     """Run every rule over the snapshot and apply the exceptions register as of `today`.
 
-    With the period's `exposure`, each VM's rules also see its days over the period, and a VM
-    that ran unlicensed during it but is gone at the snapshot raises WIN-UNLICENSED-INTERIM.
+    With the period's `exposure`, each VM's rules also see its days over the period, and the
+    period rules also see the VMs it saw that the snapshot does not evaluate (deleted, no
+    longer listed, or not read).
     """
     run = _Run(snapshot, exceptions, today, exposure)
     for service in snapshot.services:
         for datacenter in service.datacenters:
             run.datacenter(service.service_name, datacenter)
-    run.gone_unlicensed()
+    run.gone()
     states = run.register_findings()
     findings = sorted(run.findings, key=_order)
     services = [service.service_name for service in snapshot.services]
@@ -145,6 +155,7 @@ class _Run:
             self.row_vms_by_dc.setdefault(row.vm_key[:2], set()).add(row.vm_id)
         self.presence: dict[VmKey, _Presence] = {}
         self.subjects: dict[VmKey, _Subject] = {}
+        self.deleted_subjects: dict[VmKey, _Subject] = {}
         self.findings: list[Finding] = []
         self.usage: dict[tuple[str, int, str | None], list[int]] = {}
         failures = snapshot.coverage.failures
@@ -186,6 +197,8 @@ class _Run:
                 self.subjects[key] = _Subject.of_vm(vm)
             if not deleted:
                 self.vm(vm)
+            else:
+                self.deleted_vm(vm)
         for vm_id in row_vms:
             if vm_id in listed:
                 self.presence.setdefault((service_name, dc_id, vm_id), _Presence.UNREAD)
@@ -218,19 +231,38 @@ class _Run:
                 self.add(meta, vm.service_name, vm.datacenter_id, vm.vm_id, subject, message)
         self.register_checks(vm)
 
-    def gone_unlicensed(self) -> None:
-        """WIN-UNLICENSED-INTERIM for the VMs that ran unlicensed during the period and are
-        deleted or no longer listed at the snapshot. A VM whose scope the snapshot could not
-        read is not gone: nothing is said of it."""
+    def deleted_vm(self, vm: VmRecord) -> None:
+        """The rules about deleted VMs (LIC-DELETED-DECLARED); the VM is kept as the subject
+        of the period rules' findings about it."""
+        if vm.vm_id is None:
+            return
+        subject = _Subject.of_vm(vm)
+        self.deleted_subjects.setdefault((vm.service_name, vm.datacenter_id, vm.vm_id), subject)
+        for meta, check in _DELETED_CHECKS:
+            message = check(vm)
+            if message is not None:
+                self.add(meta, vm.service_name, vm.datacenter_id, vm.vm_id, subject, message)
+
+    def gone(self) -> None:
+        """The period rules over the VMs the period's observations saw that the snapshot does
+        not evaluate: deleted (the snapshot's record is the subject), no longer listed, or in
+        a scope the snapshot could not read (each rule decides what it can say of those)."""
         if self.exposure is None:
             return
-        meta = win_unlicensed_interim.META
         for vm in self.exposure.vms:
             key = vm.key
-            if vm.days_unlicensed == 0 or key in self.live or self._gone_unread(key):
+            if key in self.live:
                 continue
-            message = win_unlicensed_interim.describe_gone(vm.period, key in self.deleted)
-            self.add(meta, *key, _Subject.of_exposure(vm), message)
+            if key in self.deleted:
+                why = Gone.DELETED
+            else:
+                why = Gone.UNREAD if self._gone_unread(key) else Gone.UNLISTED
+            gone = GoneVm(vm.period, why)
+            for meta, check in _GONE_CHECKS:
+                message = check(gone)
+                if message is not None:
+                    subject = self.deleted_subjects.get(key) or _Subject.of_exposure(vm)
+                    self.add(meta, *key, subject, message)
 
     def _gone_unread(self, key: VmKey) -> bool:
         """Whether the snapshot may not have read the VM (so it is not known to be gone)."""

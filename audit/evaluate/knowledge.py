@@ -63,6 +63,37 @@ class GuestOs:
             return None
         return version in self.versions
 
+    def against(self, version: str) -> int | None:
+        """A licence of `version` against this guest's version: -1 older, 0 fits, 1 newer;
+        None when either version is unknown."""
+        if self.versions is None or version not in _VERSION_RANK:
+            return None
+        if version in self.versions:
+            return 0
+        ranks = [_VERSION_RANK[known] for known in self.versions if known in _VERSION_RANK]
+        if ranks and _VERSION_RANK[version] < min(ranks):
+            return -1
+        if ranks and _VERSION_RANK[version] > max(ranks):
+            return 1
+        return None
+
+
+# Windows Server versions, oldest first: what "an older licence" means.
+WINDOWS_VERSIONS: tuple[str, ...] = (
+    "NT 4.0",
+    "2000",
+    "2003",
+    "2008",
+    "2008 R2",
+    "2012",
+    "2012 R2",
+    "2016",
+    "2019",
+    "2022",
+    "2025",
+)
+_VERSION_RANK = {version: rank for rank, version in enumerate(WINDOWS_VERSIONS)}
+
 
 _LATER_THAN_2012 = ("2016", "2019", "2022", "2025")
 

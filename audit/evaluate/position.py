@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 
 from audit.evaluate.knowledge import interpret_licence
-from audit.evaluate.records import DELETED, VmRecord
+from audit.evaluate.records import DELETED, VmRecord, is_powered_on
 from audit.model.exposure import Exposure, LicenceExposure
 from audit.model.position import ControlPanelRow, LicenceRow, LicenceTotal
 from audit.model.snapshot import DatacenterSnapshot, Snapshot
@@ -39,20 +39,27 @@ def licences(snapshot: Snapshot, exposure: Exposure | None = None) -> tuple[Lice
     """One row per service, datacenter and licence value, ordered by service, datacenter,
     billable first, then value.
 
-    With the period's `exposure`, `peak_vms` and `licence_days` are its figures (observed days
-    inside the period), and a value carried during the period but no longer at the snapshot has
-    a row too (0 VMs at close); a datacenter gone from the snapshot has none."""
+    With the period's `exposure`, `peak_vms`, `licence_days`, `billed_vms` and `billed_vcpus`
+    are its figures (observed days inside the period), and a value carried during the period
+    but no longer at the snapshot has a row too (0 VMs at close), even in a datacenter gone
+    from the snapshot when the value was billed there. Without it, the snapshot stands for the
+    period: billed are the VMs powered on at the snapshot."""
     figures = None if exposure is None else exposure.licence_figures()
     rows: list[LicenceRow] = []
     for service_name, dc in _datacenters(snapshot):
         vms: Counter[str] = Counter()
         vcpus: Counter[str] = Counter()
+        running: Counter[str] = Counter()
+        running_vcpus: Counter[str] = Counter()
         for raw in dc.vms:
             vm = VmRecord.from_api(raw, service_name, dc.datacenter_id, None)
             if vm.power_state == DELETED or vm.license is None:
                 continue
             vms[vm.license] += 1
             vcpus[vm.license] += vm.cpu_num
+            if is_powered_on(vm.power_state) and vm.licence.is_windows_edition:
+                running[vm.license] += 1
+                running_vcpus[vm.license] += vm.cpu_num
         listed: Counter[str] | None = None
         if dc.vm_licensed is not None:
             listed = Counter(
@@ -77,9 +84,42 @@ def licences(snapshot: Snapshot, exposure: Exposure | None = None) -> tuple[Lice
                     peak_vms=vms[value] if figures is None else _peak(period),
                     licence_days=vms[value] if figures is None else _days(period),
                     vmlicensed_at_close=None if listed is None else listed[value],
+                    billed_vms=running[value] if figures is None else _billed(period)[0],
+                    billed_vcpus=running_vcpus[value] if figures is None else _billed(period)[1],
                 )
             )
-    return tuple(rows)
+    return tuple(rows) + _billed_elsewhere(snapshot, figures)
+
+
+def _billed_elsewhere(
+    snapshot: Snapshot, figures: dict[tuple[str, int, str], LicenceExposure] | None
+) -> tuple[LicenceRow, ...]:
+    """Rows for values billed in a datacenter the snapshot no longer has (nothing at close)."""
+    here = {(service_name, dc.datacenter_id) for service_name, dc in _datacenters(snapshot)}
+    gone = sorted(
+        (
+            period
+            for (service_name, dc_id, _), period in (figures or {}).items()
+            if (service_name, dc_id) not in here and period.billed_vms
+        ),
+        key=lambda row: (row.service_name, row.datacenter_id, _licence_order(row.license)),
+    )
+    return tuple(
+        LicenceRow(
+            service_name=period.service_name,
+            datacenter_id=period.datacenter_id,
+            license=period.license,
+            billable=True,
+            vms_at_close=0,
+            vcpus_at_close=0,
+            peak_vms=period.peak_vms,
+            licence_days=period.licence_days,
+            vmlicensed_at_close=None,
+            billed_vms=period.billed_vms,
+            billed_vcpus=period.billed_vcpus,
+        )
+        for period in gone
+    )
 
 
 def _peak(figures: LicenceExposure | None) -> int:
@@ -90,25 +130,32 @@ def _days(figures: LicenceExposure | None) -> int:
     return 0 if figures is None else figures.licence_days
 
 
+def _billed(figures: LicenceExposure | None) -> tuple[int, int]:
+    return (0, 0) if figures is None else (figures.billed_vms, figures.billed_vcpus)
+
+
 def _licence_order(value: str) -> tuple[bool, str]:
     return (not interpret_licence(value).is_windows_edition, value)
 
 
 def licence_totals(rows: Sequence[LicenceRow]) -> tuple[LicenceTotal, ...]:
     """Billable rows summed per service, then per licence value over every service, then
-    overall (always present, zeros when nothing is billable)."""
+    overall (always present, zeros when nothing is billable); billed figures a findings.json
+    written before them lacks count as 0."""
     sums: dict[tuple[str | None, str | None], list[int]] = {}
     for row in rows:
         if not row.billable:
             continue
         listed = row.vmlicensed_at_close or 0
         for key in ((row.service_name, None), (None, row.license), (None, None)):
-            total = sums.setdefault(key, [0, 0, 0, 0])
+            total = sums.setdefault(key, [0] * 6)
             total[0] += row.vms_at_close
             total[1] += row.vcpus_at_close
             total[2] += row.licence_days
             total[3] += listed
-    sums.setdefault((None, None), [0, 0, 0, 0])
+            total[4] += row.billed_vms or 0
+            total[5] += row.billed_vcpus or 0
+    sums.setdefault((None, None), [0] * 6)
 
     def order(key: tuple[str | None, str | None]) -> tuple[int, str]:
         service, value = key

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from audit.evaluate.knowledge import (
@@ -142,3 +143,20 @@ class DatacenterRecord:
     datacenter_id: int
     listed_vm_ids: frozenset[int] | None
     licensed: tuple[LicensedEntry, ...] | None
+
+
+class Gone(StrEnum):
+    """Why a VM the period's observations saw is not evaluated at the snapshot."""
+
+    DELETED = "deleted"  # in state `deleted`
+    UNLISTED = "unlisted"  # its datacenter no longer lists it (or is gone)
+    UNREAD = "unread"  # listed, or in a scope, the collector could not read
+
+
+@dataclass(frozen=True, slots=True)
+class GoneVm:
+    """A VM the period's observations saw that the snapshot does not evaluate: its facts over
+    the period and why it is gone. Only the period rules look at it."""
+
+    period: VmPeriod
+    gone: Gone

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from audit.evaluate.knowledge import interpret_guest_os, interpret_licence
-from audit.evaluate.records import DELETED, POWERED_OFF, is_powered_on, is_unlicensed_server
+from audit.evaluate.records import DELETED, is_powered_on, is_unlicensed_server
 from audit.history.changes import VmKey, VmState
 from audit.history.observations import (
     Observations,
@@ -56,7 +56,8 @@ _KEY = ["service_name", "datacenter_id", "vm_id"]
 def state_table(states: Mapping[int, StateRow]) -> pd.DataFrame:
     """The stored states, indexed by id, with what the rules would say of each: `live` (not
     deleted), `on`, `unlicensed` (a powered-on Windows server guest without a licence),
-    `windows` (a Windows guest) and the integer codes `vm` and `lic` the rows group by."""
+    `windows` (a Windows guest), `billable` (carries a current or legacy Windows edition),
+    `cores` (vCPUs, 0 when unknown) and the integer codes `vm` and `lic` the rows group by."""
     # Object columns keep None as None (pandas 3 would infer its string dtype, with NaN).
     columns = zip(*states.values(), strict=True) if states else [()] * len(STATE_COLUMNS)
     table = pd.DataFrame(
@@ -86,6 +87,9 @@ def state_table(states: Mapping[int, StateRow]) -> pd.DataFrame:
         .map({value: guest.is_windows for value, guest in guests.items()})
         .astype(bool)
     )
+    billable = {value: licence.is_windows_edition for value, licence in licences.items()}
+    table["billable"] = table["live"] & table["license"].map(billable).astype(bool)
+    table["cores"] = pd.to_numeric(table["vcpus"], errors="coerce").fillna(0).astype(np.int64)
     table["vm"] = table.groupby(_KEY, sort=True).ngroup().astype(np.int32)
     carried = table["live"] & table["license"].notna()
     lic = pd.Series(-1, index=table.index, dtype=np.int32)
@@ -172,44 +176,74 @@ def _figures(observations: Observations, source: Source, period: Period, through
             "on": table["on"].to_numpy()[at],
             "unlicensed": table["unlicensed"].to_numpy()[at],
             "windows": table["windows"].to_numpy()[at] | (table["lic"].to_numpy()[at] >= 0),
+            "billed": table["on"].to_numpy()[at] & table["billable"].to_numpy()[at],
+            "cores": table["cores"].to_numpy()[at],
         }
     )
+    # OVHcloud's billing rule: a value carried on a day the VM was powered on is billed for
+    # the month, once per VM; its vCPUs are the most it had on such a day.
+    billed = frame[frame["billed"]].groupby(["lic", "vm"])["cores"].max()
     return Exposure(
         source=source,
         period_days=_days(period),
         observed_days=observed,
         missing_days=missing,
         incomplete_days=incomplete,
-        licences=_licences(frame, table),
-        vms=(vms := _vms(frame, table, [day.day for day in observations.days]))[0],
+        licences=_licences(frame, table, billed),
+        vms=(vms := _vms(frame, table, [day.day for day in observations.days], billed))[0],
         facts=vms[1],
     )
 
 
-def _licences(frame: pd.DataFrame, table: pd.DataFrame) -> tuple[LicenceExposure, ...]:
-    """Per licence value: VMs carrying it per day, then their max (peak) and sum (days)."""
+def _licences(
+    frame: pd.DataFrame, table: pd.DataFrame, billed: pd.Series
+) -> tuple[LicenceExposure, ...]:
+    """Per licence value: VMs carrying it per day, then their max (peak) and sum (days); the
+    VMs billed for it and the sum of their vCPUs."""
     carried = frame[frame["lic"] >= 0]
     per_day = carried.groupby(["lic", "day"]).size()
     figures = per_day.groupby(level="lic").agg(["max", "sum"])
+    bills = billed.groupby(level="lic").agg(["size", "sum"]).reindex(figures.index, fill_value=0)
     names = table[table["lic"] >= 0].drop_duplicates("lic").set_index("lic").loc[figures.index]
     return tuple(
-        LicenceExposure(service, int(dc), license, int(peak), int(total))
-        for service, dc, license, peak, total in zip(
+        LicenceExposure(service, int(dc), license, int(peak), int(total), int(vms), int(cores))
+        for service, dc, license, peak, total, vms, cores in zip(
             names["service_name"].tolist(),
             names["datacenter_id"].tolist(),
             names["license"].tolist(),
             figures["max"].tolist(),
             figures["sum"].tolist(),
+            bills["size"].tolist(),
+            bills["sum"].tolist(),
             strict=True,
         )
     )
 
 
+def _values_by_vm(
+    lics: Sequence[int], vms: Sequence[int], table: pd.DataFrame
+) -> dict[int, tuple[str, ...]]:
+    """(lic, vm) code pairs as each VM's licence values, sorted."""
+    carried = table[table["lic"] >= 0]
+    names = dict(zip(carried["lic"].tolist(), carried["license"].tolist(), strict=True))
+    values: dict[int, list[str]] = {}
+    for lic, vm in zip(lics, vms, strict=True):
+        values.setdefault(vm, []).append(str(names[lic]))
+    return {vm: tuple(sorted(found)) for vm, found in values.items()}
+
+
 def _vms(
-    frame: pd.DataFrame, table: pd.DataFrame, days: Sequence[str]
+    frame: pd.DataFrame, table: pd.DataFrame, days: Sequence[str], billed: pd.Series
 ) -> tuple[tuple[VmExposure, ...], dict[VmKey, VmPeriod]]:
     """Per VM: days read (not deleted), powered on, unlicensed; first and last unlicensed
-    day; its last observed state; and whether it was ever a Windows guest or licensed."""
+    day; the values billed and carried; its last observed state; and whether it was ever a
+    Windows guest or licensed."""
+    pairs = billed.index
+    billed_values = _values_by_vm(
+        pairs.get_level_values("lic").tolist(), pairs.get_level_values("vm").tolist(), table
+    )
+    carried = frame.loc[frame["lic"] >= 0, ["lic", "vm"]].drop_duplicates()
+    carried_values = _values_by_vm(carried["lic"].tolist(), carried["vm"].tolist(), table)
     live = frame[frame["live"]]
     counts = live.groupby("vm").agg(
         observed=("day", "size"),
@@ -226,7 +260,7 @@ def _vms(
     span_days = [spans[name].tolist() for name in ("min", "max")]
     facts: dict[VmKey, VmPeriod] = {}
     listed: list[VmExposure] = []
-    for (
+    for code, (
         service,
         dc,
         vm_id,
@@ -239,11 +273,19 @@ def _vms(
         windows,
         low,
         high,
-    ) in zip(*columns, *figures, *span_days, strict=True):
+    ) in zip(counts.index.tolist(), zip(*columns, *figures, *span_days, strict=True), strict=True):
         first = days[low] if low >= 0 else None
         last = days[high] if high >= 0 else None
         key = (str(service), int(dc), int(vm_id))
-        period = facts[key] = VmPeriod(int(observed), int(on), int(unlicensed), first, last)
+        period = facts[key] = VmPeriod(
+            int(observed),
+            int(on),
+            int(unlicensed),
+            first,
+            last,
+            billed_values.get(code, ()),
+            carried_values.get(code, ()),
+        )
         if windows:
             listed.append(
                 VmExposure(
@@ -256,6 +298,7 @@ def _vms(
                     days_unlicensed=period.days_unlicensed,
                     first_unlicensed=first,
                     last_unlicensed=last,
+                    billed=period.billed,
                 )
             )
     return tuple(listed), facts
@@ -269,14 +312,7 @@ def _days(period: Period) -> int:
     return (period.end - period.start).days + 1
 
 
-def idle_vms(exposure: Exposure, vms: Mapping[VmKey, VmState]) -> frozenset[VmKey]:
-    """The VMs powered off at the snapshot and on every observed day of the period: the plan
-    sets no licence on them."""
-    idle = set()
-    for key, vm in vms.items():
-        if vm.power_state != POWERED_OFF:
-            continue
-        period = exposure.period_of(key)
-        if period is None or period.days_powered_on == 0:
-            idle.add(key)
-    return frozenset(idle)
+def powered_on_vms(vms: Mapping[VmKey, VmState]) -> frozenset[VmKey]:
+    """The VMs powered on at the snapshot (any state but poweredOff and deleted): the only
+    ones the plan sets a licence on."""
+    return frozenset(key for key, vm in vms.items() if is_powered_on(vm.power_state))

@@ -7,14 +7,15 @@ same transaction, which commits only once the run folder is in place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Set
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from audit.history.changes import RunState, Unread, annotate, finding_records, vm_states
-from audit.history.store import HistoryStore, RunRecord
+from audit.history.store import HistoryStore, RunRecord, shortfall_fingerprint
 from audit.history.trend import TREND_RUNS, RunSummary, history_view
-from audit.model.history import Change, HistoryView, Sighting
+from audit.model.history import SETTLED, CarriedReview, Change, HistoryView, Sighting
 from audit.model.run import RunReport
 from audit.model.snapshot import Snapshot
 
@@ -42,7 +43,12 @@ def prepare(store: HistoryStore, snapshot: Snapshot, report: RunReport) -> Histo
         snapshot_sha256=meta.snapshot_sha256,
     )
     annotated = annotate(store.baseline(period), current).apply(report)
-    reviews = store.reviews_for(records)
+    annotated = replace(annotated, unsettled_shortfalls=store.unsettled_shortfalls(period))
+    reviews = _unsettle(
+        store.reviews_for(records),
+        {shortfall_fingerprint(item) for item in report.shortfalls},
+        store.settled_shortfalls(period),
+    )
     summary = report.summary.counts()
     view = history_view(
         store.runs_before(period, TREND_RUNS - 1),
@@ -61,8 +67,23 @@ def prepare(store: HistoryStore, snapshot: Snapshot, report: RunReport) -> Histo
         vms=vms,
         findings=records,
         reviews=reviews,
+        shortfalls=report.shortfalls,
     )
     return HistoryEntry(annotated, view, record)
+
+
+def _unsettle(
+    reviews: dict[str, CarriedReview], shortfalls: Set[str], settled: Set[str]
+) -> dict[str, CarriedReview]:
+    """A `settled` review settles one period's shortfall: carried to a shortfall of this
+    period that no review of this period settled, its status is left blank (owner and comment
+    stay), so no one reads a new unbilled month as settled."""
+    return {
+        fingerprint: replace(review, status=None)
+        if review.status == SETTLED and fingerprint in shortfalls and fingerprint not in settled
+        else review
+        for fingerprint, review in reviews.items()
+    }
 
 
 def rebuild_view(path: Path, report: RunReport) -> HistoryView:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from audit.evaluate.rules import win_unlicensed
 from audit.history.changes import (
     Baseline,
     RunState,
@@ -37,9 +38,10 @@ from audit.history.observations import (
     encode_ids,
     state_row,
 )
-from audit.history.review import ReviewSheet
+from audit.history.review import ReviewRow, ReviewSheet
 from audit.history.trend import RunSummary
-from audit.model.history import CarriedReview, FindingRecord, Review, Sighting
+from audit.model.exposure import Shortfall, UnsettledShortfall
+from audit.model.history import SETTLED, CarriedReview, FindingRecord, Review, Sighting
 from audit.model.snapshot import Coverage
 from audit.support.errors import InputError
 from audit.support.jsontypes import JSONObject
@@ -47,6 +49,12 @@ from audit.support.jsontypes import JSONObject
 HISTORY_FILE = "history.sqlite"
 APPLICATION_ID = 0x4F4C4148  # "OLAH": ovh-license-audit history
 DEFAULT_WAIT_S = 300.0
+
+
+def shortfall_fingerprint(shortfall: Shortfall) -> str:
+    """A shortfall is reviewed as its WIN-UNLICENSED finding: by that finding's fingerprint."""
+    service, dc, vm = shortfall.key
+    return f"{service}|{dc}|{vm}|{win_unlicensed.META.id}"
 
 
 class HistoryBusyError(InputError):
@@ -180,7 +188,35 @@ _V3 = _statements(
     )""",
 )
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_V1, _v2, _V3)
+# Version 4: each run's shortfalls (Windows servers that ran unbilled in its period) and their
+# reviews per period, so later runs list every earlier shortfall not reviewed `settled`. Runs
+# recorded before it have no shortfall stored: nothing of theirs is listed.
+_V4 = _statements(
+    """CREATE TABLE shortfall (
+        run_id INTEGER NOT NULL REFERENCES run (id) ON DELETE CASCADE,
+        fingerprint TEXT NOT NULL,
+        service_name TEXT NOT NULL,
+        datacenter_id INTEGER NOT NULL,
+        vm_id INTEGER NOT NULL,
+        vm_name TEXT,
+        guest_os_family TEXT,
+        days_unlicensed INTEGER NOT NULL,
+        PRIMARY KEY (run_id, fingerprint)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE shortfall_review (
+        period TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        status TEXT,
+        owner TEXT,
+        comment TEXT,
+        source TEXT NOT NULL,
+        imported_at TEXT NOT NULL,
+        imported_by TEXT NOT NULL,
+        PRIMARY KEY (period, fingerprint)
+    ) WITHOUT ROWID""",
+)
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_V1, _v2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -199,6 +235,7 @@ class RunRecord:
     vms: Mapping[VmKey, VmState]
     findings: Mapping[str, FindingRecord]
     reviews: Mapping[str, CarriedReview]
+    shortfalls: tuple[Shortfall, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -434,6 +471,44 @@ class HistoryStore:
             )
         )
 
+    def unsettled_shortfalls(self, period: str) -> tuple[UnsettledShortfall, ...]:
+        """The shortfalls of the runs before `period` whose review for their own period is not
+        `settled`, oldest period first, with that review's status and owner."""
+        rows = self._db.execute(
+            """SELECT r.period, s.service_name, s.datacenter_id, s.vm_id, s.vm_name,
+               s.guest_os_family, s.days_unlicensed, sr.status, sr.owner
+               FROM shortfall s JOIN run r ON r.id = s.run_id
+               LEFT JOIN shortfall_review sr
+                 ON sr.period = r.period AND sr.fingerprint = s.fingerprint
+               WHERE r.period < ? AND (sr.status IS NULL OR sr.status != ?)
+               ORDER BY r.period, s.service_name, s.datacenter_id, s.vm_id""",
+            (period, SETTLED),
+        )
+        return tuple(
+            UnsettledShortfall(earlier, Shortfall(*shortfall), status, owner)
+            for earlier, *shortfall, status, owner in rows
+        )
+
+    def settled_shortfalls(self, period: str) -> frozenset[str]:
+        """The fingerprints of `period`'s shortfalls a review of that period settled."""
+        return frozenset(
+            fingerprint
+            for (fingerprint,) in self._db.execute(
+                "SELECT fingerprint FROM shortfall_review WHERE period = ? AND status = ?",
+                (period, SETTLED),
+            )
+        )
+
+    def _shortfall_fingerprints(self, period: str) -> frozenset[str]:
+        return frozenset(
+            fingerprint
+            for (fingerprint,) in self._db.execute(
+                """SELECT s.fingerprint FROM shortfall s JOIN run r ON r.id = s.run_id
+                   WHERE r.period = ?""",
+                (period,),
+            )
+        )
+
     def observations(self, first: str, last: str) -> Observations:
         """The stored observations of the days from `first` to `last` (ISO), oldest first."""
         days = tuple(
@@ -566,6 +641,21 @@ class HistoryStore:
             ),
         )
         db.executemany(
+            """INSERT INTO shortfall (run_id, fingerprint, service_name, datacenter_id, vm_id,
+               vm_name, guest_os_family, days_unlicensed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                (
+                    run_id,
+                    shortfall_fingerprint(item),
+                    *item.key,
+                    item.vm_name,
+                    item.guest_os_family,
+                    item.days_unlicensed,
+                )
+                for item in run.shortfalls
+            ),
+        )
+        db.executemany(
             "INSERT INTO run_review (run_id, fingerprint, review) VALUES (?, ?, ?)",
             (
                 (run_id, fingerprint, _dump(review.to_json()))
@@ -578,11 +668,16 @@ class HistoryStore:
     ) -> ReviewOutcome:
         """Make the stored reviews of the sheet's findings what the sheet says.
 
-        The sheet has one row per finding, each a finding of a stored run (`check_run`)."""
+        The sheet has one row per finding, each a finding of a stored run (`check_run`). A row
+        of one of the period's shortfalls is also that shortfall's review for the period: the
+        one `settled` reads."""
         rows = {row.fingerprint: row for row in sheet.rows}
         existing = {review.fingerprint: review for review in self._reviews()}
+        shortfalls = self._shortfall_fingerprints(sheet.period)
         stored = cleared = unchanged = 0
         for fingerprint, row in rows.items():
+            if fingerprint in shortfalls:
+                self._save_shortfall_review(sheet.period, row, source, imported_at, imported_by)
             before = existing.get(fingerprint)
             if row.empty:
                 if before is not None:
@@ -612,6 +707,30 @@ class HistoryStore:
             )
             stored += 1
         return ReviewOutcome(stored, cleared, unchanged)
+
+    def _save_shortfall_review(
+        self, period: str, row: ReviewRow, source: str, imported_at: str, imported_by: str
+    ) -> None:
+        self._db.execute(
+            "DELETE FROM shortfall_review WHERE period = ? AND fingerprint = ?",
+            (period, row.fingerprint),
+        )
+        if row.empty:
+            return
+        self._db.execute(
+            """INSERT INTO shortfall_review (period, fingerprint, status, owner, comment, source,
+               imported_at, imported_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                period,
+                row.fingerprint,
+                row.status,
+                row.owner,
+                row.comment,
+                source,
+                imported_at,
+                imported_by,
+            ),
+        )
 
 
 def _dump(value: Any) -> str:

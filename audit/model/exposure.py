@@ -25,6 +25,15 @@ class Source(StrEnum):
     SNAPSHOT = "snapshot"  # no observation in the period: the run's snapshot alone
 
 
+# The model every billed figure follows, stated once for every report.
+BILLING_RULE = (
+    "OVHcloud bills a Windows licence at the start of the following month for every VM "
+    "deployed and powered on during the month, for the whole month (Hosted Private Cloud "
+    "billing guide, updated 2024-03-21): a VM is billed for each licence value it carried on "
+    "an observed day it was powered on. Observations are daily: a VM started and stopped "
+    "between two observations is not seen."
+)
+
 SNAPSHOT_ALONE = (
     "No daily observation falls inside the period: the snapshot alone was used, so days, "
     "peak and licence-days describe one instant, not the month."
@@ -37,7 +46,10 @@ class VmPeriod:
 
     `days_observed` counts the days it was read and not deleted (a day its scope could not be
     read is unobserved, never absent); `days_unlicensed` the days it was a powered-on Windows
-    server guest without a licence, the first and last of them in ISO form.
+    server guest without a licence, the first and last of them in ISO form. `billed` are the
+    billable licence values (current or legacy Windows editions) it carried on a day it was
+    powered on: OVHcloud bills each once for the month (its billing rule, DESIGN.md "What the
+    month cost"). `carried` is every licence value it carried on an observed day.
     """
 
     days_observed: int
@@ -45,6 +57,14 @@ class VmPeriod:
     days_unlicensed: int
     first_unlicensed: str | None = None
     last_unlicensed: str | None = None
+    billed: tuple[str, ...] = ()
+    carried: tuple[str, ...] = ()
+
+    @property
+    def shortfall(self) -> bool:
+        """Ran as a powered-on Windows server guest without a licence on an observed day, and
+        OVHcloud bills it for no licence value this period (see `billed`)."""
+        return self.days_unlicensed > 0 and not self.billed
 
 
 @dataclass(frozen=True)
@@ -62,6 +82,7 @@ class VmExposure:
     days_unlicensed: int
     first_unlicensed: str | None
     last_unlicensed: str | None
+    billed: tuple[str, ...] = ()  # absent in older files: read as ()
 
     @property
     def key(self) -> VmKey:
@@ -75,10 +96,18 @@ class VmExposure:
             self.days_unlicensed,
             self.first_unlicensed,
             self.last_unlicensed,
+            self.billed,
         )
 
+    @property
+    def shortfall(self) -> bool:
+        return self.period.shortfall
+
     def to_json(self) -> JSONObject:
-        return asdict(self)  # every field is a JSON scalar, named as in findings.json
+        data = asdict(self)  # JSON scalars named as in findings.json, `billed` a list
+        data["billed"] = list(self.billed)
+        data["shortfall"] = self.shortfall
+        return data
 
     @classmethod
     def from_json(cls, data: Any) -> VmExposure:
@@ -94,19 +123,25 @@ class VmExposure:
             days_unlicensed=_int(data["days_unlicensed"]),
             first_unlicensed=optional_string(data["first_unlicensed"]),
             last_unlicensed=optional_string(data["last_unlicensed"]),
+            billed=tuple(string(value) for value in data.get("billed", ())),
         )
 
 
 @dataclass(frozen=True)
 class LicenceExposure:
     """One licence value in one datacenter over the period: the most VMs carrying it on an
-    observed day (`peak_vms`) and the sum over observed days of the VMs carrying it."""
+    observed day (`peak_vms`), the sum over observed days of the VMs carrying it, and what
+    OVHcloud bills for it: the VMs that carried it on a day they were powered on
+    (`billed_vms`, a billable value only) and the sum over them of their highest vCPU count on
+    such a day (`billed_vcpus`)."""
 
     service_name: str
     datacenter_id: int
     license: str
     peak_vms: int
     licence_days: int
+    billed_vms: int = 0  # absent in older files: read as 0
+    billed_vcpus: int = 0
 
     def to_json(self) -> JSONObject:
         return asdict(self)
@@ -119,6 +154,68 @@ class LicenceExposure:
             license=string(data["license"]),
             peak_vms=_int(data["peak_vms"]),
             licence_days=_int(data["licence_days"]),
+            billed_vms=_int(data.get("billed_vms", 0)),
+            billed_vcpus=_int(data.get("billed_vcpus", 0)),
+        )
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    """A period's shortfall VM (findings.json `shortfalls`): it ran as a powered-on Windows
+    server guest without a licence on `days_unlicensed` observed days and OVHcloud billed it
+    for no licence value, so nothing covers those days. Who it is, as last observed."""
+
+    service_name: str
+    datacenter_id: int
+    vm_id: int
+    vm_name: str | None
+    guest_os_family: str | None
+    days_unlicensed: int
+
+    @property
+    def key(self) -> VmKey:
+        return (self.service_name, self.datacenter_id, self.vm_id)
+
+    def to_json(self) -> JSONObject:
+        return asdict(self)  # every field is a JSON scalar, named as in findings.json
+
+    @classmethod
+    def from_json(cls, data: Any) -> Shortfall:
+        return cls(
+            service_name=string(data["service_name"]),
+            datacenter_id=_int(data["datacenter_id"]),
+            vm_id=_int(data["vm_id"]),
+            vm_name=optional_string(data["vm_name"]),
+            guest_os_family=optional_string(data["guest_os_family"]),
+            days_unlicensed=_int(data["days_unlicensed"]),
+        )
+
+
+@dataclass(frozen=True)
+class UnsettledShortfall:
+    """An earlier period's shortfall whose review status is not `settled` (findings.json
+    `unsettled_shortfalls`): a licence set later never pays for a month that ran unbilled."""
+
+    period: str
+    shortfall: Shortfall
+    review_status: str | None
+    owner: str | None
+
+    def to_json(self) -> JSONObject:
+        return {
+            **self.shortfall.to_json(),
+            "period": self.period,
+            "review_status": self.review_status,
+            "owner": self.owner,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> UnsettledShortfall:
+        return cls(
+            period=string(data["period"]),
+            shortfall=Shortfall.from_json(data),
+            review_status=optional_string(data["review_status"]),
+            owner=optional_string(data["owner"]),
         )
 
 
@@ -150,6 +247,14 @@ class Exposure:
         if self.facts is not None:
             return self.facts.get(key)
         return next((vm.period for vm in self.vms if vm.key == key), None)
+
+    def shortfalls(self) -> tuple[Shortfall, ...]:
+        """The period's shortfall VMs, in the order of `vms`."""
+        return tuple(
+            Shortfall(*vm.key, vm.name, vm.guest_os_family, vm.days_unlicensed)
+            for vm in self.vms
+            if vm.shortfall
+        )
 
     def licence_figures(self) -> dict[tuple[str, int, str], LicenceExposure]:
         return {(row.service_name, row.datacenter_id, row.license): row for row in self.licences}

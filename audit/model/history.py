@@ -17,8 +17,11 @@ from typing import Any
 from audit.model.fields import optional_int, optional_string, string
 from audit.support.jsontypes import JSONObject
 
-# What an auditor may say of a finding in the workbook's review column.
-REVIEW_STATUSES: tuple[str, ...] = ("open", "accepted", "fixed", "false positive")
+# What an auditor may say of a finding in the workbook's review column. `settled` closes a
+# period's shortfall (a Windows server that ran unbilled): until a review of that period says
+# so, every later run lists it (findings.json `unsettled_shortfalls`).
+SETTLED = "settled"
+REVIEW_STATUSES: tuple[str, ...] = ("open", "accepted", "fixed", "false positive", SETTLED)
 
 
 class Change(StrEnum):

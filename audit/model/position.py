@@ -4,7 +4,7 @@ OVHcloud bills and what the Control Panel shows, counted by audit/evaluate/posit
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any, TypeVar
 
 from audit.support.jsontypes import JSONObject
@@ -18,6 +18,8 @@ def _record(cls: type[_R], data: Any) -> _R:
         raise ValueError("expected an object")
     values = {}
     for spec in fields(cls):  # type: ignore[arg-type]
+        if spec.name not in data and spec.default is not MISSING:
+            continue  # a field added later: absent in older files, read as its default
         value = data[spec.name]
         wanted = spec.type if isinstance(spec.type, str) else str(spec.type)
         if value is None and "None" not in wanted:
@@ -44,6 +46,11 @@ class LicenceRow:
     (OVHcloud managed, unlicensed windows guestos, unsupported) and unrecognised ones are not.
     `vmlicensed_at_close` is None when the datacenter's vmLicensed could not be read. A value
     that only vmLicensed names has a row too (0 VMs), so no listed licence is left out.
+
+    `billed_vms` and `billed_vcpus` are what OVHcloud bills for the period (a VM powered on at
+    any time in the month is billed for the whole month): the distinct VMs that carried the
+    value on a day they were powered on, and the sum of their highest vCPU count on such a
+    day; 0 for a value that is not billable, None in a findings.json written before them.
     """
 
     service_name: str
@@ -55,6 +62,8 @@ class LicenceRow:
     peak_vms: int
     licence_days: int
     vmlicensed_at_close: int | None
+    billed_vms: int | None = None
+    billed_vcpus: int | None = None
 
     def to_json(self) -> JSONObject:
         """One item of findings.json's `licences`."""
@@ -70,7 +79,8 @@ class LicenceTotal:
     """Billable rows summed: per service (`license` None), per licence value over every
     service (`service_name` None), or overall (both None). `vmlicensed_at_close` sums the
     datacenters whose listing was read. Peak is left out: a sum of per-datacenter peaks is
-    not a peak once daily observations land."""
+    not a peak once daily observations land. `billed_vms` sums the rows' billed VMs: the
+    licences billed (a VM billed for two values counts twice), and `billed_vcpus` theirs."""
 
     service_name: str | None
     license: str | None
@@ -78,6 +88,8 @@ class LicenceTotal:
     vcpus_at_close: int
     licence_days: int
     vmlicensed_at_close: int
+    billed_vms: int = 0
+    billed_vcpus: int = 0
 
     def to_json(self) -> JSONObject:
         return asdict(self)  # every field is a JSON scalar, named as in findings.json

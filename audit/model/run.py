@@ -9,7 +9,10 @@
      "licences": [LicenceRow.to_json(), ...], "control_panel": [ControlPanelRow.to_json(), ...],
      "costs": [Cost.to_json(), ...] (only with [prices]),
      then, once the history stage has run: "previous_run", "resolved", "unverified", "changes",
-     and "exposure": Exposure.to_json() (the period's figures; absent in older files)}
+     and "exposure": Exposure.to_json() (the period's figures; absent in older files),
+     "shortfalls": [Shortfall.to_json(), ...] (the period's) and
+     "unsettled_shortfalls": [UnsettledShortfall.to_json(), ...] (earlier periods' not
+     reviewed `settled`; both absent in older files)}
 
 Readers ignore keys they do not know.
 """
@@ -23,7 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from audit.model.exceptions import ExceptionState
-from audit.model.exposure import Exposure
+from audit.model.exposure import Exposure, Shortfall, UnsettledShortfall
 from audit.model.fields import optional_int, optional_string, string
 from audit.model.findings import Finding, Summary
 from audit.model.history import HistoryResult
@@ -146,6 +149,8 @@ class RunReport:
     control_panel: tuple[ControlPanelRow, ...] = ()
     costs: tuple[Cost, ...] = ()  # only with [prices]
     exposure: Exposure | None = None
+    shortfalls: tuple[Shortfall, ...] = ()
+    unsettled_shortfalls: tuple[UnsettledShortfall, ...] = ()
 
     def to_json(self) -> JSONObject:
         data: JSONObject = {
@@ -162,6 +167,8 @@ class RunReport:
             data.update(self.history.to_json())
         if self.exposure is not None:
             data["exposure"] = self.exposure.to_json()
+        data["shortfalls"] = [shortfall.to_json() for shortfall in self.shortfalls]
+        data["unsettled_shortfalls"] = [item.to_json() for item in self.unsettled_shortfalls]
         return data
 
     def dumps(self) -> str:
@@ -189,6 +196,10 @@ class RunReport:
             control_panel=_optional_items(source, "control_panel", ControlPanelRow.from_json, data),
             costs=_optional_items(source, "costs", Cost.from_json, data),
             exposure=exposure,
+            shortfalls=_optional_items(source, "shortfalls", Shortfall.from_json, data),
+            unsettled_shortfalls=_optional_items(
+                source, "unsettled_shortfalls", UnsettledShortfall.from_json, data
+            ),
         )
 
     @classmethod

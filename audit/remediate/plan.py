@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from audit.config.settings import RemediationConfig
-from audit.evaluate.knowledge import interpret_guest_os, interpret_licence, settable_licence
+from audit.evaluate.knowledge import (
+    LicenceKind,
+    interpret_guest_os,
+    interpret_licence,
+    settable_licence,
+)
+from audit.evaluate.records import LicensedEntry, is_powered_on
 from audit.evaluate.rules import (
     lic_byol_billed,
     lic_non_windows,
@@ -22,7 +28,10 @@ from audit.evaluate.rules import (
     win_unlicensed,
 )
 from audit.evaluate.rules.registry import RULE_IDS, rule_by_id
+from audit.history.changes import VmKey, VmState
+from audit.model.exposure import Exposure
 from audit.model.findings import Finding, Status
+from audit.model.snapshot import Snapshot
 from audit.runtime.plan import Action, ActionKind, Plan
 
 __all__ = ["MANUAL_RULES", "PLANNERS", "Action", "ActionKind", "Plan", "build_plan"]
@@ -52,6 +61,12 @@ def _single_version(finding: Finding) -> str | None:
 
 
 def _win_unlicensed(finding: Finding, config: RemediationConfig) -> _Decision:
+    if interpret_licence(finding.license).kind not in (LicenceKind.NONE, LicenceKind.UNLICENSED):
+        return _manual(
+            finding,
+            f"{finding.message} The VM carries '{finding.license}' now: nothing to set; the "
+            "unbilled period is settled with OVHcloud, not with a licence set today.",
+        )
     guest = interpret_guest_os(finding.guest_os_family)
     version = _single_version(finding)
     if version is None:
@@ -120,18 +135,87 @@ PLANNERS: Mapping[str, Planner] = MappingProxyType(
 # (legacy, unknown, or the datacenter's register disagreeing: OVHcloud support); information
 # and the exception register's housekeeping.
 _GUEST_RULES = {"WIN-CLIENT-OS", "GUEST-OS-UNKNOWN", "GUEST-OS-DRIFT"}
-_LICENCE_RULES = {"LIC-LEGACY", "LIC-UNRECOGNISED", "LIC-INVENTORY-DRIFT"}
+# LIC-DELETED-DECLARED: only OVHcloud can take a deleted VM's declaration off the invoice.
+_LICENCE_RULES = {"LIC-LEGACY", "LIC-UNRECOGNISED", "LIC-INVENTORY-DRIFT", "LIC-DELETED-DECLARED"}
 # WIN-UNLICENSED-OFF is never a setLicense: the guest did not run all period, a licence set now
 # would be billed for nothing (it needs one before it is started); WIN-UNLICENSED-INTERIM is
-# about days already past.
+# about days already past; LIC-VERSION-DOWNGRADE is a question for the reseller.
 _INFORMATION_RULES = {
     "LIC-POWERED-OFF",
     "EXC-EXPIRED",
     "EXC-STALE",
     "WIN-UNLICENSED-OFF",
     "WIN-UNLICENSED-INTERIM",
+    "LIC-VERSION-DOWNGRADE",
 }
 MANUAL_RULES = frozenset(_GUEST_RULES | _LICENCE_RULES | _INFORMATION_RULES)
+
+
+def _bundle(value: str | None) -> tuple[str, str] | None:
+    """A SQL Server bundle's (Windows edition, SQL Server part), e.g. ('Standard', 'SQL2019
+    Standard') for 'windows 2019 Standard SQL2019 Standard'; None for any other value."""
+    edition = interpret_licence(value).edition
+    if edition is None or " SQL" not in edition:
+        return None
+    windows, _, rest = edition.partition(" SQL")
+    return windows, f"SQL{rest}"
+
+
+def _keep_sql(finding: Finding, decision: _Decision, seen: Collection[str | None]) -> _Decision:
+    """Never a plain Windows licence for a VM seen with a SQL Server bundle: the same SQL
+    Server part with the target's Windows version (the Windows edition it was seen with, else
+    the planned one) when setLicense accepts it, otherwise manual."""
+    target = interpret_licence(decision.target)
+    if decision.kind is not ActionKind.SET_LICENSE or target.version is None:
+        return decision
+    bundles = sorted({found for value in seen if (found := _bundle(value)) is not None})
+    if not bundles or _bundle(decision.target) is not None:
+        return decision
+    shown = ", ".join(sorted({f"'{value}'" for value in seen if _bundle(value) is not None}))
+    parts = sorted({sql for _, sql in bundles})
+    if len(parts) > 1:
+        return _manual(
+            finding,
+            f"{finding.message} The VM was seen with several SQL Server bundles ({shown}): no "
+            "plain Windows licence is planned; choose the bundle that runs.",
+        )
+    editions = [windows for windows, _ in bundles] + [target.edition or ""]
+    for windows in editions:
+        bundle = settable_licence(target.version, f"{windows} {parts[0]}")
+        if bundle is not None:
+            return _Decision(
+                ActionKind.SET_LICENSE,
+                bundle,
+                f"{finding.message} Set '{bundle}': the VM was seen with {shown}, so the plan "
+                "keeps its SQL Server part.",
+            )
+    return _manual(
+        finding,
+        f"{finding.message} The VM was seen with {shown}, and setLicense has no Windows Server "
+        f"{target.version} licence with {parts[0]}: no plain Windows licence is planned; set "
+        "the right bundle by hand, or confirm SQL Server no longer runs.",
+    )
+
+
+def seen_licences(
+    vms: Mapping[VmKey, VmState], snapshot: Snapshot, exposure: Exposure | None
+) -> dict[VmKey, tuple[str, ...]]:
+    """Every licence value each VM was seen with: its own licence at the snapshot, its
+    vmLicensed entry, and the values it carried on the period's observed days."""
+    seen: dict[VmKey, set[str]] = {}
+    for key, vm in vms.items():
+        if vm.license is not None:
+            seen.setdefault(key, set()).add(vm.license)
+    for service in snapshot.services:
+        for dc in service.datacenters:
+            for raw in dc.vm_licensed or ():
+                entry = LicensedEntry.from_api(raw)
+                if entry.vm_id is not None and entry.license is not None:
+                    key = (service.service_name, dc.datacenter_id, entry.vm_id)
+                    seen.setdefault(key, set()).add(entry.license)
+    for key, period in (exposure.facts or {}).items() if exposure is not None else ():
+        seen.setdefault(key, set()).update(period.carried)
+    return {key: tuple(sorted(values)) for key, values in seen.items()}
 
 
 def _decide(finding: Finding, config: RemediationConfig) -> _Decision:
@@ -140,6 +224,25 @@ def _decide(finding: Finding, config: RemediationConfig) -> _Decision:
     if planner is None or finding.datacenter_id is None or finding.vm_id is None:
         return _manual(finding, finding.message)
     return planner(finding, config)
+
+
+def _seen_with(
+    finding: Finding, seen: Mapping[VmKey, Collection[str]] | None
+) -> tuple[str | None, ...]:
+    """The licence values the finding's VM was seen with, its own licence included."""
+    dc_id, vm_id = finding.datacenter_id, finding.vm_id
+    if seen is None or dc_id is None or vm_id is None:
+        return (finding.license,)
+    return (*seen.get((finding.service_name, dc_id, vm_id), ()), finding.license)
+
+
+def _running(finding: Finding, powered_on: Collection[VmKey] | None) -> bool:
+    """Whether the finding's VM is powered on at the snapshot."""
+    if powered_on is None:
+        return is_powered_on(finding.power_state)
+    if finding.datacenter_id is None or finding.vm_id is None:
+        return False
+    return (finding.service_name, finding.datacenter_id, finding.vm_id) in powered_on
 
 
 def _order(action: Action) -> tuple[int, int, str, int, int, str]:
@@ -160,15 +263,19 @@ def build_plan(
     snapshot_sha256: str,
     config: RemediationConfig,
     allow_bypass: bool = False,
-    idle: Collection[tuple[str, int, int]] = frozenset(),
+    powered_on: Collection[VmKey] | None = None,
+    seen: Mapping[VmKey, Collection[str]] | None = None,
 ) -> Plan:
     """One action per open finding (waived and byol findings are not acted on).
 
     A VM gets at most one licence call: when two of its findings both want one, the rule
     first in the registry keeps it and the other becomes a manual item. With `allow_bypass`,
     setLicense actions carry bypassGuestOsFamilyCheck and say so at the head of their reason.
-    `idle` are the VMs powered off at the snapshot and on every observed day of the period:
-    the plan never sets a licence on one (it would be billed for a machine that did not run).
+    `setLicense` is planned only for the VMs `powered_on` at the snapshot (None: each
+    finding's own power state, any but poweredOff and deleted): a licence set on a VM that is
+    off, deleted or gone would be billed for a machine that does not run. `seen` are the
+    licence values each VM was seen with (`seen_licences`): one seen with a SQL Server bundle
+    keeps its SQL Server part.
     """
     open_findings = sorted(
         (finding for finding in findings if finding.status is Status.OPEN),
@@ -185,11 +292,13 @@ def build_plan(
     for finding in open_findings:
         decision = _decide(finding, config)
         vm_key = (finding.service_name, finding.datacenter_id, finding.vm_id)
-        if decision.kind is ActionKind.SET_LICENSE and vm_key in idle:
+        decision = _keep_sql(finding, decision, _seen_with(finding, seen))
+        if decision.kind is ActionKind.SET_LICENSE and not _running(finding, powered_on):
             decision = _manual(
                 finding,
-                f"{finding.message} The VM was powered off all period: no licence is set on it "
-                "now; set one before it is started.",
+                f"{finding.message} The VM is not powered on at the snapshot (power state "
+                f"{finding.power_state or 'unknown: not read or no longer listed'}): no licence "
+                "is set on it now; set one before it is started.",
             )
         if decision.kind is not ActionKind.MANUAL:
             winner = changing.setdefault(vm_key, finding.rule_id)

@@ -9,7 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from audit.evaluate.knowledge import interpret_licence
-from audit.model.exposure import LicenceExposure, Source, VmExposure
+from audit.model.exposure import (
+    BILLING_RULE,
+    LicenceExposure,
+    Source,
+    UnsettledShortfall,
+    VmExposure,
+)
 from audit.render.base import RunData
 
 NO_EXPOSURE = (
@@ -36,12 +42,15 @@ class ExposureDisplay:
     licences: tuple[LicenceLine, ...] = ()
     vms: tuple[VmExposure, ...] = ()  # Windows guests and licensed VMs, by key
     unlicensed: tuple[VmExposure, ...] = field(default=())  # ran unlicensed, most days first
+    billing_rule: str = BILLING_RULE
+    unsettled: tuple[UnsettledShortfall, ...] = ()  # earlier periods', not reviewed settled
 
 
 def exposure_display(run: RunData) -> ExposureDisplay:
     exposure = run.report.exposure
+    unsettled = run.report.unsettled_shortfalls
     if exposure is None:
-        return ExposureDisplay(present=False, notice=NO_EXPOSURE)
+        return ExposureDisplay(present=False, notice=NO_EXPOSURE, unsettled=unsettled)
     if exposure.source is Source.SNAPSHOT:
         observed = "No day of the period was observed; the run's snapshot stands for it."
     else:
@@ -68,4 +77,5 @@ def exposure_display(run: RunData) -> ExposureDisplay:
         ),
         vms=exposure.vms,
         unlicensed=tuple(unlicensed),
+        unsettled=unsettled,
     )

@@ -38,7 +38,7 @@ from audit.model.exceptions import ExceptionRow
 from audit.model.findings import SEVERITIES, STATUSES, LicenceUsage
 from audit.model.history import REVIEW_STATUSES
 from audit.render.base import RunData
-from audit.render.exposure import exposure_display
+from audit.render.exposure import ExposureDisplay, exposure_display
 from audit.render.safe_text import is_formula_like, visible_controls
 from audit.render.view import (
     SEVERITY_COLOURS,
@@ -1215,12 +1215,14 @@ def _save(workbook: Workbook, path: Path, stamp: tuple[int, int, int, int, int, 
 def _exposure_sheet(workbook: Workbook, run: RunData) -> None:
     """The period: days observed, per licence value peak and licence-days, per VM its days."""
     exposure = exposure_display(run)
-    sheet = _Sheet(workbook, "Exposure", [28, 12, 12, 30, 34, 30, 12, 12, 12, 12, 12])
+    sheet = _Sheet(workbook, "Exposure", [28, 12, 12, 30, 34, 30, 12, 12, 12, 12, 12, 30, 12])
     sheet.ws.sheet_view.showGridLines = False
     sheet.title("Exposure over the period", exposure.observed_line or None)
+    sheet.pair("Billing rule", exposure.billing_rule, span=8)
     if exposure.notice:
         sheet.pair("Note", exposure.notice, span=8)
     if not exposure.present:
+        _unsettled_section(sheet, exposure)
         return
     sheet.pair("Missing days", ", ".join(exposure.missing_days) or "none", span=8)
     sheet.pair(
@@ -1228,8 +1230,19 @@ def _exposure_sheet(workbook: Workbook, run: RunData) -> None:
         ", ".join(exposure.incomplete_days) or "none",
         span=8,
     )
-    sheet.section("Peak and licence-days per licence value")
-    sheet.header(["Service", "Datacenter", "Billable", "Licence", "Peak VMs", "Licence-days"])
+    sheet.section("Peak, licence-days and billed VMs per licence value")
+    sheet.header(
+        [
+            "Service",
+            "Datacenter",
+            "Billable",
+            "Licence",
+            "Peak VMs",
+            "Licence-days",
+            "Billed VMs",
+            "Billed vCPUs",
+        ]
+    )
     for line in exposure.licences:
         row = line.figures
         billable = "yes" if line.billable else "no"
@@ -1241,6 +1254,8 @@ def _exposure_sheet(workbook: Workbook, run: RunData) -> None:
                 row.license,
                 row.peak_vms,
                 row.licence_days,
+                row.billed_vms,
+                row.billed_vcpus,
             ]
         )
     sheet.section("Windows guests and licensed VMs: days over the period")
@@ -1257,6 +1272,8 @@ def _exposure_sheet(workbook: Workbook, run: RunData) -> None:
             "Days unlicensed",
             "First unlicensed",
             "Last unlicensed",
+            "Billed",
+            "Shortfall",
         ]
     )
     for vm in exposure.vms:
@@ -1273,5 +1290,30 @@ def _exposure_sheet(workbook: Workbook, run: RunData) -> None:
                 vm.days_unlicensed,
                 vm.first_unlicensed,
                 vm.last_unlicensed,
+                ", ".join(vm.billed),
+                "yes" if vm.shortfall else "no",
+            ]
+        )
+    _unsettled_section(sheet, exposure)
+
+
+def _unsettled_section(sheet: _Sheet, exposure: ExposureDisplay) -> None:
+    """Earlier periods' shortfalls not reviewed settled (reviewed in their own workbook)."""
+    sheet.section("Shortfalls of earlier periods not reviewed settled")
+    headers = ["Period", "Service", "Datacenter", "VM", "Name", "Guest OS", "Days unlicensed"]
+    sheet.header([*headers, "Review status", "Owner"])
+    for item in exposure.unsettled:
+        shortfall = item.shortfall
+        sheet.append(
+            [
+                item.period,
+                shortfall.service_name,
+                shortfall.datacenter_id,
+                shortfall.vm_id,
+                shortfall.vm_name,
+                shortfall.guest_os_family,
+                shortfall.days_unlicensed,
+                item.review_status,
+                item.owner,
             ]
         )

@@ -30,6 +30,8 @@ WIN_UNLICENSED_OFF = "WIN-UNLICENSED-OFF"
 WIN_CLIENT_OS = "WIN-CLIENT-OS"
 LIC_NON_WINDOWS = "LIC-NON-WINDOWS"
 LIC_VERSION_MISMATCH = "LIC-VERSION-MISMATCH"
+LIC_VERSION_DOWNGRADE = "LIC-VERSION-DOWNGRADE"
+LIC_DELETED_DECLARED = "LIC-DELETED-DECLARED"
 LIC_LEGACY = "LIC-LEGACY"
 LIC_UNRECOGNISED = "LIC-UNRECOGNISED"
 GUEST_OS_UNKNOWN = "GUEST-OS-UNKNOWN"
@@ -100,12 +102,18 @@ _DRIFTS = (
     ("windows2019srvNext_64Guest", "windows2022srvNext_64Guest", "2022"),
 )
 
-# (guestId, licence years that do not fit it)
+# (guestId, licence years older than it)
 _MISMATCHES = (
-    ("windows2019srv_64Guest", ("2016", "2022", "2025")),
-    ("windows2019srvNext_64Guest", ("2019", "2025")),
+    ("windows2019srv_64Guest", ("2016",)),
+    ("windows2019srvNext_64Guest", ("2016", "2019")),
     ("windows2022srvNext_64Guest", ("2019", "2022")),
+)
+
+# (guestId, licence years newer than it: SPLA down-version rights may cover them)
+_DOWNGRADES = (
+    ("windows2019srv_64Guest", ("2022", "2025")),
     ("windows8Server64Guest", ("2016", "2019")),
+    ("windows2019srvNext_64Guest", ("2025",)),
     ("windows7Server64Guest", ("2016",)),
 )
 
@@ -280,6 +288,13 @@ def _version_mismatch(rng: random.Random, index: int) -> _Spec:
     return _Spec(role, guest, licence, _rules(LIC_VERSION_MISMATCH))
 
 
+def _version_downgrade(rng: random.Random, index: int) -> _Spec:
+    guest, years = _DOWNGRADES[index % len(_DOWNGRADES)]
+    role = rng.choice(_WINDOWS_ROLES)
+    licence = _licence_of_year(rng, rng.choice(years), sql=role == "sql")
+    return _Spec(role, guest, licence, _rules(LIC_VERSION_DOWNGRADE))
+
+
 def _legacy(rng: random.Random, index: int) -> _Spec:
     guest, licence = _LEGACY_FITS[index % len(_LEGACY_FITS)]
     return _Spec(
@@ -337,9 +352,11 @@ def _powered_off_unlicensed(rng: random.Random, index: int) -> _Spec:
 
 
 def _deleted(rng: random.Random, index: int) -> _Spec:
-    """Deleted VMs are inventoried, never evaluated, whatever they would otherwise raise."""
+    """Deleted VMs are inventoried, not evaluated, whatever they would otherwise raise; only
+    a billable licence left on one (vmLicensed then lists it too) is LIC-DELETED-DECLARED."""
     spec = (_clean_windows, _win_unlicensed, _licence_on_linux)[index % 3](rng, index)
-    return _Spec(spec.role, spec.guest, spec.license, power=PowerState.DELETED)
+    declared = _rules(LIC_DELETED_DECLARED) if licence_version(spec.license or "") else _rules()
+    return _Spec(spec.role, spec.guest, spec.license, declared, power=PowerState.DELETED)
 
 
 def _guest_drift(rng: random.Random, index: int) -> _Spec:
@@ -361,7 +378,8 @@ _ANOMALIES: tuple[tuple[Builder, float, int], ...] = (
     (_old_server_unlicensed, 0.005, len(OLD_SERVER_GUESTS)),
     (_client_os, 0.015, 3),
     (_licence_on_linux, 0.015, 1),
-    (_version_mismatch, 0.015, 1),
+    (_version_mismatch, 0.01, 1),
+    (_version_downgrade, 0.005, 1),
     (_legacy, 0.01, 1),
     (_legacy_mismatch, 0.005, 1),
     (_unrecognised, 0.01, 2),

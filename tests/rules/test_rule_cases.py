@@ -18,11 +18,13 @@ A case describes one datacenter of one service:
     today = 2026-06-01                    # evaluation day (default below)
     period = { days_observed = 30, days_powered_on = 0, days_unlicensed = 0,
                first_unlicensed = "2026-05-03", last_unlicensed = "2026-05-16",
+               billed = ["windows 2019 Standard"],
                guestOsFamily = "...", license = "..." }
                                           # the VM's facts over the period's observations (the
                                           # VM may be absent or deleted at the snapshot; guest
-                                          # and licence are as last observed); no table: the
-                                          # snapshot alone
+                                          # and licence are as last observed; `billed` the
+                                          # values it carried on a day powered on, none by
+                                          # default); no table: the snapshot alone
 
 By default vmLicensed is derived as the API does: one entry for the VM if its licence is
 not null. Going through `evaluate` tests what users see: deleted VMs skipped, exceptions.
@@ -125,6 +127,7 @@ def build_exposure(case: dict[str, Any]) -> Exposure | None:
         **{key: facts.get(key, 0) for key in PERIOD_DAYS},
         first_unlicensed=facts.get("first_unlicensed"),
         last_unlicensed=facts.get("last_unlicensed"),
+        billed=tuple(facts.get("billed", ())),
     )
     return Exposure(Source.OBSERVATIONS, 31, (), (), (), (), (vm,))
 

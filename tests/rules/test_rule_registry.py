@@ -13,10 +13,12 @@ DESIGN_RULES = {
     "WIN-UNLICENSED": Severity.HIGH,
     # "The monthly cycle", Rule changes: beside the rule they split.
     "WIN-UNLICENSED-OFF": Severity.INFO,
-    "WIN-UNLICENSED-INTERIM": Severity.MEDIUM,
+    "WIN-UNLICENSED-INTERIM": Severity.LOW,  # "What the month cost", Rule changes
     "WIN-CLIENT-OS": Severity.MEDIUM,
     "LIC-NON-WINDOWS": Severity.MEDIUM,
     "LIC-VERSION-MISMATCH": Severity.MEDIUM,
+    # "What the month cost", Rule changes: beside the rule it splits.
+    "LIC-VERSION-DOWNGRADE": Severity.INFO,
     "LIC-LEGACY": Severity.LOW,
     "LIC-UNRECOGNISED": Severity.LOW,
     "GUEST-OS-UNKNOWN": Severity.LOW,
@@ -25,6 +27,8 @@ DESIGN_RULES = {
     "LIC-POWERED-OFF": Severity.INFO,
     # "The monthly cycle", Rule changes.
     "LIC-BYOL-BILLED": Severity.MEDIUM,
+    # "What the month cost", Rule changes.
+    "LIC-DELETED-DECLARED": Severity.MEDIUM,
     "EXC-EXPIRED": Severity.LOW,
     "EXC-STALE": Severity.INFO,
 }
@@ -48,9 +52,16 @@ def test_checks_exist_for_every_rule_but_the_register_ones() -> None:
     register_rules = {"EXC-EXPIRED", "EXC-STALE"}
     assert set(RULE_IDS) - EXCEPTABLE_RULE_IDS == register_rules
     for rule in RULES:
-        checks = (rule.check_vm, rule.check_datacenter, rule.check_register)
-        has_check = any(check is not None for check in checks)
-        assert has_check is (rule.id not in register_rules)
+        assert bool(rule.checks) is (rule.id not in register_rules)
+
+
+def test_only_lic_deleted_declared_looks_at_deleted_vms() -> None:
+    assert [rule.id for rule in RULES if rule.check_deleted is not None] == ["LIC-DELETED-DECLARED"]
+    # The period rules also see the VMs the snapshot does not evaluate.
+    assert {rule.id for rule in RULES if rule.check_gone is not None} == {
+        "WIN-UNLICENSED",
+        "WIN-UNLICENSED-INTERIM",
+    }
 
 
 def test_unknown_id_is_a_key_error() -> None:

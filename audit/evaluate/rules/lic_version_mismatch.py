@@ -1,21 +1,21 @@
-"""LIC-VERSION-MISMATCH: the licence's Windows version does not fit the guest's."""
+"""LIC-VERSION-MISMATCH: the licence is for an older Windows version than the guest's."""
 
 from __future__ import annotations
 
-from audit.evaluate.knowledge import GuestKind
 from audit.evaluate.records import VmRecord
-from audit.evaluate.rules.base import Rule, RuleMeta
+from audit.evaluate.rules.base import Rule, RuleMeta, licence_against_guest
 from audit.model.findings import Severity
 
 META = RuleMeta(
     id="LIC-VERSION-MISMATCH",
-    title="Licence version does not fit the guest OS",
+    title="Licence for an older Windows version than the guest OS",
     severity=Severity.MEDIUM,
     rationale=(
-        "A licence for another Windows Server version does not cover the guest, and "
+        "A licence for an older Windows Server version does not cover a newer guest, and "
         "setLicense itself refuses such a pair without bypassGuestOsFamilyCheck. Only the "
         "version can be checked: the guestId never tells the edition, and "
-        "windows9Server64Guest fits 2016 and every later version."
+        "windows9Server64Guest fits 2016 and every later version. A newer licence on an older "
+        "guest is LIC-VERSION-DOWNGRADE."
     ),
     remediation=(
         "Set the licence of the guest's version, same edition, with setLicense; or, if the "
@@ -25,14 +25,11 @@ META = RuleMeta(
 
 
 def check(vm: VmRecord) -> str | None:
-    version = vm.licence.version
-    if vm.guest.kind is not GuestKind.WINDOWS_SERVER or version is None:
-        return None
-    if vm.guest.fits(version) is not False:
+    if licence_against_guest(vm) != -1:
         return None
     return (
-        f"Licence '{vm.license}' is for Windows Server {version} but the guest is configured "
-        f"as {vm.guest.label} (guestOsFamily '{vm.guest_os_family}')."
+        f"Licence '{vm.license}' is for Windows Server {vm.licence.version}, older than the "
+        f"guest, configured as {vm.guest.label} (guestOsFamily '{vm.guest_os_family}')."
     )
 
 

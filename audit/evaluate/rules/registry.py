@@ -1,5 +1,6 @@
 """The rule catalogue in DESIGN.md order (LIC-BYOL-BILLED after LIC-POWERED-OFF, as in "The
-monthly cycle"): an explicit list, no package walking."""
+monthly cycle"; LIC-VERSION-DOWNGRADE beside the rule it splits and LIC-DELETED-DECLARED
+after the licence rules, as in "What the month cost"): an explicit list, no package walking."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from audit.evaluate.rules import (
     guest_os_drift,
     guest_os_unknown,
     lic_byol_billed,
+    lic_deleted_declared,
     lic_inventory_drift,
     lic_legacy,
     lic_non_windows,
     lic_powered_off,
     lic_unrecognised,
+    lic_version_downgrade,
     lic_version_mismatch,
     win_client_os,
     win_unlicensed,
@@ -29,6 +32,7 @@ RULES: tuple[Rule, ...] = (
     win_client_os.RULE,
     lic_non_windows.RULE,
     lic_version_mismatch.RULE,
+    lic_version_downgrade.RULE,
     lic_legacy.RULE,
     lic_unrecognised.RULE,
     guest_os_unknown.RULE,
@@ -36,6 +40,7 @@ RULES: tuple[Rule, ...] = (
     lic_inventory_drift.RULE,
     lic_powered_off.RULE,
     lic_byol_billed.RULE,
+    lic_deleted_declared.RULE,
     exc_expired.RULE,
     exc_stale.RULE,
 )
@@ -43,13 +48,7 @@ RULES: tuple[Rule, ...] = (
 RULE_IDS: tuple[str, ...] = tuple(rule.id for rule in RULES)
 
 # Rules an exceptions register row may name: the ones raised by checks, not by the register.
-EXCEPTABLE_RULE_IDS: frozenset[str] = frozenset(
-    rule.id
-    for rule in RULES
-    if rule.check_vm is not None
-    or rule.check_datacenter is not None
-    or rule.check_register is not None
-)
+EXCEPTABLE_RULE_IDS: frozenset[str] = frozenset(rule.id for rule in RULES if rule.checks)
 
 _BY_ID = {rule.id: rule for rule in RULES}
 
