@@ -52,10 +52,15 @@ def _raise(signum: int, frame: FrameType | None) -> None:
         _State.pending = _State.pending or signum
         return
     _State.interrupted = signum
-    # Half-built objects (openpyxl's row generators, an open zip) complain when they are
-    # collected after the interrupt; the work is being abandoned, so their noise is dropped.
-    sys.unraisablehook = _drop_unraisable
+    abandon_quietly()
     raise Interrupted(signum)
+
+
+def abandon_quietly() -> None:
+    """The command's work is being abandoned (an interrupt, a crash): half-built objects
+    (openpyxl's row generators, an open zip) complain when they are collected; their noise is
+    dropped until the command ends, so it still ends with one line."""
+    sys.unraisablehook = _drop_unraisable
 
 
 def _drop_unraisable(unraisable: Any) -> None:
