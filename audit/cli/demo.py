@@ -52,6 +52,7 @@ from audit.simulator.direct import snapshot_of
 from audit.simulator.fleet import TOOLS_GUEST_OS_FAMILY, Datacenter, Fleet, Vm
 from audit.simulator.generate import GeneratedFleet, generate_fleet
 from audit.simulator.server import Simulator
+from audit.support.crash import note_output_folder
 from audit.support.errors import ExitCode
 from audit.support.fsutil import atomic_write_bytes, atomic_write_text
 
@@ -332,6 +333,7 @@ def mail_report(run_dir: Path, out: Path) -> tuple[str, Path]:
 
 def demo_command(args: argparse.Namespace) -> int:
     out: Path = args.out
+    note_output_folder(out)
     today = datetime.now(UTC).date()
     generated = generate_fleet(args.vms, args.seed)
     exceptions_path = out / "exceptions.csv"

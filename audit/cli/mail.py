@@ -8,6 +8,7 @@ from pathlib import Path
 from audit.config.mail import is_address
 from audit.config.settings import Config, load_config
 from audit.deliver.delivery import deliver, mail_settings_for
+from audit.support.crash import note_output_folder
 from audit.support.errors import ExitCode
 
 
@@ -19,6 +20,7 @@ def address(text: str) -> str:
 
 
 def mail_command(args: argparse.Namespace) -> int:
+    note_output_folder(args.run_dir.parent)
     config = Config() if args.config is None else load_config(args.config)
     settings = mail_settings_for(config, "mail")
     print(deliver(args.run_dir, settings, tuple(args.to or ())))

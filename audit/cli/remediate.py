@@ -17,6 +17,7 @@ from audit.runtime.exits import UsageError
 from audit.runtime.plan import PlanError, read_plan
 from audit.runtime.results import read_results, rollback_plan
 from audit.runtime.runner import KeyRefused, RunStopped, remediate
+from audit.support.crash import note_output_folder
 from audit.support.errors import AuditError, CredentialError, InputError
 
 
@@ -24,6 +25,7 @@ def remediate_command(args: argparse.Namespace) -> int:
     if (args.plan is None) == (args.rollback is None):
         raise InputError("give a PLAN file or --rollback RESULTS (one of them)")
     config = load_config_arg(args)
+    note_output_folder(args.results_dir)
     try:
         if args.rollback is not None:
             plan = rollback_plan(read_results(args.rollback), str(args.rollback))

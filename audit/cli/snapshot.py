@@ -10,11 +10,13 @@ from audit.cli.options import API_EPILOG, add_api_arguments, load_config_arg
 from audit.collect.collector import collect
 from audit.collect.options import collect_options_from, coverage_line, factory_from, print_failures
 from audit.model.snapshot import write_snapshot
+from audit.support.crash import note_output_folder
 from audit.support.errors import ExitCode, InputError
 
 
 def run_snapshot(args: argparse.Namespace) -> int:
     config = load_config_arg(args)
+    note_output_folder(args.out.parent)
     if args.out.is_dir():
         raise InputError(f"--out {args.out}: is a folder; give the snapshot file to write")
     factory = factory_from(args, config)
