@@ -37,6 +37,8 @@ def test_history_keys_only_once_recorded() -> None:
         (lambda d: d["exceptions"][0]["row"].update(kind="gift"), "exceptions[0]"),
         (lambda d: d["summary"].update(by_rule=[]), "summary"),
         (lambda d: d["run"].pop("period"), "run"),
+        (lambda d: d["run"].update(period="2026-11\nBcc: x@example.com"), "run"),
+        (lambda d: d["run"].update(period="2026-13"), "run"),
         (lambda d: d.update(findings={}), "findings"),
     ],
 )
