@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from audit.config.mail import is_address
+from audit.config.mail import mailbox
 from audit.config.settings import Config, load_config
 from audit.deliver.delivery import deliver, mail_settings_for
 from audit.support.crash import note_output_folder
@@ -13,9 +13,11 @@ from audit.support.errors import ExitCode
 
 
 def address(text: str) -> str:
-    """An argparse type for --to."""
-    if not is_address(text):
-        raise argparse.ArgumentTypeError(f"expected a mail address, got {text!r}")
+    """An argparse type for --to: one plain address per value."""
+    try:
+        mailbox(text, names=False)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}, got {text!r}") from None
     return text
 
 

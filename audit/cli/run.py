@@ -26,7 +26,7 @@ from audit.remediate.script import PLAN_FILE
 from audit.support.console import stdout_may_close
 from audit.support.crash import note_output_folder
 from audit.support.errors import ExitCode
-from audit.support.fsutil import check_regular_file, check_writable_folder
+from audit.support.fsutil import check_regular_file, check_writable_folder, refuse_links
 
 
 def print_summary(result: JobResult) -> None:
@@ -100,6 +100,7 @@ def run_command(args: argparse.Namespace) -> int:
 
 def report_command(args: argparse.Namespace) -> int:
     note_output_folder(args.run_dir.parent)
+    refuse_links(args.run_dir)
     rebuild_reports(args.run_dir)
     print(f"reports rebuilt in {args.run_dir}")
     return int(ExitCode.OK)

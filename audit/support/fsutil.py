@@ -198,6 +198,19 @@ def check_regular_file(path: Path, option: str) -> None:
         raise InputError(f"{option} {path}: not a regular file")
 
 
+def refuse_links(folder: Path) -> None:
+    """A run folder holds what the run wrote, files and folders only: a symbolic link added
+    there would make `report` copy, or `mail` attach, what lies outside it."""
+    for parent, folders, files in os.walk(folder):
+        for name in sorted((*folders, *files)):
+            path = Path(parent) / name
+            if path.is_symlink():
+                raise InputError(
+                    f"{path}: a symbolic link in the run folder (a run folder holds only the "
+                    "files the run wrote); remove it"
+                )
+
+
 def sha256_file(path: Path) -> str:
     """Hex sha256 of a file's bytes, read in chunks."""
     digest = hashlib.sha256()
