@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.config.settings import (
+    DEADLINE_S,
     DEFAULT_MAX_RPS,
     DEFAULT_WORKERS,
     MAX_RPS,
@@ -38,8 +39,9 @@ exit codes:
   0  no open finding at or above --fail-on (snapshot: the collection is complete)
   1  at least one such finding (run only)
   2  usage, configuration, credential or input error (one line on stderr)
-  3  the collection was incomplete (takes precedence over 1)
+  3  the collection was incomplete, or its --deadline passed (takes precedence over 1)
   4  run --mail: the run folder is complete but the mail could not be delivered
+  5  an unexpected error: one line naming the cause and the file holding the traceback
   130, 143  interrupted by SIGINT or SIGTERM (nothing half-written)
 """
 
@@ -77,6 +79,14 @@ def add_api_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"ceiling of the adaptive pace, in API calls per second, {MAX_RPS.low:g} to "
         f"{MAX_RPS.high:g} (default {DEFAULT_MAX_RPS:g}; the pace starts at 10 and follows the "
         "API's 429s)",
+    )
+    parser.add_argument(
+        "--deadline",
+        type=number_argument(float, DEADLINE_S),
+        metavar="SECONDS",
+        help="give up reading the API after this long: what is unread then is recorded as "
+        "such and the command exits 3 (default: 10 minutes plus a second per call the "
+        "collection finds to make, or 1/--max-rps when that is slower)",
     )
     parser.add_argument(
         "--listing",

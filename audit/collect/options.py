@@ -42,6 +42,7 @@ def collect_options_from(args: argparse.Namespace, config: Config) -> CollectOpt
         retry=retry_policy(config),
         progress=True,
         listing=Listing(getattr(args, "listing", Listing.PER_VM)),
+        deadline_s=getattr(args, "deadline", None) or config.deadline_s,
     )
 
 

@@ -31,6 +31,8 @@ WORKERS = Range(1, 64)
 MAX_RPS = Range(0.1, 1000)
 MAX_RETRIES = Range(0, 20)
 RETRY_BASE_DELAY_S = Range(0, 60)
+# The overall deadline of a collection, in seconds: a second at least, a week at most.
+DEADLINE_S = Range(1, 7 * 24 * 3600)
 
 # What a run uses when neither a flag nor the file sets it (the collector's defaults too).
 DEFAULT_WORKERS = 16
@@ -73,6 +75,7 @@ class Config:
     ovh_config: Path | None = None
     max_retries: int | None = None
     retry_base_delay_s: float | None = None
+    deadline_s: float | None = None  # None: sized to the fleet and the pace (collector.py)
     remediation: RemediationConfig = field(default_factory=RemediationConfig)
     mail: MailSettings | None = None  # the [mail] section (audit/config/mail.py)
     prices: Prices | None = None  # the [prices] section
@@ -88,6 +91,7 @@ _AUDIT_KEYS = {
     "ovh_config",
     "max_retries",
     "retry_base_delay_s",
+    "deadline_s",
 }
 
 
@@ -160,6 +164,7 @@ def load_config(path: Path) -> Config:
         (int, float),
         RETRY_BASE_DELAY_S,
     )
+    deadline = bounded(path, "audit.deadline_s", audit.get("deadline_s"), (int, float), DEADLINE_S)
     remediation = expect(path, "[remediation]", data.get("remediation", {}), dict)
     unknown = set(remediation) - {"default_edition", "editions", "services"}
     if unknown:
@@ -178,6 +183,7 @@ def load_config(path: Path) -> Config:
         ovh_config=as_path("ovh_config"),
         max_retries=max_retries,
         retry_base_delay_s=None if base_delay is None else float(base_delay),
+        deadline_s=None if deadline is None else float(deadline),
         remediation=RemediationConfig(
             default_edition=_edition(
                 path, "remediation.default_edition", remediation.get("default_edition", "Standard")
