@@ -61,11 +61,19 @@ def number_argument(parse: Callable[[str], float], accepted: Range) -> Callable[
     return check
 
 
+# Where a command goes when --endpoint is not given (audit.collect.options.endpoint_from).
+ENDPOINT_DEFAULT = (
+    "default: endpoint in the --config file, else OVH_ENDPOINT, else [default] endpoint in "
+    "ovh.conf, else ovh-eu"
+)
+
+
 def add_api_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of every command that reads the API."""
     parser.add_argument(
         "--endpoint",
-        help="ovh endpoint name (ovh-eu, ovh-ca, ...) or a base URL ending in /1.0",
+        help="ovh endpoint name (ovh-eu, ovh-ca, ovh-us, ...) or a base URL ending in /1.0 "
+        f"({ENDPOINT_DEFAULT})",
     )
     parser.add_argument(
         "--workers",

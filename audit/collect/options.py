@@ -13,6 +13,7 @@ from audit.collect.collector import CollectOptions, Listing
 from audit.collect.retry import RetryPolicy
 from audit.config.settings import DEFAULT_MAX_RPS, DEFAULT_WORKERS, Config
 from audit.model.snapshot import Snapshot
+from audit.runtime.text import printable
 
 
 def endpoint_from(args: argparse.Namespace, config: Config) -> str:
@@ -63,6 +64,6 @@ def coverage_line(snapshot: Snapshot) -> str:
 def print_failures(snapshot: Snapshot, limit: int = 10) -> None:
     failures = snapshot.coverage.failures
     for failure in failures[:limit]:
-        print(f"  not read: {failure.path}: {failure.error}", file=sys.stderr)
+        print(f"  not read: {printable(failure.path)}: {printable(failure.error)}", file=sys.stderr)
     if len(failures) > limit:
         print(f"  ... and {len(failures) - limit} more (see coverage)", file=sys.stderr)

@@ -202,6 +202,8 @@ def credential_warnings(credential: CredentialInfo, taken_at: str) -> list[str]:
     warnings: list[str] = []
     if not credential.known:
         return [f"the consumer key's rights could not be read ({credential.note or 'unknown'})"]
+    if credential.note:  # known, but its rules are not what the API documents
+        warnings.append(f"the consumer key's rules could not all be read ({credential.note})")
     if credential.may_write:
         methods = sorted({rule.method.upper() for rule in credential.rules} - {"GET"})
         warnings.append(
