@@ -18,10 +18,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 
+from audit.cli.options import number_argument
 from audit.cli.run import print_summary
 from audit.collect.api import ClientFactory, Credentials, resolve_endpoint
 from audit.collect.collector import CollectOptions
 from audit.config.mail import MailSettings, Security
+from audit.config.values import Range
 from audit.deliver.delivery import deliver
 from audit.evaluate.exceptions import load_exceptions
 from audit.exposure.observe import record_day
@@ -58,6 +60,11 @@ from audit.support.fsutil import atomic_write_bytes, atomic_write_text
 
 DEMO_OUT = Path("reports/demo")
 DEMO_MAX_CHANGES = 25
+
+# A fleet of at least one VM (the bench goes to 100,000), and a latency that is a number of
+# milliseconds a request may take.
+DEMO_VMS = Range(1, 200_000)
+DEMO_LATENCY_MS = Range(0, 10_000)
 
 
 def demo_periods(today: date) -> tuple[str, str]:
@@ -372,7 +379,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Start the simulator with a generated fleet and run the job against it.",
     )
     parser.add_argument("--out", type=Path, default=DEMO_OUT, help="output folder")
-    parser.add_argument("--vms", type=int, default=800, help="size of the generated fleet")
+    parser.add_argument(
+        "--vms",
+        type=number_argument(int, DEMO_VMS),
+        default=800,
+        help=f"size of the generated fleet, {DEMO_VMS.low:g} to {DEMO_VMS.high:g} (default 800)",
+    )
     parser.add_argument("--seed", type=int, default=2026, help="seed of the generated fleet")
-    parser.add_argument("--latency-ms", type=float, default=5.0, help="simulated API latency")
+    parser.add_argument(
+        "--latency-ms",
+        type=number_argument(float, DEMO_LATENCY_MS),
+        default=5.0,
+        help=f"simulated API latency, {DEMO_LATENCY_MS.low:g} to {DEMO_LATENCY_MS.high:g} ms "
+        "(default 5)",
+    )
     parser.set_defaults(handler=demo_command)
