@@ -36,7 +36,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Mail the executive summary and the reports of RUN_DIR as configured in "
         "the [mail] section of the --config file.",
         epilog="exit codes:\n  0  sent\n  2  usage, configuration or input error\n"
-        "  4  not delivered (one line on stderr with the server's answer)",
+        "  4  not delivered (one line on stderr with the server's answer)\n"
+        "  5  an unexpected error (one line naming the file that holds the traceback)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(

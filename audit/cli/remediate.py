@@ -89,7 +89,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "Apply remediation/plan.json of a run: each licence action is checked against the "
             "VM as it is now and skipped if it changed. Without --apply nothing is changed. "
             "Exit 0: all attempted actions succeeded; 1: one failed or did not finish; "
-            "2: bad plan, credentials or rights, unreachable endpoint, or stopped by a signal."
+            "2: bad plan (or one that differs from its run's manifest.json or from "
+            "--expect-sha256), credentials or rights, unreachable endpoint, or stopped by a "
+            "signal; 5: an unexpected error (one line naming the traceback's file)."
         ),
     )
     parser.add_argument("plan", type=Path, nargs="?", metavar="PLAN", help="a plan.json")
