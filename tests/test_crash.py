@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from test_run_process import run_args
 
 import audit.cli.run
 import audit.job
@@ -20,11 +21,10 @@ from audit.render.xlsx import XlsxReport
 from audit.simulator.generate import generate_fleet
 from audit.support import crash
 
-PERIOD = "2026-11"
-
 
 @pytest.fixture(scope="module")
 def snapshot_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 60-VM fleet's snapshot."""
     path = tmp_path_factory.mktemp("snapshot") / "snapshot.json.gz"
     write_snapshot(snapshot_of(generate_fleet(60, seed=7).fleet), path)
     return path
@@ -33,10 +33,6 @@ def snapshot_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(autouse=True)
 def no_folder_noted() -> None:
     crash.note_output_folder(None)
-
-
-def run_args(snapshot: Path, out: Path) -> list[str]:
-    return ["run", "--from-snapshot", str(snapshot), "--out", str(out), "--period", PERIOD]
 
 
 def one_crash_line(err: str) -> tuple[str, Path]:
