@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import ovh.exceptions
 import pytest
 import requests
+from fixtures_api import Answer, scripted_api
 
 from audit.cli.main import main
 from audit.collect.credential import read_credential
@@ -180,3 +184,182 @@ def test_a_rejected_key_stops_the_run_at_the_credential_read() -> None:
 
     with pytest.raises(CredentialError, match="Invalid signature"):
         read_credential(Client())  # type: ignore[arg-type]
+
+
+def answers(
+    time_answer: Answer | None = None,
+    credential: Any = None,
+    created: Any = None,
+    listing: Any = None,
+) -> Callable[[str, str], Answer]:
+    """A scripted API: the time (or `time_answer`), the key's rights, a key request."""
+
+    def script(method: str, path: str) -> Answer:
+        if path == "/1.0/auth/time":
+            return time_answer or (200, {}, int(time.time()))
+        if path == "/1.0/auth/currentCredential":
+            return 200, {}, credential or {"status": "validated", "rules": []}
+        if path == "/1.0/auth/credential":
+            return 200, {}, created
+        if path == "/1.0/dedicatedCloud":
+            return 200, {}, listing if listing is not None else []
+        return 404, {}, {"message": "not here"}
+
+    return script
+
+
+def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1, err
+    assert "Low HTTP" not in err and "Error(" not in err and "Traceback" not in err
+    return err.strip()
+
+
+@pytest.fixture
+def consumer_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OVH_CONSUMER_KEY", "sim-ck-readonly")
+
+
+@pytest.mark.parametrize("action", ["check", "request"])
+@pytest.mark.parametrize(
+    ("time_answer", "words"),
+    [
+        ((200, {}, "abc"), "GET /auth/time answered 'abc', not the time: not the OVHcloud API"),
+        (
+            (200, {"Content-Type": "text/html"}, b"<!doctype html><p>Sign in</p>"),
+            "GET /auth/time answered a web page (HTML), not the time: not the OVHcloud API",
+        ),
+        (
+            (200, {"Content-Type": "text/plain"}, b"abc"),
+            "GET /auth/time answered something else than JSON (text/plain), not the time: not "
+            "the OVHcloud API",
+        ),
+    ],
+)
+def test_an_endpoint_whose_time_is_not_a_time_is_not_the_api(
+    capsys: pytest.CaptureFixture[str],
+    consumer_key: None,
+    action: str,
+    time_answer: Answer,
+    words: str,
+) -> None:
+    with scripted_api(answers(time_answer)) as (url, seen):
+        assert main(["auth", action, "--endpoint", url]) == 2
+    assert one_error_line(capsys) == f"ovh-license-audit: error: --endpoint {url}: {words}" + (
+        " (a proxy's login page, or a wrong URL?)" if "JSON" in words or "HTML" in words else ""
+    )
+    assert seen.requests == ["GET /1.0/auth/time"]  # nothing signed was sent
+
+
+@pytest.mark.parametrize("action", ["check", "request"])
+def test_an_unreachable_endpoint_is_said_in_words(
+    capsys: pytest.CaptureFixture[str], consumer_key: None, action: str
+) -> None:
+    url = "http://127.0.0.1:9/1.0"  # the discard port: nothing listens there
+    assert main(["auth", action, "--endpoint", url]) == 2
+    assert one_error_line(capsys) == (
+        f"ovh-license-audit: error: cannot reach {url}: Connection refused"
+    )
+
+
+@pytest.mark.parametrize("created", [{"validationUrl": "https://x/"}, None, ["consumerKey"]])
+def test_a_key_request_answered_without_a_consumer_key_is_one_line(
+    capsys: pytest.CaptureFixture[str], created: Any
+) -> None:
+    with scripted_api(answers(created=created)) as (url, _):
+        assert main(["auth", "request", "--endpoint", url]) == 2
+    assert one_error_line(capsys) == (
+        f"ovh-license-audit: error: --endpoint {url}: POST /auth/credential answered without "
+        "a consumerKey: not the OVHcloud API, or it refused the request without saying why"
+    )
+
+
+def test_auth_request_needs_only_the_application_key_and_secret(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OVH_APPLICATION_SECRET")
+    with scripted_api(answers()) as (url, _):
+        assert main(["auth", "request", "--endpoint", url]) == 2
+    line = one_error_line(capsys)
+    assert "OVH_APPLICATION_KEY and OVH_APPLICATION_SECRET" in line
+    assert "set OVH_CONSUMER_KEY" not in line and "OVH_CONSUMER_KEY," not in line
+
+
+def test_a_key_not_validated_points_at_the_validation_url(
+    simulator: Simulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request_key(simulator, capsys)  # requested, never validated
+    out = request_key(simulator, capsys)
+    key_line = out.index(next(line for line in out if "shown only this once" in line))
+    monkeypatch.setenv("OVH_CONSUMER_KEY", out[key_line + 1].strip())
+    assert main(["auth", "check", "--endpoint", simulator.url]) == 2
+    line = one_error_line(capsys)
+    assert "This credential is not valid" in line
+    assert "validation URL `auth request` printed" in line and "credentialToken=" in line
+
+
+HOSTILE = "\x1b]8;;https://evil.example/\x07click\x1b]8;;\x07\r\x1b[2J"
+
+
+def test_text_from_the_api_is_printed_with_its_control_characters_escaped(
+    capsys: pytest.CaptureFixture[str], consumer_key: None
+) -> None:
+    credential = {
+        "status": f"validated{HOSTILE}",
+        "creation": HOSTILE,
+        "expiration": f"2030-01-01{HOSTILE}",
+        "rules": [{"method": f"GET{HOSTILE}", "path": f"/dedicatedCloud/*{HOSTILE}"}],
+    }
+    created = {"consumerKey": f"ck{HOSTILE}", "validationUrl": f"https://x/{HOSTILE}"}
+    with scripted_api(answers(credential=credential, created=created)) as (url, _):
+        assert main(["auth", "check", "--endpoint", url]) == 0
+        checked = capsys.readouterr()
+        assert main(["auth", "request", "--endpoint", url]) == 0
+        requested = capsys.readouterr()
+    for text in (checked.out, checked.err, requested.out, requested.err):
+        assert "\x1b" not in text and "\x07" not in text and "\r" not in text
+    assert "validated\\u001b]8;;https://evil.example/\\u0007click" in checked.out
+    assert "ck\\u001b]8;;" in requested.out
+
+
+def test_rules_that_are_not_a_list_are_a_warning_not_an_empty_list(
+    capsys: pytest.CaptureFixture[str], consumer_key: None, tmp_path: Path
+) -> None:
+    credential = {"status": "validated", "rules": "GET /*"}
+    with scripted_api(answers(credential=credential)) as (url, _):
+        assert main(["auth", "check", "--endpoint", url]) == 0
+        checked = capsys.readouterr()
+        snapshot = tmp_path / "snapshot.json.gz"
+        assert main(["snapshot", "--endpoint", url, "--out", str(snapshot)]) == 0
+        collected = capsys.readouterr()
+    warning = (
+        "ovh-license-audit: warning: the consumer key's rules could not all be read "
+        "(GET /auth/currentCredential: rules given as str, not a list)"
+    )
+    assert warning in checked.err.splitlines()
+    assert warning in collected.err.splitlines()  # every run says so too
+
+
+def test_the_warnings_of_a_run_escape_the_apis_text(
+    capsys: pytest.CaptureFixture[str], consumer_key: None, tmp_path: Path
+) -> None:
+    credential = {
+        "status": "validated",
+        "expiration": f"2000-01-01T00:00:00+00:00{HOSTILE}",
+        "rules": [{"method": f"POST{HOSTILE}", "path": "/*"}],
+    }
+    with scripted_api(answers(credential=credential)) as (url, _):
+        snapshot = tmp_path / "snapshot.json.gz"
+        assert main(["snapshot", "--endpoint", url, "--out", str(snapshot)]) == 0
+    err = capsys.readouterr().err
+    assert "may do more than read (POST\\u001b]8;;" in err
+    assert "\x1b" not in err and "\x07" not in err and "\r" not in err
+
+
+@pytest.mark.parametrize("command", [["auth", "check"], ["auth", "request"], ["run"]])
+def test_help_states_the_default_endpoint(
+    capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main([*command, "--help"])
+    assert "else ovh-eu" in " ".join(capsys.readouterr().out.split())

@@ -15,7 +15,7 @@ from audit.cli.main import build_parser
 from audit.runtime import cli as script_cli
 
 README = Path(__file__).parents[1] / "README.md"
-OPTION = re.compile(r"--[a-z][a-z-]*")
+OPTION = re.compile(r"--[a-z][a-z0-9-]*")
 EXIT_CODE_ROW = re.compile(r"^  (\d+(?:, \d+)*)  ")
 
 

@@ -53,6 +53,9 @@ def test_flags_refuse_non_finite_and_out_of_range_numbers(
         ("retry_base_delay_s = inf", "audit.retry_base_delay_s"),
         ("retry_base_delay_s = -1", "audit.retry_base_delay_s"),
         ("retry_base_delay_s = 1e9", "audit.retry_base_delay_s"),
+        ("deadline_s = 0", "audit.deadline_s"),
+        ("deadline_s = nan", "audit.deadline_s"),
+        ("deadline_s = inf", "audit.deadline_s"),
     ],
 )
 def test_config_refuses_non_finite_and_out_of_range_numbers(
@@ -73,3 +76,26 @@ def test_range_limits_are_accepted(tmp_path: Path) -> None:
     loaded = load_config(config)
     assert (loaded.max_rps, loaded.workers, loaded.max_retries) == (0.1, 64, 0)
     assert loaded.retry_base_delay_s == 0.0
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("--vms", "0"),
+        ("--vms", "-5"),
+        ("--vms", "many"),
+        ("--latency-ms", "-1"),
+        ("--latency-ms", "nan"),
+        ("--latency-ms", "inf"),
+    ],
+)
+def test_demo_refuses_a_fleet_of_no_vm_and_a_latency_that_is_no_duration(
+    capsys: pytest.CaptureFixture[str], flag: str, value: str, tmp_path: Path
+) -> None:
+    """Before: a traceback for --vms 0 or -5 and --latency-ms -1, a hang for nan."""
+    with pytest.raises(SystemExit) as stopped:
+        main(["demo", "--out", str(tmp_path / "demo"), f"{flag}={value}"])
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert f"argument {flag}: expected a number from" in error and repr(value) in error
+    assert not (tmp_path / "demo").exists()

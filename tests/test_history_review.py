@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -250,3 +251,105 @@ def test_history_file_must_exist(report: Path, tmp_path: Path) -> None:
     assert main(["import-review", str(copy)]) == 2
     assert main(["import-review", str(copy), "--history", str(tmp_path / "x.sqlite")]) == 2
     assert not (tmp_path / "x.sqlite").exists()
+
+
+def import_error(path: Path, report: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """`import-review` of `path` into `report`'s history: exit 2, one line, history unchanged."""
+    history = report.parent.parent / HISTORY_FILE
+    before = history.read_bytes()
+    assert main(["import-review", str(path), "--history", str(history)]) == 2
+    error = capsys.readouterr().err
+    assert len(error.splitlines()) == 1, error
+    assert history.read_bytes() == before
+    return error
+
+
+def test_a_superscript_digit_in_an_id_cell_is_not_an_id(
+    report: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workbook = load_workbook(report)
+    sheet = workbook["Findings"]
+    sheet.cell(2, columns(sheet)["Datacenter"]).value = "\u00b2"  # str.isdigit() says yes
+    workbook.save(tmp_path / "superscript.xlsx")
+    error = import_error(tmp_path / "superscript.xlsx", report, capsys)
+    assert "'\u00b2' is not an id" in error
+
+
+def test_a_formula_with_no_cached_value_is_an_input_error_not_a_cleared_review(
+    report: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """openpyxl (like other programs that do not calculate) saves formulas without a value."""
+    workbook = load_workbook(report)
+    sheet = workbook["Findings"]
+    header = columns(sheet)
+    row = row_of(sheet, 1, "WIN-UNLICENSED")
+    sheet.cell(row, header["Review status"]).value = '=IF(TRUE,"accepted","open")'
+    workbook.save(tmp_path / "formula.xlsx")
+    error = import_error(tmp_path / "formula.xlsx", report, capsys)
+    letter = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[header["Review status"] - 1]
+    assert f"cell {letter}{row}: a formula whose value was never calculated" in error
+
+
+def with_cached_value(source: Path, target: Path, cell: str, formula: str, value: str) -> Path:
+    """`source` with `cell` of the Findings sheet a formula whose cached result is `value`,
+    as Excel saves it (openpyxl cannot write a cached value)."""
+    workbook = load_workbook(source)
+    workbook["Findings"][cell].value = "=PLACEHOLDER()"
+    workbook.save(target)
+    with zipfile.ZipFile(target) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    computed = f"<f>{formula}</f><v>{value}</v>".encode()
+    for name, data in parts.items():
+        if name.startswith("xl/worksheets/") and b"PLACEHOLDER" in data:
+            element = re.compile(rb'(<c r="' + cell.encode() + rb'"[^>]*?)>.*?</c>')
+            parts[name] = element.sub(
+                lambda m: m.group(1) + b' t="str">' + computed + b"</c>", data
+            )
+    with zipfile.ZipFile(target, "w") as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    return target
+
+
+def test_a_formula_counts_with_the_value_excel_computed(
+    report: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sheet = load_workbook(report)["Findings"]
+    header = columns(sheet)
+    row = row_of(sheet, 1, "WIN-UNLICENSED")
+    letter = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[header["Review status"] - 1]
+    edited = with_cached_value(
+        report,
+        tmp_path / "computed.xlsx",
+        f"{letter}{row}",
+        'IF(TRUE,"accepted","open")',
+        "accepted",
+    )
+    sheet_read = read_review_workbook(edited)
+    [reviewed] = [r for r in sheet_read.rows if r.row == row]
+    assert reviewed.status == "accepted"
+
+
+def test_a_cell_in_the_last_column_is_not_read_as_16384_columns(
+    report: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A far-away cell on every row (column XFD) must not pad each row to 16,384 values."""
+    workbook = load_workbook(report)
+    sheet = workbook["Findings"]
+    for row in range(1, sheet.max_row + 1):
+        sheet.cell(row, 16384).value = "x"
+    workbook.save(tmp_path / "xfd.xlsx")
+    widths: list[int] = []
+    import openpyxl.worksheet._read_only as read_only
+
+    get_row = read_only.ReadOnlyWorksheet._get_row
+
+    def measured(self: Any, *args: Any, **kwargs: Any) -> Any:
+        row = get_row(self, *args, **kwargs)
+        widths.append(len(row))
+        return row
+
+    monkeypatch.setattr(read_only.ReadOnlyWorksheet, "_get_row", measured)
+    parsed = read_review_workbook(tmp_path / "xfd.xlsx")
+    assert len(parsed.rows) == len(read_review_workbook(report).rows)
+    assert widths and max(widths) <= 100

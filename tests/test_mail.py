@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import shutil
 import socket
-from collections.abc import Iterator
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
@@ -26,6 +31,7 @@ from fixtures_mail import (
     PASSWORD_ENV,
     SECRET,
     TO,
+    USER,
     Pki,
     assert_complete,
     make_pki,
@@ -42,7 +48,7 @@ from audit.cli.main import main
 from audit.deliver.capture import Received
 from audit.evaluate.headline import DEFINITIONS, FigureKey
 from audit.job import load_run_with_history
-from audit.model.snapshot import write_snapshot
+from audit.model.snapshot import CredentialInfo, write_snapshot
 from audit.render.view import HeadlineFigure, changes_display, executive_summary, headline_figures
 
 # Implicit TLS: aiosmtpd warns that AUTH does not require STARTTLS, which does not apply.
@@ -430,3 +436,203 @@ def test_timeout(
         config = write_config(tmp_path / "audit.toml", port, pki, extra="timeout_s = 0.2\n")
         err = _fail(run_dir, config, capsys, before)
     assert f"127.0.0.1:{port}: no answer within 0.2 s (mail.timeout_s)" in err
+
+
+@pytest.mark.parametrize(
+    "to",
+    [
+        "evil@example.net <a@example.com>",
+        "Owner <a@example.com>",  # display names come from the configuration only
+        "a@example.com, evil@example.net",
+        "a@example.com; evil@example.net",
+        "undisclosed: a@example.com;",
+        "a@example.com\x85",
+        "a\x0b@example.com",
+    ],
+)
+def test_to_takes_one_plain_address_per_value(
+    run_dir: Path, pki: Pki, tmp_path: Path, capsys: pytest.CaptureFixture[str], to: str
+) -> None:
+    with smtp_server(pki) as server:
+        config = write_config(tmp_path / "audit.toml", server.port, pki)
+        with pytest.raises(SystemExit) as exit_code:
+            mail(run_dir, config, "--to", to)
+    assert exit_code.value.code == 2
+    assert "plain mail address such as name@example.com" in capsys.readouterr().err
+    assert server.mailbox.messages == []
+
+
+def test_the_envelope_is_the_validated_addresses_not_the_headers_reread(
+    run_dir: Path, pki: Pki, tmp_path: Path
+) -> None:
+    extra = 'to = ["Licence Owner <owner@example.com>"]\ncc = []\n'
+    with smtp_server(pki) as server:
+        config = write_config(tmp_path / "audit.toml", server.port, pki)
+        text = config.read_text().replace(
+            f"to = {json.dumps(list(TO))}\ncc = {json.dumps(list(CC))}\n", extra
+        )
+        config.write_text(text)
+        assert mail(run_dir, config) == 0
+    [received] = server.mailbox.messages
+    assert received.rcpt_tos == ("owner@example.com",)
+    assert received.mail_from == "audit@example.com"
+    assert parse(received)["To"] == "Licence Owner <owner@example.com>"
+
+
+def serve_raw(
+    reply: Callable[[socket.socket], None], wrap: ssl.SSLContext | None = None
+) -> Iterator[int]:
+    """A one-connection TCP server on a free port whose side of the talk is `reply`."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    stop = threading.Event()
+
+    def serve() -> None:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        with contextlib.suppress(OSError, ssl.SSLError):
+            if wrap is not None:
+                conn = wrap.wrap_socket(conn, server_side=True)
+            with conn:
+                reply(conn)
+        stop.set()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+        thread.join(timeout=10)
+
+
+@pytest.mark.timeout(30)
+def test_a_server_that_trickles_its_greeting_cannot_hold_the_delivery_past_timeout_s(
+    run_dir: Path, pki: Pki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A `220-` line every 0.1 s: each read ends well within the socket timeout."""
+
+    def trickle(conn: socket.socket) -> None:
+        for _ in range(600):  # a minute of greeting, unless the client hangs up
+            conn.sendall(b"220-still greeting\r\n")
+            time.sleep(0.1)
+
+    before = tree(run_dir)
+    for port in serve_raw(trickle):
+        config = write_config(tmp_path / "audit.toml", port, pki, extra="timeout_s = 0.5\n")
+        err = _fail(run_dir, config, capsys, before)
+    assert "no answer within 0.5 s (mail.timeout_s) for the whole delivery" in err
+
+
+def test_no_encoding_of_the_password_a_server_echoes_is_printed(
+    run_dir: Path, pki: Pki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plain_auth = base64.b64encode(f"\0{USER}\0{SECRET}".encode()).decode()
+    encoded = base64.b64encode(SECRET.encode()).decode()
+
+    def echo(conn: socket.socket) -> None:
+        lines = conn.makefile("rb")
+        conn.sendall(b"220 echo ESMTP\r\n")
+        for raw in lines:
+            line = raw.decode().strip()
+            if line.upper().startswith("EHLO"):
+                conn.sendall(b"250-echo\r\n250 AUTH PLAIN\r\n")
+            elif line.upper().startswith("AUTH"):
+                said = line.split()[-1]
+                conn.sendall(f"535 5.7.8 rejected {said} = {encoded} = {SECRET}\r\n".encode())
+            else:
+                conn.sendall(b"221 bye\r\n")
+                return
+
+    before = tree(run_dir)
+    for port in serve_raw(echo, wrap=pki.server):
+        config = write_config(tmp_path / "audit.toml", port, pki, security="ssl")
+        err = _fail(run_dir, config, capsys, before)
+    assert "login refused: 535 5.7.8 rejected *** = *** = ***" in err
+    assert plain_auth not in err and encoded not in err and SECRET not in err
+
+
+@pytest.fixture
+def run_copy(run_dir: Path, tmp_path: Path) -> Path:
+    """A copy of the output folder (the run folder and its history) to tamper with."""
+    shutil.copytree(run_dir.parent, tmp_path / "copy")
+    return tmp_path / "copy" / run_dir.name
+
+
+def test_a_file_added_to_the_run_folder_is_never_attached(
+    run_copy: Path, pki: Pki, tmp_path: Path
+) -> None:
+    (run_copy / "notes.txt").write_text("not from the run")
+    extra = 'attach = ["report.html", "notes.txt"]\n'
+    with smtp_server(pki) as server:
+        config = write_config(tmp_path / "audit.toml", server.port, pki, extra=extra)
+        assert mail(run_copy, config) == 0
+    message = parse(server.mailbox.messages[0])
+    assert [part.get_filename() for part in message.iter_attachments()] == ["report.html"]
+    plain = message.get_body(("plain",))
+    assert plain is not None
+    assert (
+        "Not attached: notes.txt (not listed in the run's manifest.json, so not vouched for)."
+        in plain.get_content().splitlines()
+    )
+
+
+def test_a_link_in_the_run_folder_is_refused(
+    run_copy: Path, pki: Pki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("secret elsewhere")
+    (run_copy / "extra.txt").symlink_to(outside)
+    with smtp_server(pki) as server:
+        config = write_config(tmp_path / "audit.toml", server.port, pki)
+        assert mail(run_copy, config) == 2
+    assert server.mailbox.messages == []
+    [line] = capsys.readouterr().err.splitlines()
+    assert f"{run_copy / 'extra.txt'}: a symbolic link in the run folder" in line
+
+
+def test_a_period_with_a_line_break_is_an_input_error(
+    run_copy: Path, pki: Pki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """findings.json edited (and its manifest entry too): the period names no month."""
+    findings = run_copy / "findings.json"
+    document = json.loads(findings.read_text())
+    document["run"]["period"] = "2026-11\nBcc: evil@example.net"
+    findings.write_text(json.dumps(document))
+    manifest = json.loads((run_copy / "manifest.json").read_text())
+    manifest["files"]["findings.json"] = sha256(findings.read_bytes())
+    (run_copy / "manifest.json").write_text(json.dumps(manifest))
+    with smtp_server(pki) as server:
+        config = write_config(tmp_path / "audit.toml", server.port, pki)
+        assert mail(run_copy, config) == 2
+    assert server.mailbox.messages == []
+    [line] = capsys.readouterr().err.splitlines()
+    assert "run: damaged (expected a period YYYY-MM" in line
+
+
+def test_control_characters_from_the_api_are_shown_escaped_in_both_bodies(
+    pki: Pki, tmp_path: Path
+) -> None:
+    """A key whose rights could not be read: the reason, from the API, reaches the summary."""
+    osc8 = "\x1b]8;;https://evil.example/\x07click\x1b]8;;\x07\r\x1b[2J\u202e\u200b"
+    snapshot = fleet_snapshot(november(), "2026-11-01T03:00:00Z")
+    meta = replace(snapshot.meta, credential=CredentialInfo(note=f"HTTP 403 {osc8}"))
+    path = tmp_path / "snapshot.json.gz"
+    write_snapshot(replace(snapshot, meta=meta), path)
+    out = tmp_path / "out"
+    args = ["run", "--from-snapshot", str(path), "--out", str(out), "--period", NOVEMBER]
+    assert main([*args, "--fail-on", "never"]) == 0
+    with smtp_server(pki) as server:
+        config = write_config(tmp_path / "audit.toml", server.port, pki)
+        assert mail(out / NOVEMBER, config) == 0
+    message = parse(server.mailbox.messages[0])
+    plain, html = message.get_body(("plain",)), message.get_body(("html",))
+    assert plain is not None and html is not None
+    for body in (plain.get_content(), html.get_content()):
+        assert "HTTP 403" in body
+        assert not any(char in body for char in "\x1b\x07\u202e\u200b")
+        assert "\\x1b]8;;https://evil.example/\\x07click" in body
+        assert "\\r" in body and "\\u202e" in body and "\\u200b" in body

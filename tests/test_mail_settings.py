@@ -61,10 +61,15 @@ def test_ssl_port_and_ca_file_beside_the_config(tmp_path: Path) -> None:
         ('pasword_env = "X"\n', "[mail]: unknown key 'pasword_env'"),
         ('security = "tls"\n', "mail.security: expected one of starttls, ssl, none"),
         ("port = 70000\n", "mail.port: expected a number from 1 to 65535, got 70000"),
-        ('cc = ["not an address"]\n', "mail.cc[0]: expected a mail address, got 'not an address'"),
+        (
+            'cc = ["not an address"]\n',
+            "mail.cc[0]: expected one plain mail address such as name@example.com, "
+            "got 'not an address'",
+        ),
         (
             'cc = ["a@example.com\\r\\nBcc: evil@example.net"]\n',
-            "mail.cc[0]: expected a mail address, got 'a@example.com\\r\\nBcc: evil@example.net'",
+            "mail.cc[0]: expected one plain mail address such as name@example.com, "
+            "got 'a@example.com\\r\\nBcc: evil@example.net'",
         ),
         ('username = "u"\n', "mail.password_env: required when mail.username is set"),
         (
@@ -74,7 +79,8 @@ def test_ssl_port_and_ca_file_beside_the_config(tmp_path: Path) -> None:
         ),
         (
             'password_env = "$HOME"\n',
-            "mail.password_env: expected the name of an environment variable, got '$HOME'",
+            "mail.password_env: expected the name of an environment variable (letters, digits "
+            "and _), not the password itself (the value is not shown)",
         ),
         (
             'attach = ["../history.sqlite"]\n',
@@ -82,7 +88,7 @@ def test_ssl_port_and_ca_file_beside_the_config(tmp_path: Path) -> None:
         ),
         (
             "max_attachment_mb = -1\n",
-            "mail.max_attachment_mb: expected a number from 0 to 1000, got -1",
+            "mail.max_attachment_mb: expected a number from 0 to 25, got -1",
         ),
     ],
 )
@@ -90,6 +96,76 @@ def test_errors_name_the_file_and_the_key(tmp_path: Path, extra: str, message: s
     with pytest.raises(InputError) as error:
         load(tmp_path, MINIMAL + extra)
     assert str(error.value) == f"{tmp_path / 'audit.toml'}: {message}"
+
+
+ONE_ADDRESS = "expected one plain mail address such as name@example.com"
+NAME_RULE = "expected `Display Name <name@example.com>` with a name of letters, digits and spaces"
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("evil@example.net <a@example.com>", NAME_RULE),  # which one is it?
+        ("a@example.com, b@example.com", ONE_ADDRESS),
+        ("a@example.com; b@example.com", ONE_ADDRESS),
+        ("undisclosed: a@example.com;", ONE_ADDRESS),
+        ('"Audit, Team" <a@example.com>', NAME_RULE),
+        ("Audit\x85Team <a@example.com>", NAME_RULE),  # NEL: a line break to some readers
+        ("a\x0b@example.com", ONE_ADDRESS),
+        ("a@example.com\u2028", ONE_ADDRESS),
+        ("a@exa\x0cmple.com", ONE_ADDRESS),
+        ("Audit\u2028 <a@example.com>", NAME_RULE),
+        ("a@example.com (comment)", ONE_ADDRESS),
+    ],
+)
+def test_each_entry_is_one_plain_address_or_a_plain_display_name(
+    tmp_path: Path, entry: str, message: str
+) -> None:
+    text = MINIMAL + f"cc = [{json.dumps(entry)}]\n"
+    with pytest.raises(InputError) as error:
+        load(tmp_path, text)
+    line = str(error.value)
+    assert line == f"{tmp_path / 'audit.toml'}: mail.cc[0]: {line.split(': mail.cc[0]: ')[1]}"
+    assert message in line and repr(entry) in line
+
+
+def test_a_display_name_from_the_configuration_is_kept(tmp_path: Path) -> None:
+    settings = load(tmp_path, MINIMAL + 'cc = ["Licence Auditors <auditors@example.com>"]\n')
+    assert settings is not None and settings.cc == ("Licence Auditors <auditors@example.com>",)
+
+
+@pytest.mark.parametrize("host", ["", "smtp.example.com\r\nRCPT TO:<x@example.net>", "a b"])
+def test_a_host_that_is_no_host_name_is_a_configuration_error(tmp_path: Path, host: str) -> None:
+    text = MINIMAL.replace('host = "smtp.example.com"', f"host = {json.dumps(host)}")
+    with pytest.raises(InputError) as error:
+        load(tmp_path, text)
+    assert str(error.value) == (
+        f"{tmp_path / 'audit.toml'}: mail.host: expected a host name or an IP address, got {host!r}"
+    )
+
+
+@pytest.mark.parametrize("value", ['"hunter2 pass!"', "12345678"])
+def test_a_password_pasted_into_password_env_is_not_echoed(tmp_path: Path, value: str) -> None:
+    with pytest.raises(InputError) as error:
+        load(tmp_path, MINIMAL + f"password_env = {value}\n")
+    assert "hunter2" not in str(error.value) and "12345678" not in str(error.value)
+    assert "not the password itself" in str(error.value)
+
+
+def test_an_unset_variable_whose_name_looks_like_a_password_is_not_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("Tr0ub4dor_3", raising=False)
+    settings = load(tmp_path, MINIMAL + 'username = "u"\npassword_env = "Tr0ub4dor_3"\n')
+    assert settings is not None
+    with pytest.raises(InputError) as error:
+        settings.password()
+    assert "Tr0ub4dor" not in str(error.value) and "is not set" in str(error.value)
+
+
+def test_attachments_over_25_mb_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="max_attachment_mb: expected a number from 0 to 25"):
+        load(tmp_path, MINIMAL + "max_attachment_mb = 100\n")
 
 
 def test_missing_key(tmp_path: Path) -> None:

@@ -61,6 +61,8 @@ def test_shortfalls_round_trip_and_are_absent_from_older_documents() -> None:
         (lambda d: d["exceptions"][0]["row"].update(kind="gift"), "exceptions[0]"),
         (lambda d: d["summary"].update(by_rule=[]), "summary"),
         (lambda d: d["run"].pop("period"), "run"),
+        (lambda d: d["run"].update(period="2026-11\nBcc: x@example.com"), "run"),
+        (lambda d: d["run"].update(period="2026-13"), "run"),
         (lambda d: d.update(findings={}), "findings"),
         (lambda d: d.update(shortfalls=[{"vm_id": 1}]), "shortfalls[0]"),
     ],

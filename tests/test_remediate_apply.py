@@ -30,6 +30,7 @@ from audit.collect.api import ClientFactory, Credentials, resolve_endpoint
 from audit.collect.collector import CollectOptions
 from audit.job import REMEDIATION_DIR, JobResult, JobSpec, SnapshotSource, run_job
 from audit.remediate.script import PLAN_CONSTANT, PLAN_FILE, SCRIPT_FILE, render_script
+from audit.runtime.cli import main as runtime_main
 from audit.runtime.ovhapi import network_cause
 from audit.runtime.plan import Action, ActionKind, Plan
 from audit.runtime.results import Outcome, read_results, rollback_plan
@@ -833,3 +834,72 @@ def test_sigterm_to_the_process_during_a_task_writes_the_rollback_plan(
     )
     assert rows[0]["task_id"]
     assert [a.vm_id for a in rollback.actions] == [EXPECTED[0][0]]
+
+
+def test_a_plan_edited_in_its_run_folder_is_refused_before_any_call(
+    sim: Simulator,
+    plan: Plan,
+    tmp_path: Path,
+    ovh_env: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A Datacenter licence typed into plan.json after the run: `report` refuses the folder,
+    and so does `remediate`, before it asks the API anything."""
+    plan_path = tmp_path / "runs" / "2026-01" / REMEDIATION_DIR / PLAN_FILE
+    text = plan_path.read_text()
+    assert '"target_license": "windows 2019 Standard"' in text
+    plan_path.write_text(text.replace("windows 2019 Standard", "windows 2019 Datacenter", 1))
+    before, asked = sim.fleet.to_json(), sim.stats.requests
+    args = ["remediate", str(plan_path), "--apply", "--endpoint", sim.url]
+    assert cli_main([*args, "--results-dir", str(tmp_path / "out")]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == (
+        f"ovh-license-audit: error: {plan_path}: differs from its sha256 in manifest.json "
+        "(changed since the run); nothing done"
+    )
+    assert sim.stats.requests == asked and sim.fleet.to_json() == before
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_plan_the_run_wrote_is_applied(
+    sim: Simulator, plan: Plan, tmp_path: Path, ovh_env: dict[str, str]
+) -> None:
+    plan_path = tmp_path / "runs" / "2026-01" / REMEDIATION_DIR / PLAN_FILE
+    args = ["remediate", str(plan_path), "--apply", "--endpoint", sim.url]
+    assert cli_main([*args, "--results-dir", str(tmp_path / "out")]) == 0
+    assert licences(sim)[101] == "windows 2019 Standard"
+
+
+def test_expect_sha256_applies_only_the_plan_approved(
+    sim: Simulator,
+    plan: Plan,
+    tmp_path: Path,
+    ovh_env: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    copy = plan_file(plan, tmp_path)  # outside its run folder: no manifest to check against
+    args = ["remediate", str(copy), "--apply", "--endpoint", sim.url, "--results-dir"]
+    wrong = "0" * 64
+    assert cli_main([*args, str(tmp_path / "refused"), "--expect-sha256", wrong]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert f"is not the approved {wrong} (--expect-sha256)" in line
+    assert not (tmp_path / "refused").exists()
+    assert licences(sim)[101] is None
+    approved = plan.sha256.upper()  # as a checksum tool may print it
+    assert cli_main([*args, str(tmp_path / "out"), "--expect-sha256", approved]) == 0
+    assert licences(sim)[101] == "windows 2019 Standard"
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "0", "-1", "never"])
+@pytest.mark.parametrize("tool", ["command", "script"])
+def test_a_task_timeout_that_is_not_a_positive_number_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str, tool: str
+) -> None:
+    args = ["--task-timeout", value]
+    with pytest.raises(SystemExit) as exit_code:
+        if tool == "command":
+            cli_main(["remediate", str(tmp_path / "plan.json"), *args])
+        else:
+            runtime_main(args, embedded_plan="{}")
+    assert exit_code.value.code == 2
+    assert "--task-timeout" in capsys.readouterr().err

@@ -41,6 +41,7 @@ SHOWN = {
     "embed\u202a\u202b\u202c\u202d": "embed\\u202a\\u202b\\u202c\\u202d",
     "isolate\u2066\u2067\u2068x\u2069": "isolate\\u2066\\u2067\\u2068x\\u2069",
     " \u202e=1": " \\u202e=1",  # escaped first: no longer starts like a formula
+    "zero\u200bwidth\u2060join\ufeffbom": "zero\\u200bwidth\\u2060join\\ufeffbom",
 }
 # name -> what the CSV holds: a leading quote before spaces and a formula
 FORMULAS = {
@@ -52,7 +53,8 @@ FORMULAS = {
 NAMES = [*SHOWN, *FORMULAS]
 # Everything that must never reach the CSV, workbook or page raw.
 FORBIDDEN = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u2069\ufeff]"
 )
 
 

@@ -82,3 +82,25 @@ def test_damaged_reports_are_rebuilt_identically(run_dir: Path) -> None:
 def test_missing_manifest_is_refused(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (run_dir / "manifest.json").unlink()
     assert "manifest.json: cannot read" in refused(run_dir, capsys)
+
+
+@pytest.mark.parametrize("kind", ["file", "folder"])
+def test_a_link_added_to_the_run_folder_is_refused_and_nothing_changes(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    """A link would be rebuilt as a copy of what lies outside the folder (or dropped)."""
+    target = tmp_path / f"outside-{kind}"
+    if kind == "file":
+        target.write_text("not the run's")
+    else:
+        target.mkdir()
+        (target / "inside.txt").write_text("not the run's")
+    link = run_dir / "remediation" / "extra"
+    link.symlink_to(target)
+    before = files(run_dir)
+    message = refused(run_dir, capsys)
+    assert message == (
+        f"ovh-license-audit: error: {link}: a symbolic link in the run folder (a run folder "
+        "holds only the files the run wrote); remove it"
+    )
+    assert files(run_dir) == before and link.is_symlink()

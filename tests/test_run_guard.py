@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -131,3 +132,52 @@ def test_incomplete_run_may_replace_an_incomplete_one(
         assert run(sim.url, tmp_path) == 3
         assert run(sim.url, tmp_path) == 3
     assert (tmp_path / PERIOD / "findings.json").is_file()
+
+
+@pytest.mark.parametrize("command", ["run", "observe"])
+def test_an_output_folder_that_cannot_be_written_is_refused_before_collecting(
+    simulator: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """Under a regular file (a typo), or read-only: found before the first API call."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    out = blocker / "out"
+    code = main([command, "--endpoint", simulator.url, "--out", str(out)])
+    assert code == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"ovh-license-audit: error: --out {out}: {blocker} is not a folder"]
+    assert simulator.stats.requests == 0
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only folder")
+def test_a_read_only_output_folder_is_refused_before_collecting(
+    simulator: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir(mode=0o555)
+    assert main(["run", "--endpoint", simulator.url, "--out", str(out / "sub")]) == 2
+    assert "cannot write in" in capsys.readouterr().err
+    assert simulator.stats.requests == 0
+
+
+def test_a_fifo_as_exceptions_register_is_refused_not_waited_for(
+    simulator: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fifo = tmp_path / "register.csv"
+    os.mkfifo(fifo)  # nobody writes to it: opening it would block for ever
+    code = main(
+        [
+            "run",
+            "--endpoint",
+            simulator.url,
+            "--out",
+            str(tmp_path / "out"),
+            "--exceptions",
+            str(fifo),
+        ]
+    )
+    assert code == 2
+    assert capsys.readouterr().err == (
+        f"ovh-license-audit: error: --exceptions {fifo}: not a regular file\n"
+    )
+    assert simulator.stats.requests == 0

@@ -84,6 +84,35 @@ def test_a_signal_while_the_workbook_is_written_is_one_line_and_no_leftover(
     assert (out / PERIOD / "findings.json").read_bytes() == before
 
 
+# Each removal of a folder (the cleanup of the interrupted run) brings one more SIGTERM, as
+# coreutils `timeout` does (it signals the process and then its group).
+ANOTHER_SIGNAL_DURING_CLEANUP = """
+import shutil, gc
+rmtree, collect = shutil.rmtree, gc.collect
+def rmtree_signalled(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGTERM)
+    return rmtree(*args, **kwargs)
+def collect_signalled(*args):
+    os.kill(os.getpid(), signal.SIGTERM)
+    return collect(*args)
+shutil.rmtree, gc.collect = rmtree_signalled, collect_signalled
+"""
+
+
+def test_more_signals_during_the_cleanup_still_end_in_one_line_and_143(
+    snapshot_file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    result = run_process(
+        KILL_WHILE_WRITING_WORKBOOK.format(signal="SIGTERM") + ANOTHER_SIGNAL_DURING_CLEANUP,
+        *run_args(snapshot_file, out, "--fail-on", "never"),
+    )
+    assert result.returncode == 143
+    assert result.stderr == "ovh-license-audit: interrupted\n"
+    assert hidden(out) == []
+    assert not (out / PERIOD).exists()
+
+
 def test_sigterm_in_process_cleans_up_and_exits_143(
     snapshot_file: Path,
     tmp_path: Path,

@@ -7,18 +7,29 @@ import argparse
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
-from audit.cli.options import INPUT_ERROR, HelpFormatter, exit_codes_epilog, load_config_arg
-from audit.collect.api import credential_error, credential_errors, import_ovh
+from audit.cli.options import (
+    ENDPOINT_DEFAULT,
+    INPUT_ERROR,
+    HelpFormatter,
+    exit_codes_epilog,
+    load_config_arg,
+)
+from audit.collect.api import (
+    Unreachable,
+    credential_error,
+    credential_errors,
+    import_ovh,
+    server_time,
+)
 from audit.collect.credential import CURRENT_CREDENTIAL, credential_info
 from audit.collect.options import endpoint_from, factory_from
 from audit.invoice.rights import BILLING_RULES, missing_billing_rights
 from audit.model.snapshot import credential_warnings
-from audit.support.errors import AuditError, ExitCode
-
-if TYPE_CHECKING:
-    import ovh
+from audit.runtime.ovhapi import api_message, network_cause
+from audit.runtime.text import printable
+from audit.support.errors import AuditError, CredentialError, ExitCode, InputError
 
 #: What the audit reads: every GET under /dedicatedCloud, nothing else.
 AUDIT_RULES = (("GET", "/dedicatedCloud"), ("GET", "/dedicatedCloud/*"))
@@ -47,16 +58,49 @@ def bills_line(rules: tuple[tuple[str, str], ...]) -> str:
     return f"bills: not readable: lacks {lacking} (auth request --billing asks for them)"
 
 
-def _api_error(exc: ovh.exceptions.APIError, method: str, path: str) -> AuditError:
+NOT_VALID_HINT = (
+    "not validated yet? The account owner opens the validation URL `auth request` printed "
+    "(https://.../auth/?credentialToken=...), then `auth check` again; an expired or revoked "
+    "key needs a new `auth request`"
+)
+
+
+def _api_error(exc: Exception, method: str, path: str, endpoint: str) -> AuditError:
+    """Any failure of an `auth` call as one line in words: never a Python repr."""
+    sdk = import_ovh()
+    if isinstance(exc, sdk.exceptions.HTTPError):  # the network, not the API
+        return Unreachable(f"cannot reach {endpoint}: {network_cause(exc)} ({method} {path})")
+    if isinstance(exc, sdk.exceptions.InvalidResponse):
+        return InputError(
+            f"--endpoint {endpoint}: {method} {path} did not answer JSON: not the OVHcloud API"
+        )
+    if isinstance(exc, sdk.exceptions.InvalidCredential) and path == CURRENT_CREDENTIAL:
+        message = api_message(exc)
+        return CredentialError(
+            f"{method} {path}: the API refused the key ({message}): {NOT_VALID_HINT}"
+        )
     if isinstance(exc, credential_errors()):
         return credential_error(exc, method, path)
-    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return AuditError(f"{method} {path}: {message}")
+    return AuditError(f"{method} {path}: {api_message(exc)}")
+
+
+def _answered(answer: Any, key: str, endpoint: str) -> str:
+    """A text field of the POST /auth/credential answer, shown safely; missing: one line."""
+    value = answer.get(key) if isinstance(answer, dict) else None
+    if not isinstance(value, str) or not value:
+        raise InputError(
+            f"--endpoint {endpoint}: POST /auth/credential answered without a {key}: not the "
+            "OVHcloud API, or it refused the request without saying why"
+        )
+    return printable(value)
 
 
 def run_request(args: argparse.Namespace) -> int:
     config = load_config_arg(args)
-    client = factory_from(args, config).new_client(require_consumer_key=False)
+    factory = factory_from(args, config)
+    # Only the application key and secret: the consumer key is what this creates.
+    client = factory.new_client(require_consumer_key=False)
+    server_time(client, factory.endpoint)
     sdk = import_ovh()
     request = client.new_consumer_key_request()
     rules = requested_rules(args.remediation, args.billing)
@@ -65,47 +109,54 @@ def run_request(args: argparse.Namespace) -> int:
     try:
         answer = request.request()
     except sdk.exceptions.APIError as exc:
-        raise _api_error(exc, "POST", "/auth/credential") from None
+        raise _api_error(exc, "POST", "/auth/credential", factory.endpoint) from None
+    except (KeyError, TypeError):  # `ovh` reads answer["consumerKey"] itself
+        answer = None
+    consumer_key = _answered(answer, "consumerKey", factory.endpoint)
+    url = _answered(answer, "validationUrl", factory.endpoint)
     print(f"Consumer key requested on {endpoint_from(args, config)} with these rights:")
     for method, path in rules:
         print(f"  {method} {path}")
     print()
     print("1. Open this URL as the account owner and validate the key:")
-    print(f"   {answer['validationUrl']}")
+    print(f"   {url}")
     print("2. Store the consumer key now (as OVH_CONSUMER_KEY or consumer_key in ovh.conf);")
     print("   it is shown only this once and kept nowhere by this tool:")
-    print(f"   {answer['consumerKey']}")
+    print(f"   {consumer_key}")
     return int(ExitCode.OK)
 
 
 def run_check(args: argparse.Namespace) -> int:
     config = load_config_arg(args)
-    client = factory_from(args, config).new_client()
+    factory = factory_from(args, config)
+    client = factory.new_client()
+    server_time(client, factory.endpoint)
     sdk = import_ovh()
     try:
         data = client.get(CURRENT_CREDENTIAL)
     except sdk.exceptions.APIError as exc:
-        raise _api_error(exc, "GET", CURRENT_CREDENTIAL) from None
+        raise _api_error(exc, "GET", CURRENT_CREDENTIAL, factory.endpoint) from None
     credential = credential_info(data)
-    print(f"status: {credential.status}")
+    print(f"status: {printable(credential.status)}")
     for label, key in (("created", "creation"), ("expires", "expiration"), ("last use", "lastUse")):
         value = data.get(key) if isinstance(data, dict) else None
         shown = value if value is not None else ("never" if key == "expiration" else "-")
-        print(f"{label}: {shown}")
+        print(f"{label}: {printable(str(shown))}")
     print(bills_line(tuple((rule.method, rule.path) for rule in credential.rules)))
     print("rules:")
     for rule in credential.rules:
-        print(f"  {rule.method} {rule.path}")
+        print(f"  {printable(rule.method)} {printable(rule.path)}")
     now = datetime.now(UTC).replace(microsecond=0).isoformat()
     for warning in credential_warnings(credential, now):
-        print(f"ovh-license-audit: warning: {warning}", file=sys.stderr)
+        print(f"ovh-license-audit: warning: {printable(warning)}", file=sys.stderr)
     return int(ExitCode.OK)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--endpoint",
-        help="ovh endpoint name (ovh-eu, ovh-ca, ...) or a base URL ending in /1.0",
+        help="ovh endpoint name (ovh-eu, ovh-ca, ovh-us, ...) or a base URL ending in /1.0 "
+        f"({ENDPOINT_DEFAULT})",
     )
     parser.add_argument("--config", type=Path, help="TOML configuration file")
 

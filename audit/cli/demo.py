@@ -18,11 +18,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 
-from audit.cli.options import HelpFormatter, exit_codes_epilog
+from audit.cli.options import HelpFormatter, exit_codes_epilog, number_argument
 from audit.cli.run import print_summary
 from audit.collect.api import ClientFactory, Credentials, resolve_endpoint
 from audit.collect.collector import CollectOptions
 from audit.config.mail import MailSettings, Security
+from audit.config.values import Range
 from audit.deliver.delivery import deliver
 from audit.evaluate.exceptions import load_exceptions
 from audit.evaluate.knowledge import GuestKind, interpret_guest_os
@@ -55,11 +56,17 @@ from audit.simulator.fleet import TOOLS_GUEST_OS_FAMILY, Datacenter, Fleet, Vm
 from audit.simulator.generate import GeneratedFleet, generate_fleet
 from audit.simulator.licences import GUEST_VERSIONS, licence_fits_guest
 from audit.simulator.server import Simulator
+from audit.support.crash import note_output_folder
 from audit.support.errors import ExitCode
 from audit.support.fsutil import atomic_write_bytes, atomic_write_text
 
 DEMO_OUT = Path("reports/demo")
 DEMO_MAX_CHANGES = 25
+
+# A fleet of at least one VM (the bench goes to 100,000), and a latency that is a number of
+# milliseconds a request may take.
+DEMO_VMS = Range(1, 200_000)
+DEMO_LATENCY_MS = Range(0, 10_000)
 
 
 def demo_periods(today: date) -> tuple[str, str]:
@@ -362,6 +369,7 @@ def mail_report(run_dir: Path, out: Path) -> tuple[str, Path]:
 
 def demo_command(args: argparse.Namespace) -> int:
     out: Path = args.out
+    note_output_folder(out)
     today = datetime.now(UTC).date()
     generated = generate_fleet(args.vms, args.seed)
     exceptions_path = out / "exceptions.csv"
@@ -405,7 +413,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         formatter_class=HelpFormatter,
     )
     parser.add_argument("--out", type=Path, default=DEMO_OUT, help="output folder")
-    parser.add_argument("--vms", type=int, default=800, help="size of the generated fleet")
+    parser.add_argument(
+        "--vms",
+        type=number_argument(int, DEMO_VMS),
+        default=800,
+        help=f"size of the generated fleet, {DEMO_VMS.low:g} to {DEMO_VMS.high:g} (default 800)",
+    )
     parser.add_argument("--seed", type=int, default=2026, help="seed of the generated fleet")
-    parser.add_argument("--latency-ms", type=float, default=5.0, help="simulated API latency")
+    parser.add_argument(
+        "--latency-ms",
+        type=number_argument(float, DEMO_LATENCY_MS),
+        default=5.0,
+        help=f"simulated API latency, {DEMO_LATENCY_MS.low:g} to {DEMO_LATENCY_MS.high:g} ms "
+        "(default 5)",
+    )
     parser.set_defaults(handler=demo_command)

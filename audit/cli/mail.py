@@ -6,20 +6,24 @@ import argparse
 from pathlib import Path
 
 from audit.cli.options import HelpFormatter, exit_codes_epilog
-from audit.config.mail import is_address
+from audit.config.mail import mailbox
 from audit.config.settings import Config, load_config
 from audit.deliver.delivery import deliver, mail_settings_for
+from audit.support.crash import note_output_folder
 from audit.support.errors import ExitCode
 
 
 def address(text: str) -> str:
-    """An argparse type for --to."""
-    if not is_address(text):
-        raise argparse.ArgumentTypeError(f"expected a mail address, got {text!r}")
+    """An argparse type for --to: one plain address per value."""
+    try:
+        mailbox(text, names=False)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}, got {text!r}") from None
     return text
 
 
 def mail_command(args: argparse.Namespace) -> int:
+    note_output_folder(args.run_dir.parent)
     config = Config() if args.config is None else load_config(args.config)
     settings = mail_settings_for(config, "mail")
     print(deliver(args.run_dir, settings, tuple(args.to or ())))

@@ -10,9 +10,12 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol, cast
 
 from audit import __version__
+from audit.runtime.text import printable
 from audit.support.console import quiet_stdout, stdout_may_close, stdout_reader_gone
+from audit.support.crash import crash_line, is_user_fixable
 from audit.support.errors import AuditError, ExitCode
-from audit.support.interrupts import Interrupted, signals_as_interrupts
+from audit.support.interrupts import Interrupted, abandon_quietly, signals_as_interrupts
+from audit.support.redact import redact
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -87,24 +90,36 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _handle(handler: Handler, args: argparse.Namespace) -> int:
-    """Run a command; every way it can fail ends in one line on stderr and an exit code."""
+    """Run a command; every way it can fail ends in one line on stderr and an exit code:
+    2 for what the user can fix, 5 for the unexpected (traceback in a file, see crash.py)."""
     try:
         code = handler(args)
         with stdout_may_close():  # a reader that stopped early does not change the code
             pass
         return code
     except AuditError as exc:
-        print(f"ovh-license-audit: error: {exc}", file=sys.stderr)
+        print(f"ovh-license-audit: error: {printable(redact(str(exc)))}", file=sys.stderr)
         return int(exc.exit_code)
     except BrokenPipeError as exc:
         if not stdout_reader_gone():  # a socket or file of the command broke, not stdout
             print(f"ovh-license-audit: error: {exc.strerror or exc}", file=sys.stderr)
         quiet_stdout()
         return int(ExitCode.INPUT)
-    except OSError as exc:  # an output folder we may not write, a disk that is full
+    except OSError as exc:  # an output folder we may not write: the user points elsewhere
+        if not is_user_fixable(exc):  # a full disk, a file too large: not the user's input
+            return _crashed(exc)
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"ovh-license-audit: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        line = printable(f"{where}{exc.strerror or exc}")
+        print(f"ovh-license-audit: error: {line}", file=sys.stderr)
         return int(ExitCode.INPUT)
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: see audit/support/interrupts.py
         print("ovh-license-audit: interrupted", file=sys.stderr)
         return exc.exit_code if isinstance(exc, Interrupted) else 128 + signal.SIGINT
+    except Exception as exc:  # a defect, no memory left: never 1, the findings code
+        return _crashed(exc)
+
+
+def _crashed(exc: BaseException) -> int:
+    abandon_quietly()
+    print(f"ovh-license-audit: error: {crash_line(exc)}", file=sys.stderr)
+    return int(ExitCode.CRASH)

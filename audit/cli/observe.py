@@ -19,7 +19,9 @@ from audit.cli.options import (
 from audit.collect.options import coverage_line, print_failures
 from audit.exposure.observe import parse_day, record_day, snapshot_day
 from audit.job import SnapshotSource, refuse_nothing_read
+from audit.support.crash import note_output_folder
 from audit.support.errors import ExitCode
+from audit.support.fsutil import check_writable_folder
 
 
 def observe_command(args: argparse.Namespace) -> int:
@@ -27,11 +29,13 @@ def observe_command(args: argparse.Namespace) -> int:
     today = datetime.now(UTC).date()
     # --date is checked before the first API call: a typo costs nothing.
     day = None if args.date is None else parse_day(args.date, today)
+    out = args.out or config.out or DEFAULT_OUT
+    note_output_folder(out)
+    check_writable_folder(out)
     source = SnapshotSource.from_args(args, config)
     snapshot, snapshot_bytes = source.load()
     day = day or snapshot_day(snapshot)
     refuse_nothing_read(snapshot, day.isoformat())
-    out = args.out or config.out or DEFAULT_OUT
     observed = record_day(out, snapshot, snapshot_bytes, day)
     if observed.kept:
         print(

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.config.settings import (
+    DEADLINE_S,
     DEFAULT_MAX_RPS,
     DEFAULT_WORKERS,
     MAX_RPS,
@@ -47,14 +48,19 @@ class HelpFormatter(argparse.HelpFormatter):
         return super()._fill_text(text, width, indent)
 
 
-#: Every command can be stopped by a signal: audit/cli/main.py turns it into this code.
+#: Every command can crash or be stopped by a signal: audit/cli/main.py turns either into
+#: these codes.
+UNEXPECTED = (
+    "5",
+    "an unexpected error: one line naming the cause and the file holding the traceback",
+)
 INTERRUPTED = ("130, 143", "interrupted by SIGINT or SIGTERM (nothing half-written)")
 
 
 def exit_codes_epilog(*codes: tuple[str, str], interrupted: tuple[str, str] = INTERRUPTED) -> str:
     """The `exit codes:` block of a command's --help: the codes it has, and no other (the
     README's Commands table lists the same, tests/test_cli_contract.py compares them)."""
-    rows = (*codes, interrupted)
+    rows = (*codes, UNEXPECTED, interrupted)
     width = max(len(code) for code, _ in rows)
     lines = ["exit codes:"]
     for code, text in rows:
@@ -85,11 +91,19 @@ def number_argument(parse: Callable[[str], float], accepted: Range) -> Callable[
     return check
 
 
+# Where a command goes when --endpoint is not given (audit.collect.options.endpoint_from).
+ENDPOINT_DEFAULT = (
+    "default: endpoint in the --config file, else OVH_ENDPOINT, else [default] endpoint in "
+    "ovh.conf, else ovh-eu"
+)
+
+
 def add_api_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of every command that reads the API."""
     parser.add_argument(
         "--endpoint",
-        help="ovh endpoint name (ovh-eu, ovh-ca, ...) or a base URL ending in /1.0",
+        help="ovh endpoint name (ovh-eu, ovh-ca, ovh-us, ...) or a base URL ending in /1.0 "
+        f"({ENDPOINT_DEFAULT})",
     )
     parser.add_argument(
         "--workers",
@@ -103,6 +117,14 @@ def add_api_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"ceiling of the adaptive pace, in API calls per second, {MAX_RPS.low:g} to "
         f"{MAX_RPS.high:g} (default {DEFAULT_MAX_RPS:g}; the pace starts at 10 and follows the "
         "API's 429s)",
+    )
+    parser.add_argument(
+        "--deadline",
+        type=number_argument(float, DEADLINE_S),
+        metavar="SECONDS",
+        help="give up reading the API after this long: what is unread then is recorded as "
+        "such and the command exits 3 (default: 10 minutes plus a second per call the "
+        "collection finds to make, or 1/--max-rps when that is slower)",
     )
     parser.add_argument(
         "--listing",

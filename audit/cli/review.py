@@ -15,6 +15,7 @@ from pathlib import Path
 from audit.cli.options import HelpFormatter, exit_codes_epilog
 from audit.history.review import check_run, read_review_workbook
 from audit.history.store import HISTORY_FILE, HistoryStore
+from audit.support.crash import note_output_folder
 from audit.support.errors import ExitCode, InputError
 
 
@@ -42,6 +43,7 @@ def import_review_command(args: argparse.Namespace) -> int:
     history: Path = args.history or default_history(workbook)
     if not history.is_file():
         raise InputError(f"{history}: no such history file (the monthly job creates it)")
+    note_output_folder(history.parent)
     sheet = read_review_workbook(workbook)
     imported_at = datetime.now(UTC).isoformat(timespec="seconds")
     with HistoryStore.open(history) as store, store.write():

@@ -40,7 +40,9 @@ from audit.remediate.script import PLAN_FILE
 from audit.render.base import RunData
 from audit.render.view import verdict
 from audit.support.console import stdout_may_close
+from audit.support.crash import note_output_folder
 from audit.support.errors import ExitCode
+from audit.support.fsutil import check_regular_file, check_writable_folder, refuse_links
 
 
 def print_summary(result: JobResult) -> None:
@@ -131,12 +133,18 @@ def run_command(args: argparse.Namespace) -> int:
     mail = mail_settings_for(config, "--mail") if args.mail else None
     period = parse_period(args.period)
     exceptions_path = args.exceptions or config.exceptions
-    # Input files are checked before the first API call: a typo costs nothing.
+    out = args.out or config.out or DEFAULT_OUT
+    note_output_folder(out)
+    # Input files and the output folder are checked before the first API call: a typo or a
+    # read-only folder costs nothing.
+    check_writable_folder(out)
+    if exceptions_path is not None:
+        check_regular_file(exceptions_path, "--exceptions")
     exceptions = () if exceptions_path is None else tuple(load_exceptions(exceptions_path))
     source = SnapshotSource.from_args(args, config)
     result = run_job(
         JobSpec(
-            out_dir=args.out or config.out or DEFAULT_OUT,
+            out_dir=out,
             period=period,
             source=source,
             exceptions=exceptions,
@@ -159,6 +167,8 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def report_command(args: argparse.Namespace) -> int:
+    note_output_folder(args.run_dir.parent)
+    refuse_links(args.run_dir)
     rebuild_reports(args.run_dir)
     print(f"reports rebuilt in {args.run_dir}")
     return int(ExitCode.OK)

@@ -17,11 +17,14 @@ from audit.cli.options import (
 from audit.collect.collector import collect
 from audit.collect.options import collect_options_from, coverage_line, factory_from, print_failures
 from audit.model.snapshot import write_snapshot
+from audit.runtime.text import printable
+from audit.support.crash import note_output_folder
 from audit.support.errors import ExitCode, InputError
 
 
 def run_snapshot(args: argparse.Namespace) -> int:
     config = load_config_arg(args)
+    note_output_folder(args.out.parent)
     if args.out.is_dir():
         raise InputError(f"--out {args.out}: is a folder; give the snapshot file to write")
     factory = factory_from(args, config)
@@ -32,7 +35,7 @@ def run_snapshot(args: argparse.Namespace) -> int:
     print(f"calls: {meta.calls} ({meta.retries} retried) in {meta.duration_s:.1f}s")
     print(f"pace: {meta.rate_reached:g} requests/s reached, {meta.throttled} answered 429")
     for fallback in meta.listing_fallbacks:
-        print(f"ovh-license-audit: warning: paged listing: {fallback}", file=sys.stderr)
+        print(f"ovh-license-audit: warning: paged listing: {printable(fallback)}", file=sys.stderr)
     print(coverage_line(snapshot))
     if not snapshot.coverage.complete:
         print_failures(snapshot)

@@ -9,6 +9,7 @@ imported here, on first use, where a broken file becomes a one-line error naming
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from audit.runtime import ovhapi
 from audit.runtime.exits import UsageError
-from audit.support.errors import CredentialError, InputError
+from audit.runtime.ovhapi import network_cause
+from audit.runtime.text import printable
+from audit.support.errors import AuditError, CredentialError, InputError
 
 if TYPE_CHECKING:
     import ovh
@@ -116,10 +119,13 @@ class ClientFactory:
                     config_file=None if self.config_file is None else str(self.config_file),
                 )
         except sdk.exceptions.InvalidConfiguration as exc:
-            raise InputError(
-                f"credentials: {exc} (set OVH_APPLICATION_KEY, OVH_APPLICATION_SECRET and "
-                "OVH_CONSUMER_KEY, or an ovh.conf)"
-            ) from None
+            needed = (
+                "OVH_APPLICATION_KEY, OVH_APPLICATION_SECRET and OVH_CONSUMER_KEY"
+                if require_consumer_key
+                else "OVH_APPLICATION_KEY and OVH_APPLICATION_SECRET (the consumer key is "
+                "what `auth request` creates)"
+            )
+            raise InputError(f"credentials: {exc} (set {needed}, or an ovh.conf)") from None
         except sdk.exceptions.InvalidRegion:
             raise InputError(f"--endpoint {self.endpoint!r}: unknown endpoint") from None
         if require_consumer_key and not client._consumer_key:  # else only on the first call
@@ -133,24 +139,55 @@ class ClientFactory:
 def credential_error(exc: Exception, method: str, path: str) -> CredentialError:
     """A one-line message for a refused call, with the API's words and no secret."""
     kind = type(exc).__name__
-    message = str(exc).splitlines()[0] if str(exc) else "refused"
+    message = printable(str(exc).splitlines()[0]) if str(exc) else "refused"
     return CredentialError(f"{method} {path}: the API refused the call ({kind}: {message})")
+
+
+class Unreachable(AuditError):
+    """The endpoint could not be reached at all (connection refused, name not resolved, no
+    answer): exit 2, one line saying why in words."""
+
+
+def server_time(client: ovh.Client, endpoint: str) -> int | None:
+    """GET /auth/time, the unsigned call every `ovh` client makes first, checked.
+
+    A web page there (a proxy's login page, a wrong URL) or anything but a time is not the
+    API: InputError. An API error answer (429, 5xx) returns None: the caller decides. A
+    network failure raises Unreachable, its cause in words.
+    """
+    import requests
+
+    try:
+        response = client.raw_call("GET", "/auth/time", need_auth=False)
+    except requests.RequestException as exc:
+        raise Unreachable(f"cannot reach {endpoint}: {network_cause(exc)}") from None
+    kind = str(response.headers.get("Content-Type") or "")
+    try:
+        value = response.json()
+    except ValueError:
+        html = "html" in kind.lower() or response.content.lstrip()[:1] == b"<"
+        what = "a web page (HTML)" if html else f"something else than JSON ({kind or 'no type'})"
+        raise InputError(
+            f"--endpoint {endpoint}: GET /auth/time answered {what}, not the time: not the "
+            "OVHcloud API (a proxy's login page, or a wrong URL?)"
+        ) from None
+    if response.status_code >= 300:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        shown = printable(repr(value))
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise InputError(
+            f"--endpoint {endpoint}: GET /auth/time answered {shown}, not the time: not the "
+            "OVHcloud API"
+        )
+    return value
 
 
 def check_endpoint(factory: ClientFactory) -> None:
     """Refuse an endpoint that is plainly not the API before the collection retries it.
 
-    The first call any `ovh` client makes is the unsigned `GET /auth/time`; a web page there
-    (a proxy's login page, a wrong URL) is a configuration error. A network failure is left
-    to the collection, which retries it and records it as unread.
+    A network failure or an error answer is left to the collection, which retries it and
+    records what it could not read.
     """
-    ovh = import_ovh()
-    try:
-        factory.new_client().get("/auth/time", _need_auth=False)
-    except ovh.exceptions.InvalidResponse:
-        raise InputError(
-            f"--endpoint {factory.endpoint}: GET /auth/time did not answer JSON (a web page?): "
-            "not the OVHcloud API"
-        ) from None
-    except ovh.exceptions.APIError:
-        return
+    with contextlib.suppress(Unreachable):
+        server_time(factory.new_client(), factory.endpoint)

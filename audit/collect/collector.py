@@ -10,6 +10,7 @@ refusal stops the walk at once.
 from __future__ import annotations
 
 import random
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -64,6 +65,22 @@ class CollectOptions:
     seed: int | None = None
     listing: Listing = Listing.PER_VM
     page_size: int = PAGE_SIZE
+    deadline_s: float | None = None  # None: sized to the fleet and the pace (`deadline`)
+
+
+# Without a deadline of its own, a collection has ten minutes for pauses and retries, plus
+# each call it has found to make at the slowest pace it uses: one call a second (the adaptive
+# rate's floor), or 1/max_rps when that is slower. A server answering 429 for ever with a
+# huge Retry-After ends it then, with what was not read recorded as such (exit 3).
+DEADLINE_BASE_S = 600.0
+
+
+def deadline(options: CollectOptions, calls: int) -> float:
+    """The collection's deadline in seconds, once it has found `calls` calls to make."""
+    if options.deadline_s is not None:
+        return options.deadline_s
+    slowest = max(1.0, 1.0 / options.max_rps) if options.max_rps else 1.0
+    return DEADLINE_BASE_S + calls * slowest
 
 
 class _Unreadable(Exception):
@@ -127,7 +144,13 @@ class _Walk:
     def __init__(self, factory: ClientFactory, options: CollectOptions) -> None:
         self._factory = factory
         self._options = options
-        self._limiter = AdaptiveLimiter(PacePolicy(ceiling=options.max_rps))
+        self._started = time.monotonic()
+        self._stop = threading.Event()  # set when the walk is over: every wait ends at once
+        self._tasks = 0
+        self.expired = False  # the deadline passed
+        self._limiter = AdaptiveLimiter(
+            PacePolicy(ceiling=options.max_rps), sleep=self._pause, stopped=self._over
+        )
         self._rng = random.Random(options.seed)
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -149,7 +172,35 @@ class _Walk:
             if self._fatal is not None:
                 return
             self._pending += 1
+            self._tasks += 1
         self._pool.submit(self._run, task, *args)
+
+    def deadline_s(self) -> float:
+        return deadline(self._options, self._tasks)
+
+    def _over(self) -> bool:
+        """Whether calls must stop: a fatal error, an interrupt, or the deadline passed."""
+        if self._fatal is not None or self._stop.is_set():
+            return True
+        if time.monotonic() - self._started > self.deadline_s():
+            self.expired = True
+            self._stop.set()
+            return True
+        return False
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep (a Retry-After, a backoff, the pace) until the deadline at most; an
+        interrupt or the end of the walk wakes it at once."""
+        left = self._started + self.deadline_s() - time.monotonic()
+        self._stop.wait(max(0.0, min(seconds, left)))
+
+    def _stopped_reason(self) -> str:
+        if self.expired:
+            return (
+                f"the collection's deadline passed ({self.deadline_s():.0f} s; --deadline or "
+                "deadline_s)"
+            )
+        return "collection aborted"
 
     def _run(self, task: Callable[..., None], *args: Any) -> None:
         try:
@@ -158,6 +209,7 @@ class _Walk:
             with self._lock:
                 if self._fatal is None:
                     self._fatal = exc
+            self._stop.set()
         finally:
             with self._lock:
                 self._pending -= 1
@@ -173,6 +225,7 @@ class _Walk:
         except BaseException as interrupt:  # Ctrl-C, SIGTERM: the workers stop calling too
             with self._lock:
                 self._fatal = interrupt
+            self._stop.set()  # a worker pausing for a Retry-After stops now, not after it
             self._pool.shutdown(wait=False, cancel_futures=True)
             self.progress.close()
             raise
@@ -199,9 +252,11 @@ class _Walk:
         policy = self._options.retry
         attempt = 0
         while True:
-            if self._fatal is not None:
-                raise _Unreadable("collection aborted")
+            if self._over():
+                raise _Unreadable(self._stopped_reason())
             ticket = self._limiter.acquire()
+            if self._over():
+                raise _Unreadable(self._stopped_reason())
             with self._lock:
                 self.calls += 1
             self.progress.update(calls=self.calls)
@@ -228,7 +283,7 @@ class _Walk:
                 if verdict.retry_after is not None:
                     self._limiter.pause(delay)
                 else:
-                    time.sleep(delay)
+                    self._pause(delay)
             else:
                 self._limiter.on_success(time.monotonic() - started)
                 return result
@@ -412,6 +467,13 @@ def collect(factory: ClientFactory, options: CollectOptions, endpoint_label: str
     walk = _Walk(factory, options)
     walk.submit(walk.list_services)
     walk.wait()
+    if walk.expired:
+        print(
+            f"ovh-license-audit: warning: the collection's deadline passed after "
+            f"{walk.deadline_s():.0f} s (--deadline, or deadline_s in the config): what was "
+            "not read by then is recorded as unread",
+            file=sys.stderr,
+        )
     pace = walk.pace()
     meta = RunMeta(
         taken_at=taken_at,

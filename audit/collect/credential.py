@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from audit.collect.api import credential_error, import_ovh
 from audit.model.snapshot import CredentialInfo, CredentialRule, credential_warnings
+from audit.runtime.text import printable
 
 if TYPE_CHECKING:
     import ovh
@@ -19,18 +20,27 @@ CURRENT_CREDENTIAL = "/auth/currentCredential"
 
 
 def credential_info(data: Any) -> CredentialInfo:
-    """An `auth.Credential` answer as recorded in the snapshot (no ids, no key)."""
+    """An `auth.Credential` answer as recorded in the snapshot (no ids, no key). Rules that
+    are not a list of rules are noted: a key whose rights cannot be read is never shown as
+    one with no rights."""
     if not isinstance(data, dict):
-        return CredentialInfo(note="unexpected answer to GET /auth/currentCredential")
+        return CredentialInfo(note=f"unexpected answer to GET {CURRENT_CREDENTIAL}")
     rules = data.get("rules")
+    listed = rules if isinstance(rules, list) else []
+    note = ""
+    if rules is not None and not isinstance(rules, list):
+        note = f"GET {CURRENT_CREDENTIAL}: rules given as {type(rules).__name__}, not a list"
+    elif not all(isinstance(rule, dict) for rule in listed):
+        note = f"GET {CURRENT_CREDENTIAL}: rules holding something else than rules"
     return CredentialInfo(
         status=str(data.get("status") or "unknown"),
         expiration=None if data.get("expiration") is None else str(data["expiration"]),
         rules=tuple(
             CredentialRule(str(rule.get("method")), str(rule.get("path")))
-            for rule in (rules if isinstance(rules, list) else [])
+            for rule in listed
             if isinstance(rule, dict)
         ),
+        note=note,
     )
 
 
@@ -57,4 +67,4 @@ def warn_about_credential(
     credential: CredentialInfo, taken_at: str, stream: TextIO | None = None
 ) -> None:
     for warning in credential_warnings(credential, taken_at):
-        print(f"ovh-license-audit: warning: {warning}", file=stream or sys.stderr)
+        print(f"ovh-license-audit: warning: {printable(warning)}", file=stream or sys.stderr)

@@ -14,6 +14,7 @@ from audit.collect.retry import RetryPolicy
 from audit.collect.sources import locate
 from audit.config.settings import DEFAULT_MAX_RPS, DEFAULT_WORKERS, Config
 from audit.model.snapshot import Snapshot
+from audit.runtime.text import printable
 
 #: The endpoint when neither a flag, the config file nor the `ovh` way names one.
 DEFAULT_ENDPOINT = "ovh-eu"
@@ -64,6 +65,7 @@ def collect_options_from(args: argparse.Namespace, config: Config) -> CollectOpt
         retry=retry_policy(config),
         progress=True,
         listing=Listing(getattr(args, "listing", Listing.PER_VM)),
+        deadline_s=getattr(args, "deadline", None) or config.deadline_s,
     )
 
 
@@ -84,6 +86,6 @@ def coverage_line(snapshot: Snapshot) -> str:
 def print_failures(snapshot: Snapshot, limit: int = 10) -> None:
     failures = snapshot.coverage.failures
     for failure in failures[:limit]:
-        print(f"  not read: {failure.path}: {failure.error}", file=sys.stderr)
+        print(f"  not read: {printable(failure.path)}: {printable(failure.error)}", file=sys.stderr)
     if len(failures) > limit:
         print(f"  ... and {len(failures) - limit} more (see coverage)", file=sys.stderr)

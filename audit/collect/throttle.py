@@ -63,10 +63,12 @@ class AdaptiveLimiter:
         policy: PacePolicy,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        stopped: Callable[[], bool] = lambda: False,
     ) -> None:
         self._policy = policy
         self._clock = clock
         self._sleep = sleep
+        self._stopped = stopped  # the collection is over (deadline, interrupt): stop waiting
         self._lock = threading.Lock()
         self._unlimited = policy.ceiling is None
         ceiling = policy.ceiling if policy.ceiling is not None else float("inf")
@@ -99,7 +101,8 @@ class AdaptiveLimiter:
             return PaceReport(round(rate, 2), round(peak, 2), self.throttled, self.server_errors)
 
     def acquire(self) -> int:
-        """Wait for this thread's slot; return the ticket for `on_throttled`."""
+        """Wait for this thread's slot; return the ticket for `on_throttled`. Returns at once
+        when the collection is over (`stopped`): the caller then gives up the call."""
         while True:
             with self._lock:
                 now = self._clock()
@@ -110,6 +113,8 @@ class AdaptiveLimiter:
             wait = slot - now
             if wait > 0:
                 self._sleep(wait)
+            if self._stopped():
+                return ticket
             with self._lock:
                 if self._pauses == pauses or self._clock() >= self._paused_until:
                     return ticket

@@ -9,21 +9,24 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from email.utils import parseaddr
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from audit.config.values import Range, bounded, expect
 from audit.support.errors import InputError
+from audit.support.redact import register_secret
 
 DEFAULT_ATTACH = ("report.xlsx", "report.html")
 DEFAULT_MAX_ATTACHMENT_MB = 10.0
 DEFAULT_TIMEOUT_S = 30.0
-MAX_ATTACHMENT_MB = Range(0, 1000)
+# Attachments are base64-encoded in memory (about seven times their size at the peak, with
+# smtplib's copies): 25 MB, what most mail servers accept, bounds that.
+MAX_ATTACHMENT_MB = Range(0, 25)
 TIMEOUT_S = Range(0.1, 600)
 PORTS = Range(1, 65535)
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_CONVENTIONAL_ENV_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
 
 
 class Security(StrEnum):
@@ -82,9 +85,16 @@ class MailSettings:
             raise InputError(f"{where}mail.password_env: required when mail.username is set")
         value = os.environ.get(self.password_env)
         if not value:
-            raise InputError(
-                f"{where}mail.password_env: the environment variable {self.password_env} is not set"
+            # A name in the usual style is shown; another may be a password pasted here.
+            named = (
+                self.password_env
+                if _CONVENTIONAL_ENV_NAME.fullmatch(self.password_env)
+                else "it names (not shown: it does not look like a variable name)"
             )
+            raise InputError(
+                f"{where}mail.password_env: the environment variable {named} is not set"
+            )
+        register_secret(value, self.username)
         return value
 
     def check_ready(self) -> None:
@@ -96,17 +106,57 @@ class MailSettings:
             raise InputError(f"{where}mail.ca_file: {self.ca_file}: no such file")
 
 
+# One plain address, as SMTP sends it: a dot-atom local part (no quotes, no comments) and a
+# host name. Everything else (display-name tricks, comma lists, group syntax, `;`, line
+# breaks of any kind) is refused: the address checked is the address the mail goes to.
+_ATOM = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_PLAIN = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})*")
+_NAMED = re.compile(r"(?P<name>[^<>]*?) *<(?P<address>[^<>]*)>")
+# What a display name may not hold: RFC 5322 specials, which would make it more than a name.
+_NAME_SPECIALS = frozenset('"<>,;:@\\()[]')
+MAX_ADDRESS = 254
+
+
 def is_address(text: str) -> bool:
-    """One address, display name allowed ("Audit <audit@example.com>"); no line break can
-    reach a header."""
-    _, address = parseaddr(text)
-    return "@" in address and " " not in address and not any(ch in text for ch in "\r\n")
+    """One plain address (`name@example.com`), nothing around it."""
+    return len(text) <= MAX_ADDRESS and _PLAIN.fullmatch(text) is not None
+
+
+def mailbox(text: str, names: bool) -> tuple[str, str]:
+    """(display name, address) of one mailbox: a plain address, or, when `names` (the
+    configuration file), `Display Name <address>` with a name of plain printable text.
+    ValueError says what is wrong."""
+    if is_address(text):
+        return "", text
+    named = _NAMED.fullmatch(text)
+    if named is None or not is_address(named["address"]):
+        raise ValueError("expected one plain mail address such as name@example.com")
+    if not names:
+        raise ValueError(
+            "expected a plain mail address such as name@example.com (display names come "
+            "from the configuration file only)"
+        )
+    name = named["name"].strip(" ")
+    if not name or any(not char.isprintable() or char in _NAME_SPECIALS for char in name):
+        raise ValueError(
+            "expected `Display Name <name@example.com>` with a name of letters, digits and "
+            "spaces (no quotes, commas, semicolons, colons, <>, @, () or [])"
+        )
+    return name, named["address"]
+
+
+def address_of(entry: str) -> str:
+    """The address of a validated entry (`mailbox` accepted it), for the SMTP envelope."""
+    return mailbox(entry, names=True)[1]
 
 
 def _address(path: Path, key: str, value: Any) -> str:
     text: str = expect(path, key, value, str)
-    if not is_address(text):
-        raise InputError(f"{path}: {key}: expected a mail address, got {text!r}")
+    try:
+        mailbox(text, names=True)
+    except ValueError as exc:
+        raise InputError(f"{path}: {key}: {exc}, got {text!r}") from None
     return text
 
 
@@ -115,6 +165,31 @@ def _addresses(path: Path, key: str, value: Any) -> tuple[str, ...]:
         value = [value]
     items = expect(path, key, value, list)
     return tuple(_address(path, f"{key}[{index}]", item) for index, item in enumerate(items))
+
+
+# A host name or an IP address: nothing that could end a line of a message or of the SMTP
+# conversation.
+_HOST = re.compile(r"[A-Za-z0-9_.:-]+|\[[0-9A-Fa-f:.]+\]")
+
+
+def _host(path: Path, value: Any) -> str:
+    host: str = expect(path, "mail.host", value, str)
+    if len(host) > 253 or not _HOST.fullmatch(host):
+        raise InputError(f"{path}: mail.host: expected a host name or an IP address, got {host!r}")
+    return host
+
+
+def _password_env(path: Path, value: Any) -> str | None:
+    """The variable's name; a value that cannot be one is never echoed: it may be the
+    password itself, pasted into the wrong key."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _ENV_NAME.fullmatch(value):
+        raise InputError(
+            f"{path}: mail.password_env: expected the name of an environment variable "
+            "(letters, digits and _), not the password itself (the value is not shown)"
+        )
+    return value
 
 
 def _attachment(path: Path, key: str, value: Any) -> str:
@@ -156,14 +231,7 @@ def mail_settings(path: Path, section: Any) -> MailSettings:
             )
         if "password_env" not in mail:
             raise InputError(f"{path}: mail.password_env: required when mail.username is set")
-    password_env = mail.get("password_env")
-    if password_env is not None and not _ENV_NAME.fullmatch(
-        expect(path, "mail.password_env", password_env, str)
-    ):
-        raise InputError(
-            f"{path}: mail.password_env: expected the name of an environment variable, "
-            f"got {password_env!r}"
-        )
+    password_env = _password_env(path, mail.get("password_env"))
     to = _addresses(path, "mail.to", mail["to"])
     if not to:
         raise InputError(f"{path}: mail.to: expected at least one address")
@@ -172,7 +240,7 @@ def mail_settings(path: Path, section: Any) -> MailSettings:
     timeout_s = mail.get("timeout_s", DEFAULT_TIMEOUT_S)
     attach = expect(path, "mail.attach", mail.get("attach", list(DEFAULT_ATTACH)), list)
     return MailSettings(
-        host=expect(path, "mail.host", mail["host"], str),
+        host=_host(path, mail["host"]),
         port=port,
         security=security,
         sender=_address(path, "mail.from", mail["from"]),

@@ -32,6 +32,8 @@ WORKERS = Range(1, 64)
 MAX_RPS = Range(0.1, 1000)
 MAX_RETRIES = Range(0, 20)
 RETRY_BASE_DELAY_S = Range(0, 60)
+# The overall deadline of a collection, in seconds: a second at least, a week at most.
+DEADLINE_S = Range(1, 7 * 24 * 3600)
 
 # What a run uses when neither a flag nor the file sets it (the collector's defaults too).
 DEFAULT_WORKERS = 16
@@ -74,6 +76,7 @@ class Config:
     ovh_config: Path | None = None
     max_retries: int | None = None
     retry_base_delay_s: float | None = None
+    deadline_s: float | None = None  # None: sized to the fleet and the pace (collector.py)
     remediation: RemediationConfig = field(default_factory=RemediationConfig)
     mail: MailSettings | None = None  # the [mail] section (audit/config/mail.py)
     prices: Prices | None = None  # the [prices] section
@@ -90,6 +93,7 @@ _AUDIT_KEYS = {
     "ovh_config",
     "max_retries",
     "retry_base_delay_s",
+    "deadline_s",
 }
 
 
@@ -170,6 +174,7 @@ def _audit_fields(path: Path, data: dict[str, Any]) -> dict[str, Any]:
         (int, float),
         RETRY_BASE_DELAY_S,
     )
+    deadline = bounded(path, "audit.deadline_s", audit.get("deadline_s"), (int, float), DEADLINE_S)
     return {
         "endpoint": None
         if audit.get("endpoint") is None
@@ -182,6 +187,7 @@ def _audit_fields(path: Path, data: dict[str, Any]) -> dict[str, Any]:
         "ovh_config": as_path("ovh_config"),
         "max_retries": max_retries,
         "retry_base_delay_s": None if base_delay is None else float(base_delay),
+        "deadline_s": None if deadline is None else float(deadline),
     }
 
 

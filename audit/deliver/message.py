@@ -9,7 +9,7 @@ says where.
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -17,9 +17,11 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
 from audit.config.mail import MailSettings
 from audit.deliver.digest import Digest
+from audit.render.safe_text import visible_controls
 from audit.render.view import SEVERITY_COLOURS, Colour, HeadlineFigure
 
 MB = 1_000_000
@@ -64,10 +66,16 @@ def size_text(size: int) -> str:
     return f"{size / MB:.1f} MB" if size >= MB else f"{max(1, round(size / 1000))} kB"
 
 
-def select_attachments(run_dir: Path, names: tuple[str, ...], max_mb: float) -> Selection:
+def select_attachments(
+    run_dir: Path,
+    names: tuple[str, ...],
+    max_mb: float,
+    attachable: Collection[str] | None = None,
+) -> Selection:
     """The files to attach, in the configured order, while their sizes (before encoding) add
     up to at most `max_mb`; a file that does not fit is left out and a smaller one after it
-    may still go."""
+    may still go. With `attachable` (what the run's manifest vouches for), a file added to
+    the folder since the run is never attached."""
     budget = int(max_mb * MB)
     attached: list[Attachment] = []
     left_out: list[LeftOut] = []
@@ -75,6 +83,10 @@ def select_attachments(run_dir: Path, names: tuple[str, ...], max_mb: float) -> 
         path = run_dir / name
         if not path.is_file():
             left_out.append(LeftOut(name, "not in the run folder", in_run_folder=False))
+            continue
+        if attachable is not None and name not in attachable:
+            reason = "not listed in the run's manifest.json, so not vouched for"
+            left_out.append(LeftOut(name, reason, in_run_folder=False))
             continue
         size = path.stat().st_size
         if size > budget:
@@ -85,6 +97,22 @@ def select_attachments(run_dir: Path, names: tuple[str, ...], max_mb: float) -> 
     return Selection(tuple(attached), tuple(left_out))
 
 
+def shown(text: str) -> str:
+    """Text of the run (from the API, the configuration, the file system) as a mail shows
+    it: control characters, bidirectional and zero-width ones as visible escapes, and line
+    breaks too (a value never starts a line of its own)."""
+    return visible_controls(text).translate(_BREAKS)
+
+
+_BREAKS = {ord("\t"): "\\t", ord("\n"): "\\n", ord("\r"): "\\r"}
+
+
+def _finalize(value: object) -> object:
+    """Every `{{ value }}` of the HTML body through `shown` (markup the template builds on
+    purpose is left alone)."""
+    return shown(value) if isinstance(value, str) and not isinstance(value, Markup) else value
+
+
 def _environment() -> Environment:
     return Environment(
         loader=PackageLoader("audit.templates", "."),
@@ -92,6 +120,7 @@ def _environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_finalize,
     )
 
 
@@ -131,7 +160,7 @@ def plain_body(digest: Digest, selection: Selection) -> str:
     for item in selection.left_out:
         where = "; it is in the run folder." if item.in_run_folder else "."
         lines.append(f"Not attached: {item.name} ({item.reason}){where}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(shown(line) for line in lines) + "\n"
 
 
 def html_body(digest: Digest, selection: Selection) -> str:
@@ -150,10 +179,13 @@ def build_message(
     digest: Digest,
     to: tuple[str, ...] = (),
     now: datetime | None = None,
+    attachable: Collection[str] | None = None,
 ) -> EmailMessage:
     """The mail for `digest`'s run folder; `to` (from --to) replaces the configured
-    recipients, cc included."""
-    selection = select_attachments(digest.run_dir, settings.attach, settings.max_attachment_mb)
+    recipients, cc included; only files in `attachable` are attached, when given."""
+    selection = select_attachments(
+        digest.run_dir, settings.attach, settings.max_attachment_mb, attachable
+    )
     return compose(
         settings,
         Letter(digest.subject, plain_body(digest, selection), html_body(digest, selection)),
@@ -183,7 +215,7 @@ def compose(
 ) -> EmailMessage:
     """The message: headers, both bodies, and the selected files of `folder` attached."""
     message = EmailMessage()
-    message["Subject"] = letter.subject
+    message["Subject"] = shown(letter.subject)
     message["From"] = settings.sender
     message["To"] = ", ".join(to or settings.to)
     if settings.cc and not to:

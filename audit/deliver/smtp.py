@@ -7,13 +7,19 @@ text); the password is never part of it.
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
+import socket
 import ssl
-from collections.abc import Mapping
+import threading
+from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
+from typing import Any
 
-from audit.config.mail import MailSettings, Security
+from audit.config.mail import MailSettings, Security, address_of
+from audit.runtime.text import printable
 from audit.support.errors import AuditError, ExitCode, InputError
+from audit.support.redact import encodings, redact
 
 
 class DeliveryError(AuditError):
@@ -66,12 +72,78 @@ def _reason(exc: Exception, settings: MailSettings) -> str:
     return str(exc)
 
 
-def _connect(settings: MailSettings, context: ssl.SSLContext) -> smtplib.SMTP:
+class _Deadline:
+    """One deadline for the whole delivery. Socket timeouts bound each read, but a server
+    that trickles its answer (a `220-` line every second) resets them for ever: when time is
+    up, a timer shuts the connection down and the blocked read ends."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._client: smtplib.SMTP | None = None
+        self._lock = threading.Lock()
+        self._done = False
+        self._timer = self._schedule(seconds)
+
+    def _schedule(self, seconds: float) -> threading.Timer:
+        timer = threading.Timer(seconds, self._expire)
+        timer.daemon = True
+        return timer
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._done = True
+            self._timer.cancel()
+
+    def watch(self, client: smtplib.SMTP) -> None:
+        with self._lock:
+            self._client = client
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.expired = True
+            client = self._client
+        sock = None if client is None else client.sock  # after STARTTLS: the TLS socket
+        if sock is None:  # still connecting (bounded by the socket timeout): look again soon
+            with self._lock:
+                if not self._done:
+                    self._timer = self._schedule(0.05)
+                    self._timer.start()
+            return
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _WatchedSMTP(smtplib.SMTP):
+    """smtplib.SMTP whose connection the deadline can cut, from the greeting on."""
+
+    def __init__(self, deadline: _Deadline, *args: Any, **kwargs: Any) -> None:
+        self.deadline = deadline
+        super().__init__(*args, **kwargs)
+
+    def connect(
+        self, host: str = "localhost", port: int = 0, source_address: Any = None
+    ) -> tuple[int, bytes]:
+        self.deadline.watch(self)
+        return super().connect(host, port, source_address)
+
+
+class _WatchedSMTPSSL(_WatchedSMTP, smtplib.SMTP_SSL):
+    """smtplib.SMTP_SSL (TLS from the first byte) whose connection the deadline can cut."""
+
+
+def _connect(settings: MailSettings, context: ssl.SSLContext, deadline: _Deadline) -> smtplib.SMTP:
     if settings.security is Security.SSL:
-        return smtplib.SMTP_SSL(
-            settings.host, settings.port, timeout=settings.timeout_s, context=context
+        return _WatchedSMTPSSL(
+            deadline, settings.host, settings.port, timeout=settings.timeout_s, context=context
         )
-    client = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_s)
+    client = _WatchedSMTP(deadline, settings.host, settings.port, timeout=settings.timeout_s)
     if settings.security is Security.STARTTLS:
         try:
             client.starttls(context=context)
@@ -81,29 +153,53 @@ def _connect(settings: MailSettings, context: ssl.SSLContext) -> smtplib.SMTP:
     return client
 
 
-def send(settings: MailSettings, message: EmailMessage) -> None:
-    """Deliver `message` to its To and Cc; any failure is a DeliveryError."""
+def send(settings: MailSettings, message: EmailMessage, recipients: Sequence[str]) -> None:
+    """Deliver `message` to `recipients` (the envelope: validated plain addresses, never
+    re-read from the headers) within one deadline; any failure is a DeliveryError whose line
+    holds no form of the password."""
     password = settings.password()
+    secrets = encodings(password, settings.username) if password else set()
     cafile = None if settings.ca_file is None else str(settings.ca_file)
     try:
         context = ssl.create_default_context(cafile=cafile)
     except OSError as exc:  # the CA file is missing or not PEM: the configuration is wrong
         where = f"{settings.source}: " if settings.source is not None else ""
         raise InputError(f"{where}mail.ca_file: {cafile}: {exc.strerror or exc}") from None
+    deadline = _Deadline(settings.timeout_s)
     try:
-        with _connect(settings, context) as client:
+        with deadline, _connect(settings, context, deadline) as client:
             if settings.username is not None and password is not None:
-                client.login(settings.username, password)
-            refused = client.send_message(message)
+                _login(client, settings, password)
+            refused = client.send_message(
+                message, from_addr=address_of(settings.sender), to_addrs=list(recipients)
+            )
     except (smtplib.SMTPException, OSError) as exc:
-        reason = _reason(exc, settings)
+        reason = (
+            f"no answer within {settings.timeout_s:g} s (mail.timeout_s) for the whole delivery"
+            if deadline.expired
+            else _reason(exc, settings)
+        )
     else:
         if not refused:
             return
         reason = f"delivered to the others, recipient refused: {_refused(refused)}"
-    if password:
-        reason = reason.replace(password, "***")
     raise DeliveryError(
-        f"mail not delivered: {settings.host}:{settings.port}: {reason}; "
-        "the run folder is complete, `mail RUN_DIR` sends it again"
+        printable(
+            redact(
+                f"mail not delivered: {settings.host}:{settings.port}: {reason}; "
+                "the run folder is complete, `mail RUN_DIR` sends it again",
+                secrets,
+            )
+        )
     )
+
+
+def _login(client: smtplib.SMTP, settings: MailSettings, password: str) -> None:
+    try:
+        client.login(settings.username or "", password)
+    except UnicodeEncodeError:  # smtplib sends logins as ASCII; the message would show a char
+        where = f"{settings.source}: " if settings.source is not None else ""
+        raise InputError(
+            f"{where}mail.username or the password in mail.password_env: SMTP login takes "
+            "ASCII characters only"
+        ) from None

@@ -14,8 +14,9 @@ and the cell (exit 2).
 
 from __future__ import annotations
 
+import contextlib
 import zipfile
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,35 +86,90 @@ def check_run(path: Path, sheet: ReviewSheet, fingerprints: Collection[str] | No
             )
 
 
+# The Findings sheet has about thirty columns and one row per finding; people add a few
+# columns of their own. Nothing beyond these bounds is read: a cell in column XFD would
+# otherwise pad every row to 16,384 values (gigabytes from a workbook of a few hundred kB).
+MAX_COLUMNS = 100
+MAX_ROWS = 1_048_576  # Excel's own limit
+
+
+@dataclass(frozen=True)
+class _Uncached:
+    """A formula cell whose result was never computed (no cached value in the file)."""
+
+
+UNCACHED = _Uncached()
+
+
 def read_review_workbook(path: Path) -> ReviewSheet:
-    """Read and validate the Findings sheet's review columns."""
+    """Read and validate the Findings sheet's review columns.
+
+    A cell holding a formula counts with the value Excel last computed for it; a formula
+    without one (a file written by a program that does not calculate) is an input error, never
+    an empty review that would clear the stored one.
+    """
     if not path.is_file():
         raise InputError(f"{path}: no such workbook")
     if not zipfile.is_zipfile(path):
         raise InputError(f"{path}: not an Excel workbook (.xlsx): not a zip archive")
+    formulas: set[tuple[int, int]] = set()
+    with _workbook(path, data_only=False) as workbook:
+        rows = _read_rows(path, workbook, formulas)
+        period = _period(path, workbook)
+    if formulas:  # their cached values, from a second reading
+        with _workbook(path, data_only=True) as workbook:
+            cached = _read_rows(path, workbook, None)
+        rows = [
+            tuple(
+                (cached[r][c] if cached[r][c] is not None else UNCACHED)
+                if (r, c) in formulas
+                else value
+                for c, value in enumerate(row)
+            )
+            for r, row in enumerate(rows)
+        ]
+    parsed, identity_columns = _parse_rows(path, rows)
+    return ReviewSheet(period, tuple(parsed), identity_columns)
+
+
+@contextlib.contextmanager
+def _workbook(path: Path, data_only: bool) -> Iterator[Any]:
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
+        workbook = load_workbook(path, read_only=True, data_only=data_only)
     except Exception as exc:  # openpyxl raises many unrelated types for a damaged file
         raise InputError(f"{path}: damaged Excel workbook: {_reason(exc)}") from None
     try:
-        if FINDINGS_SHEET not in workbook.sheetnames:
-            raise InputError(
-                f"{path}: no sheet '{FINDINGS_SHEET}': not a report.xlsx written by "
-                "ovh-license-audit"
-            )
-        sheet = workbook[FINDINGS_SHEET]
-        sheet.reset_dimensions()
-        try:
-            rows = list(sheet.iter_rows(values_only=True))
-        except Exception as exc:  # damaged sheet XML surfaces only while reading rows
-            raise InputError(
-                f"{path}: sheet '{FINDINGS_SHEET}' is damaged: {_reason(exc)}"
-            ) from None
-        period = _period(path, workbook)
-        parsed, identity_columns = _parse_rows(path, rows)
-        return ReviewSheet(period, tuple(parsed), identity_columns)
+        yield workbook
     finally:
         workbook.close()
+
+
+def _read_rows(
+    path: Path, workbook: Any, formulas: set[tuple[int, int]] | None
+) -> list[tuple[Any, ...]]:
+    """The Findings sheet's values within MAX_ROWS and MAX_COLUMNS; with `formulas`, the
+    positions of formula cells are added to it (their values are the formulas' text)."""
+    if FINDINGS_SHEET not in workbook.sheetnames:
+        raise InputError(
+            f"{path}: no sheet '{FINDINGS_SHEET}': not a report.xlsx written by ovh-license-audit"
+        )
+    sheet = workbook[FINDINGS_SHEET]
+    sheet.reset_dimensions()
+    rows: list[tuple[Any, ...]] = []
+    try:
+        for r, cells in enumerate(
+            sheet.iter_rows(max_row=MAX_ROWS, max_col=MAX_COLUMNS, values_only=formulas is None)
+        ):
+            if formulas is None:
+                rows.append(tuple(cells))
+                continue
+            for c, cell in enumerate(cells):
+                if getattr(cell, "data_type", None) == "f":
+                    formulas.add((r, c))
+            rows.append(tuple(getattr(cell, "value", None) for cell in cells))
+    except Exception as exc:  # damaged sheet XML surfaces only while reading rows
+        raise InputError(f"{path}: sheet '{FINDINGS_SHEET}' is damaged: {_reason(exc)}") from None
+    return rows
 
 
 def _reason(exc: Exception) -> str:
@@ -154,6 +210,14 @@ def _parse_rows(
 
         def cell(name: str, number: int = number) -> str:
             return f"{where}, cell {get_column_letter(columns[name] + 1)}{number}"
+
+        for name, value in cells.items():
+            if value is UNCACHED:
+                raise InputError(
+                    f"{cell(name)}: a formula whose value was never calculated (the file was "
+                    "saved by a program that does not compute formulas); type the value, or "
+                    "open and save the workbook in Excel or LibreOffice"
+                )
 
         service = _text(cells["Service"])
         rule = _text(cells["Rule"])
@@ -206,8 +270,8 @@ def _identifier(value: Any, cell: str) -> int | None:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value.strip())  # ASCII digits only: "²" is a digit to str.isdigit
     raise InputError(f"{cell}: {value!r} is not an id")
 
 

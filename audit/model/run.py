@@ -20,6 +20,7 @@ Readers ignore keys they do not know.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,7 +125,7 @@ class RunInfo:
     def from_json(cls, data: JSONObject) -> RunInfo:
         register, plan = data.get("exceptions_register"), data.get("remediation_plan")
         return cls(
-            period=string(data["period"]),
+            period=_period(data["period"]),
             taken_at=string(data["taken_at"]),
             endpoint=string(data["endpoint"]),
             tool_version=string(data["tool_version"]),
@@ -233,6 +234,17 @@ def _optional_items(
 ) -> tuple[_T, ...]:
     """A list key added after the first findings.json: absent in older files."""
     return () if key not in data else _items(source, key, parse, data)
+
+
+_PERIOD = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+
+
+def _period(value: Any) -> str:
+    """YYYY-MM: it names folders and goes into the mail's subject, so nothing else passes."""
+    text = string(value)
+    if not _PERIOD.fullmatch(text):
+        raise ValueError(f"expected a period YYYY-MM, got {text!r}")
+    return text
 
 
 def _count(value: Any) -> int:

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
+import re
+import stat
 import zlib
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from audit.support.errors import InputError
 from audit.support.fsutil import atomic_write_bytes
@@ -198,6 +202,8 @@ def credential_warnings(credential: CredentialInfo, taken_at: str) -> list[str]:
     warnings: list[str] = []
     if not credential.known:
         return [f"the consumer key's rights could not be read ({credential.note or 'unknown'})"]
+    if credential.note:  # known, but its rules are not what the API documents
+        warnings.append(f"the consumer key's rules could not all be read ({credential.note})")
     if credential.may_write:
         methods = sorted({rule.method.upper() for rule in credential.rules} - {"GET"})
         warnings.append(
@@ -333,26 +339,215 @@ def read_snapshot(path: Path) -> tuple[Snapshot, str]:
 
 
 def read_snapshot_bytes(path: Path) -> tuple[Snapshot, bytes]:
-    """Load a snapshot and keep its exact bytes, for a run folder that must copy it as is."""
+    """Load a snapshot and keep its exact bytes, for a run folder that must copy it as is.
+
+    Everything about the file is checked before any stage sees it (see `check_shape`): a
+    crafted or damaged file is one InputError naming the file and the field, never a crash.
+    """
+    raw = _read_bounded(path)
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read snapshot: {exc.strerror or exc}") from exc
-    try:
-        data = json.loads(gzip.decompress(raw))
-        snapshot = Snapshot.from_json(data)
+        text = _decompress_bounded(raw, path).decode("utf-8")
+        if _ESCAPED_SURROGATE.search(text) is None:
+            data = json.loads(text)
+        else:  # escapes of surrogates: legal only in pairs, which JSON joins into one character
+            data = json.loads(text)
+            _refuse_lone_surrogates(data, path)
+    except RecursionError:
+        raise InputError(
+            f"{path}: not an ovh-license-audit snapshot (nested deeper than any API answer)"
+        ) from None
     except (OSError, EOFError, zlib.error, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{path}: not a readable snapshot (corrupted gzip/JSON: {exc})") from exc
-    except (ValueError, KeyError, TypeError) as exc:
+    check_shape(data, path)
+    try:
+        snapshot = Snapshot.from_json(data)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InputError(f"{path}: not an ovh-license-audit snapshot ({exc})") from exc
     check_taken_at(snapshot.meta.taken_at, path)
     return snapshot, raw
 
 
+# The most a snapshot may hold once decompressed: about 500,000 VMs. A gzip bomb (a few MB
+# expanding to gigabytes) stops here, before it is parsed.
+MAX_SNAPSHOT_BYTES = 512 * 1024 * 1024
+# API objects nest a few levels; anything deeper is crafted (and would exhaust the stack).
+MAX_DEPTH = 32
+_CHUNK = 1 << 20
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _read_bounded(path: Path) -> bytes:
+    """The file's bytes; a FIFO or device is refused (it could block or never end)."""
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"{path}: cannot read snapshot: not a regular file")
+        if info.st_size > MAX_SNAPSHOT_BYTES:
+            raise _too_large(path)
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read snapshot: {exc.strerror or exc}") from exc
+
+
+def _too_large(path: Path) -> InputError:
+    return InputError(
+        f"{path}: larger than {MAX_SNAPSHOT_BYTES // (1024 * 1024)} MB once decompressed, a "
+        "snapshot's limit (about 500,000 VMs); not a snapshot written by ovh-license-audit?"
+    )
+
+
+def _decompress_bounded(raw: bytes, path: Path) -> bytes:
+    """gunzip, never more than MAX_SNAPSHOT_BYTES of output."""
+    chunks: list[bytes] = []
+    total = 0
+    with gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
+        while chunk := stream.read(min(_CHUNK, MAX_SNAPSHOT_BYTES + 1 - total)):
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > MAX_SNAPSHOT_BYTES:
+                raise _too_large(path)
+    return b"".join(chunks)
+
+
+def _refuse_lone_surrogates(data: Any, path: Path) -> None:
+    """A lone surrogate (`"\\ud800"`) cannot be written to any UTF-8 file or database."""
+    stack: list[tuple[Any, str]] = [(data, "")]
+    while stack:
+        value, where = stack.pop()
+        items: Any = ()
+        if isinstance(value, dict):
+            items = ((f"{where}.{key}" if where else str(key), item) for key, item in value.items())
+            for key in value:
+                _check_text(key, f"{where}: a key", path)
+        elif isinstance(value, list):
+            items = ((f"{where}[{index}]", item) for index, item in enumerate(value))
+        elif isinstance(value, str):
+            _check_text(value, where, path)
+        stack.extend((item, name) for name, item in items)
+
+
+def _check_text(value: str, where: str, path: Path) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        code = ord(value[exc.start])
+        raise InputError(
+            f"{path}: field {where or 'the document'}: a lone surrogate (\\u{code:04x}), "
+            "which no text file can hold"
+        ) from None
+
+
+def _too_deep(data: Any) -> bool:
+    """Whether containers nest deeper than MAX_DEPTH (level by level: JSON gives plain
+    dicts and lists, and a 100,000-VM snapshot is walked in a fraction of a second)."""
+    level = [data]
+    for _ in range(MAX_DEPTH):
+        deeper: list[Any] = []
+        for value in level:
+            children = value.values() if type(value) is dict else value
+            deeper += [child for child in children if type(child) is dict or type(child) is list]
+        if not deeper:
+            return False
+        level = deeper
+    return True
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    for kind, name in (
+        (bool, "a boolean"),
+        (dict, "an object"),
+        (list, "a list"),
+        (str, "a string"),
+        (int, "an integer"),
+    ):
+        if isinstance(value, kind):
+            return name
+    return "a number"
+
+
+def _expect(value: Any, kinds: tuple[type, ...], where: str, path: Path, what: str) -> Any:
+    if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
+        raise InputError(f"{path}: field {where}: expected {what}, got {_kind(value)}")
+    return value
+
+
+def _objects(value: Any, where: str, path: Path, nullable: bool = False) -> list[Any]:
+    if value is None and nullable:
+        return []
+    _expect(value, (list,), where, path, "a list of objects" + (" or null" if nullable else ""))
+    for index, item in enumerate(value):
+        _expect(item, (dict,), f"{where}[{index}]", path, "an object")
+    return list(value)
+
+
+_META_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
+    "taken_at": ((str,), "a string"),
+    "endpoint": ((str,), "a string"),
+    "tool_version": ((str,), "a string"),
+    "listing": ((str,), "a string"),
+    "duration_s": ((int, float), "a number"),
+    "max_rps": ((int, float), "a number"),
+    "rate_reached": ((int, float), "a number"),
+    "rate_peak": ((int, float), "a number"),
+    "calls": ((int,), "an integer"),
+    "retries": ((int,), "an integer"),
+    "workers": ((int,), "an integer"),
+    "throttled": ((int,), "an integer"),
+}
+
+
+def check_shape(data: Any, path: Path) -> None:
+    """Every container a stage walks has the type the stage expects, nothing nests deeper
+    than MAX_DEPTH: a VM, a datacenter's details or a vmLicensed listing given as a string is
+    an InputError naming the field, not an AttributeError three stages later."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        return  # Snapshot.from_json says what it is not
+    if _too_deep(data):
+        raise InputError(
+            f"{path}: not an ovh-license-audit snapshot (nested deeper than "
+            f"{MAX_DEPTH} levels, deeper than any API answer)"
+        )
+    run = _expect(data.get("run"), (dict,), "run", path, "an object")
+    for key, (kinds, what) in _META_FIELDS.items():
+        if key in run:
+            _expect(run[key], kinds, f"run.{key}", path, what)
+    credential = run.get("credential")
+    if credential is not None:
+        _expect(credential, (dict,), "run.credential", path, "an object")
+        _objects(credential.get("rules", []), "run.credential.rules", path)
+    coverage = _expect(data.get("coverage"), (dict,), "coverage", path, "an object")
+    _objects(coverage.get("failures"), "coverage.failures", path)
+    for s_index, service in enumerate(_objects(data.get("services"), "services", path)):
+        where = f"services[{s_index}]"
+        _expect(service.get("serviceName"), (str,), f"{where}.serviceName", path, "a string")
+        if service.get("details") is not None:
+            _expect(service["details"], (dict,), f"{where}.details", path, "an object or null")
+        datacenters = _objects(service.get("datacenters"), f"{where}.datacenters", path)
+        for d_index, dc in enumerate(datacenters):
+            here = f"{where}.datacenters[{d_index}]"
+            _expect(dc.get("datacenterId"), (int,), f"{here}.datacenterId", path, "an integer")
+            if dc.get("details") is not None:
+                _expect(dc["details"], (dict,), f"{here}.details", path, "an object or null")
+            ids = _expect(dc.get("vmIds"), (list,), f"{here}.vmIds", path, "a list of integers")
+            for index, vm_id in enumerate(ids):
+                _expect(vm_id, (int,), f"{here}.vmIds[{index}]", path, "an integer")
+            for v_index, vm in enumerate(_objects(dc.get("vms"), f"{here}.vms", path)):
+                if "vmId" in vm:
+                    _expect(vm["vmId"], (int,), f"{here}.vms[{v_index}].vmId", path, "an integer")
+            _objects(dc.get("vmLicensed"), f"{here}.vmLicensed", path, nullable=True)
+
+
+# The years a snapshot can have been taken in: the reports' files (a zip's dates stop at
+# 2107) and the periods (from 2000) hold no other.
+TAKEN_YEARS = range(2000, 2100)
+
+
 def check_taken_at(value: object, path: Path) -> None:
     """Periods, exception expiry and history all count from `run.taken_at`: it must be a date."""
     try:
-        datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
         if not isinstance(value, str):
             raise ValueError
     except ValueError:
@@ -360,3 +555,8 @@ def check_taken_at(value: object, path: Path) -> None:
             f"{path}: field run.taken_at: {value!r} is not an ISO 8601 date and time "
             "(e.g. 2026-11-30T06:00:00Z)"
         ) from None
+    if moment.year not in TAKEN_YEARS:
+        raise InputError(
+            f"{path}: field run.taken_at: {value!r} is not a plausible time for a snapshot "
+            f"(a year from {TAKEN_YEARS.start} to {TAKEN_YEARS.stop - 1})"
+        )

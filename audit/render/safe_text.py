@@ -23,10 +23,12 @@ __all__ = ["FORMULA_TRIGGERS", "is_formula_like", "neutralise", "safe_text", "vi
 
 # C0 controls but tab, LF and CR (illegal in XML, invisible in HTML); DEL and the C1 controls;
 # the bidirectional marks, embeddings, overrides and isolates (U+061C, U+200E/F, U+202A-E,
-# U+2066-9) that reorder what a reader sees; lone surrogates (cannot be encoded); U+FFFE/F.
+# U+2066-9) that reorder what a reader sees; the zero-width space, word joiner and invisible
+# operators (U+200B, U+2060-4) and the byte order mark (U+FEFF), which make two names that
+# look alike differ; lone surrogates (cannot be encoded); U+FFFE/F.
 _INVISIBLE_RE = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
-    "\ud800-\udfff\ufffe\uffff]"
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u2069\ud800-\udfff\ufeff\ufffe\uffff]"
 )
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from audit.config.mail import MailSettings
+from audit.config.mail import MailSettings, address_of
 from audit.deliver.message import TONES, Letter, compose, select_attachments, size_text
 from audit.deliver.smtp import send
 from audit.evaluate import headline
-from audit.job import check_inputs
+from audit.job import MANIFEST_FILE, check_inputs
 from audit.model.rollup import AccountStatus, Rollup
 from audit.render.html import _environment
 from audit.render.rollup_view import account_rows, status_text, summary_line, totals
@@ -57,8 +57,10 @@ def letter(rollup: Rollup, folder: Path, attached: str, left_out: list[str]) -> 
 
 def deliver_rollup(folder: Path, rollup: Rollup, settings: MailSettings) -> str:
     """Mail the roll-up folder (checked against its manifest first); returns where it went."""
-    check_inputs(folder, set(), refused="not sent")
-    selection = select_attachments(folder, settings.attach, settings.max_attachment_mb)
+    listed, _ = check_inputs(folder, set(), refused="not sent")
+    selection = select_attachments(
+        folder, settings.attach, settings.max_attachment_mb, {*listed, MANIFEST_FILE}
+    )
     attached = ", ".join(f"{a.name} ({size_text(a.size)})" for a in selection.attached)
     left_out = [
         f"Not attached: {item.name} ({item.reason})"
@@ -85,6 +87,6 @@ def deliver_rollup(folder: Path, rollup: Rollup, settings: MailSettings) -> str:
         )
     )
     message = compose(settings, Letter(title, plain, html), folder, selection)
-    send(settings, message)
+    send(settings, message, [address_of(entry) for entry in settings.to + settings.cc])
     recipients = ", ".join(settings.to + settings.cc)
     return f"mail: roll-up {rollup.period} sent to {recipients} via {settings.host}"

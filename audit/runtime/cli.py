@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
+import math
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,10 +31,17 @@ def _non_negative_int(text: str) -> int:
 
 
 def _positive_float(text: str) -> float:
+    """A number of seconds: positive and finite (`nan` and `inf` are not "never")."""
     value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be positive")
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
     return value
+
+
+def _sha256(text: str) -> str:
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", text):
+        raise argparse.ArgumentTypeError(f"expected a sha256 (64 hexadecimal digits), got {text!r}")
+    return text.lower()
 
 
 def add_apply_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,12 +73,29 @@ def add_apply_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help=f"how long to wait for each licence task (default {DEFAULT_TASK_TIMEOUT_S:g})",
     )
+    parser.add_argument(
+        "--expect-sha256",
+        type=_sha256,
+        metavar="SHA256",
+        help="the plan's sha256 as approved (the run prints it): any other plan is refused "
+        "before anything is done",
+    )
 
 
 def options_from_args(args: argparse.Namespace) -> ApplyOptions:
     return ApplyOptions(
         apply=args.apply, max_changes=args.max_changes, task_timeout_s=args.task_timeout
     )
+
+
+def check_digest(data: bytes, expected: str | None, source: str) -> None:
+    """With --expect-sha256, the plan must be the one approved, byte for byte."""
+    digest = hashlib.sha256(data).hexdigest()
+    if expected is not None and digest != expected:
+        raise PlanError(
+            f"{source}: sha256 {digest} is not the approved {expected} (--expect-sha256): "
+            "the plan changed; nothing done"
+        )
 
 
 def make_client(endpoint: str | None) -> Any:
@@ -124,11 +151,15 @@ def main(argv: Sequence[str] | None, embedded_plan: str) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.rollback is not None:
+            if args.expect_sha256 is not None:
+                raise UsageError("--expect-sha256 checks a plan, not --rollback RESULTS")
             plan = rollback_from_results(args.rollback)
         elif args.plan is not None:
             plan = read_plan(args.plan)
+            check_digest(args.plan.read_bytes(), args.expect_sha256, str(args.plan))
         else:
             plan = Plan.from_text(embedded_plan, "embedded plan")
+            check_digest(plan.to_text().encode("ascii"), args.expect_sha256, "embedded plan")
         client = make_client(args.endpoint)
         report = remediate(client, plan, options_from_args(args), args.results_dir)
     except (PlanError, UsageError, RunStopped) as exc:

@@ -13,6 +13,7 @@ class ExitCode(IntEnum):
     INPUT = 2  # usage, input, credentials or rights; remediation: also a stopped run
     INCOMPLETE = 3
     MAIL = 4  # the run folder is complete, the mail could not be delivered
+    CRASH = 5  # an unexpected error: a defect, a full disk, no memory (never 1)
 
 
 class UsageError(ValueError):

@@ -16,10 +16,12 @@ import os
 import secrets
 import shutil
 import stat
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
+from audit.support.errors import InputError
 from audit.support.interrupts import deferred_interrupts
 
 STAGING_SUFFIX = ".staging"
@@ -164,6 +166,49 @@ def staged_directory(final: Path) -> Iterator[Path]:
         shutil.rmtree(previous, ignore_errors=True)
     finally:
         os.close(fd)
+
+
+def check_writable_folder(path: Path, option: str = "--out") -> None:
+    """Refuse, before any work, a folder the command could not write into (read-only, not a
+    folder): an hour of collecting is not lost at the first write. Nothing is created: a
+    nameless temporary file tries the folder, or its nearest existing parent."""
+    existing = path
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        problem = "is not a folder" if existing == path else f"{existing} is not a folder"
+        raise InputError(f"{option} {path}: {problem}")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise InputError(
+            f"{option} {path}: cannot write in {existing}: {exc.strerror or exc}"
+        ) from None
+
+
+def check_regular_file(path: Path, option: str) -> None:
+    """A file the command reads must be a regular file: reading a FIFO blocks until someone
+    writes to it, a device may never end. A missing file is left to its reader to name."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if not stat.S_ISREG(mode):
+        raise InputError(f"{option} {path}: not a regular file")
+
+
+def refuse_links(folder: Path) -> None:
+    """A run folder holds what the run wrote, files and folders only: a symbolic link added
+    there would make `report` copy, or `mail` attach, what lies outside it."""
+    for parent, folders, files in os.walk(folder):
+        for name in sorted((*folders, *files)):
+            path = Path(parent) / name
+            if path.is_symlink():
+                raise InputError(
+                    f"{path}: a symbolic link in the run folder (a run folder holds only the "
+                    "files the run wrote); remove it"
+                )
 
 
 def sha256_file(path: Path) -> str:

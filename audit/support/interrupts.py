@@ -5,6 +5,10 @@ Ctrl-C does the same for a `kill`) in the main thread; every `with` block on the
 so staging folders and temporary files are removed. The exit code is 128 + the signal number
 (130, 143), what a shell reports for a process that the signal ended. A short section that
 must not be cut in half (renaming a run folder into place) defers them until it ends.
+
+Only the first signal interrupts: the ones after it (coreutils `timeout` sends SIGTERM twice,
+an impatient user presses Ctrl-C again) are noted and dropped, so the cleanup the first one
+started is never cut short and the command still ends with one line and 130 or 143.
 """
 
 from __future__ import annotations
@@ -38,16 +42,25 @@ class _State:
 
     deferring = 0
     pending: int | None = None
+    interrupted: int | None = None  # the signal that interrupted the command, once it has
 
 
 def _raise(signum: int, frame: FrameType | None) -> None:
+    if _State.interrupted is not None:
+        return  # already unwinding: a second signal must not cut the cleanup short
     if _State.deferring:
         _State.pending = _State.pending or signum
         return
-    # Half-built objects (openpyxl's row generators, an open zip) complain when they are
-    # collected after the interrupt; the work is being abandoned, so their noise is dropped.
-    sys.unraisablehook = _drop_unraisable
+    _State.interrupted = signum
+    abandon_quietly()
     raise Interrupted(signum)
+
+
+def abandon_quietly() -> None:
+    """The command's work is being abandoned (an interrupt, a crash): half-built objects
+    (openpyxl's row generators, an open zip) complain when they are collected; their noise is
+    dropped until the command ends, so it still ends with one line."""
+    sys.unraisablehook = _drop_unraisable
 
 
 def _drop_unraisable(unraisable: Any) -> None:
@@ -66,6 +79,7 @@ def signals_as_interrupts() -> Iterator[None]:
         return
     previous: dict[signal.Signals, Any] = {}
     hook = sys.unraisablehook
+    _State.interrupted = _State.pending = None
     for signum in HANDLED:
         current = signal.getsignal(signum)
         if current is signal.SIG_IGN:
