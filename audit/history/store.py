@@ -398,6 +398,10 @@ class HistoryStore:
             if review.fingerprint in wanted
         }
 
+    def stored_reviews(self) -> dict[str, Review]:
+        """Every stored review by fingerprint, with who imported it and when."""
+        return {review.fingerprint: review for review in self._reviews()}
+
     def _reviews(self) -> list[Review]:
         return [
             Review(*row)
