@@ -15,6 +15,7 @@ import pytest
 from fixtures_history import PROD, WIN, vm
 from fixtures_history import run_month as job
 from test_history_review import edit
+from test_report_manifest import files
 
 from audit.cli.main import main
 from audit.config.mail import MailSettings, Security
@@ -39,14 +40,6 @@ def run_dir(tmp_path: Path) -> Path:
     out = tmp_path / "out"
     job(out, PERIOD, FLEET)
     return out / PERIOD
-
-
-def files(run_dir: Path) -> dict[str, bytes]:
-    return {
-        path.relative_to(run_dir).as_posix(): path.read_bytes()
-        for path in sorted(run_dir.rglob("*"))
-        if path.is_file()
-    }
 
 
 def refusal(run_dir: Path) -> str:
