@@ -130,7 +130,7 @@ def test_migrates_a_version_1_file_and_keeps_its_runs(tmp_path: Path) -> None:
     out.mkdir()
     version_1_file(out / HISTORY_FILE)
     with HistoryStore.open(out / HISTORY_FILE) as store:
-        assert store.schema_version == SCHEMA_VERSION == 3
+        assert store.schema_version == SCHEMA_VERSION == 4
         [january] = store.runs_before("2026-02", 12)
     assert january.counts("open_by_severity") == {"high": 1, "medium": 0, "low": 0, "info": 0}
     assert january.summary["by_status"] == {"open": 1, "byol": 1}

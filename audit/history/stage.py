@@ -7,7 +7,7 @@ same transaction, which commits only once the run folder is in place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -42,6 +42,8 @@ def prepare(store: HistoryStore, snapshot: Snapshot, report: RunReport) -> Histo
         snapshot_sha256=meta.snapshot_sha256,
     )
     annotated = annotate(store.baseline(period), current).apply(report)
+    applied = store.remediation_since(period, snapshot.meta.taken_at)
+    annotated = replace(annotated, remediation_applied=applied)
     reviews = store.reviews_for(records)
     summary = report.summary.counts()
     view = history_view(
@@ -57,10 +59,13 @@ def prepare(store: HistoryStore, snapshot: Snapshot, report: RunReport) -> Histo
         snapshot_sha256=meta.snapshot_sha256,
         coverage=meta.coverage.to_json(),
         summary=summary,
-        recorded_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        # To the microsecond, inside the write lock: remediation recorded after this run
+        # (audit/remediate/record.py) is told apart from what this run listed.
+        recorded_at=datetime.now(UTC).isoformat(timespec="microseconds"),
         vms=vms,
         findings=records,
         reviews=reviews,
+        plan_sha256=None if meta.remediation_plan is None else meta.remediation_plan.sha256,
     )
     return HistoryEntry(annotated, view, record)
 

@@ -9,7 +9,9 @@
      "licences": [LicenceRow.to_json(), ...], "control_panel": [ControlPanelRow.to_json(), ...],
      "costs": [Cost.to_json(), ...] (only with [prices]),
      then, once the history stage has run: "previous_run", "resolved", "unverified", "changes",
-     and "exposure": Exposure.to_json() (the period's figures; absent in older files)}
+     and "exposure": Exposure.to_json() (the period's figures; absent in older files),
+     "remediation_applied": [RemediationApplied.to_json(), ...] (the remediation recorded in the
+     history since the previous run, set by the history stage; absent in older files)}
 
 Readers ignore keys they do not know.
 """
@@ -29,6 +31,7 @@ from audit.model.findings import Finding, Summary
 from audit.model.history import HistoryResult
 from audit.model.position import ControlPanelRow, LicenceRow
 from audit.model.prices import Cost
+from audit.model.remediation import RemediationApplied
 from audit.model.snapshot import Coverage
 from audit.support.errors import InputError
 from audit.support.jsontypes import JSONObject
@@ -146,6 +149,8 @@ class RunReport:
     control_panel: tuple[ControlPanelRow, ...] = ()
     costs: tuple[Cost, ...] = ()  # only with [prices]
     exposure: Exposure | None = None
+    # Since the previous run, from the history; None: not looked up (no history, older file).
+    remediation_applied: tuple[RemediationApplied, ...] | None = None
 
     def to_json(self) -> JSONObject:
         data: JSONObject = {
@@ -162,6 +167,8 @@ class RunReport:
             data.update(self.history.to_json())
         if self.exposure is not None:
             data["exposure"] = self.exposure.to_json()
+        if self.remediation_applied is not None:
+            data["remediation_applied"] = [item.to_json() for item in self.remediation_applied]
         return data
 
     def dumps(self) -> str:
@@ -189,6 +196,11 @@ class RunReport:
             control_panel=_optional_items(source, "control_panel", ControlPanelRow.from_json, data),
             costs=_optional_items(source, "costs", Cost.from_json, data),
             exposure=exposure,
+            remediation_applied=(
+                _items(source, "remediation_applied", RemediationApplied.from_json, data)
+                if "remediation_applied" in data
+                else None
+            ),
         )
 
     @classmethod
