@@ -32,6 +32,7 @@ from audit.runtime.text import neutralise_reversibly
 from audit.simulator.api import (
     DEFAULT_APPLICATION_KEY,
     DEFAULT_APPLICATION_SECRET,
+    READONLY_CONSUMER_KEY,
     REMEDIATE_CONSUMER_KEY,
     SimulatorConfig,
 )
@@ -329,3 +330,24 @@ def test_remediate_apply_of_a_plan_outside_a_run_folder_says_how_to_record(
     assert main([*args, "--apply", "--max-changes", "1", "--task-timeout", "10"]) == 0
     said = capsys.readouterr().out
     assert "not recorded in a history" in said and "ovh-license-audit import-results" in said
+
+
+def test_a_run_stopped_by_a_refused_key_is_recorded_too(
+    sim: Simulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The run stops at the first POST (exit 2); what it did (nothing applied, one refusal) is
+    recorded all the same, so the next report says the plan was tried."""
+    out = tmp_path / "out"
+    first = month(sim, out, JAN)
+    monkeypatch.setenv("OVH_CONSUMER_KEY", READONLY_CONSUMER_KEY)
+    plan = first.run_dir / REMEDIATION_DIR / PLAN_FILE
+    args = ["remediate", str(plan), "--endpoint", sim.url, "--results-dir", str(tmp_path)]
+    capsys.readouterr()
+    assert main([*args, "--apply"]) == 2
+    said = capsys.readouterr().out
+    assert f"({JAN}) recorded in" in said and "0 applied, 1 failed" in said
+    [item] = applied_list(month(sim, out, FEB).run_dir)
+    assert (item["applied"], item["failed"]) == (0, 1) and item["not_attempted"] > 0
