@@ -386,30 +386,26 @@ def check_inputs(
 
     `report` rebuilds only what is derived (`derived`: the reports and the manifest), so every
     other file the manifest lists must be byte for byte what the run wrote: an input edited by
-    hand or removed is refused, naming the file, and nothing is rebuilt (`refused` says
-    what did not happen).
+    hand or removed is refused, naming the file and the fix, and nothing is rebuilt (`refused`
+    says what did not happen).
     """
     manifest_path = run_dir / MANIFEST_FILE
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        files = manifest["files"]
-        if not isinstance(files, dict):
-            raise TypeError
-    except OSError as exc:
-        raise InputError(f"{manifest_path}: cannot read: {exc.strerror or exc}") from None
-    except (ValueError, KeyError, TypeError):
-        raise InputError(f"{manifest_path}: not a run manifest (no files digest)") from None
+    manifest = read_manifest(run_dir)
+    files: dict[str, str] = manifest["files"]
     inputs = sorted(name for name in files if name not in derived)
     for name in inputs:
         path = run_dir / name
         if Path(name).is_absolute() or ".." in Path(name).parts:
             raise InputError(f"{manifest_path}: file {name!r} is outside the run folder")
         if not path.is_file():
-            raise InputError(f"{path}: listed in {MANIFEST_FILE} but missing; {refused}")
+            raise InputError(
+                f"{path}: listed in {MANIFEST_FILE} but missing; {refused}"
+                + edit_fix(run_dir, name, manifest, edited=False)
+            )
         if sha256_file(path) != files[name]:
             raise InputError(
                 f"{path}: differs from its sha256 in {MANIFEST_FILE} (changed since the run); "
-                f"{refused}"
+                f"{refused}" + edit_fix(run_dir, name, manifest, edited=True)
             )
     added = [
         name
@@ -421,18 +417,83 @@ def check_inputs(
     return inputs, added
 
 
-def rebuild_reports(run_dir: Path) -> None:
+def read_manifest(run_dir: Path) -> dict[str, Any]:
+    """manifest.json, with its `files` digests; anything else is an input error."""
+    manifest_path = run_dir / MANIFEST_FILE
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if not isinstance(manifest["files"], dict):
+            raise TypeError
+    except OSError as exc:
+        raise InputError(f"{manifest_path}: cannot read: {exc.strerror or exc}") from None
+    except (ValueError, KeyError, TypeError):
+        raise InputError(f"{manifest_path}: not a run manifest (no files digest)") from None
+    return dict(manifest)
+
+
+def edit_fix(run_dir: Path, name: str, manifest: dict[str, Any], edited: bool) -> str:
+    """What to do about a file of a run folder that is not what the run wrote (a run folder:
+    its manifest lists a snapshot; a roll-up's refusal says no more than which file)."""
+    if SNAPSHOT_FILE not in manifest["files"]:
+        return ""
+    rebuild = f"`ovh-license-audit report {run_dir}`"
+    if name in {renderer.filename for renderer in renderers()}:
+        if not edited:
+            return f"; {rebuild} writes it again"
+        review = (
+            f"import its reviews with `ovh-license-audit import-review {run_dir / name}`, then "
+            if name == XlsxReport.filename
+            else ""
+        )
+        return (
+            f"; it was edited inside the run folder: {review}{rebuild} restores the run's "
+            f"{name} and keeps the edited one beside it under a new name (edit, and mail, a "
+            "copy of the reports, never the run folder's)"
+        )
+    period = manifest.get("period") or run_dir.name
+    return (
+        f"; restore it from a copy of the run folder, or run the period again "
+        f"(`ovh-license-audit run --period {period} ...`, which replaces the run folder)"
+    )
+
+
+def kept_name(name: str, digest: str) -> str:
+    """The name an edited report is kept under: `report.edited-<8 hex>.xlsx`."""
+    path = Path(name)
+    return path.with_name(f"{path.stem}.edited-{digest[:8]}{path.suffix}").as_posix()
+
+
+def edited_reports(run_dir: Path, rendered: set[str]) -> dict[str, str]:
+    """The rendered files present but not what the manifest lists (edited inside the run
+    folder, or damaged), each with the name it is kept under."""
+    files = read_manifest(run_dir)["files"]
+    edited = {}
+    for name in sorted(rendered & set(files)):
+        path = run_dir / name
+        if path.is_file() and (digest := sha256_file(path)) != files[name]:
+            edited[name] = kept_name(name, digest)
+    return edited
+
+
+def rebuild_reports(run_dir: Path) -> dict[str, str]:
     """`report RUN_DIR`: render every format again from the stored run, then the manifest.
 
     The stored inputs (snapshot, findings.json, remediation plan) must match the manifest;
-    they are copied into a staging folder that replaces the run folder whole.
+    they are copied into a staging folder that replaces the run folder whole. A report that
+    differs from the manifest is never lost: it is kept beside the rebuilt one, unlisted, under
+    the name returned (by its name).
     """
     rendered = {renderer.filename for renderer in renderers()} | {MANIFEST_FILE}
     inputs, added = check_inputs(run_dir, rendered)
+    edited = edited_reports(run_dir, rendered - {MANIFEST_FILE})
     run = load_run_with_history(run_dir)
     with staged_directory(run_dir) as stage:
         for name in (*inputs, *added):
             (stage / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(run_dir / name, stage / name)
+        for name, kept in edited.items():
+            shutil.copy2(run_dir / name, stage / kept)
         render_all(run, stage)
-        write_manifest(stage, run.report.run.period, run.snapshot_sha256, unlisted=added)
+        unlisted = {*added, *edited.values()}
+        write_manifest(stage, run.report.run.period, run.snapshot_sha256, unlisted=unlisted)
+    return edited

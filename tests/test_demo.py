@@ -26,6 +26,15 @@ def test_demo_runs_two_months_and_the_applied_plan_shows(
     assert fixed, "the first month's applied plan must resolve findings in the second"
     assert {event["event"] for event in second["changes"]} >= {"licence_set", "vm_added"}
     assert len(first["findings"]) > 0
+    # The plan applied in between is listed by the second month (plan, period, applied).
+    [applied] = second["remediation_applied"]
+    assert applied["plan_sha256"] == first["run"]["remediation_plan"]["sha256"]
+    assert applied["period"] == periods[0] and applied["applied"] > 0
+    assert (
+        "Remediation applied since the previous run"
+        in (out / periods[1] / "report.html").read_text()
+    )
+
     # The first month shows each case of OVHcloud's billing rule (DESIGN.md, "What the month
     # cost"), each from a change the demo prints.
     printed = capsys.readouterr().out

@@ -139,11 +139,12 @@ def test_a_shortfall_is_listed_in_later_periods_until_reviewed_settled(
         (FEB, 3),
     ]
 
-    # Clearing January's review in its workbook unsettles it again.
+    # Clearing January's review in its workbook unsettles it again: the workbook's empty
+    # cells are as the run wrote them, so clearing a review stored since needs --replace.
     cleared = edit(
         out / JAN / "report.xlsx", tmp_path / "again.xlsx", {(1, "WIN-UNLICENSED"): (None,) * 3}
     )
-    assert main(["import-review", str(cleared), "--history", str(history)]) == 0
+    assert main(["import-review", str(cleared), "--history", str(history), "--replace"]) == 0
     april = job(out, "2026-04", FLEET).report
     assert (JAN, 1) in {(item.period, item.shortfall.vm_id) for item in april.unsettled_shortfalls}
 

@@ -232,7 +232,7 @@ def test_a_run_folder_edited_since_the_run_is_not_sent(
         assert mail(edited, config) == 2
     assert server.mailbox.messages == []
     [line] = capsys.readouterr().err.splitlines()
-    assert str(findings) in line and "manifest.json" in line and line.endswith("not sent")
+    assert str(findings) in line and "manifest.json" in line and "not sent; restore it" in line
 
 
 def test_the_verdict_is_the_runs_own_fail_on_not_the_configs(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -72,11 +73,13 @@ def test_a_file_people_added_is_kept_and_not_listed(run_dir: Path) -> None:
 
 
 def test_damaged_reports_are_rebuilt_identically(run_dir: Path) -> None:
+    """A report that differs from the manifest is rebuilt and kept aside (unlisted)."""
     before = files(run_dir)
     (run_dir / "report.html").write_text("<p>edited</p>")
     (run_dir / "findings.csv").unlink()
     assert main(["report", str(run_dir)]) == 0
-    assert files(run_dir) == before
+    kept = f"report.edited-{hashlib.sha256(b'<p>edited</p>').hexdigest()[:8]}.html"
+    assert files(run_dir) == {**before, kept: b"<p>edited</p>"}
 
 
 def test_missing_manifest_is_refused(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -41,6 +41,7 @@ from audit.model.exceptions import REGISTER_COLUMNS
 from audit.model.licences import UNLICENSED
 from audit.model.period import Period
 from audit.model.snapshot import encode_snapshot
+from audit.remediate.record import SOURCE_APPLY, record_results
 from audit.remediate.script import PLAN_FILE
 from audit.runtime.plan import read_plan
 from audit.runtime.runner import ApplyOptions, remediate
@@ -294,7 +295,16 @@ def apply_plan(simulator: Simulator, result: JobResult, out: Path) -> None:
     )
     client = ClientFactory(resolve_endpoint(simulator.url), credentials).new_client()
     options = ApplyOptions(apply=True, max_changes=DEMO_MAX_CHANGES)
-    remediate(client, plan, options, out / REMEDIATION_DIR)
+    report = remediate(client, plan, options, out / REMEDIATION_DIR)
+    # As `remediate --apply` does: the next month's report lists what was applied.
+    history = out / HISTORY_FILE
+    recorded = record_results(
+        history,
+        report.results_path,
+        SOURCE_APPLY,
+        lambda period: out / period / REMEDIATION_DIR / PLAN_FILE,
+    )
+    print(recorded.line(history))
 
 
 def evolve_fleet(fleet: Fleet) -> list[str]:

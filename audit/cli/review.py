@@ -1,8 +1,9 @@
-"""`ovh-license-audit import-review WORKBOOK [--history FILE] [--by NAME]`.
+"""`ovh-license-audit import-review WORKBOOK [--history FILE] [--by NAME] [--replace]`.
 
 Stores the Review status, Owner and Comment an auditor typed into a report.xlsx, by finding
 fingerprint, so the next month's workbook and HTML show them pre-filled. The workbook is read
-and validated in full before the history is touched: a bad cell changes nothing.
+and validated in full before the history is touched: a bad cell, or a review conflicting with
+another reviewer's stored since the run, changes nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +14,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from audit.cli.options import HelpFormatter, exit_codes_epilog
-from audit.history.review import check_run, read_review_workbook
+from audit.history.review import (
+    check_run,
+    conflict_error,
+    merge_reviews,
+    overridden_lines,
+    read_review_workbook,
+)
 from audit.history.store import HISTORY_FILE, HistoryStore
 from audit.support.crash import note_output_folder
 from audit.support.errors import ExitCode, InputError
@@ -46,13 +53,25 @@ def import_review_command(args: argparse.Namespace) -> int:
     note_output_folder(history.parent)
     sheet = read_review_workbook(workbook)
     imported_at = datetime.now(UTC).isoformat(timespec="seconds")
+    reviewer = args.by or current_user()
     with HistoryStore.open(history) as store, store.write():
         check_run(workbook, sheet, store.run_fingerprints(sheet.period))
-        outcome = store.save_reviews(sheet, workbook.name, imported_at, args.by or current_user())
+        given = store.run_reviews(sheet.period, sheet.snapshot_sha256 or "")
+        merge = merge_reviews(sheet, given, store.stored_reviews(), reviewer, args.replace)
+        if merge.conflicts:
+            raise conflict_error(workbook, merge, reviewer)
+        outcome = store.save_reviews(merge.sheet, workbook.name, imported_at, reviewer)
+    kept = (
+        f", {len(merge.kept)} kept (reviewed since the run; those rows are as the run wrote them)"
+        if merge.kept
+        else ""
+    )
     print(
         f"{workbook}: {outcome.stored} review(s) stored, {outcome.cleared} cleared, "
-        f"{outcome.unchanged} unchanged, into {history}"
+        f"{outcome.unchanged} unchanged{kept}, into {history}"
     )
+    for line in overridden_lines(merge):
+        print(line)
     return int(ExitCode.OK)
 
 
@@ -66,7 +85,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ),
         epilog=exit_codes_epilog(
             ("0", "the reviews are stored"),
-            ("2", "usage or input error naming the sheet and cell; nothing is stored"),
+            (
+                "2",
+                "usage or input error naming the sheet and cell, or a review conflicting with "
+                "another reviewer's (naming both); nothing is stored",
+            ),
         ),
         formatter_class=HelpFormatter,
     )
@@ -77,4 +100,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help=f"history file (default: {HISTORY_FILE} in the folder above WORKBOOK's folder)",
     )
     parser.add_argument("--by", help="who reviewed or imports (default: the login name)")
+    parser.add_argument(
+        "--replace",
+        action="store_true",
+        help="store every row as the workbook says, over other reviewers' reviews (an empty "
+        "row clears)",
+    )
     parser.set_defaults(handler=import_review_command)

@@ -23,6 +23,7 @@ from audit.evaluate.exceptions import load_exceptions
 from audit.history.stage import change_line
 from audit.history.store import HISTORY_FILE
 from audit.job import (
+    MANIFEST_FILE,
     REMEDIATION_DIR,
     JobResult,
     JobSpec,
@@ -169,7 +170,11 @@ def run_command(args: argparse.Namespace) -> int:
 def report_command(args: argparse.Namespace) -> int:
     note_output_folder(args.run_dir.parent)
     refuse_links(args.run_dir)
-    rebuild_reports(args.run_dir)
+    for name, kept in rebuild_reports(args.run_dir).items():
+        print(
+            f"{name} differed from {MANIFEST_FILE}: kept as {args.run_dir / kept} (edited "
+            "inside the run folder, or damaged); the run's is restored"
+        )
     print(f"reports rebuilt in {args.run_dir}")
     return int(ExitCode.OK)
 

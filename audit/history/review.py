@@ -5,8 +5,14 @@ were moved or hidden still imports. A finding's fingerprint is rebuilt from its 
 Datacenter, VM id and Rule cells. The sheet is protected and only the review columns are
 unlocked, but protection is a hint anyone can lift: so the workbook must name its period
 (a document property the job sets), every row must be a finding of that period's stored run
-(`check_run`), and two rows for one finding must not disagree. The workbook is the whole
-truth for the findings it lists: a review cleared in it is cleared in the history too.
+(`check_run`), and two rows for one finding must not disagree.
+
+Several reviewers edit copies of one workbook, so a row is merged three ways (`merge_reviews`):
+against the review the run's reports were given (what the row showed when the job wrote it) and
+the review stored now. A row left as it was written says nothing, so it never clears or
+replaces a review stored since; a row changed where someone else's review also changed since
+the run is a conflict, unless the importer replaces. Only with `replace` is the workbook the
+whole truth for the findings it lists.
 
 Anything that is not such a workbook, or that is damaged, is an InputError naming the sheet
 and the cell (exit 2).
@@ -16,8 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import zipfile
-from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +31,7 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
 from audit.evaluate.rules.registry import RULE_IDS
-from audit.model.history import REVIEW_STATUSES
+from audit.model.history import REVIEW_STATUSES, CarriedReview, Review
 from audit.support.errors import InputError
 
 FINDINGS_SHEET = "Findings"
@@ -63,6 +69,7 @@ class ReviewSheet:
     period: str
     rows: tuple[ReviewRow, ...]
     identity_columns: tuple[str, ...] = ()
+    snapshot_sha256: str | None = None  # the run's, from the document properties
 
     def identity_cells(self, row: int) -> str:
         return ", ".join(f"{letter}{row}" for letter in self.identity_columns)
@@ -101,6 +108,101 @@ class _Uncached:
 UNCACHED = _Uncached()
 
 
+NO_REVIEW: tuple[str | None, str | None, str | None] = (None, None, None)
+
+
+@dataclass(frozen=True)
+class ReviewMerge:
+    """What importing a sheet would do (`merge_reviews`).
+
+    `sheet` holds the rows to store as they are; `kept` the rows left as the run wrote them
+    whose finding was reviewed since (the stored review stays); `overridden` the other
+    reviewers' reviews that `sheet` clears (or, with replace, replaces after they changed);
+    `conflicts` the rows changed here and, by another reviewer, since the run (row, stored).
+    """
+
+    sheet: ReviewSheet
+    kept: tuple[ReviewRow, ...] = ()
+    overridden: tuple[tuple[ReviewRow, Review], ...] = ()
+    conflicts: tuple[tuple[ReviewRow, Review], ...] = ()
+
+
+def merge_reviews(
+    sheet: ReviewSheet,
+    given: Mapping[str, CarriedReview] | None,
+    stored: Mapping[str, Review],
+    reviewer: str,
+    replace_all: bool = False,
+) -> ReviewMerge:
+    """Merge a sheet three ways: `given` is what the run's reports showed (None when unknown:
+    the workbook is of another run of its period, so every stored review counts as later),
+    `stored` the reviews now, `reviewer` who imports. A reviewer may change their own later
+    review; `replace_all` makes the sheet the whole truth for its rows."""
+    given = given or {}
+    apply: list[ReviewRow] = []
+    kept: list[ReviewRow] = []
+    overridden: list[tuple[ReviewRow, Review]] = []
+    conflicts: list[tuple[ReviewRow, Review]] = []
+    for row in sheet.rows:
+        now = stored.get(row.fingerprint)
+        now_review = NO_REVIEW if now is None else (now.status, now.owner, now.comment)
+        was = given.get(row.fingerprint)
+        was_review = NO_REVIEW if was is None else (was.status, was.owner, was.comment)
+        if row.review == now_review:
+            apply.append(row)
+            continue
+        changed_since = now_review != was_review
+        if not replace_all and row.review == was_review:
+            kept.append(row)  # as the run wrote it: this workbook says nothing of it
+            continue
+        other = now is not None and now.imported_by != reviewer
+        if now is not None and other and changed_since and not replace_all:
+            conflicts.append((row, now))
+            continue
+        apply.append(row)
+        if now is not None and other and (row.empty or changed_since):
+            overridden.append((row, now))
+    return ReviewMerge(
+        replace(sheet, rows=tuple(apply)), tuple(kept), tuple(overridden), tuple(conflicts)
+    )
+
+
+def describe(review: tuple[str | None, str | None, str | None]) -> str:
+    """A review in one line: its non-empty values, quoted, a long comment shortened."""
+    if review == NO_REVIEW:
+        return "no review"
+    parts = []
+    for name, value in zip(("status", "owner", "comment"), review, strict=True):
+        if value is not None:
+            shown = value if len(value) <= 40 else value[:39] + "\u2026"
+            parts.append(f"{name} {shown!r}")
+    return ", ".join(parts)
+
+
+def conflict_error(path: Path, merge: ReviewMerge, reviewer: str) -> InputError:
+    """The first conflict, naming the finding and both reviewers, and how many more."""
+    row, now = merge.conflicts[0]
+    more = len(merge.conflicts) - 1
+    return InputError(
+        f"{path}: sheet '{FINDINGS_SHEET}', row {row.row}: finding {row.fingerprint}: "
+        f"{now.imported_by} stored {describe((now.status, now.owner, now.comment))} "
+        f"({now.source}, {now.imported_at}) after this workbook's run was written, and "
+        f"{reviewer}'s workbook says {describe(row.review)}"
+        + (f"; {more} more finding(s) conflict" if more else "")
+        + "; nothing stored: make the rows agree, or import again with --replace to store "
+        "this workbook's reviews over theirs"
+    )
+
+
+def overridden_lines(merge: ReviewMerge) -> list[str]:
+    """One line per other reviewer's review this import clears or replaces."""
+    return [
+        f"  {'cleared' if row.empty else 'replaced'} {now.imported_by}'s review of "
+        f"{row.fingerprint} ({describe((now.status, now.owner, now.comment))})"
+        for row, now in merge.overridden
+    ]
+
+
 def read_review_workbook(path: Path) -> ReviewSheet:
     """Read and validate the Findings sheet's review columns.
 
@@ -116,6 +218,7 @@ def read_review_workbook(path: Path) -> ReviewSheet:
     with _workbook(path, data_only=False) as workbook:
         rows = _read_rows(path, workbook, formulas)
         period = _period(path, workbook)
+        digest = _property(workbook, "snapshot_sha256")
     if formulas:  # their cached values, from a second reading
         with _workbook(path, data_only=True) as workbook:
             cached = _read_rows(path, workbook, None)
@@ -129,7 +232,7 @@ def read_review_workbook(path: Path) -> ReviewSheet:
             for r, row in enumerate(rows)
         ]
     parsed, identity_columns = _parse_rows(path, rows)
-    return ReviewSheet(period, tuple(parsed), identity_columns)
+    return ReviewSheet(period, tuple(parsed), identity_columns, digest)
 
 
 @contextlib.contextmanager
@@ -176,12 +279,20 @@ def _reason(exc: Exception) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def _period(path: Path, workbook: Any) -> str:
-    """The `period` custom property the job sets: which run the rows are findings of."""
+def _property(workbook: Any, name: str) -> str | None:
+    """A custom document property the job set, or None."""
     for prop in getattr(workbook, "custom_doc_props", None) or ():
         value = getattr(prop, "value", None)
-        if getattr(prop, "name", None) == "period" and isinstance(value, str) and value.strip():
+        if getattr(prop, "name", None) == name and isinstance(value, str) and value.strip():
             return value.strip()
+    return None
+
+
+def _period(path: Path, workbook: Any) -> str:
+    """The `period` custom property the job sets: which run the rows are findings of."""
+    period = _property(workbook, "period")
+    if period is not None:
+        return period
     raise InputError(
         f"{path}: no 'period' document property (File > Properties > Custom), so the run it "
         "reviews is unknown; import the workbook as the job wrote it, saved by Excel or "

@@ -43,7 +43,12 @@ def prepare(store: HistoryStore, snapshot: Snapshot, report: RunReport) -> Histo
         snapshot_sha256=meta.snapshot_sha256,
     )
     annotated = annotate(store.baseline(period), current).apply(report)
-    annotated = replace(annotated, unsettled_shortfalls=store.unsettled_shortfalls(period))
+    applied = store.remediation_since(period, snapshot.meta.taken_at)
+    annotated = replace(
+        annotated,
+        unsettled_shortfalls=store.unsettled_shortfalls(period),
+        remediation_applied=applied,
+    )
     reviews = _unsettle(
         store.reviews_for(records),
         {shortfall_fingerprint(item) for item in report.shortfalls},
@@ -63,11 +68,14 @@ def prepare(store: HistoryStore, snapshot: Snapshot, report: RunReport) -> Histo
         snapshot_sha256=meta.snapshot_sha256,
         coverage=meta.coverage.to_json(),
         summary=summary,
-        recorded_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        # To the microsecond, inside the write lock: remediation recorded after this run
+        # (audit/remediate/record.py) is told apart from what this run listed.
+        recorded_at=datetime.now(UTC).isoformat(timespec="microseconds"),
         vms=vms,
         findings=records,
         reviews=reviews,
         shortfalls=report.shortfalls,
+        plan_sha256=None if meta.remediation_plan is None else meta.remediation_plan.sha256,
     )
     return HistoryEntry(annotated, view, record)
 

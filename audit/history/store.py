@@ -18,7 +18,8 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ from audit.history.review import ReviewRow, ReviewSheet
 from audit.history.trend import RunSummary
 from audit.model.exposure import Shortfall, UnsettledShortfall
 from audit.model.history import SETTLED, CarriedReview, FindingRecord, Review, Sighting
+from audit.model.remediation import COUNTED, RemediationApplied, RemediationRecord
 from audit.model.snapshot import Coverage
 from audit.support.errors import InputError
 from audit.support.jsontypes import JSONObject
@@ -216,7 +218,50 @@ _V4 = _statements(
     ) WITHOUT ROWID""",
 )
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_V1, _v2, _V3, _V4)
+# Version 5: remediation results (audit/remediate/record.py): each results file applied, with
+# its plan's sha256, the period whose plan it is and each action's outcome; and each run's plan
+# sha256, by which a results file finds its run. Runs recorded before it have none (NULL).
+_V5 = _statements(
+    "ALTER TABLE run ADD COLUMN plan_sha256 TEXT",
+    """CREATE TABLE remediation (
+        id INTEGER PRIMARY KEY,
+        plan_sha256 TEXT NOT NULL,
+        period TEXT NOT NULL,
+        results_sha256 TEXT NOT NULL UNIQUE,
+        results_file TEXT NOT NULL,
+        source TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT NOT NULL,
+        applied INTEGER NOT NULL,
+        failed INTEGER NOT NULL,
+        pending INTEGER NOT NULL,
+        skipped INTEGER NOT NULL,
+        capped INTEGER NOT NULL,
+        manual INTEGER NOT NULL,
+        not_attempted INTEGER NOT NULL,
+        recorded_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE remediation_action (
+        remediation_id INTEGER NOT NULL REFERENCES remediation (id) ON DELETE CASCADE,
+        line INTEGER NOT NULL,
+        service_name TEXT NOT NULL,
+        datacenter_id INTEGER,
+        vm_id INTEGER,
+        vm_name TEXT,
+        rule_id TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target_license TEXT,
+        previous_license TEXT,
+        license_after TEXT,
+        outcome TEXT NOT NULL,
+        task_id INTEGER,
+        message TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (remediation_id, line)
+    ) WITHOUT ROWID""",
+)
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_V1, _v2, _V3, _V4, _V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -236,6 +281,7 @@ class RunRecord:
     findings: Mapping[str, FindingRecord]
     reviews: Mapping[str, CarriedReview]
     shortfalls: tuple[Shortfall, ...] = ()
+    plan_sha256: str | None = None  # of its remediation/plan.json
 
 
 @dataclass(frozen=True)
@@ -435,6 +481,10 @@ class HistoryStore:
             if review.fingerprint in wanted
         }
 
+    def stored_reviews(self) -> dict[str, Review]:
+        """Every stored review by fingerprint, with who imported it and when."""
+        return {review.fingerprint: review for review in self._reviews()}
+
     def _reviews(self) -> list[Review]:
         return [
             Review(*row)
@@ -508,6 +558,57 @@ class HistoryStore:
                 (period,),
             )
         )
+
+    def run_of_plan(self, plan_sha256: str) -> str | None:
+        """The period of the stored run whose remediation plan has this sha256, or None."""
+        row = self._db.execute(
+            "SELECT period FROM run WHERE plan_sha256 = ?", (plan_sha256,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def periods_without_plan(self) -> list[str]:
+        """The stored runs recorded before plans were (their plan.json in the run folder)."""
+        return [
+            row[0]
+            for row in self._db.execute(
+                "SELECT period FROM run WHERE plan_sha256 IS NULL ORDER BY period"
+            )
+        ]
+
+    def remediation_recorded(self, results_sha256: str) -> str | None:
+        """When a results file of this sha256 was recorded, or None."""
+        row = self._db.execute(
+            "SELECT recorded_at FROM remediation WHERE results_sha256 = ?", (results_sha256,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def remediation_since(self, period: str, taken_at: str) -> tuple[RemediationApplied, ...]:
+        """The remediation to list in the run of `period` taken at `taken_at`: finished by
+        then, and not listed by the run before it (the latest stored one), which listed what
+        had finished by its own snapshot and was recorded before it was (results imported
+        late go to the next run). So each is listed once. Oldest first."""
+        previous = self._db.execute(
+            "SELECT taken_at, recorded_at FROM run WHERE period < ? ORDER BY period DESC LIMIT 1",
+            (period,),
+        ).fetchone()
+        names = ", ".join(COUNTED)
+        rows = self._db.execute(
+            f"""SELECT plan_sha256, period, started_at, finished_at, source, results_file,
+                {names}, recorded_at FROM remediation ORDER BY finished_at, id"""  # noqa: S608
+        )
+        until = _instant(taken_at)
+        listed = []
+        for *values, recorded_at in rows:
+            item = RemediationApplied(*values)
+            finished = _instant(item.finished_at)
+            if finished > until:
+                continue
+            if previous is not None and not (
+                finished > _instant(previous[0]) or _instant(recorded_at) > _instant(previous[1])
+            ):
+                continue
+            listed.append(item)
+        return tuple(listed)
 
     def observations(self, first: str, last: str) -> Observations:
         """The stored observations of the days from `first` to `last` (ISO), oldest first."""
@@ -600,7 +701,7 @@ class HistoryStore:
         db.execute("DELETE FROM run WHERE period = ?", (run.period,))
         cursor = db.execute(
             """INSERT INTO run (period, taken_at, endpoint, tool_version, snapshot_sha256,
-               coverage, recorded_at, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+               coverage, recorded_at, summary, plan_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (
                 run.period,
                 run.taken_at,
@@ -610,6 +711,7 @@ class HistoryStore:
                 _dump(run.coverage),
                 run.recorded_at,
                 _dump(run.summary),
+                run.plan_sha256,
             ),
         )
         run_id = cursor.lastrowid
@@ -662,6 +764,36 @@ class HistoryStore:
                 for fingerprint, review in run.reviews.items()
             ),
         )
+
+    def record_remediation(self, record: RemediationRecord, recorded_at: str) -> bool:
+        """Store a results file's remediation; False when a file of its sha256 already is."""
+        if self.remediation_recorded(record.results_sha256) is not None:
+            return False
+        item = record.applied
+        cursor = self._db.execute(
+            f"""INSERT INTO remediation (plan_sha256, period, results_sha256, results_file,
+               source, started_at, finished_at, {", ".join(COUNTED)}, recorded_at)
+               VALUES ({", ".join("?" * (len(COUNTED) + 8))})""",  # noqa: S608
+            (
+                item.plan_sha256,
+                item.period,
+                record.results_sha256,
+                item.results_file,
+                item.source,
+                item.started_at,
+                item.finished_at,
+                *(getattr(item, name) for name in COUNTED),
+                recorded_at,
+            ),
+        )
+        self._db.executemany(
+            """INSERT INTO remediation_action (remediation_id, line, service_name, datacenter_id,
+               vm_id, vm_name, rule_id, action, target_license, previous_license, license_after,
+               outcome, task_id, message, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            ((cursor.lastrowid, *astuple(action)) for action in record.actions),
+        )
+        return True
 
     def save_reviews(
         self, sheet: ReviewSheet, source: str, imported_at: str, imported_by: str
@@ -731,6 +863,12 @@ class HistoryStore:
                 imported_by,
             ),
         )
+
+
+def _instant(text: str) -> datetime:
+    """An ISO timestamp (`Z` or an offset; naive is UTC), comparable with any other."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _dump(value: Any) -> str:

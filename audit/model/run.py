@@ -12,7 +12,9 @@
      and "exposure": Exposure.to_json() (the period's figures; absent in older files),
      "shortfalls": [Shortfall.to_json(), ...] (the period's) and
      "unsettled_shortfalls": [UnsettledShortfall.to_json(), ...] (earlier periods' not
-     reviewed `settled`; both absent in older files)}
+     reviewed `settled`; both absent in older files),
+     "remediation_applied": [RemediationApplied.to_json(), ...] (the remediation recorded in the
+     history since the previous run, set by the history stage; absent in older files)}
 
 Readers ignore keys they do not know.
 """
@@ -33,6 +35,7 @@ from audit.model.findings import Finding, Summary
 from audit.model.history import HistoryResult
 from audit.model.position import ControlPanelRow, LicenceRow
 from audit.model.prices import Cost
+from audit.model.remediation import RemediationApplied
 from audit.model.snapshot import Coverage
 from audit.support.errors import InputError
 from audit.support.jsontypes import JSONObject
@@ -152,6 +155,8 @@ class RunReport:
     exposure: Exposure | None = None
     shortfalls: tuple[Shortfall, ...] = ()
     unsettled_shortfalls: tuple[UnsettledShortfall, ...] = ()
+    # Since the previous run, from the history; None: not looked up (no history, older file).
+    remediation_applied: tuple[RemediationApplied, ...] | None = None
 
     def to_json(self) -> JSONObject:
         data: JSONObject = {
@@ -170,6 +175,8 @@ class RunReport:
             data["exposure"] = self.exposure.to_json()
         data["shortfalls"] = [shortfall.to_json() for shortfall in self.shortfalls]
         data["unsettled_shortfalls"] = [item.to_json() for item in self.unsettled_shortfalls]
+        if self.remediation_applied is not None:
+            data["remediation_applied"] = [item.to_json() for item in self.remediation_applied]
         return data
 
     def dumps(self) -> str:
@@ -200,6 +207,11 @@ class RunReport:
             shortfalls=_optional_items(source, "shortfalls", Shortfall.from_json, data),
             unsettled_shortfalls=_optional_items(
                 source, "unsettled_shortfalls", UnsettledShortfall.from_json, data
+            ),
+            remediation_applied=(
+                _items(source, "remediation_applied", RemediationApplied.from_json, data)
+                if "remediation_applied" in data
+                else None
             ),
         )
 

@@ -39,6 +39,7 @@ from audit.model.findings import SEVERITIES, STATUSES, LicenceUsage
 from audit.model.history import REVIEW_STATUSES
 from audit.render.base import RunData
 from audit.render.exposure import ExposureDisplay, exposure_display
+from audit.render.remediation import remediation_display
 from audit.render.safe_text import is_formula_like, visible_controls
 from audit.render.view import (
     SEVERITY_COLOURS,
@@ -140,6 +141,7 @@ class XlsxReport:
         _rules_sheet(workbook, run, catalogue)
         if history.previous_period:
             _changes_sheet(workbook, run, history, catalogue)
+        _remediation_sheet(workbook, run)
         _save(workbook, path, _zip_time(run))
 
 
@@ -1315,5 +1317,51 @@ def _unsettled_section(sheet: _Sheet, exposure: ExposureDisplay) -> None:
                 shortfall.days_unlicensed,
                 item.review_status,
                 item.owner,
+            ]
+        )
+
+
+def _remediation_sheet(workbook: Workbook, run: RunData) -> None:
+    """The remediation applied since the previous run: a sheet only when there is some."""
+    display = remediation_display(run)
+    if not display.rows:
+        return
+    headers = [
+        "Plan of",
+        "Plan sha256",
+        "Started",
+        "Finished",
+        "Applied",
+        "Failed",
+        "Pending",
+        "Skipped",
+        "Capped",
+        "Not attempted",
+        "Manual",
+        "Recorded by",
+        "Results file",
+    ]
+    sheet = _Sheet(workbook, "Remediation", [10, 66, 24, 24, 9, 9, 9, 9, 9, 9, 9, 20, 40])
+    sheet.ws.sheet_view.showGridLines = False
+    since = f" ({display.previous_period})" if display.previous_period else ""
+    sheet.title(f"Remediation applied since the previous run{since}", display.line)
+    sheet.header(headers)
+    for row in display.rows:
+        item = row.item
+        sheet.append(
+            [
+                item.period,
+                item.plan_sha256,
+                row.started,
+                row.finished,
+                item.applied,
+                item.failed,
+                item.pending,
+                item.skipped,
+                item.capped,
+                item.not_attempted,
+                item.manual,
+                item.source,
+                item.results_file,
             ]
         )

@@ -44,6 +44,8 @@ class RunStopped(Exception):
     """The run stopped before the end of the plan: the remaining actions are recorded as not
     attempted and the rollback plan is written. The message is one line (exit code 2)."""
 
+    results_path: Path | None = None  # set by `remediate`: the results file of the run
+
 
 class KeyRefused(RunStopped):
     """The API refused the key or its rights; the run stopped before anything else."""
@@ -482,7 +484,9 @@ def remediate(
             say(f"results: {path}")
     if stopped is not None:
         where = f"rollback plan: {rollback_path}" if rollback_path else f"results: {path}"
-        raise type(stopped)(f"{stopped}; {where}") from None
+        error = type(stopped)(f"{stopped}; {where}")
+        error.results_path = path
+        raise error from None
     report = Report(tuple(results), path, rollback_path)
     summary = ", ".join(f"{count} {outcome}" for outcome, count in report.counts().items())
     say(f"{'applied' if options.apply else 'dry run'}: {summary or 'no actions'}")
