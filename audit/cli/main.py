@@ -29,6 +29,7 @@ def _command_modules() -> list[CommandModule]:
         auth,
         check,
         demo,
+        invoice,
         mail,
         observe,
         remediate,
@@ -39,7 +40,20 @@ def _command_modules() -> list[CommandModule]:
         snapshot,
     )
 
-    return [run, rollup, observe, snapshot, check, remediate, review, simulate, mail, demo, auth]
+    return [
+        run,
+        rollup,
+        observe,
+        snapshot,
+        check,
+        invoice,
+        remediate,
+        review,
+        simulate,
+        mail,
+        demo,
+        auth,
+    ]
 
 
 class CommandParser(argparse.ArgumentParser):

@@ -12,7 +12,9 @@
      and "exposure": Exposure.to_json() (the period's figures; absent in older files),
      "shortfalls": [Shortfall.to_json(), ...] (the period's) and
      "unsettled_shortfalls": [UnsettledShortfall.to_json(), ...] (earlier periods' not
-     reviewed `settled`; both absent in older files)}
+     reviewed `settled`; both absent in older files),
+     and once `invoice RUN_DIR` has run: "reconciliation": Reconciliation.to_json() (the
+     document invoice.json holds)}
 
 Readers ignore keys they do not know.
 """
@@ -30,6 +32,7 @@ from audit.model.exposure import Exposure, Shortfall, UnsettledShortfall
 from audit.model.fields import optional_int, optional_string, string
 from audit.model.findings import Finding, Summary
 from audit.model.history import HistoryResult
+from audit.model.invoice import Reconciliation
 from audit.model.position import ControlPanelRow, LicenceRow
 from audit.model.prices import Cost
 from audit.model.snapshot import Coverage
@@ -151,6 +154,7 @@ class RunReport:
     exposure: Exposure | None = None
     shortfalls: tuple[Shortfall, ...] = ()
     unsettled_shortfalls: tuple[UnsettledShortfall, ...] = ()
+    reconciliation: Reconciliation | None = None  # added by `invoice RUN_DIR`
 
     def to_json(self) -> JSONObject:
         data: JSONObject = {
@@ -169,6 +173,8 @@ class RunReport:
             data["exposure"] = self.exposure.to_json()
         data["shortfalls"] = [shortfall.to_json() for shortfall in self.shortfalls]
         data["unsettled_shortfalls"] = [item.to_json() for item in self.unsettled_shortfalls]
+        if self.reconciliation is not None:
+            data["reconciliation"] = self.reconciliation.to_json()
         return data
 
     def dumps(self) -> str:
@@ -186,6 +192,11 @@ class RunReport:
         exposure = None
         if "exposure" in data:
             exposure = _field(source, "exposure", Exposure.from_json, data["exposure"])
+        reconciliation = None
+        if "reconciliation" in data:
+            reconciliation = _field(
+                source, "reconciliation", Reconciliation.from_json, data["reconciliation"]
+            )
         return cls(
             run=_field(source, "run", RunInfo.from_json, data.get("run")),
             summary=_field(source, "summary", Summary.from_json, data.get("summary")),
@@ -200,6 +211,7 @@ class RunReport:
             unsettled_shortfalls=_optional_items(
                 source, "unsettled_shortfalls", UnsettledShortfall.from_json, data
             ),
+            reconciliation=reconciliation,
         )
 
     @classmethod
