@@ -26,7 +26,7 @@ from audit.deliver.delivery import deliver
 from audit.model.invoice import RowStatus
 from audit.model.period import Period
 from audit.model.run import RunReport
-from audit.model.snapshot import write_snapshot
+from audit.model.snapshot import Failure, Scope, write_snapshot
 from audit.simulator.api import (
     BILLING_CONSUMER_KEY,
     DEFAULT_APPLICATION_KEY,
@@ -386,6 +386,26 @@ def test_the_reports_show_the_reconciliation_with_hostile_text_made_safe(
     assert (hand_run / "findings.csv").read_bytes() == csv_before
     rows = list(csv.reader(io.StringIO(csv_before.decode("utf-8-sig"))))
     assert all(HOSTILE not in cell for row in rows for cell in row)
+
+
+def test_an_incomplete_run_is_reconciled_with_a_warning(
+    tmp_path: Path, fleet_data: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What the run could not read has no billed VMs: the rows may say BILL-OVER for it."""
+    snapshot = snapshot_of(
+        Fleet.from_json({**fleet_data, "faults": []}, "fleet"), "2026-12-01T02:00:00Z"
+    )
+    failure = Failure(Scope.DATACENTER, f"/dedicatedCloud/{DR}/datacenter/3/vm", "HTTP 503", DR, 3)
+    snapshot = replace(snapshot, coverage=replace(snapshot.coverage, failures=(failure,)))
+    stored = tmp_path / "snapshot.json.gz"
+    write_snapshot(snapshot, stored)
+    out = tmp_path / "out"
+    args = ["run", "--from-snapshot", str(stored), "--out", str(out), "--period", "2026-11"]
+    assert main([*args, "--fail-on", "never"]) == 3
+    capsys.readouterr()
+    bills = bills_file(tmp_path, HAND_WRITTEN)
+    assert main(["invoice", str(out / "2026-11"), "--bills", str(bills)]) == 1
+    assert "warning: the run's collection was incomplete" in one_error(capsys)
 
 
 def test_a_run_without_reconciliation_has_no_section_or_sheet(hand_run: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -66,6 +67,12 @@ def invoice_command(args: argparse.Namespace) -> int:
     else:
         source = BillsFromApi(factory_from(args, config), collect_options_from(args, config))
     done = reconcile_run(args.run_dir, source, config.invoice)
+    if not done.run_complete:
+        print(
+            "ovh-license-audit: warning: the run's collection was incomplete: the VMs it could "
+            "not read are not in billed VMs, so their licences may show as BILL-OVER",
+            file=sys.stderr,
+        )
     with stdout_may_close():  # the folder is written: a reader that went away changes nothing
         for line in summary_lines(done, datetime.now(UTC).date().isoformat()):
             print(line)
@@ -114,5 +121,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="FILE",
         help="a JSON array of billing.BillDetail objects instead of the API",
     )
-    parser.add_argument("--config", type=Path, help="TOML configuration file ([invoice])")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="TOML configuration file ([invoice]; [audit] for the endpoint, pace and retries)",
+    )
     parser.set_defaults(handler=invoice_command, workers=None, max_rps=None)

@@ -51,6 +51,7 @@ class Reconciled:
     reconciliation: Reconciliation
     obtained: ObtainedBills
     reconciled_at: str
+    run_complete: bool  # False: what the run could not read has no billed VMs here
 
 
 def run_period(label: str, path: Path) -> Period:
@@ -128,4 +129,5 @@ def reconcile_run(
         render_all(replace(run, report=report), stage)
         unlisted = [name for name in added if name not in rewritten]
         write_manifest(stage, meta.period, run.snapshot_sha256, unlisted, stamps)
-    return Reconciled(run_dir, result, obtained, str(stamps[STAMP_KEY]["reconciled_at"]))
+    reconciled_at = str(stamps[STAMP_KEY]["reconciled_at"])
+    return Reconciled(run_dir, result, obtained, reconciled_at, meta.coverage.complete)
