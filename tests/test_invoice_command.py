@@ -27,6 +27,8 @@ from audit.model.invoice import RowStatus
 from audit.model.period import Period
 from audit.model.run import RunReport
 from audit.model.snapshot import Failure, Scope, write_snapshot
+from audit.reconciliation import ObtainedBills
+from audit.reconciliation.folder import stamp
 from audit.simulator.api import (
     BILLING_CONSUMER_KEY,
     DEFAULT_APPLICATION_KEY,
@@ -525,3 +527,17 @@ def test_the_reconciliation_reads_back_as_written(hand_run: Path, tmp_path: Path
     document["reconciliation"]["rows"][0]["invoiced_quantity"] = "1e3"
     with pytest.raises(Exception, match=r"findings.json: reconciliation: damaged \(expected a"):
         RunReport.from_json(document, str(path))
+
+
+def test_the_stamp_keeps_its_time_only_for_the_same_invoice_from_the_same_source() -> None:
+    origin = {"source": "--bills", "file": "bills.json", "sha256": "ab"}
+    obtained = ObtainedBills(lines=(), bills=(), origin=origin)
+    first = stamp(obtained, "{}\n", None, lambda: datetime(2026, 12, 2, 8, 0, tzinfo=UTC))
+    assert first["reconciled_at"] == "2026-12-02T08:00:00+00:00"
+    later = lambda: datetime(2026, 12, 3, 9, 30, tzinfo=UTC)  # noqa: E731
+    assert stamp(obtained, "{}\n", first, later) == first
+    assert stamp(obtained, '{"rows": []}\n', first, later)["reconciled_at"] == (
+        "2026-12-03T09:30:00+00:00"
+    )
+    moved = ObtainedBills(lines=(), bills=(), origin={**origin, "sha256": "cd"})
+    assert stamp(moved, "{}\n", first, later)["reconciled_at"] == "2026-12-03T09:30:00+00:00"

@@ -1336,7 +1336,7 @@ def _reconciliation_sheet(workbook: Workbook, rec: ReconciliationDisplay) -> Non
     bills = ", ".join(f"{bill.bill_id} ({bill.date})" for bill in rec.bills)
     sheet.pair(rec.window, bills or "a --bills file: no bill, every line it holds", span=8)
     sheet.pair("Rows", rec.counts, span=8)
-    sheet.pair("Wording", rec.wording, span=8, alignment=_WRAP_WIDE)
+    sheet.pair("Wording", rec.wording, span=8)
     for value, regex in rec.patterns:
         sheet.pair(f"[invoice.patterns] {value}", regex, span=8)
     sheet.section("Invoiced against billed, per service and licence value")
