@@ -10,7 +10,7 @@ import argparse
 import hashlib
 import json
 import shutil
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -279,11 +279,20 @@ def render_all(run: RunData, run_dir: Path) -> None:
         renderer.render(run, run_dir / renderer.filename)
 
 
+#: The manifest's own keys; any other (the reconciliation's stamp) is kept by a rebuild.
+_MANIFEST_KEYS = ("period", "tool_version", "snapshot_sha256", "files")
+
+
 def write_manifest(
-    run_dir: Path, period: str, snapshot_sha256: str, unlisted: Collection[str] = ()
+    run_dir: Path,
+    period: str,
+    snapshot_sha256: str,
+    unlisted: Collection[str] = (),
+    stamps: Mapping[str, Any] | None = None,
 ) -> None:
     """sha256 of every other file of the run folder (but `unlisted`, files people put there),
-    so auditors can check nothing changed."""
+    so auditors can check nothing changed; `stamps` are what later commands recorded (the
+    `invoice` command's `reconciliation`), written before the files."""
     files = {
         name: sha256_file(path)
         for path in sorted(run_dir.rglob("*"))
@@ -297,9 +306,17 @@ def write_manifest(
             "period": period,
             "tool_version": __version__,
             "snapshot_sha256": snapshot_sha256,
+            **{key: value for key, value in (stamps or {}).items() if key not in _MANIFEST_KEYS},
             "files": files,
         },
     )
+
+
+def manifest_stamps(run_dir: Path) -> dict[str, Any]:
+    """What later commands recorded in a run folder's manifest (see `write_manifest`); call
+    after `check_inputs`, which refuses a manifest it cannot read."""
+    manifest = json.loads((run_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
+    return {key: value for key, value in manifest.items() if key not in _MANIFEST_KEYS}
 
 
 def run_job(spec: JobSpec) -> JobResult:
@@ -486,6 +503,7 @@ def rebuild_reports(run_dir: Path) -> dict[str, str]:
     rendered = {renderer.filename for renderer in renderers()} | {MANIFEST_FILE}
     inputs, added = check_inputs(run_dir, rendered)
     edited = edited_reports(run_dir, rendered - {MANIFEST_FILE})
+    stamps = manifest_stamps(run_dir)
     run = load_run_with_history(run_dir)
     with staged_directory(run_dir) as stage:
         for name in (*inputs, *added):
@@ -495,5 +513,5 @@ def rebuild_reports(run_dir: Path) -> dict[str, str]:
             shutil.copy2(run_dir / name, stage / kept)
         render_all(run, stage)
         unlisted = {*added, *edited.values()}
-        write_manifest(stage, run.report.run.period, run.snapshot_sha256, unlisted=unlisted)
+        write_manifest(stage, run.report.run.period, run.snapshot_sha256, unlisted, stamps)
     return edited

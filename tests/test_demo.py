@@ -56,6 +56,15 @@ def test_demo_runs_two_months_and_the_applied_plan_shows(
     assert kept["target_license"] in printed.split(f"VM {sql} loses its licence")[1].split("\n")[0]
     [off] = [a for a in plan["actions"] if a["vm_id"] == started]
     assert off["action"] == "manual"
+    # The first month is reconciled with its bill, which invoices one licence too many: one
+    # BILL-OVER, every other row ok (the bill counts the VMs of every day, as the rule does).
+    invoice = json.loads((out / periods[0] / "invoice.json").read_text())
+    assert [(r["status"], r["difference"]) for r in invoice["rows"] if r["status"] != "ok"] == [
+        ("BILL-OVER", "1")
+    ]
+    assert invoice["unclassified"] == [] and first["reconciliation"] == invoice
+    assert f"invoice reconciliation of {periods[0]}" in printed and "1 BILL-OVER" in printed
+    assert 'class="badge sev-medium">BILL-OVER' in (out / periods[0] / "report.html").read_text()
     # The next month lists the first month's shortfalls, none reviewed settled.
     unsettled = {(s["period"], s["vm_id"]) for s in second["unsettled_shortfalls"]}
     assert {(periods[0], build["vm_id"]), (periods[0], started)} <= unsettled

@@ -186,6 +186,35 @@ def test_a_bill_once_issued_never_changes(make_client: Any, billed_fleet: Fleet)
         assert any("2016" in x[1] for x in licence_lines(client, bill_id(*before)))
 
 
+def test_a_month_with_recorded_usage_invoices_every_vm_billed_on_one_of_its_days(
+    make_client: Any, billed_fleet: Fleet
+) -> None:
+    """As OVHcloud's rule: a VM powered on with a licence on any recorded day is invoiced,
+    even when it is deleted, powered off or unlicensed when the bill is issued."""
+    with Simulator(billed_fleet, SimulatorConfig()) as sim:
+        client = make_client(sim, BILLING_CONSUMER_KEY)
+        last = last_month()
+        dc1 = sim.fleet.services[PROD].datacenters[1]
+        sim.record_usage(*last)  # day 1: as the fleet is
+        dc1.set_license(1074, None)  # 2019 Standard Core removed
+        dc1.vms[1076] = replace(
+            dc1.vms[1076], fields={**dc1.vms[1076].fields, "powerState": "deleted"}
+        )
+        dc1.set_license(1075, "windows 2016 Standard")  # a Linux VM, licensed after day 1
+        dc1.vms[1075] = replace(
+            dc1.vms[1075], fields={**dc1.vms[1075].fields, "powerState": "poweredOff"}
+        )
+        sim.record_usage(*last)  # day 2
+        issued = sim.issue_bill(*last)
+        assert licence_lines(client, issued) == [
+            (DR, "Microsoft Windows Server 2019 Standard licence (SPLA)", "1"),
+            (PROD, "Microsoft Windows Server 2012 R2 Standard licence (SPLA)", "1"),
+            (PROD, "Microsoft Windows Server 2019 Standard Core licence (SPLA)", "1"),
+            (PROD, "Microsoft Windows Server 2022 Datacenter licence (SPLA)", "1"),
+            (PROD, "Microsoft Windows Server 2022 Standard licence (SPLA)", "2"),
+        ]
+
+
 def test_simulate_command_takes_the_billing_options(monkeypatch: pytest.MonkeyPatch) -> None:
     counts = licence_counts(generate_fleet(30, 0).fleet)
     first = min(counts)

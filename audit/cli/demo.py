@@ -1,5 +1,5 @@
 """`ovh-license-audit demo`: the simulator plus the real monthly job, two months running,
-the first one observed every day.
+the first one observed every day and reconciled with its bill (one licence too many).
 
 The job talks to the simulator over HTTP through the real `ovh` client, signing every call
 with the simulator's read-only key, exactly as it would talk to a real account. The daily
@@ -18,10 +18,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 
+from audit.cli.invoice import summary_lines
 from audit.cli.options import HelpFormatter, exit_codes_epilog, number_argument
 from audit.cli.run import print_summary
 from audit.collect.api import ClientFactory, Credentials, resolve_endpoint
 from audit.collect.collector import CollectOptions
+from audit.config.invoice import InvoiceSettings
 from audit.config.mail import MailSettings, Security
 from audit.config.values import Range
 from audit.deliver.delivery import deliver
@@ -41,17 +43,20 @@ from audit.model.exceptions import REGISTER_COLUMNS
 from audit.model.licences import UNLICENSED
 from audit.model.period import Period
 from audit.model.snapshot import encode_snapshot
+from audit.reconciliation import BillsFromApi, Reconciled, reconcile_run
 from audit.remediate.record import SOURCE_APPLY, record_results
 from audit.remediate.script import PLAN_FILE
 from audit.runtime.plan import read_plan
 from audit.runtime.runner import ApplyOptions, remediate
 from audit.simulator.api import (
+    BILLING_CONSUMER_KEY,
     DEFAULT_APPLICATION_KEY,
     DEFAULT_APPLICATION_SECRET,
     READONLY_CONSUMER_KEY,
     REMEDIATE_CONSUMER_KEY,
     SimulatorConfig,
 )
+from audit.simulator.billing import BillingOptions
 from audit.simulator.direct import snapshot_of
 from audit.simulator.fleet import TOOLS_GUEST_OS_FAMILY, Datacenter, Fleet, Vm
 from audit.simulator.generate import GeneratedFleet, generate_fleet
@@ -265,6 +270,7 @@ def observe_month(simulator: Simulator, period: Period, out: Path) -> None:
         when = period.start.replace(day=day)
         for line in changes.day(day):
             print(f"  {when.isoformat()}: {line}")
+        simulator.record_usage(period.year, period.month)  # what the month's bill invoices
         if day in http_days:
             snapshot, data = api_source(simulator).load()
         else:
@@ -285,6 +291,18 @@ def run_month(simulator: Simulator, period: str, out: Path, exceptions_path: Pat
         register=register_file(exceptions_path),
     )
     return run_job(spec)
+
+
+def reconcile_month(simulator: Simulator, run_dir: Path) -> Reconciled:
+    """`invoice RUN_DIR` with the simulator's billing key (GET on the bills as well)."""
+    credentials = Credentials(
+        DEFAULT_APPLICATION_KEY, DEFAULT_APPLICATION_SECRET, BILLING_CONSUMER_KEY
+    )
+    source = BillsFromApi(
+        ClientFactory(resolve_endpoint(simulator.url), credentials),
+        CollectOptions(workers=8, max_rps=None),
+    )
+    return reconcile_run(run_dir, source, InvoiceSettings())
 
 
 def apply_plan(simulator: Simulator, result: JobResult, out: Path) -> None:
@@ -384,17 +402,25 @@ def demo_command(args: argparse.Namespace) -> int:
     generated = generate_fleet(args.vms, args.seed)
     exceptions_path = out / "exceptions.csv"
     atomic_write_text(exceptions_path, demo_register(generated, today))
-    config = SimulatorConfig(latency_ms=args.latency_ms)
+    # The first month's bill invoices one licence too many: its reconciliation shows it.
+    config = SimulatorConfig(latency_ms=args.latency_ms, billing=BillingOptions(extra_licence=True))
     with Simulator(generated.fleet, config) as simulator:
         print(f"simulator: {simulator.url} ({args.vms} generated VMs, seed {args.seed})")
         first, second = demo_periods(today)
         print(f"\n== daily observations of {first} (`observe`, cron every day)")
-        observe_month(simulator, Period(int(first[:4]), int(first[5:])), out)
+        month = Period(int(first[:4]), int(first[5:]))
+        observe_month(simulator, month, out)
+        bill = simulator.issue_bill(month.year, month.month)
+        print(f"  {first}'s bill issued: {bill} (one licence too many)")
         for period in (first, second):
             print(f"\n== monthly job for {period}")
             result = run_month(simulator, period, out, exceptions_path)
             print_summary(result)
             if period == first:
+                print(f"\n== invoice reconciliation of {period} (`invoice`, with the billing key)")
+                reconciled = reconcile_month(simulator, result.run_dir)
+                for line in summary_lines(reconciled, today.isoformat()):
+                    print(line)
                 print(f"\n== applying the {period} plan (at most {DEMO_MAX_CHANGES} changes)")
                 apply_plan(simulator, result, out)
                 for line in evolve_fleet(simulator.fleet):

@@ -32,6 +32,7 @@ def _command_modules() -> list[CommandModule]:
         auth,
         check,
         demo,
+        invoice,
         mail,
         observe,
         remediate,
@@ -42,7 +43,20 @@ def _command_modules() -> list[CommandModule]:
         snapshot,
     )
 
-    return [run, rollup, observe, snapshot, check, remediate, review, simulate, mail, demo, auth]
+    return [
+        run,
+        rollup,
+        observe,
+        snapshot,
+        check,
+        invoice,
+        remediate,
+        review,
+        simulate,
+        mail,
+        demo,
+        auth,
+    ]
 
 
 class CommandParser(argparse.ArgumentParser):

@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 from audit.collect.api import ClientFactory, import_ovh
 from audit.collect.collector import CollectOptions, _Unreadable, _Walk
 from audit.invoice.parse import BillDataError, bill, bill_line
-from audit.invoice.records import Bill, BillLine, BillWindow
 from audit.invoice.rights import BILLING_RULES
+from audit.model.invoice import Bill, BillLine, BillWindow
 from audit.support.errors import AuditError, CredentialError
 
 BILLS = "/me/bill"

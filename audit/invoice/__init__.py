@@ -8,9 +8,10 @@ Pure records and rules: the bills are read by audit.collect (or from a `--bills`
 from audit.config.invoice import InvoiceSettings, LicencePattern, invoice_settings
 from audit.invoice.classify import Classified, classify, licence_of
 from audit.invoice.document import invoice_document, invoice_json
-from audit.invoice.parse import BillDataError, bill, bill_line, load_bill_lines, parse_quantity
+from audit.invoice.parse import BillDataError, bill, bill_line, load_bill_lines
 from audit.invoice.reconcile import RowKey, bill_window, billed_by_service, reconcile
-from audit.invoice.records import (
+from audit.invoice.rights import BILLING_RULES, missing_billing_rights
+from audit.model.invoice import (
     BILL_UNCLASSIFIED,
     BILL_UNCLASSIFIED_SEVERITY,
     Amount,
@@ -22,8 +23,8 @@ from audit.invoice.records import (
     Reconciliation,
     RowStatus,
     SetAsideLine,
+    parse_quantity,
 )
-from audit.invoice.rights import BILLING_RULES, missing_billing_rights
 
 __all__ = [
     "BILLING_RULES",

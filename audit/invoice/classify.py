@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from audit.config.invoice import LicencePattern
-from audit.invoice.records import BillLine
+from audit.model.invoice import BillLine
 
 
 @dataclass(frozen=True)

@@ -15,14 +15,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from audit.invoice.records import Amount, Bill, BillLine
+from audit.model.invoice import Amount, Bill, BillLine, parse_quantity, shown
 from audit.support.errors import InputError
 
-# A decimal as a bill may write it: digits, an optional sign and fraction, nothing else
-# (no exponent, no NaN, no thousands separator: "1,000" could be one or a thousand).
-_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
-_SHOWN = 60  # characters of a bad value quoted in a message
 
 
 class BillDataError(ValueError):
@@ -32,27 +28,6 @@ class BillDataError(ValueError):
         super().__init__(f"{field}: {problem}")
         self.field = field
         self.problem = problem
-
-
-def shown(value: object) -> str:
-    """A value quoted on one line, cut short: it comes from a file or the API."""
-    text = repr(value)
-    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
-
-
-def parse_quantity(value: object) -> tuple[Decimal | None, str | None]:
-    """A line's `quantity` (a string in the schema) as a number, else None and the reason."""
-    if value is None:
-        return None, "the line has no quantity"
-    if isinstance(value, int | Decimal) and not isinstance(value, bool):
-        value = str(value)
-    if isinstance(value, float):
-        value = repr(value)
-    if not isinstance(value, str):
-        return None, f"quantity {shown(value)} is not a string"
-    if not _DECIMAL.fullmatch(value.strip()):
-        return None, f"quantity {shown(value)} is not a decimal number"
-    return Decimal(value.strip()), None
 
 
 def _valid(text: str) -> str:

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from audit.config.invoice import InvoiceSettings
 from audit.invoice.classify import classify
-from audit.invoice.records import (
+from audit.model.invoice import (
     Amount,
     Bill,
     BillLine,

@@ -14,7 +14,9 @@
      "unsettled_shortfalls": [UnsettledShortfall.to_json(), ...] (earlier periods' not
      reviewed `settled`; both absent in older files),
      "remediation_applied": [RemediationApplied.to_json(), ...] (the remediation recorded in the
-     history since the previous run, set by the history stage; absent in older files)}
+     history since the previous run, set by the history stage; absent in older files),
+     and once `invoice RUN_DIR` has run: "reconciliation": Reconciliation.to_json() (the
+     document invoice.json holds)}
 
 Readers ignore keys they do not know.
 """
@@ -33,6 +35,7 @@ from audit.model.exposure import Exposure, Shortfall, UnsettledShortfall
 from audit.model.fields import optional_int, optional_string, string
 from audit.model.findings import Finding, Summary
 from audit.model.history import HistoryResult
+from audit.model.invoice import Reconciliation
 from audit.model.position import ControlPanelRow, LicenceRow
 from audit.model.prices import Cost
 from audit.model.remediation import RemediationApplied
@@ -157,6 +160,7 @@ class RunReport:
     unsettled_shortfalls: tuple[UnsettledShortfall, ...] = ()
     # Since the previous run, from the history; None: not looked up (no history, older file).
     remediation_applied: tuple[RemediationApplied, ...] | None = None
+    reconciliation: Reconciliation | None = None  # added by `invoice RUN_DIR`
 
     def to_json(self) -> JSONObject:
         data: JSONObject = {
@@ -177,6 +181,8 @@ class RunReport:
         data["unsettled_shortfalls"] = [item.to_json() for item in self.unsettled_shortfalls]
         if self.remediation_applied is not None:
             data["remediation_applied"] = [item.to_json() for item in self.remediation_applied]
+        if self.reconciliation is not None:
+            data["reconciliation"] = self.reconciliation.to_json()
         return data
 
     def dumps(self) -> str:
@@ -194,6 +200,11 @@ class RunReport:
         exposure = None
         if "exposure" in data:
             exposure = _field(source, "exposure", Exposure.from_json, data["exposure"])
+        reconciliation = None
+        if "reconciliation" in data:
+            reconciliation = _field(
+                source, "reconciliation", Reconciliation.from_json, data["reconciliation"]
+            )
         return cls(
             run=_field(source, "run", RunInfo.from_json, data.get("run")),
             summary=_field(source, "summary", Summary.from_json, data.get("summary")),
@@ -213,6 +224,7 @@ class RunReport:
                 if "remediation_applied" in data
                 else None
             ),
+            reconciliation=reconciliation,
         )
 
     @classmethod

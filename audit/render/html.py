@@ -29,6 +29,7 @@ from audit.model.history import HistoryView
 from audit.model.snapshot import Coverage
 from audit.render.base import RunData
 from audit.render.exposure import exposure_display
+from audit.render.reconciliation import reconciliation_display
 from audit.render.remediation import remediation_display
 from audit.render.safe_text import visible_controls
 from audit.render.view import (
@@ -545,4 +546,5 @@ def build_context(run: RunData, rows_per_rule: int = ROWS_PER_RULE) -> dict[str,
         "trend_chart": _trend_chart(history),
         "exposure": exposure_display(run),
         "remediation": remediation_display(run),
+        "reconciliation": reconciliation_display(run),
     }

@@ -29,10 +29,12 @@ from audit.simulator.billing import (
     CATEGORY,
     BillingOptions,
     SimulatedBill,
+    Usage,
     bill_date,
     bill_id,
     bill_month,
     billed_months,
+    billed_now,
     issue_bill,
     order_id,
 )
@@ -296,6 +298,7 @@ class Api:
         self._done: set[int] = set()
         self._next_task_id = 48_201_001
         self._bills: dict[str, SimulatedBill] = {}
+        self._usage: dict[tuple[int, int], set[Usage]] = {}  # per usage month
         self._requests = 0
         self._by_status: Counter[int] = Counter()
         self._rate_limited = 0
@@ -322,11 +325,20 @@ class Api:
         return self._fleet
 
     def issue_bill(self, year: int, month: int) -> str:
-        """Issue a usage month's bill now, from the fleet as it is (a bill is otherwise
-        issued when first read); returns its id. An issued bill never changes."""
+        """Issue a usage month's bill now, from its recorded usage or the fleet as it is (a
+        bill is otherwise issued when first read); returns its id. An issued bill never
+        changes."""
         with self._lock:
             self._settle(time.time())
             return self._issued(year, month).bill_id
+
+    def record_usage(self, year: int, month: int) -> None:
+        """Record the VMs billed now as used in a month (call once per simulated day): the
+        month's bill then invoices every VM recorded, as OVHcloud's rule bills a VM powered
+        on on any day of the month."""
+        with self._lock:
+            self._settle(time.time())
+            self._usage.setdefault((year, month), set()).update(billed_now(self._fleet))
 
     @property
     def stats(self) -> SimulatorStats:
@@ -704,7 +716,8 @@ class Api:
         identifier = bill_id(year, month)
         bill = self._bills.get(identifier)
         if bill is None:
-            bill = issue_bill(self._fleet, year, month, self._config.billing)
+            usage = self._usage.get((year, month), set())
+            bill = issue_bill(self._fleet, year, month, self._config.billing, usage)
             self._bills[identifier] = bill
         return bill
 

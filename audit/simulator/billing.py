@@ -3,7 +3,9 @@
 A month's bill is dated the first day of the next month (OVHcloud bills a Windows licence at
 the start of the following month for the VMs powered on during the month) and has one
 licence line per service and licence value: the VMs of the fleet that are powered on (any
-state but poweredOff and deleted) and carry a billable licence when the bill is issued.
+state but poweredOff and deleted) and carry a billable licence when the bill is issued, or,
+when the month's usage was recorded (`Simulator.record_usage`, once per simulated day), every
+VM recorded powered on with that value on one of its days, as OVHcloud's rule bills them.
 Options make it invoice one licence too many or too few, or add lines that are not the
 audit's (other products of the service, other domains). The wording of the lines is the
 simulator's own: real invoices' wording is unknown.
@@ -14,6 +16,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -171,16 +174,23 @@ def _detail(
     }
 
 
-def licence_counts(fleet: Fleet) -> Counter[tuple[str, str]]:
-    """The VMs billed now, per service and licence value."""
-    counts: Counter[tuple[str, str]] = Counter()
-    for service_name, _, vm in fleet.vms():
-        if (
-            vm.license in BILLABLE_LICENCES
-            and vm.fields.get("powerState") not in _NOT_BILLED_STATES
-        ):
-            counts[(service_name, vm.license)] += 1
-    return counts
+#: A VM billed for a licence value: service name, licence value, VM id.
+Usage = tuple[str, str, int]
+
+
+def billed_now(fleet: Fleet) -> set[Usage]:
+    """The VMs powered on with a billable licence now, each with its service and value."""
+    return {
+        (service_name, vm.license, vm.vm_id)
+        for service_name, _, vm in fleet.vms()
+        if vm.license in BILLABLE_LICENCES and vm.fields.get("powerState") not in _NOT_BILLED_STATES
+    }
+
+
+def licence_counts(fleet: Fleet, usage: Collection[Usage] = ()) -> Counter[tuple[str, str]]:
+    """The VMs billed per service and licence value: those of `usage` (the month's recorded
+    days), or without it the fleet's now."""
+    return Counter((service, licence) for service, licence, _ in (usage or billed_now(fleet)))
 
 
 def licence_description(licence: str) -> str:
@@ -189,8 +199,10 @@ def licence_description(licence: str) -> str:
     return f"Microsoft Windows Server {licence.split(' ', 1)[1]} licence (SPLA)"
 
 
-def _licence_quantities(fleet: Fleet, options: BillingOptions) -> list[tuple[str, str, int]]:
-    counts = licence_counts(fleet)
+def _licence_quantities(
+    fleet: Fleet, options: BillingOptions, usage: Collection[Usage]
+) -> list[tuple[str, str, int]]:
+    counts = licence_counts(fleet, usage)
     lines = [(service, licence, counts[(service, licence)]) for service, licence in sorted(counts)]
     if options.extra_licence:
         if lines:
@@ -243,8 +255,10 @@ class SimulatedBill:
         }
 
 
-def issue_bill(fleet: Fleet, year: int, month: int, options: BillingOptions) -> SimulatedBill:
-    """The bill of a usage month, from the fleet as it is now."""
+def issue_bill(
+    fleet: Fleet, year: int, month: int, options: BillingOptions, recorded: Collection[Usage] = ()
+) -> SimulatedBill:
+    """The bill of a usage month: from the month's `recorded` usage, else the fleet now."""
     identifier = bill_id(year, month)
     usage = _month_days(year, month)
     ahead = _month_days(*_next(year, month))
@@ -257,7 +271,7 @@ def issue_bill(fleet: Fleet, year: int, month: int, options: BillingOptions) -> 
         period = {"usage": usage, "ahead": ahead, "none": None}[when]
         details.append(_detail(detail_id, description, domain, quantity, price, period))
 
-    for service, licence, count in _licence_quantities(fleet, options):
+    for service, licence, count in _licence_quantities(fleet, options, recorded):
         add(service, licence_description(licence), count, unit_price(licence), "usage")
     if options.unrelated_lines:
         own = [line for line in _UNRELATED if line[0] is None]

@@ -134,8 +134,13 @@ class Simulator:
         return self.api.stats
 
     def issue_bill(self, year: int, month: int) -> str:
-        """Issue a usage month's bill from the fleet as it is now (see `Api.issue_bill`)."""
+        """Issue a usage month's bill from its recorded usage or the fleet as it is now (see
+        `Api.issue_bill`)."""
         return self.api.issue_bill(year, month)
+
+    def record_usage(self, year: int, month: int) -> None:
+        """Record the VMs billed now as one day of a month's usage (see `Api.record_usage`)."""
+        self.api.record_usage(year, month)
 
     @property
     def port(self) -> int:
