@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from audit.evaluate.inventory import inventory_of
 from audit.evaluate.position import (
     ControlPanelRow,
     LicenceRow,
@@ -92,7 +93,7 @@ def row(
 
 
 def test_licence_rows_by_hand() -> None:
-    assert licences(fleet()) == (
+    assert licences(inventory_of(fleet())) == (
         row(A, 1, "windows 2008 R2 Standard", True, 1, 1, 1),
         row(A, 1, "windows 2016 Standard", True, 0, 0, 1),
         row(A, 1, W19, True, 3, 8, 5),  # VMs 1, 2 and 10; deleted 3 left out, listed 3 and 99
@@ -105,7 +106,7 @@ def test_licence_rows_by_hand() -> None:
 
 
 def test_totals_per_service_per_licence_and_overall() -> None:
-    assert licence_totals(licences(fleet())) == (
+    assert licence_totals(licences(inventory_of(fleet()))) == (
         LicenceTotal(A, None, 6, 15, 6, 8),
         LicenceTotal(B, None, 1, 16, 1, 1),
         LicenceTotal(None, "windows 2008 R2 Standard", 1, 1, 1, 1),
@@ -119,7 +120,7 @@ def test_totals_per_service_per_licence_and_overall() -> None:
 
 
 def test_control_panel_counters_on_old_guest_ids() -> None:
-    a1, a2, b1 = control_panel(fleet())
+    a1, a2, b1 = control_panel(inventory_of(fleet()))
     # vms: 11 listed; windows_vms: 1, 2, 3, 7, 8, 9, 10; declared: 1, 2, 3, 4, 6, 7, 8, 10;
     # ours: 1, 2, 5, 6, 7, 8, 10, 11 (winNet*/winLonghorn* in, deleted 3 and 9 out).
     assert a1 == ControlPanelRow(A, 1, 11, 7, 8, 8, 3, 2, 11)
@@ -136,7 +137,7 @@ def test_control_panel_counters_on_old_guest_ids() -> None:
 
 
 def test_json_rows_carry_the_contract_fields() -> None:
-    licence = licences(fleet())[0].to_json()
+    licence = licences(inventory_of(fleet()))[0].to_json()
     assert set(licence) == {
         "service_name",
         "datacenter_id",
@@ -148,6 +149,6 @@ def test_json_rows_carry_the_contract_fields() -> None:
         "licence_days",
         "vmlicensed_at_close",
     }
-    panel = control_panel(fleet())[0].to_json()
+    panel = control_panel(inventory_of(fleet()))[0].to_json()
     assert {"service_name", "datacenter_id", "vms", "windows_vms", "declared"} <= set(panel)
     assert panel["windows_guests"] == 8

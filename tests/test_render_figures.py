@@ -20,8 +20,10 @@ from fixtures_render import make_run, with_history
 
 from audit.evaluate.engine import evaluate
 from audit.evaluate.exceptions import parse_exceptions
+from audit.evaluate.inventory import inventory_of
 from audit.job import run_report
 from audit.model.findings import Status
+from audit.model.period import Period
 from audit.render.base import RunData
 from audit.render.html import HtmlReport, render_html
 from audit.render.safe_text import visible_controls
@@ -36,9 +38,10 @@ def fleet() -> RunData:
     rows = parse_exceptions(REGISTER.encode(), "exceptions.csv")
     import datetime
 
-    evaluation = evaluate(snapshot, rows, datetime.date(2026, 11, 30))
+    inventory = inventory_of(snapshot)
+    evaluation = evaluate(inventory, rows, datetime.date(2026, 11, 30))
     digest = hashlib.sha256(b"fleet").hexdigest()
-    return RunData(snapshot, digest, run_report("2026-11", snapshot, digest, evaluation))
+    return RunData(inventory, digest, run_report(Period(2026, 11), inventory, digest, evaluation))
 
 
 @pytest.fixture(scope="module")

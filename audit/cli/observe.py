@@ -9,7 +9,7 @@ from pathlib import Path
 
 from audit.cli.options import API_EPILOG, DEFAULT_OUT, add_api_arguments, load_config_arg
 from audit.collect.options import coverage_line, print_failures
-from audit.exposure.observe import parse_day, record_day, snapshot_day
+from audit.exposure.observe import parse_day, record_day
 from audit.job import SnapshotSource, refuse_nothing_read
 from audit.support.errors import ExitCode
 
@@ -21,7 +21,7 @@ def observe_command(args: argparse.Namespace) -> int:
     day = None if args.date is None else parse_day(args.date, today)
     source = SnapshotSource.from_args(args, config)
     snapshot, snapshot_bytes = source.load()
-    day = day or snapshot_day(snapshot)
+    day = day or snapshot.meta.day
     refuse_nothing_read(snapshot, day.isoformat())
     out = args.out or config.out or DEFAULT_OUT
     observed = record_day(out, snapshot, snapshot_bytes, day)

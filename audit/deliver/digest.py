@@ -65,7 +65,7 @@ def digest_of(run: RunData, run_dir: Path) -> Digest:
     judged = verdict(run)
     new = sum(1 for f in arrivals(run) if f.rule_id in UNLICENSED_RULES and f.status is Status.OPEN)
     return Digest(
-        period=run.report.run.period,
+        period=run.report.run.period.label,
         taken_at=run.report.run.taken_at,
         run_dir=run_dir,
         complete=run.report.run.coverage.complete,

@@ -11,8 +11,9 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from audit.evaluate.inventory import Inventory
 from audit.evaluate.knowledge import LicenceKind
-from audit.evaluate.records import DELETED, VmRecord
+from audit.evaluate.records import VmRecord
 from audit.evaluate.rules import (
     lic_byol_billed,
     lic_non_windows,
@@ -22,10 +23,8 @@ from audit.evaluate.rules import (
     win_unlicensed,
 )
 from audit.model.findings import Finding, Status
-from audit.model.snapshot import Snapshot
+from audit.model.identity import VmKey
 from audit.support.jsontypes import JSONObject
-
-VmKey = tuple[str, int, int]
 
 # Findings (whatever their status) that say a guest's licence does not fit it: the wrong
 # Windows version, or a desktop OS that no SPLA server licence covers.
@@ -110,12 +109,6 @@ class Figure:
         }
 
 
-def _vm_key(finding: Finding) -> VmKey | None:
-    if finding.datacenter_id is None or finding.vm_id is None:
-        return None
-    return (finding.service_name, finding.datacenter_id, finding.vm_id)
-
-
 def unlicensed_server_guests(findings: Iterable[Finding]) -> Figure:
     """The open WIN-UNLICENSED findings."""
     count = sum(
@@ -131,31 +124,26 @@ def licence_fits(vm: VmRecord, rule_ids: Collection[str]) -> bool:
     return vm.licence.kind in _FITTING_KINDS and not MISFIT_RULE_IDS.intersection(rule_ids)
 
 
-def rules_by_vm(findings: Iterable[Finding]) -> dict[VmKey, set[str]]:
-    """The rule ids raised per VM, whatever their status."""
-    by_vm: dict[VmKey, set[str]] = {}
+def rules_by_vm(findings: Iterable[Finding]) -> dict[VmKey, tuple[str, ...]]:
+    """The rule ids raised per VM, whatever their status, each once, in findings order."""
+    by_vm: dict[VmKey, dict[str, None]] = {}
     for finding in findings:
-        key = _vm_key(finding)
+        key = finding.vm_key
         if key is not None:
-            by_vm.setdefault(key, set()).add(finding.rule_id)
-    return by_vm
+            by_vm.setdefault(key, {})[finding.rule_id] = None
+    return {key: tuple(rules) for key, rules in by_vm.items()}
 
 
-def windows_guests_correctly_licensed(snapshot: Snapshot, findings: Iterable[Finding]) -> Figure:
+def windows_guests_correctly_licensed(inventory: Inventory, findings: Iterable[Finding]) -> Figure:
     """Windows guests whose licence fits them, of every Windows guest not deleted."""
     by_vm = rules_by_vm(findings)
     fitting = guests = 0
-    for service in snapshot.services:
-        for dc in service.datacenters:
-            for raw in dc.vms:
-                vm = VmRecord.from_api(raw, service.service_name, dc.datacenter_id, None)
-                if vm.power_state == DELETED or not vm.guest.is_windows:
-                    continue
-                guests += 1
-                rules: Collection[str] = ()
-                if vm.vm_id is not None:
-                    rules = by_vm.get((vm.service_name, vm.datacenter_id, vm.vm_id), set())
-                fitting += licence_fits(vm, rules)
+    for vm in inventory.vms():
+        if vm.deleted or not vm.guest.is_windows:
+            continue
+        guests += 1
+        key = vm.key
+        fitting += licence_fits(vm, () if key is None else by_vm.get(key, ()))
     return Figure(FigureKey.CORRECTLY_LICENSED, fitting, guests)
 
 
@@ -163,7 +151,7 @@ def wasted_licences(findings: Iterable[Finding]) -> dict[VmKey, str | None]:
     """The VMs counted as licences possibly wasted, with the licence each carries."""
     wasted: dict[VmKey, str | None] = {}
     for finding in findings:
-        key = _vm_key(finding)
+        key = finding.vm_key
         if key is not None and finding.rule_id in WASTE_RULE_IDS and finding.status is Status.OPEN:
             wasted.setdefault(key, finding.license)
     return wasted
@@ -176,16 +164,16 @@ def licences_possibly_wasted(findings: Iterable[Finding]) -> Figure:
 
 def byol_covered_guests(findings: Iterable[Finding]) -> Figure:
     """VMs with at least one finding in status byol."""
-    vms = {key for f in findings if f.status is Status.BYOL and (key := _vm_key(f)) is not None}
+    vms = {key for f in findings if f.status is Status.BYOL and (key := f.vm_key) is not None}
     return Figure(FigureKey.BYOL_COVERED_GUESTS, len(vms))
 
 
-def headline(snapshot: Snapshot, findings: Iterable[Finding]) -> tuple[Figure, ...]:
+def headline(inventory: Inventory, findings: Iterable[Finding]) -> tuple[Figure, ...]:
     """The four figures, in the order the reports show them."""
     listed = tuple(findings)
     return (
         unlicensed_server_guests(listed),
-        windows_guests_correctly_licensed(snapshot, listed),
+        windows_guests_correctly_licensed(inventory, listed),
         licences_possibly_wasted(listed),
         byol_covered_guests(listed),
     )

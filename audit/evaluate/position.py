@@ -1,8 +1,8 @@
-"""The licence position: what OVHcloud bills, counted from the snapshot, beside what the
+"""The licence position: what OVHcloud bills, counted from the inventory, beside what the
 Control Panel shows (DESIGN.md, "Licence position"; findings.json `licences` and
 `control_panel`).
 
-Pure functions over the snapshot. Peak and licence-days come from the period's daily
+Pure functions over the inventory. Peak and licence-days come from the period's daily
 observations (`exposure`, audit/exposure/frame.py): without it they equal the snapshot's counts
 (one observed day).
 """
@@ -10,14 +10,12 @@ observations (`exposure`, audit/exposure/frame.py): without it they equal the sn
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
+from audit.evaluate.inventory import Inventory
 from audit.evaluate.knowledge import interpret_licence
-from audit.evaluate.records import DELETED, VmRecord
 from audit.model.exposure import Exposure, LicenceExposure
 from audit.model.position import ControlPanelRow, LicenceRow, LicenceTotal
-from audit.model.snapshot import DatacenterSnapshot, Snapshot
-from audit.support.coerce import text
 
 __all__ = [
     "ControlPanelRow",
@@ -29,13 +27,7 @@ __all__ = [
 ]
 
 
-def _datacenters(snapshot: Snapshot) -> Iterator[tuple[str, DatacenterSnapshot]]:
-    for service in snapshot.services:
-        for datacenter in service.datacenters:
-            yield service.service_name, datacenter
-
-
-def licences(snapshot: Snapshot, exposure: Exposure | None = None) -> tuple[LicenceRow, ...]:
+def licences(inventory: Inventory, exposure: Exposure | None = None) -> tuple[LicenceRow, ...]:
     """One row per service, datacenter and licence value, ordered by service, datacenter,
     billable first, then value.
 
@@ -44,20 +36,18 @@ def licences(snapshot: Snapshot, exposure: Exposure | None = None) -> tuple[Lice
     a row too (0 VMs at close); a datacenter gone from the snapshot has none."""
     figures = None if exposure is None else exposure.licence_figures()
     rows: list[LicenceRow] = []
-    for service_name, dc in _datacenters(snapshot):
+    for dc in inventory.datacenters:
+        service_name = dc.service_name
         vms: Counter[str] = Counter()
         vcpus: Counter[str] = Counter()
-        for raw in dc.vms:
-            vm = VmRecord.from_api(raw, service_name, dc.datacenter_id, None)
-            if vm.power_state == DELETED or vm.license is None:
+        for vm in dc.vms:
+            if vm.deleted or vm.license is None:
                 continue
             vms[vm.license] += 1
-            vcpus[vm.license] += vm.cpu_num
+            vcpus[vm.license] += vm.vcpu_count
         listed: Counter[str] | None = None
-        if dc.vm_licensed is not None:
-            listed = Counter(
-                value for entry in dc.vm_licensed if (value := text(entry.get("license")))
-            )
+        if dc.licensed is not None:
+            listed = Counter(entry.license for entry in dc.licensed if entry.license)
         values = set(vms) | set(listed or ())
         if figures is not None:
             here = (service_name, dc.datacenter_id)
@@ -117,17 +107,13 @@ def licence_totals(rows: Sequence[LicenceRow]) -> tuple[LicenceTotal, ...]:
     return tuple(LicenceTotal(key[0], key[1], *sums[key]) for key in sorted(sums, key=order))
 
 
-def control_panel(snapshot: Snapshot) -> tuple[ControlPanelRow, ...]:
+def control_panel(inventory: Inventory) -> tuple[ControlPanelRow, ...]:
     """One row per datacenter, in the snapshot's order."""
     rows = []
-    for service_name, dc in _datacenters(snapshot):
+    for dc in inventory.datacenters:
         counts: Counter[str] = Counter()
-        listed = set(dc.vm_ids)
-        for raw in dc.vms:
-            vm = VmRecord.from_api(raw, service_name, dc.datacenter_id, None)
-            if vm.vm_id is not None:
-                listed.add(vm.vm_id)
-            deleted = vm.power_state == DELETED
+        for vm in dc.vms:
+            deleted = vm.deleted
             # The Control Panel's way: the raw value, `windows` prefix, deleted VMs included.
             panel_windows = (vm.guest_os_family or "").lower().startswith("windows")
             counts["declared"] += vm.license is not None
@@ -139,9 +125,9 @@ def control_panel(snapshot: Snapshot) -> tuple[ControlPanelRow, ...]:
             counts["older"] += ours and not panel_windows
         rows.append(
             ControlPanelRow(
-                service_name=service_name,
+                service_name=dc.service_name,
                 datacenter_id=dc.datacenter_id,
-                vms=max(len(listed), len(dc.vms)),
+                vms=max(len(dc.known_vm_ids), len(dc.vms)),
                 windows_vms=counts["windows_vms"],
                 declared=counts["declared"],
                 windows_guests=counts["windows_guests"],

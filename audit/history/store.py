@@ -22,13 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from audit.history.changes import (
-    Baseline,
-    RunState,
-    Unread,
-    VmKey,
-    VmState,
-)
+from audit.history.changes import Baseline, RunState, VmState
 from audit.history.observations import (
     ObservationRecord,
     Observations,
@@ -40,7 +34,8 @@ from audit.history.observations import (
 from audit.history.review import ReviewSheet
 from audit.history.trend import RunSummary
 from audit.model.history import CarriedReview, FindingRecord, Review, Sighting
-from audit.model.snapshot import Coverage
+from audit.model.identity import VmKey
+from audit.model.snapshot import Coverage, Unread
 from audit.support.errors import InputError
 from audit.support.jsontypes import JSONObject
 
@@ -353,7 +348,7 @@ class HistoryStore:
             return Baseline(None, first_seen)
         run_id, previous_period, taken_at, sha256, coverage = row
         vms = {
-            (service, dc, vm_id): VmState(name, guest, licence, power, vcpus)
+            VmKey(service, dc, vm_id): VmState(name, guest, licence, power, vcpus)
             for service, dc, vm_id, name, guest, licence, power, vcpus in self._db.execute(
                 """SELECT service_name, datacenter_id, vm_id, name, guest_os_family, license,
                    power_state, vcpus FROM vm WHERE run_id = ?""",

@@ -13,9 +13,8 @@ from enum import StrEnum
 from typing import Any
 
 from audit.model.fields import optional_int, optional_string, string
+from audit.model.identity import VmKey
 from audit.support.jsontypes import JSONObject
-
-VmKey = tuple[str, int, int]
 
 
 class Source(StrEnum):
@@ -65,7 +64,7 @@ class VmExposure:
 
     @property
     def key(self) -> VmKey:
-        return (self.service_name, self.datacenter_id, self.vm_id)
+        return VmKey(self.service_name, self.datacenter_id, self.vm_id)
 
     @property
     def period(self) -> VmPeriod:

@@ -19,6 +19,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,11 +29,13 @@ from audit.model.exposure import Exposure
 from audit.model.fields import optional_int, optional_string, string
 from audit.model.findings import Finding, Summary
 from audit.model.history import HistoryResult
+from audit.model.period import Period
 from audit.model.position import ControlPanelRow, LicenceRow
 from audit.model.prices import Cost
 from audit.model.snapshot import Coverage
 from audit.support.errors import InputError
 from audit.support.jsontypes import JSONObject
+from audit.support.timestamps import parse_utc
 
 _T = TypeVar("_T")
 
@@ -90,7 +94,7 @@ class RunInfo:
     so `report RUN_DIR` and `mail RUN_DIR` of an old run still work and simply say less.
     """
 
-    period: str
+    period: Period
     taken_at: str
     endpoint: str
     tool_version: str
@@ -100,9 +104,14 @@ class RunInfo:
     exceptions_register: RegisterFile | None = None
     remediation_plan: PlanSummary | None = None
 
+    @cached_property
+    def taken(self) -> datetime | None:
+        """`taken_at` as an aware UTC datetime; None when a damaged file holds no timestamp."""
+        return parse_utc(self.taken_at)
+
     def to_json(self) -> JSONObject:
         data: JSONObject = {
-            "period": self.period,
+            "period": self.period.label,
             "taken_at": self.taken_at,
             "endpoint": self.endpoint,
             "tool_version": self.tool_version,
@@ -121,7 +130,7 @@ class RunInfo:
     def from_json(cls, data: JSONObject) -> RunInfo:
         register, plan = data.get("exceptions_register"), data.get("remediation_plan")
         return cls(
-            period=string(data["period"]),
+            period=Period.from_label(string(data["period"])),
             taken_at=string(data["taken_at"]),
             endpoint=string(data["endpoint"]),
             tool_version=string(data["tool_version"]),

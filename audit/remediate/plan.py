@@ -23,6 +23,7 @@ from audit.evaluate.rules import (
 )
 from audit.evaluate.rules.registry import RULE_IDS, rule_by_id
 from audit.model.findings import Finding, Status
+from audit.model.identity import VmKey
 from audit.runtime.plan import Action, ActionKind, Plan
 
 __all__ = ["MANUAL_RULES", "PLANNERS", "Action", "ActionKind", "Plan", "build_plan"]
@@ -160,7 +161,7 @@ def build_plan(
     snapshot_sha256: str,
     config: RemediationConfig,
     allow_bypass: bool = False,
-    idle: Collection[tuple[str, int, int]] = frozenset(),
+    idle: Collection[VmKey] = frozenset(),
 ) -> Plan:
     """One action per open finding (waived and byol findings are not acted on).
 
@@ -181,10 +182,10 @@ def build_plan(
         ),
     )
     actions: list[Action] = []
-    changing: dict[tuple[str, int | None, int | None], str] = {}
+    changing: dict[VmKey | None, str] = {}
     for finding in open_findings:
         decision = _decide(finding, config)
-        vm_key = (finding.service_name, finding.datacenter_id, finding.vm_id)
+        vm_key = finding.vm_key
         if decision.kind is ActionKind.SET_LICENSE and vm_key in idle:
             decision = _manual(
                 finding,

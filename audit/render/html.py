@@ -13,8 +13,9 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -22,26 +23,24 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from audit.evaluate.records import DELETED
 from audit.model.exceptions import ExceptionRow
 from audit.model.findings import SEVERITIES, STATUSES, Finding, Status
 from audit.model.history import HistoryView
 from audit.model.snapshot import Coverage
 from audit.render.base import RunData
+from audit.render.catalogue import RuleCatalogue, RuleInfo, rule_catalogue
 from audit.render.exposure import exposure_display
 from audit.render.safe_text import visible_controls
 from audit.render.view import (
     SIGN_OFF_ROLES,
     ChangesDisplay,
     HeadlineFigure,
-    RuleInfo,
     WindowsCoverage,
     arrivals,
     changes_display,
     datacenter_coverage,
     describe_failure,
     executive_summary,
-    finding_order,
     findings_reviewed,
     first_seen,
     has_history,
@@ -49,12 +48,7 @@ from audit.render.view import (
     licence_position,
     open_by_rule,
     open_delta,
-    parse_utc,
     per_service,
-    review_of,
-    rule_catalogue,
-    rule_for,
-    rule_order,
     total_label,
     windows_coverage,
 )
@@ -278,7 +272,7 @@ def _first_seen_text(finding: Finding) -> str | None:
 
 
 def _finding_row(finding: Finding, history: HistoryView) -> FindingRow:
-    status, owner, comment = review_of(history, finding)
+    status, owner, comment = history.review_cells(finding.fingerprint)
     return FindingRow(
         finding=finding,
         exception=_exception_info(finding.exception),
@@ -290,18 +284,16 @@ def _finding_row(finding: Finding, history: HistoryView) -> FindingRow:
     )
 
 
-def rule_groups(
-    run: RunData, catalogue: Mapping[str, RuleInfo], rows_per_rule: int
-) -> list[RuleGroup]:
+def rule_groups(run: RunData, catalogue: RuleCatalogue, rows_per_rule: int) -> list[RuleGroup]:
     """Findings grouped by rule in catalogue order, open ones first, capped per rule."""
     by_rule: dict[str, list[Finding]] = {}
     for finding in run.report.findings:
         by_rule.setdefault(finding.rule_id, []).append(finding)
-    order = finding_order(catalogue)
+    order = catalogue.finding_order()
     groups = []
-    for rule_id in sorted(by_rule, key=lambda r: rule_order(catalogue, r)):
+    for rule_id in sorted(by_rule, key=catalogue.order):
         findings = sorted(by_rule[rule_id], key=order)
-        rule = rule_for(catalogue, rule_id, findings[0].severity.value)
+        rule = catalogue.rule(rule_id, findings[0].severity.value)
         open_count = sum(1 for f in findings if f.status is Status.OPEN)
         groups.append(
             RuleGroup(
@@ -332,8 +324,8 @@ def _tiles(run: RunData, figures: Sequence[HeadlineFigure]) -> list[Tile]:
     open_by_severity = run.report.summary.open_by_severity
     open_total = sum(open_by_severity.values())
     high = open_by_severity.get("high", 0)
-    vms = [vm for s in run.snapshot.services for dc in s.datacenters for vm in dc.vms]
-    deleted = sum(1 for vm in vms if vm.get("powerState") == DELETED)
+    vms = list(run.inventory.vms())
+    deleted = sum(1 for vm in vms if vm.deleted)
     states = Counter(state.state.value for state in run.report.exceptions)
     delta = open_delta(run)
     return [
@@ -374,7 +366,7 @@ _WINDOWS_PARTS = (
 
 
 def _charts(
-    run: RunData, catalogue: Mapping[str, RuleInfo], windows: Sequence[WindowsCoverage]
+    run: RunData, catalogue: RuleCatalogue, windows: Sequence[WindowsCoverage]
 ) -> list[Chart]:
     """Findings by severity and by rule (open vs excepted), Windows guests per service."""
     summary = run.report.summary
@@ -412,7 +404,7 @@ def _charts(
                     rule_id,
                     [
                         (
-                            rule_for(catalogue, rule_id, "info").severity,
+                            catalogue.rule(rule_id, "info").severity,
                             "Open",
                             open_counts[rule_id],
                         ),
@@ -420,7 +412,7 @@ def _charts(
                     ],
                 )
                 for rule_id, count in sorted(
-                    by_rule.items(), key=lambda item: rule_order(catalogue, item[0])
+                    by_rule.items(), key=lambda item: catalogue.order(item[0])
                 )
                 if count
             ],
@@ -450,8 +442,7 @@ def _coverage_gaps(coverage: Coverage) -> list[str]:
     return [f"{failed:,} of {listed:,} {noun}" for failed, listed, noun in levels if failed]
 
 
-def _timestamp(value: str) -> str:
-    stamp = parse_utc(value)
+def _timestamp(value: str, stamp: datetime | None) -> str:
     return value if stamp is None else stamp.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
@@ -493,13 +484,13 @@ def build_context(run: RunData, rows_per_rule: int = ROWS_PER_RULE) -> dict[str,
     groups = rule_groups(run, catalogue, rows_per_rule)
     findings = run.report.findings
     exceptions = run.report.exceptions
-    failures = run.snapshot.coverage.failures
+    failures = run.inventory.coverage.failures
     datacenters = datacenter_coverage(run)
     history = changes_display(run)
     new_findings = arrivals(run)
     return {
         "period": meta.period,
-        "taken_at": _timestamp(meta.taken_at),
+        "taken_at": _timestamp(meta.taken_at, meta.taken),
         "endpoint": meta.endpoint,
         "tool_version": meta.tool_version,
         "snapshot_sha256": run.snapshot_sha256,
@@ -530,7 +521,7 @@ def build_context(run: RunData, rows_per_rule: int = ROWS_PER_RULE) -> dict[str,
         "statuses": STATUSES,
         "exceptions": exceptions[:ROWS_PER_TABLE],
         "exceptions_more": max(len(exceptions) - ROWS_PER_TABLE, 0),
-        "catalogue": list(catalogue.values()),
+        "catalogue": list(catalogue),
         "by_rule": by_rule,
         "history": history,
         "arrivals": [_finding_row(f, run.history) for f in new_findings[:ROWS_PER_TABLE]],

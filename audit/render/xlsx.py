@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -38,6 +38,7 @@ from audit.model.exceptions import ExceptionRow
 from audit.model.findings import SEVERITIES, STATUSES, LicenceUsage
 from audit.model.history import REVIEW_STATUSES
 from audit.render.base import RunData
+from audit.render.catalogue import RuleCatalogue, rule_catalogue
 from audit.render.exposure import exposure_display
 from audit.render.safe_text import is_formula_like, visible_controls
 from audit.render.view import (
@@ -45,7 +46,6 @@ from audit.render.view import (
     SIGN_OFF_ROLES,
     ChangesDisplay,
     LicencePosition,
-    RuleInfo,
     WindowsCoverage,
     arrivals,
     changes_display,
@@ -53,7 +53,6 @@ from audit.render.view import (
     datacenter_coverage,
     describe_failure,
     executive_summary,
-    finding_order,
     findings_reviewed,
     first_seen,
     has_history,
@@ -62,12 +61,7 @@ from audit.render.view import (
     licence_position,
     open_by_rule,
     open_delta,
-    parse_utc,
     per_service,
-    review_of,
-    rule_catalogue,
-    rule_for,
-    rule_order,
     total_label,
     windows_coverage,
 )
@@ -141,6 +135,11 @@ class XlsxReport:
         if history.previous_period:
             _changes_sheet(workbook, run, history, catalogue)
         _save(workbook, path, _zip_time(run))
+
+
+def _naive(moment: datetime | None) -> datetime | None:
+    """A UTC datetime as Excel keeps it: without a time zone."""
+    return None if moment is None else moment.replace(tzinfo=None)
 
 
 def clean_text(value: str) -> str:
@@ -310,8 +309,8 @@ class _Table(_Sheet):
         self.ws.print_title_rows = "1:1"
         if title_columns is not None:
             self.ws.print_title_cols = title_columns
-        # Per column index, the style its written cells carry; plain columns are absent.
-        self._styles: dict[int, dict[str, Any]] = {}
+        # Per column, the style its written cells carry; None for a plain column.
+        self._styles: list[dict[str, Any] | None] = []
         # With wrapped columns rows grow taller, and every cell is top-aligned to read as a row.
         self._wraps = any(c.wrap for c in columns)
         for index, column in enumerate(columns):
@@ -322,19 +321,18 @@ class _Table(_Sheet):
                 dimension = self.ws.column_dimensions[get_column_letter(index + 1)]
                 for name, setting in style.items():
                     setattr(dimension, name, setting)
-            if style:
-                self._styles[index] = style
+            self._styles.append(style or None)
         self.header([c.header for c in columns])
 
     def row(self, values: Sequence[Any]) -> None:
         """One data row; empty cells are not written, so editable ones keep their column style."""
-        if not self._styles:
+        if not any(self._styles):
             self.append(values)
             return
         cells: list[Any] = []
         lines = 1
         for index, value in enumerate(values):
-            style = self._styles.get(index)
+            style = self._styles[index] if index < len(self._styles) else None
             if value is None:
                 cells.append(None)
             elif style is not None:
@@ -376,7 +374,7 @@ def _set_properties(workbook: Workbook, run: RunData) -> None:
     """Title, subject and custom properties name the period and the snapshot digest."""
     meta = run.report.run
     period = meta.period
-    taken = parse_utc(meta.taken_at) or datetime(1980, 1, 1)
+    taken = _naive(meta.taken) or datetime(1980, 1, 1)
     props = workbook.properties
     props.title = f"Windows licence compliance audit {period}"
     props.subject = (
@@ -391,7 +389,7 @@ def _set_properties(workbook: Workbook, run: RunData) -> None:
     props.created = taken
     props.modified = taken
     for name, value in (
-        ("period", period),
+        ("period", period.label),
         ("snapshot_sha256", run.snapshot_sha256),
         ("endpoint", meta.endpoint),
         ("tool_version", meta.tool_version),
@@ -413,7 +411,7 @@ def _coverage_pair(sheet: _Sheet, complete: bool, failures: int, span: int) -> N
 def _summary_sheet(
     workbook: Workbook,
     run: RunData,
-    catalogue: Mapping[str, RuleInfo],
+    catalogue: RuleCatalogue,
     windows: list[WindowsCoverage],
     history: ChangesDisplay,
 ) -> None:
@@ -460,7 +458,7 @@ def _summary_sheet(
         )
     sheet.section("Run")
     sheet.pair("Period", meta.period)
-    sheet.pair("Snapshot taken (UTC)", parse_utc(meta.taken_at) or meta.taken_at)
+    sheet.pair("Snapshot taken (UTC)", _naive(meta.taken) or meta.taken_at)
     sheet.pair("API endpoint", meta.endpoint)
     sheet.pair("Tool version", meta.tool_version)
     sheet.pair("Snapshot sha256", run.snapshot_sha256)
@@ -505,8 +503,8 @@ def _summary_sheet(
     sheet.section("Findings by rule", new_page=True)
     sheet.header(["Rule", "Severity", "Findings", "Title"])
     by_rule = summary.by_rule
-    for rule_id, count in sorted(by_rule.items(), key=lambda item: rule_order(catalogue, item[0])):
-        rule = rule_for(catalogue, rule_id, "")
+    for rule_id, count in sorted(by_rule.items(), key=lambda item: catalogue.order(item[0])):
+        rule = catalogue.rule(rule_id, "")
         cells = [sheet.value(v) for v in (rule_id, rule.severity, count)]
         sheet.append_cells([*cells, sheet.cell(rule.title, alignment=_INDENT)])
 
@@ -653,7 +651,7 @@ _REVIEW_COLUMNS: tuple[Column, ...] = (
 )
 
 
-def _findings_sheet(workbook: Workbook, run: RunData, catalogue: Mapping[str, RuleInfo]) -> None:
+def _findings_sheet(workbook: Workbook, run: RunData, catalogue: RuleCatalogue) -> None:
     """Every finding, worst first, with its rule's title and remediation, and three columns
     for reviewers.
 
@@ -673,8 +671,8 @@ def _findings_sheet(workbook: Workbook, run: RunData, catalogue: Mapping[str, Ru
         frozen=_FINDING_FROZEN,
         title_columns=_FINDING_TITLE_COLUMNS,
     )
-    for finding in sorted(findings, key=finding_order(catalogue)):
-        rule = rule_for(catalogue, finding.rule_id, finding.severity.value)
+    for finding in sorted(findings, key=catalogue.finding_order()):
+        rule = catalogue.rule(finding.rule_id, finding.severity.value)
         values: list[Any] = [
             finding.vm_name,
             finding.vm_id,
@@ -699,7 +697,7 @@ def _findings_sheet(workbook: Workbook, run: RunData, catalogue: Mapping[str, Ru
                 *first_seen(finding),
                 None if finding.change is None else finding.change.value,
             ]
-        values += review_of(run.history, finding)
+        values += run.history.review_cells(finding.fingerprint)
         table.row(values)
     table.finish()
     table.colour_severity(4)
@@ -999,7 +997,7 @@ _FAILURES_PER_CELL = 50
 
 def _coverage_sheet(workbook: Workbook, run: RunData) -> None:
     """Per datacenter: listed, fetched, failed, and the errors (every one is in findings.json)."""
-    coverage = run.snapshot.coverage
+    coverage = run.inventory.coverage
     sheet = _Sheet(workbook, "Coverage", [24, 11, 32, 11, 11, 11, 12, 100])
     sheet.ws.sheet_view.showGridLines = False
     sheet.title("Coverage", "What the collector listed versus what it could read.")
@@ -1053,11 +1051,11 @@ _RULE_COLUMNS: tuple[Column, ...] = (
 )
 
 
-def _rules_sheet(workbook: Workbook, run: RunData, catalogue: Mapping[str, RuleInfo]) -> None:
+def _rules_sheet(workbook: Workbook, run: RunData, catalogue: RuleCatalogue) -> None:
     by_rule = run.report.summary.by_rule
     open_counts = open_by_rule(run.report.findings)
     table = _Table(workbook, "Rules", _RULE_COLUMNS)
-    for rule in catalogue.values():
+    for rule in catalogue:
         table.row(
             [
                 rule.id,
@@ -1089,7 +1087,7 @@ _CHANGE_COLUMNS: tuple[Column, ...] = (
 
 
 def _changes_sheet(
-    workbook: Workbook, run: RunData, history: ChangesDisplay, catalogue: Mapping[str, RuleInfo]
+    workbook: Workbook, run: RunData, history: ChangesDisplay, catalogue: RuleCatalogue
 ) -> None:
     """Everything that changed since the previous run, one filterable table: new and reopened
     findings, findings gone (fixed, VM removed, or unverified), then licence events."""
@@ -1112,7 +1110,7 @@ def _changes_sheet(
         )
     for gone in history.gone:
         record = gone.record
-        rule = rule_for(catalogue, record.rule_id, record.severity)
+        rule = catalogue.rule(record.rule_id, record.severity)
         table.row(
             [
                 f"gone: {gone.outcome.replace('_', ' ')}",
@@ -1154,7 +1152,7 @@ def _changes_sheet(
 
 def _zip_time(run: RunData) -> tuple[int, int, int, int, int, int]:
     """The snapshot time as a zip timestamp (zip cannot go before 1980)."""
-    taken = parse_utc(run.report.run.taken_at) or datetime(1980, 1, 1)
+    taken = _naive(run.report.run.taken) or datetime(1980, 1, 1)
     taken = max(taken, datetime(1980, 1, 1))
     return (taken.year, taken.month, taken.day, taken.hour, taken.minute, taken.second // 2 * 2)
 
