@@ -59,7 +59,8 @@ def licences(run_dir: str | Path) -> pd.DataFrame:
     run_dir = Path(run_dir)
     snapshot, _ = read_snapshot(run_dir / SNAPSHOT_FILE)
     report = RunReport.read(run_dir / FINDINGS_FILE)
-    rows = position_licences(inventory_of(snapshot), report.exposure)
+    usage = report.summary.licence_usage
+    rows = position_licences(usage, inventory_of(snapshot), report.exposure)
     return pd.DataFrame([row.to_json() for row in rows])
 
 

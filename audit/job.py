@@ -36,7 +36,7 @@ from audit.history.store import DEFAULT_WAIT_S, HISTORY_FILE, HistoryStore
 from audit.model import period as periods
 from audit.model.exceptions import ExceptionRow
 from audit.model.exposure import Exposure
-from audit.model.findings import Finding, Severity, Status
+from audit.model.findings import Finding
 from audit.model.period import Period
 from audit.model.prices import Cost, Prices
 from audit.model.run import PlanSummary, RegisterFile, RunInfo, RunReport
@@ -224,7 +224,7 @@ def run_report(
     position and, with [prices], the monthly amounts."""
     context = context or RunContext()
     findings = with_placement(evaluation.findings, inventory)
-    rows = licences(inventory, exposure)
+    rows = licences(evaluation.summary.licence_usage, inventory, exposure)
     figures = headline.headline(inventory, findings)
     return RunReport(
         run=RunInfo(
@@ -251,19 +251,6 @@ def run_report(
 def register_file(path: Path) -> RegisterFile:
     """The exceptions register as the run records it: file name (no folder) and sha256."""
     return RegisterFile(path.name, sha256_file(path))
-
-
-def exit_code_for(snapshot: Snapshot, evaluation: Evaluation, fail_on: str) -> ExitCode:
-    if not snapshot.coverage.complete:
-        return ExitCode.INCOMPLETE
-    if fail_on == "never":
-        return ExitCode.OK
-    threshold = Severity(fail_on)
-    failing = any(
-        finding.status is Status.OPEN and finding.severity.at_least(threshold)
-        for finding in evaluation.findings
-    )
-    return ExitCode.FINDINGS if failing else ExitCode.OK
 
 
 def write_json(path: Path, document: Any) -> None:
@@ -341,7 +328,8 @@ def run_job(spec: JobSpec) -> JobResult:
             entry = prepare_history(history, inventory, report)
             report = entry.report
             atomic_write_text(stage / FINDINGS_FILE, report.dumps())
-            render_all(RunData(inventory, snapshot_sha256, report, entry.view), stage)
+            run = RunData(inventory, snapshot_sha256, report, entry.view)
+            render_all(run, stage)
             write_manifest(stage, period, snapshot_sha256)
             history.record_run(entry.record)
     return JobResult(
@@ -350,7 +338,7 @@ def run_job(spec: JobSpec) -> JobResult:
         snapshot_sha256=snapshot_sha256,
         evaluation=evaluation,
         report=report,
-        exit_code=exit_code_for(snapshot, evaluation, spec.fail_on),
+        exit_code=run.figures.verdict.exit_code,
         plan=plan,
         plan_sha256=plan_sha256,
     )

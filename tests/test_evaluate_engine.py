@@ -10,7 +10,8 @@ from audit.evaluate.engine import Evaluation, evaluate
 from audit.evaluate.exceptions import parse_exceptions
 from audit.evaluate.inventory import inventory_of
 from audit.model.exceptions import REGISTER_COLUMNS, ExceptionRow, ExceptionStatus
-from audit.model.findings import LicenceUsage, Status
+from audit.model.findings import Status
+from audit.model.position import LicenceUsage
 from audit.model.snapshot import (
     Coverage,
     DatacenterSnapshot,

@@ -35,7 +35,7 @@ from openpyxl import load_workbook
 from audit import frames
 from audit.cli.main import main
 from audit.evaluate.inventory import inventory_of
-from audit.evaluate.position import licences
+from audit.evaluate.position import licence_usage, licences
 from audit.exposure.frame import period_exposure
 from audit.exposure.observe import record_day
 from audit.history.changes import vm_states
@@ -144,7 +144,9 @@ def test_observations_counted_by_hand(observed: Path) -> None:
     assert exposure.facts is not None and exposure.facts[(SERVICE, 1, 6)].days_powered_on == 9
     [row] = exposure.licences
     assert (row.license, row.peak_vms, row.licence_days) == (LICENCE, 3, 23)
-    [position] = [r for r in licences(inventory_of(last), exposure) if r.license == LICENCE]
+    inventory = inventory_of(last)
+    rows = licences(licence_usage(inventory), inventory, exposure)
+    [position] = [r for r in rows if r.license == LICENCE]
     assert (position.vms_at_close, position.peak_vms, position.licence_days) == (3, 3, 23)
 
 

@@ -14,6 +14,7 @@ from audit.evaluate.headline import (
     licences_possibly_wasted,
     unlicensed_server_guests,
     wasted_licences,
+    windows_coverage,
     windows_guests_correctly_licensed,
 )
 from audit.evaluate.inventory import inventory_of
@@ -33,7 +34,7 @@ def test_unlicensed_server_guests_is_the_open_win_unlicensed_count() -> None:
 
 def test_correctly_licensed_follows_the_rules_not_the_licence_kind() -> None:
     snapshot, findings = evaluated()
-    figure = windows_guests_correctly_licensed(inventory_of(snapshot), findings)
+    figure = windows_guests_correctly_licensed(windows_coverage(inventory_of(snapshot), findings))
     assert (figure.value, figure.of) == (2, 8)  # VMs 4 and 10 of 1-7 and 10
     naive = sum(1 for v in VMS if v["vmId"] in (4, 5, 6, 7, 10))  # a billable or managed value
     assert naive == 5 != figure.value

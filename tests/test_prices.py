@@ -13,7 +13,7 @@ from audit.config.settings import load_config
 from audit.evaluate.engine import evaluate
 from audit.evaluate.exceptions import parse_exceptions
 from audit.evaluate.inventory import inventory_of
-from audit.evaluate.position import licences
+from audit.evaluate.position import licence_usage, licences
 from audit.evaluate.prices import (
     Prices,
     declarations_cost,
@@ -109,10 +109,15 @@ def prices(reference: str | None = None) -> Prices:
 
 def test_declarations_cost_prices_billable_rows_and_lists_the_unpriced() -> None:
     snapshot, _ = evaluated()
-    cost = declarations_cost(licences(inventory_of(snapshot)), prices())
+    cost = declarations_cost(
+        licences(licence_usage(inventory := inventory_of(snapshot)), inventory), prices()
+    )
     # Billable: W19 on VMs 4, 5, 7 (12 is deleted); W22 on VMs 6, 8, 9. Managed is not billed.
     assert (cost.amount, cost.priced_vms, cost.unpriced_vms) == (Decimal("166.50"), 6, 0)
-    partial = declarations_cost(licences(inventory_of(snapshot)), Prices("EUR", {W22: Decimal(30)}))
+    partial = declarations_cost(
+        licences(licence_usage(inventory := inventory_of(snapshot)), inventory),
+        Prices("EUR", {W22: Decimal(30)}),
+    )
     assert (partial.amount, partial.unpriced_vms, partial.unpriced_licences) == (90, 3, (W19,))
     assert partial.to_json()["amount"] == "90.00"
 

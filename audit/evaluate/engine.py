@@ -16,13 +16,14 @@ How register rows apply (a decision of this stage, for the README):
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import NamedTuple
 
 from audit.evaluate.inventory import Inventory
-from audit.evaluate.records import POWERED_ON, DatacenterRecord, VmRecord
+from audit.evaluate.position import licence_usage
+from audit.evaluate.records import DatacenterRecord, VmRecord
 from audit.evaluate.rules import exc_expired, exc_stale, win_unlicensed_interim
 from audit.evaluate.rules.base import DatacenterCheck, RegisterCheck, RuleMeta, VmCheck
 from audit.evaluate.rules.registry import RULE_IDS, RULES
@@ -34,8 +35,9 @@ from audit.model.exceptions import (
     ExceptionStatus,
 )
 from audit.model.exposure import Exposure, VmExposure
-from audit.model.findings import Finding, LicenceUsage, Severity, Status, Summary
+from audit.model.findings import Finding, Severity, Status, Summary
 from audit.model.identity import VmKey
+from audit.model.position import LicenceUsage
 
 _VM_CHECKS: tuple[tuple[RuleMeta, VmCheck], ...] = tuple(
     (rule.meta, rule.check_vm) for rule in RULES if rule.check_vm is not None
@@ -107,7 +109,7 @@ def evaluate(
     return Evaluation(
         findings=tuple(findings),
         exception_states=states,
-        summary=_summary(findings, inventory.services, run.usage),
+        summary=_summary(findings, inventory.services, licence_usage(inventory)),
     )
 
 
@@ -137,7 +139,6 @@ class _Run:
         self.presence: dict[VmKey, _Presence] = {}
         self.subjects: dict[VmKey, _Subject] = {}
         self.findings: list[Finding] = []
-        self.usage: dict[tuple[str, int, str | None], list[int]] = {}
         self.unread = inventory.unread
 
     def datacenter(self, dc: DatacenterRecord) -> None:
@@ -169,12 +170,6 @@ class _Run:
                 self.add(meta, service_name, dc_id, entry.vm_id, subject, message)
 
     def vm(self, vm: VmRecord) -> None:
-        usage = self.usage.setdefault((vm.service_name, vm.datacenter_id, vm.license), [0] * 4)
-        usage[0] += 1
-        usage[1] += vm.vcpu_count
-        if vm.power_state == POWERED_ON:
-            usage[2] += 1
-            usage[3] += vm.vcpu_count
         subject: _Subject | None = None
         for meta, check in _VM_CHECKS:
             message = check(vm)
@@ -320,9 +315,7 @@ def _order(finding: Finding) -> tuple[str, int, int, int, str, str]:
 
 
 def _summary(
-    findings: Sequence[Finding],
-    services: Sequence[str],
-    usage: Mapping[tuple[str, int, str | None], Sequence[int]],
+    findings: Sequence[Finding], services: Sequence[str], usage: tuple[LicenceUsage, ...]
 ) -> Summary:
     """Counts with every severity, status, rule and service present, zeros included."""
     by_severity = dict.fromkeys((severity.value for severity in Severity), 0)
@@ -337,29 +330,11 @@ def _summary(
         by_rule[finding.rule_id] += 1
         by_status[finding.status.value] += 1
         by_service[finding.service_name] = by_service.get(finding.service_name, 0) + 1
-    licence_usage = tuple(
-        LicenceUsage(
-            service_name=service,
-            datacenter_id=dc_id,
-            license=license,
-            vms=counts[0],
-            vcpus=counts[1],
-            vms_powered_on=counts[2],
-            vcpus_powered_on=counts[3],
-        )
-        for (service, dc_id, license), counts in sorted(usage.items(), key=_usage_order)
-    )
     return Summary(
         by_severity=by_severity,
         open_by_severity=open_by_severity,
         by_rule=by_rule,
         by_status=by_status,
         by_service=dict(sorted(by_service.items())),
-        licence_usage=licence_usage,
+        licence_usage=usage,
     )
-
-
-def _usage_order(item: tuple[tuple[str, int, str | None], object]) -> tuple[str, int, bool, str]:
-    """Service, datacenter, then no licence first and licence values alphabetically."""
-    (service, dc_id, license), _ = item
-    return (service, dc_id, license is not None, license or "")

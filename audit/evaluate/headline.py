@@ -1,12 +1,14 @@
 """The headline figures an auditor quotes and signs, each a count of findings or defined by one
-sentence that the reports print beside it (issue 11).
+sentence that the reports print beside it, and the Windows guests by licence situation that
+the charts show by the same definitions.
 
 Pure functions over the findings (and, for the share of correctly licensed guests, the
-snapshot), so the same functions give the previous run's figures for the change since then.
+inventory), so the same functions give the previous run's figures for the change since then.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -134,17 +136,114 @@ def rules_by_vm(findings: Iterable[Finding]) -> dict[VmKey, tuple[str, ...]]:
     return {key: tuple(rules) for key, rules in by_vm.items()}
 
 
-def windows_guests_correctly_licensed(inventory: Inventory, findings: Iterable[Finding]) -> Figure:
-    """Windows guests whose licence fits them, of every Windows guest not deleted."""
-    by_vm = rules_by_vm(findings)
-    fitting = guests = 0
-    for vm in inventory.vms():
-        if vm.deleted or not vm.guest.is_windows:
-            continue
-        guests += 1
-        key = vm.key
-        fitting += licence_fits(vm, () if key is None else by_vm.get(key, ()))
-    return Figure(FigureKey.CORRECTLY_LICENSED, fitting, guests)
+@dataclass(frozen=True)
+class WindowsCoverage:
+    """Windows guests of one datacenter (or, `datacenter_id` None, one service; both None,
+    every service) by licence situation, by the headline's definitions, for the reports'
+    charts and tables.
+
+    Each guest (configured guest OS, deleted VMs aside) sits in one bucket: `licensed` its
+    licence fits it (the "correctly licensed" figure counts exactly these), else `byol` a valid
+    byol row covers one of its findings, else `unlicensed` no licence, `misfit` a Windows
+    licence the rules say does not cover it (wrong version, desktop OS), `unclear` any other
+    value.
+    """
+
+    service_name: str | None
+    datacenter_id: int | None
+    windows: int
+    licensed: int
+    byol: int
+    unlicensed: int
+    misfit: int
+    unclear: int
+
+    def counts(self) -> tuple[int, int, int, int, int, int]:
+        """Windows guests, then each bucket in the order above."""
+        return (
+            self.windows,
+            self.licensed,
+            self.byol,
+            self.unlicensed,
+            self.misfit,
+            self.unclear,
+        )
+
+
+_UNLICENSED_KINDS = frozenset({LicenceKind.NONE, LicenceKind.UNLICENSED})
+_BUCKETS = ("licensed", "byol", "unlicensed", "misfit", "unclear")
+
+
+def windows_coverage(
+    inventory: Inventory, findings: Iterable[Finding]
+) -> tuple[WindowsCoverage, ...]:
+    """Windows guests per datacenter (configured guest OS, deleted VMs aside), by licence
+    situation, in the inventory's order."""
+    listed = tuple(findings)
+    rules = rules_by_vm(listed)
+    byol = {key for f in listed if f.status is Status.BYOL and (key := f.vm_key) is not None}
+    rows = []
+    for dc in inventory.datacenters:
+        bucket: Counter[str] = Counter()
+        for vm in dc.vms:
+            if vm.deleted or not vm.guest.is_windows:
+                continue
+            key = vm.key
+            if licence_fits(vm, () if key is None else rules.get(key, ())):
+                bucket["licensed"] += 1
+            elif key in byol:
+                bucket["byol"] += 1
+            elif vm.licence.kind in _UNLICENSED_KINDS:
+                bucket["unlicensed"] += 1
+            elif vm.licence.kind in _FITTING_KINDS:
+                bucket["misfit"] += 1
+            else:
+                bucket["unclear"] += 1
+        rows.append(_coverage_row(dc.service_name, dc.datacenter_id, bucket))
+    return tuple(rows)
+
+
+def per_service(rows: Iterable[WindowsCoverage]) -> tuple[WindowsCoverage, ...]:
+    """Per-datacenter coverage summed per service, in the services' order."""
+    totals: dict[str | None, Counter[str]] = {}
+    for row in rows:
+        totals.setdefault(row.service_name, Counter()).update(
+            {bucket: getattr(row, bucket) for bucket in _BUCKETS}
+        )
+    return tuple(_coverage_row(name, None, bucket) for name, bucket in totals.items())
+
+
+def coverage_total(rows: Iterable[WindowsCoverage]) -> WindowsCoverage:
+    """Every row summed (service and datacenter None)."""
+    total: Counter[str] = Counter()
+    for row in rows:
+        total.update({bucket: getattr(row, bucket) for bucket in _BUCKETS})
+    return _coverage_row(None, None, total)
+
+
+def _coverage_row(
+    service_name: str | None, dc_id: int | None, bucket: Counter[str]
+) -> WindowsCoverage:
+    return WindowsCoverage(
+        service_name=service_name,
+        datacenter_id=dc_id,
+        windows=sum(bucket.values()),
+        licensed=bucket["licensed"],
+        byol=bucket["byol"],
+        unlicensed=bucket["unlicensed"],
+        misfit=bucket["misfit"],
+        unclear=bucket["unclear"],
+    )
+
+
+def windows_guests_correctly_licensed(
+    coverage: Iterable[WindowsCoverage],
+) -> Figure:
+    """Windows guests whose licence fits them, of every Windows guest not deleted: the
+    `licensed` bucket of `windows_coverage`, so the charts and the figure agree."""
+    rows = tuple(coverage)
+    fitting = sum(row.licensed for row in rows)
+    return Figure(FigureKey.CORRECTLY_LICENSED, fitting, sum(row.windows for row in rows))
 
 
 def wasted_licences(findings: Iterable[Finding]) -> dict[VmKey, str | None]:
@@ -173,7 +272,7 @@ def headline(inventory: Inventory, findings: Iterable[Finding]) -> tuple[Figure,
     listed = tuple(findings)
     return (
         unlicensed_server_guests(listed),
-        windows_guests_correctly_licensed(inventory, listed),
+        windows_guests_correctly_licensed(windows_coverage(inventory, listed)),
         licences_possibly_wasted(listed),
         byol_covered_guests(listed),
     )

@@ -1,6 +1,6 @@
-"""The licence position: what OVHcloud bills, counted from the inventory, beside what the
-Control Panel shows (DESIGN.md, "Licence position"; findings.json `licences` and
-`control_panel`).
+"""The licence tallies and position: what OVHcloud bills, counted once from the inventory,
+beside what the Control Panel shows (docs/DESIGN.md, "Licence position"; findings.json
+`summary.licence_usage`, `licences` and `control_panel`), and their totals.
 
 Pure functions over the inventory. Peak and licence-days come from the period's daily
 observations (`exposure`, audit/exposure/frame.py): without it they equal the snapshot's counts
@@ -10,62 +10,91 @@ observations (`exposure`, audit/exposure/frame.py): without it they equal the sn
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 
 from audit.evaluate.inventory import Inventory
 from audit.evaluate.knowledge import interpret_licence
+from audit.evaluate.records import POWERED_ON
 from audit.model.exposure import Exposure, LicenceExposure
-from audit.model.position import ControlPanelRow, LicenceRow, LicenceTotal
+from audit.model.position import (
+    NO_LICENCE,
+    ControlPanelRow,
+    LicenceRow,
+    LicenceTotal,
+    LicenceUsage,
+    UsageTotal,
+    UsageTotals,
+)
 
-__all__ = [
-    "ControlPanelRow",
-    "LicenceRow",
-    "LicenceTotal",
-    "control_panel",
-    "licence_totals",
-    "licences",
-]
+
+def licence_usage(inventory: Inventory) -> tuple[LicenceUsage, ...]:
+    """The one tally of VMs per licence value: per service, datacenter and value (None: no
+    licence), the VMs not deleted and their vCPUs, all and powered on (`poweredOn`). Ordered
+    by service, datacenter, no licence first, then values alphabetically (findings.json
+    `summary.licence_usage`; the licence position's counts at close come from it)."""
+    counts: dict[tuple[str, int, str | None], list[int]] = {}
+    for vm in inventory.vms():
+        if vm.deleted:
+            continue
+        tally = counts.setdefault((vm.service_name, vm.datacenter_id, vm.license), [0] * 4)
+        tally[0] += 1
+        tally[1] += vm.vcpu_count
+        if vm.power_state == POWERED_ON:
+            tally[2] += 1
+            tally[3] += vm.vcpu_count
+    return tuple(
+        LicenceUsage(service, dc_id, license, *tally)
+        for (service, dc_id, license), tally in sorted(counts.items(), key=_usage_order)
+    )
 
 
-def licences(inventory: Inventory, exposure: Exposure | None = None) -> tuple[LicenceRow, ...]:
-    """One row per service, datacenter and licence value, ordered by service, datacenter,
-    billable first, then value.
+def _usage_order(item: tuple[tuple[str, int, str | None], object]) -> tuple[str, int, bool, str]:
+    (service, dc_id, license), _ = item
+    return (service, dc_id, license is not None, license or "")
+
+
+def licences(
+    usage: Sequence[LicenceUsage], inventory: Inventory, exposure: Exposure | None = None
+) -> tuple[LicenceRow, ...]:
+    """The licence position: one row per service, datacenter and licence value, ordered by
+    service, datacenter, billable first, then value. VMs and vCPUs at close are the tally's
+    (`licence_usage`), vmLicensed's count beside them.
 
     With the period's `exposure`, `peak_vms` and `licence_days` are its figures (observed days
     inside the period), and a value carried during the period but no longer at the snapshot has
     a row too (0 VMs at close); a datacenter gone from the snapshot has none."""
     figures = None if exposure is None else exposure.licence_figures()
+    tallies: dict[tuple[str, int], dict[str, LicenceUsage]] = {}
+    for counted in usage:
+        if counted.license is not None:
+            where = (counted.service_name, counted.datacenter_id)
+            tallies.setdefault(where, {})[counted.license] = counted
     rows: list[LicenceRow] = []
     for dc in inventory.datacenters:
         service_name = dc.service_name
-        vms: Counter[str] = Counter()
-        vcpus: Counter[str] = Counter()
-        for vm in dc.vms:
-            if vm.deleted or vm.license is None:
-                continue
-            vms[vm.license] += 1
-            vcpus[vm.license] += vm.vcpu_count
+        here = (service_name, dc.datacenter_id)
+        carried = tallies.get(here, {})
         listed: Counter[str] | None = None
         if dc.licensed is not None:
             listed = Counter(entry.license for entry in dc.licensed if entry.license)
-        values = set(vms) | set(listed or ())
+        values = set(carried) | set(listed or ())
         if figures is not None:
-            here = (service_name, dc.datacenter_id)
             values |= {value for (*where, value) in figures if tuple(where) == here}
         for value in sorted(values, key=_licence_order):
-            period = (
-                None if figures is None else figures.get((service_name, dc.datacenter_id, value))
-            )
+            tally = carried.get(value)
+            vms, vcpus = (0, 0) if tally is None else (tally.vms, tally.vcpus)
+            period = None if figures is None else figures.get((*here, value))
             rows.append(
                 LicenceRow(
                     service_name=service_name,
                     datacenter_id=dc.datacenter_id,
                     license=value,
                     billable=interpret_licence(value).is_windows_edition,
-                    vms_at_close=vms[value],
-                    vcpus_at_close=vcpus[value],
-                    peak_vms=vms[value] if figures is None else _peak(period),
-                    licence_days=vms[value] if figures is None else _days(period),
+                    vms_at_close=vms,
+                    vcpus_at_close=vcpus,
+                    peak_vms=vms if figures is None else _peak(period),
+                    licence_days=vms if figures is None else _days(period),
                     vmlicensed_at_close=None if listed is None else listed[value],
                 )
             )
@@ -84,20 +113,37 @@ def _licence_order(value: str) -> tuple[bool, str]:
     return (not interpret_licence(value).is_windows_edition, value)
 
 
+_K = TypeVar("_K")
+_R = TypeVar("_R")
+
+
+def _sums(
+    rows: Iterable[_R], keys: Callable[[_R], Iterable[_K]], counts: Callable[[_R], Sequence[int]]
+) -> dict[_K, list[int]]:
+    """The counts of `rows` summed under each of their keys: the one way totals are made."""
+    sums: dict[_K, list[int]] = {}
+    for row in rows:
+        values = counts(row)
+        for key in keys(row):
+            total = sums.setdefault(key, [0] * len(values))
+            for index, value in enumerate(values):
+                total[index] += value
+    return sums
+
+
 def licence_totals(rows: Sequence[LicenceRow]) -> tuple[LicenceTotal, ...]:
     """Billable rows summed per service, then per licence value over every service, then
     overall (always present, zeros when nothing is billable)."""
-    sums: dict[tuple[str | None, str | None], list[int]] = {}
-    for row in rows:
-        if not row.billable:
-            continue
-        listed = row.vmlicensed_at_close or 0
-        for key in ((row.service_name, None), (None, row.license), (None, None)):
-            total = sums.setdefault(key, [0, 0, 0, 0])
-            total[0] += row.vms_at_close
-            total[1] += row.vcpus_at_close
-            total[2] += row.licence_days
-            total[3] += listed
+    sums = _sums(
+        (row for row in rows if row.billable),
+        lambda row: ((row.service_name, None), (None, row.license), (None, None)),
+        lambda row: (
+            row.vms_at_close,
+            row.vcpus_at_close,
+            row.licence_days,
+            row.vmlicensed_at_close or 0,
+        ),
+    )
     sums.setdefault((None, None), [0, 0, 0, 0])
 
     def order(key: tuple[str | None, str | None]) -> tuple[int, str]:
@@ -105,6 +151,23 @@ def licence_totals(rows: Sequence[LicenceRow]) -> tuple[LicenceTotal, ...]:
         return (0, service) if service is not None else (1 if value else 2, value or "")
 
     return tuple(LicenceTotal(key[0], key[1], *sums[key]) for key in sorted(sums, key=order))
+
+
+def usage_totals(usage: Sequence[LicenceUsage]) -> UsageTotals:
+    """The tally summed per licence value over every service (no licence, or an empty value,
+    counted as one, named NO_LICENCE), and overall."""
+    overall: tuple[str | None, ...] = ()  # the key of the sum over every value
+    sums = _sums(
+        usage,
+        lambda tally: ((tally.license or None,), overall),
+        lambda tally: (tally.vms, tally.vcpus, tally.vms_powered_on, tally.vcpus_powered_on),
+    )
+    everything = sums.pop(overall, [0, 0, 0, 0])
+    by_licence = sorted(sums.items(), key=lambda item: item[0][0] or NO_LICENCE)
+    return UsageTotals(
+        by_licence=tuple(UsageTotal(key[0], *counts) for key, counts in by_licence),
+        overall=UsageTotal(None, *everything),
+    )
 
 
 def control_panel(inventory: Inventory) -> tuple[ControlPanelRow, ...]:

@@ -16,6 +16,7 @@ from audit.model.exceptions import ExceptionRow
 from audit.model.fields import optional_int, optional_string, string
 from audit.model.history import Change, Sighting
 from audit.model.identity import VmKey, fingerprint
+from audit.model.position import LicenceUsage
 from audit.support.jsontypes import JSONObject
 
 
@@ -147,19 +148,6 @@ class Finding:
             folder=optional_string(data.get("folder")),
             cluster=optional_string(data.get("cluster")),
         )
-
-
-@dataclass(frozen=True)
-class LicenceUsage:
-    """VMs and vCPUs carrying one licence value in one datacenter (`license` None = none)."""
-
-    service_name: str
-    datacenter_id: int
-    license: str | None
-    vms: int
-    vcpus: int
-    vms_powered_on: int
-    vcpus_powered_on: int
 
 
 @dataclass(frozen=True)

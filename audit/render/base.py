@@ -8,9 +8,11 @@ identically. No format knows another, and none parses a dict.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
+from audit.evaluate.figures import ReportFigures, report_figures
 from audit.evaluate.inventory import Inventory
 from audit.model.history import HistoryView
 from audit.model.run import RunReport
@@ -30,6 +32,12 @@ class RunData:
     snapshot_sha256: str
     report: RunReport
     history: HistoryView = field(default_factory=HistoryView)
+
+    @cached_property
+    def figures(self) -> ReportFigures:
+        """The run's business figures, computed once by evaluate (audit/evaluate/figures.py)
+        from the inventory and the report; renderers and the mail only format them."""
+        return report_figures(self.inventory, self.report)
 
 
 class Renderer(Protocol):

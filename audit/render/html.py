@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,7 +34,6 @@ from audit.render.view import (
     SIGN_OFF_ROLES,
     ChangesDisplay,
     HeadlineFigure,
-    WindowsCoverage,
     arrivals,
     changes_display,
     datacenter_coverage,
@@ -45,12 +43,8 @@ from audit.render.view import (
     first_seen,
     has_history,
     headline_figures,
-    licence_position,
-    open_by_rule,
     open_delta,
-    per_service,
     total_label,
-    windows_coverage,
 )
 
 ROWS_PER_RULE = 200
@@ -321,27 +315,25 @@ def _figure_tile(figure: HeadlineFigure) -> Tile:
 
 def _tiles(run: RunData, figures: Sequence[HeadlineFigure]) -> list[Tile]:
     """Open findings, the four headline figures, what was audited, the register's state."""
-    open_by_severity = run.report.summary.open_by_severity
-    open_total = sum(open_by_severity.values())
-    high = open_by_severity.get("high", 0)
-    vms = list(run.inventory.vms())
-    deleted = sum(1 for vm in vms if vm.deleted)
-    states = Counter(state.state.value for state in run.report.exceptions)
+    counts = run.figures
+    high = counts.severities[0].open
+    vms = counts.vms
+    states = counts.exception_states
     delta = open_delta(run)
     return [
         Tile(
             "Open findings",
-            f"{open_total:,}",
-            " \u00b7 ".join(f"{open_by_severity.get(s, 0):,} {s}" for s in SEVERITIES)
+            f"{counts.open:,}",
+            " \u00b7 ".join(f"{count.open:,} {count.severity}" for count in counts.severities)
             + f". Findings no valid exception covers, of {len(run.report.findings):,} in all.",
-            "bad" if high else ("warn" if open_total else "good"),
+            "bad" if high else ("warn" if counts.open else "good"),
             None if delta is None else delta.describe(),
         ),
         *(_figure_tile(figure) for figure in figures),
         Tile(
             "VMs audited",
-            f"{len(vms) - deleted:,}",
-            f"The {len(vms):,} VMs read, less {deleted:,} deleted ones (inventoried, not "
+            f"{vms.audited:,}",
+            f"The {vms.read:,} VMs read, less {vms.deleted:,} deleted ones (inventoried, not "
             "evaluated).",
             "neutral",
         ),
@@ -365,14 +357,11 @@ _WINDOWS_PARTS = (
 )
 
 
-def _charts(
-    run: RunData, catalogue: RuleCatalogue, windows: Sequence[WindowsCoverage]
-) -> list[Chart]:
+def _charts(run: RunData, catalogue: RuleCatalogue) -> list[Chart]:
     """Findings by severity and by rule (open vs excepted), Windows guests per service."""
-    summary = run.report.summary
-    by_severity, open_by_severity = summary.by_severity, summary.open_by_severity
-    by_rule = summary.by_rule
-    open_counts = open_by_rule(run.report.findings)
+    figures = run.figures
+    by_rule = run.report.summary.by_rule
+    open_counts = figures.open_by_rule
     excepted = ("excepted", "Excepted (waived or BYOL)")
     return [
         bar_chart(
@@ -381,17 +370,13 @@ def _charts(
             "Open findings and findings covered by a valid exception, per severity.",
             [
                 (
-                    severity,
+                    count.severity,
                     [
-                        (severity, "Open", open_by_severity.get(severity, 0)),
-                        (
-                            "excepted",
-                            excepted[1],
-                            by_severity.get(severity, 0) - open_by_severity.get(severity, 0),
-                        ),
+                        (count.severity, "Open", count.open),
+                        ("excepted", excepted[1], count.excepted),
                     ],
                 )
-                for severity in SEVERITIES
+                for count in figures.severities
             ],
             [(s, f"Open, {s}") for s in SEVERITIES] + [excepted],
         ),
@@ -424,8 +409,11 @@ def _charts(
             "Windows guests (configured guest OS, deleted VMs excluded) by licence situation, "
             "as the headline figures define them.",
             [
-                (w.service_name, [(tone, name, getattr(w, tone)) for tone, name in _WINDOWS_PARTS])
-                for w in windows
+                (
+                    w.service_name or "",
+                    [(tone, name, getattr(w, tone)) for tone, name in _WINDOWS_PARTS],
+                )
+                for w in figures.windows_by_service
             ],
             _WINDOWS_PARTS,
         ),
@@ -478,7 +466,6 @@ def build_context(run: RunData, rows_per_rule: int = ROWS_PER_RULE) -> dict[str,
     meta = run.report.run
     coverage = meta.coverage
     catalogue = rule_catalogue()
-    windows = per_service(windows_coverage(run))
     figures = headline_figures(run)
     by_rule = run.report.summary.by_rule
     groups = rule_groups(run, catalogue, rows_per_rule)
@@ -504,12 +491,12 @@ def build_context(run: RunData, rows_per_rule: int = ROWS_PER_RULE) -> dict[str,
         "tiles": _tiles(run, figures),
         "summary_lines": executive_summary(run, history),
         "figures": figures,
-        "position": licence_position(run),
+        "position": run.figures.position,
         "total_label": total_label,
         "sign_off_roles": SIGN_OFF_ROLES,
         "findings_reviewed": findings_reviewed(run),
-        "open_total": sum(run.report.summary.open_by_severity.values()),
-        "charts": _charts(run, catalogue, windows),
+        "open_total": run.figures.open,
+        "charts": _charts(run, catalogue),
         "groups": groups,
         "rows_per_rule": rows_per_rule,
         "finding_total": len(findings),

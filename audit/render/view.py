@@ -12,18 +12,17 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from audit.evaluate import headline, position
-from audit.evaluate.knowledge import GuestKind, LicenceKind
+from audit.evaluate.figures import NO_THRESHOLD
+from audit.evaluate.knowledge import GuestKind
 from audit.model.exceptions import REGISTER_COLUMNS
-from audit.model.findings import SEVERITIES, Finding, Severity, Status
+from audit.model.findings import SEVERITIES, Finding
 from audit.model.history import (
     Change,
     GoneFinding,
     HistoryResult,
     LicenceEvent,
 )
-from audit.model.position import ControlPanelRow, LicenceRow, LicenceTotal
-from audit.model.prices import Cost
+from audit.model.position import LicenceTotal
 from audit.model.snapshot import Failure, credential_warnings
 from audit.render.base import RunData
 from audit.support.timestamps import parse_utc, utc_day
@@ -73,11 +72,6 @@ def has_history(findings: Sequence[Finding]) -> bool:
     return any(f.first_seen is not None or f.change is not None for f in findings)
 
 
-def open_by_rule(findings: Sequence[Finding]) -> Counter[str]:
-    """Open findings per rule id (findings.json's summary counts every status)."""
-    return Counter(f.rule_id for f in findings if f.status is Status.OPEN)
-
-
 def count_sorted(counts: Mapping[str, int], order: tuple[str, ...] = ()) -> list[tuple[str, int]]:
     """Counts in a stable order: the known order first, then the rest by name."""
     known = [(key, counts[key]) for key in order if key in counts]
@@ -111,9 +105,8 @@ class InventoryRow:
 
 def iter_inventory(run: RunData) -> Iterator[InventoryRow]:
     """Every VM of the snapshot, deleted ones included (they are inventoried, not evaluated)."""
-    by_vm = headline.rules_by_vm(run.report.findings)
+    figures = run.figures
     for vm in run.inventory.vms():
-        key = vm.key
         yield InventoryRow(
             service_name=vm.service_name,
             datacenter_id=vm.datacenter_id,
@@ -132,83 +125,8 @@ def iter_inventory(run: RunData) -> Iterator[InventoryRow]:
             cluster=vm.cluster,
             host=vm.host,
             folder=vm.folder,
-            rule_ids=", ".join(() if key is None else by_vm.get(key, ())),
+            rule_ids=", ".join(figures.rules_of(vm.key)),
         )
-
-
-@dataclass(frozen=True)
-class WindowsCoverage:
-    """Windows guests of one service (or datacenter) by licence situation, for the charts.
-
-    Each guest sits in one bucket, by the headline's definitions (audit/evaluate/headline.py):
-    `licensed` its licence fits it (the "correctly licensed" figure), else `byol` a valid byol
-    row covers one of its findings, else `unlicensed` no licence, `misfit` a Windows licence the
-    rules say does not cover it (wrong version, desktop OS), `unclear` any other value.
-    """
-
-    service_name: str
-    datacenter_id: int | None
-    windows: int
-    licensed: int
-    byol: int
-    unlicensed: int
-    misfit: int
-    unclear: int
-
-
-_UNLICENSED_KINDS = frozenset({LicenceKind.NONE, LicenceKind.UNLICENSED})
-_BILLED_KINDS = frozenset({LicenceKind.EDITION, LicenceKind.LEGACY, LicenceKind.OVH_MANAGED})
-_BUCKETS = ("licensed", "byol", "unlicensed", "misfit", "unclear")
-
-
-def windows_coverage(run: RunData) -> list[WindowsCoverage]:
-    """Windows guests per datacenter (configured guest OS, deleted VMs excluded), by licence."""
-    findings = run.report.findings
-    rules = headline.rules_by_vm(findings)
-    byol_vms = {key for f in findings if f.status is Status.BYOL and (key := f.vm_key) is not None}
-    rows = []
-    for dc in run.inventory.datacenters:
-        bucket: Counter[str] = Counter()
-        for vm in dc.vms:
-            if vm.deleted or not vm.guest.is_windows:
-                continue
-            key = vm.key
-            vm_rules = () if key is None else rules.get(key, ())
-            if headline.licence_fits(vm, vm_rules):
-                bucket["licensed"] += 1
-            elif key in byol_vms:
-                bucket["byol"] += 1
-            elif vm.licence.kind in _UNLICENSED_KINDS:
-                bucket["unlicensed"] += 1
-            elif vm.licence.kind in _BILLED_KINDS:
-                bucket["misfit"] += 1
-            else:
-                bucket["unclear"] += 1
-        rows.append(_windows_row(dc.service_name, dc.datacenter_id, bucket))
-    return rows
-
-
-def per_service(rows: list[WindowsCoverage]) -> list[WindowsCoverage]:
-    """The per-datacenter counts summed per service, in the services' order."""
-    totals: dict[str, Counter[str]] = {}
-    for row in rows:
-        totals.setdefault(row.service_name, Counter()).update(
-            {bucket: getattr(row, bucket) for bucket in _BUCKETS}
-        )
-    return [_windows_row(name, None, bucket) for name, bucket in totals.items()]
-
-
-def _windows_row(service_name: str, dc_id: int | None, bucket: Counter[str]) -> WindowsCoverage:
-    return WindowsCoverage(
-        service_name=service_name,
-        datacenter_id=dc_id,
-        windows=sum(bucket.values()),
-        licensed=bucket["licensed"],
-        byol=bucket["byol"],
-        unlicensed=bucket["unlicensed"],
-        misfit=bucket["misfit"],
-        unclear=bucket["unclear"],
-    )
 
 
 @dataclass(frozen=True)
@@ -417,11 +335,8 @@ class HeadlineFigure:
 
 
 def headline_figures(run: RunData) -> list[HeadlineFigure]:
-    """The four headline figures of findings.json `summary.headline` (computed from the
-    snapshot and findings when an older findings.json lacks them)."""
-    kept = run.report.summary.headline or headline.counts(
-        headline.headline(run.inventory, run.report.findings)
-    )
+    """The four headline figures (findings.json `summary.headline`), each with its change
+    since the previous run when that run kept it."""
     previous = run.history.previous
     before = previous.headline if previous is not None else {}
     return [
@@ -434,7 +349,7 @@ def headline_figures(run: RunData) -> list[HeadlineFigure]:
             change=figure.value - before[figure.key.value] if figure.key.value in before else None,
             previous_period=None if previous is None else previous.period,
         )
-        for figure in headline.from_counts(kept)
+        for figure in run.figures.headline
     ]
 
 
@@ -450,28 +365,24 @@ class SummaryLine:
 
 def verdict(run: RunData) -> SummaryLine:
     """The run against `--fail-on`, in words (the job's exit code, said for a reader)."""
-    meta = run.report.run
-    if not meta.coverage.complete:
+    judged = run.figures.verdict
+    if not judged.complete:
         return SummaryLine(
             "Verdict",
             "INCOMPLETE: some objects could not be read, so this audit may miss findings "
             "(exit code 3).",
             "bad",
         )
-    fail_on = meta.fail_on
+    fail_on = judged.fail_on
     if fail_on is None:
         return SummaryLine("Verdict", "Not recorded: this run predates the recorded threshold.")
-    if fail_on == "never":
+    if fail_on == NO_THRESHOLD:
         return SummaryLine("Verdict", "No threshold: the run was made with --fail-on never.")
-    threshold = Severity(fail_on)
-    failing = sum(
-        1 for f in run.report.findings if f.status is Status.OPEN and f.severity.at_least(threshold)
-    )
     scope = fail_on if fail_on == SEVERITIES[0] else f"{fail_on} or worse"
-    if failing:
+    if judged.failing:
         return SummaryLine(
             "Verdict",
-            f"FAIL: {failing:,} open finding(s) of severity {scope} (--fail-on {fail_on}).",
+            f"FAIL: {judged.failing:,} open finding(s) of severity {scope} (--fail-on {fail_on}).",
             "bad",
         )
     return SummaryLine(
@@ -599,37 +510,6 @@ def executive_summary(run: RunData, history: ChangesDisplay) -> list[SummaryLine
     if pace is not None:
         lines.append(pace)
     return lines
-
-
-@dataclass(frozen=True)
-class LicencePosition:
-    """The licence position both reports show (findings.json `licences`, `control_panel`)."""
-
-    rows: tuple[LicenceRow, ...]
-    totals: tuple[LicenceTotal, ...]
-    control_panel: tuple[ControlPanelRow, ...]
-    costs: tuple[Cost, ...]
-
-    @property
-    def billable(self) -> tuple[LicenceRow, ...]:
-        return tuple(row for row in self.rows if row.billable)
-
-    @property
-    def other(self) -> tuple[LicenceRow, ...]:
-        """Licence values OVHcloud does not bill (managed, special values, unrecognised)."""
-        return tuple(row for row in self.rows if not row.billable)
-
-    @property
-    def overall(self) -> LicenceTotal:
-        return self.totals[-1]
-
-
-def licence_position(run: RunData) -> LicencePosition:
-    """From findings.json; recomputed from the snapshot for an older file without it."""
-    report = run.report
-    rows = report.licences or position.licences(run.inventory)
-    panel = report.control_panel or position.control_panel(run.inventory)
-    return LicencePosition(rows, position.licence_totals(rows), panel, report.costs)
 
 
 def total_label(total: LicenceTotal) -> tuple[str, str]:

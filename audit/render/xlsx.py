@@ -35,8 +35,9 @@ from openpyxl.worksheet.pagebreak import Break
 from openpyxl.writer.excel import ExcelWriter
 
 from audit.model.exceptions import ExceptionRow
-from audit.model.findings import SEVERITIES, STATUSES, LicenceUsage
+from audit.model.findings import SEVERITIES, STATUSES
 from audit.model.history import REVIEW_STATUSES
+from audit.model.position import NO_LICENCE, LicencePosition, LicenceUsage, UsageTotal
 from audit.render.base import RunData
 from audit.render.catalogue import RuleCatalogue, rule_catalogue
 from audit.render.exposure import exposure_display
@@ -45,8 +46,6 @@ from audit.render.view import (
     SEVERITY_COLOURS,
     SIGN_OFF_ROLES,
     ChangesDisplay,
-    LicencePosition,
-    WindowsCoverage,
     arrivals,
     changes_display,
     count_sorted,
@@ -58,12 +57,8 @@ from audit.render.view import (
     has_history,
     headline_figures,
     iter_inventory,
-    licence_position,
-    open_by_rule,
     open_delta,
-    per_service,
     total_label,
-    windows_coverage,
 )
 
 _EXCEL_MAX_TEXT = 32767
@@ -121,13 +116,12 @@ class XlsxReport:
         workbook = Workbook(write_only=True)
         _set_properties(workbook, run)
         catalogue = rule_catalogue()
-        windows = windows_coverage(run)
         history = changes_display(run)
-        _summary_sheet(workbook, run, catalogue, windows, history)
+        _summary_sheet(workbook, run, catalogue, history)
         _findings_sheet(workbook, run, catalogue)
-        _position_sheet(workbook, licence_position(run))
+        _position_sheet(workbook, run.figures.position)
         _inventory_sheet(workbook, run)
-        _licence_sheet(workbook, run, windows)
+        _licence_sheet(workbook, run)
         _exposure_sheet(workbook, run)
         _exceptions_sheet(workbook, run)
         _coverage_sheet(workbook, run)
@@ -412,7 +406,6 @@ def _summary_sheet(
     workbook: Workbook,
     run: RunData,
     catalogue: RuleCatalogue,
-    windows: list[WindowsCoverage],
     history: ChangesDisplay,
 ) -> None:
     """The run's identity (period, time, endpoint, digest), its coverage and the counts."""
@@ -474,20 +467,21 @@ def _summary_sheet(
     ):
         sheet.pair(label, getattr(coverage, key))
 
-    by_severity, open_by_severity = summary.by_severity, summary.open_by_severity
+    counts = run.figures
     sheet.section("Findings by severity")
     delta = open_delta(run)
     extra = [] if delta is None else [f"Open in {delta.period}", "Change in open"]
     sheet.header(["Severity", "Findings", "Open", *extra])
-    for severity in SEVERITIES:
-        values = [severity, by_severity.get(severity, 0), open_by_severity.get(severity, 0)]
+    for severity_count in counts.severities:
+        severity = severity_count.severity
+        values = [severity, severity_count.findings, severity_count.open]
         if delta is not None:
             values += [delta.previous[severity], delta.change[severity]]
         cells = [sheet.value(v) for v in values]
         if delta is not None:
             cells[-1] = _signed(sheet, delta.change[severity])
         sheet.append_cells(cells)
-    total = ["total", sum(by_severity.values()), sum(open_by_severity.values())]
+    total = ["total", counts.findings, counts.open]
     if delta is not None:
         total += [delta.previous_total, delta.change_total]
     cells = [sheet.cell(v, font=_LABEL_FONT) for v in total]
@@ -515,8 +509,8 @@ def _summary_sheet(
 
     sheet.section("Windows guests by service")
     sheet.header(["Service", *_WINDOWS_HEADERS])
-    for usage in per_service(windows):
-        sheet.append([usage.service_name, *_windows_counts(usage)])
+    for usage in counts.windows_by_service:
+        sheet.append([usage.service_name, *usage.counts()])
     _history_sections(sheet, history)
     _sign_off(sheet, run)
 
@@ -529,17 +523,6 @@ _WINDOWS_HEADERS = (
     "Licence does not fit",
     "Unclear",
 )
-
-
-def _windows_counts(usage: WindowsCoverage) -> list[int]:
-    return [
-        usage.windows,
-        usage.licensed,
-        usage.byol,
-        usage.unlicensed,
-        usage.misfit,
-        usage.unclear,
-    ]
 
 
 def _sign_off(sheet: _Sheet, run: RunData) -> None:
@@ -891,7 +874,6 @@ def _position_sheet(workbook: Workbook, position: LicencePosition) -> None:
             )
 
 
-_NO_LICENCE = "(none)"
 _USAGE_COLUMNS: tuple[Column, ...] = (
     Column("Service", 28),
     Column("Datacenter", 12),
@@ -905,47 +887,45 @@ _USAGE_COLUMNS: tuple[Column, ...] = (
 )
 
 
-def _licence_sheet(workbook: Workbook, run: RunData, windows: list[WindowsCoverage]) -> None:
+def _licence_sheet(workbook: Workbook, run: RunData) -> None:
     """VMs and vCPUs per licence value (a filterable table with its total), then per licence
     over every service, then Windows guests by licence situation, each with totals."""
+    figures = run.figures
     table = _Table(workbook, "Licence usage", _USAGE_COLUMNS)
-    rows = run.report.summary.licence_usage
-    grand: list[int] = [0, 0, 0, 0]
-    totals: dict[str, list[int]] = {}
-    for row in rows:
-        counts: Sequence[int] = _usage_counts(row)
-        table.row(
-            _usage_row(row.service_name, row.datacenter_id, row.license or _NO_LICENCE, *counts)
-        )
-        total = totals.setdefault(row.license or _NO_LICENCE, [0, 0, 0, 0])
-        for index, count in enumerate(counts):
-            total[index] += count
-            grand[index] += count
+    for row in figures.usage:
+        table.row(_usage_row(row.service_name, row.datacenter_id, row.license, row))
     table.finish()
-    _total_row(table, _usage_row("Total", None, "all licences", *grand))
+    totals = figures.usage_totals
+    grand = _usage_row("Total", None, "all licences", totals.overall)
+    _total_row(table, grand)
     table.section("By licence, all services")
     table.header([c.header for c in _USAGE_COLUMNS])
-    for licence, counts in sorted(totals.items()):
-        table.append(_usage_row("all services", None, licence, *counts))
-    _total_row(table, _usage_row("Total", None, "all licences", *grand))
+    for total in totals.by_licence:
+        table.append(_usage_row("all services", None, total.license, total))
+    _total_row(table, grand)
     table.section("Windows guests by licence situation (deleted VMs excluded)")
     table.header(["Service", "Datacenter", *_WINDOWS_HEADERS])
-    sums = [0] * len(_WINDOWS_HEADERS)
-    for usage in windows:
-        counts = _windows_counts(usage)
-        table.append([usage.service_name, usage.datacenter_id, *counts])
-        sums = [a + b for a, b in zip(sums, counts, strict=True)]
-    _total_row(table, ["Total", None, *sums])
-
-
-def _usage_counts(usage: LicenceUsage) -> tuple[int, int, int, int]:
-    return (usage.vms, usage.vms_powered_on, usage.vcpus, usage.vcpus_powered_on)
+    for usage in figures.windows:
+        table.append([usage.service_name, usage.datacenter_id, *usage.counts()])
+    _total_row(table, ["Total", None, *figures.windows_total.counts()])
 
 
 def _usage_row(
-    service: Any, dc: Any, licence: str, vms: int, vms_on: int, vcpus: int, vcpus_on: int
+    service: Any, dc: Any, licence: str | None, counts: LicenceUsage | UsageTotal
 ) -> list[Any]:
-    return [service, dc, licence, vms, vms_on, vms - vms_on, vcpus, vcpus_on, vcpus - vcpus_on]
+    """Service, datacenter, licence (no licence named NO_LICENCE), VMs on and off, vCPUs on
+    and off."""
+    return [
+        service,
+        dc,
+        licence or NO_LICENCE,
+        counts.vms,
+        counts.vms_powered_on,
+        counts.vms_powered_off,
+        counts.vcpus,
+        counts.vcpus_powered_on,
+        counts.vcpus_powered_off,
+    ]
 
 
 def _total_row(sheet: _Sheet, values: Sequence[Any]) -> None:
@@ -1053,7 +1033,7 @@ _RULE_COLUMNS: tuple[Column, ...] = (
 
 def _rules_sheet(workbook: Workbook, run: RunData, catalogue: RuleCatalogue) -> None:
     by_rule = run.report.summary.by_rule
-    open_counts = open_by_rule(run.report.findings)
+    open_counts = run.figures.open_by_rule
     table = _Table(workbook, "Rules", _RULE_COLUMNS)
     for rule in catalogue:
         table.row(
