@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from audit.evaluate.inventory import inventory_of
 from audit.evaluate.position import licences as position_licences
 from audit.exposure.frame import observation_frame
 from audit.history.store import HISTORY_FILE, HistoryStore
@@ -58,7 +59,9 @@ def licences(run_dir: str | Path) -> pd.DataFrame:
     run_dir = Path(run_dir)
     snapshot, _ = read_snapshot(run_dir / SNAPSHOT_FILE)
     report = RunReport.read(run_dir / FINDINGS_FILE)
-    return pd.DataFrame([row.to_json() for row in position_licences(snapshot, report.exposure)])
+    usage = report.summary.licence_usage
+    rows = position_licences(usage, inventory_of(snapshot), report.exposure)
+    return pd.DataFrame([row.to_json() for row in rows])
 
 
 def exposure(run_dir: str | Path) -> pd.DataFrame:

@@ -12,7 +12,7 @@ import json
 import shutil
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,8 @@ from audit.collect.options import collect_options_from, factory_from
 from audit.config.settings import Config, RemediationConfig
 from audit.evaluate import headline
 from audit.evaluate.engine import Evaluation, evaluate
+from audit.evaluate.figures import Verdict
+from audit.evaluate.inventory import Inventory, inventory_of
 from audit.evaluate.placement import with_placement
 from audit.evaluate.position import control_panel, licences
 from audit.evaluate.prices import declarations_cost, unlicensed_exposure, wasted_cost
@@ -35,7 +37,8 @@ from audit.history.store import DEFAULT_WAIT_S, HISTORY_FILE, HistoryStore
 from audit.model import period as periods
 from audit.model.exceptions import ExceptionRow
 from audit.model.exposure import Exposure
-from audit.model.findings import Finding, Severity, Status
+from audit.model.findings import Finding
+from audit.model.period import Period
 from audit.model.prices import Cost, Prices
 from audit.model.run import PlanSummary, RegisterFile, RunInfo, RunReport
 from audit.model.snapshot import Snapshot, encode_snapshot, read_snapshot, read_snapshot_bytes
@@ -67,9 +70,9 @@ def renderers() -> Sequence[Renderer]:
     return (FindingsCsv(), XlsxReport(), HtmlReport())
 
 
-def parse_period(text: str | None) -> str:
-    """`--period` (YYYY-MM, current or previous; default current) as YYYY-MM, today in UTC."""
-    return periods.parse_period(text, datetime.now(UTC).date()).label
+def parse_period(text: str | None) -> Period:
+    """`--period` (YYYY-MM, current or previous; default current), today in UTC."""
+    return periods.parse_period(text, datetime.now(UTC).date())
 
 
 @dataclass(frozen=True)
@@ -102,19 +105,19 @@ class SnapshotSource:
         )
 
 
-def refuse_nothing_read(snapshot: Snapshot, period: str) -> None:
+def refuse_nothing_read(snapshot: Snapshot, label: str) -> None:
     """An incomplete collection that did not even list the services has nothing to say."""
     coverage = snapshot.coverage
     if coverage.complete or coverage.services_listed > 0:
         return
     first = coverage.failures[0]
     raise IncompleteRunError(
-        f"{period}: nothing was read from {snapshot.meta.endpoint or 'the API'} "
+        f"{label}: nothing was read from {snapshot.meta.endpoint or 'the API'} "
         f"(GET {first.path}: {first.error}); nothing written"
     )
 
 
-def refuse_replacing_complete(snapshot: Snapshot, period: str, run_dir: Path) -> None:
+def refuse_replacing_complete(snapshot: Snapshot, period: Period, run_dir: Path) -> None:
     """An incomplete collection never silently replaces a complete run of its period."""
     coverage = snapshot.coverage
     if coverage.complete:
@@ -140,7 +143,7 @@ def stored_complete_run(run_dir: Path) -> str | None:
 @dataclass(frozen=True)
 class JobSpec:
     out_dir: Path
-    period: str
+    period: Period
     source: SnapshotSource
     exceptions: tuple[ExceptionRow, ...] = ()
     fail_on: str = "high"
@@ -162,11 +165,7 @@ class JobResult:
     exit_code: ExitCode
     plan: Plan
     plan_sha256: str
-
-
-def evaluation_day(snapshot: Snapshot) -> date:
-    """Exceptions expire relative to when the snapshot was taken, so a rebuild is identical."""
-    return datetime.fromisoformat(snapshot.meta.taken_at.replace("Z", "+00:00")).date()
+    verdict: Verdict
 
 
 @dataclass(frozen=True)
@@ -215,8 +214,8 @@ def _costs(
 
 
 def run_report(
-    period: str,
-    snapshot: Snapshot,
+    period: Period,
+    inventory: Inventory,
     snapshot_sha256: str,
     evaluation: Evaluation,
     context: RunContext | None = None,
@@ -226,17 +225,17 @@ def run_report(
     the findings with their VM's folder and cluster, the headline figures, the licence
     position and, with [prices], the monthly amounts."""
     context = context or RunContext()
-    findings = with_placement(evaluation.findings, snapshot)
-    rows = licences(snapshot, exposure)
-    figures = headline.headline(snapshot, findings)
+    findings = with_placement(evaluation.findings, inventory)
+    rows = licences(evaluation.summary.licence_usage, inventory, exposure)
+    figures = headline.headline(inventory, findings)
     return RunReport(
         run=RunInfo(
             period=period,
-            taken_at=snapshot.meta.taken_at,
-            endpoint=snapshot.meta.endpoint,
+            taken_at=inventory.meta.taken_at,
+            endpoint=inventory.meta.endpoint,
             tool_version=__version__,
             snapshot_sha256=snapshot_sha256,
-            coverage=snapshot.coverage,
+            coverage=inventory.coverage,
             fail_on=context.fail_on,
             exceptions_register=context.register,
             remediation_plan=None if context.plan is None else plan_summary(context.plan),
@@ -245,7 +244,7 @@ def run_report(
         exceptions=evaluation.exception_states,
         findings=findings,
         licences=rows,
-        control_panel=control_panel(snapshot),
+        control_panel=control_panel(inventory),
         costs=_costs(findings, rows, context.prices, context.plan),
         exposure=exposure,
         shortfalls=() if exposure is None else exposure.shortfalls(),
@@ -255,19 +254,6 @@ def run_report(
 def register_file(path: Path) -> RegisterFile:
     """The exceptions register as the run records it: file name (no folder) and sha256."""
     return RegisterFile(path.name, sha256_file(path))
-
-
-def exit_code_for(snapshot: Snapshot, evaluation: Evaluation, fail_on: str) -> ExitCode:
-    if not snapshot.coverage.complete:
-        return ExitCode.INCOMPLETE
-    if fail_on == "never":
-        return ExitCode.OK
-    threshold = Severity(fail_on).rank
-    failing = any(
-        finding.status is Status.OPEN and finding.severity.rank >= threshold
-        for finding in evaluation.findings
-    )
-    return ExitCode.FINDINGS if failing else ExitCode.OK
 
 
 def write_json(path: Path, document: Any) -> None:
@@ -285,7 +271,7 @@ _MANIFEST_KEYS = ("period", "tool_version", "snapshot_sha256", "files")
 
 def write_manifest(
     run_dir: Path,
-    period: str,
+    period: Period,
     snapshot_sha256: str,
     unlisted: Collection[str] = (),
     stamps: Mapping[str, Any] | None = None,
@@ -303,7 +289,7 @@ def write_manifest(
     write_json(
         run_dir / MANIFEST_FILE,
         {
-            "period": period,
+            "period": period.label,
             "tool_version": __version__,
             "snapshot_sha256": snapshot_sha256,
             **{key: value for key, value in (stamps or {}).items() if key not in _MANIFEST_KEYS},
@@ -321,10 +307,13 @@ def manifest_stamps(run_dir: Path) -> dict[str, Any]:
 
 def run_job(spec: JobSpec) -> JobResult:
     snapshot, snapshot_bytes = spec.source.load()
-    run_dir = spec.out_dir / spec.period
-    refuse_nothing_read(snapshot, spec.period)
+    period = spec.period
+    run_dir = spec.out_dir / period.label
+    refuse_nothing_read(snapshot, period.label)
     snapshot_sha256 = hashlib.sha256(snapshot_bytes).hexdigest()
-    day = evaluation_day(snapshot)
+    inventory = inventory_of(snapshot)
+    # Exceptions expire relative to the snapshot's UTC day, so a rebuild is identical.
+    day = inventory.day
     # The history's write lock is held from reading the past to recording this run, and the
     # record commits only after the run folder is renamed into place (see audit/history/).
     with (
@@ -332,19 +321,18 @@ def run_job(spec: JobSpec) -> JobResult:
         history.write(),
     ):
         if not spec.replace_incomplete:
-            refuse_replacing_complete(snapshot, spec.period, run_dir)
+            refuse_replacing_complete(snapshot, period, run_dir)
         # The run's snapshot is the observation of its own day; the period's observations
         # (that one included when its day is inside the period) give the rules their days.
         recorded_at = datetime.now(UTC).isoformat(timespec="seconds")
-        source = f"run {spec.period}"
+        source = f"run {period}"
         history.record_observation(
-            observation_of(snapshot, snapshot_sha256, day, source, recorded_at)
+            observation_of(inventory, snapshot_sha256, day, source, recorded_at)
         )
-        period = periods.Period(int(spec.period[:4]), int(spec.period[5:7]))
         observed = history.observations(period.start.isoformat(), period.end.isoformat())
-        vms = vm_states(snapshot)
+        vms = vm_states(inventory)
         exposure = period_exposure(observed, period, day, vms)
-        evaluation = evaluate(snapshot, spec.exceptions, day, exposure)
+        evaluation = evaluate(inventory, spec.exceptions, day, exposure)
         with staged_directory(run_dir) as stage:
             (stage / SNAPSHOT_FILE).write_bytes(snapshot_bytes)
             plan = build_plan(
@@ -353,18 +341,17 @@ def run_job(spec: JobSpec) -> JobResult:
                 spec.remediation,
                 spec.allow_bypass,
                 powered_on=powered_on_vms(vms),
-                seen=seen_licences(vms, snapshot, exposure),
+                seen=seen_licences(vms, inventory, exposure),
             )
             plan_sha256 = write_remediation(stage / REMEDIATION_DIR, plan)
             context = RunContext(spec.fail_on, spec.register, plan, spec.prices)
-            report = run_report(
-                spec.period, snapshot, snapshot_sha256, evaluation, context, exposure
-            )
-            entry = prepare_history(history, snapshot, report)
+            report = run_report(period, inventory, snapshot_sha256, evaluation, context, exposure)
+            entry = prepare_history(history, inventory, report)
             report = entry.report
             atomic_write_text(stage / FINDINGS_FILE, report.dumps())
-            render_all(RunData(snapshot, snapshot_sha256, report, entry.view), stage)
-            write_manifest(stage, spec.period, snapshot_sha256)
+            run = RunData(inventory, snapshot_sha256, report, entry.view)
+            render_all(run, stage)
+            write_manifest(stage, period, snapshot_sha256)
             history.record_run(entry.record)
     return JobResult(
         run_dir=run_dir,
@@ -372,9 +359,10 @@ def run_job(spec: JobSpec) -> JobResult:
         snapshot_sha256=snapshot_sha256,
         evaluation=evaluation,
         report=report,
-        exit_code=exit_code_for(snapshot, evaluation, spec.fail_on),
+        exit_code=run.figures.verdict.exit_code,
         plan=plan,
         plan_sha256=plan_sha256,
+        verdict=run.figures.verdict,
     )
 
 
@@ -385,7 +373,7 @@ def load_run(run_dir: Path) -> RunData:
     report = RunReport.read(path)
     if report.run.snapshot_sha256 != digest:
         raise InputError(f"{path}: run.snapshot_sha256 does not match {SNAPSHOT_FILE}")
-    return RunData(snapshot, digest, report)
+    return RunData(inventory_of(snapshot), digest, report)
 
 
 def load_run_with_history(run_dir: Path) -> RunData:

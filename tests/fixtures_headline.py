@@ -8,6 +8,7 @@ from typing import Any
 
 from audit.evaluate.engine import evaluate
 from audit.evaluate.exceptions import parse_exceptions
+from audit.evaluate.inventory import inventory_of
 from audit.model.findings import Finding
 from audit.model.snapshot import DatacenterSnapshot, RunMeta, ServiceSnapshot, Snapshot
 
@@ -52,4 +53,4 @@ def evaluated() -> tuple[Snapshot, tuple[Finding, ...]]:
         services=(ServiceSnapshot(S, {"serviceName": S}, (dc,)),),
     )
     rows = parse_exceptions(REGISTER.encode(), "exceptions.csv")
-    return snapshot, evaluate(snapshot, rows, datetime.date(2026, 11, 30)).findings
+    return snapshot, evaluate(inventory_of(snapshot), rows, datetime.date(2026, 11, 30)).findings

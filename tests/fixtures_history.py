@@ -8,6 +8,7 @@ from typing import Any
 from openpyxl import load_workbook
 
 from audit.job import JobResult, JobSpec, SnapshotSource, run_job
+from audit.model.period import Period
 from audit.model.snapshot import (
     Coverage,
     DatacenterSnapshot,
@@ -104,7 +105,7 @@ def run_month(
     write_snapshot(snapshot(fleet, f"{period}-01T03:00:00Z", failures), path)
     spec = JobSpec(
         out_dir=out,
-        period=period,
+        period=Period.from_label(period),
         source=SnapshotSource(from_file=path),
         fail_on=fail_on,
         history_wait_s=wait_s,

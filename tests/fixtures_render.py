@@ -14,9 +14,11 @@ from typing import Any
 
 from audit.evaluate.engine import evaluate
 from audit.evaluate.exceptions import parse_exceptions
+from audit.evaluate.inventory import inventory_of
 from audit.job import run_report
 from audit.model.findings import Finding
 from audit.model.history import CarriedReview, HistoryView, PreviousCounts, TrendPoint
+from audit.model.period import Period
 from audit.model.run import RunReport
 from audit.model.snapshot import (
     Coverage,
@@ -217,9 +219,10 @@ def make_run(bulk: int = 0) -> RunData:
     snapshot = make_snapshot(bulk)
     sha256 = hashlib.sha256(encode_snapshot(snapshot)).hexdigest()
     rows = parse_exceptions(REGISTER, "exceptions.csv")
-    evaluation = evaluate(snapshot, rows, date(2025, 11, 1))
-    report = run_report(PERIOD, snapshot, sha256, evaluation)
-    return RunData(snapshot=snapshot, snapshot_sha256=sha256, report=report)
+    inventory = inventory_of(snapshot)
+    evaluation = evaluate(inventory, rows, date(2025, 11, 1))
+    report = run_report(Period.from_label(PERIOD), inventory, sha256, evaluation)
+    return RunData(inventory=inventory, snapshot_sha256=sha256, report=report)
 
 
 def with_history(run: RunData) -> RunData:
@@ -318,7 +321,7 @@ def with_history(run: RunData) -> RunData:
         },
     )
     return RunData(
-        snapshot=run.snapshot,
+        inventory=run.inventory,
         snapshot_sha256=run.snapshot_sha256,
         report=RunReport.from_json(document),
         history=history,
@@ -331,6 +334,7 @@ def make_empty_run() -> RunData:
         meta=RunMeta(taken_at=TAKEN_AT, endpoint="ovh-eu", tool_version="0.1.0"), services=()
     )
     sha256 = hashlib.sha256(encode_snapshot(snapshot)).hexdigest()
-    evaluation = evaluate(snapshot, (), date(2025, 11, 1))
-    report = run_report(PERIOD, snapshot, sha256, evaluation)
-    return RunData(snapshot=snapshot, snapshot_sha256=sha256, report=report)
+    inventory = inventory_of(snapshot)
+    evaluation = evaluate(inventory, (), date(2025, 11, 1))
+    report = run_report(Period.from_label(PERIOD), inventory, sha256, evaluation)
+    return RunData(inventory=inventory, snapshot_sha256=sha256, report=report)

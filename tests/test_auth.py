@@ -26,6 +26,7 @@ from audit.simulator.api import (
 from audit.simulator.generate import generate_fleet
 from audit.simulator.server import Simulator
 from audit.support.errors import CredentialError
+from audit.support.timestamps import parse_timestamp
 
 GET_ONLY = ["GET /dedicatedCloud", "GET /dedicatedCloud/*"]
 
@@ -132,7 +133,7 @@ def test_a_run_records_the_key_and_warns_when_it_may_write_or_expires_soon(
 def test_a_key_whose_rights_cannot_be_read_is_recorded_as_unknown() -> None:
     info = CredentialInfo(note="GET /auth/currentCredential: HTTP 403")
     assert not info.known
-    [warning] = credential_warnings(info, "2026-11-01T02:00:00Z")
+    [warning] = credential_warnings(info, parse_timestamp("2026-11-01T02:00:00Z"))
     assert "could not be read" in warning
 
 
@@ -149,7 +150,7 @@ def test_expiry_warning_within_30_days_of_the_snapshot(
     expiration: str | None, expected: list[str]
 ) -> None:
     info = CredentialInfo("validated", expiration, (CredentialRule("GET", "/dedicatedCloud/*"),))
-    warnings = credential_warnings(info, "2026-11-01T02:00:00Z")
+    warnings = credential_warnings(info, parse_timestamp("2026-11-01T02:00:00Z"))
     assert len(warnings) == len(expected)
     for warning, words in zip(warnings, expected, strict=True):
         assert words in warning

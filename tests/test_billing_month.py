@@ -50,6 +50,7 @@ from audit.evaluate.position import licence_totals
 from audit.exposure.observe import record_day
 from audit.history.store import HISTORY_FILE
 from audit.job import JobResult, JobSpec, SnapshotSource, run_job
+from audit.model.period import Period
 from audit.model.snapshot import encode_snapshot, write_snapshot
 from audit.runtime.plan import ActionKind
 
@@ -92,7 +93,10 @@ def month(out: Path) -> JobResult:
 def run(out: Path, period: str, vms: list[dict[str, Any]], taken_at: str) -> JobResult:
     path = out.parent / f"{period}.json.gz"
     write_snapshot(snapshot({(SERVICE, 1): vms}, taken_at), path)
-    return run_job(JobSpec(out_dir=out, period=period, source=SnapshotSource(from_file=path)))
+    spec = JobSpec(
+        out_dir=out, period=Period.from_label(period), source=SnapshotSource(from_file=path)
+    )
+    return run_job(spec)
 
 
 def test_a_month_counted_by_hand(tmp_path: Path) -> None:

@@ -8,8 +8,10 @@ from typing import Any
 
 from audit.evaluate.engine import Evaluation, evaluate
 from audit.evaluate.exceptions import parse_exceptions
+from audit.evaluate.inventory import inventory_of
 from audit.model.exceptions import REGISTER_COLUMNS, ExceptionRow, ExceptionStatus
-from audit.model.findings import LicenceUsage, Status
+from audit.model.findings import Status
+from audit.model.position import LicenceUsage
 from audit.model.snapshot import (
     Coverage,
     DatacenterSnapshot,
@@ -95,7 +97,7 @@ def keys(evaluation: Evaluation) -> list[tuple[str, int | None, int | None, str,
 
 
 def test_findings_in_deterministic_order() -> None:
-    evaluation = evaluate(fleet(), (), TODAY)
+    evaluation = evaluate(inventory_of(fleet()), (), TODAY)
     assert keys(evaluation) == [
         (PROD, 1, 101, "WIN-UNLICENSED", "open"),
         (PROD, 1, 102, "LIC-VERSION-MISMATCH", "open"),
@@ -124,11 +126,14 @@ def test_input_order_does_not_matter() -> None:
             ),
         ),
     )
-    assert evaluate(shuffled, (), TODAY).findings == evaluate(snapshot, (), TODAY).findings
+    assert (
+        evaluate(inventory_of(shuffled), (), TODAY).findings
+        == evaluate(inventory_of(snapshot), (), TODAY).findings
+    )
 
 
 def test_finding_carries_the_vm_columns() -> None:
-    findings = {f.vm_id: f for f in evaluate(fleet(), (), TODAY).findings}
+    findings = {f.vm_id: f for f in evaluate(inventory_of(fleet()), (), TODAY).findings}
     assert findings[102].to_json() == {
         "rule_id": "LIC-VERSION-MISMATCH",
         "severity": "medium",
@@ -155,7 +160,9 @@ def test_finding_carries_the_vm_columns() -> None:
 
 def test_summary_counts_and_licence_usage() -> None:
     evaluation = evaluate(
-        fleet(), register(f"{PROD},1,101,WIN-UNLICENSED,waiver,r,J,2026-12-31,R"), TODAY
+        inventory_of(fleet()),
+        register(f"{PROD},1,101,WIN-UNLICENSED,waiver,r,J,2026-12-31,R"),
+        TODAY,
     )
     summary = evaluation.summary
     assert summary.by_severity == {"high": 1, "medium": 4, "low": 1, "info": 1}
@@ -185,7 +192,7 @@ def test_exceptions_applied_after_rules() -> None:
         f"{PROD},1,105,*,byol,Deleted VM,J. Doe,,MLA-4",  # stale
         f"{TEST},1,5,*,waiver,Typo,J. Doe,2026-01-01,CHG-3",  # stale (and expired)
     )
-    evaluation = evaluate(fleet(), rows, TODAY)
+    evaluation = evaluate(inventory_of(fleet()), rows, TODAY)
     by_key = {(f.vm_id, f.rule_id): f for f in evaluation.findings}
 
     waived = by_key[(101, "WIN-UNLICENSED")]
@@ -237,7 +244,7 @@ def test_coverage_failures_are_not_evidence() -> None:
         f"{PROD},2,202,*,byol,r,J,,R",
         "pcc-unread,3,1,*,waiver,r,J,2026-01-01,R",
     )
-    evaluation = evaluate(snapshot, rows, TODAY)
+    evaluation = evaluate(inventory_of(snapshot), rows, TODAY)
     rule_ids = {f.rule_id for f in evaluation.findings}
     assert "LIC-INVENTORY-DRIFT" not in rule_ids
     assert "EXC-STALE" not in rule_ids
@@ -259,7 +266,7 @@ def test_unexpected_values_are_data_not_crashes() -> None:
         meta=RunMeta(taken_at="t", endpoint="e", tool_version="v"),
         services=(ServiceSnapshot(PROD, None, (DatacenterSnapshot(1, None, (), tuple(odd), ()),)),),
     )
-    evaluation = evaluate(snapshot, (), TODAY)
+    evaluation = evaluate(inventory_of(snapshot), (), TODAY)
     assert {(f.vm_id, f.rule_id) for f in evaluation.findings} == {
         (7, "LIC-UNRECOGNISED"),
         (7, "LIC-INVENTORY-DRIFT"),
@@ -273,7 +280,7 @@ def test_byol_billed_is_not_hidden_by_the_byol_row_it_is_about() -> None:
         f"{PROD},1,104,*,byol,Own licence,J. Doe,,MLA-3",
         f"{PROD},1,104,LIC-BYOL-BILLED,waiver,Removal booked,CFO,2026-06-30,CHG-9",
     )
-    evaluation = evaluate(fleet(), rows, TODAY)
+    evaluation = evaluate(inventory_of(fleet()), rows, TODAY)
     by_key = {(f.vm_id, f.rule_id): f for f in evaluation.findings}
     # 103's other findings take the byol status; the double payment stays open.
     assert by_key[(103, "LIC-NON-WINDOWS")].status is Status.BYOL

@@ -36,7 +36,8 @@ from openpyxl import load_workbook
 
 from audit import frames
 from audit.cli.main import main
-from audit.evaluate.position import licences
+from audit.evaluate.inventory import inventory_of
+from audit.evaluate.position import licence_usage, licences
 from audit.exposure.frame import period_exposure
 from audit.exposure.observe import record_day
 from audit.history.changes import vm_states
@@ -127,7 +128,7 @@ def test_observations_counted_by_hand(observed: Path) -> None:
     last = snapshot_of(10)
     with HistoryStore.open(observed / HISTORY_FILE) as store:
         stored = store.observations("2026-05-01", "2026-05-31")
-    exposure = period_exposure(stored, PERIOD, date(2026, 5, 10), vm_states(last))
+    exposure = period_exposure(stored, PERIOD, date(2026, 5, 10), vm_states(inventory_of(last)))
     assert exposure.source is Source.OBSERVATIONS
     assert exposure.period_days == 31
     assert exposure.days_observed == 9
@@ -152,7 +153,9 @@ def test_observations_counted_by_hand(observed: Path) -> None:
     [row] = exposure.licences
     assert (row.license, row.peak_vms, row.licence_days) == (LICENCE, 3, 23)
     assert (row.billed_vms, row.billed_vcpus) == (2, 4)
-    [position] = [r for r in licences(last, exposure) if r.license == LICENCE]
+    inventory = inventory_of(last)
+    rows = licences(licence_usage(inventory), inventory, exposure)
+    [position] = [r for r in rows if r.license == LICENCE]
     assert (position.vms_at_close, position.peak_vms, position.licence_days) == (3, 3, 23)
 
 
@@ -161,7 +164,7 @@ def test_days_outside_the_period_do_not_count(observed: Path) -> None:
     record_day(observed, snapshot, encode_snapshot(snapshot), date(2026, 6, 1))
     with HistoryStore.open(observed / HISTORY_FILE) as store:
         stored = store.observations("2026-05-01", "2026-05-31")
-    exposure = period_exposure(stored, PERIOD, date(2026, 6, 1), vm_states(snapshot))
+    exposure = period_exposure(stored, PERIOD, date(2026, 6, 1), vm_states(inventory_of(snapshot)))
     assert exposure.days_observed == 9
     # The period is over: every unobserved day of it is missing.
     assert len(exposure.missing_days) == 31 - 9
@@ -171,7 +174,7 @@ def test_without_observations_the_snapshot_alone(tmp_path: Path) -> None:
     snapshot = snapshot_of(10)
     with HistoryStore.open(tmp_path / HISTORY_FILE) as store:
         stored = store.observations("2026-05-01", "2026-05-31")
-    exposure = period_exposure(stored, PERIOD, date(2026, 6, 1), vm_states(snapshot))
+    exposure = period_exposure(stored, PERIOD, date(2026, 6, 1), vm_states(inventory_of(snapshot)))
     assert exposure.source is Source.SNAPSHOT and exposure.notice is not None
     assert exposure.observed_days == () and exposure.missing_days == ()
     [row] = exposure.licences
@@ -182,7 +185,7 @@ def test_monthly_run_over_the_observations(observed: Path, tmp_path: Path) -> No
     path = tmp_path / "snapshot.json.gz"
     write_snapshot(snapshot_of(10), path)
     result = run_job(
-        JobSpec(out_dir=observed, period="2026-05", source=SnapshotSource(from_file=path))
+        JobSpec(out_dir=observed, period=Period(2026, 5), source=SnapshotSource(from_file=path))
     )
     hits = {(f.rule_id, f.vm_id): f.message for f in result.report.findings}
     # VM 2 ran unlicensed days 1-5 but carried its licence on powered-on days after: billed.
@@ -248,7 +251,7 @@ def test_a_vm_on_one_day_is_a_shortfall_but_not_planned(observed: Path, tmp_path
     path = tmp_path / "snapshot.json.gz"
     write_snapshot(snapshot_of(10), path)
     result = run_job(
-        JobSpec(out_dir=observed, period="2026-05", source=SnapshotSource(from_file=path))
+        JobSpec(out_dir=observed, period=Period(2026, 5), source=SnapshotSource(from_file=path))
     )
     rules = {(f.rule_id, f.vm_id) for f in result.report.findings}
     assert ("WIN-UNLICENSED", 5) in rules and ("WIN-UNLICENSED-OFF", 5) not in rules
@@ -258,7 +261,7 @@ def test_a_vm_on_one_day_is_a_shortfall_but_not_planned(observed: Path, tmp_path
     # Powered on at the snapshot, it gets the licence.
     write_snapshot(with_vm_5_on(snapshot_of(10)), path)
     result = run_job(
-        JobSpec(out_dir=observed, period="2026-05", source=SnapshotSource(from_file=path))
+        JobSpec(out_dir=observed, period=Period(2026, 5), source=SnapshotSource(from_file=path))
     )
     changes = [a.vm_id for a in result.plan.actions if a.action is ActionKind.SET_LICENSE]
     assert changes == [5]
@@ -302,7 +305,9 @@ def test_an_incomplete_observation_never_replaces_a_complete_one(
         assert store.observation_complete("2026-05-08") is True
         # The run's own snapshot of that day is no better: the complete observation stays.
         with store.write():
-            record = observation_of(snapshot_of(6), "x", date(2026, 5, 8), "run", "now")
+            record = observation_of(
+                inventory_of(snapshot_of(6)), "x", date(2026, 5, 8), "run", "now"
+            )
             assert store.record_observation(record) is False
         assert store.observation_complete("2026-05-08") is True
 
@@ -315,11 +320,11 @@ def test_a_year_of_observations_stays_small(tmp_path: Path) -> None:
         meta=RunMeta(taken_at="2026-05-01T00:00:00Z", endpoint="t", tool_version="t"),
         services=(ServiceSnapshot(SERVICE, {}, (dc,)),),
     )
-    states = vm_states(snapshot)
+    states = vm_states(inventory_of(snapshot))
     with HistoryStore.open(tmp_path / HISTORY_FILE) as store, store.write():
         for offset in range(60):
             day = date.fromordinal(date(2026, 1, 1).toordinal() + offset)
-            record = observation_of(snapshot, "0" * 64, day, "observe", "now")
+            record = observation_of(inventory_of(snapshot), "0" * 64, day, "observe", "now")
             assert record.vms == states
             store.record_observation(record)
     with sqlite3.connect(tmp_path / HISTORY_FILE) as db:
@@ -332,7 +337,7 @@ def test_reports_show_the_exposure(observed: Path, tmp_path: Path) -> None:
     path = tmp_path / "snapshot.json.gz"
     write_snapshot(snapshot_of(10), path)
     result = run_job(
-        JobSpec(out_dir=observed, period="2026-05", source=SnapshotSource(from_file=path))
+        JobSpec(out_dir=observed, period=Period(2026, 5), source=SnapshotSource(from_file=path))
     )
     html = (result.run_dir / "report.html").read_text()
     section = html[html.index('<section id="exposure">') :]
@@ -359,7 +364,9 @@ def test_reports_say_when_the_snapshot_alone_was_used(tmp_path: Path) -> None:
     path = tmp_path / "snapshot.json.gz"
     write_snapshot(snapshot_of(10), path)  # taken 2026-05-10, run for April: outside
     result = run_job(
-        JobSpec(out_dir=tmp_path / "out", period="2026-04", source=SnapshotSource(from_file=path))
+        JobSpec(
+            out_dir=tmp_path / "out", period=Period(2026, 4), source=SnapshotSource(from_file=path)
+        )
     )
     assert result.report.exposure is not None
     assert result.report.exposure.source is Source.SNAPSHOT

@@ -14,8 +14,10 @@ from audit.evaluate.headline import (
     licences_possibly_wasted,
     unlicensed_server_guests,
     wasted_licences,
+    windows_coverage,
     windows_guests_correctly_licensed,
 )
+from audit.evaluate.inventory import inventory_of
 from audit.evaluate.records import VmRecord
 from audit.model.findings import Status
 
@@ -32,7 +34,7 @@ def test_unlicensed_server_guests_is_the_open_win_unlicensed_count() -> None:
 
 def test_correctly_licensed_follows_the_rules_not_the_licence_kind() -> None:
     snapshot, findings = evaluated()
-    figure = windows_guests_correctly_licensed(snapshot, findings)
+    figure = windows_guests_correctly_licensed(windows_coverage(inventory_of(snapshot), findings))
     assert (figure.value, figure.of) == (2, 8)  # VMs 4 and 10 of 1-7 and 10
     naive = sum(1 for v in VMS if v["vmId"] in (4, 5, 6, 7, 10))  # a billable or managed value
     assert naive == 5 != figure.value
@@ -68,7 +70,7 @@ def test_byol_covered_guests_counts_vms_with_a_byol_finding() -> None:
 
 def test_headline_order_and_definitions_are_data() -> None:
     snapshot, findings = evaluated()
-    figures = headline(snapshot, findings)
+    figures = headline(inventory_of(snapshot), findings)
     assert [f.key for f in figures] == list(FigureKey)
     assert [f.value for f in figures] == [1, 2, 2, 1]
     for figure in figures:

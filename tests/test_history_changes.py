@@ -14,6 +14,7 @@ from audit.history.changes import (
 )
 from audit.model.findings import Finding, Severity, Status, Summary
 from audit.model.history import Change, EventKind, FindingRecord, Resolution, Sighting
+from audit.model.period import Period
 from audit.model.run import RunInfo, RunReport
 from audit.model.snapshot import Coverage, Failure, Scope
 
@@ -21,7 +22,9 @@ SVC = "pcc-1"
 JAN = Sighting("2026-01", "2026-01-01T03:00:00Z")
 FEB = Sighting("2026-02", "2026-02-01T03:00:00Z")
 MAR = Sighting("2026-03", "2026-03-01T03:00:00Z")
-RUN_INFO = RunInfo(JAN.period, JAN.taken_at, "ovh-eu", "0.1.0", "0" * 64, Coverage())
+RUN_INFO = RunInfo(
+    Period.from_label(JAN.period), JAN.taken_at, "ovh-eu", "0.1.0", "0" * 64, Coverage()
+)
 
 
 def state(guest: str | None = "windows2019srv_64Guest", licence: str | None = None) -> VmState:

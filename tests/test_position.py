@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from audit.evaluate.position import (
-    ControlPanelRow,
-    LicenceRow,
-    LicenceTotal,
-    control_panel,
-    licence_totals,
-    licences,
-)
+from audit.evaluate.inventory import inventory_of
+from audit.evaluate.position import control_panel, licence_totals, licence_usage, licences
 from audit.model.exposure import Exposure, LicenceExposure, Source
+from audit.model.position import ControlPanelRow, LicenceRow, LicenceTotal
 from audit.model.snapshot import DatacenterSnapshot, RunMeta, ServiceSnapshot, Snapshot
 
 A, B = "pcc-192-0-2-1", "pcc-198-51-100-2"
 W19, W22D = "windows 2019 Standard", "windows 2022 Datacenter"
+
+
+def position_of(snapshot: Snapshot, exposure: Exposure | None = None) -> tuple[LicenceRow, ...]:
+    inventory = inventory_of(snapshot)
+    return licences(licence_usage(inventory), inventory, exposure)
 
 
 def vm(vm_id: int, guest: str | None, license: str | None, cpus: int = 2, **extra: Any) -> Any:
@@ -102,7 +102,7 @@ def row(
 def test_licence_rows_by_hand() -> None:
     # Without observations the snapshot is the period: billed are the VMs powered on with a
     # billable value (VM 2 is off, OVHcloud managed and unlicensed are not billed).
-    assert licences(fleet()) == (
+    assert position_of(fleet()) == (
         row(A, 1, "windows 2008 R2 Standard", True, 1, 1, 1, (1, 1)),
         row(A, 1, "windows 2016 Standard", True, 0, 0, 1),
         row(A, 1, W19, True, 3, 8, 5, (2, 6)),  # VMs 1, 2, 10; deleted 3 out, listed 3 and 99
@@ -115,7 +115,7 @@ def test_licence_rows_by_hand() -> None:
 
 
 def test_totals_per_service_per_licence_and_overall() -> None:
-    assert licence_totals(licences(fleet())) == (
+    assert licence_totals(position_of(fleet())) == (
         LicenceTotal(A, None, 6, 15, 6, 8, 5, 13),
         LicenceTotal(B, None, 1, 16, 1, 1, 1, 16),
         LicenceTotal(None, "windows 2008 R2 Standard", 1, 1, 1, 1, 1, 1),
@@ -138,7 +138,7 @@ def test_billed_values_come_from_the_period_and_keep_their_rows() -> None:
         LicenceExposure(A, 8, W22D, 1, 3, 0, 0),  # carried while off: nothing billed, no row
     )
     exposure = Exposure(Source.OBSERVATIONS, 30, (), (), (), period, ())
-    rows = {(r.service_name, r.datacenter_id, r.license): r for r in licences(fleet(), exposure)}
+    rows = {(r.service_name, r.datacenter_id, r.license): r for r in position_of(fleet(), exposure)}
     assert rows[(A, 1, W19)].billed_vms == 3 and rows[(A, 1, W19)].billed_vcpus == 10
     added = rows[(A, 1, "windows 2025 Standard")]
     assert (added.vms_at_close, added.peak_vms, added.billed_vms, added.billed_vcpus) == (
@@ -156,7 +156,7 @@ def test_billed_values_come_from_the_period_and_keep_their_rows() -> None:
 
 
 def test_a_findings_json_row_written_before_billed_figures_reads_as_unknown() -> None:
-    data = licences(fleet())[0].to_json()
+    data = position_of(fleet())[0].to_json()
     del data["billed_vms"], data["billed_vcpus"]
     older = LicenceRow.from_json(data)
     assert (older.billed_vms, older.billed_vcpus) == (None, None)
@@ -165,7 +165,7 @@ def test_a_findings_json_row_written_before_billed_figures_reads_as_unknown() ->
 
 
 def test_control_panel_counters_on_old_guest_ids() -> None:
-    a1, a2, b1 = control_panel(fleet())
+    a1, a2, b1 = control_panel(inventory_of(fleet()))
     # vms: 11 listed; windows_vms: 1, 2, 3, 7, 8, 9, 10; declared: 1, 2, 3, 4, 6, 7, 8, 10;
     # ours: 1, 2, 5, 6, 7, 8, 10, 11 (winNet*/winLonghorn* in, deleted 3 and 9 out).
     assert a1 == ControlPanelRow(A, 1, 11, 7, 8, 8, 3, 2, 11)
@@ -182,7 +182,7 @@ def test_control_panel_counters_on_old_guest_ids() -> None:
 
 
 def test_json_rows_carry_the_contract_fields() -> None:
-    licence = licences(fleet())[0].to_json()
+    licence = position_of(fleet())[0].to_json()
     assert set(licence) == {
         "service_name",
         "datacenter_id",
@@ -196,6 +196,6 @@ def test_json_rows_carry_the_contract_fields() -> None:
         "billed_vms",
         "billed_vcpus",
     }
-    panel = control_panel(fleet())[0].to_json()
+    panel = control_panel(inventory_of(fleet()))[0].to_json()
     assert {"service_name", "datacenter_id", "vms", "windows_vms", "declared"} <= set(panel)
     assert panel["windows_guests"] == 8

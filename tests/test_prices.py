@@ -12,7 +12,8 @@ from fixtures_headline import REGISTER, S, evaluated
 from audit.config.settings import load_config
 from audit.evaluate.engine import evaluate
 from audit.evaluate.exceptions import parse_exceptions
-from audit.evaluate.position import licences
+from audit.evaluate.inventory import inventory_of
+from audit.evaluate.position import licence_usage, licences
 from audit.evaluate.prices import (
     Prices,
     declarations_cost,
@@ -108,10 +109,15 @@ def prices(reference: str | None = None) -> Prices:
 
 def test_declarations_cost_prices_billable_rows_and_lists_the_unpriced() -> None:
     snapshot, _ = evaluated()
-    cost = declarations_cost(licences(snapshot), prices())
+    cost = declarations_cost(
+        licences(licence_usage(inventory := inventory_of(snapshot)), inventory), prices()
+    )
     # Billable: W19 on VMs 4, 5, 7 (12 is deleted); W22 on VMs 6, 8, 9. Managed is not billed.
     assert (cost.amount, cost.priced_vms, cost.unpriced_vms) == (Decimal("166.50"), 6, 0)
-    partial = declarations_cost(licences(snapshot), Prices("EUR", {W22: Decimal(30)}))
+    partial = declarations_cost(
+        licences(licence_usage(inventory := inventory_of(snapshot)), inventory),
+        Prices("EUR", {W22: Decimal(30)}),
+    )
     assert (partial.amount, partial.unpriced_vms, partial.unpriced_licences) == (90, 3, (W19,))
     assert partial.to_json()["amount"] == "90.00"
 
@@ -145,4 +151,5 @@ def test_an_empty_run_costs_nothing() -> None:
 def test_register_of_the_shared_fleet_is_valid() -> None:
     rows = parse_exceptions(REGISTER.encode(), "exceptions.csv")
     assert all(row.service_name == S for row in rows)
-    assert evaluate(evaluated()[0], rows, datetime.date(2026, 11, 30)).findings == evaluated()[1]
+    inventory = inventory_of(evaluated()[0])
+    assert evaluate(inventory, rows, datetime.date(2026, 11, 30)).findings == evaluated()[1]

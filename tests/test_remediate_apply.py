@@ -29,6 +29,7 @@ from audit.cli.main import main as cli_main
 from audit.collect.api import ClientFactory, Credentials, resolve_endpoint
 from audit.collect.collector import CollectOptions
 from audit.job import REMEDIATION_DIR, JobResult, JobSpec, SnapshotSource, run_job
+from audit.model.period import Period
 from audit.remediate.script import PLAN_CONSTANT, PLAN_FILE, SCRIPT_FILE, render_script
 from audit.runtime.cli import main as runtime_main
 from audit.runtime.ovhapi import network_cause
@@ -148,7 +149,7 @@ def month(sim: Simulator, out: Path, period: str) -> JobResult:
         options=CollectOptions(workers=2, max_rps=None),
         endpoint_label="simulator",
     )
-    return run_job(JobSpec(out_dir=out, period=period, source=source))
+    return run_job(JobSpec(out_dir=out, period=Period.from_label(period), source=source))
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 import pytest
 
 from audit.config.settings import RemediationConfig
+from audit.evaluate.inventory import inventory_of
 from audit.evaluate.rules.registry import RULE_IDS, rule_by_id
 from audit.history.changes import VmState
 from audit.model.exposure import Exposure, Source, VmPeriod
@@ -506,7 +507,7 @@ def test_seen_licences_gathers_the_vm_vmlicensed_and_the_period() -> None:
         (),
         {(SERVICE, 1, 7): VmPeriod(3, 3, 0, carried=("windows 2019 Standard SQL2019 Web",))},
     )
-    assert seen_licences(vms, snapshot, exposure) == {
+    assert seen_licences(vms, inventory_of(snapshot), exposure) == {
         (SERVICE, 1, 5): ("windows 2022 Standard", "windows 2022 Standard SQL2019 Standard"),
         (SERVICE, 1, 7): ("windows 2019 Standard SQL2019 Web",),
     }

@@ -20,12 +20,13 @@ from fixtures_render import make_run, with_history
 
 from audit.evaluate.engine import evaluate
 from audit.evaluate.exceptions import parse_exceptions
+from audit.evaluate.inventory import inventory_of
 from audit.job import run_report
 from audit.model.findings import Status
+from audit.model.period import Period
 from audit.render.base import RunData
 from audit.render.html import HtmlReport, render_html
 from audit.render.safe_text import visible_controls
-from audit.render.view import windows_coverage
 from audit.render.xlsx import XlsxReport
 
 
@@ -36,9 +37,10 @@ def fleet() -> RunData:
     rows = parse_exceptions(REGISTER.encode(), "exceptions.csv")
     import datetime
 
-    evaluation = evaluate(snapshot, rows, datetime.date(2026, 11, 30))
+    inventory = inventory_of(snapshot)
+    evaluation = evaluate(inventory, rows, datetime.date(2026, 11, 30))
     digest = hashlib.sha256(b"fleet").hexdigest()
-    return RunData(snapshot, digest, run_report("2026-11", snapshot, digest, evaluation))
+    return RunData(inventory, digest, run_report(Period(2026, 11), inventory, digest, evaluation))
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +89,13 @@ def test_each_headline_figure_is_its_findings(fleet: RunData, book: Any) -> None
     assert summary["Licences possibly wasted"][0] == 2
     assert summary["BYOL-covered guests"][0] == 1
     # The chart's buckets use the same definitions: licensed = the figure, BYOL counted.
-    (row,) = windows_coverage(fleet)
+    (row,) = fleet.figures.windows
     assert (row.windows, row.licensed, row.byol, row.unlicensed, row.misfit) == (8, 2, 1, 3, 2)
+    # The per-service chart and the workbook's table sum to the headline's own figure.
+    (service,) = fleet.figures.windows_by_service
+    assert (
+        (service.licensed, service.windows) == (2, 8) == (fleet.figures.windows_total.licensed, 8)
+    )
 
 
 def test_the_change_since_the_previous_run_is_shown(fleet: RunData) -> None:

@@ -22,7 +22,9 @@ from fixtures_history import PROD, WIN, snapshot, vm
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from audit.evaluate.engine import evaluate
+from audit.evaluate.inventory import inventory_of
 from audit.job import run_report
+from audit.model.period import Period
 from audit.model.snapshot import encode_snapshot
 from audit.render.base import RunData
 from audit.render.csv_findings import FindingsCsv
@@ -63,9 +65,10 @@ def run() -> RunData:
     fleet = {(PROD, 1): [vm(i, WIN, None, name=name) for i, name in enumerate(NAMES, 1)]}
     snap = snapshot(fleet, "2026-01-01T03:00:00Z")
     sha256 = hashlib.sha256(encode_snapshot(snap)).hexdigest()
-    evaluation = evaluate(snap, (), date(2026, 1, 1))
-    report = run_report("2026-01", snap, sha256, evaluation)
-    return RunData(snapshot=snap, snapshot_sha256=sha256, report=report)
+    inventory = inventory_of(snap)
+    evaluation = evaluate(inventory, (), date(2026, 1, 1))
+    report = run_report(Period(2026, 1), inventory, sha256, evaluation)
+    return RunData(inventory=inventory, snapshot_sha256=sha256, report=report)
 
 
 def test_the_visible_form() -> None:

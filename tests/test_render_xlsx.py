@@ -17,9 +17,10 @@ import pytest
 from conftest import require_or_skip
 from fixtures_render import HOSTILE_NAMES, TAKEN_AT, make_empty_run, make_run, with_history
 
+from audit.model.findings import SEVERITIES
 from audit.render.base import RunData
+from audit.render.catalogue import rule_catalogue
 from audit.render.safe_text import visible_controls
-from audit.render.view import SEVERITIES, rule_catalogue
 from audit.render.xlsx import XlsxReport, line_count
 
 SHEETS = [
@@ -192,7 +193,7 @@ def test_findings_rows_are_the_document_worst_first(book: Any, run: RunData) -> 
     assert len(rows) == len(findings)
     by_key = {(r["Rule"], r["Service"], r["Datacenter"], r["VM id"]): r for r in rows}
     assert len(by_key) == len(rows)
-    titles = {rule_id: rule.title for rule_id, rule in rule_catalogue().items()}
+    titles = {rule.id: rule.title for rule in rule_catalogue()}
     for finding in findings:
         row = by_key[
             (
@@ -233,7 +234,7 @@ def test_summary_counts_equal_the_document(book: Any, run: RunData) -> None:
     assert {row[0]: row[2] for row in section(sheet, "Rule")} == summary["by_rule"]
     assert {row[0]: row[1] for row in section(sheet, "Service")} == summary["by_service"]
     rules = records(book["Rules"])
-    assert [row["Rule"] for row in rules] == list(rule_catalogue())
+    assert [row["Rule"] for row in rules] == [rule.id for rule in rule_catalogue()]
     open_by_rule = Counter(
         f["rule_id"] for f in run.report.to_json()["findings"] if f["status"] == "open"
     )
@@ -243,9 +244,10 @@ def test_summary_counts_equal_the_document(book: Any, run: RunData) -> None:
 
 
 def test_inventory_exceptions_and_coverage_cover_everything(book: Any, run: RunData) -> None:
-    vms = [vm for s in run.snapshot.services for dc in s.datacenters for vm in dc.vms]
     inventory = records(book["Inventory"])
-    assert sorted(row["VM id"] for row in inventory) == sorted(vm["vmId"] for vm in vms)
+    assert sorted(row["VM id"] for row in inventory) == sorted(
+        vm.vm_id for vm in run.inventory.vms()
+    )
     web = next(row for row in inventory if row["VM id"] == 1001)
     raised = {f["rule_id"] for f in run.report.to_json()["findings"] if f["vm_id"] == 1001}
     assert set(web["Findings"].split(", ")) == raised and raised

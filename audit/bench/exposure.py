@@ -12,10 +12,12 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from audit.bench.large import measure, memory_rows
-from audit.history.changes import VmKey, VmState, vm_states
+from audit.evaluate.inventory import inventory_of
+from audit.history.changes import VmState, vm_states
 from audit.history.observations import ObservationRecord
 from audit.history.store import HISTORY_FILE, HistoryStore
 from audit.job import SNAPSHOT_FILE
+from audit.model.identity import VmKey
 from audit.model.snapshot import write_snapshot
 from audit.simulator.direct import snapshot_of
 from audit.simulator.generate import generate_fleet
@@ -69,7 +71,7 @@ def run() -> list[tuple[str, str]]:
         run_dir = Path(folder)
         snapshot = snapshot_of(generate_fleet(FLEET_VMS, seed=1).fleet, "2026-12-31T02:00:00Z")
         write_snapshot(snapshot, run_dir / SNAPSHOT_FILE)
-        vms = vm_states(snapshot)
+        vms = vm_states(inventory_of(snapshot))
         del snapshot
         seconds = record_days(run_dir / HISTORY_FILE, vms, date(2026, 12, 1), 30)
         rows.append((f"record 30 daily observations of {FLEET_VMS:,} VMs", f"{seconds:.1f}s"))
@@ -83,7 +85,7 @@ def run() -> list[tuple[str, str]]:
     with tempfile.TemporaryDirectory(prefix="audit-bench-year-") as folder:
         path = Path(folder) / HISTORY_FILE
         snapshot = snapshot_of(generate_fleet(YEAR_VMS, seed=2).fleet)
-        seconds = record_days(path, vm_states(snapshot), date(2026, 1, 1), 365)
+        seconds = record_days(path, vm_states(inventory_of(snapshot)), date(2026, 1, 1), 365)
         with HistoryStore.open(path) as store, store.write():
             pass  # a checkpoint folds the write-ahead log into the file
         size = path.stat().st_size / 2**20

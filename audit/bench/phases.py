@@ -12,11 +12,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import astuple
 from pathlib import Path
 
 from openpyxl import Workbook
 
 from audit.evaluate.engine import evaluate
+from audit.evaluate.inventory import inventory_of
 from audit.exposure.frame import period_exposure
 from audit.history.changes import vm_states
 from audit.history.observations import observation_of
@@ -26,7 +28,6 @@ from audit.job import (
     SNAPSHOT_FILE,
     JobSpec,
     SnapshotSource,
-    evaluation_day,
     run_job,
     run_report,
 )
@@ -40,15 +41,16 @@ from audit.render.xlsx import XlsxReport
 
 def _load(run_dir: Path) -> RunData:
     snapshot, digest = read_snapshot(run_dir / SNAPSHOT_FILE)
-    return RunData(snapshot, digest, RunReport.read(run_dir / FINDINGS_FILE))
+    return RunData(inventory_of(snapshot), digest, RunReport.read(run_dir / FINDINGS_FILE))
 
 
 def phase_evaluate(run_dir: Path) -> Callable[[], None]:
     snapshot, digest = read_snapshot(run_dir / SNAPSHOT_FILE)
 
     def work() -> None:
-        evaluation = evaluate(snapshot, (), evaluation_day(snapshot))
-        report = run_report("2026-11", snapshot, digest, evaluation)
+        inventory = inventory_of(snapshot)
+        evaluation = evaluate(inventory, (), inventory.day)
+        report = run_report(Period(2026, 11), inventory, digest, evaluation)
         (run_dir / FINDINGS_FILE).write_text(json.dumps(report.to_json()), encoding="utf-8")
 
     return work
@@ -68,7 +70,7 @@ def phase_bare_openpyxl(run_dir: Path) -> Callable[[], None]:
     """The reference: bare write-only openpyxl writing the same rows as our workbook."""
     run = _load(run_dir)
     findings = [finding.to_json() for finding in run.report.findings]
-    vms = [vm for service in run.snapshot.services for dc in service.datacenters for vm in dc.vms]
+    vms = [astuple(vm)[:-1] for vm in run.inventory.vms()]
 
     def work() -> None:
         workbook = Workbook(write_only=True)
@@ -77,7 +79,7 @@ def phase_bare_openpyxl(run_dir: Path) -> Callable[[], None]:
             sheet.append([str(value) for value in finding.values()] + ["", "", "", "", ""])
         inventory = workbook.create_sheet("Inventory")
         for vm in vms:
-            inventory.append([str(vm.get(key)) for key in sorted(vm)][:19])
+            inventory.append([str(value) for value in vm][:19])
         workbook.save(run_dir / "bare.xlsx")
 
     return work
@@ -87,13 +89,14 @@ def phase_exposure(run_dir: Path) -> Callable[[], None]:
     """The period's figures: the run's snapshot recorded as the 31st day, the period's
     observations loaded from the history and turned into per-VM and per-licence figures."""
     snapshot, data = read_snapshot_bytes(run_dir / SNAPSHOT_FILE)
-    vms = vm_states(snapshot)
-    day = evaluation_day(snapshot)
+    inventory = inventory_of(snapshot)
+    vms = vm_states(inventory)
+    day = inventory.day
     period = Period.of(day)
 
     def work() -> None:
         with HistoryStore.open(run_dir / HISTORY_FILE) as store, store.write():
-            store.record_observation(observation_of(snapshot, "0" * 64, day, "run", "bench"))
+            store.record_observation(observation_of(inventory, "0" * 64, day, "run", "bench"))
             stored = store.observations(period.start.isoformat(), period.end.isoformat())
             exposure = period_exposure(stored, period, day, vms)
         if exposure.days_observed != 31:
@@ -107,7 +110,7 @@ def phase_whole_run(run_dir: Path) -> Callable[[], None]:
     """The monthly job from a stored snapshot: evaluate, history, every report, the plan."""
     spec = JobSpec(
         out_dir=run_dir / "job",
-        period="2026-11",
+        period=Period(2026, 11),
         source=SnapshotSource(from_file=run_dir / SNAPSHOT_FILE),
     )
 

@@ -86,7 +86,7 @@ def run_accounts_command(args: argparse.Namespace) -> int:
     config = load_config_arg(args)
     if args.mail:  # checked before any account runs: a missing [mail] costs nothing
         mail_settings_for(config, "--mail")
-    period = parse_period(args.period)
+    period = parse_period(args.period).label
     out = args.out or config.out or DEFAULT_OUT
     launcher = Launcher(out, ChildOptions(period, passed_on(args)), os.environ, args.parallel)
     outcomes = launcher.run(accounts)

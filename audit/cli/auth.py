@@ -146,7 +146,7 @@ def run_check(args: argparse.Namespace) -> int:
     print("rules:")
     for rule in credential.rules:
         print(f"  {printable(rule.method)} {printable(rule.path)}")
-    now = datetime.now(UTC).replace(microsecond=0).isoformat()
+    now = datetime.now(UTC).replace(microsecond=0)
     for warning in credential_warnings(credential, now):
         print(f"ovh-license-audit: warning: {printable(warning)}", file=sys.stderr)
     return int(ExitCode.OK)

@@ -75,10 +75,10 @@ DEMO_VMS = Range(1, 200_000)
 DEMO_LATENCY_MS = Range(0, 10_000)
 
 
-def demo_periods(today: date) -> tuple[str, str]:
+def demo_periods(today: date) -> tuple[Period, Period]:
     """Last month and this month, so the second run has a previous one to compare with."""
-    last_month = today.replace(day=1) - timedelta(days=1)
-    return last_month.strftime("%Y-%m"), today.strftime("%Y-%m")
+    this_month = Period.of(today)
+    return this_month.previous(), this_month
 
 
 def demo_register(generated: GeneratedFleet, today: date) -> str:
@@ -281,7 +281,7 @@ def observe_month(simulator: Simulator, period: Period, out: Path) -> None:
     print(f"  {last_day} daily observations recorded ({len(http_days)} collected over HTTP)")
 
 
-def run_month(simulator: Simulator, period: str, out: Path, exceptions_path: Path) -> JobResult:
+def run_month(simulator: Simulator, period: Period, out: Path, exceptions_path: Path) -> JobResult:
     source = api_source(simulator)
     spec = JobSpec(
         out_dir=out,
@@ -408,9 +408,8 @@ def demo_command(args: argparse.Namespace) -> int:
         print(f"simulator: {simulator.url} ({args.vms} generated VMs, seed {args.seed})")
         first, second = demo_periods(today)
         print(f"\n== daily observations of {first} (`observe`, cron every day)")
-        month = Period(int(first[:4]), int(first[5:]))
-        observe_month(simulator, month, out)
-        bill = simulator.issue_bill(month.year, month.month)
+        observe_month(simulator, first, out)
+        bill = simulator.issue_bill(first.year, first.month)
         print(f"  {first}'s bill issued: {bill} (one licence too many)")
         for period in (first, second):
             print(f"\n== monthly job for {period}")
@@ -426,14 +425,14 @@ def demo_command(args: argparse.Namespace) -> int:
                 for line in evolve_fleet(simulator.fleet):
                     print(f"  fleet change: {line}")
     print(f"\n== mailing the {second} report to a local SMTP server")
-    sent, saved = mail_report(out / second, out)
+    sent, saved = mail_report(out / second.label, out)
     print(f"{sent}\n  the message as received: {saved}")
     print(f"\nexceptions register used: {exceptions_path}")
     print(f"history: {out / HISTORY_FILE}")
     print("\nthe reports to open:")
     for period in (first, second):
         for name in ("report.html", "report.xlsx"):
-            print(f"  {out / period / name}")
+            print(f"  {out / period.label / name}")
     return int(ExitCode.OK)
 
 

@@ -17,7 +17,7 @@ from audit.cli.options import (
     load_config_arg,
 )
 from audit.collect.options import coverage_line, print_failures
-from audit.exposure.observe import parse_day, record_day, snapshot_day
+from audit.exposure.observe import parse_day, record_day
 from audit.job import SnapshotSource, refuse_nothing_read
 from audit.support.crash import note_output_folder
 from audit.support.errors import ExitCode
@@ -34,19 +34,20 @@ def observe_command(args: argparse.Namespace) -> int:
     check_writable_folder(out)
     source = SnapshotSource.from_args(args, config)
     snapshot, snapshot_bytes = source.load()
-    day = day or snapshot_day(snapshot)
+    day = day or snapshot.meta.day
     refuse_nothing_read(snapshot, day.isoformat())
     observed = record_day(out, snapshot, snapshot_bytes, day)
     if observed.kept:
         print(
             f"observation of {day.isoformat()} NOT recorded: it is incomplete and the day's "
-            f"complete observation is kept; {coverage_line(snapshot)}"
+            f"complete observation is kept; {coverage_line(snapshot.coverage)}"
         )
         print_failures(snapshot)
         return int(ExitCode.INCOMPLETE)
     verb = "replaced" if observed.replaced else "recorded"
     print(
-        f"observation of {day.isoformat()} {verb}: {observed.vms} VM(s); {coverage_line(snapshot)}"
+        f"observation of {day.isoformat()} {verb}: {observed.vms} VM(s); "
+        f"{coverage_line(snapshot.coverage)}"
     )
     print(f"  {observed.path} (sha256 {observed.snapshot_sha256})")
     if not snapshot.coverage.complete:

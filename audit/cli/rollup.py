@@ -23,7 +23,7 @@ def rollup_command(args: argparse.Namespace) -> int:
     names = None if args.accounts is None else [a.name for a in load_accounts(args.accounts)]
     if args.mail:
         mail_settings_for(load_config_arg(args), "--mail")
-    rollup, folder = rebuild_rollup(args.out_dir, parse_period(args.period), names)
+    rollup, folder = rebuild_rollup(args.out_dir, parse_period(args.period).label, names)
     with stdout_may_close():
         print_rollup(rollup, folder)
     return mail_rollup(rollup, folder, args, rollup.exit_code)

@@ -28,7 +28,6 @@ from audit.job import (
     JobResult,
     JobSpec,
     SnapshotSource,
-    evaluation_day,
     parse_period,
     rebuild_reports,
     register_file,
@@ -38,8 +37,7 @@ from audit.model.exposure import Source
 from audit.model.findings import SEVERITIES
 from audit.model.prices import Cost
 from audit.remediate.script import PLAN_FILE
-from audit.render.base import RunData
-from audit.render.view import verdict
+from audit.render.view import verdict_line
 from audit.support.console import stdout_may_close
 from audit.support.crash import note_output_folder
 from audit.support.errors import ExitCode
@@ -50,7 +48,7 @@ def print_summary(result: JobResult) -> None:
     """A short human summary on stdout: coverage, counts, where the files are; it ends with
     the verdict, where the period's figures come from, and the costs with [prices]."""
     summary = result.evaluation.summary
-    print(f"period {result.report.run.period}: {coverage_line(result.snapshot)}")
+    print(f"period {result.report.run.period}: {coverage_line(result.snapshot.coverage)}")
     if not result.snapshot.coverage.complete:
         print_failures(result.snapshot)
     total = sum(summary.by_severity.values())
@@ -76,9 +74,7 @@ def print_summary(result: JobResult) -> None:
         + (f", {bypass} BYPASSING the guest-OS check" if bypass else "")
     )
     print(f"  {result.run_dir / REMEDIATION_DIR / PLAN_FILE} (sha256 {result.plan_sha256})")
-    print(
-        f"verdict: {verdict(RunData(result.snapshot, result.snapshot_sha256, result.report)).text}"
-    )
+    print(f"verdict: {verdict_line(result.verdict).text}")
     print(period_figures_line(result))
     for line in cost_lines(result.report.costs):
         print(line)
@@ -90,7 +86,7 @@ def period_figures_line(result: JobResult) -> str:
     exposure = result.report.exposure
     period = result.report.run.period
     history = result.run_dir.parent / HISTORY_FILE
-    taken = evaluation_day(result.snapshot).isoformat()
+    taken = result.snapshot.meta.day.isoformat()
     if exposure is None or exposure.source is Source.SNAPSHOT:
         return (
             f"period figures: the snapshot alone (taken {taken}, outside {period}): no daily "

@@ -36,7 +36,7 @@ def run_snapshot(args: argparse.Namespace) -> int:
     print(f"pace: {meta.rate_reached:g} requests/s reached, {meta.throttled} answered 429")
     for fallback in meta.listing_fallbacks:
         print(f"ovh-license-audit: warning: paged listing: {printable(fallback)}", file=sys.stderr)
-    print(coverage_line(snapshot))
+    print(coverage_line(snapshot.coverage))
     if not snapshot.coverage.complete:
         print_failures(snapshot)
         return int(ExitCode.INCOMPLETE)

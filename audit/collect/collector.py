@@ -494,5 +494,5 @@ def collect(factory: ClientFactory, options: CollectOptions, endpoint_label: str
     snapshot = walk.snapshot(meta)
     if snapshot.coverage.complete or snapshot.coverage.services_listed:
         # When nothing could be read, the run's one line says so; the key is not the news.
-        warn_about_credential(credential, taken_at)
+        warn_about_credential(credential, meta.taken)
     return snapshot

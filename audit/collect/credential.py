@@ -7,6 +7,7 @@ says so. A key that expires soon would make next month's job fail: every run war
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 from audit.collect.api import credential_error, import_ovh
@@ -64,7 +65,7 @@ def read_credential(client: ovh.Client) -> CredentialInfo:
 
 
 def warn_about_credential(
-    credential: CredentialInfo, taken_at: str, stream: TextIO | None = None
+    credential: CredentialInfo, taken_at: datetime, stream: TextIO | None = None
 ) -> None:
     for warning in credential_warnings(credential, taken_at):
         print(f"ovh-license-audit: warning: {printable(warning)}", file=stream or sys.stderr)

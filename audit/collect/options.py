@@ -13,7 +13,7 @@ from audit.collect.collector import CollectOptions, Listing
 from audit.collect.retry import RetryPolicy
 from audit.collect.sources import locate
 from audit.config.settings import DEFAULT_MAX_RPS, DEFAULT_WORKERS, Config
-from audit.model.snapshot import Snapshot
+from audit.model.snapshot import Coverage, Snapshot
 from audit.runtime.text import printable
 
 #: The endpoint when neither a flag, the config file nor the `ovh` way names one.
@@ -73,8 +73,7 @@ def factory_from(args: argparse.Namespace, config: Config) -> ClientFactory:
     return ClientFactory(endpoint=endpoint_from(args, config), config_file=config.ovh_config)
 
 
-def coverage_line(snapshot: Snapshot) -> str:
-    coverage = snapshot.coverage
+def coverage_line(coverage: Coverage) -> str:
     state = "complete" if coverage.complete else "INCOMPLETE"
     return (
         f"coverage: {state}: {coverage.services_read}/{coverage.services_listed} services, "

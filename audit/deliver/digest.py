@@ -10,23 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from audit.evaluate import headline
-from audit.evaluate.headline import FigureKey
 from audit.job import load_run_with_history
-from audit.model.findings import Status
 from audit.render.base import RunData
 from audit.render.view import (
     HeadlineFigure,
     SummaryLine,
-    arrivals,
     changes_display,
     executive_summary,
     headline_figures,
     verdict,
 )
-
-UNLICENSED = FigureKey.UNLICENSED_SERVER_GUESTS
-UNLICENSED_RULES = headline.DEFINITIONS[UNLICENSED].rule_ids
 
 
 @dataclass(frozen=True)
@@ -57,23 +50,18 @@ class Digest:
 
 def digest_of(run: RunData, run_dir: Path) -> Digest:
     """The digest of a run read back with its history (`load_run_with_history`)."""
-    figures = tuple(headline_figures(run))
-    unlicensed = next((f.value for f in figures if f.key == UNLICENSED.value), None)
-    if unlicensed is None:  # a findings.json that kept other figures only
-        unlicensed = headline.unlicensed_server_guests(run.report.findings).value
     history = changes_display(run)
     judged = verdict(run)
-    new = sum(1 for f in arrivals(run) if f.rule_id in UNLICENSED_RULES and f.status is Status.OPEN)
     return Digest(
-        period=run.report.run.period,
+        period=run.report.run.period.label,
         taken_at=run.report.run.taken_at,
         run_dir=run_dir,
         complete=run.report.run.coverage.complete,
         verdict=judged,
         summary=tuple(line for line in executive_summary(run, history) if line != judged),
-        figures=figures,
-        unlicensed=unlicensed,
-        new_unlicensed=new if history.present else None,
+        figures=tuple(headline_figures(run)),
+        unlicensed=run.figures.unlicensed,
+        new_unlicensed=run.figures.new_unlicensed if history.present else None,
     )
 
 

@@ -1,4 +1,4 @@
-"""Snapshot + exceptions register -> findings, exception states and summary. Pure.
+"""Inventory + exceptions register -> findings, exception states and summary. Pure.
 
 One pass over the VMs: every rule runs on every non-deleted VM (deleted ones only meet the
 rules that look at them), the datacenter checks on each datacenter, the period rules on the
@@ -17,20 +17,14 @@ How register rows apply (a decision of this stage, for the README):
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import NamedTuple
 
-from audit.evaluate.records import (
-    DELETED,
-    POWERED_ON,
-    DatacenterRecord,
-    Gone,
-    GoneVm,
-    LicensedEntry,
-    VmRecord,
-)
+from audit.evaluate.inventory import Inventory
+from audit.evaluate.position import licence_usage
+from audit.evaluate.records import DatacenterRecord, Gone, GoneVm, VmRecord
 from audit.evaluate.rules import exc_expired, exc_stale
 from audit.evaluate.rules.base import DatacenterCheck, GoneCheck, RegisterCheck, RuleMeta, VmCheck
 from audit.evaluate.rules.registry import RULE_IDS, RULES
@@ -42,8 +36,9 @@ from audit.model.exceptions import (
     ExceptionStatus,
 )
 from audit.model.exposure import Exposure, VmExposure
-from audit.model.findings import Finding, LicenceUsage, Severity, Status, Summary
-from audit.model.snapshot import DatacenterSnapshot, Scope, Snapshot
+from audit.model.findings import Finding, Severity, Status, Summary
+from audit.model.identity import VmKey
+from audit.model.position import LicenceUsage
 
 _VM_CHECKS: tuple[tuple[RuleMeta, VmCheck], ...] = tuple(
     (rule.meta, rule.check_vm) for rule in RULES if rule.check_vm is not None
@@ -62,8 +57,6 @@ _GONE_CHECKS: tuple[tuple[RuleMeta, GoneCheck], ...] = tuple(
 )
 _RULE_RANK = {rule_id: rank for rank, rule_id in enumerate(RULE_IDS)}
 _STATUS_OF_KIND = {ExceptionKind.BYOL: Status.BYOL, ExceptionKind.WAIVER: Status.WAIVED}
-
-VmKey = tuple[str, int, int]
 
 
 @dataclass(frozen=True)
@@ -104,29 +97,27 @@ class _Presence(StrEnum):
 
 
 def evaluate(
-    snapshot: Snapshot,
+    inventory: Inventory,
     exceptions: Sequence[ExceptionRow],
     today: datetime.date,
     exposure: Exposure | None = None,
 ) -> Evaluation:
-    """Run every rule over the snapshot and apply the exceptions register as of `today`.
+    """Run every rule over the inventory and apply the exceptions register as of `today`.
 
     With the period's `exposure`, each VM's rules also see its days over the period, and the
     period rules also see the VMs it saw that the snapshot does not evaluate (deleted, no
     longer listed, or not read).
     """
-    run = _Run(snapshot, exceptions, today, exposure)
-    for service in snapshot.services:
-        for datacenter in service.datacenters:
-            run.datacenter(service.service_name, datacenter)
+    run = _Run(inventory, exceptions, today, exposure)
+    for datacenter in inventory.datacenters:
+        run.datacenter(datacenter)
     run.gone()
     states = run.register_findings()
     findings = sorted(run.findings, key=_order)
-    services = [service.service_name for service in snapshot.services]
     return Evaluation(
         findings=tuple(findings),
         exception_states=states,
-        summary=_summary(findings, services, run.usage),
+        summary=_summary(findings, inventory.services, licence_usage(inventory)),
     )
 
 
@@ -135,7 +126,7 @@ class _Run:
 
     def __init__(
         self,
-        snapshot: Snapshot,
+        inventory: Inventory,
         rows: Sequence[ExceptionRow],
         today: datetime.date,
         exposure: Exposure | None = None,
@@ -157,72 +148,39 @@ class _Run:
         self.subjects: dict[VmKey, _Subject] = {}
         self.deleted_subjects: dict[VmKey, _Subject] = {}
         self.findings: list[Finding] = []
-        self.usage: dict[tuple[str, int, str | None], list[int]] = {}
-        failures = snapshot.coverage.failures
-        self.services_unread = any(f.scope is Scope.SERVICES for f in failures)
-        self.unread_scopes = {
-            (f.service_name, f.datacenter_id, f.vm_id)
-            for f in failures
-            if f.scope in (Scope.SERVICE, Scope.DATACENTER, Scope.VM)
-        }
+        self.unread = inventory.unread
 
-    def datacenter(self, service_name: str, dc: DatacenterSnapshot) -> None:
-        dc_id = dc.datacenter_id
-        entries = (
-            None
-            if dc.vm_licensed is None
-            else tuple(LicensedEntry.from_api(raw) for raw in dc.vm_licensed)
-        )
-        by_vm: dict[int, LicensedEntry] | None = None
-        if entries is not None:
-            by_vm = {}
-            for entry in entries:
-                if entry.vm_id is not None:
-                    by_vm.setdefault(entry.vm_id, entry)
+    def datacenter(self, dc: DatacenterRecord) -> None:
+        service_name, dc_id = dc.service_name, dc.datacenter_id
         row_vms = self.row_vms_by_dc.get((service_name, dc_id), set())
-        listed = set(dc.vm_ids)
-        for raw in dc.vms:
-            vm = VmRecord.from_api(raw, service_name, dc_id, by_vm)
-            if vm.vm_id is not None:
-                listed.add(vm.vm_id)
-                key = (service_name, dc_id, vm.vm_id)
-                if self.exposure is not None:
-                    vm = replace(vm, period=self.exposure.period_of(key))
-            deleted = vm.power_state == DELETED
-            if vm.vm_id is not None:
-                (self.deleted if deleted else self.live).add((service_name, dc_id, vm.vm_id))
-            if vm.vm_id in row_vms:
-                key = (service_name, dc_id, vm.vm_id)
-                self.presence[key] = _Presence.DELETED if deleted else _Presence.LIVE
-                self.subjects[key] = _Subject.of_vm(vm)
+        for vm in dc.vms:
+            key = vm.key
+            if key is not None and self.exposure is not None:
+                vm = replace(vm, period=self.exposure.period_of(key))
+            deleted = vm.deleted
+            if key is not None:
+                (self.deleted if deleted else self.live).add(key)
+                if key.vm_id in row_vms:
+                    self.presence[key] = _Presence.DELETED if deleted else _Presence.LIVE
+                    self.subjects[key] = _Subject.of_vm(vm)
             if not deleted:
                 self.vm(vm)
             else:
                 self.deleted_vm(vm)
         for vm_id in row_vms:
-            if vm_id in listed:
-                self.presence.setdefault((service_name, dc_id, vm_id), _Presence.UNREAD)
-        trusted = (service_name, dc_id, None) not in self.unread_scopes
-        self.listed[(service_name, dc_id)] = frozenset(listed) if trusted else None
-        record = DatacenterRecord(
-            service_name, dc_id, frozenset(listed) if trusted else None, entries
-        )
+            if vm_id in dc.known_vm_ids:
+                self.presence.setdefault(VmKey(service_name, dc_id, vm_id), _Presence.UNREAD)
+        self.listed[(service_name, dc_id)] = dc.listed_vm_ids
         for meta, check in _DATACENTER_CHECKS:
-            for entry, message in check(record):
+            for entry, message in check(dc):
                 subject = _Subject(
                     entry.name, entry.moref, None, entry.guest_os_family, entry.license
                 )
                 if entry.vm_id is not None and entry.vm_id in row_vms:
-                    self.subjects.setdefault((service_name, dc_id, entry.vm_id), subject)
+                    self.subjects.setdefault(VmKey(service_name, dc_id, entry.vm_id), subject)
                 self.add(meta, service_name, dc_id, entry.vm_id, subject, message)
 
     def vm(self, vm: VmRecord) -> None:
-        usage = self.usage.setdefault((vm.service_name, vm.datacenter_id, vm.license), [0] * 4)
-        usage[0] += 1
-        usage[1] += vm.cpu_num
-        if vm.power_state == POWERED_ON:
-            usage[2] += 1
-            usage[3] += vm.cpu_num
         subject: _Subject | None = None
         for meta, check in _VM_CHECKS:
             message = check(vm)
@@ -234,10 +192,11 @@ class _Run:
     def deleted_vm(self, vm: VmRecord) -> None:
         """The rules about deleted VMs (LIC-DELETED-DECLARED); the VM is kept as the subject
         of the period rules' findings about it."""
-        if vm.vm_id is None:
+        key = vm.key
+        if key is None:
             return
         subject = _Subject.of_vm(vm)
-        self.deleted_subjects.setdefault((vm.service_name, vm.datacenter_id, vm.vm_id), subject)
+        self.deleted_subjects.setdefault(key, subject)
         for meta, check in _DELETED_CHECKS:
             message = check(vm)
             if message is not None:
@@ -270,17 +229,17 @@ class _Run:
             return False
         service, dc_id, vm_id = key
         listed = self.listed.get((service, dc_id))
-        if self.services_unread or (service, None, None) in self.unread_scopes:
+        if self.unread.service(service):
             return True
         if (service, dc_id) not in self.listed:  # the datacenter itself is gone
             return False
-        return listed is None or vm_id in listed or (service, dc_id, vm_id) in self.unread_scopes
+        return listed is None or vm_id in listed or key in self.unread.vms
 
     def register_checks(self, vm: VmRecord) -> None:
         """Rules over the VM's valid register rows (LIC-BYOL-BILLED), after its own rules."""
         if vm.vm_id is None:
             return
-        indexes = self.rows_by_vm.get((vm.service_name, vm.datacenter_id, vm.vm_id), ())
+        indexes = self.rows_by_vm.get(VmKey(vm.service_name, vm.datacenter_id, vm.vm_id), ())
         valid = tuple(self.rows[index] for index in indexes if not self.expired[index])
         for meta, check in _REGISTER_CHECKS if valid else ():
             message = check(vm, valid)
@@ -300,7 +259,7 @@ class _Run:
         """Record a rule hit, with the status the register gives it."""
         status, chosen = Status.OPEN, None
         if vm_id is not None and self.rows_by_vm:
-            for index in self.rows_by_vm.get((service_name, dc_id, vm_id), ()):
+            for index in self.rows_by_vm.get(VmKey(service_name, dc_id, vm_id), ()):
                 row = self.rows[index]
                 if not row.covers(meta.id) or (
                     row.kind is ExceptionKind.BYOL and not meta.byol_covers
@@ -340,11 +299,7 @@ class _Run:
 
     def _unread(self, row: ExceptionRow) -> bool:
         """Whether a coverage failure may hide the row's VM."""
-        service, dc_id, vm_id = row.vm_key
-        return self.services_unread or any(
-            scope in self.unread_scopes
-            for scope in ((service, None, None), (service, dc_id, None), (service, dc_id, vm_id))
-        )
+        return self.unread.vm(*row.vm_key)
 
     def _add_row_finding(
         self, meta: RuleMeta, row: ExceptionRow, subject: _Subject, message: str
@@ -391,9 +346,7 @@ def _order(finding: Finding) -> tuple[str, int, int, int, str, str]:
 
 
 def _summary(
-    findings: Sequence[Finding],
-    services: Sequence[str],
-    usage: Mapping[tuple[str, int, str | None], Sequence[int]],
+    findings: Sequence[Finding], services: Sequence[str], usage: tuple[LicenceUsage, ...]
 ) -> Summary:
     """Counts with every severity, status, rule and service present, zeros included."""
     by_severity = dict.fromkeys((severity.value for severity in Severity), 0)
@@ -408,29 +361,11 @@ def _summary(
         by_rule[finding.rule_id] += 1
         by_status[finding.status.value] += 1
         by_service[finding.service_name] = by_service.get(finding.service_name, 0) + 1
-    licence_usage = tuple(
-        LicenceUsage(
-            service_name=service,
-            datacenter_id=dc_id,
-            license=license,
-            vms=counts[0],
-            vcpus=counts[1],
-            vms_powered_on=counts[2],
-            vcpus_powered_on=counts[3],
-        )
-        for (service, dc_id, license), counts in sorted(usage.items(), key=_usage_order)
-    )
     return Summary(
         by_severity=by_severity,
         open_by_severity=open_by_severity,
         by_rule=by_rule,
         by_status=by_status,
         by_service=dict(sorted(by_service.items())),
-        licence_usage=licence_usage,
+        licence_usage=usage,
     )
-
-
-def _usage_order(item: tuple[tuple[str, int, str | None], object]) -> tuple[str, int, bool, str]:
-    """Service, datacenter, then no licence first and licence values alphabetically."""
-    (service, dc_id, license), _ = item
-    return (service, dc_id, license is not None, license or "")

@@ -1,18 +1,21 @@
 """The headline figures an auditor quotes and signs, each a count of findings or defined by one
-sentence that the reports print beside it (issue 11).
+sentence that the reports print beside it, and the Windows guests by licence situation that
+the charts show by the same definitions.
 
 Pure functions over the findings (and, for the share of correctly licensed guests, the
-snapshot), so the same functions give the previous run's figures for the change since then.
+inventory), so the same functions give the previous run's figures for the change since then.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from audit.evaluate.inventory import Inventory
 from audit.evaluate.knowledge import LicenceKind
-from audit.evaluate.records import DELETED, VmRecord
+from audit.evaluate.records import VmRecord
 from audit.evaluate.rules import (
     lic_byol_billed,
     lic_non_windows,
@@ -22,10 +25,8 @@ from audit.evaluate.rules import (
     win_unlicensed,
 )
 from audit.model.findings import Finding, Status
-from audit.model.snapshot import Snapshot
+from audit.model.identity import VmKey
 from audit.support.jsontypes import JSONObject
-
-VmKey = tuple[str, int, int]
 
 # Findings (whatever their status) that say a guest's licence does not fit it: the wrong
 # Windows version, or a desktop OS that no SPLA server licence covers.
@@ -110,12 +111,6 @@ class Figure:
         }
 
 
-def _vm_key(finding: Finding) -> VmKey | None:
-    if finding.datacenter_id is None or finding.vm_id is None:
-        return None
-    return (finding.service_name, finding.datacenter_id, finding.vm_id)
-
-
 def unlicensed_server_guests(findings: Iterable[Finding]) -> Figure:
     """The open WIN-UNLICENSED findings."""
     count = sum(
@@ -131,39 +126,131 @@ def licence_fits(vm: VmRecord, rule_ids: Collection[str]) -> bool:
     return vm.licence.kind in _FITTING_KINDS and not MISFIT_RULE_IDS.intersection(rule_ids)
 
 
-def rules_by_vm(findings: Iterable[Finding]) -> dict[VmKey, set[str]]:
-    """The rule ids raised per VM, whatever their status."""
-    by_vm: dict[VmKey, set[str]] = {}
+def rules_by_vm(findings: Iterable[Finding]) -> dict[VmKey, tuple[str, ...]]:
+    """The rule ids raised per VM, whatever their status, each once, in findings order."""
+    by_vm: dict[VmKey, dict[str, None]] = {}
     for finding in findings:
-        key = _vm_key(finding)
+        key = finding.vm_key
         if key is not None:
-            by_vm.setdefault(key, set()).add(finding.rule_id)
-    return by_vm
+            by_vm.setdefault(key, {})[finding.rule_id] = None
+    return {key: tuple(rules) for key, rules in by_vm.items()}
 
 
-def windows_guests_correctly_licensed(snapshot: Snapshot, findings: Iterable[Finding]) -> Figure:
-    """Windows guests whose licence fits them, of every Windows guest not deleted."""
-    by_vm = rules_by_vm(findings)
-    fitting = guests = 0
-    for service in snapshot.services:
-        for dc in service.datacenters:
-            for raw in dc.vms:
-                vm = VmRecord.from_api(raw, service.service_name, dc.datacenter_id, None)
-                if vm.power_state == DELETED or not vm.guest.is_windows:
-                    continue
-                guests += 1
-                rules: Collection[str] = ()
-                if vm.vm_id is not None:
-                    rules = by_vm.get((vm.service_name, vm.datacenter_id, vm.vm_id), set())
-                fitting += licence_fits(vm, rules)
-    return Figure(FigureKey.CORRECTLY_LICENSED, fitting, guests)
+@dataclass(frozen=True)
+class WindowsCoverage:
+    """Windows guests of one datacenter (or, `datacenter_id` None, one service; both None,
+    every service) by licence situation, by the headline's definitions, for the reports'
+    charts and tables.
+
+    Each guest (configured guest OS, deleted VMs aside) sits in one bucket: `licensed` its
+    licence fits it (the "correctly licensed" figure counts exactly these), else `byol` a valid
+    byol row covers one of its findings, else `unlicensed` no licence, `misfit` a Windows
+    licence the rules say does not cover it (wrong version, desktop OS), `unclear` any other
+    value.
+    """
+
+    service_name: str | None
+    datacenter_id: int | None
+    windows: int
+    licensed: int
+    byol: int
+    unlicensed: int
+    misfit: int
+    unclear: int
+
+    def counts(self) -> tuple[int, int, int, int, int, int]:
+        """Windows guests, then each bucket in the order above."""
+        return (
+            self.windows,
+            self.licensed,
+            self.byol,
+            self.unlicensed,
+            self.misfit,
+            self.unclear,
+        )
+
+
+_UNLICENSED_KINDS = frozenset({LicenceKind.NONE, LicenceKind.UNLICENSED})
+_BUCKETS = ("licensed", "byol", "unlicensed", "misfit", "unclear")
+
+
+def windows_coverage(
+    inventory: Inventory, findings: Iterable[Finding]
+) -> tuple[WindowsCoverage, ...]:
+    """Windows guests per datacenter (configured guest OS, deleted VMs aside), by licence
+    situation, in the inventory's order."""
+    listed = tuple(findings)
+    rules = rules_by_vm(listed)
+    byol = {key for f in listed if f.status is Status.BYOL and (key := f.vm_key) is not None}
+    rows = []
+    for dc in inventory.datacenters:
+        bucket: Counter[str] = Counter()
+        for vm in dc.vms:
+            if vm.deleted or not vm.guest.is_windows:
+                continue
+            key = vm.key
+            if licence_fits(vm, () if key is None else rules.get(key, ())):
+                bucket["licensed"] += 1
+            elif key in byol:
+                bucket["byol"] += 1
+            elif vm.licence.kind in _UNLICENSED_KINDS:
+                bucket["unlicensed"] += 1
+            elif vm.licence.kind in _FITTING_KINDS:
+                bucket["misfit"] += 1
+            else:
+                bucket["unclear"] += 1
+        rows.append(_coverage_row(dc.service_name, dc.datacenter_id, bucket))
+    return tuple(rows)
+
+
+def per_service(rows: Iterable[WindowsCoverage]) -> tuple[WindowsCoverage, ...]:
+    """Per-datacenter coverage summed per service, in the services' order."""
+    totals: dict[str | None, Counter[str]] = {}
+    for row in rows:
+        totals.setdefault(row.service_name, Counter()).update(
+            {bucket: getattr(row, bucket) for bucket in _BUCKETS}
+        )
+    return tuple(_coverage_row(name, None, bucket) for name, bucket in totals.items())
+
+
+def coverage_total(rows: Iterable[WindowsCoverage]) -> WindowsCoverage:
+    """Every row summed (service and datacenter None)."""
+    total: Counter[str] = Counter()
+    for row in rows:
+        total.update({bucket: getattr(row, bucket) for bucket in _BUCKETS})
+    return _coverage_row(None, None, total)
+
+
+def _coverage_row(
+    service_name: str | None, dc_id: int | None, bucket: Counter[str]
+) -> WindowsCoverage:
+    return WindowsCoverage(
+        service_name=service_name,
+        datacenter_id=dc_id,
+        windows=sum(bucket.values()),
+        licensed=bucket["licensed"],
+        byol=bucket["byol"],
+        unlicensed=bucket["unlicensed"],
+        misfit=bucket["misfit"],
+        unclear=bucket["unclear"],
+    )
+
+
+def windows_guests_correctly_licensed(
+    coverage: Iterable[WindowsCoverage],
+) -> Figure:
+    """Windows guests whose licence fits them, of every Windows guest not deleted: the
+    `licensed` bucket of `windows_coverage`, so the charts and the figure agree."""
+    rows = tuple(coverage)
+    fitting = sum(row.licensed for row in rows)
+    return Figure(FigureKey.CORRECTLY_LICENSED, fitting, sum(row.windows for row in rows))
 
 
 def wasted_licences(findings: Iterable[Finding]) -> dict[VmKey, str | None]:
     """The VMs counted as licences possibly wasted, with the licence each carries."""
     wasted: dict[VmKey, str | None] = {}
     for finding in findings:
-        key = _vm_key(finding)
+        key = finding.vm_key
         if key is not None and finding.rule_id in WASTE_RULE_IDS and finding.status is Status.OPEN:
             wasted.setdefault(key, finding.license)
     return wasted
@@ -176,16 +263,16 @@ def licences_possibly_wasted(findings: Iterable[Finding]) -> Figure:
 
 def byol_covered_guests(findings: Iterable[Finding]) -> Figure:
     """VMs with at least one finding in status byol."""
-    vms = {key for f in findings if f.status is Status.BYOL and (key := _vm_key(f)) is not None}
+    vms = {key for f in findings if f.status is Status.BYOL and (key := f.vm_key) is not None}
     return Figure(FigureKey.BYOL_COVERED_GUESTS, len(vms))
 
 
-def headline(snapshot: Snapshot, findings: Iterable[Finding]) -> tuple[Figure, ...]:
+def headline(inventory: Inventory, findings: Iterable[Finding]) -> tuple[Figure, ...]:
     """The four figures, in the order the reports show them."""
     listed = tuple(findings)
     return (
         unlicensed_server_guests(listed),
-        windows_guests_correctly_licensed(snapshot, listed),
+        windows_guests_correctly_licensed(windows_coverage(inventory, listed)),
         licences_possibly_wasted(listed),
         byol_covered_guests(listed),
     )

@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 
 from audit.evaluate.headline import wasted_licences
-from audit.evaluate.position import LicenceRow
 from audit.evaluate.rules import win_unlicensed
 from audit.model.findings import Finding, Status
+from audit.model.position import LicenceRow
 from audit.model.prices import Cost, Prices
 
 __all__ = ["Cost", "declarations_cost", "unlicensed_exposure", "wasted_cost"]

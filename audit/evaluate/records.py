@@ -1,7 +1,8 @@
-"""Flat, typed views of the raw API objects that the rules read.
+"""Flat, typed records of the raw API objects: a VM, a vmLicensed entry, a datacenter.
 
 Raw `dedicatedCloud.Vm` dicts may lack fields or carry unexpected types; they are read here,
-once, so that every rule sees the same well-typed values and none of them can crash on data.
+once (audit/evaluate/inventory.py builds every record of a snapshot), so that every rule,
+figure and report sees the same well-typed values and none of them can crash on data.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from audit.evaluate.knowledge import (
@@ -20,6 +22,7 @@ from audit.evaluate.knowledge import (
     interpret_licence,
 )
 from audit.model.exposure import VmPeriod
+from audit.model.identity import VmKey
 from audit.support.coerce import integer, text
 
 DELETED = "deleted"
@@ -64,12 +67,14 @@ class LicensedEntry:
 
 @dataclass(frozen=True, slots=True)
 class VmRecord:
-    """One VM as the rules see it: its fields, their interpretation and its vmLicensed entry.
+    """One VM of the snapshot, read once: its fields, where it sits, their interpretation and
+    its vmLicensed entry. The rules, the figures, the history and the reports all read it.
 
     `listing_read` is False when the datacenter's vmLicensed could not be read; then
-    `licensed` is None and no drift can be judged. `period` is the VM's facts over the
-    period's observed days; None when no observation of the period saw it (the snapshot
-    alone then speaks for the period).
+    `licensed` is None and no drift can be judged. `vcpus` is `cpuNum` as the API gave it (None
+    when absent or not a number). `period` is the VM's facts over the period's observed days,
+    set by the engine; None when no observation of the period saw it (the snapshot alone then
+    speaks for the period).
     """
 
     service_name: str
@@ -80,12 +85,33 @@ class VmRecord:
     power_state: str | None
     guest_os_family: str | None
     license: str | None
-    cpu_num: int
+    vcpus: int | None
+    memory_mb: int | None
+    folder: str | None
+    cluster: str | None
+    host: str | None
     guest: GuestOs
     licence: Licence
     listing_read: bool
     licensed: LicensedEntry | None
     period: VmPeriod | None = None
+
+    @property
+    def key(self) -> VmKey | None:
+        """Where the VM is; None for a VM object without a usable `vmId`."""
+        return (
+            None if self.vm_id is None else VmKey(self.service_name, self.datacenter_id, self.vm_id)
+        )
+
+    @property
+    def deleted(self) -> bool:
+        """Inventoried, not evaluated: VMware keeps deleted VMs listed for a while."""
+        return self.power_state == DELETED
+
+    @property
+    def vcpu_count(self) -> int:
+        """vCPUs as the licence tallies add them up (0 when the API did not say)."""
+        return self.vcpus or 0
 
     @property
     def powered_on(self) -> bool:
@@ -107,9 +133,9 @@ class VmRecord:
         service_name: str,
         datacenter_id: int,
         licensed_by_vm: Mapping[int, LicensedEntry] | None,
-        period: VmPeriod | None = None,
     ) -> VmRecord:
-        """Build from a raw VM dict; `licensed_by_vm` is the vmLicensed listing by vmId."""
+        """Build from a raw `dedicatedCloud.Vm`; `licensed_by_vm` is the datacenter's
+        vmLicensed listing by vmId (None when it could not be read)."""
         vm_id = integer(raw.get("vmId"))
         guest_os_family = text(raw.get("guestOsFamily"))
         license_value = text(raw.get("license"))
@@ -122,27 +148,44 @@ class VmRecord:
             power_state=text(raw.get("powerState")),
             guest_os_family=guest_os_family,
             license=license_value,
-            cpu_num=integer(raw.get("cpuNum")) or 0,
+            vcpus=integer(raw.get("cpuNum")),
+            memory_mb=integer(raw.get("memoryMax")),
+            folder=text(raw.get("folderName")),
+            cluster=text(raw.get("clusterName")),
+            host=text(raw.get("hostName")),
             guest=interpret_guest_os(guest_os_family),
             licence=interpret_licence(license_value),
             listing_read=licensed_by_vm is not None,
             licensed=None if licensed_by_vm is None or vm_id is None else licensed_by_vm.get(vm_id),
-            period=period,
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class DatacenterRecord:
-    """What the datacenter-level checks need: the VM ids the datacenter lists and vmLicensed.
+    """One datacenter of the snapshot, read once: the VM ids it lists, the VMs read (in the
+    snapshot's order) and its vmLicensed listing (None when it could not be read).
 
-    `listed_vm_ids` is None when the VM listing could not be trusted (a coverage failure), so
-    that no VM is reported as missing from it.
+    `listing_trusted` is False when a coverage failure hit the datacenter's VM list: then no
+    VM is reported as missing from it (`listed_vm_ids` is None).
     """
 
     service_name: str
     datacenter_id: int
-    listed_vm_ids: frozenset[int] | None
+    name: str | None
+    vm_ids: tuple[int, ...]
+    vms: tuple[VmRecord, ...]
     licensed: tuple[LicensedEntry, ...] | None
+    listing_trusted: bool = True
+
+    @cached_property
+    def known_vm_ids(self) -> frozenset[int]:
+        """The ids the datacenter lists, and those of the VMs read (a VM read is there)."""
+        return frozenset(self.vm_ids).union(vm.vm_id for vm in self.vms if vm.vm_id is not None)
+
+    @property
+    def listed_vm_ids(self) -> frozenset[int] | None:
+        """`known_vm_ids` when the listing can be trusted, else None."""
+        return self.known_vm_ids if self.listing_trusted else None
 
 
 class Gone(StrEnum):

@@ -28,7 +28,7 @@ import pandas as pd
 
 from audit.evaluate.knowledge import interpret_guest_os, interpret_licence
 from audit.evaluate.records import DELETED, is_powered_on, is_unlicensed_server
-from audit.history.changes import VmKey, VmState
+from audit.history.changes import VmState
 from audit.history.observations import (
     Observations,
     ObservedDay,
@@ -38,6 +38,7 @@ from audit.history.observations import (
     state_row,
 )
 from audit.model.exposure import Exposure, LicenceExposure, Source, VmExposure, VmPeriod
+from audit.model.identity import VmKey
 from audit.model.period import Period
 
 STATE_COLUMNS = [
@@ -276,7 +277,7 @@ def _vms(
     ) in zip(counts.index.tolist(), zip(*columns, *figures, *span_days, strict=True), strict=True):
         first = days[low] if low >= 0 else None
         last = days[high] if high >= 0 else None
-        key = (str(service), int(dc), int(vm_id))
+        key = VmKey(str(service), int(dc), int(vm_id))
         period = facts[key] = VmPeriod(
             int(observed),
             int(on),

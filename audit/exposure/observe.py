@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from audit.evaluate.inventory import inventory_of
 from audit.history.observations import observation_of
 from audit.history.store import DEFAULT_WAIT_S, HISTORY_FILE, HistoryStore
 from audit.model.snapshot import Snapshot
@@ -48,13 +49,6 @@ def parse_day(text: str, today: date) -> date:
     return day
 
 
-def snapshot_day(snapshot: Snapshot) -> date:
-    """The UTC day the snapshot was taken: an observation's day unless `--date` says another."""
-    return (
-        datetime.fromisoformat(snapshot.meta.taken_at.replace("Z", "+00:00")).astimezone(UTC).date()
-    )
-
-
 def record_day(
     out_dir: Path,
     snapshot: Snapshot,
@@ -67,7 +61,7 @@ def record_day(
     digest = hashlib.sha256(snapshot_bytes).hexdigest()
     path = out_dir / OBSERVATIONS_DIR / f"{day.isoformat()}.json.gz"
     recorded_at = datetime.now(UTC).isoformat(timespec="seconds")
-    record = observation_of(snapshot, digest, day, "observe", recorded_at)
+    record = observation_of(inventory_of(snapshot), digest, day, "observe", recorded_at)
     with HistoryStore.open(out_dir / HISTORY_FILE, wait_s) as history, history.write():
         stored = history.observation_complete(day.isoformat())
         if stored and not snapshot.coverage.complete:

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from audit.evaluate.inventory import Inventory
 from audit.evaluate.records import DELETED
 from audit.model.findings import Finding
 from audit.model.history import (
@@ -38,12 +39,10 @@ from audit.model.history import (
     Resolution,
     Sighting,
 )
+from audit.model.identity import VmKey
 from audit.model.licences import UNLICENSED
 from audit.model.run import RunReport
-from audit.model.snapshot import Coverage, Scope, Snapshot
-from audit.support.coerce import integer, text
-
-VmKey = tuple[str, int, int]
+from audit.model.snapshot import Unread
 
 
 @dataclass(frozen=True)
@@ -59,62 +58,6 @@ class VmState:
     @property
     def live(self) -> bool:
         return self.power_state != DELETED
-
-
-@dataclass(frozen=True)
-class Unread:
-    """The scopes a run could not read (from its coverage failures)."""
-
-    everything: bool = False
-    services: frozenset[str] = frozenset()
-    datacenters: frozenset[tuple[str, int]] = frozenset()
-    vms: frozenset[VmKey] = frozenset()
-    listings: frozenset[tuple[str, int]] = frozenset()
-
-    @classmethod
-    def from_coverage(cls, coverage: Coverage) -> Unread:
-        services: set[str] = set()
-        datacenters: set[tuple[str, int]] = set()
-        vms: set[VmKey] = set()
-        listings: set[tuple[str, int]] = set()
-        everything = False
-        for failure in coverage.failures:
-            service, dc, vm = failure.service_name, failure.datacenter_id, failure.vm_id
-            if failure.scope is Scope.SERVICES or service is None:
-                everything = True
-            elif failure.scope is Scope.SERVICE or dc is None:
-                services.add(service)
-            elif failure.scope is Scope.DATACENTER:
-                datacenters.add((service, dc))
-            elif failure.scope is Scope.VM_LICENSED:
-                listings.add((service, dc))
-            elif vm is None:
-                datacenters.add((service, dc))
-            else:
-                vms.add((service, dc, vm))
-        return cls(
-            everything,
-            frozenset(services),
-            frozenset(datacenters),
-            frozenset(vms),
-            frozenset(listings),
-        )
-
-    def vm(self, service: str, dc: int | None, vm: int | None) -> bool:
-        """Whether the VM (or, with no ids, its scope) could not be read."""
-        return (
-            self.everything
-            or service in self.services
-            or (dc is not None and (service, dc) in self.datacenters)
-            or (dc is not None and vm is not None and (service, dc, vm) in self.vms)
-        )
-
-    def finding(self, record: FindingRecord) -> bool:
-        """Whether this run could have missed the finding: its VM or vmLicensed unread."""
-        dc = record.datacenter_id
-        return self.vm(record.service_name, dc, record.vm_id) or (
-            dc is not None and (record.service_name, dc) in self.listings
-        )
 
 
 @dataclass(frozen=True)
@@ -177,26 +120,18 @@ class Annotations:
         return replace(report, findings=findings, history=history)
 
 
-def vm_states(snapshot: Snapshot) -> dict[VmKey, VmState]:
-    """Every VM the snapshot holds (deleted ones too), by (service, datacenter, VM id)."""
-    states: dict[VmKey, VmState] = {}
-    for service in snapshot.services:
-        for dc in service.datacenters:
-            for raw in dc.vms:
-                vm_id = integer(raw.get("vmId"))
-                if vm_id is None:
-                    continue
-                states.setdefault(
-                    (service.service_name, dc.datacenter_id, vm_id),
-                    VmState(
-                        name=text(raw.get("name")),
-                        guest_os_family=text(raw.get("guestOsFamily")),
-                        license=text(raw.get("license")),
-                        power_state=text(raw.get("powerState")),
-                        vcpus=integer(raw.get("cpuNum")),
-                    ),
-                )
-    return states
+def vm_states(inventory: Inventory) -> dict[VmKey, VmState]:
+    """Every VM the inventory holds (deleted ones too), by (service, datacenter, VM id)."""
+    return {
+        key: VmState(
+            name=vm.name,
+            guest_os_family=vm.guest_os_family,
+            license=vm.license,
+            power_state=vm.power_state,
+            vcpus=vm.vcpus,
+        )
+        for key, vm in inventory.by_key.items()
+    }
 
 
 def finding_record(finding: Finding) -> FindingRecord:
@@ -246,7 +181,7 @@ def annotate(baseline: Baseline, current: RunState) -> Annotations:
             if fingerprint in current.findings:
                 continue
             first = baseline.first_seen.get(fingerprint, previous.sighting)
-            if current.unread.finding(record):
+            if _unverified(current.unread, record):
                 unverified.append(GoneFinding(record, first, previous.sighting, None))
                 continue
             resolved.append(
@@ -268,13 +203,18 @@ def _change(record: FindingRecord, baseline: Baseline, previous: RunState | None
     if previous is None or record.fingerprint in previous.findings:
         return Change.PERSISTING
     # Seen before, absent from the previous run: fixed in between, unless that run was blind.
-    return Change.PERSISTING if previous.unread.finding(record) else Change.REOPENED
+    return Change.PERSISTING if _unverified(previous.unread, record) else Change.REOPENED
+
+
+def _unverified(unread: Unread, record: FindingRecord) -> bool:
+    """Whether a run could have missed the finding: its VM or vmLicensed listing unread."""
+    return unread.vm_or_listing(record.service_name, record.datacenter_id, record.vm_id)
 
 
 def _resolution(record: FindingRecord, current: RunState) -> Resolution:
     if record.datacenter_id is None or record.vm_id is None:
         return Resolution.FIXED
-    state = current.vms.get((record.service_name, record.datacenter_id, record.vm_id))
+    state = current.vms.get(VmKey(record.service_name, record.datacenter_id, record.vm_id))
     return Resolution.FIXED if state is not None and state.live else Resolution.VM_REMOVED
 
 

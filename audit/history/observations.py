@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from datetime import date
 from itertools import accumulate
 
-from audit.history.changes import VmKey, VmState, vm_states
-from audit.model.snapshot import Snapshot
+from audit.evaluate.inventory import Inventory
+from audit.history.changes import VmState, vm_states
+from audit.model.identity import VmKey
 from audit.support.jsontypes import JSONObject
 
 # One stored state: (service, datacenter, VM id, name, guest OS, licence, power state, vCPUs).
@@ -62,18 +63,18 @@ class Observations:
 
 
 def observation_of(
-    snapshot: Snapshot, snapshot_sha256: str, day: date, source: str, recorded_at: str
+    inventory: Inventory, snapshot_sha256: str, day: date, source: str, recorded_at: str
 ) -> ObservationRecord:
-    """What the history keeps of a snapshot as the observation of `day`."""
+    """What the history keeps of a snapshot (its inventory) as the observation of `day`."""
     return ObservationRecord(
         day=day,
-        taken_at=snapshot.meta.taken_at,
-        endpoint=snapshot.meta.endpoint,
+        taken_at=inventory.meta.taken_at,
+        endpoint=inventory.meta.endpoint,
         source=source,
         snapshot_sha256=snapshot_sha256,
-        coverage=snapshot.coverage.to_json(),
+        coverage=inventory.coverage.to_json(),
         recorded_at=recorded_at,
-        vms=vm_states(snapshot),
+        vms=vm_states(inventory),
     )
 
 

@@ -32,6 +32,7 @@ from openpyxl.utils import get_column_letter
 
 from audit.evaluate.rules.registry import RULE_IDS
 from audit.model.history import REVIEW_STATUSES, CarriedReview, Review
+from audit.model.identity import fingerprint
 from audit.support.errors import InputError
 
 FINDINGS_SHEET = "Findings"
@@ -340,7 +341,7 @@ def _parse_rows(
         datacenter = _identifier(cells["Datacenter"], cell("Datacenter"))
         vm_id = _identifier(cells["VM id"], cell("VM id"))
         review = ReviewRow(
-            fingerprint=f"{service}|{datacenter}|{vm_id}|{rule}",
+            fingerprint=fingerprint(service, datacenter, vm_id, rule),
             status=_status(cells["Review status"], cell("Review status")),
             owner=_text(cells["Owner"]),
             comment=_text(cells["Comment"]),

@@ -12,12 +12,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from audit.history.changes import RunState, Unread, annotate, finding_records, vm_states
+from audit.evaluate.inventory import Inventory
+from audit.history.changes import RunState, annotate, finding_records, vm_states
 from audit.history.store import HistoryStore, RunRecord, shortfall_fingerprint
 from audit.history.trend import TREND_RUNS, RunSummary, history_view
 from audit.model.history import SETTLED, CarriedReview, Change, HistoryView, Sighting
 from audit.model.run import RunReport
-from audit.model.snapshot import Snapshot
 
 
 @dataclass(frozen=True)
@@ -29,21 +29,22 @@ class HistoryEntry:
     record: RunRecord
 
 
-def prepare(store: HistoryStore, snapshot: Snapshot, report: RunReport) -> HistoryEntry:
+def prepare(store: HistoryStore, inventory: Inventory, report: RunReport) -> HistoryEntry:
     """Annotate `report` against the stored past and build what to record."""
     meta = report.run
-    period = meta.period
+    period = meta.period.label  # the history keys runs by their label
     records = finding_records(report.findings)
-    vms = vm_states(snapshot)
+    vms = vm_states(inventory)
+    taken_at = inventory.meta.taken_at
     current = RunState(
-        sighting=Sighting(period, snapshot.meta.taken_at),
+        sighting=Sighting(period, taken_at),
         vms=vms,
         findings=records,
-        unread=Unread.from_coverage(snapshot.coverage),
+        unread=inventory.unread,
         snapshot_sha256=meta.snapshot_sha256,
     )
     annotated = annotate(store.baseline(period), current).apply(report)
-    applied = store.remediation_since(period, snapshot.meta.taken_at)
+    applied = store.remediation_since(period, taken_at)
     annotated = replace(
         annotated,
         unsettled_shortfalls=store.unsettled_shortfalls(period),
@@ -57,12 +58,12 @@ def prepare(store: HistoryStore, snapshot: Snapshot, report: RunReport) -> Histo
     summary = report.summary.counts()
     view = history_view(
         store.runs_before(period, TREND_RUNS - 1),
-        RunSummary(period, snapshot.meta.taken_at, summary),
+        RunSummary(period, taken_at, summary),
         reviews,
     )
     record = RunRecord(
         period=period,
-        taken_at=snapshot.meta.taken_at,
+        taken_at=taken_at,
         endpoint=meta.endpoint,
         tool_version=meta.tool_version,
         snapshot_sha256=meta.snapshot_sha256,
@@ -103,11 +104,12 @@ def rebuild_view(path: Path, report: RunReport) -> HistoryView:
     if not path.is_file():
         return HistoryView()
     meta = report.run
+    period = meta.period.label
     with HistoryStore.open(path) as store:
-        reviews = store.run_reviews(meta.period, meta.snapshot_sha256) or {}
+        reviews = store.run_reviews(period, meta.snapshot_sha256) or {}
         return history_view(
-            store.runs_before(meta.period, TREND_RUNS - 1),
-            RunSummary(meta.period, meta.taken_at, report.summary.counts()),
+            store.runs_before(period, TREND_RUNS - 1),
+            RunSummary(period, meta.taken_at, report.summary.counts()),
             reviews,
         )
 

@@ -24,13 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.evaluate.rules import win_unlicensed
-from audit.history.changes import (
-    Baseline,
-    RunState,
-    Unread,
-    VmKey,
-    VmState,
-)
+from audit.history.changes import Baseline, RunState, VmState
 from audit.history.observations import (
     ObservationRecord,
     Observations,
@@ -41,10 +35,12 @@ from audit.history.observations import (
 )
 from audit.history.review import ReviewRow, ReviewSheet
 from audit.history.trend import RunSummary
+from audit.model import identity
 from audit.model.exposure import Shortfall, UnsettledShortfall
 from audit.model.history import SETTLED, CarriedReview, FindingRecord, Review, Sighting
+from audit.model.identity import VmKey
 from audit.model.remediation import COUNTED, RemediationApplied, RemediationRecord
-from audit.model.snapshot import Coverage
+from audit.model.snapshot import Coverage, Unread
 from audit.support.errors import InputError
 from audit.support.jsontypes import JSONObject
 
@@ -55,8 +51,7 @@ DEFAULT_WAIT_S = 300.0
 
 def shortfall_fingerprint(shortfall: Shortfall) -> str:
     """A shortfall is reviewed as its WIN-UNLICENSED finding: by that finding's fingerprint."""
-    service, dc, vm = shortfall.key
-    return f"{service}|{dc}|{vm}|{win_unlicensed.META.id}"
+    return identity.fingerprint(*shortfall.key, win_unlicensed.META.id)
 
 
 class HistoryBusyError(InputError):
@@ -436,7 +431,7 @@ class HistoryStore:
             return Baseline(None, first_seen)
         run_id, previous_period, taken_at, sha256, coverage = row
         vms = {
-            (service, dc, vm_id): VmState(name, guest, licence, power, vcpus)
+            VmKey(service, dc, vm_id): VmState(name, guest, licence, power, vcpus)
             for service, dc, vm_id, name, guest, licence, power, vcpus in self._db.execute(
                 """SELECT service_name, datacenter_id, vm_id, name, guest_os_family, license,
                    power_state, vcpus FROM vm WHERE run_id = ?""",

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from audit.model.fields import string
+from audit.model.identity import VmKey
 from audit.support.jsontypes import JSONObject
 
 REGISTER_COLUMNS: tuple[str, ...] = (
@@ -51,8 +52,8 @@ class ExceptionRow:
     line: int = field(default=0, compare=False)  # where, not what: findings.json omits it
 
     @property
-    def vm_key(self) -> tuple[str, int, int]:
-        return (self.service_name, self.datacenter_id, self.vm_id)
+    def vm_key(self) -> VmKey:
+        return VmKey(self.service_name, self.datacenter_id, self.vm_id)
 
     def covers(self, rule_id: str) -> bool:
         return self.rule_id in (rule_id, ANY_RULE)

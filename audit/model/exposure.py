@@ -13,9 +13,8 @@ from enum import StrEnum
 from typing import Any
 
 from audit.model.fields import optional_int, optional_string, string
+from audit.model.identity import VmKey
 from audit.support.jsontypes import JSONObject
-
-VmKey = tuple[str, int, int]
 
 
 class Source(StrEnum):
@@ -86,7 +85,7 @@ class VmExposure:
 
     @property
     def key(self) -> VmKey:
-        return (self.service_name, self.datacenter_id, self.vm_id)
+        return VmKey(self.service_name, self.datacenter_id, self.vm_id)
 
     @property
     def period(self) -> VmPeriod:
@@ -174,7 +173,7 @@ class Shortfall:
 
     @property
     def key(self) -> VmKey:
-        return (self.service_name, self.datacenter_id, self.vm_id)
+        return VmKey(self.service_name, self.datacenter_id, self.vm_id)
 
     def to_json(self) -> JSONObject:
         return asdict(self)  # every field is a JSON scalar, named as in findings.json

@@ -7,6 +7,7 @@ history has the same bytes as before (DESIGN.md, "findings.json").
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -14,11 +15,13 @@ from typing import Any
 from audit.model.exceptions import ExceptionRow
 from audit.model.fields import optional_int, optional_string, string
 from audit.model.history import Change, Sighting
+from audit.model.identity import VmKey, fingerprint
+from audit.model.position import LicenceUsage
 from audit.support.jsontypes import JSONObject
 
 
 class Severity(StrEnum):
-    """Severity of a rule, worst first; `rank` orders them for `--fail-on` (higher is worse)."""
+    """Severity of a rule, worst first."""
 
     HIGH = "high"
     MEDIUM = "medium"
@@ -27,11 +30,19 @@ class Severity(StrEnum):
 
     @property
     def rank(self) -> int:
-        return len(SEVERITIES) - 1 - SEVERITIES.index(self.value)
+        """The one severity order: 0 for the worst (high), then up to info; sorting by rank
+        puts the worst first."""
+        return SEVERITY_RANK[self.value]
+
+    def at_least(self, threshold: Severity) -> bool:
+        """Whether this severity is `threshold` or worse (`--fail-on`)."""
+        return self.rank <= threshold.rank
 
 
-# The one severity order (worst first), as the plain strings reports and documents use.
+# The one severity order (worst first), as the plain strings reports and documents use, and
+# each one's rank (its position in it: 0 is the worst).
 SEVERITIES: tuple[str, ...] = tuple(severity.value for severity in Severity)
+SEVERITY_RANK: Mapping[str, int] = {severity: rank for rank, severity in enumerate(SEVERITIES)}
 
 
 class Status(StrEnum):
@@ -75,7 +86,14 @@ class Finding:
     @property
     def fingerprint(self) -> str:
         """Stable identity across months: service, datacenter, VM and rule."""
-        return f"{self.service_name}|{self.datacenter_id}|{self.vm_id}|{self.rule_id}"
+        return fingerprint(self.service_name, self.datacenter_id, self.vm_id, self.rule_id)
+
+    @property
+    def vm_key(self) -> VmKey | None:
+        """The finding's VM; None for a finding that names no VM."""
+        if self.datacenter_id is None or self.vm_id is None:
+            return None
+        return VmKey(self.service_name, self.datacenter_id, self.vm_id)
 
     def to_json(self) -> JSONObject:
         data: JSONObject = {
@@ -130,19 +148,6 @@ class Finding:
             folder=optional_string(data.get("folder")),
             cluster=optional_string(data.get("cluster")),
         )
-
-
-@dataclass(frozen=True)
-class LicenceUsage:
-    """VMs and vCPUs carrying one licence value in one datacenter (`license` None = none)."""
-
-    service_name: str
-    datacenter_id: int
-    license: str | None
-    vms: int
-    vcpus: int
-    vms_powered_on: int
-    vcpus_powered_on: int
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from audit.model.fields import optional_int, optional_string, string
+from audit.model.identity import fingerprint
 from audit.support.jsontypes import JSONObject
+from audit.support.timestamps import parse_utc, utc_day
 
 # What an auditor may say of a finding in the workbook's review column. `settled` closes a
 # period's shortfall (a Windows server that ran unbilled): until a review of that period says
@@ -61,10 +62,9 @@ class Sighting:
 
     @property
     def date(self) -> str:
-        try:
-            return datetime.fromisoformat(self.taken_at.replace("Z", "+00:00")).date().isoformat()
-        except ValueError:
-            return self.taken_at[:10]
+        """The UTC day of `taken_at` (ISO), or its first ten characters if it is no timestamp."""
+        taken = parse_utc(self.taken_at)
+        return self.taken_at[:10] if taken is None else utc_day(taken).isoformat()
 
     def to_json(self) -> JSONObject:
         return {"period": self.period, "date": self.date}
@@ -109,7 +109,7 @@ class FindingRecord:
             string(data["rule_id"]),
         )
         return cls(
-            fingerprint=f"{service}|{dc}|{vm}|{rule}",
+            fingerprint=fingerprint(service, dc, vm, rule),
             rule_id=rule,
             severity=string(data["severity"]),
             status=string(data["status"]),
@@ -349,3 +349,14 @@ class HistoryView:
     previous: PreviousCounts | None = None
     trend: tuple[TrendPoint, ...] = ()
     reviews: Mapping[str, CarriedReview] = field(default_factory=dict)
+
+    def review(self, fingerprint: str) -> CarriedReview | None:
+        """The review carried forward to the finding, if any."""
+        return self.reviews.get(fingerprint)
+
+    def review_cells(self, fingerprint: str) -> tuple[str | None, str | None, str | None]:
+        """(status, owner, comment) of the finding's carried-forward review; Nones without."""
+        review = self.review(fingerprint)
+        return (
+            (None, None, None) if review is None else (review.status, review.owner, review.comment)
+        )

@@ -10,9 +10,10 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from audit.support.errors import InputError
+from audit.support.timestamps import utc_day
 
 CURRENT = "current"
 PREVIOUS = "previous"
@@ -51,10 +52,18 @@ class Period:
         """The month `day` falls in."""
         return cls(day.year, day.month)
 
+    @classmethod
+    def from_label(cls, label: str) -> Period:
+        """A stored `YYYY-MM` (findings.json, a run folder's name); ValueError otherwise."""
+        match = _PATTERN.fullmatch(label)
+        if match is None:
+            raise ValueError(f"expected a period YYYY-MM, got {label!r}")
+        return cls(int(match[1]), int(match[2]))
+
     def days_outside(self, taken_at: datetime | date) -> int:
         """Days between the period and a snapshot's UTC day: 0 inside, > 0 after its last
         day, < 0 before its first day. A naive datetime is taken as UTC."""
-        day = _utc_day(taken_at)
+        day = utc_day(taken_at)
         if day > self.end:
             return (day - self.end).days
         if day < self.start:
@@ -74,14 +83,6 @@ class Period:
 
     def __str__(self) -> str:
         return self.label
-
-
-def _utc_day(moment: datetime | date) -> date:
-    if isinstance(moment, datetime):
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(UTC)
-        return moment.date()
-    return moment
 
 
 def parse_period(text: str | None, today: date) -> Period:

@@ -1,5 +1,6 @@
-"""The licence position's records (findings.json `licences` and `control_panel`): what
-OVHcloud bills and what the Control Panel shows, counted by audit/evaluate/position.py.
+"""The licence tallies and position (findings.json `summary.licence_usage`, `licences` and
+`control_panel`): what the VMs carry, what OVHcloud bills and what the Control Panel shows,
+counted once by audit/evaluate/position.py, with their totals.
 """
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any, TypeVar
 
+from audit.model.prices import Cost
 from audit.support.jsontypes import JSONObject
 
 _R = TypeVar("_R")
@@ -36,6 +38,62 @@ def _record(cls: type[_R], data: Any) -> _R:
             raise ValueError(f"{spec.name}: expected true or false, got {value!r}")
         values[spec.name] = value
     return cls(**values)
+
+
+# How the reports name "no licence" in the tallies' totals (and where it sorts among values).
+NO_LICENCE = "(none)"
+
+
+class _PoweredOff:
+    """What is not powered on, for a record that counts VMs and vCPUs, all and powered on."""
+
+    vms: int
+    vcpus: int
+    vms_powered_on: int
+    vcpus_powered_on: int
+
+    @property
+    def vms_powered_off(self) -> int:
+        return self.vms - self.vms_powered_on
+
+    @property
+    def vcpus_powered_off(self) -> int:
+        return self.vcpus - self.vcpus_powered_on
+
+
+@dataclass(frozen=True)
+class LicenceUsage(_PoweredOff):
+    """The tally: VMs (not deleted) and vCPUs carrying one licence value in one datacenter
+    (`license` None: no licence), all of them and those powered on."""
+
+    service_name: str
+    datacenter_id: int
+    license: str | None
+    vms: int
+    vcpus: int
+    vms_powered_on: int
+    vcpus_powered_on: int
+
+
+@dataclass(frozen=True)
+class UsageTotal(_PoweredOff):
+    """The tally summed over every service for one licence value (None: no licence), or
+    over everything."""
+
+    license: str | None
+    vms: int
+    vcpus: int
+    vms_powered_on: int
+    vcpus_powered_on: int
+
+
+@dataclass(frozen=True)
+class UsageTotals:
+    """The tally's totals: per licence value (no licence first, then alphabetically) and
+    overall."""
+
+    by_licence: tuple[UsageTotal, ...]
+    overall: UsageTotal
 
 
 @dataclass(frozen=True)
@@ -148,3 +206,28 @@ class ControlPanelRow:
     @classmethod
     def from_json(cls, data: Any) -> ControlPanelRow:
         return _record(cls, data)
+
+
+@dataclass(frozen=True)
+class LicencePosition:
+    """The licence position both reports show: the rows, their billable totals, the Control
+    Panel's counters and, with [prices], the monthly amounts."""
+
+    rows: tuple[LicenceRow, ...]
+    totals: tuple[LicenceTotal, ...]
+    control_panel: tuple[ControlPanelRow, ...]
+    costs: tuple[Cost, ...]
+
+    @property
+    def billable(self) -> tuple[LicenceRow, ...]:
+        return tuple(row for row in self.rows if row.billable)
+
+    @property
+    def other(self) -> tuple[LicenceRow, ...]:
+        """Licence values OVHcloud does not bill (managed, special values, unrecognised)."""
+        return tuple(row for row in self.rows if not row.billable)
+
+    @property
+    def overall(self) -> LicenceTotal:
+        """The billable rows summed over every service and value (always the last total)."""
+        return self.totals[-1]

@@ -24,9 +24,10 @@ Readers ignore keys they do not know.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,12 +37,14 @@ from audit.model.fields import optional_int, optional_string, string
 from audit.model.findings import Finding, Summary
 from audit.model.history import HistoryResult
 from audit.model.invoice import Reconciliation
+from audit.model.period import Period
 from audit.model.position import ControlPanelRow, LicenceRow
 from audit.model.prices import Cost
 from audit.model.remediation import RemediationApplied
 from audit.model.snapshot import Coverage
 from audit.support.errors import InputError
 from audit.support.jsontypes import JSONObject
+from audit.support.timestamps import parse_utc
 
 _T = TypeVar("_T")
 
@@ -100,7 +103,7 @@ class RunInfo:
     so `report RUN_DIR` and `mail RUN_DIR` of an old run still work and simply say less.
     """
 
-    period: str
+    period: Period
     taken_at: str
     endpoint: str
     tool_version: str
@@ -110,9 +113,14 @@ class RunInfo:
     exceptions_register: RegisterFile | None = None
     remediation_plan: PlanSummary | None = None
 
+    @cached_property
+    def taken(self) -> datetime | None:
+        """`taken_at` as an aware UTC datetime; None when a damaged file holds no timestamp."""
+        return parse_utc(self.taken_at)
+
     def to_json(self) -> JSONObject:
         data: JSONObject = {
-            "period": self.period,
+            "period": self.period.label,
             "taken_at": self.taken_at,
             "endpoint": self.endpoint,
             "tool_version": self.tool_version,
@@ -131,7 +139,8 @@ class RunInfo:
     def from_json(cls, data: JSONObject) -> RunInfo:
         register, plan = data.get("exceptions_register"), data.get("remediation_plan")
         return cls(
-            period=_period(data["period"]),
+            # YYYY-MM only: it names folders and goes into the mail's subject
+            period=Period.from_label(string(data["period"])),
             taken_at=string(data["taken_at"]),
             endpoint=string(data["endpoint"]),
             tool_version=string(data["tool_version"]),
@@ -258,17 +267,6 @@ def _optional_items(
 ) -> tuple[_T, ...]:
     """A list key added after the first findings.json: absent in older files."""
     return () if key not in data else _items(source, key, parse, data)
-
-
-_PERIOD = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
-
-
-def _period(value: Any) -> str:
-    """YYYY-MM: it names folders and goes into the mail's subject, so nothing else passes."""
-    text = string(value)
-    if not _PERIOD.fullmatch(text):
-        raise ValueError(f"expected a period YYYY-MM, got {text!r}")
-    return text
 
 
 def _count(value: Any) -> int:

@@ -14,14 +14,17 @@ import re
 import stat
 import zlib
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from audit.model.identity import VmKey
 from audit.support.errors import InputError
 from audit.support.fsutil import atomic_write_bytes
 from audit.support.jsontypes import JSONObject
+from audit.support.timestamps import parse_timestamp, parse_utc, utc_day
 
 FORMAT = "ovh-license-audit/snapshot"
 FORMAT_VERSION = 1
@@ -118,6 +121,71 @@ class Coverage:
 
 
 @dataclass(frozen=True)
+class Unread:
+    """What a collection's failures hide, by scope: a VM in an unread scope may exist, may
+    hold a finding, may have changed; nothing can be said of it from this snapshot.
+
+    `everything` (the service list failed), whole services (their details or datacenter list),
+    datacenters (their details or VM list), single VMs, and vmLicensed listings.
+    """
+
+    everything: bool = False
+    services: frozenset[str] = frozenset()
+    datacenters: frozenset[tuple[str, int]] = frozenset()
+    vms: frozenset[VmKey] = frozenset()
+    listings: frozenset[tuple[str, int]] = frozenset()
+
+    @classmethod
+    def from_coverage(cls, coverage: Coverage) -> Unread:
+        services: set[str] = set()
+        datacenters: set[tuple[str, int]] = set()
+        vms: set[VmKey] = set()
+        listings: set[tuple[str, int]] = set()
+        everything = False
+        for failure in coverage.failures:
+            service, dc, vm = failure.service_name, failure.datacenter_id, failure.vm_id
+            if failure.scope is Scope.SERVICES or service is None:
+                everything = True
+            elif failure.scope is Scope.SERVICE or dc is None:
+                services.add(service)
+            elif failure.scope is Scope.DATACENTER:
+                datacenters.add((service, dc))
+            elif failure.scope is Scope.VM_LICENSED:
+                listings.add((service, dc))
+            elif vm is None:
+                datacenters.add((service, dc))
+            else:
+                vms.add(VmKey(service, dc, vm))
+        return cls(
+            everything,
+            frozenset(services),
+            frozenset(datacenters),
+            frozenset(vms),
+            frozenset(listings),
+        )
+
+    def service(self, service: str) -> bool:
+        """Whether the whole service (or every service) may hide VMs."""
+        return self.everything or service in self.services
+
+    def listing_trusted(self, service: str, dc: int) -> bool:
+        """Whether the datacenter's list of VM ids was read (so a VM absent from it is gone)."""
+        return (service, dc) not in self.datacenters
+
+    def vm(self, service: str, dc: int | None, vm: int | None) -> bool:
+        """Whether the VM (or, with no ids, its scope) could not be read."""
+        return (
+            self.service(service)
+            or (dc is not None and (service, dc) in self.datacenters)
+            or (dc is not None and vm is not None and (service, dc, vm) in self.vms)
+        )
+
+    def vm_or_listing(self, service: str, dc: int | None, vm: int | None) -> bool:
+        """Whether a finding of the VM could have been missed: its VM or vmLicensed unread."""
+        return self.vm(service, dc, vm) or (dc is not None and (service, dc) in self.listings)
+
+
+@dataclass(frozen=True)
 class DatacenterSnapshot:
     """One datacenter: its details, listed VM ids, fetched VM objects and vmLicensed listing.
 
@@ -189,15 +257,7 @@ class CredentialInfo:
 EXPIRY_WARNING = timedelta(days=30)
 
 
-def _aware(moment: str) -> datetime | None:
-    try:
-        parsed = datetime.fromisoformat(moment.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else None
-
-
-def credential_warnings(credential: CredentialInfo, taken_at: str) -> list[str]:
+def credential_warnings(credential: CredentialInfo, taken_at: datetime | None) -> list[str]:
     """What a reader of the run must know about the key, one sentence each."""
     warnings: list[str] = []
     if not credential.known:
@@ -210,10 +270,9 @@ def credential_warnings(credential: CredentialInfo, taken_at: str) -> list[str]:
             f"the audit key may do more than read ({', '.join(methods)} allowed); "
             "an audit key needs GET only (ovh-license-audit auth request)"
         )
-    expiration = _aware(credential.expiration) if credential.expiration else None
-    taken = _aware(taken_at)
-    if expiration is not None and taken is not None and expiration - taken <= EXPIRY_WARNING:
-        days = (expiration - taken).days
+    expiration = parse_utc(credential.expiration)
+    if expiration is not None and taken_at is not None and expiration - taken_at <= EXPIRY_WARNING:
+        days = (expiration - taken_at).days
         when = "has expired" if days < 0 else f"expires in {days} days"
         warnings.append(f"the consumer key {when} ({credential.expiration})")
     return warnings
@@ -241,6 +300,17 @@ class RunMeta:
     throttled: int = 0  # calls the API answered 429
     listing: str = "per-vm"
     listing_fallbacks: tuple[str, ...] = ()  # datacenters whose pages did not match
+
+    @cached_property
+    def taken(self) -> datetime:
+        """`taken_at` as an aware UTC datetime (ValueError when it is not a timestamp; a
+        snapshot read from a file was checked by `check_taken_at`)."""
+        return parse_timestamp(self.taken_at)
+
+    @property
+    def day(self) -> date:
+        """The snapshot's UTC day: its observation's day, and the day exceptions expire from."""
+        return utc_day(self.taken)
 
     @classmethod
     def from_json(cls, data: JSONObject) -> RunMeta:
@@ -546,15 +616,12 @@ TAKEN_YEARS = range(2000, 2100)
 
 def check_taken_at(value: object, path: Path) -> None:
     """Periods, exception expiry and history all count from `run.taken_at`: it must be a date."""
-    try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        if not isinstance(value, str):
-            raise ValueError
-    except ValueError:
+    moment = parse_utc(value)
+    if moment is None:
         raise InputError(
             f"{path}: field run.taken_at: {value!r} is not an ISO 8601 date and time "
             "(e.g. 2026-11-30T06:00:00Z)"
-        ) from None
+        )
     if moment.year not in TAKEN_YEARS:
         raise InputError(
             f"{path}: field run.taken_at: {value!r} is not a plausible time for a snapshot "

@@ -9,7 +9,6 @@ so an error or an interrupt leaves it as it was.
 from __future__ import annotations
 
 import hashlib
-import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -30,7 +29,6 @@ from audit.job import (
     write_manifest,
 )
 from audit.model.invoice import Reconciliation
-from audit.model.period import Period
 from audit.model.run import RunReport
 from audit.reconciliation.sources import BillSource, ObtainedBills
 from audit.support.errors import InputError
@@ -52,13 +50,6 @@ class Reconciled:
     obtained: ObtainedBills
     reconciled_at: str
     run_complete: bool  # False: what the run could not read has no billed VMs here
-
-
-def run_period(label: str, path: Path) -> Period:
-    """findings.json's `run.period` (YYYY-MM) as a Period."""
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", label, re.ASCII):
-        raise InputError(f"{path}: run.period: expected YYYY-MM, got {label!r}")
-    return Period(int(label[:4]), int(label[5:]))
 
 
 def billed_vms(report: RunReport, path: Path) -> dict[tuple[str, str], int]:
@@ -103,13 +94,13 @@ def reconcile_run(
     stamps = manifest_stamps(run_dir)
     run = load_run_with_history(run_dir)
     meta = run.report.run
-    period = run_period(meta.period, run_dir / FINDINGS_FILE)
+    period = meta.period
     billed = billed_vms(run.report, run_dir / FINDINGS_FILE)
     obtained = source.obtain(bill_window(period, settings.days_after))
     result = reconcile(
         obtained.lines,
         period=period,
-        services={service.service_name for service in run.snapshot.services},
+        services=set(run.inventory.services),
         billed_vms=billed,
         settings=settings,
         bills=obtained.bills,

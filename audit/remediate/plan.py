@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from audit.config.settings import RemediationConfig
+from audit.evaluate.inventory import Inventory
 from audit.evaluate.knowledge import (
     LicenceKind,
     interpret_guest_os,
     interpret_licence,
     settable_licence,
 )
-from audit.evaluate.records import LicensedEntry, is_powered_on
+from audit.evaluate.records import is_powered_on
 from audit.evaluate.rules import (
     lic_byol_billed,
     lic_non_windows,
@@ -28,10 +29,10 @@ from audit.evaluate.rules import (
     win_unlicensed,
 )
 from audit.evaluate.rules.registry import RULE_IDS, rule_by_id
-from audit.history.changes import VmKey, VmState
+from audit.history.changes import VmState
 from audit.model.exposure import Exposure
 from audit.model.findings import Finding, Status
-from audit.model.snapshot import Snapshot
+from audit.model.identity import VmKey
 from audit.runtime.plan import Action, ActionKind, Plan
 
 __all__ = ["MANUAL_RULES", "PLANNERS", "Action", "ActionKind", "Plan", "build_plan"]
@@ -198,7 +199,7 @@ def _keep_sql(finding: Finding, decision: _Decision, seen: Collection[str | None
 
 
 def seen_licences(
-    vms: Mapping[VmKey, VmState], snapshot: Snapshot, exposure: Exposure | None
+    vms: Mapping[VmKey, VmState], inventory: Inventory, exposure: Exposure | None
 ) -> dict[VmKey, tuple[str, ...]]:
     """Every licence value each VM was seen with: its own licence at the snapshot, its
     vmLicensed entry, and the values it carried on the period's observed days."""
@@ -206,13 +207,11 @@ def seen_licences(
     for key, vm in vms.items():
         if vm.license is not None:
             seen.setdefault(key, set()).add(vm.license)
-    for service in snapshot.services:
-        for dc in service.datacenters:
-            for raw in dc.vm_licensed or ():
-                entry = LicensedEntry.from_api(raw)
-                if entry.vm_id is not None and entry.license is not None:
-                    key = (service.service_name, dc.datacenter_id, entry.vm_id)
-                    seen.setdefault(key, set()).add(entry.license)
+    for dc in inventory.datacenters:
+        for entry in dc.licensed or ():
+            if entry.vm_id is not None and entry.license is not None:
+                key = VmKey(dc.service_name, dc.datacenter_id, entry.vm_id)
+                seen.setdefault(key, set()).add(entry.license)
     for key, period in (exposure.facts or {}).items() if exposure is not None else ():
         seen.setdefault(key, set()).update(period.carried)
     return {key: tuple(sorted(values)) for key, values in seen.items()}
@@ -230,19 +229,18 @@ def _seen_with(
     finding: Finding, seen: Mapping[VmKey, Collection[str]] | None
 ) -> tuple[str | None, ...]:
     """The licence values the finding's VM was seen with, its own licence included."""
-    dc_id, vm_id = finding.datacenter_id, finding.vm_id
-    if seen is None or dc_id is None or vm_id is None:
+    key = finding.vm_key
+    if seen is None or key is None:
         return (finding.license,)
-    return (*seen.get((finding.service_name, dc_id, vm_id), ()), finding.license)
+    return (*seen.get(key, ()), finding.license)
 
 
 def _running(finding: Finding, powered_on: Collection[VmKey] | None) -> bool:
     """Whether the finding's VM is powered on at the snapshot."""
     if powered_on is None:
         return is_powered_on(finding.power_state)
-    if finding.datacenter_id is None or finding.vm_id is None:
-        return False
-    return (finding.service_name, finding.datacenter_id, finding.vm_id) in powered_on
+    key = finding.vm_key
+    return key is not None and key in powered_on
 
 
 def _order(action: Action) -> tuple[int, int, str, int, int, str]:
@@ -288,10 +286,10 @@ def build_plan(
         ),
     )
     actions: list[Action] = []
-    changing: dict[tuple[str, int | None, int | None], str] = {}
+    changing: dict[VmKey | None, str] = {}
     for finding in open_findings:
         decision = _decide(finding, config)
-        vm_key = (finding.service_name, finding.datacenter_id, finding.vm_id)
+        vm_key = finding.vm_key
         decision = _keep_sql(finding, decision, _seen_with(finding, seen))
         if decision.kind is ActionKind.SET_LICENSE and not _running(finding, powered_on):
             decision = _manual(

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -22,12 +22,12 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from audit.evaluate.records import DELETED
 from audit.model.exceptions import ExceptionRow
 from audit.model.findings import SEVERITIES, STATUSES, Finding, Status
 from audit.model.history import HistoryView
 from audit.model.snapshot import Coverage
 from audit.render.base import RunData
+from audit.render.catalogue import RuleCatalogue, RuleInfo, rule_catalogue
 from audit.render.exposure import exposure_display
 from audit.render.reconciliation import reconciliation_display
 from audit.render.remediation import remediation_display
@@ -36,29 +36,17 @@ from audit.render.view import (
     SIGN_OFF_ROLES,
     ChangesDisplay,
     HeadlineFigure,
-    RuleInfo,
-    WindowsCoverage,
     arrivals,
     changes_display,
     datacenter_coverage,
     describe_failure,
     executive_summary,
-    finding_order,
     findings_reviewed,
     first_seen,
     has_history,
     headline_figures,
-    licence_position,
-    open_by_rule,
     open_delta,
-    parse_utc,
-    per_service,
-    review_of,
-    rule_catalogue,
-    rule_for,
-    rule_order,
     total_label,
-    windows_coverage,
 )
 
 ROWS_PER_RULE = 200
@@ -280,7 +268,7 @@ def _first_seen_text(finding: Finding) -> str | None:
 
 
 def _finding_row(finding: Finding, history: HistoryView) -> FindingRow:
-    status, owner, comment = review_of(history, finding)
+    status, owner, comment = history.review_cells(finding.fingerprint)
     return FindingRow(
         finding=finding,
         exception=_exception_info(finding.exception),
@@ -292,18 +280,16 @@ def _finding_row(finding: Finding, history: HistoryView) -> FindingRow:
     )
 
 
-def rule_groups(
-    run: RunData, catalogue: Mapping[str, RuleInfo], rows_per_rule: int
-) -> list[RuleGroup]:
+def rule_groups(run: RunData, catalogue: RuleCatalogue, rows_per_rule: int) -> list[RuleGroup]:
     """Findings grouped by rule in catalogue order, open ones first, capped per rule."""
     by_rule: dict[str, list[Finding]] = {}
     for finding in run.report.findings:
         by_rule.setdefault(finding.rule_id, []).append(finding)
-    order = finding_order(catalogue)
+    order = catalogue.finding_order()
     groups = []
-    for rule_id in sorted(by_rule, key=lambda r: rule_order(catalogue, r)):
+    for rule_id in sorted(by_rule, key=catalogue.order):
         findings = sorted(by_rule[rule_id], key=order)
-        rule = rule_for(catalogue, rule_id, findings[0].severity.value)
+        rule = catalogue.rule(rule_id, findings[0].severity.value)
         open_count = sum(1 for f in findings if f.status is Status.OPEN)
         groups.append(
             RuleGroup(
@@ -331,27 +317,25 @@ def _figure_tile(figure: HeadlineFigure) -> Tile:
 
 def _tiles(run: RunData, figures: Sequence[HeadlineFigure]) -> list[Tile]:
     """Open findings, the four headline figures, what was audited, the register's state."""
-    open_by_severity = run.report.summary.open_by_severity
-    open_total = sum(open_by_severity.values())
-    high = open_by_severity.get("high", 0)
-    vms = [vm for s in run.snapshot.services for dc in s.datacenters for vm in dc.vms]
-    deleted = sum(1 for vm in vms if vm.get("powerState") == DELETED)
-    states = Counter(state.state.value for state in run.report.exceptions)
+    counts = run.figures
+    high = counts.severities[0].open
+    vms = counts.vms
+    states = counts.exception_states
     delta = open_delta(run)
     return [
         Tile(
             "Open findings",
-            f"{open_total:,}",
-            " \u00b7 ".join(f"{open_by_severity.get(s, 0):,} {s}" for s in SEVERITIES)
+            f"{counts.open:,}",
+            " \u00b7 ".join(f"{count.open:,} {count.severity}" for count in counts.severities)
             + f". Findings no valid exception covers, of {len(run.report.findings):,} in all.",
-            "bad" if high else ("warn" if open_total else "good"),
+            "bad" if high else ("warn" if counts.open else "good"),
             None if delta is None else delta.describe(),
         ),
         *(_figure_tile(figure) for figure in figures),
         Tile(
             "VMs audited",
-            f"{len(vms) - deleted:,}",
-            f"The {len(vms):,} VMs read, less {deleted:,} deleted ones (inventoried, not "
+            f"{vms.audited:,}",
+            f"The {vms.read:,} VMs read, less {vms.deleted:,} deleted ones (inventoried, not "
             "evaluated).",
             "neutral",
         ),
@@ -375,14 +359,11 @@ _WINDOWS_PARTS = (
 )
 
 
-def _charts(
-    run: RunData, catalogue: Mapping[str, RuleInfo], windows: Sequence[WindowsCoverage]
-) -> list[Chart]:
+def _charts(run: RunData, catalogue: RuleCatalogue) -> list[Chart]:
     """Findings by severity and by rule (open vs excepted), Windows guests per service."""
-    summary = run.report.summary
-    by_severity, open_by_severity = summary.by_severity, summary.open_by_severity
-    by_rule = summary.by_rule
-    open_counts = open_by_rule(run.report.findings)
+    figures = run.figures
+    by_rule = run.report.summary.by_rule
+    open_counts = figures.open_by_rule
     excepted = ("excepted", "Excepted (waived or BYOL)")
     return [
         bar_chart(
@@ -391,17 +372,13 @@ def _charts(
             "Open findings and findings covered by a valid exception, per severity.",
             [
                 (
-                    severity,
+                    count.severity,
                     [
-                        (severity, "Open", open_by_severity.get(severity, 0)),
-                        (
-                            "excepted",
-                            excepted[1],
-                            by_severity.get(severity, 0) - open_by_severity.get(severity, 0),
-                        ),
+                        (count.severity, "Open", count.open),
+                        ("excepted", excepted[1], count.excepted),
                     ],
                 )
-                for severity in SEVERITIES
+                for count in figures.severities
             ],
             [(s, f"Open, {s}") for s in SEVERITIES] + [excepted],
         ),
@@ -414,7 +391,7 @@ def _charts(
                     rule_id,
                     [
                         (
-                            rule_for(catalogue, rule_id, "info").severity,
+                            catalogue.rule(rule_id, "info").severity,
                             "Open",
                             open_counts[rule_id],
                         ),
@@ -422,7 +399,7 @@ def _charts(
                     ],
                 )
                 for rule_id, count in sorted(
-                    by_rule.items(), key=lambda item: rule_order(catalogue, item[0])
+                    by_rule.items(), key=lambda item: catalogue.order(item[0])
                 )
                 if count
             ],
@@ -434,8 +411,11 @@ def _charts(
             "Windows guests (configured guest OS, deleted VMs excluded) by licence situation, "
             "as the headline figures define them.",
             [
-                (w.service_name, [(tone, name, getattr(w, tone)) for tone, name in _WINDOWS_PARTS])
-                for w in windows
+                (
+                    w.service_name or "",
+                    [(tone, name, getattr(w, tone)) for tone, name in _WINDOWS_PARTS],
+                )
+                for w in figures.windows_by_service
             ],
             _WINDOWS_PARTS,
         ),
@@ -452,8 +432,7 @@ def _coverage_gaps(coverage: Coverage) -> list[str]:
     return [f"{failed:,} of {listed:,} {noun}" for failed, listed, noun in levels if failed]
 
 
-def _timestamp(value: str) -> str:
-    stamp = parse_utc(value)
+def _timestamp(value: str, stamp: datetime | None) -> str:
     return value if stamp is None else stamp.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
@@ -489,19 +468,18 @@ def build_context(run: RunData, rows_per_rule: int = ROWS_PER_RULE) -> dict[str,
     meta = run.report.run
     coverage = meta.coverage
     catalogue = rule_catalogue()
-    windows = per_service(windows_coverage(run))
     figures = headline_figures(run)
     by_rule = run.report.summary.by_rule
     groups = rule_groups(run, catalogue, rows_per_rule)
     findings = run.report.findings
     exceptions = run.report.exceptions
-    failures = run.snapshot.coverage.failures
+    failures = run.inventory.coverage.failures
     datacenters = datacenter_coverage(run)
     history = changes_display(run)
     new_findings = arrivals(run)
     return {
         "period": meta.period,
-        "taken_at": _timestamp(meta.taken_at),
+        "taken_at": _timestamp(meta.taken_at, meta.taken),
         "endpoint": meta.endpoint,
         "tool_version": meta.tool_version,
         "snapshot_sha256": run.snapshot_sha256,
@@ -515,12 +493,12 @@ def build_context(run: RunData, rows_per_rule: int = ROWS_PER_RULE) -> dict[str,
         "tiles": _tiles(run, figures),
         "summary_lines": executive_summary(run, history),
         "figures": figures,
-        "position": licence_position(run),
+        "position": run.figures.position,
         "total_label": total_label,
         "sign_off_roles": SIGN_OFF_ROLES,
         "findings_reviewed": findings_reviewed(run),
-        "open_total": sum(run.report.summary.open_by_severity.values()),
-        "charts": _charts(run, catalogue, windows),
+        "open_total": run.figures.open,
+        "charts": _charts(run, catalogue),
         "groups": groups,
         "rows_per_rule": rows_per_rule,
         "finding_total": len(findings),
@@ -532,7 +510,7 @@ def build_context(run: RunData, rows_per_rule: int = ROWS_PER_RULE) -> dict[str,
         "statuses": STATUSES,
         "exceptions": exceptions[:ROWS_PER_TABLE],
         "exceptions_more": max(len(exceptions) - ROWS_PER_TABLE, 0),
-        "catalogue": list(catalogue.values()),
+        "catalogue": list(catalogue),
         "by_rule": by_rule,
         "history": history,
         "arrivals": [_finding_row(f, run.history) for f in new_findings[:ROWS_PER_TABLE]],

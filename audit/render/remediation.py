@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from audit.model.remediation import RemediationApplied
 from audit.render.base import RunData
-from audit.render.view import parse_utc
+from audit.support.timestamps import parse_utc
 
 NONE_RECORDED = (
     "None recorded in the history since the previous run. `remediate --apply` of a run "

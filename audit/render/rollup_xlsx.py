@@ -28,19 +28,20 @@ from audit.render.rollup_view import (
     summary_line,
     totals,
 )
-from audit.render.view import parse_utc
 from audit.render.xlsx import (
     _LABEL_FONT,
     _TONE_FONT,
     _TOP,
     _WRAP,
     Column,
+    _naive,
     _save,
     _Sheet,
     _Table,
     clean_text,
     line_count,
 )
+from audit.support.timestamps import parse_utc
 
 _ACCOUNT_COLUMNS: tuple[Column, ...] = (
     Column("Account", 16),
@@ -71,7 +72,7 @@ class RollupXlsx:
 
     def render(self, rollup: Rollup, path: Path) -> None:
         workbook = Workbook(write_only=True)
-        taken = max(parse_utc(rollup.taken_at) or _ZIP_EPOCH, _ZIP_EPOCH)
+        taken = max(_naive(parse_utc(rollup.taken_at)) or _ZIP_EPOCH, _ZIP_EPOCH)
         _set_properties(workbook, rollup, taken)
         _accounts_sheet(workbook, rollup)
         _findings_sheet(workbook, rollup)
@@ -112,7 +113,7 @@ def _account_cells(sheet: _Sheet, row: AccountRow) -> tuple[list[Any], int]:
         *(sheet.cell(value, alignment=_TOP) for value in licences),
         sheet.cell(entry.findings if entry.rolled_up else None, alignment=_TOP),
         sheet.cell(entry.open_findings if entry.rolled_up else None, alignment=_TOP),
-        sheet.cell(parse_utc(entry.taken_at) or entry.taken_at, alignment=_TOP),
+        sheet.cell(_naive(parse_utc(entry.taken_at)) or entry.taken_at, alignment=_TOP),
         folder,
         sheet.cell(entry.reason, alignment=_WRAP),
     ]

@@ -7,31 +7,25 @@ tables are generators so the workbook can stream a 100,000-VM fleet.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
-from audit.evaluate import headline, position
-from audit.evaluate.knowledge import GuestKind, LicenceKind
-from audit.evaluate.records import DELETED, VmRecord
-from audit.evaluate.rules.registry import RULES
+from audit.evaluate.figures import NO_THRESHOLD, Verdict
+from audit.evaluate.knowledge import GuestKind
 from audit.model.exceptions import REGISTER_COLUMNS
-from audit.model.findings import SEVERITIES, STATUSES, Finding, Status
+from audit.model.findings import SEVERITIES, Finding
 from audit.model.history import (
     Change,
     GoneFinding,
     HistoryResult,
-    HistoryView,
     LicenceEvent,
 )
-from audit.model.period import parse_period
-from audit.model.position import ControlPanelRow, LicenceRow, LicenceTotal
-from audit.model.prices import Cost
+from audit.model.position import LicenceTotal
 from audit.model.snapshot import Failure, credential_warnings
 from audit.render.base import RunData
-from audit.support.coerce import integer, text
-from audit.support.errors import InputError
+from audit.support.timestamps import parse_utc, utc_day
 
 # The register's columns, in the order people keep them (DESIGN.md, "Exceptions register").
 EXCEPTION_FIELDS: tuple[str, ...] = REGISTER_COLUMNS
@@ -44,110 +38,15 @@ GUEST_KIND_LABELS: Mapping[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class RuleInfo:
-    """One catalogue entry as the reports show it (the registry's metadata, plain strings)."""
-
-    id: str
-    title: str
-    severity: str
-    rationale: str
-    remediation: str
-
-
-def rule_catalogue() -> dict[str, RuleInfo]:
-    """The rule registry by id, worst severity first, then in the registry's order."""
-    rules = sorted(RULES, key=lambda rule: SEVERITIES.index(rule.meta.severity.value))
-    return {
-        rule.id: RuleInfo(
-            id=rule.id,
-            title=rule.meta.title,
-            severity=rule.meta.severity.value,
-            rationale=rule.meta.rationale,
-            remediation=rule.meta.remediation,
-        )
-        for rule in rules
-    }
-
-
-def rule_for(catalogue: Mapping[str, RuleInfo], rule_id: str, severity: str) -> RuleInfo:
-    """The catalogue entry, or a placeholder for a rule this version does not know.
-
-    A findings.json written by another version may name a retired rule; the report still
-    renders it rather than failing an audit over a label.
-    """
-    known = catalogue.get(rule_id)
-    if known is not None:
-        return known
-    return RuleInfo(rule_id, rule_id, severity, "Not in this version's catalogue.", "")
-
-
-def rule_order(catalogue: Mapping[str, RuleInfo], rule_id: str) -> tuple[int, int, str]:
-    """Sort key for rules: worst severity first, then the catalogue's order; unknown last."""
-    order = list(catalogue)
-    if rule_id not in catalogue:
-        return (len(SEVERITIES), len(order), rule_id)
-    return (SEVERITIES.index(catalogue[rule_id].severity), order.index(rule_id), rule_id)
-
-
-def parse_utc(value: Any) -> datetime | None:
-    """An ISO 8601 timestamp as a naive UTC datetime (Excel has no time zones), else None."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed
-
-
 def parse_date(value: Any) -> date | None:
-    """An ISO date (or the date of a timestamp), else None: the register is typed by people."""
+    """An ISO date (or the UTC day of a timestamp), else None."""
     if not isinstance(value, str) or not value.strip():
         return None
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
         stamp = parse_utc(value)
-        return None if stamp is None else stamp.date()
-
-
-def review_of(history: HistoryView, finding: Finding) -> tuple[str | None, str | None, str | None]:
-    """Carried-forward (status, owner, comment) for a finding; Nones when there is none."""
-    review = history.reviews.get(finding.fingerprint) if history.reviews else None
-    if review is None:
-        return None, None, None
-    return review.status, review.owner, review.comment
-
-
-_STATUS_RANK: Mapping[str, int] = {status: rank for rank, status in enumerate(STATUSES)}
-
-
-def finding_order(
-    catalogue: Mapping[str, RuleInfo],
-) -> Callable[[Finding], tuple[Any, ...]]:
-    """Sort key shared by both reports: worst rule first, open before excepted, then by VM.
-
-    The workbook is protected, and Excel cannot sort a protected range, so its rows must
-    already be in the order an auditor reads them.
-    """
-    ranks = {rule_id: rule_order(catalogue, rule_id) for rule_id in catalogue}
-
-    def key(finding: Finding) -> tuple[Any, ...]:
-        rule_id = finding.rule_id
-        rank = ranks.get(rule_id)
-        dc_id, vm_id = finding.datacenter_id, finding.vm_id
-        return (
-            rule_order(catalogue, rule_id) if rank is None else rank,
-            _STATUS_RANK[finding.status.value],
-            finding.service_name,
-            -1 if dc_id is None else dc_id,
-            -1 if vm_id is None else vm_id,
-        )
-
-    return key
+        return None if stamp is None else utc_day(stamp)
 
 
 def finding_values(finding: Finding) -> tuple[Any, ...]:
@@ -171,11 +70,6 @@ def finding_values(finding: Finding) -> tuple[Any, ...]:
 def has_history(findings: Sequence[Finding]) -> bool:
     """True when the history stage has marked the findings (first seen, change)."""
     return any(f.first_seen is not None or f.change is not None for f in findings)
-
-
-def open_by_rule(findings: Sequence[Finding]) -> Counter[str]:
-    """Open findings per rule id (findings.json's summary counts every status)."""
-    return Counter(f.rule_id for f in findings if f.status is Status.OPEN)
 
 
 def count_sorted(counts: Mapping[str, int], order: tuple[str, ...] = ()) -> list[tuple[str, int]]:
@@ -209,136 +103,30 @@ class InventoryRow:
     rule_ids: str
 
 
-def rules_by_vm(
-    findings: Sequence[Finding],
-) -> dict[tuple[str, int | None, int | None], list[str]]:
-    """Rule ids raised per (service, datacenter, VM), in findings order, for the inventory."""
-    by_vm: dict[tuple[str, int | None, int | None], list[str]] = defaultdict(list)
-    for finding in findings:
-        if finding.vm_id is None:
-            continue
-        key = (finding.service_name, finding.datacenter_id, finding.vm_id)
-        if finding.rule_id not in by_vm[key]:
-            by_vm[key].append(finding.rule_id)
-    return by_vm
-
-
 def iter_inventory(run: RunData) -> Iterator[InventoryRow]:
     """Every VM of the snapshot, deleted ones included (they are inventoried, not evaluated)."""
-    by_vm = rules_by_vm(run.report.findings)
-    for service in run.snapshot.services:
-        for dc in service.datacenters:
-            tools = {
-                entry_id: text(entry.get("guestOsFamily"))
-                for entry in dc.vm_licensed or ()
-                if (entry_id := integer(entry.get("vmId"))) is not None
-            }
-            for raw in dc.vms:
-                record = VmRecord.from_api(raw, service.service_name, dc.datacenter_id, None)
-                key = (service.service_name, dc.datacenter_id, record.vm_id)
-                yield InventoryRow(
-                    service_name=service.service_name,
-                    datacenter_id=dc.datacenter_id,
-                    vm_id=record.vm_id,
-                    name=record.name,
-                    moref=record.moref,
-                    power_state=record.power_state,
-                    guest_os_family=record.guest_os_family,
-                    guest_kind=GUEST_KIND_LABELS[record.guest.kind],
-                    guest_label=record.guest.label,
-                    tools_guest_os_family=None if record.vm_id is None else tools.get(record.vm_id),
-                    license=record.license,
-                    licence_kind=record.licence.kind.value,
-                    vcpus=integer(raw.get("cpuNum")),
-                    memory_mb=integer(raw.get("memoryMax")),
-                    cluster=text(raw.get("clusterName")),
-                    host=text(raw.get("hostName")),
-                    folder=text(raw.get("folderName")),
-                    rule_ids=", ".join(by_vm.get(key, ())),
-                )
-
-
-@dataclass(frozen=True)
-class WindowsCoverage:
-    """Windows guests of one service (or datacenter) by licence situation, for the charts.
-
-    Each guest sits in one bucket, by the headline's definitions (audit/evaluate/headline.py):
-    `licensed` its licence fits it (the "correctly licensed" figure), else `byol` a valid byol
-    row covers one of its findings, else `unlicensed` no licence, `misfit` a Windows licence the
-    rules say does not cover it (wrong version, desktop OS), `unclear` any other value.
-    """
-
-    service_name: str
-    datacenter_id: int | None
-    windows: int
-    licensed: int
-    byol: int
-    unlicensed: int
-    misfit: int
-    unclear: int
-
-
-_UNLICENSED_KINDS = frozenset({LicenceKind.NONE, LicenceKind.UNLICENSED})
-_BILLED_KINDS = frozenset({LicenceKind.EDITION, LicenceKind.LEGACY, LicenceKind.OVH_MANAGED})
-_BUCKETS = ("licensed", "byol", "unlicensed", "misfit", "unclear")
-
-
-def windows_coverage(run: RunData) -> list[WindowsCoverage]:
-    """Windows guests per datacenter (configured guest OS, deleted VMs excluded), by licence."""
-    findings = run.report.findings
-    rules = headline.rules_by_vm(findings)
-    byol_vms = {
-        (f.service_name, f.datacenter_id, f.vm_id) for f in findings if f.status is Status.BYOL
-    }
-    rows = []
-    for service in run.snapshot.services:
-        for dc in service.datacenters:
-            bucket: Counter[str] = Counter()
-            for raw in dc.vms:
-                record = VmRecord.from_api(raw, service.service_name, dc.datacenter_id, None)
-                if record.power_state == DELETED or not record.guest.is_windows:
-                    continue
-                key = (service.service_name, dc.datacenter_id, record.vm_id)
-                vm_rules: set[str] = set()
-                if record.vm_id is not None:
-                    vm_rules = rules.get(
-                        (service.service_name, dc.datacenter_id, record.vm_id), set()
-                    )
-                if headline.licence_fits(record, vm_rules):
-                    bucket["licensed"] += 1
-                elif key in byol_vms:
-                    bucket["byol"] += 1
-                elif record.licence.kind in _UNLICENSED_KINDS:
-                    bucket["unlicensed"] += 1
-                elif record.licence.kind in _BILLED_KINDS:
-                    bucket["misfit"] += 1
-                else:
-                    bucket["unclear"] += 1
-            rows.append(_windows_row(service.service_name, dc.datacenter_id, bucket))
-    return rows
-
-
-def per_service(rows: list[WindowsCoverage]) -> list[WindowsCoverage]:
-    """The per-datacenter counts summed per service, in the services' order."""
-    totals: dict[str, Counter[str]] = {}
-    for row in rows:
-        totals.setdefault(row.service_name, Counter()).update(
-            {bucket: getattr(row, bucket) for bucket in _BUCKETS}
+    figures = run.figures
+    for vm in run.inventory.vms():
+        yield InventoryRow(
+            service_name=vm.service_name,
+            datacenter_id=vm.datacenter_id,
+            vm_id=vm.vm_id,
+            name=vm.name,
+            moref=vm.moref,
+            power_state=vm.power_state,
+            guest_os_family=vm.guest_os_family,
+            guest_kind=GUEST_KIND_LABELS[vm.guest.kind],
+            guest_label=vm.guest.label,
+            tools_guest_os_family=None if vm.licensed is None else vm.licensed.guest_os_family,
+            license=vm.license,
+            licence_kind=vm.licence.kind.value,
+            vcpus=vm.vcpus,
+            memory_mb=vm.memory_mb,
+            cluster=vm.cluster,
+            host=vm.host,
+            folder=vm.folder,
+            rule_ids=", ".join(figures.rules_of(vm.key)),
         )
-    return [_windows_row(name, None, bucket) for name, bucket in totals.items()]
-
-
-def _windows_row(service_name: str, dc_id: int | None, bucket: Counter[str]) -> WindowsCoverage:
-    return WindowsCoverage(
-        service_name=service_name,
-        datacenter_id=dc_id,
-        windows=sum(bucket.values()),
-        licensed=bucket["licensed"],
-        byol=bucket["byol"],
-        unlicensed=bucket["unlicensed"],
-        misfit=bucket["misfit"],
-        unclear=bucket["unclear"],
-    )
 
 
 @dataclass(frozen=True)
@@ -361,22 +149,21 @@ def datacenter_coverage(run: RunData) -> list[DatacenterCoverage]:
     failure is left out of the per-datacenter view.
     """
     failures: dict[tuple[str | None, int | None], list[Failure]] = defaultdict(list)
-    for failure in run.snapshot.coverage.failures:
+    for failure in run.inventory.coverage.failures:
         failures[(failure.service_name, failure.datacenter_id)].append(failure)
     rows = []
-    for service in run.snapshot.services:
-        for dc in service.datacenters:
-            rows.append(
-                DatacenterCoverage(
-                    service_name=service.service_name,
-                    datacenter_id=dc.datacenter_id,
-                    name=text((dc.details or {}).get("name")),
-                    vms_listed=len(dc.vm_ids),
-                    vms_fetched=len(dc.vms),
-                    vm_licensed_read=dc.vm_licensed is not None,
-                    failures=tuple(failures.pop((service.service_name, dc.datacenter_id), ())),
-                )
+    for dc in run.inventory.datacenters:
+        rows.append(
+            DatacenterCoverage(
+                service_name=dc.service_name,
+                datacenter_id=dc.datacenter_id,
+                name=dc.name,
+                vms_listed=len(dc.vm_ids),
+                vms_fetched=len(dc.vms),
+                vm_licensed_read=dc.licensed is not None,
+                failures=tuple(failures.pop((dc.service_name, dc.datacenter_id), ())),
             )
+        )
     for (service_name, dc_id), unplaced in failures.items():
         rows.append(DatacenterCoverage(service_name, dc_id, None, 0, 0, False, tuple(unplaced)))
     return rows
@@ -396,7 +183,6 @@ def first_seen(finding: Finding) -> tuple[str | None, date | None]:
 
 
 CHANGES: tuple[str, ...] = tuple(c.value for c in (Change.NEW, Change.REOPENED, Change.PERSISTING))
-SEVERITY_RANK: Mapping[str, int] = {severity: rank for rank, severity in enumerate(SEVERITIES)}
 TREND_KEYS: tuple[str, ...] = ("period", *SEVERITIES, "open")
 
 
@@ -485,9 +271,7 @@ def arrivals(run: RunData) -> list[Finding]:
     if run.report.history is None or run.report.history.previous_run is None:
         return []
     found = [f for f in run.report.findings if f.change in (Change.NEW, Change.REOPENED)]
-    return sorted(
-        found, key=lambda f: (f.change is not Change.REOPENED, SEVERITY_RANK[f.severity.value])
-    )
+    return sorted(found, key=lambda f: (f.change is not Change.REOPENED, f.severity.rank))
 
 
 @dataclass(frozen=True)
@@ -539,7 +323,7 @@ class HeadlineFigure:
     @property
     def tone(self) -> str:
         """good, warn, bad or neutral, as the reports and the mail colour the figure."""
-        busy, idle = FIGURE_TONES.get(self.key, ("neutral", "neutral"))
+        busy, idle = FIGURE_TONES[self.key]
         return busy if self.value else idle
 
     @property
@@ -551,11 +335,8 @@ class HeadlineFigure:
 
 
 def headline_figures(run: RunData) -> list[HeadlineFigure]:
-    """The four headline figures of findings.json `summary.headline` (computed from the
-    snapshot and findings when an older findings.json lacks them)."""
-    kept = run.report.summary.headline or headline.counts(
-        headline.headline(run.snapshot, run.report.findings)
-    )
+    """The four headline figures (findings.json `summary.headline`), each with its change
+    since the previous run when that run kept it."""
     previous = run.history.previous
     before = previous.headline if previous is not None else {}
     return [
@@ -568,7 +349,7 @@ def headline_figures(run: RunData) -> list[HeadlineFigure]:
             change=figure.value - before[figure.key.value] if figure.key.value in before else None,
             previous_period=None if previous is None else previous.period,
         )
-        for figure in headline.from_counts(kept)
+        for figure in run.figures.headline
     ]
 
 
@@ -584,30 +365,28 @@ class SummaryLine:
 
 def verdict(run: RunData) -> SummaryLine:
     """The run against `--fail-on`, in words (the job's exit code, said for a reader)."""
-    meta = run.report.run
-    if not meta.coverage.complete:
+    return verdict_line(run.figures.verdict)
+
+
+def verdict_line(judged: Verdict) -> SummaryLine:
+    """A verdict in words: the reports' line, and the run summary's last lines."""
+    if not judged.complete:
         return SummaryLine(
             "Verdict",
             "INCOMPLETE: some objects could not be read, so this audit may miss findings "
             "(exit code 3).",
             "bad",
         )
-    fail_on = meta.fail_on
+    fail_on = judged.fail_on
     if fail_on is None:
         return SummaryLine("Verdict", "Not recorded: this run predates the recorded threshold.")
-    if fail_on == "never":
+    if fail_on == NO_THRESHOLD:
         return SummaryLine("Verdict", "No threshold: the run was made with --fail-on never.")
-    threshold = SEVERITIES.index(fail_on)
-    failing = sum(
-        1
-        for f in run.report.findings
-        if f.status is Status.OPEN and SEVERITIES.index(f.severity.value) <= threshold
-    )
     scope = fail_on if fail_on == SEVERITIES[0] else f"{fail_on} or worse"
-    if failing:
+    if judged.failing:
         return SummaryLine(
             "Verdict",
-            f"FAIL: {failing:,} open finding(s) of severity {scope} (--fail-on {fail_on}).",
+            f"FAIL: {judged.failing:,} open finding(s) of severity {scope} (--fail-on {fail_on}).",
             "bad",
         )
     return SummaryLine(
@@ -672,20 +451,17 @@ def _register_line(run: RunData) -> SummaryLine:
 def period_notice(run: RunData) -> str | None:
     """ "Snapshot taken 1 day after the period ended", or None inside the period."""
     meta = run.report.run
-    stamp = parse_utc(meta.taken_at)
-    try:
-        period = parse_period(meta.period, date.max)
-    except InputError:
-        return None
+    stamp = meta.taken
     if stamp is None:
         return None
-    notice = period.outside_notice(stamp.date())
-    return None if notice is None else f"Snapshot {notice} ({stamp.date().isoformat()})."
+    day = utc_day(stamp)
+    notice = meta.period.outside_notice(day)
+    return None if notice is None else f"Snapshot {notice} ({day.isoformat()})."
 
 
 def credential_lines(run: RunData) -> list[SummaryLine]:
     """The consumer key's rights and expiry as recorded in the snapshot, and the warnings."""
-    credential = run.snapshot.meta.credential
+    credential = run.inventory.meta.credential
     if credential is None:
         return [SummaryLine("API key", "Not recorded (a snapshot older than this version).")]
     if credential.known:
@@ -701,14 +477,14 @@ def credential_lines(run: RunData) -> list[SummaryLine]:
         lines = []
     lines += [
         SummaryLine("Warning", warning[0].upper() + warning[1:] + ".", "bad")
-        for warning in credential_warnings(credential, run.snapshot.meta.taken_at)
+        for warning in credential_warnings(credential, run.inventory.taken_at)
     ]
     return lines
 
 
 def pace_line(run: RunData) -> SummaryLine | None:
     """How the API answered: throttling and listing fallbacks, when there were any."""
-    meta = run.snapshot.meta
+    meta = run.inventory.meta
     parts = []
     if meta.throttled:
         parts.append(f"{meta.throttled:,} call(s) throttled (HTTP 429)")
@@ -740,37 +516,6 @@ def executive_summary(run: RunData, history: ChangesDisplay) -> list[SummaryLine
     return lines
 
 
-@dataclass(frozen=True)
-class LicencePosition:
-    """The licence position both reports show (findings.json `licences`, `control_panel`)."""
-
-    rows: tuple[LicenceRow, ...]
-    totals: tuple[LicenceTotal, ...]
-    control_panel: tuple[ControlPanelRow, ...]
-    costs: tuple[Cost, ...]
-
-    @property
-    def billable(self) -> tuple[LicenceRow, ...]:
-        return tuple(row for row in self.rows if row.billable)
-
-    @property
-    def other(self) -> tuple[LicenceRow, ...]:
-        """Licence values OVHcloud does not bill (managed, special values, unrecognised)."""
-        return tuple(row for row in self.rows if not row.billable)
-
-    @property
-    def overall(self) -> LicenceTotal:
-        return self.totals[-1]
-
-
-def licence_position(run: RunData) -> LicencePosition:
-    """From findings.json; recomputed from the snapshot for an older file without it."""
-    report = run.report
-    rows = report.licences or position.licences(run.snapshot)
-    panel = report.control_panel or position.control_panel(run.snapshot)
-    return LicencePosition(rows, position.licence_totals(rows), panel, report.costs)
-
-
 def total_label(total: LicenceTotal) -> tuple[str, str]:
     """(service, licence) cells of a totals row: 'all services' / 'all billable' for Nones."""
     return (
@@ -784,9 +529,9 @@ SIGN_OFF_ROLES: tuple[str, ...] = ("Prepared by", "Reviewed by", "Approved by")
 
 def findings_reviewed(run: RunData) -> int:
     """Findings with a carried-forward review status (set in the workbook, imported)."""
-    reviews = run.history.reviews or {}
+    history = run.history
     return sum(
         1
         for f in run.report.findings
-        if (review := reviews.get(f.fingerprint)) is not None and review.status
+        if (review := history.review(f.fingerprint)) is not None and review.status
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -35,9 +35,11 @@ from openpyxl.worksheet.pagebreak import Break
 from openpyxl.writer.excel import ExcelWriter
 
 from audit.model.exceptions import ExceptionRow
-from audit.model.findings import SEVERITIES, STATUSES, LicenceUsage
+from audit.model.findings import SEVERITIES, STATUSES
 from audit.model.history import REVIEW_STATUSES
+from audit.model.position import NO_LICENCE, LicencePosition, LicenceUsage, UsageTotal
 from audit.render.base import RunData
+from audit.render.catalogue import RuleCatalogue, rule_catalogue
 from audit.render.exposure import ExposureDisplay, exposure_display
 from audit.render.reconciliation import ReconciliationDisplay, reconciliation_display
 from audit.render.remediation import remediation_display
@@ -46,32 +48,19 @@ from audit.render.view import (
     SEVERITY_COLOURS,
     SIGN_OFF_ROLES,
     ChangesDisplay,
-    LicencePosition,
-    RuleInfo,
-    WindowsCoverage,
     arrivals,
     changes_display,
     count_sorted,
     datacenter_coverage,
     describe_failure,
     executive_summary,
-    finding_order,
     findings_reviewed,
     first_seen,
     has_history,
     headline_figures,
     iter_inventory,
-    licence_position,
-    open_by_rule,
     open_delta,
-    parse_utc,
-    per_service,
-    review_of,
-    rule_catalogue,
-    rule_for,
-    rule_order,
     total_label,
-    windows_coverage,
 )
 
 _EXCEL_MAX_TEXT = 32767
@@ -130,13 +119,12 @@ class XlsxReport:
         workbook = Workbook(write_only=True)
         _set_properties(workbook, run)
         catalogue = rule_catalogue()
-        windows = windows_coverage(run)
         history = changes_display(run)
-        _summary_sheet(workbook, run, catalogue, windows, history)
+        _summary_sheet(workbook, run, catalogue, history)
         _findings_sheet(workbook, run, catalogue)
-        _position_sheet(workbook, licence_position(run))
+        _position_sheet(workbook, run.figures.position)
         _inventory_sheet(workbook, run)
-        _licence_sheet(workbook, run, windows)
+        _licence_sheet(workbook, run)
         _exposure_sheet(workbook, run)
         _reconciliation_sheet(workbook, reconciliation_display(run))
         _exceptions_sheet(workbook, run)
@@ -146,6 +134,11 @@ class XlsxReport:
             _changes_sheet(workbook, run, history, catalogue)
         _remediation_sheet(workbook, run)
         _save(workbook, path, _zip_time(run))
+
+
+def _naive(moment: datetime | None) -> datetime | None:
+    """A UTC datetime as Excel keeps it: without a time zone."""
+    return None if moment is None else moment.replace(tzinfo=None)
 
 
 def clean_text(value: str) -> str:
@@ -315,8 +308,8 @@ class _Table(_Sheet):
         self.ws.print_title_rows = "1:1"
         if title_columns is not None:
             self.ws.print_title_cols = title_columns
-        # Per column index, the style its written cells carry; plain columns are absent.
-        self._styles: dict[int, dict[str, Any]] = {}
+        # Per column, the style its written cells carry; None for a plain column.
+        self._styles: list[dict[str, Any] | None] = []
         # With wrapped columns rows grow taller, and every cell is top-aligned to read as a row.
         self._wraps = any(c.wrap for c in columns)
         for index, column in enumerate(columns):
@@ -327,19 +320,18 @@ class _Table(_Sheet):
                 dimension = self.ws.column_dimensions[get_column_letter(index + 1)]
                 for name, setting in style.items():
                     setattr(dimension, name, setting)
-            if style:
-                self._styles[index] = style
+            self._styles.append(style or None)
         self.header([c.header for c in columns])
 
     def row(self, values: Sequence[Any]) -> None:
         """One data row; empty cells are not written, so editable ones keep their column style."""
-        if not self._styles:
+        if not any(self._styles):
             self.append(values)
             return
         cells: list[Any] = []
         lines = 1
         for index, value in enumerate(values):
-            style = self._styles.get(index)
+            style = self._styles[index] if index < len(self._styles) else None
             if value is None:
                 cells.append(None)
             elif style is not None:
@@ -381,7 +373,7 @@ def _set_properties(workbook: Workbook, run: RunData) -> None:
     """Title, subject and custom properties name the period and the snapshot digest."""
     meta = run.report.run
     period = meta.period
-    taken = parse_utc(meta.taken_at) or datetime(1980, 1, 1)
+    taken = _naive(meta.taken) or datetime(1980, 1, 1)
     props = workbook.properties
     props.title = f"Windows licence compliance audit {period}"
     props.subject = (
@@ -396,7 +388,7 @@ def _set_properties(workbook: Workbook, run: RunData) -> None:
     props.created = taken
     props.modified = taken
     for name, value in (
-        ("period", period),
+        ("period", period.label),
         ("snapshot_sha256", run.snapshot_sha256),
         ("endpoint", meta.endpoint),
         ("tool_version", meta.tool_version),
@@ -418,8 +410,7 @@ def _coverage_pair(sheet: _Sheet, complete: bool, failures: int, span: int) -> N
 def _summary_sheet(
     workbook: Workbook,
     run: RunData,
-    catalogue: Mapping[str, RuleInfo],
-    windows: list[WindowsCoverage],
+    catalogue: RuleCatalogue,
     history: ChangesDisplay,
 ) -> None:
     """The run's identity (period, time, endpoint, digest), its coverage and the counts."""
@@ -465,7 +456,7 @@ def _summary_sheet(
         )
     sheet.section("Run")
     sheet.pair("Period", meta.period)
-    sheet.pair("Snapshot taken (UTC)", parse_utc(meta.taken_at) or meta.taken_at)
+    sheet.pair("Snapshot taken (UTC)", _naive(meta.taken) or meta.taken_at)
     sheet.pair("API endpoint", meta.endpoint)
     sheet.pair("Tool version", meta.tool_version)
     sheet.pair("Snapshot sha256", run.snapshot_sha256)
@@ -481,20 +472,21 @@ def _summary_sheet(
     ):
         sheet.pair(label, getattr(coverage, key))
 
-    by_severity, open_by_severity = summary.by_severity, summary.open_by_severity
+    counts = run.figures
     sheet.section("Findings by severity")
     delta = open_delta(run)
     extra = [] if delta is None else [f"Open in {delta.period}", "Change in open"]
     sheet.header(["Severity", "Findings", "Open", *extra])
-    for severity in SEVERITIES:
-        values = [severity, by_severity.get(severity, 0), open_by_severity.get(severity, 0)]
+    for severity_count in counts.severities:
+        severity = severity_count.severity
+        values = [severity, severity_count.findings, severity_count.open]
         if delta is not None:
             values += [delta.previous[severity], delta.change[severity]]
         cells = [sheet.value(v) for v in values]
         if delta is not None:
             cells[-1] = _signed(sheet, delta.change[severity])
         sheet.append_cells(cells)
-    total = ["total", sum(by_severity.values()), sum(open_by_severity.values())]
+    total = ["total", counts.findings, counts.open]
     if delta is not None:
         total += [delta.previous_total, delta.change_total]
     cells = [sheet.cell(v, font=_LABEL_FONT) for v in total]
@@ -510,8 +502,8 @@ def _summary_sheet(
     sheet.section("Findings by rule", new_page=True)
     sheet.header(["Rule", "Severity", "Findings", "Title"])
     by_rule = summary.by_rule
-    for rule_id, count in sorted(by_rule.items(), key=lambda item: rule_order(catalogue, item[0])):
-        rule = rule_for(catalogue, rule_id, "")
+    for rule_id, count in sorted(by_rule.items(), key=lambda item: catalogue.order(item[0])):
+        rule = catalogue.rule(rule_id, "")
         cells = [sheet.value(v) for v in (rule_id, rule.severity, count)]
         sheet.append_cells([*cells, sheet.cell(rule.title, alignment=_INDENT)])
 
@@ -522,8 +514,8 @@ def _summary_sheet(
 
     sheet.section("Windows guests by service")
     sheet.header(["Service", *_WINDOWS_HEADERS])
-    for usage in per_service(windows):
-        sheet.append([usage.service_name, *_windows_counts(usage)])
+    for usage in counts.windows_by_service:
+        sheet.append([usage.service_name, *usage.counts()])
     _history_sections(sheet, history)
     _sign_off(sheet, run)
 
@@ -536,17 +528,6 @@ _WINDOWS_HEADERS = (
     "Licence does not fit",
     "Unclear",
 )
-
-
-def _windows_counts(usage: WindowsCoverage) -> list[int]:
-    return [
-        usage.windows,
-        usage.licensed,
-        usage.byol,
-        usage.unlicensed,
-        usage.misfit,
-        usage.unclear,
-    ]
 
 
 def _sign_off(sheet: _Sheet, run: RunData) -> None:
@@ -658,7 +639,7 @@ _REVIEW_COLUMNS: tuple[Column, ...] = (
 )
 
 
-def _findings_sheet(workbook: Workbook, run: RunData, catalogue: Mapping[str, RuleInfo]) -> None:
+def _findings_sheet(workbook: Workbook, run: RunData, catalogue: RuleCatalogue) -> None:
     """Every finding, worst first, with its rule's title and remediation, and three columns
     for reviewers.
 
@@ -678,8 +659,8 @@ def _findings_sheet(workbook: Workbook, run: RunData, catalogue: Mapping[str, Ru
         frozen=_FINDING_FROZEN,
         title_columns=_FINDING_TITLE_COLUMNS,
     )
-    for finding in sorted(findings, key=finding_order(catalogue)):
-        rule = rule_for(catalogue, finding.rule_id, finding.severity.value)
+    for finding in sorted(findings, key=catalogue.finding_order()):
+        rule = catalogue.rule(finding.rule_id, finding.severity.value)
         values: list[Any] = [
             finding.vm_name,
             finding.vm_id,
@@ -704,7 +685,7 @@ def _findings_sheet(workbook: Workbook, run: RunData, catalogue: Mapping[str, Ru
                 *first_seen(finding),
                 None if finding.change is None else finding.change.value,
             ]
-        values += review_of(run.history, finding)
+        values += run.history.review_cells(finding.fingerprint)
         table.row(values)
     table.finish()
     table.colour_severity(4)
@@ -898,7 +879,6 @@ def _position_sheet(workbook: Workbook, position: LicencePosition) -> None:
             )
 
 
-_NO_LICENCE = "(none)"
 _USAGE_COLUMNS: tuple[Column, ...] = (
     Column("Service", 28),
     Column("Datacenter", 12),
@@ -912,47 +892,45 @@ _USAGE_COLUMNS: tuple[Column, ...] = (
 )
 
 
-def _licence_sheet(workbook: Workbook, run: RunData, windows: list[WindowsCoverage]) -> None:
+def _licence_sheet(workbook: Workbook, run: RunData) -> None:
     """VMs and vCPUs per licence value (a filterable table with its total), then per licence
     over every service, then Windows guests by licence situation, each with totals."""
+    figures = run.figures
     table = _Table(workbook, "Licence usage", _USAGE_COLUMNS)
-    rows = run.report.summary.licence_usage
-    grand: list[int] = [0, 0, 0, 0]
-    totals: dict[str, list[int]] = {}
-    for row in rows:
-        counts: Sequence[int] = _usage_counts(row)
-        table.row(
-            _usage_row(row.service_name, row.datacenter_id, row.license or _NO_LICENCE, *counts)
-        )
-        total = totals.setdefault(row.license or _NO_LICENCE, [0, 0, 0, 0])
-        for index, count in enumerate(counts):
-            total[index] += count
-            grand[index] += count
+    for row in figures.usage:
+        table.row(_usage_row(row.service_name, row.datacenter_id, row.license, row))
     table.finish()
-    _total_row(table, _usage_row("Total", None, "all licences", *grand))
+    totals = figures.usage_totals
+    grand = _usage_row("Total", None, "all licences", totals.overall)
+    _total_row(table, grand)
     table.section("By licence, all services")
     table.header([c.header for c in _USAGE_COLUMNS])
-    for licence, counts in sorted(totals.items()):
-        table.append(_usage_row("all services", None, licence, *counts))
-    _total_row(table, _usage_row("Total", None, "all licences", *grand))
+    for total in totals.by_licence:
+        table.append(_usage_row("all services", None, total.license, total))
+    _total_row(table, grand)
     table.section("Windows guests by licence situation (deleted VMs excluded)")
     table.header(["Service", "Datacenter", *_WINDOWS_HEADERS])
-    sums = [0] * len(_WINDOWS_HEADERS)
-    for usage in windows:
-        counts = _windows_counts(usage)
-        table.append([usage.service_name, usage.datacenter_id, *counts])
-        sums = [a + b for a, b in zip(sums, counts, strict=True)]
-    _total_row(table, ["Total", None, *sums])
-
-
-def _usage_counts(usage: LicenceUsage) -> tuple[int, int, int, int]:
-    return (usage.vms, usage.vms_powered_on, usage.vcpus, usage.vcpus_powered_on)
+    for usage in figures.windows:
+        table.append([usage.service_name, usage.datacenter_id, *usage.counts()])
+    _total_row(table, ["Total", None, *figures.windows_total.counts()])
 
 
 def _usage_row(
-    service: Any, dc: Any, licence: str, vms: int, vms_on: int, vcpus: int, vcpus_on: int
+    service: Any, dc: Any, licence: str | None, counts: LicenceUsage | UsageTotal
 ) -> list[Any]:
-    return [service, dc, licence, vms, vms_on, vms - vms_on, vcpus, vcpus_on, vcpus - vcpus_on]
+    """Service, datacenter, licence (no licence named NO_LICENCE), VMs on and off, vCPUs on
+    and off."""
+    return [
+        service,
+        dc,
+        licence or NO_LICENCE,
+        counts.vms,
+        counts.vms_powered_on,
+        counts.vms_powered_off,
+        counts.vcpus,
+        counts.vcpus_powered_on,
+        counts.vcpus_powered_off,
+    ]
 
 
 def _total_row(sheet: _Sheet, values: Sequence[Any]) -> None:
@@ -1004,7 +982,7 @@ _FAILURES_PER_CELL = 50
 
 def _coverage_sheet(workbook: Workbook, run: RunData) -> None:
     """Per datacenter: listed, fetched, failed, and the errors (every one is in findings.json)."""
-    coverage = run.snapshot.coverage
+    coverage = run.inventory.coverage
     sheet = _Sheet(workbook, "Coverage", [24, 11, 32, 11, 11, 11, 12, 100])
     sheet.ws.sheet_view.showGridLines = False
     sheet.title("Coverage", "What the collector listed versus what it could read.")
@@ -1058,11 +1036,11 @@ _RULE_COLUMNS: tuple[Column, ...] = (
 )
 
 
-def _rules_sheet(workbook: Workbook, run: RunData, catalogue: Mapping[str, RuleInfo]) -> None:
+def _rules_sheet(workbook: Workbook, run: RunData, catalogue: RuleCatalogue) -> None:
     by_rule = run.report.summary.by_rule
-    open_counts = open_by_rule(run.report.findings)
+    open_counts = run.figures.open_by_rule
     table = _Table(workbook, "Rules", _RULE_COLUMNS)
-    for rule in catalogue.values():
+    for rule in catalogue:
         table.row(
             [
                 rule.id,
@@ -1094,7 +1072,7 @@ _CHANGE_COLUMNS: tuple[Column, ...] = (
 
 
 def _changes_sheet(
-    workbook: Workbook, run: RunData, history: ChangesDisplay, catalogue: Mapping[str, RuleInfo]
+    workbook: Workbook, run: RunData, history: ChangesDisplay, catalogue: RuleCatalogue
 ) -> None:
     """Everything that changed since the previous run, one filterable table: new and reopened
     findings, findings gone (fixed, VM removed, or unverified), then licence events."""
@@ -1117,7 +1095,7 @@ def _changes_sheet(
         )
     for gone in history.gone:
         record = gone.record
-        rule = rule_for(catalogue, record.rule_id, record.severity)
+        rule = catalogue.rule(record.rule_id, record.severity)
         table.row(
             [
                 f"gone: {gone.outcome.replace('_', ' ')}",
@@ -1159,7 +1137,7 @@ def _changes_sheet(
 
 def _zip_time(run: RunData) -> tuple[int, int, int, int, int, int]:
     """The snapshot time as a zip timestamp (zip cannot go before 1980)."""
-    taken = parse_utc(run.report.run.taken_at) or datetime(1980, 1, 1)
+    taken = _naive(run.report.run.taken) or datetime(1980, 1, 1)
     taken = max(taken, datetime(1980, 1, 1))
     return (taken.year, taken.month, taken.day, taken.hour, taken.minute, taken.second // 2 * 2)
 

@@ -17,14 +17,13 @@ from audit import __version__
 from audit.collect.options import coverage_line
 from audit.config.accounts import ROLLUP_FOLDER, SLUG
 from audit.evaluate import headline
-from audit.evaluate.engine import Evaluation
 from audit.history.store import HISTORY_FILE
-from audit.job import MANIFEST_FILE, check_inputs, exit_code_for, load_run
+from audit.job import MANIFEST_FILE, check_inputs, load_run
 from audit.model.findings import Status
 from audit.model.rollup import AccountEntry, AccountFinding, AccountStatus, Outcome, Rollup
 from audit.model.run import RunReport
 from audit.render.base import RunData
-from audit.render.view import licence_position, verdict
+from audit.render.view import verdict
 from audit.support.errors import ExitCode, InputError
 from audit.support.fsutil import sha256_file
 
@@ -101,7 +100,7 @@ def read_account(
         run = load_run(run_dir)
     except InputError as exc:
         return _failed(name, period, ExitCode.INPUT, _relative(str(exc), out_dir)), ()
-    if run.report.run.period != period:
+    if run.report.run.period.label != period:
         reason = f"{name}/{period}/findings.json is the run of {run.report.run.period}"
         return _failed(name, period, ExitCode.INPUT, reason), ()
     code = outcome.exit_code if outcome is not None and current else _exit_code(run)
@@ -111,9 +110,7 @@ def read_account(
 
 def _exit_code(run: RunData) -> int:
     """The code the run's own process returned, from what its folder records."""
-    report = run.report
-    evaluation = Evaluation(report.findings, report.exceptions, report.summary)
-    return int(exit_code_for(run.snapshot, evaluation, report.run.fail_on or "never"))
+    return int(run.figures.verdict.exit_code)
 
 
 def _entry(name: str, period: str, run: RunData, digest: str, code: int) -> AccountEntry:
@@ -135,10 +132,9 @@ def _entry(name: str, period: str, run: RunData, digest: str, code: int) -> Acco
         endpoint=report.run.endpoint,
         verdict=judged.text,
         verdict_tone=judged.tone,
-        coverage=coverage_line(run.snapshot).removeprefix("coverage: "),
-        headline=report.summary.headline
-        or headline.counts(headline.headline(run.snapshot, report.findings)),
-        licences=licence_position(run).overall,
+        coverage=coverage_line(coverage).removeprefix("coverage: "),
+        headline=report.summary.headline or headline.counts(run.figures.headline),
+        licences=run.figures.position.overall,
         findings=len(report.findings),
         open_findings=sum(1 for f in report.findings if f.status is Status.OPEN),
     )

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from audit.model.identity import VmKey
 from audit.simulator.fleet import Fleet, PowerState
 from audit.simulator.licences import (
     GUEST_VERSIONS,
@@ -39,7 +40,6 @@ GUEST_OS_DRIFT = "GUEST-OS-DRIFT"
 LIC_INVENTORY_DRIFT = "LIC-INVENTORY-DRIFT"
 LIC_POWERED_OFF = "LIC-POWERED-OFF"
 
-VmKey = tuple[str, int, int]
 
 CURRENT_SERVER_GUESTS = (
     "windows9Server64Guest",
@@ -530,10 +530,10 @@ def _add_inventory_drift(
         }
     )
     datacenter["vmLicensed"] = listing
-    expected[(service_name, dc_id, missing)] = _rules(LIC_INVENTORY_DRIFT)
-    expected[(service_name, dc_id, other_edition)] = _rules(LIC_INVENTORY_DRIFT)
-    expected[(service_name, dc_id, removed)] = _rules(WIN_UNLICENSED, LIC_INVENTORY_DRIFT)
-    expected[(service_name, dc_id, phantom_id)] = _rules(LIC_INVENTORY_DRIFT)
+    expected[VmKey(service_name, dc_id, missing)] = _rules(LIC_INVENTORY_DRIFT)
+    expected[VmKey(service_name, dc_id, other_edition)] = _rules(LIC_INVENTORY_DRIFT)
+    expected[VmKey(service_name, dc_id, removed)] = _rules(WIN_UNLICENSED, LIC_INVENTORY_DRIFT)
+    expected[VmKey(service_name, dc_id, phantom_id)] = _rules(LIC_INVENTORY_DRIFT)
 
 
 def generate_fleet(n: int, seed: int) -> GeneratedFleet:
@@ -586,7 +586,7 @@ def generate_fleet(n: int, seed: int) -> GeneratedFleet:
             name, env = namer.name(spec)
             datacenter["vms"].append(_vm_fields(rng, next_id, name, env, spec, site))
             placed[next_id] = spec
-            expected[(sn, datacenter["datacenterId"], next_id)] = spec.expected
+            expected[VmKey(sn, datacenter["datacenterId"], next_id)] = spec.expected
         specs_by_dc.append(placed)
         position += size
 

@@ -1,7 +1,7 @@
-"""Raw API values made plain: the one place a field of unknown type becomes a str or an int.
+"""Raw API values made plain: how a field of unknown type becomes a str or an int.
 
-Every stage reads raw API dicts (evaluate's records, history's changes, the renderers), so
-these sit below all of them.
+The typed inventory (audit/evaluate/inventory.py) reads every VM and vmLicensed entry through
+these, once; nothing after it sees a raw VM dict.
 """
 
 from __future__ import annotations

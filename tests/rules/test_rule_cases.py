@@ -41,6 +41,7 @@ import pytest
 
 from audit.evaluate.engine import evaluate
 from audit.evaluate.exceptions import parse_exceptions
+from audit.evaluate.inventory import inventory_of
 from audit.evaluate.rules.registry import RULE_IDS
 from audit.model.exposure import Exposure, Source, VmExposure
 from audit.model.snapshot import DatacenterSnapshot, RunMeta, ServiceSnapshot, Snapshot
@@ -139,7 +140,7 @@ def test_rule_case(rule_id: str, case: dict[str, Any]) -> None:
         parse_exceptions(case["register"].encode(), "register.csv") if "register" in case else ()
     )
     evaluation = evaluate(
-        build_snapshot(case), register, case.get("today", TODAY), build_exposure(case)
+        inventory_of(build_snapshot(case)), register, case.get("today", TODAY), build_exposure(case)
     )
     hits = [finding for finding in evaluation.findings if finding.rule_id == rule_id]
     if not case["fires"]:
