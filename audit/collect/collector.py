@@ -124,8 +124,11 @@ def _objects(value: Any, path: str) -> list[JSONObject]:
 class _Walk:
     """The state of one collection: the pool, the results, the counters."""
 
-    def __init__(self, factory: ClientFactory, options: CollectOptions) -> None:
+    def __init__(
+        self, factory: ClientFactory, options: CollectOptions, time_delta: int | None = None
+    ) -> None:
         self._factory = factory
+        self._time_delta = time_delta
         self._options = options
         self._limiter = AdaptiveLimiter(PacePolicy(ceiling=options.max_rps))
         self._rng = random.Random(options.seed)
@@ -187,6 +190,10 @@ class _Walk:
         client = getattr(self._local, "client", None)
         if client is None:
             client = self._factory.new_client()
+            if self._time_delta is not None:
+                # The server's clock offset, as the first client measured it: no worker
+                # spends its first paced slot on an extra GET /auth/time.
+                client._time_delta = self._time_delta
             self._local.client = client
         return client
 
@@ -409,7 +416,7 @@ def collect(factory: ClientFactory, options: CollectOptions, endpoint_label: str
     started = time.monotonic()
     taken_at = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     credential = read_credential(client)
-    walk = _Walk(factory, options)
+    walk = _Walk(factory, options, time_delta=getattr(client, "_time_delta", None))
     walk.submit(walk.list_services)
     walk.wait()
     pace = walk.pace()
