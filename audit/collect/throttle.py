@@ -68,14 +68,14 @@ class AdaptiveLimiter:
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
+        self._turn = threading.Lock()  # held by the one thread waiting for the next slot
         self._unlimited = policy.ceiling is None
         ceiling = policy.ceiling if policy.ceiling is not None else float("inf")
         self._ceiling = max(ceiling, policy.floor)
         self._rate = min(max(policy.start, policy.floor), self._ceiling)
         self._peak = self._rate
-        self._next_slot = float("-inf")
+        self._last_slot = float("-inf")  # when the last call was allowed
         self._paused_until = float("-inf")
-        self._pauses = 0
         self._cuts = 0
         self._known_limit: float | None = None
         self._best_latency: float | None = None
@@ -99,20 +99,27 @@ class AdaptiveLimiter:
             return PaceReport(round(rate, 2), round(peak, 2), self.throttled, self.server_errors)
 
     def acquire(self) -> int:
-        """Wait for this thread's slot; return the ticket for `on_throttled`."""
-        while True:
-            with self._lock:
-                now = self._clock()
-                slot = max(now, self._next_slot, self._paused_until)
-                interval = 0.0 if self._unlimited else 1.0 / self._rate
-                self._next_slot = slot + interval
-                pauses, ticket = self._pauses, self._cuts
-            wait = slot - now
-            if wait > 0:
-                self._sleep(wait)
-            with self._lock:
-                if self._pauses == pauses or self._clock() >= self._paused_until:
-                    return ticket
+        """Wait for this thread's slot; return the ticket for `on_throttled`.
+
+        One thread at a time waits for the next slot (the others queue on `_turn`), and it
+        measures the slot from the last call allowed at the rate of now, not of when it
+        started waiting: a rate raised or a pause begun meanwhile holds at once, where slots
+        booked ahead by every worker would run the old rate for a whole round of them.
+        """
+        waited = False
+        with self._turn:
+            while True:
+                with self._lock:
+                    now = self._clock()
+                    interval = 0.0 if self._unlimited else 1.0 / self._rate
+                    slot = max(self._last_slot + interval, self._paused_until)
+                    if slot <= now:
+                        # Spacing counts from the slot (a late wake-up does not slow the
+                        # pace); after an idle spell, from now (no burst to catch up).
+                        self._last_slot = slot if waited else now
+                        return self._cuts
+                self._sleep(slot - now)
+                waited = True
 
     def pause(self, seconds: float) -> None:
         """Delay every thread's next call, for a server's Retry-After."""
@@ -120,10 +127,7 @@ class AdaptiveLimiter:
             self._pause_locked(seconds)
 
     def _pause_locked(self, seconds: float) -> None:
-        until = self._clock() + seconds
-        if until > self._paused_until:
-            self._paused_until = until
-            self._pauses += 1
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
 
     def on_success(self, latency: float) -> None:
         """A call answered: raise the rate unless latency has grown."""
