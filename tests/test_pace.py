@@ -66,6 +66,25 @@ def test_the_rate_rises_while_calls_succeed_up_to_the_ceiling() -> None:
     assert pace.report().peak == 40.0
 
 
+def test_once_the_first_second_answered_without_push_back_the_climb_is_faster() -> None:
+    clock = FakeClock()
+    pace = limiter(clock, start=10.0, ceiling=1000.0)
+    succeed(pace, clock, 10)
+    assert pace.rate == pytest.approx(20.0)  # the first second: one rps more per success
+    succeed(pace, clock, 10)
+    assert pace.rate == pytest.approx(50.0)  # then three
+
+
+def test_a_back_off_in_the_first_second_keeps_the_polite_climb() -> None:
+    clock = FakeClock()
+    pace = limiter(clock, start=10.0, ceiling=1000.0)
+    succeed(pace, clock, 5)
+    pace.on_server_error(pace.acquire())
+    assert pace.rate == pytest.approx(0.8 * 15.0)
+    succeed(pace, clock, 20)
+    assert pace.rate == pytest.approx(0.8 * 15.0 + 20)  # one rps more per success, still
+
+
 def test_a_rate_raised_while_calls_wait_spaces_the_next_call_at_once() -> None:
     clock = FakeClock()
     pace = limiter(clock, start=1.0, floor=1.0, ceiling=10.0)

@@ -4,7 +4,9 @@ OVHcloud publishes no rate limit, so no fixed rate can be right: a low one waste
 generous API, a high one hammers a strict one. The limiter starts at a polite rate, raises it
 while calls succeed and latency holds, and backs off sharply when the server says so (429:
 multiplicative decrease plus a pause of every worker for Retry-After; 5xx: a milder
-decrease), always between a floor and a ceiling (`--max-rps`).
+decrease), always between a floor and a ceiling (`--max-rps`). Its first second doubles the
+start rate; once those answers came back with no push-back, the climb is faster (about ten
+times a second), until the first back-off.
 
 After the first 429 the limiter knows roughly where the server's limit lies (the calls that
 succeeded in the last second): it climbs back quickly towards that rate, then probes beyond
@@ -30,7 +32,8 @@ class PacePolicy:
     ceiling: float | None = 100.0
     start: float = DEFAULT_START_RPS
     floor: float = DEFAULT_FLOOR_RPS
-    slow_start_step: float = 1.0  # rps added per success before any back-off (~x2 a second)
+    slow_start_step: float = 1.0  # rps added per success in the first second (~x2 a second)
+    fast_start_step: float = 3.0  # then, until any back-off (~x10 a second)
     recovery_per_s: float = 1.0  # share of the gap to the known limit closed per second
     probe_per_s: float = 0.05  # beyond the known limit: rps added per second, as its share
     min_probe_rps: float = 0.2
@@ -80,6 +83,7 @@ class AdaptiveLimiter:
         self._known_limit: float | None = None
         self._best_latency: float | None = None
         self._successes: deque[float] = deque()
+        self._answered = 0  # successes so far
         self.throttled = 0
         self.server_errors = 0
 
@@ -134,6 +138,7 @@ class AdaptiveLimiter:
         policy = self._policy
         with self._lock:
             now = self._clock()
+            self._answered += 1
             self._successes.append(now)
             while self._successes and self._successes[0] < now - 1.0:
                 self._successes.popleft()
@@ -143,7 +148,7 @@ class AdaptiveLimiter:
                 return
             rate = self._rate
             if self._known_limit is None:
-                rate += policy.slow_start_step
+                rate += self._start_step()
             else:
                 # A per-second growth, spread over the calls of one second at this rate.
                 gap = self._known_limit - rate
@@ -151,6 +156,14 @@ class AdaptiveLimiter:
                 rate += max(probe, policy.recovery_per_s * gap) / rate
             self._rate = min(rate, self._ceiling)
             self._peak = max(self._peak, self._rate)
+
+    def _start_step(self) -> float:
+        """Before any 429: the polite step for the first second's worth of answers (as many
+        as the start rate); once they came back with no back-off, the faster one."""
+        policy = self._policy
+        if self._cuts == 0 and self._answered > policy.start:
+            return policy.fast_start_step
+        return policy.slow_start_step
 
     def on_throttled(self, ticket: int, retry_after: float | None) -> None:
         """A 429: cut the rate once per back-off and pause every worker for Retry-After."""
