@@ -5,8 +5,8 @@ generous API, a high one hammers a strict one. The limiter starts at a polite ra
 while calls succeed and latency holds, and backs off sharply when the server says so (429:
 multiplicative decrease plus a pause of every worker for Retry-After; 5xx: a milder
 decrease), always between a floor and a ceiling (`--max-rps`). Its first second doubles the
-start rate; once those answers came back with no push-back, the climb is faster (about ten
-times a second), until the first back-off.
+start rate; once those answers came back with no push-back, the climb is faster (doubling
+about every quarter of a second), until the first back-off.
 
 After the first 429 the limiter knows roughly where the server's limit lies (the calls that
 succeeded in the last second): it climbs back quickly towards that rate, then probes beyond
@@ -33,7 +33,7 @@ class PacePolicy:
     start: float = DEFAULT_START_RPS
     floor: float = DEFAULT_FLOOR_RPS
     slow_start_step: float = 1.0  # rps added per success in the first second (~x2 a second)
-    fast_start_step: float = 3.0  # then, until any back-off (~x10 a second)
+    fast_start_step: float = 3.0  # then, until any back-off (~x2 every quarter of a second)
     recovery_per_s: float = 1.0  # share of the gap to the known limit closed per second
     probe_per_s: float = 0.05  # beyond the known limit: rps added per second, as its share
     min_probe_rps: float = 0.2
