@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from audit.job import JobResult, JobSpec, SnapshotSource, run_job
+from audit.collect.source import SnapshotSource
+from audit.job import JobResult, JobSpec, run_job
 from audit.model.period import Period
 from audit.model.snapshot import (
     Coverage,

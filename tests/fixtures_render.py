@@ -15,7 +15,7 @@ from typing import Any
 from audit.evaluate.engine import evaluate
 from audit.evaluate.exceptions import parse_exceptions
 from audit.evaluate.inventory import inventory_of
-from audit.job import run_report
+from audit.evaluate.report import run_report
 from audit.model.findings import Finding
 from audit.model.history import CarriedReview, HistoryView, PreviousCounts, TrendPoint
 from audit.model.period import Period

@@ -34,6 +34,7 @@ from openpyxl import load_workbook
 
 from audit import frames
 from audit.cli.main import main
+from audit.collect.source import SnapshotSource
 from audit.evaluate.inventory import inventory_of
 from audit.evaluate.position import licence_usage, licences
 from audit.exposure.frame import period_exposure
@@ -41,7 +42,7 @@ from audit.exposure.observe import record_day
 from audit.history.changes import vm_states
 from audit.history.observations import observation_of
 from audit.history.store import HISTORY_FILE, HistoryStore
-from audit.job import JobSpec, SnapshotSource, run_job
+from audit.job import JobSpec, run_job
 from audit.model.exposure import Source
 from audit.model.period import Period
 from audit.model.snapshot import (

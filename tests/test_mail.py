@@ -41,9 +41,10 @@ from markupsafe import escape
 from audit.cli.main import main
 from audit.deliver.capture import Received
 from audit.evaluate.headline import DEFINITIONS, FigureKey
-from audit.job import load_run_with_history
 from audit.model.snapshot import write_snapshot
-from audit.render.view import HeadlineFigure, changes_display, executive_summary, headline_figures
+from audit.render.changes import changes_display
+from audit.render.summary import HeadlineFigure, executive_summary, headline_figures
+from audit.run_folder import load_run_with_history
 
 # Implicit TLS: aiosmtpd warns that AUTH does not require STARTTLS, which does not apply.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")

@@ -28,9 +28,11 @@ from conftest import sim_vm
 from audit.cli.main import main as cli_main
 from audit.collect.api import ClientFactory, Credentials, resolve_endpoint
 from audit.collect.collector import CollectOptions
-from audit.job import REMEDIATION_DIR, JobResult, JobSpec, SnapshotSource, run_job
+from audit.collect.source import SnapshotSource
+from audit.job import JobResult, JobSpec, run_job
 from audit.model.period import Period
 from audit.remediate.script import PLAN_CONSTANT, PLAN_FILE, SCRIPT_FILE, render_script
+from audit.run_folder import REMEDIATION_DIR
 from audit.runtime.ovhapi import network_cause
 from audit.runtime.plan import Action, ActionKind, Plan
 from audit.runtime.results import Outcome, read_results, rollback_plan

@@ -21,7 +21,7 @@ from fixtures_render import make_run, with_history
 from audit.evaluate.engine import evaluate
 from audit.evaluate.exceptions import parse_exceptions
 from audit.evaluate.inventory import inventory_of
-from audit.job import run_report
+from audit.evaluate.report import run_report
 from audit.model.findings import Status
 from audit.model.period import Period
 from audit.render.base import RunData

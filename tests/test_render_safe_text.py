@@ -23,7 +23,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from audit.evaluate.engine import evaluate
 from audit.evaluate.inventory import inventory_of
-from audit.job import run_report
+from audit.evaluate.report import run_report
 from audit.model.period import Period
 from audit.model.snapshot import encode_snapshot
 from audit.render.base import RunData

@@ -21,7 +21,8 @@ from audit.model.findings import SEVERITIES
 from audit.render.base import RunData
 from audit.render.catalogue import rule_catalogue
 from audit.render.safe_text import visible_controls
-from audit.render.xlsx import XlsxReport, line_count
+from audit.render.xlsx import XlsxReport
+from audit.render.xlsx.cells import line_count
 
 SHEETS = [
     "Summary",

@@ -21,24 +21,18 @@ from types import MappingProxyType
 from audit.cli.run import print_summary
 from audit.collect.api import ClientFactory, Credentials, resolve_endpoint
 from audit.collect.collector import CollectOptions
+from audit.collect.source import SnapshotSource
 from audit.config.mail import MailSettings, Security
 from audit.deliver.delivery import deliver
-from audit.evaluate.exceptions import load_exceptions
+from audit.evaluate.exceptions import load_exceptions, register_file
 from audit.exposure.observe import record_day
 from audit.history.store import HISTORY_FILE
-from audit.job import (
-    REMEDIATION_DIR,
-    JobResult,
-    JobSpec,
-    SnapshotSource,
-    register_file,
-    run_job,
-)
+from audit.job import JobResult, JobSpec, run_job
 from audit.model.exceptions import REGISTER_COLUMNS
 from audit.model.licences import UNLICENSED
 from audit.model.period import Period
 from audit.model.snapshot import encode_snapshot
-from audit.remediate.script import PLAN_FILE
+from audit.run_folder import REMEDIATION_DIR, plan_path
 from audit.runtime.plan import read_plan
 from audit.runtime.runner import ApplyOptions, remediate
 from audit.simulator.api import (
@@ -251,7 +245,7 @@ def run_month(simulator: Simulator, period: Period, out: Path, exceptions_path: 
 
 def apply_plan(simulator: Simulator, result: JobResult, out: Path) -> None:
     """The operator's step between the two months: apply the plan with the key that may POST."""
-    plan = read_plan(result.run_dir / REMEDIATION_DIR / PLAN_FILE)
+    plan = read_plan(plan_path(result.run_dir))
     credentials = Credentials(
         DEFAULT_APPLICATION_KEY, DEFAULT_APPLICATION_SECRET, REMEDIATE_CONSUMER_KEY
     )

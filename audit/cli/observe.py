@@ -9,8 +9,8 @@ from pathlib import Path
 
 from audit.cli.options import API_EPILOG, DEFAULT_OUT, add_api_arguments, load_config_arg
 from audit.collect.options import coverage_line, print_failures
+from audit.collect.source import SnapshotSource, refuse_nothing_read
 from audit.exposure.observe import parse_day, record_day
-from audit.job import SnapshotSource, refuse_nothing_read
 from audit.support.errors import ExitCode
 
 

@@ -5,24 +5,22 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from audit.cli.options import API_EPILOG, DEFAULT_OUT, add_api_arguments, load_config_arg
+from audit.cli.options import (
+    API_EPILOG,
+    DEFAULT_OUT,
+    add_api_arguments,
+    load_config_arg,
+    period_arg,
+)
 from audit.collect.options import coverage_line, print_failures
+from audit.collect.source import SnapshotSource
 from audit.config.settings import FAIL_ON_CHOICES
 from audit.deliver.delivery import deliver, mail_settings_for
-from audit.evaluate.exceptions import load_exceptions
+from audit.evaluate.exceptions import load_exceptions, register_file
 from audit.history.stage import change_line
-from audit.job import (
-    REMEDIATION_DIR,
-    JobResult,
-    JobSpec,
-    SnapshotSource,
-    parse_period,
-    rebuild_reports,
-    register_file,
-    run_job,
-)
+from audit.job import JobResult, JobSpec, run_job
 from audit.model.findings import SEVERITIES
-from audit.remediate.script import PLAN_FILE
+from audit.run_folder import plan_path, rebuild_reports
 from audit.support.console import stdout_may_close
 from audit.support.errors import ExitCode
 
@@ -55,13 +53,13 @@ def print_summary(result: JobResult) -> None:
         f"removeLicense, {counts['manual']} manual"
         + (f", {bypass} BYPASSING the guest-OS check" if bypass else "")
     )
-    print(f"  {result.run_dir / REMEDIATION_DIR / PLAN_FILE} (sha256 {result.plan_sha256})")
+    print(f"  {plan_path(result.run_dir)} (sha256 {result.plan_sha256})")
 
 
 def run_command(args: argparse.Namespace) -> int:
     config = load_config_arg(args)
     mail = mail_settings_for(config, "--mail") if args.mail else None
-    period = parse_period(args.period)
+    period = period_arg(args.period)
     exceptions_path = args.exceptions or config.exceptions
     # Input files are checked before the first API call: a typo costs nothing.
     exceptions = () if exceptions_path is None else tuple(load_exceptions(exceptions_path))

@@ -24,13 +24,22 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
 from audit.evaluate.rules.registry import RULE_IDS
-from audit.model.history import REVIEW_STATUSES
 from audit.model.identity import fingerprint
+from audit.model.workbook import (
+    COMMENT,
+    DATACENTER,
+    FINDINGS_SHEET,
+    IDENTITY_HEADERS,
+    OWNER,
+    PERIOD_PROPERTY,
+    REVIEW_HEADERS,
+    REVIEW_STATUS,
+    REVIEW_STATUSES,
+    RULE,
+    SERVICE,
+    VM_ID,
+)
 from audit.support.errors import InputError
-
-FINDINGS_SHEET = "Findings"
-IDENTITY_HEADERS = ("Service", "Datacenter", "VM id", "Rule")
-REVIEW_HEADERS = ("Review status", "Owner", "Comment")
 
 
 @dataclass(frozen=True)
@@ -125,7 +134,8 @@ def _period(path: Path, workbook: Any) -> str:
     """The `period` custom property the job sets: which run the rows are findings of."""
     for prop in getattr(workbook, "custom_doc_props", None) or ():
         value = getattr(prop, "value", None)
-        if getattr(prop, "name", None) == "period" and isinstance(value, str) and value.strip():
+        name = getattr(prop, "name", None)
+        if name == PERIOD_PROPERTY and isinstance(value, str) and value.strip():
             return value.strip()
     raise InputError(
         f"{path}: no 'period' document property (File > Properties > Custom), so the run it "
@@ -156,20 +166,20 @@ def _parse_rows(
         def cell(name: str, number: int = number) -> str:
             return f"{where}, cell {get_column_letter(columns[name] + 1)}{number}"
 
-        service = _text(cells["Service"])
-        rule = _text(cells["Rule"])
+        service = _text(cells[SERVICE])
+        rule = _text(cells[RULE])
         if service is None or rule is None:
-            missing = "Service" if service is None else "Rule"
+            missing = SERVICE if service is None else RULE
             raise InputError(f"{cell(missing)}: empty, so the row names no finding")
         if rule not in RULE_IDS:
-            raise InputError(f"{cell('Rule')}: {rule!r} is not a rule of ovh-license-audit")
-        datacenter = _identifier(cells["Datacenter"], cell("Datacenter"))
-        vm_id = _identifier(cells["VM id"], cell("VM id"))
+            raise InputError(f"{cell(RULE)}: {rule!r} is not a rule of ovh-license-audit")
+        datacenter = _identifier(cells[DATACENTER], cell(DATACENTER))
+        vm_id = _identifier(cells[VM_ID], cell(VM_ID))
         review = ReviewRow(
             fingerprint=fingerprint(service, datacenter, vm_id, rule),
-            status=_status(cells["Review status"], cell("Review status")),
-            owner=_text(cells["Owner"]),
-            comment=_text(cells["Comment"]),
+            status=_status(cells[REVIEW_STATUS], cell(REVIEW_STATUS)),
+            owner=_text(cells[OWNER]),
+            comment=_text(cells[COMMENT]),
             row=number,
         )
         first = parsed.setdefault(review.fingerprint, review)

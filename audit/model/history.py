@@ -18,9 +18,6 @@ from audit.model.identity import fingerprint
 from audit.support.jsontypes import JSONObject
 from audit.support.timestamps import parse_utc, utc_day
 
-# What an auditor may say of a finding in the workbook's review column.
-REVIEW_STATUSES: tuple[str, ...] = ("open", "accepted", "fixed", "false positive")
-
 
 class Change(StrEnum):
     """A finding compared with the previous run."""

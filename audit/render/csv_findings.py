@@ -9,8 +9,8 @@ from typing import Any
 
 from audit.model.exceptions import ExceptionRow
 from audit.render.base import RunData
+from audit.render.findings import finding_values, first_seen
 from audit.render.safe_text import safe_text
-from audit.render.view import finding_values, first_seen
 from audit.support.fsutil import atomic_write_text
 
 FINDING_COLUMNS = (

@@ -28,23 +28,18 @@ from audit.model.history import HistoryView
 from audit.model.snapshot import Coverage
 from audit.render.base import RunData
 from audit.render.catalogue import RuleCatalogue, RuleInfo, rule_catalogue
+from audit.render.changes import ChangesDisplay, arrivals, changes_display, open_delta
+from audit.render.coverage import datacenter_coverage, describe_failure
 from audit.render.exposure import exposure_display
+from audit.render.findings import first_seen, has_history
+from audit.render.position import total_label
 from audit.render.safe_text import visible_controls
-from audit.render.view import (
+from audit.render.summary import (
     SIGN_OFF_ROLES,
-    ChangesDisplay,
     HeadlineFigure,
-    arrivals,
-    changes_display,
-    datacenter_coverage,
-    describe_failure,
     executive_summary,
     findings_reviewed,
-    first_seen,
-    has_history,
     headline_figures,
-    open_delta,
-    total_label,
 )
 
 ROWS_PER_RULE = 200
