@@ -30,7 +30,7 @@ from audit.model.run import RegisterFile, RunReport
 from audit.model.snapshot import Snapshot
 from audit.remediate.plan import Plan, build_plan
 from audit.remediate.script import write_remediation
-from audit.render.base import RunData
+from audit.render.base import ReportInput
 from audit.run_folder import (
     FINDINGS_FILE,
     REMEDIATION_DIR,
@@ -130,7 +130,7 @@ def run_job(spec: JobSpec) -> JobResult:
             entry = prepare_history(history, inventory, report)
             report = entry.report
             atomic_write_text(stage / FINDINGS_FILE, report.dumps())
-            run = RunData(inventory, snapshot_sha256, report, entry.view)
+            run = ReportInput(inventory, snapshot_sha256, report, entry.view)
             render_all(run, stage)
             write_manifest(stage, period, snapshot_sha256)
             history.record_run(entry.record)

@@ -28,7 +28,7 @@ from audit.model.period import Period
 from audit.model.run import RunReport
 from audit.model.snapshot import read_snapshot
 from audit.remediate.script import PLAN_FILE
-from audit.render.base import Renderer, RunData
+from audit.render.base import Renderer, ReportInput
 from audit.render.csv_findings import FindingsCsv
 from audit.render.html import HtmlReport
 from audit.render.xlsx import XlsxReport
@@ -51,7 +51,7 @@ def renderers() -> Sequence[Renderer]:
     return (FindingsCsv(), XlsxReport(), HtmlReport())
 
 
-def render_all(run: RunData, run_dir: Path) -> None:
+def render_all(run: ReportInput, run_dir: Path) -> None:
     for renderer in renderers():
         renderer.render(run, run_dir / renderer.filename)
 
@@ -92,17 +92,17 @@ def stored_complete_run(run_dir: Path) -> str | None:
         return None
 
 
-def load_run(run_dir: Path) -> RunData:
+def load_run(run_dir: Path) -> ReportInput:
     """Read a run folder back for an offline rebuild; damage is an input error."""
     snapshot, digest = read_snapshot(run_dir / SNAPSHOT_FILE)
     path = run_dir / FINDINGS_FILE
     report = RunReport.read(path)
     if report.run.snapshot_sha256 != digest:
         raise InputError(f"{path}: run.snapshot_sha256 does not match {SNAPSHOT_FILE}")
-    return RunData(inventory_of(snapshot), digest, report)
+    return ReportInput(inventory_of(snapshot), digest, report)
 
 
-def load_run_with_history(run_dir: Path) -> RunData:
+def load_run_with_history(run_dir: Path) -> ReportInput:
     """A run folder read back with the history view it was rendered with (from the history
     file beside it), so `report RUN_DIR` and `mail RUN_DIR` say what the job said."""
     run = load_run(run_dir)

@@ -1,4 +1,4 @@
-"""A fleet where every headline figure differs from the naive count (issue 11, defects 1-4),
+"""A fleet where every headline figure differs from the naive count (four ways to get it wrong),
 evaluated by the real engine with a register: shared by the headline and price tests."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from audit.evaluate.engine import evaluate
 from audit.evaluate.exceptions import parse_exceptions
 from audit.evaluate.inventory import inventory_of
 from audit.model.findings import Finding
-from audit.model.snapshot import DatacenterSnapshot, RunMeta, ServiceSnapshot, Snapshot
+from audit.model.snapshot import DatacenterSnapshot, ServiceSnapshot, Snapshot, SnapshotMeta
 
 S = "pcc-192-0-2-1"
 SERVER, DESKTOP, LINUX = "windows2019srv_64Guest", "windows9_64Guest", "rhel9_64Guest"
@@ -49,7 +49,7 @@ def evaluated() -> tuple[Snapshot, tuple[Finding, ...]]:
         1, {"datacenterId": 1}, tuple(v["vmId"] for v in VMS), tuple(VMS), listing
     )
     snapshot = Snapshot(
-        meta=RunMeta(taken_at="2026-11-30T06:00:00Z", endpoint="test", tool_version="test"),
+        meta=SnapshotMeta(taken_at="2026-11-30T06:00:00Z", endpoint="test", tool_version="test"),
         services=(ServiceSnapshot(S, {"serviceName": S}, (dc,)),),
     )
     rows = parse_exceptions(REGISTER.encode(), "exceptions.csv")

@@ -12,9 +12,9 @@ from audit.model.snapshot import (
     Coverage,
     DatacenterSnapshot,
     Failure,
-    RunMeta,
     ServiceSnapshot,
     Snapshot,
+    SnapshotMeta,
     write_snapshot,
 )
 
@@ -74,7 +74,7 @@ def snapshot(fleet: Fleet, taken_at: str, failures: tuple[Failure, ...] = ()) ->
         )
     count = sum(len(vms) for vms in fleet.values())
     return Snapshot(
-        meta=RunMeta(taken_at=taken_at, endpoint="ovh-eu", tool_version="test"),
+        meta=SnapshotMeta(taken_at=taken_at, endpoint="ovh-eu", tool_version="test"),
         services=tuple(
             ServiceSnapshot(name, {"serviceName": name}, tuple(dcs))
             for name, dcs in services.items()

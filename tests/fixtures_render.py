@@ -24,13 +24,13 @@ from audit.model.snapshot import (
     Coverage,
     DatacenterSnapshot,
     Failure,
-    RunMeta,
     Scope,
     ServiceSnapshot,
     Snapshot,
+    SnapshotMeta,
     encode_snapshot,
 )
-from audit.render.base import RunData
+from audit.render.base import ReportInput
 
 PERIOD = "2025-11"
 TAKEN_AT = "2025-11-01T02:03:04Z"
@@ -170,7 +170,7 @@ def make_snapshot(bulk: int = 0) -> Snapshot:
         vm_id=5002,
     )
     return Snapshot(
-        meta=RunMeta(taken_at=TAKEN_AT, endpoint="ovh-eu", tool_version="0.1.0"),
+        meta=SnapshotMeta(taken_at=TAKEN_AT, endpoint="ovh-eu", tool_version="0.1.0"),
         services=(
             ServiceSnapshot(
                 service_name=PROD,
@@ -214,7 +214,7 @@ def make_snapshot(bulk: int = 0) -> Snapshot:
     )
 
 
-def make_run(bulk: int = 0) -> RunData:
+def make_run(bulk: int = 0) -> ReportInput:
     """The run folder content as `run` would write it (no history yet)."""
     snapshot = make_snapshot(bulk)
     sha256 = hashlib.sha256(encode_snapshot(snapshot)).hexdigest()
@@ -222,10 +222,10 @@ def make_run(bulk: int = 0) -> RunData:
     inventory = inventory_of(snapshot)
     evaluation = evaluate(inventory, rows, date(2025, 11, 1))
     report = run_report(Period.from_label(PERIOD), inventory, sha256, evaluation)
-    return RunData(inventory=inventory, snapshot_sha256=sha256, report=report)
+    return ReportInput(inventory=inventory, snapshot_sha256=sha256, report=report)
 
 
-def with_history(run: RunData) -> RunData:
+def with_history(run: ReportInput) -> ReportInput:
     """The same run as the history stage hands it over, through findings.json's form."""
     document = run.report.to_json()
     findings = document["findings"]
@@ -307,7 +307,7 @@ def with_history(run: RunData) -> RunData:
             ),
         },
     )
-    return RunData(
+    return ReportInput(
         inventory=run.inventory,
         snapshot_sha256=run.snapshot_sha256,
         report=RunReport.from_json(document),
@@ -315,13 +315,13 @@ def with_history(run: RunData) -> RunData:
     )
 
 
-def make_empty_run() -> RunData:
+def make_empty_run() -> ReportInput:
     """A complete audit of an account without any service: nothing to report, nothing missing."""
     snapshot = Snapshot(
-        meta=RunMeta(taken_at=TAKEN_AT, endpoint="ovh-eu", tool_version="0.1.0"), services=()
+        meta=SnapshotMeta(taken_at=TAKEN_AT, endpoint="ovh-eu", tool_version="0.1.0"), services=()
     )
     sha256 = hashlib.sha256(encode_snapshot(snapshot)).hexdigest()
     inventory = inventory_of(snapshot)
     evaluation = evaluate(inventory, (), date(2025, 11, 1))
     report = run_report(Period.from_label(PERIOD), inventory, sha256, evaluation)
-    return RunData(inventory=inventory, snapshot_sha256=sha256, report=report)
+    return ReportInput(inventory=inventory, snapshot_sha256=sha256, report=report)

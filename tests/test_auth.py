@@ -12,7 +12,7 @@ import requests
 
 from audit.cli.main import main
 from audit.collect.credential import read_credential
-from audit.model.snapshot import CredentialInfo, CredentialRule, RunMeta, credential_warnings
+from audit.model.snapshot import CredentialInfo, CredentialRule, SnapshotMeta, credential_warnings
 from audit.simulator.api import (
     DEFAULT_APPLICATION_KEY,
     DEFAULT_APPLICATION_SECRET,
@@ -152,7 +152,7 @@ def test_expiry_warning_within_30_days_of_the_snapshot(
 
 def test_old_snapshots_read_without_the_new_run_fields() -> None:
     old = {"taken_at": "2026-11-01T02:00:00Z", "endpoint": "ovh-eu", "tool_version": "0.1.0"}
-    meta = RunMeta.from_json(old)
+    meta = SnapshotMeta.from_json(old)
     assert meta.credential is None and meta.throttled == 0 and meta.listing == "per-vm"
 
 

@@ -16,10 +16,10 @@ from audit.model.snapshot import (
     Coverage,
     DatacenterSnapshot,
     Failure,
-    RunMeta,
     Scope,
     ServiceSnapshot,
     Snapshot,
+    SnapshotMeta,
 )
 
 TODAY = datetime.date(2026, 6, 1)
@@ -68,7 +68,7 @@ def fleet(coverage: Coverage | None = None) -> Snapshot:
     ]
     orphan = {"vmId": 900, "name": "ghost", "moRef": "vm-900", "license": "windows 2019 Standard"}
     return Snapshot(
-        meta=RunMeta(taken_at="2026-06-01T00:00:00Z", endpoint="test", tool_version="test"),
+        meta=SnapshotMeta(taken_at="2026-06-01T00:00:00Z", endpoint="test", tool_version="test"),
         services=(
             ServiceSnapshot(
                 PROD,
@@ -263,7 +263,7 @@ def test_unexpected_values_are_data_not_crashes() -> None:
         {"name": "no id", "guestOsFamily": "windows2019srv_64Guest", "cpuNum": "many"},
     ]
     snapshot = Snapshot(
-        meta=RunMeta(taken_at="t", endpoint="e", tool_version="v"),
+        meta=SnapshotMeta(taken_at="t", endpoint="e", tool_version="v"),
         services=(ServiceSnapshot(PROD, None, (DatacenterSnapshot(1, None, (), tuple(odd), ()),)),),
     )
     evaluation = evaluate(inventory_of(snapshot), (), TODAY)

@@ -49,10 +49,10 @@ from audit.model.snapshot import (
     Coverage,
     DatacenterSnapshot,
     Failure,
-    RunMeta,
     Scope,
     ServiceSnapshot,
     Snapshot,
+    SnapshotMeta,
     encode_snapshot,
     write_snapshot,
 )
@@ -107,7 +107,9 @@ def snapshot_of(day: int) -> Snapshot:
     dc = DatacenterSnapshot(1, {"datacenterId": 1}, ids, tuple(vms), licensed)
     coverage = Coverage(1, 1, 1, 1, len(ids), len(vms), failures)
     return Snapshot(
-        meta=RunMeta(taken_at=f"2026-05-{day:02d}T02:00:00Z", endpoint="test", tool_version="t"),
+        meta=SnapshotMeta(
+            taken_at=f"2026-05-{day:02d}T02:00:00Z", endpoint="test", tool_version="t"
+        ),
         services=(ServiceSnapshot(SERVICE, {"serviceName": SERVICE}, (dc,)),),
         coverage=coverage,
     )
@@ -280,7 +282,7 @@ def test_a_year_of_observations_stays_small(tmp_path: Path) -> None:
     vms = [vm(i, SERVER, LICENCE) for i in range(1, 2001)]
     dc = DatacenterSnapshot(1, {}, tuple(range(1, 2001)), tuple(vms), ())
     snapshot = Snapshot(
-        meta=RunMeta(taken_at="2026-05-01T00:00:00Z", endpoint="t", tool_version="t"),
+        meta=SnapshotMeta(taken_at="2026-05-01T00:00:00Z", endpoint="t", tool_version="t"),
         services=(ServiceSnapshot(SERVICE, {}, (dc,)),),
     )
     states = vm_states(inventory_of(snapshot))

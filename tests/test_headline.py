@@ -1,5 +1,5 @@
 """Headline figures checked against the findings that define them, on a fleet where each one
-differs from the naive count the reports used to show (issue 11, defects 1-4)."""
+differs from the naive count the reports used to show."""
 
 from __future__ import annotations
 

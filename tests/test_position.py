@@ -7,7 +7,7 @@ from typing import Any
 from audit.evaluate.inventory import inventory_of
 from audit.evaluate.position import control_panel, licence_totals, licence_usage, licences
 from audit.model.position import ControlPanelRow, LicenceRow, LicenceTotal
-from audit.model.snapshot import DatacenterSnapshot, RunMeta, ServiceSnapshot, Snapshot
+from audit.model.snapshot import DatacenterSnapshot, ServiceSnapshot, Snapshot, SnapshotMeta
 
 A, B = "pcc-192-0-2-1", "pcc-198-51-100-2"
 W19, W22D = "windows 2019 Standard", "windows 2022 Datacenter"
@@ -71,7 +71,7 @@ def fleet() -> Snapshot:
     a2 = [vm(21, "windows2019srv_64Guest", W19, cpus=4), vm(22, "debian12_64Guest", None)]
     b1 = [vm(31, "windows2019srvNext_64Guest", "windows 2022 Standard", cpus=16)]
     return Snapshot(
-        meta=RunMeta(taken_at="2026-11-01T02:00:00Z", endpoint="test", tool_version="test"),
+        meta=SnapshotMeta(taken_at="2026-11-01T02:00:00Z", endpoint="test", tool_version="test"),
         services=(
             ServiceSnapshot(
                 A,

@@ -38,9 +38,9 @@ from audit.runtime.plan import Action, ActionKind, Plan
 from audit.runtime.results import Outcome, read_results, rollback_plan
 from audit.runtime.runner import (
     ApplyOptions,
-    Interrupted,
     KeyRefused,
     Report,
+    StoppedBySignal,
     Unreachable,
     remediate,
 )
@@ -740,7 +740,7 @@ def test_sigterm_stops_after_the_current_action_with_a_rollback_plan(
         if line.startswith("[1/"):
             signal.raise_signal(signal.SIGTERM)
 
-    with pytest.raises(Interrupted) as raised:
+    with pytest.raises(StoppedBySignal) as raised:
         remediate(client(sim), plan, FAST, tmp_path, say)
     assert_one_clean_line(str(raised.value), "SIGTERM", "remediation-rollback-")
     assert signal.getsignal(signal.SIGTERM) == before
@@ -766,7 +766,7 @@ def test_a_second_signal_stops_at_once_and_the_change_in_flight_is_pending(
     sim: Simulator, plan: Plan, tmp_path: Path
 ) -> None:
     signalled = SignalledTwice(client(sim).client)
-    with pytest.raises(Interrupted) as raised:
+    with pytest.raises(StoppedBySignal) as raised:
         remediate(signalled, plan, FAST, tmp_path, lambda _: None)
     assert_one_clean_line(str(raised.value), "interrupted at", "remediation-rollback-")
     assert len(signalled.posts) == 1

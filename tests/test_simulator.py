@@ -545,7 +545,7 @@ _GUESTS: dict[str | None, tuple[str, frozenset[str] | None]] = {
 
 
 def _rules_by_the_book(vm: dict[str, Any], entry: dict[str, Any] | None) -> frozenset[str]:
-    """DESIGN.md's rule table, written independently of the generator's intent."""
+    """docs/DESIGN.md's rule table, written independently of the generator's intent."""
     if vm["powerState"] == "deleted":
         return frozenset()
     guest, licence = vm["guestOsFamily"], vm["license"]

@@ -10,10 +10,10 @@ from audit.model.snapshot import (
     Coverage,
     DatacenterSnapshot,
     Failure,
-    RunMeta,
     Scope,
     ServiceSnapshot,
     Snapshot,
+    SnapshotMeta,
     encode_snapshot,
     read_snapshot,
     write_snapshot,
@@ -24,7 +24,7 @@ from audit.support.errors import InputError
 def sample_snapshot() -> Snapshot:
     vm = {"vmId": 1, "name": '=HYPERLINK("x")\n<é>', "guestOsFamily": None, "license": None}
     return Snapshot(
-        meta=RunMeta(taken_at="2026-11-01T00:00:00Z", endpoint="ovh-eu", tool_version="1"),
+        meta=SnapshotMeta(taken_at="2026-11-01T00:00:00Z", endpoint="ovh-eu", tool_version="1"),
         services=(
             ServiceSnapshot(
                 "pcc-1",

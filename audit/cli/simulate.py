@@ -45,7 +45,7 @@ _fraction = _bounded(float, 0, 1, "a number between 0 and 1")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `simulate`, with the options DESIGN.md lists and nothing else."""
+    """Add `simulate`, with the options docs/DESIGN.md lists and nothing else."""
     parser = subparsers.add_parser(
         "simulate",
         help="serve a simulated OVHcloud API (dedicatedCloud routes)",

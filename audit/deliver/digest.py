@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from audit.render.base import RunData
+from audit.render.base import ReportInput
 from audit.render.changes import changes_display
 from audit.render.summary import (
     HeadlineFigure,
@@ -48,7 +48,7 @@ class Digest:
         )
 
 
-def digest_of(run: RunData, run_dir: Path) -> Digest:
+def digest_of(run: ReportInput, run_dir: Path) -> Digest:
     """The digest of a run read back with its history (`load_run_with_history`)."""
     history = changes_display(run)
     judged = verdict(run)

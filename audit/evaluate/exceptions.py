@@ -1,6 +1,6 @@
 """The exceptions register: a CSV of BYOL declarations and waivers that people keep by hand.
 
-Format (DESIGN.md, "Exceptions register"): a header row naming the columns
+Format (docs/DESIGN.md, "Exceptions register"): a header row naming the columns
 service_name, datacenter_id, vm_id, rule_id, kind, reason, approved_by, expires, reference
 in any order, then one row per exception. Because the file lives in a spreadsheet:
 

@@ -2,11 +2,12 @@
 
 The Findings sheet is found by name and its columns by header, so a workbook whose columns
 were moved or hidden still imports. A finding's fingerprint is rebuilt from its Service,
-Datacenter, VM id and Rule cells. The sheet is protected and only the review columns are
-unlocked, but protection is a hint anyone can lift: so the workbook must name its period
-(a document property the job sets), every row must be a finding of that period's stored run
-(`check_run`), and two rows for one finding must not disagree. The workbook is the whole
-truth for the findings it lists: a review cleared in it is cleared in the history too.
+Datacenter, VM id and Rule cells (the names audit/model/workbook.py gives them). The sheet is
+not protected (Excel would not sort it), so nothing stops an edit of those cells: the workbook
+must name its period (a document property the job sets), every row must be a finding of that
+period's stored run (`check_run`), and two rows for one finding must not disagree. The
+workbook is the whole truth for the findings it lists: a review cleared in it is cleared in
+the history too.
 
 Anything that is not such a workbook, or that is damaged, is an InputError naming the sheet
 and the cell (exit 2).

@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from audit.evaluate.inventory import Inventory
-from audit.history.changes import RunState, annotate, finding_records, vm_states
-from audit.history.store import HistoryStore, RunRecord
-from audit.history.trend import TREND_RUNS, RunSummary, history_view
+from audit.history.changes import ComparedRun, annotate, finding_records, vm_states
+from audit.history.store import HistoryStore, StoredRun
+from audit.history.trend import TREND_RUNS, StoredCounts, history_view
 from audit.model.history import Change, HistoryView, Sighting
 from audit.model.run import RunReport
 
@@ -25,7 +25,7 @@ class HistoryEntry:
 
     report: RunReport
     view: HistoryView
-    record: RunRecord
+    record: StoredRun
 
 
 def prepare(store: HistoryStore, inventory: Inventory, report: RunReport) -> HistoryEntry:
@@ -35,7 +35,7 @@ def prepare(store: HistoryStore, inventory: Inventory, report: RunReport) -> His
     records = finding_records(report.findings)
     vms = vm_states(inventory)
     taken_at = inventory.meta.taken_at
-    current = RunState(
+    current = ComparedRun(
         sighting=Sighting(period, taken_at),
         vms=vms,
         findings=records,
@@ -47,10 +47,10 @@ def prepare(store: HistoryStore, inventory: Inventory, report: RunReport) -> His
     summary = report.summary.counts()
     view = history_view(
         store.runs_before(period, TREND_RUNS - 1),
-        RunSummary(period, taken_at, summary),
+        StoredCounts(period, taken_at, summary),
         reviews,
     )
-    record = RunRecord(
+    record = StoredRun(
         period=period,
         taken_at=taken_at,
         endpoint=meta.endpoint,
@@ -80,7 +80,7 @@ def rebuild_view(path: Path, report: RunReport) -> HistoryView:
         reviews = store.run_reviews(period, meta.snapshot_sha256) or {}
         return history_view(
             store.runs_before(period, TREND_RUNS - 1),
-            RunSummary(period, meta.taken_at, report.summary.counts()),
+            StoredCounts(period, meta.taken_at, report.summary.counts()),
             reviews,
         )
 

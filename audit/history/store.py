@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from audit.history.changes import Baseline, RunState, VmState
+from audit.history.changes import Baseline, ComparedRun, VmState
 from audit.history.observations import (
     ObservationRecord,
     Observations,
@@ -32,7 +32,7 @@ from audit.history.observations import (
     state_row,
 )
 from audit.history.review import ReviewSheet
-from audit.history.trend import RunSummary
+from audit.history.trend import StoredCounts
 from audit.model.history import CarriedReview, FindingRecord, Review, Sighting
 from audit.model.identity import VmKey
 from audit.model.snapshot import Coverage, Unread
@@ -180,7 +180,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 @dataclass(frozen=True)
-class RunRecord:
+class StoredRun:
     """Everything stored about one run; `reviews` are the ones its reports were given."""
 
     period: str
@@ -366,7 +366,7 @@ class HistoryStore:
                 )
             )
         }
-        previous = RunState(
+        previous = ComparedRun(
             sighting=Sighting(previous_period, taken_at),
             vms=vms,
             findings=findings,
@@ -375,14 +375,14 @@ class HistoryStore:
         )
         return Baseline(previous, first_seen)
 
-    def runs_before(self, period: str, limit: int) -> list[RunSummary]:
+    def runs_before(self, period: str, limit: int) -> list[StoredCounts]:
         """The last `limit` stored runs before `period`, oldest first."""
         rows = self._db.execute(
             "SELECT period, taken_at, summary FROM run WHERE period < ? ORDER BY period DESC "
             "LIMIT ?",
             (period, limit),
         ).fetchall()
-        return [RunSummary(p, taken, json.loads(summary)) for p, taken, summary in reversed(rows)]
+        return [StoredCounts(p, taken, json.loads(summary)) for p, taken, summary in reversed(rows)]
 
     def reviews_for(self, fingerprints: Iterable[str]) -> dict[str, CarriedReview]:
         """The stored reviews of these findings, for pre-filling this run's reports."""
@@ -514,7 +514,7 @@ class HistoryStore:
         )
         return True
 
-    def record_run(self, run: RunRecord) -> None:
+    def record_run(self, run: StoredRun) -> None:
         """Store a run, replacing the period's previous run if any."""
         db = self._db
         db.execute("DELETE FROM run WHERE period = ?", (run.period,))

@@ -1,5 +1,5 @@
 """The period's exposure: what the daily observations say about the month (findings.json
-`exposure`, DESIGN.md "Daily observations and monthly exposure").
+`exposure`, docs/DESIGN.md, "Daily observations and monthly exposure").
 
 A snapshot sees one instant; licence programmes count what ran during the month. These records
 carry the per-VM days and the per-licence peak and licence-days that the daily observations give,

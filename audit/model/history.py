@@ -268,7 +268,7 @@ class PreviousCounts:
     by_status: Mapping[str, int]
     open: int
     findings: int
-    headline: Mapping[str, int] = field(default_factory=dict)  # absent before issue 11
+    headline: Mapping[str, int] = field(default_factory=dict)  # empty for a run that kept none
 
 
 @dataclass(frozen=True)

@@ -84,9 +84,6 @@ LEGACY_LICENCES: tuple[str, ...] = tuple(
     for edition in names
 )
 
-# Versions whose licences may still be read on a VM but can no longer be set.
-LEGACY_VERSIONS: tuple[str, ...] = tuple(LEGACY_EDITIONS)
-
 OVH_MANAGED = "OVHcloud managed"
 UNSUPPORTED = "unknown or unsupported license"
 

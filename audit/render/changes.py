@@ -11,7 +11,7 @@ from typing import Any
 
 from audit.model.findings import SEVERITIES, Finding
 from audit.model.history import Change, GoneFinding, HistoryResult, LicenceEvent
-from audit.render.base import RunData
+from audit.render.base import ReportInput
 from audit.render.findings import count_sorted
 
 CHANGES: tuple[str, ...] = tuple(c.value for c in (Change.NEW, Change.REOPENED, Change.PERSISTING))
@@ -45,7 +45,7 @@ class ChangesDisplay:
         return count_sorted(Counter(gone.outcome for gone in self.gone))
 
 
-def changes_display(run: RunData) -> ChangesDisplay:
+def changes_display(run: ReportInput) -> ChangesDisplay:
     """Counts and rows both reports show of what the history stage added."""
     result = run.report.history or HistoryResult()
     previous = result.previous_run or run.history.previous
@@ -82,7 +82,7 @@ class OpenDelta:
         return f"{self.change_total:+,} since {self.period}" + (f" ({moved})" if moved else "")
 
 
-def open_delta(run: RunData) -> OpenDelta | None:
+def open_delta(run: ReportInput) -> OpenDelta | None:
     """The history's previous run counts, if any, compared with this run's open findings."""
     previous = run.history.previous
     if previous is None:
@@ -98,7 +98,7 @@ def open_delta(run: RunData) -> OpenDelta | None:
     )
 
 
-def arrivals(run: RunData) -> list[Finding]:
+def arrivals(run: ReportInput) -> list[Finding]:
     """Findings new or reopened since the previous run (none on a first run), reopened first."""
     if run.report.history is None or run.report.history.previous_run is None:
         return []

@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from audit.model.snapshot import Failure
-from audit.render.base import RunData
+from audit.render.base import ReportInput
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class DatacenterCoverage:
     failures: tuple[Failure, ...]
 
 
-def datacenter_coverage(run: RunData) -> list[DatacenterCoverage]:
+def datacenter_coverage(run: ReportInput) -> list[DatacenterCoverage]:
     """Per datacenter: VMs listed and fetched, and the failures recorded against it.
 
     Failures of a whole service (or of the service list) get a row of their own, so no

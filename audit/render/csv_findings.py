@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.model.exceptions import ExceptionRow
-from audit.render.base import RunData
+from audit.render.base import ReportInput
 from audit.render.findings import finding_values, first_seen
 from audit.render.safe_text import safe_text
 from audit.support.fsutil import atomic_write_text
@@ -57,7 +57,7 @@ class FindingsCsv:
 
     filename = "findings.csv"
 
-    def render(self, run: RunData, path: Path) -> None:
+    def render(self, run: ReportInput, path: Path) -> None:
         buffer = io.StringIO(newline="")
         writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
         header = [

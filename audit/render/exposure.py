@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from audit.evaluate.knowledge import interpret_licence
 from audit.model.exposure import LicenceExposure, Source, VmExposure
-from audit.render.base import RunData
+from audit.render.base import ReportInput
 
 NO_EXPOSURE = (
     "This run was written before daily observations existed: no period figures. Run "
@@ -38,7 +38,7 @@ class ExposureDisplay:
     unlicensed: tuple[VmExposure, ...] = field(default=())  # ran unlicensed, most days first
 
 
-def exposure_display(run: RunData) -> ExposureDisplay:
+def exposure_display(run: ReportInput) -> ExposureDisplay:
     exposure = run.report.exposure
     if exposure is None:
         return ExposureDisplay(present=False, notice=NO_EXPOSURE)

@@ -14,7 +14,7 @@ from audit.evaluate.figures import NO_THRESHOLD
 from audit.model.findings import SEVERITIES
 from audit.model.history import Change
 from audit.model.snapshot import credential_warnings
-from audit.render.base import RunData
+from audit.render.base import ReportInput
 from audit.render.changes import ChangesDisplay, open_delta
 from audit.support.timestamps import utc_day
 
@@ -62,7 +62,7 @@ class HeadlineFigure:
         return f"{moved} since {self.previous_period}"
 
 
-def headline_figures(run: RunData) -> list[HeadlineFigure]:
+def headline_figures(run: ReportInput) -> list[HeadlineFigure]:
     """The four headline figures (findings.json `summary.headline`), each with its change
     since the previous run when that run kept it."""
     previous = run.history.previous
@@ -91,7 +91,7 @@ class SummaryLine:
     tone: str = "neutral"
 
 
-def verdict(run: RunData) -> SummaryLine:
+def verdict(run: ReportInput) -> SummaryLine:
     """The run against `--fail-on`, in words (the job's exit code, said for a reader)."""
     judged = run.figures.verdict
     if not judged.complete:
@@ -118,7 +118,7 @@ def verdict(run: RunData) -> SummaryLine:
     )
 
 
-def _changes_line(run: RunData, history: ChangesDisplay) -> SummaryLine:
+def _changes_line(run: ReportInput, history: ChangesDisplay) -> SummaryLine:
     if not history.present:
         return SummaryLine("Since last run", "First run: there is no previous run to compare with.")
     counts = dict(history.changes)
@@ -136,7 +136,7 @@ def _changes_line(run: RunData, history: ChangesDisplay) -> SummaryLine:
     )
 
 
-def _plan_line(run: RunData) -> SummaryLine:
+def _plan_line(run: ReportInput) -> SummaryLine:
     plan = run.report.run.remediation_plan
     if plan is None:
         return SummaryLine("Remediation plan", "Not recorded in this run's findings.json.")
@@ -148,7 +148,7 @@ def _plan_line(run: RunData) -> SummaryLine:
     )
 
 
-def _coverage_line(run: RunData) -> SummaryLine:
+def _coverage_line(run: ReportInput) -> SummaryLine:
     coverage = run.report.run.coverage
     read = (
         f"{coverage.services_read:,} of {coverage.services_listed:,} service(s), "
@@ -160,7 +160,7 @@ def _coverage_line(run: RunData) -> SummaryLine:
     return SummaryLine("Coverage", f"INCOMPLETE: {read}.", "bad")
 
 
-def _register_line(run: RunData) -> SummaryLine:
+def _register_line(run: ReportInput) -> SummaryLine:
     register = run.report.run.exceptions_register
     rows = len(run.report.exceptions)
     if register is None:
@@ -172,7 +172,7 @@ def _register_line(run: RunData) -> SummaryLine:
     )
 
 
-def period_notice(run: RunData) -> str | None:
+def period_notice(run: ReportInput) -> str | None:
     """ "Snapshot taken 1 day after the period ended", or None inside the period."""
     meta = run.report.run
     stamp = meta.taken
@@ -183,7 +183,7 @@ def period_notice(run: RunData) -> str | None:
     return None if notice is None else f"Snapshot {notice} ({day.isoformat()})."
 
 
-def credential_lines(run: RunData) -> list[SummaryLine]:
+def credential_lines(run: ReportInput) -> list[SummaryLine]:
     """The consumer key's rights and expiry as recorded in the snapshot, and the warnings."""
     credential = run.inventory.meta.credential
     if credential is None:
@@ -206,7 +206,7 @@ def credential_lines(run: RunData) -> list[SummaryLine]:
     return lines
 
 
-def pace_line(run: RunData) -> SummaryLine | None:
+def pace_line(run: ReportInput) -> SummaryLine | None:
     """How the API answered: throttling and listing fallbacks, when there were any."""
     meta = run.inventory.meta
     parts = []
@@ -221,7 +221,7 @@ def pace_line(run: RunData) -> SummaryLine | None:
     return SummaryLine("API pace", "; ".join(parts) + ".")
 
 
-def executive_summary(run: RunData, history: ChangesDisplay) -> list[SummaryLine]:
+def executive_summary(run: ReportInput, history: ChangesDisplay) -> list[SummaryLine]:
     """What a reader signs off on, first in both reports."""
     lines = [verdict(run)]
     notice = period_notice(run)
@@ -243,7 +243,7 @@ def executive_summary(run: RunData, history: ChangesDisplay) -> list[SummaryLine
 SIGN_OFF_ROLES: tuple[str, ...] = ("Prepared by", "Reviewed by", "Approved by")
 
 
-def findings_reviewed(run: RunData) -> int:
+def findings_reviewed(run: ReportInput) -> int:
     """Findings with a carried-forward review status (set in the workbook, imported)."""
     history = run.history
     return sum(

@@ -42,7 +42,7 @@ from audit.evaluate.exceptions import parse_exceptions
 from audit.evaluate.inventory import inventory_of
 from audit.evaluate.rules.registry import RULE_IDS
 from audit.model.exposure import Exposure, Source, VmExposure
-from audit.model.snapshot import DatacenterSnapshot, RunMeta, ServiceSnapshot, Snapshot
+from audit.model.snapshot import DatacenterSnapshot, ServiceSnapshot, Snapshot, SnapshotMeta
 
 CASES = Path(__file__).parent / "cases"
 SERVICE = "pcc-192-0-2-1"
@@ -105,7 +105,7 @@ def build_snapshot(case: dict[str, Any]) -> Snapshot:
         vm_licensed=None if vm_licensed is None else tuple(vm_licensed),
     )
     return Snapshot(
-        meta=RunMeta(taken_at="2026-06-01T00:00:00Z", endpoint="test", tool_version="test"),
+        meta=SnapshotMeta(taken_at="2026-06-01T00:00:00Z", endpoint="test", tool_version="test"),
         services=(ServiceSnapshot(SERVICE, {"serviceName": SERVICE}, (datacenter,)),),
     )
 

@@ -31,7 +31,7 @@ def check(vm: VmRecord) -> str | None:
     if vm.guest.fits(version) is not False:
         return None
     return (
-        f"Licence '{vm.license}' is for Windows Server {version} but the guest is configured "
+        f"Licence '{vm.api_license}' is for Windows Server {version} but the guest is configured "
         f"as {vm.guest.label} (guestOsFamily '{vm.guest_os_family}')."
     )
 

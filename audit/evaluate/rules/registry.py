@@ -1,4 +1,4 @@
-"""The rule catalogue in DESIGN.md order (LIC-BYOL-BILLED after LIC-POWERED-OFF, as in "The
+"""The rule catalogue in docs/DESIGN.md order (LIC-BYOL-BILLED after LIC-POWERED-OFF, as in "The
 monthly cycle"): an explicit list, no package walking."""
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ def check(vm: VmRecord) -> str | None:
     if vm.licence.kind is LicenceKind.NONE:
         return f"{guest} has no licence registered{_days(vm)}."
     if vm.licence.kind is LicenceKind.UNLICENSED:
-        return f"{guest} is registered as '{vm.license}'{_days(vm)}."
+        return f"{guest} is registered as '{vm.api_license}'{_days(vm)}."
     return None
 
 

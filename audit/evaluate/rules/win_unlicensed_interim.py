@@ -40,7 +40,7 @@ def check(vm: VmRecord) -> str | None:
     if vm.licence.kind in (LicenceKind.NONE, LicenceKind.UNLICENSED):
         now = f"its guest is now {vm.guest.label} (guestOsFamily '{vm.guest_os_family}')"
     else:
-        now = f"it now carries '{vm.license}'"
+        now = f"it now carries '{vm.api_license}'"
     return (
         f"Ran as a powered-on Windows Server guest without a licence on {days_text(period)}; {now}."
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from openpyxl import Workbook
 
-from audit.render.base import RunData
+from audit.render.base import ReportInput
 from audit.render.catalogue import RuleCatalogue
 from audit.render.changes import ChangesDisplay, arrivals
 from audit.render.findings import first_seen
@@ -29,7 +29,7 @@ _CHANGE_COLUMNS: tuple[Column, ...] = (
 
 
 def write_sheet(
-    workbook: Workbook, run: RunData, history: ChangesDisplay, catalogue: RuleCatalogue
+    workbook: Workbook, run: ReportInput, history: ChangesDisplay, catalogue: RuleCatalogue
 ) -> None:
     """Everything that changed since the previous run, one filterable table: new and reopened
     findings, findings gone (fixed, VM removed, or unverified), then licence events."""

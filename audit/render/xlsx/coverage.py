@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from openpyxl import Workbook
 
-from audit.render.base import RunData
+from audit.render.base import ReportInput
 from audit.render.coverage import datacenter_coverage, describe_failure
 from audit.render.xlsx.cells import (
     TOP,
@@ -17,7 +17,7 @@ from audit.render.xlsx.cells import (
 _FAILURES_PER_CELL = 50
 
 
-def write_sheet(workbook: Workbook, run: RunData) -> None:
+def write_sheet(workbook: Workbook, run: ReportInput) -> None:
     """Per datacenter: listed, fetched, failed, and the errors (every one is in findings.json)."""
     coverage = run.inventory.coverage
     sheet = Sheet(workbook, "Coverage", [24, 11, 32, 11, 11, 11, 12, 100])

@@ -6,7 +6,7 @@ from typing import Any
 
 from openpyxl import Workbook
 
-from audit.render.base import RunData
+from audit.render.base import ReportInput
 from audit.render.xlsx.cells import (
     Column,
     Table,
@@ -29,7 +29,7 @@ _EXCEPTION_COLUMNS: tuple[Column, ...] = (
 )
 
 
-def write_sheet(workbook: Workbook, run: RunData) -> None:
+def write_sheet(workbook: Workbook, run: ReportInput) -> None:
     table = Table(workbook, "Exceptions", _EXCEPTION_COLUMNS)
     for state in run.report.exceptions:
         row = state.row

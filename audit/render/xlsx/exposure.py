@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from openpyxl import Workbook
 
-from audit.render.base import RunData
+from audit.render.base import ReportInput
 from audit.render.exposure import exposure_display
 from audit.render.xlsx.cells import (
     Sheet,
 )
 
 
-def write_sheet(workbook: Workbook, run: RunData) -> None:
+def write_sheet(workbook: Workbook, run: ReportInput) -> None:
     """The period: days observed, per licence value peak and licence-days, per VM its days."""
     exposure = exposure_display(run)
     sheet = Sheet(workbook, "Exposure", [28, 12, 12, 30, 34, 30, 12, 12, 12, 12, 12])

@@ -20,7 +20,7 @@ from audit.model.workbook import (
     SERVICE,
     VM_ID,
 )
-from audit.render.base import RunData
+from audit.render.base import ReportInput
 from audit.render.catalogue import RuleCatalogue
 from audit.render.findings import first_seen, has_history
 from audit.render.xlsx.cells import (
@@ -67,7 +67,7 @@ _REVIEW_COLUMNS: tuple[Column, ...] = (
 )
 
 
-def write_sheet(workbook: Workbook, run: RunData, catalogue: RuleCatalogue) -> None:
+def write_sheet(workbook: Workbook, run: ReportInput, catalogue: RuleCatalogue) -> None:
     """Every finding, worst first, with its rule's title and remediation, and three columns
     for reviewers.
 

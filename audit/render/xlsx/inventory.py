@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from openpyxl import Workbook
 
 from audit.evaluate.knowledge import GuestKind
-from audit.render.base import RunData
+from audit.render.base import ReportInput
 from audit.render.xlsx.cells import (
     Column,
     Table,
@@ -42,7 +42,7 @@ _INVENTORY_COLUMNS: tuple[Column, ...] = (
 )
 
 
-def write_sheet(workbook: Workbook, run: RunData) -> None:
+def write_sheet(workbook: Workbook, run: ReportInput) -> None:
     """Every VM read, deleted ones included (they are inventoried, not evaluated), streamed."""
     table = Table(workbook, "Inventory", _INVENTORY_COLUMNS)
     figures = run.figures
@@ -60,7 +60,7 @@ def write_sheet(workbook: Workbook, run: RunData) -> None:
                 GUEST_KIND_LABELS[vm.guest.kind],
                 vm.guest.label,
                 tools,
-                vm.license,
+                vm.api_license,
                 vm.licence.kind.value,
                 vm.vcpus,
                 vm.memory_mb,

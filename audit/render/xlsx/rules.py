@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from openpyxl import Workbook
 
-from audit.render.base import RunData
+from audit.render.base import ReportInput
 from audit.render.catalogue import RuleCatalogue
 from audit.render.xlsx.cells import (
     Column,
@@ -22,7 +22,7 @@ _RULE_COLUMNS: tuple[Column, ...] = (
 )
 
 
-def write_sheet(workbook: Workbook, run: RunData, catalogue: RuleCatalogue) -> None:
+def write_sheet(workbook: Workbook, run: ReportInput, catalogue: RuleCatalogue) -> None:
     by_rule = run.report.summary.by_rule
     open_counts = run.figures.open_by_rule
     table = Table(workbook, "Rules", _RULE_COLUMNS)

@@ -10,7 +10,7 @@ from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
 
 from audit.model.findings import SEVERITIES, STATUSES
-from audit.render.base import RunData
+from audit.render.base import ReportInput
 from audit.render.catalogue import RuleCatalogue
 from audit.render.changes import ChangesDisplay, open_delta
 from audit.render.findings import count_sorted
@@ -42,7 +42,7 @@ from audit.render.xlsx.cells import (
 
 def write_sheet(
     workbook: Workbook,
-    run: RunData,
+    run: ReportInput,
     catalogue: RuleCatalogue,
     history: ChangesDisplay,
 ) -> None:
@@ -153,7 +153,7 @@ def write_sheet(
     _sign_off(sheet, run)
 
 
-def _sign_off(sheet: Sheet, run: RunData) -> None:
+def _sign_off(sheet: Sheet, run: ReportInput) -> None:
     """Who prepared, reviewed and approved the audit, and when: cells for people to fill."""
     sheet.section("Sign-off", new_page=True)
     reviewed = findings_reviewed(run)

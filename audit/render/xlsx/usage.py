@@ -8,7 +8,7 @@ from typing import Any
 from openpyxl import Workbook
 
 from audit.model.position import NO_LICENCE, LicenceUsage, UsageTotal
-from audit.render.base import RunData
+from audit.render.base import ReportInput
 from audit.render.xlsx.cells import (
     WINDOWS_HEADERS,
     Column,
@@ -29,7 +29,7 @@ _USAGE_COLUMNS: tuple[Column, ...] = (
 )
 
 
-def write_sheet(workbook: Workbook, run: RunData) -> None:
+def write_sheet(workbook: Workbook, run: ReportInput) -> None:
     """VMs and vCPUs per licence value (a filterable table with its total), then per licence
     over every service, then Windows guests by licence situation, each with totals."""
     figures = run.figures

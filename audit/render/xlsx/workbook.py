@@ -20,7 +20,7 @@ from openpyxl.packaging.custom import StringProperty
 from openpyxl.writer.excel import ExcelWriter
 
 from audit.model.workbook import PERIOD_PROPERTY
-from audit.render.base import RunData
+from audit.render.base import ReportInput
 from audit.render.catalogue import rule_catalogue
 from audit.render.changes import changes_display
 from audit.render.xlsx import (
@@ -46,7 +46,7 @@ class XlsxReport:
 
     filename = "report.xlsx"
 
-    def render(self, run: RunData, path: Path) -> None:
+    def render(self, run: ReportInput, path: Path) -> None:
         """Write the workbook: eight sheets, plus Changes when there is a previous run."""
         workbook = Workbook(write_only=True)
         _set_properties(workbook, run)
@@ -66,7 +66,7 @@ class XlsxReport:
         _save(workbook, path, _zip_time(run))
 
 
-def _set_properties(workbook: Workbook, run: RunData) -> None:
+def _set_properties(workbook: Workbook, run: ReportInput) -> None:
     """Title, subject and custom properties name the period and the snapshot digest."""
     meta = run.report.run
     period = meta.period
@@ -93,7 +93,7 @@ def _set_properties(workbook: Workbook, run: RunData) -> None:
         workbook.custom_doc_props.append(StringProperty(name=name, value=clean_text(value)))
 
 
-def _zip_time(run: RunData) -> tuple[int, int, int, int, int, int]:
+def _zip_time(run: ReportInput) -> tuple[int, int, int, int, int, int]:
     """The snapshot time as a zip timestamp (zip cannot go before 1980)."""
     taken = naive(run.report.run.taken) or datetime(1980, 1, 1)
     taken = max(taken, datetime(1980, 1, 1))
