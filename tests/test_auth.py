@@ -105,6 +105,7 @@ def test_auth_check_shows_the_remediation_key_and_warns(
     assert "POST allowed" in captured.err
 
 
+@pytest.mark.slow
 def test_a_run_records_the_key_and_warns_when_it_may_write_or_expires_soon(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -11,6 +11,7 @@ import pytest
 from audit.cli.main import main
 
 
+@pytest.mark.slow
 def test_demo_runs_two_months_and_the_applied_plan_shows(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -5,65 +5,31 @@ from __future__ import annotations
 import shutil
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import lxml.html
 import pytest
-from fixtures_history import PROD, WIN, WIN_CLIENT, vm
-from fixtures_history import run_month as job
 from openpyxl import Workbook, load_workbook
 
 from audit.cli.main import main
 from audit.history.review import read_review_workbook
 from audit.history.store import HISTORY_FILE
 from audit.support.errors import InputError
+from tests.helpers.history import PROD, WIN, WIN_CLIENT
+from tests.helpers.history import run_month as job
+from tests.helpers.review import columns, edit, review_cells, row_of
+from tests.helpers.vms import api_vm
 
 JAN, FEB = "2026-01", "2026-02"
 FLEET = {
     (PROD, 1): [
-        vm(1, WIN, None, name="sql-01"),
-        vm(2, WIN_CLIENT, None, name="desk-02"),
-        vm(3, WIN, None, name="app-03"),
+        api_vm(1, WIN, None, name="sql-01"),
+        api_vm(2, WIN_CLIENT, None, name="desk-02"),
+        api_vm(3, WIN, None, name="app-03"),
     ]
 }
 
 
-def columns(sheet: Any) -> dict[str, int]:
-    return {cell.value: cell.column for cell in sheet[1]}
-
-
-def row_of(sheet: Any, vm_id: int, rule: str) -> int:
-    header = columns(sheet)
-    for row in range(2, sheet.max_row + 1):
-        if (
-            sheet.cell(row, header["VM id"]).value == vm_id
-            and sheet.cell(row, header["Rule"]).value == rule
-        ):
-            return row
-    raise AssertionError(f"no row for VM {vm_id} {rule}")
-
-
-def edit(source: Path, target: Path, reviews: dict[tuple[int, str], tuple[Any, Any, Any]]) -> Path:
-    """What an auditor does in Excel: fill the review columns of some rows, save a copy."""
-    workbook = load_workbook(source)
-    sheet = workbook["Findings"]
-    header = columns(sheet)
-    for (vm_id, rule), values in reviews.items():
-        row = row_of(sheet, vm_id, rule)
-        for name, value in zip(("Review status", "Owner", "Comment"), values, strict=True):
-            sheet.cell(row, header[name]).value = value
-    target.parent.mkdir(parents=True, exist_ok=True)
-    workbook.save(target)
-    return target
-
-
-def review_cells(path: Path, vm_id: int, rule: str) -> tuple[Any, Any, Any]:
-    sheet = load_workbook(path)["Findings"]
-    header = columns(sheet)
-    row = row_of(sheet, vm_id, rule)
-    return tuple(sheet.cell(row, header[n]).value for n in ("Review status", "Owner", "Comment"))
-
-
+@pytest.mark.slow
 def test_review_is_carried_into_next_months_workbook_and_html(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -156,6 +122,7 @@ def damaged(report: Path, target: Path, how: str) -> Path:
     return target
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("how", "message"),
     [
@@ -181,6 +148,7 @@ def test_damaged_or_foreign_workbooks_exit_2(
     assert message in error and str(path) in error
 
 
+@pytest.mark.slow
 def test_bad_cells_are_named(report: Path, tmp_path: Path) -> None:
     bad_status = edit(report, tmp_path / "status.xlsx", {(1, "WIN-UNLICENSED"): ("maybe", 1, 2)})
     header = columns(load_workbook(bad_status)["Findings"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from ovh_schema import Schema
 
 from audit.evaluate.knowledge import (
     GuestKind,
@@ -19,6 +18,7 @@ from audit.model.licences import (
     SETTABLE_EDITIONS,
     SETTABLE_LICENCES,
 )
+from tests.helpers.ovh_schema import Schema
 
 LATER = ("2016", "2019", "2022", "2025")
 

@@ -14,9 +14,6 @@ from typing import Any
 import lxml.html
 import openpyxl
 import pytest
-from conftest import require_or_skip
-from fixtures_headline import REGISTER, evaluated
-from fixtures_render import make_run, with_history
 
 from audit.evaluate.engine import evaluate
 from audit.evaluate.exceptions import parse_exceptions
@@ -28,6 +25,9 @@ from audit.render.base import ReportInput
 from audit.render.html import HtmlReport, render_html
 from audit.render.safe_text import visible_controls
 from audit.render.xlsx import XlsxReport
+from tests.helpers.external import require_or_skip
+from tests.helpers.headline import REGISTER, evaluated
+from tests.helpers.render import make_run, with_history
 
 
 @pytest.fixture(scope="module")
@@ -174,6 +174,7 @@ def _squash(text: str) -> str:
     return unicodedata.normalize("NFC", re.sub(r"\s+", "", text))
 
 
+@pytest.mark.slow
 def test_printed_page_has_every_finding_and_every_column(tmp_path: Path) -> None:
     """Print to PDF as a reader would (no script run before print: the stylesheet alone must
     open every section and keep every column on the A4 landscape page)."""

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import lxml.html
 import pytest
-from conftest import require_or_skip
-from fixtures_render import HOSTILE_NAMES, make_empty_run, make_run, with_history
 
 from audit.evaluate.rules.registry import RULE_IDS
 from audit.render.base import ReportInput
 from audit.render.html import ARRIVALS_SHOWN_OPEN, HtmlReport, render_html
+from tests.helpers.external import require_or_skip
+from tests.helpers.render import HOSTILE_NAMES, make_empty_run, make_run, with_history
 
 CAP = 200
 BULK = 230  # unlicensed VMs added to WIN-UNLICENSED, past the cap
@@ -243,6 +243,7 @@ def test_rerender_is_byte_identical(run: ReportInput, page: Path, tmp_path: Path
     assert again.read_bytes() == page.read_bytes()
 
 
+@pytest.mark.slow
 def test_chromium_renders_the_page(page: Path, tmp_path: Path) -> None:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
@@ -274,6 +275,7 @@ def test_chromium_renders_the_page(page: Path, tmp_path: Path) -> None:
     assert len(data) > 50_000  # a rendered page, not a blank one
 
 
+@pytest.mark.slow
 def test_a_100000_vm_fleet_stays_small() -> None:
     big = make_run(bulk=100_000)
     html = render_html(big).encode()

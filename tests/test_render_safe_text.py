@@ -18,7 +18,6 @@ from typing import Any
 import lxml.html
 import openpyxl
 import pytest
-from fixtures_history import PROD, WIN, snapshot, vm
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from audit.evaluate.engine import evaluate
@@ -31,6 +30,8 @@ from audit.render.csv_findings import FindingsCsv
 from audit.render.html import render_html
 from audit.render.safe_text import neutralise, visible_controls
 from audit.render.xlsx import XlsxReport
+from tests.helpers.history import PROD, WIN, snapshot
+from tests.helpers.vms import api_vm
 
 # name -> what the reports show
 SHOWN = {
@@ -60,7 +61,7 @@ FORBIDDEN = re.compile(
 
 @pytest.fixture(scope="module")
 def run() -> ReportInput:
-    fleet = {(PROD, 1): [vm(i, WIN, None, name=name) for i, name in enumerate(NAMES, 1)]}
+    fleet = {(PROD, 1): [api_vm(i, WIN, None, name=name) for i, name in enumerate(NAMES, 1)]}
     snap = snapshot(fleet, "2026-01-01T03:00:00Z")
     sha256 = hashlib.sha256(encode_snapshot(snap)).hexdigest()
     inventory = inventory_of(snap)

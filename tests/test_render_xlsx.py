@@ -14,8 +14,6 @@ from typing import Any
 
 import openpyxl
 import pytest
-from conftest import require_or_skip
-from fixtures_render import HOSTILE_NAMES, TAKEN_AT, make_empty_run, make_run, with_history
 
 from audit.model.findings import SEVERITIES
 from audit.render.base import ReportInput
@@ -23,6 +21,8 @@ from audit.render.catalogue import rule_catalogue
 from audit.render.safe_text import visible_controls
 from audit.render.xlsx import XlsxReport
 from audit.render.xlsx.cells import line_count
+from tests.helpers.external import require_or_skip
+from tests.helpers.render import HOSTILE_NAMES, TAKEN_AT, make_empty_run, make_run, with_history
 
 SHEETS = [
     "Summary",
@@ -435,6 +435,7 @@ def test_history_adds_columns_reviews_and_sheets(history_book: Any, run: ReportI
     assert book["Summary"]._charts  # the trend, as a native chart
 
 
+@pytest.mark.slow
 def test_libreoffice_reads_every_sheet_as_written(xlsx: Path, tmp_path: Path) -> None:
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None:

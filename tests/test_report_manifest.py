@@ -71,6 +71,7 @@ def test_a_file_people_added_is_kept_and_not_listed(run_dir: Path) -> None:
     assert files(run_dir) == {**before, "edited.xlsx": b"an auditor's copy"}
 
 
+@pytest.mark.slow
 def test_damaged_reports_are_rebuilt_identically(run_dir: Path) -> None:
     before = files(run_dir)
     (run_dir / "report.html").write_text("<p>edited</p>")

@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-SCHEMA_FILE = Path(__file__).parent / "data" / "ovh-schema" / "dedicatedCloud.json"
+SCHEMA_FILE = Path(__file__).parent.parent / "data" / "ovh-schema" / "dedicatedCloud.json"
 
 _MAP = re.compile(r"map\[string\](?P<value>.+)")
 

@@ -4,13 +4,13 @@ evaluated by the real engine with a register: shared by the headline and price t
 from __future__ import annotations
 
 import datetime
-from typing import Any
 
 from audit.evaluate.engine import evaluate
 from audit.evaluate.exceptions import parse_exceptions
 from audit.evaluate.inventory import inventory_of
 from audit.model.findings import Finding
 from audit.model.snapshot import DatacenterSnapshot, ServiceSnapshot, Snapshot, SnapshotMeta
+from tests.helpers.vms import api_vm, listed
 
 S = "pcc-192-0-2-1"
 SERVER, DESKTOP, LINUX = "windows2019srv_64Guest", "windows9_64Guest", "rhel9_64Guest"
@@ -22,29 +22,23 @@ REGISTER = f"""service_name,datacenter_id,vm_id,rule_id,kind,reason,approved_by,
 """
 
 
-def vm(vm_id: int, guest: str, license: str | None, state: str = "poweredOn") -> Any:
-    return {"vmId": vm_id, "name": f"vm{vm_id}", "powerState": state, "cpuNum": 2,
-            "guestOsFamily": guest, "license": license}  # fmt: skip
-
-
 VMS = [
-    vm(1, SERVER, None),  # WIN-UNLICENSED, open
-    vm(2, SERVER, None),  # WIN-UNLICENSED, waived
-    vm(3, DESKTOP, None),  # WIN-CLIENT-OS: not a "server guest without a licence"
-    vm(4, SERVER, W19),  # fits
-    vm(5, "windows2019srvNext_64Guest", W19),  # LIC-VERSION-MISMATCH: does not fit
-    vm(6, DESKTOP, W22),  # desktop with a server licence: does not fit
-    vm(7, DESKTOP, W19),  # byol row, and billed: LIC-BYOL-BILLED (VM 4085 in the demo)
-    vm(8, LINUX, W22, "poweredOff"),  # LIC-NON-WINDOWS and LIC-POWERED-OFF: one licence
-    vm(9, LINUX, W22),  # LIC-NON-WINDOWS, waived
-    vm(10, SERVER, "OVHcloud managed"),  # fits
-    vm(12, SERVER, W19, "deleted"),  # not evaluated, not a guest
+    api_vm(1, SERVER, None),  # WIN-UNLICENSED, open
+    api_vm(2, SERVER, None),  # WIN-UNLICENSED, waived
+    api_vm(3, DESKTOP, None),  # WIN-CLIENT-OS: not a "server guest without a licence"
+    api_vm(4, SERVER, W19),  # fits
+    api_vm(5, "windows2019srvNext_64Guest", W19),  # LIC-VERSION-MISMATCH: does not fit
+    api_vm(6, DESKTOP, W22),  # desktop with a server licence: does not fit
+    api_vm(7, DESKTOP, W19),  # byol row, and billed: LIC-BYOL-BILLED (VM 4085 in the demo)
+    api_vm(8, LINUX, W22, power="poweredOff"),  # LIC-NON-WINDOWS and LIC-POWERED-OFF: one licence
+    api_vm(9, LINUX, W22),  # LIC-NON-WINDOWS, waived
+    api_vm(10, SERVER, "OVHcloud managed"),  # fits
+    api_vm(12, SERVER, W19, power="deleted"),  # not evaluated, not a guest
 ]
 
 
 def evaluated() -> tuple[Snapshot, tuple[Finding, ...]]:
-    listing = tuple({"vmId": v["vmId"], "guestOsFamily": v["guestOsFamily"],
-                     "license": v["license"]} for v in VMS if v["license"])  # fmt: skip
+    listing = tuple(listed(VMS))
     dc = DatacenterSnapshot(
         1, {"datacenterId": 1}, tuple(v["vmId"] for v in VMS), tuple(VMS), listing
     )

@@ -17,6 +17,7 @@ from audit.model.snapshot import (
     SnapshotMeta,
     write_snapshot,
 )
+from tests.helpers.vms import listed as vms_listed
 
 PROD = "pcc-203-0-113-10"
 LAB = "pcc-198-51-100-7"
@@ -27,25 +28,6 @@ LINUX = "debian12_64Guest"
 STD = "windows 2019 Standard"
 
 Fleet = dict[tuple[str, int], list[dict[str, Any]]]
-
-
-def vm(
-    vm_id: int,
-    guest: str | None,
-    licence: str | None,
-    power: str = "poweredOn",
-    name: str | None = None,
-) -> dict[str, Any]:
-    """A raw `dedicatedCloud.Vm`."""
-    return {
-        "vmId": vm_id,
-        "moRef": f"vm-{vm_id}",
-        "name": name or f"vm-{vm_id}",
-        "powerState": power,
-        "guestOsFamily": guest,
-        "license": licence,
-        "cpuNum": 2,
-    }
 
 
 def snapshot(fleet: Fleet, taken_at: str, failures: tuple[Failure, ...] = ()) -> Snapshot:
@@ -59,17 +41,7 @@ def snapshot(fleet: Fleet, taken_at: str, failures: tuple[Failure, ...] = ()) ->
                 details={"datacenterId": dc},
                 vm_ids=tuple(int(item["vmId"]) for item in listed),
                 vms=tuple(listed),
-                vm_licensed=tuple(
-                    {
-                        "vmId": item["vmId"],
-                        "name": item["name"],
-                        "moRef": item["moRef"],
-                        "guestOsFamily": item["guestOsFamily"],
-                        "license": item["license"],
-                    }
-                    for item in listed
-                    if item["license"] is not None
-                ),
+                vm_licensed=tuple(vms_listed(listed)),
             )
         )
     count = sum(len(vms) for vms in fleet.values())

@@ -31,6 +31,7 @@ from audit.model.snapshot import (
     encode_snapshot,
 )
 from audit.render.base import ReportInput
+from tests.helpers.vms import PLACED, api_vm, licensed_entry, listed
 
 PERIOD = "2025-11"
 TAKEN_AT = "2025-11-01T02:03:04Z"
@@ -64,24 +65,8 @@ pcc-203-0-113-10,1,0042,*,byol,Typed with zeros,Jane Doe,,000123
 """
 
 
-def _vm(
-    vm_id: int, name: str, guest: str | None, licence: str | None, **extra: Any
-) -> dict[str, Any]:
-    vm: dict[str, Any] = {
-        "vmId": vm_id,
-        "moRef": f"vm-{vm_id}",
-        "name": name,
-        "powerState": "poweredOn",
-        "guestOsFamily": guest,
-        "license": licence,
-        "cpuNum": 4,
-        "memoryMax": 8192,
-        "clusterName": "Cluster1",
-        "hostName": "172.16.0.1",
-        "folderName": "Prod",
-    }
-    vm.update(extra)
-    return vm
+def _vm(vm_id: int, name: str, guest: str | None, licence: str | None, **extra: Any) -> Any:
+    return api_vm(vm_id, guest, licence, name=name, **{**PLACED, **extra})
 
 
 def _prod_dc1(bulk: int) -> DatacenterSnapshot:
@@ -123,28 +108,10 @@ def _prod_dc1(bulk: int) -> DatacenterSnapshot:
         _vm(2000 + i, f"bulk-{i:04d}", "windows2019srv_64Guest", None, cpuNum=2)
         for i in range(bulk)
     ]
-    licensed = [
-        {
-            "vmId": vm["vmId"],
-            "name": vm["name"],
-            "moRef": vm["moRef"],
-            "guestOsFamily": vm["guestOsFamily"],
-            "license": vm["license"],
-        }
-        for vm in vms
-        if vm["license"] is not None
-    ]
+    licensed = listed(vms)
     # Tools see another OS than configured, and a licence the VM does not show.
     licensed[0] = {**licensed[0], "guestOsFamily": "windows2019srvNext_64Guest"}
-    licensed.append(
-        {
-            "vmId": 4242,
-            "name": "ghost<b>",
-            "moRef": "vm-4242",
-            "guestOsFamily": "windows2019srv_64Guest",
-            "license": "windows 2019 Standard",
-        }
-    )
+    licensed.append(licensed_entry(4242, "windows 2019 Standard", name="ghost<b>", moRef="vm-4242"))
     return DatacenterSnapshot(
         datacenter_id=1,
         details={"datacenterId": 1, "name": f"{PROD}_datacenter1"},
