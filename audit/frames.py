@@ -19,10 +19,10 @@ from audit.evaluate.inventory import inventory_of
 from audit.evaluate.position import licences as position_licences
 from audit.exposure.frame import observation_frame
 from audit.history.store import HISTORY_FILE, HistoryStore
-from audit.job import FINDINGS_FILE, SNAPSHOT_FILE
 from audit.model import period as periods
 from audit.model.run import RunReport
 from audit.model.snapshot import read_snapshot
+from audit.run_folder import FINDINGS_FILE, SNAPSHOT_FILE
 from audit.support.errors import InputError
 
 __all__ = ["exposure", "findings", "inventory", "licences", "observations"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,34 +16,10 @@ from audit.simulator.api import (
 )
 from audit.simulator.fleet import Fleet
 from audit.simulator.server import Simulator
+from tests.helpers.vms import PLACED, api_vm, licensed_entry
 
 PROD = "pcc-203-0-113-10"
 DR = "pcc-198-51-100-24"
-
-
-def sim_vm(
-    vm_id: int,
-    name: str,
-    guest: str | None,
-    license: str | None,
-    power: str = "poweredOn",
-    **extra: Any,
-) -> dict[str, Any]:
-    """A `dedicatedCloud.Vm` as a fleet file holds it."""
-    return {
-        "vmId": vm_id,
-        "moRef": f"vm-{vm_id}",
-        "name": name,
-        "powerState": power,
-        "guestOsFamily": guest,
-        "license": license,
-        "cpuNum": 4,
-        "memoryMax": 8192,
-        "clusterName": "Cluster1",
-        "hostName": "172.16.0.11",
-        "folderName": "Prod",
-        **extra,
-    }
 
 
 @pytest.fixture
@@ -61,24 +36,30 @@ def fleet_data() -> dict[str, Any]:
                         "datacenterId": 1,
                         "name": f"{PROD}_datacenter1",
                         "vms": [
-                            sim_vm(
+                            api_vm(
                                 1074,
-                                "sql-prod-01",
                                 "windows2019srv_64Guest",
                                 "windows 2019 Standard Core",
+                                name="sql-prod-01",
+                                **PLACED,
                             ),
-                            sim_vm(1075, "web-prod-01", "debian12_64Guest", None),
-                            sim_vm(
+                            api_vm(1075, "debian12_64Guest", None, name="web-prod-01", **PLACED),
+                            api_vm(
                                 1076,
-                                "app-win-01",
                                 "windows9Server64Guest",
                                 "windows 2022 Standard",
+                                name="app-win-01",
                                 toolsGuestOsFamily="windows2019srvNext_64Guest",
+                                **PLACED,
                             ),
-                            sim_vm(
-                                1077, "erp-01", "windows8Server64Guest", "windows 2012 R2 Standard"
+                            api_vm(
+                                1077,
+                                "windows8Server64Guest",
+                                "windows 2012 R2 Standard",
+                                name="erp-01",
+                                **PLACED,
                             ),
-                            sim_vm(1078, "fw-appliance-01", None, None),
+                            api_vm(1078, None, None, name="fw-appliance-01", **PLACED),
                         ],
                         "vmLicensed": None,
                     },
@@ -86,29 +67,33 @@ def fleet_data() -> dict[str, Any]:
                         "datacenterId": 2,
                         "name": f"{PROD}_datacenter2",
                         "vms": [
-                            sim_vm(
+                            api_vm(
                                 2001,
-                                "file-01",
                                 "windows2019srvNext_64Guest",
                                 "windows 2022 Datacenter",
+                                name="file-01",
+                                **PLACED,
                             ),
-                            sim_vm(2002, "pg-01", "rhel9_64Guest", None, "poweredOff"),
+                            api_vm(
+                                2002,
+                                "rhel9_64Guest",
+                                None,
+                                name="pg-01",
+                                power="poweredOff",
+                                **PLACED,
+                            ),
                         ],
                         "vmLicensed": [
-                            {
-                                "vmId": 2001,
-                                "name": "file-01",
-                                "moRef": "vm-2001",
-                                "guestOsFamily": "windows2019srvNext_64Guest",
-                                "license": "windows 2022 Standard",
-                            },
-                            {
-                                "vmId": 2999,
-                                "name": "ghost-01",
-                                "moRef": "vm-2999",
-                                "guestOsFamily": "windows2019srv_64Guest",
-                                "license": "windows 2019 Standard",
-                            },
+                            licensed_entry(
+                                2001,
+                                "windows 2022 Standard",
+                                "windows2019srvNext_64Guest",
+                                name="file-01",
+                                moRef="vm-2001",
+                            ),
+                            licensed_entry(
+                                2999, "windows 2019 Standard", name="ghost-01", moRef="vm-2999"
+                            ),
                         ],
                     },
                 ],
@@ -120,7 +105,9 @@ def fleet_data() -> dict[str, Any]:
                 "datacenters": [
                     {
                         "datacenterId": 3,
-                        "vms": [sim_vm(3001, "dr-sql-01", "windows2019srv_64Guest", None)],
+                        "vms": [
+                            api_vm(3001, "windows2019srv_64Guest", None, name="dr-sql-01", **PLACED)
+                        ],
                     }
                 ],
             },
@@ -166,11 +153,3 @@ def make_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[ClientFactory]:
     yield make
     for client in clients:
         client._session.close()
-
-
-def require_or_skip(reason: str) -> None:
-    """Skip a test whose external tool is missing on a developer's machine; fail it in CI,
-    where .ci/run installs the tool, so a missing install step cannot pass unnoticed."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI must install it: see .ci/run)")
-    pytest.skip(reason)

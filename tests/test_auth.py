@@ -12,11 +12,10 @@ from typing import Any
 import ovh.exceptions
 import pytest
 import requests
-from fixtures_api import Answer, scripted_api
 
 from audit.cli.main import main
 from audit.collect.credential import read_credential
-from audit.model.snapshot import CredentialInfo, CredentialRule, RunMeta, credential_warnings
+from audit.model.snapshot import CredentialInfo, CredentialRule, SnapshotMeta, credential_warnings
 from audit.simulator.api import (
     DEFAULT_APPLICATION_KEY,
     DEFAULT_APPLICATION_SECRET,
@@ -27,6 +26,7 @@ from audit.simulator.generate import generate_fleet
 from audit.simulator.server import Simulator
 from audit.support.errors import CredentialError
 from audit.support.timestamps import parse_timestamp
+from tests.helpers.api import Answer, scripted_api
 
 GET_ONLY = ["GET /dedicatedCloud", "GET /dedicatedCloud/*"]
 
@@ -109,6 +109,7 @@ def test_auth_check_shows_the_remediation_key_and_warns(
     assert "POST allowed" in captured.err
 
 
+@pytest.mark.slow
 def test_a_run_records_the_key_and_warns_when_it_may_write_or_expires_soon(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -158,7 +159,7 @@ def test_expiry_warning_within_30_days_of_the_snapshot(
 
 def test_old_snapshots_read_without_the_new_run_fields() -> None:
     old = {"taken_at": "2026-11-01T02:00:00Z", "endpoint": "ovh-eu", "tool_version": "0.1.0"}
-    meta = RunMeta.from_json(old)
+    meta = SnapshotMeta.from_json(old)
     assert meta.credential is None and meta.throttled == 0 and meta.listing == "per-vm"
 
 

@@ -42,17 +42,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures_history import edit, snapshot
-from fixtures_history import vm as history_vm
 
 from audit.cli.main import main
+from audit.collect.source import SnapshotSource
 from audit.evaluate.position import licence_totals
 from audit.exposure.observe import record_day
 from audit.history.store import HISTORY_FILE
-from audit.job import JobResult, JobSpec, SnapshotSource, run_job
+from audit.job import JobResult, JobSpec, run_job
 from audit.model.period import Period
 from audit.model.snapshot import encode_snapshot, write_snapshot
 from audit.runtime.plan import ActionKind
+from tests.helpers.history import snapshot
+from tests.helpers.review import edit
+from tests.helpers.vms import api_vm
 
 SERVICE = "pcc-192-0-2-9"
 W19, W22, W12 = "windows2019srv_64Guest", "windows2019srvNext_64Guest", "windows8Server64Guest"
@@ -61,7 +63,7 @@ DAYS = (1, 5, 10, 15, 20, 25, 30)
 
 
 def vm(vm_id: int, name: str, guest: str, licence: str | None, power: str, cpus: int) -> Any:
-    return {**history_vm(vm_id, guest, licence, power, name), "cpuNum": cpus}
+    return api_vm(vm_id, guest, licence, power=power, name=name, cpus=cpus)
 
 
 def fleet_on(day: int, licensed_10: bool = False) -> list[dict[str, Any]]:

@@ -56,6 +56,7 @@ def python(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_help_and_version_never_read_ovh_conf(tmp_path: Path) -> None:
     (tmp_path / "ovh.conf").write_bytes(BROKEN["key before any section"])
     script = textwrap.dedent(
@@ -77,6 +78,7 @@ def test_help_and_version_never_read_ovh_conf(tmp_path: Path) -> None:
     assert (done.returncode, done.stdout.strip(), done.stderr) == (0, "ok", "")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", sorted(BROKEN))
 def test_broken_ovh_conf_is_one_line_naming_the_file(tmp_path: Path, kind: str) -> None:
     (tmp_path / "ovh.conf").write_bytes(BROKEN[kind])
@@ -99,6 +101,7 @@ def args_for(config: Path) -> argparse.Namespace:
     return argparse.Namespace(endpoint=None, config=config)
 
 
+@pytest.mark.slow
 def test_ovh_config_file_gives_the_endpoint(tmp_path: Path, simulator: Simulator) -> None:
     (tmp_path / "conf").mkdir()
     (tmp_path / "conf" / "good.conf").write_text(

@@ -10,41 +10,21 @@ from typing import Any
 
 import pytest
 
-from audit.collect.api import ClientFactory, Credentials, resolve_endpoint
+from audit.collect.api import ClientFactory
 from audit.collect.collector import CollectOptions, collect
 from audit.collect.retry import RetryPolicy
-from audit.model.snapshot import Scope, Snapshot
+from audit.model.snapshot import Scope
 from audit.simulator.api import (
-    DEFAULT_APPLICATION_KEY,
-    DEFAULT_APPLICATION_SECRET,
-    READONLY_CONSUMER_KEY,
     SimulatorConfig,
 )
 from audit.simulator.fleet import Fleet
 from audit.simulator.generate import generate_fleet
 from audit.simulator.server import Simulator
 from audit.support.errors import CredentialError
+from tests.helpers.collect import FAST_RETRY, content, factory_for
 
 PROD = "pcc-203-0-113-10"
 DR = "pcc-198-51-100-24"
-
-FAST_RETRY = RetryPolicy(max_retries=8, base_delay_s=0.01, max_delay_s=0.05)
-
-
-def factory_for(
-    sim: Simulator,
-    secret: str = DEFAULT_APPLICATION_SECRET,
-    app_key: str = DEFAULT_APPLICATION_KEY,
-) -> ClientFactory:
-    endpoint = resolve_endpoint(sim.url)
-    return ClientFactory(endpoint, Credentials(app_key, secret, READONLY_CONSUMER_KEY))
-
-
-def content(snapshot: Snapshot) -> dict[str, Any]:
-    """Everything but the run metadata (time, calls, retries), which differs run to run."""
-    data = snapshot.to_json()
-    del data["run"]
-    return data
 
 
 def test_collects_every_object_and_isolates_an_outage(simulator: Simulator) -> None:
@@ -72,6 +52,7 @@ def test_collects_every_object_and_isolates_an_outage(simulator: Simulator) -> N
     assert (failure.service_name, failure.datacenter_id) == (DR, 3)
 
 
+@pytest.mark.slow
 def test_faults_and_rate_limits_give_the_same_content_as_a_clean_run() -> None:
     fleet = generate_fleet(60, seed=3).fleet
     with Simulator(fleet) as clean_sim:
@@ -90,6 +71,7 @@ def test_faults_and_rate_limits_give_the_same_content_as_a_clean_run() -> None:
     assert content(noisy) == content(clean)
 
 
+@pytest.mark.slow
 def test_client_side_rate_limit_keeps_under_the_server_limit() -> None:
     fleet = generate_fleet(40, seed=5).fleet
     with Simulator(fleet, SimulatorConfig(rate_limit=200.0)) as sim:

@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-from fixtures_api import Answer, scripted_api, server_time
 
 from audit.cli.main import main
 from audit.collect.collector import DEADLINE_BASE_S, CollectOptions, deadline
+from tests.helpers.api import Answer, scripted_api, server_time
 
 PERIOD = "2026-11"
 CREDENTIAL = {"status": "validated", "rules": [{"method": "GET", "path": "/dedicatedCloud/*"}]}

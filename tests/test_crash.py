@@ -10,7 +10,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from test_run_process import run_args
 
 import audit.cli.run
 import audit.job
@@ -20,6 +19,7 @@ from audit.model.snapshot import write_snapshot
 from audit.render.xlsx import XlsxReport
 from audit.simulator.generate import generate_fleet
 from audit.support import crash
+from tests.test_run_process import run_args
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +97,7 @@ def test_the_traceback_goes_to_a_temporary_file_when_no_folder_is_known(
         raise KeyError("defect")
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    monkeypatch.setattr(audit.cli.run, "parse_period", broken)  # before --out is known
+    monkeypatch.setattr(audit.cli.run, "period_arg", broken)  # before --out is known
     assert main(["run", "--from-snapshot", "nowhere.json.gz"]) == 5
     _, traceback_file = one_crash_line(capsys.readouterr().err)
     assert traceback_file.parent == tmp_path

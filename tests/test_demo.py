@@ -11,6 +11,7 @@ import pytest
 from audit.cli.main import main
 
 
+@pytest.mark.slow
 def test_demo_runs_two_months_and_the_applied_plan_shows(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -35,7 +36,7 @@ def test_demo_runs_two_months_and_the_applied_plan_shows(
         in (out / periods[1] / "report.html").read_text()
     )
 
-    # The first month shows each case of OVHcloud's billing rule (DESIGN.md, "What the month
+    # The first month shows each case of OVHcloud's billing rule (docs/DESIGN.md, "What the month
     # cost"), each from a change the demo prints.
     printed = capsys.readouterr().out
     found = {(f["rule_id"], f["vm_id"]): f for f in first["findings"]}

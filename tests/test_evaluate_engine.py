@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import random
+from functools import partial
 from typing import Any
 
 from audit.evaluate.engine import Evaluation, evaluate
@@ -16,33 +17,17 @@ from audit.model.snapshot import (
     Coverage,
     DatacenterSnapshot,
     Failure,
-    RunMeta,
     Scope,
     ServiceSnapshot,
     Snapshot,
+    SnapshotMeta,
 )
+from tests.helpers.vms import api_vm, licensed_entry, listed
 
 TODAY = datetime.date(2026, 6, 1)
 PROD = "pcc-192-0-2-1"
 TEST = "pcc-198-51-100-2"
-
-
-def vm(vm_id: int, guest: str | None, license: str | None, **extra: Any) -> dict[str, Any]:
-    return {
-        "vmId": vm_id,
-        "moRef": f"vm-{vm_id}",
-        "name": f"vm{vm_id}",
-        "powerState": "poweredOn",
-        "guestOsFamily": guest,
-        "license": license,
-        "cpuNum": 4,
-        **extra,
-    }
-
-
-def derived(vms: list[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
-    keys = ("vmId", "name", "moRef", "guestOsFamily", "license")
-    return tuple({k: v[k] for k in keys} for v in vms if v["license"] is not None)
+vm4 = partial(api_vm, cpus=4)  # four vCPUs each unless said otherwise
 
 
 def datacenter(dc_id: int, vms: list[dict[str, Any]], **overrides: Any) -> DatacenterSnapshot:
@@ -51,7 +36,7 @@ def datacenter(dc_id: int, vms: list[dict[str, Any]], **overrides: Any) -> Datac
         "details": {"datacenterId": dc_id},
         "vm_ids": tuple(v["vmId"] for v in vms),
         "vms": tuple(vms),
-        "vm_licensed": derived(vms),
+        "vm_licensed": tuple(listed(vms)),
         **overrides,
     }
     return DatacenterSnapshot(**fields)
@@ -59,23 +44,23 @@ def datacenter(dc_id: int, vms: list[dict[str, Any]], **overrides: Any) -> Datac
 
 def fleet(coverage: Coverage | None = None) -> Snapshot:
     prod_vms = [
-        vm(101, "windows2019srv_64Guest", None),  # WIN-UNLICENSED
-        vm(102, "windows2019srvNext_64Guest", "windows 2019 Standard"),  # version mismatch
-        vm(103, "rhel9_64Guest", "windows 2022 Standard", powerState="poweredOff", cpuNum=2),
-        vm(104, "windows2019srv_64Guest", "windows 2019 Standard"),  # clean
-        vm(105, "windows2019srv_64Guest", None, powerState="deleted", cpuNum=64),
-        vm(106, "windows9_64Guest", "OVHcloud managed"),  # WIN-CLIENT-OS
+        vm4(101, "windows2019srv_64Guest", None),  # WIN-UNLICENSED
+        vm4(102, "windows2019srvNext_64Guest", "windows 2019 Standard"),  # version mismatch
+        vm4(103, "rhel9_64Guest", "windows 2022 Standard", powerState="poweredOff", cpuNum=2),
+        vm4(104, "windows2019srv_64Guest", "windows 2019 Standard"),  # clean
+        vm4(105, "windows2019srv_64Guest", None, powerState="deleted", cpuNum=64),
+        vm4(106, "windows9_64Guest", "OVHcloud managed"),  # WIN-CLIENT-OS
     ]
-    orphan = {"vmId": 900, "name": "ghost", "moRef": "vm-900", "license": "windows 2019 Standard"}
+    orphan = licensed_entry(900, "windows 2019 Standard", None, name="ghost", moRef="vm-900")
     return Snapshot(
-        meta=RunMeta(taken_at="2026-06-01T00:00:00Z", endpoint="test", tool_version="test"),
+        meta=SnapshotMeta(taken_at="2026-06-01T00:00:00Z", endpoint="test", tool_version="test"),
         services=(
             ServiceSnapshot(
                 PROD,
                 {"serviceName": PROD},
                 (
-                    datacenter(1, prod_vms, vm_licensed=(*derived(prod_vms), orphan)),
-                    datacenter(2, [vm(201, None, None, cpuNum=None)], vm_licensed=None),
+                    datacenter(1, prod_vms, vm_licensed=(*listed(prod_vms), orphan)),
+                    datacenter(2, [vm4(201, None, None, cpuNum=None)], vm_licensed=None),
                 ),
             ),
             ServiceSnapshot(TEST, {"serviceName": TEST}, (datacenter(1, []),)),
@@ -141,7 +126,7 @@ def test_finding_carries_the_vm_columns() -> None:
         "service_name": PROD,
         "datacenter_id": 1,
         "vm_id": 102,
-        "vm_name": "vm102",
+        "vm_name": "vm-102",
         "moref": "vm-102",
         "power_state": "poweredOn",
         "guest_os_family": "windows2019srvNext_64Guest",
@@ -204,7 +189,7 @@ def test_exceptions_applied_after_rules() -> None:
 
     expired = by_key[(102, "EXC-EXPIRED")]
     assert expired.exception == rows[3]
-    assert (expired.vm_name, expired.license) == ("vm102", "windows 2019 Standard")
+    assert (expired.vm_name, expired.license) == ("vm-102", "windows 2019 Standard")
     assert "expired on 2026-05-01, 31 days ago" in expired.message
     assert by_key[(105, "EXC-STALE")].message.endswith("which is deleted.")
     assert by_key[(5, "EXC-STALE")].message.endswith("which is not in the snapshot.")
@@ -263,7 +248,7 @@ def test_unexpected_values_are_data_not_crashes() -> None:
         {"name": "no id", "guestOsFamily": "windows2019srv_64Guest", "cpuNum": "many"},
     ]
     snapshot = Snapshot(
-        meta=RunMeta(taken_at="t", endpoint="e", tool_version="v"),
+        meta=SnapshotMeta(taken_at="t", endpoint="e", tool_version="v"),
         services=(ServiceSnapshot(PROD, None, (DatacenterSnapshot(1, None, (), tuple(odd), ()),)),),
     )
     evaluation = evaluate(inventory_of(snapshot), (), TODAY)

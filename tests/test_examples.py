@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import require_or_skip
 
 from audit.cli.main import build_parser
 from audit.collect.options import endpoint_from, factory_from
@@ -25,6 +24,7 @@ from audit.config import settings as config_module
 from audit.config.settings import Config, RemediationConfig, load_config
 from audit.evaluate.exceptions import load_exceptions
 from audit.model.exceptions import ExceptionKind
+from tests.helpers.external import require_or_skip
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SYSTEMD = EXAMPLES / "systemd"

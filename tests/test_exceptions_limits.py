@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import pytest
-from fixtures_history import PROD, WIN, snapshot, vm
 
 from audit.cli.main import main
 from audit.evaluate.exceptions import (
@@ -18,6 +17,8 @@ from audit.evaluate.exceptions import (
 from audit.model.exceptions import REGISTER_COLUMNS
 from audit.model.snapshot import write_snapshot
 from audit.support.errors import InputError
+from tests.helpers.history import PROD, WIN, snapshot
+from tests.helpers.vms import api_vm
 
 HEADER = ",".join(REGISTER_COLUMNS)
 
@@ -65,6 +66,7 @@ def test_exactly_at_the_size_limit_is_read(tmp_path: Path) -> None:
     assert len(load_exceptions(path)) == 1
 
 
+@pytest.mark.slow
 def test_more_rows_than_the_limit_name_the_first_row_beyond() -> None:
     rows = "".join(f"p,1,{i},*,byol,,,,\n" for i in range(MAX_REGISTER_ROWS + 5))
     with pytest.raises(InputError) as caught:
@@ -74,6 +76,7 @@ def test_more_rows_than_the_limit_name_the_first_row_beyond() -> None:
     assert "100,000" in message
 
 
+@pytest.mark.slow
 def test_rows_up_to_the_limit_are_read() -> None:
     rows = "".join(f"p,1,{i},*,byol,,,,\n" for i in range(MAX_REGISTER_ROWS))
     assert len(parse_exceptions(f"{HEADER}\n{rows}".encode(), "reg.csv")) == MAX_REGISTER_ROWS
@@ -109,7 +112,7 @@ def test_a_huge_vm_id_in_a_run_is_one_line_and_exit_2(
 ) -> None:
     """Before the fix this ended in an OverflowError traceback when the run was stored."""
     source = tmp_path / "snap.json.gz"
-    write_snapshot(snapshot({(PROD, 1): [vm(1, WIN, None)]}, "2026-01-01T03:00:00Z"), source)
+    write_snapshot(snapshot({(PROD, 1): [api_vm(1, WIN, None)]}, "2026-01-01T03:00:00Z"), source)
     register = tmp_path / "exceptions.csv"
     register.write_text(f"{HEADER}\n{PROD},1,99999999999999999999999,*,byol,r,J,,R\n")
     code = main(

@@ -36,6 +36,7 @@ from openpyxl import load_workbook
 
 from audit import frames
 from audit.cli.main import main
+from audit.collect.source import SnapshotSource
 from audit.evaluate.inventory import inventory_of
 from audit.evaluate.position import licence_usage, licences
 from audit.exposure.frame import period_exposure
@@ -43,21 +44,22 @@ from audit.exposure.observe import record_day
 from audit.history.changes import vm_states
 from audit.history.observations import observation_of
 from audit.history.store import HISTORY_FILE, HistoryStore
-from audit.job import JobSpec, SnapshotSource, run_job
+from audit.job import JobSpec, run_job
 from audit.model.exposure import Source
 from audit.model.period import Period
 from audit.model.snapshot import (
     Coverage,
     DatacenterSnapshot,
     Failure,
-    RunMeta,
     Scope,
     ServiceSnapshot,
     Snapshot,
+    SnapshotMeta,
     encode_snapshot,
     write_snapshot,
 )
 from audit.runtime.plan import ActionKind
+from tests.helpers.vms import api_vm
 
 SERVICE = "pcc-192-0-2-1"
 PERIOD = Period(2026, 5)
@@ -66,28 +68,16 @@ SERVER = "windows2019srv_64Guest"
 DAYS = (1, 2, 3, 5, 6, 7, 8, 9, 10)
 
 
-def vm(vm_id: int, guest: str, licence: str | None, power: str = "poweredOn") -> dict[str, Any]:
-    return {
-        "vmId": vm_id,
-        "name": f"vm-{vm_id}",
-        "moRef": f"vm-{vm_id}",
-        "guestOsFamily": guest,
-        "license": licence,
-        "powerState": power,
-        "cpuNum": 2,
-    }
-
-
 def fleet_on(day: int) -> list[dict[str, Any]]:
     vms = [
-        vm(1, SERVER, LICENCE),
-        vm(2, SERVER, None if day <= 5 else LICENCE),
-        vm(4, SERVER, LICENCE, "poweredOff"),
-        vm(5, SERVER, None, "poweredOff"),
-        vm(6, "rhel9_64Guest", None),
+        api_vm(1, SERVER, LICENCE),
+        api_vm(2, SERVER, None if day <= 5 else LICENCE),
+        api_vm(4, SERVER, LICENCE, power="poweredOff"),
+        api_vm(5, SERVER, None, power="poweredOff"),
+        api_vm(6, "rhel9_64Guest", None),
     ]
     if day >= 3:
-        vms.append(vm(3, SERVER, None, "deleted" if day >= 8 else "poweredOn"))
+        vms.append(api_vm(3, SERVER, None, power="deleted" if day >= 8 else "poweredOn"))
     return sorted(vms, key=lambda raw: raw["vmId"])
 
 
@@ -108,7 +98,9 @@ def snapshot_of(day: int) -> Snapshot:
     dc = DatacenterSnapshot(1, {"datacenterId": 1}, ids, tuple(vms), licensed)
     coverage = Coverage(1, 1, 1, 1, len(ids), len(vms), failures)
     return Snapshot(
-        meta=RunMeta(taken_at=f"2026-05-{day:02d}T02:00:00Z", endpoint="test", tool_version="t"),
+        meta=SnapshotMeta(
+            taken_at=f"2026-05-{day:02d}T02:00:00Z", endpoint="test", tool_version="t"
+        ),
         services=(ServiceSnapshot(SERVICE, {"serviceName": SERVICE}, (dc,)),),
         coverage=coverage,
     )
@@ -312,12 +304,13 @@ def test_an_incomplete_observation_never_replaces_a_complete_one(
         assert store.observation_complete("2026-05-08") is True
 
 
+@pytest.mark.slow
 def test_a_year_of_observations_stays_small(tmp_path: Path) -> None:
     """Unchanged days store only a compressed list of ids: 60 days of 2,000 VMs."""
-    vms = [vm(i, SERVER, LICENCE) for i in range(1, 2001)]
+    vms = [api_vm(i, SERVER, LICENCE) for i in range(1, 2001)]
     dc = DatacenterSnapshot(1, {}, tuple(range(1, 2001)), tuple(vms), ())
     snapshot = Snapshot(
-        meta=RunMeta(taken_at="2026-05-01T00:00:00Z", endpoint="t", tool_version="t"),
+        meta=SnapshotMeta(taken_at="2026-05-01T00:00:00Z", endpoint="t", tool_version="t"),
         services=(ServiceSnapshot(SERVICE, {}, (dc,)),),
     )
     states = vm_states(inventory_of(snapshot))

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from fixtures_render import make_run
-
 from audit.evaluate.figures import verdict
 from audit.evaluate.position import usage_totals
 from audit.model.findings import Finding, Severity, Status
 from audit.model.position import LicenceUsage, UsageTotal
 from audit.support.errors import ExitCode
+from tests.helpers.render import make_run
 
 
 def finding(severity: Severity, status: Status = Status.OPEN) -> Finding:

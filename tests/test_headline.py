@@ -1,9 +1,7 @@
 """Headline figures checked against the findings that define them, on a fleet where each one
-differs from the naive count the reports used to show (issue 11, defects 1-4)."""
+differs from the naive count the reports used to show."""
 
 from __future__ import annotations
-
-from fixtures_headline import SERVER, VMS, W19, W22, S, evaluated, vm
 
 from audit.evaluate.headline import (
     DEFINITIONS,
@@ -20,6 +18,8 @@ from audit.evaluate.headline import (
 from audit.evaluate.inventory import inventory_of
 from audit.evaluate.records import VmRecord
 from audit.model.findings import Status
+from tests.helpers.headline import SERVER, VMS, W19, W22, S, evaluated
+from tests.helpers.vms import api_vm
 
 
 def test_unlicensed_server_guests_is_the_open_win_unlicensed_count() -> None:
@@ -41,13 +41,13 @@ def test_correctly_licensed_follows_the_rules_not_the_licence_kind() -> None:
 
 
 def test_licence_fits_uses_the_misfit_rules() -> None:
-    server = VmRecord.from_api(vm(4, SERVER, W19), S, 1, None)
+    server = VmRecord.from_api(api_vm(4, SERVER, W19), S, 1, None)
     assert licence_fits(server, set())
     assert licence_fits(server, {"LIC-LEGACY", "LIC-BYOL-BILLED"})
     assert not licence_fits(server, {"LIC-VERSION-MISMATCH"})
     assert not licence_fits(server, ["WIN-CLIENT-OS"])
-    assert not licence_fits(VmRecord.from_api(vm(1, SERVER, None), S, 1, None), set())
-    unlicensed = VmRecord.from_api(vm(1, SERVER, "unlicensed windows guestos"), S, 1, None)
+    assert not licence_fits(VmRecord.from_api(api_vm(1, SERVER, None), S, 1, None), set())
+    unlicensed = VmRecord.from_api(api_vm(1, SERVER, "unlicensed windows guestos"), S, 1, None)
     assert not licence_fits(unlicensed, set())
 
 

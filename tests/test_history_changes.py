@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from audit.history.changes import (
     Baseline,
-    RunState,
+    ComparedRun,
     Unread,
     VmState,
     annotate,
@@ -52,8 +52,8 @@ def run(
     vms: dict[int, VmState],
     findings: list[FindingRecord],
     unread: Unread | None = None,
-) -> RunState:
-    return RunState(
+) -> ComparedRun:
+    return ComparedRun(
         sighting=sighting,
         vms={(SVC, 1, vm_id): vm for vm_id, vm in vms.items()},
         findings={f.fingerprint: f for f in findings},

@@ -10,12 +10,13 @@ from typing import Any
 import lxml.html
 import openpyxl
 import pytest
-from fixtures_history import LINUX, PROD, STD, WIN, WIN_CLIENT, Fleet, by_vm, events, vm
-from fixtures_history import run_month as job
 
 from audit.cli.main import main
 from audit.history.stage import rebuild_view
 from audit.history.store import HISTORY_FILE, HistoryStore
+from tests.helpers.history import LINUX, PROD, STD, WIN, WIN_CLIENT, Fleet, by_vm, events
+from tests.helpers.history import run_month as job
+from tests.helpers.vms import api_vm
 
 JAN, FEB, MAR = "2026-01", "2026-02", "2026-03"
 
@@ -23,12 +24,12 @@ JAN, FEB, MAR = "2026-01", "2026-02", "2026-03"
 def january() -> Fleet:
     return {
         (PROD, 1): [
-            vm(101, WIN, None),  # WIN-UNLICENSED: fixed in February, back in March
-            vm(102, LINUX, STD),  # LIC-NON-WINDOWS: fixed in February
-            vm(103, WIN, STD),  # clean; licence changed in March
-            vm(104, WIN, None),  # WIN-UNLICENSED; the VM goes in February
-            vm(105, LINUX, None),  # clean; reinstalled as Windows in February
-            vm(107, WIN_CLIENT, None),  # WIN-CLIENT-OS all along
+            api_vm(101, WIN, None),  # WIN-UNLICENSED: fixed in February, back in March
+            api_vm(102, LINUX, STD),  # LIC-NON-WINDOWS: fixed in February
+            api_vm(103, WIN, STD),  # clean; licence changed in March
+            api_vm(104, WIN, None),  # WIN-UNLICENSED; the VM goes in February
+            api_vm(105, LINUX, None),  # clean; reinstalled as Windows in February
+            api_vm(107, WIN_CLIENT, None),  # WIN-CLIENT-OS all along
         ]
     }
 
@@ -36,12 +37,12 @@ def january() -> Fleet:
 def february() -> Fleet:
     return {
         (PROD, 1): [
-            vm(101, WIN, STD),
-            vm(102, LINUX, None),
-            vm(103, WIN, STD),
-            vm(105, WIN, None),
-            vm(106, WIN, None),
-            vm(107, WIN_CLIENT, None),
+            api_vm(101, WIN, STD),
+            api_vm(102, LINUX, None),
+            api_vm(103, WIN, STD),
+            api_vm(105, WIN, None),
+            api_vm(106, WIN, None),
+            api_vm(107, WIN_CLIENT, None),
         ]
     }
 
@@ -49,12 +50,12 @@ def february() -> Fleet:
 def march() -> Fleet:
     return {
         (PROD, 1): [
-            vm(101, WIN, None),
-            vm(102, LINUX, None),
-            vm(103, WIN, "windows 2019 Datacenter"),
-            vm(105, WIN, None),
-            vm(106, WIN, None),
-            vm(107, WIN_CLIENT, None),
+            api_vm(101, WIN, None),
+            api_vm(102, LINUX, None),
+            api_vm(103, WIN, "windows 2019 Datacenter"),
+            api_vm(105, WIN, None),
+            api_vm(106, WIN, None),
+            api_vm(107, WIN_CLIENT, None),
         ]
     }
 
@@ -75,6 +76,7 @@ def test_first_run_everything_new(tmp_path: Path) -> None:
     assert doc == document(out, JAN)
 
 
+@pytest.mark.slow
 def test_two_and_three_months(tmp_path: Path) -> None:
     out = tmp_path / "out"
     first = job(out, JAN, january())
@@ -118,6 +120,7 @@ def test_two_and_three_months(tmp_path: Path) -> None:
         assert store.periods() == [JAN, FEB, MAR]
 
 
+@pytest.mark.slow
 def test_trend_and_previous_counts_reach_the_reports(tmp_path: Path) -> None:
     out = tmp_path / "out"
     job(out, JAN, january())
@@ -135,6 +138,7 @@ def test_trend_and_previous_counts_reach_the_reports(tmp_path: Path) -> None:
     assert view.previous.open_by_severity["high"] == 2
 
 
+@pytest.mark.slow
 def test_running_a_period_again_replaces_it(tmp_path: Path) -> None:
     out = tmp_path / "out"
     job(out, JAN, january())
@@ -161,6 +165,7 @@ def test_running_a_period_again_replaces_it(tmp_path: Path) -> None:
     assert by_vm(mar)[(101, "WIN-UNLICENSED")]["change"] == "reopened"
 
 
+@pytest.mark.slow
 def test_offline_rebuild_renders_identically_with_history(tmp_path: Path) -> None:
     out = tmp_path / "out"
     job(out, JAN, january())
@@ -172,6 +177,7 @@ def test_offline_rebuild_renders_identically_with_history(tmp_path: Path) -> Non
     assert after == before
 
 
+@pytest.mark.slow
 def test_offline_rebuild_without_history_file_still_renders(tmp_path: Path) -> None:
     out = tmp_path / "out"
     job(out, JAN, january())
@@ -180,6 +186,7 @@ def test_offline_rebuild_without_history_file_still_renders(tmp_path: Path) -> N
     assert not (out / HISTORY_FILE).exists()
 
 
+@pytest.mark.slow
 def test_a_failed_render_leaves_history_and_folder_untouched(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -197,6 +204,7 @@ def test_a_failed_render_leaves_history_and_folder_untouched(
         assert store.periods() == [JAN]
 
 
+@pytest.mark.slow
 def test_reports_show_changes_deltas_and_trend(tmp_path: Path) -> None:
     out = tmp_path / "out"
     job(out, JAN, january())
@@ -233,7 +241,9 @@ def test_reports_show_changes_deltas_and_trend(tmp_path: Path) -> None:
 
 def test_an_id_beyond_the_apis_long_is_no_id_and_the_run_is_stored(tmp_path: Path) -> None:
     """SQLite refuses integers past 2**63 - 1; such an id from the API is not an id at all."""
-    result = job(tmp_path / "out", JAN, {(PROD, 1): [vm(2**70, WIN, None), vm(5, WIN, None)]})
+    result = job(
+        tmp_path / "out", JAN, {(PROD, 1): [api_vm(2**70, WIN, None), api_vm(5, WIN, None)]}
+    )
     unlicensed = [
         f for f in result.report.to_json()["findings"] if f["rule_id"] == "WIN-UNLICENSED"
     ]

@@ -10,32 +10,28 @@ from typing import Any
 
 import lxml.html
 import pytest
-from fixtures_history import PROD, WIN, WIN_CLIENT, columns, edit, row_of, vm
-from fixtures_history import run_month as job
 from openpyxl import Workbook, load_workbook
 
 from audit.cli.main import main
 from audit.history.review import read_review_workbook
 from audit.history.store import HISTORY_FILE
 from audit.support.errors import InputError
+from tests.helpers.history import PROD, WIN, WIN_CLIENT
+from tests.helpers.history import run_month as job
+from tests.helpers.review import columns, edit, review_cells, row_of
+from tests.helpers.vms import api_vm
 
 JAN, FEB = "2026-01", "2026-02"
 FLEET = {
     (PROD, 1): [
-        vm(1, WIN, None, name="sql-01"),
-        vm(2, WIN_CLIENT, None, name="desk-02"),
-        vm(3, WIN, None, name="app-03"),
+        api_vm(1, WIN, None, name="sql-01"),
+        api_vm(2, WIN_CLIENT, None, name="desk-02"),
+        api_vm(3, WIN, None, name="app-03"),
     ]
 }
 
 
-def review_cells(path: Path, vm_id: int, rule: str) -> tuple[Any, Any, Any]:
-    sheet = load_workbook(path)["Findings"]
-    header = columns(sheet)
-    row = row_of(sheet, vm_id, rule)
-    return tuple(sheet.cell(row, header[n]).value for n in ("Review status", "Owner", "Comment"))
-
-
+@pytest.mark.slow
 def test_review_is_carried_into_next_months_workbook_and_html(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -178,6 +174,7 @@ def damaged(report: Path, target: Path, how: str) -> Path:
     return target
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("how", "message"),
     [
@@ -203,6 +200,7 @@ def test_damaged_or_foreign_workbooks_exit_2(
     assert message in error and str(path) in error
 
 
+@pytest.mark.slow
 def test_bad_cells_are_named(report: Path, tmp_path: Path) -> None:
     bad_status = edit(report, tmp_path / "status.xlsx", {(1, "WIN-UNLICENSED"): ("maybe", 1, 2)})
     header = columns(load_workbook(bad_status)["Findings"])

@@ -11,17 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures_history import PROD, WIN, WIN_CLIENT, vm
-from fixtures_history import run_month as job
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
-from test_history_review import columns, edit, row_of
 
 from audit.cli.main import main
 from audit.history.store import HISTORY_FILE
+from tests.helpers.history import PROD, WIN, WIN_CLIENT
+from tests.helpers.history import run_month as job
+from tests.helpers.review import columns, edit, row_of
+from tests.helpers.vms import api_vm
 
 JAN = "2026-01"
-FLEET = {(PROD, 1): [vm(1, WIN, None), vm(2, WIN_CLIENT, None), vm(3, WIN, None)]}
+FLEET = {(PROD, 1): [api_vm(1, WIN, None), api_vm(2, WIN_CLIENT, None), api_vm(3, WIN, None)]}
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +62,7 @@ def cell(header: dict[str, int], name: str, row: int) -> str:
     return f"{get_column_letter(header[name])}{row}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("column", "value"),
     [("VM id", 999), ("Rule", "LIC-LEGACY"), ("Datacenter", 7), ("Service", "pcc-other")],

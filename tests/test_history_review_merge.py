@@ -12,15 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures_history import PROD, WIN, WIN_CLIENT, vm
-from fixtures_history import run_month as job
-from test_history_review import edit, review_cells
 
 from audit.cli.main import main
 from audit.history.store import HISTORY_FILE, HistoryStore
+from tests.helpers.history import PROD, WIN, WIN_CLIENT
+from tests.helpers.history import run_month as job
+from tests.helpers.review import edit, review_cells
+from tests.helpers.vms import api_vm
 
 JAN, FEB = "2026-01", "2026-02"
-FLEET = {(PROD, 1): [vm(1, WIN, None), vm(2, WIN_CLIENT, None), vm(3, WIN, None)]}
+FLEET = {(PROD, 1): [api_vm(1, WIN, None), api_vm(2, WIN_CLIENT, None), api_vm(3, WIN, None)]}
 ONE = f"{PROD}|1|1|WIN-UNLICENSED"
 TWO = f"{PROD}|1|2|WIN-CLIENT-OS"
 THREE = f"{PROD}|1|3|WIN-UNLICENSED"

@@ -11,8 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-from fixtures_history import PROD, WIN, WIN_CLIENT, by_vm, snapshot, vm
-from fixtures_history import run_month as job
 
 from audit.history.store import (
     APPLICATION_ID,
@@ -24,9 +22,16 @@ from audit.history.store import (
 )
 from audit.model.snapshot import write_snapshot
 from audit.support.errors import ExitCode, InputError
+from tests.helpers.history import PROD, WIN, WIN_CLIENT, by_vm, snapshot
+from tests.helpers.history import run_month as job
+from tests.helpers.vms import api_vm
 
 FLEET = {
-    (PROD, 1): [vm(1, WIN, None), vm(2, WIN_CLIENT, None), vm(3, WIN, "windows 2019 Standard")]
+    (PROD, 1): [
+        api_vm(1, WIN, None),
+        api_vm(2, WIN_CLIENT, None),
+        api_vm(3, WIN, "windows 2019 Standard"),
+    ]
 }
 
 
@@ -125,6 +130,7 @@ def version_1_file(path: Path) -> None:
     db.close()
 
 
+@pytest.mark.slow
 def test_migrates_a_version_1_file_and_keeps_its_runs(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
@@ -230,6 +236,7 @@ def test_a_held_lock_fails_the_run_cleanly(tmp_path: Path) -> None:
     assert integrity(out / HISTORY_FILE) == "ok"
 
 
+@pytest.mark.slow
 def test_a_run_waits_for_a_held_lock(tmp_path: Path) -> None:
     out = tmp_path / "out"
     job(out, "2026-01", FLEET)
@@ -248,6 +255,7 @@ def test_a_run_waits_for_a_held_lock(tmp_path: Path) -> None:
         assert store.periods() == ["2026-01", "2026-02"]
 
 
+@pytest.mark.slow
 def test_two_threads_writing_at_once_both_succeed(tmp_path: Path) -> None:
     out = tmp_path / "out"
     errors: list[BaseException] = []
@@ -269,6 +277,7 @@ def test_two_threads_writing_at_once_both_succeed(tmp_path: Path) -> None:
     assert integrity(out / HISTORY_FILE) == "ok"
 
 
+@pytest.mark.slow
 def test_two_processes_writing_at_once_both_succeed(tmp_path: Path) -> None:
     out = tmp_path / "out"
     source = tmp_path / "snapshot.json.gz"

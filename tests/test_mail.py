@@ -21,10 +21,19 @@ from typing import Any
 
 import lxml.html
 import pytest
-from fixtures_history import WIN, vm
-from fixtures_history import run_month as job
-from fixtures_history import snapshot as fleet_snapshot
-from fixtures_mail import (
+from markupsafe import escape
+
+from audit.cli.main import main
+from audit.deliver.capture import Received
+from audit.evaluate.headline import DEFINITIONS, FigureKey
+from audit.model.snapshot import CredentialInfo, write_snapshot
+from audit.render.changes import changes_display
+from audit.render.summary import HeadlineFigure, executive_summary, headline_figures
+from audit.run_folder import load_run_with_history
+from tests.helpers.history import WIN
+from tests.helpers.history import run_month as job
+from tests.helpers.history import snapshot as fleet_snapshot
+from tests.helpers.mail import (
     CC,
     NOVEMBER,
     OCTOBER,
@@ -42,14 +51,7 @@ from fixtures_mail import (
     two_months,
     write_config,
 )
-from markupsafe import escape
-
-from audit.cli.main import main
-from audit.deliver.capture import Received
-from audit.evaluate.headline import DEFINITIONS, FigureKey
-from audit.job import load_run_with_history
-from audit.model.snapshot import CredentialInfo, write_snapshot
-from audit.render.view import HeadlineFigure, changes_display, executive_summary, headline_figures
+from tests.helpers.vms import api_vm
 
 # Implicit TLS: aiosmtpd warns that AUTH does not require STARTTLS, which does not apply.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -276,11 +278,12 @@ def test_what_does_not_fit_stays_in_the_run_folder_and_the_body_says_where(
     assert f"Run folder: {run_dir.resolve()}" in lines
 
 
+@pytest.mark.slow
 def test_run_mail_sends_once_the_run_folder_is_in_place(
     pki: Pki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "out"
-    job(out, "2026-10", {("pcc-203-0-113-10", 1): [vm(1, WIN, None)]})
+    job(out, "2026-10", {("pcc-203-0-113-10", 1): [api_vm(1, WIN, None)]})
     snapshot = tmp_path / "november.json.gz"
     write_snapshot(fleet_snapshot(november(), "2026-11-01T03:00:00Z"), snapshot)
     with smtp_server(pki) as server:

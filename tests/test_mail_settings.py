@@ -7,8 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-from fixtures_history import LINUX, PROD, STD, WIN, vm
-from fixtures_history import run_month as job
 
 from audit.config.mail import DEFAULT_ATTACH, MailSettings, Security
 from audit.config.settings import load_config
@@ -16,6 +14,9 @@ from audit.deliver.digest import digest_from_run_dir
 from audit.deliver.message import build_message
 from audit.model.snapshot import Failure, Scope
 from audit.support.errors import InputError
+from tests.helpers.history import LINUX, PROD, STD, WIN
+from tests.helpers.history import run_month as job
+from tests.helpers.vms import api_vm
 
 MINIMAL = (
     '[mail]\nhost = "smtp.example.com"\nfrom = "audit@example.com"\nto = "owner@example.com"\n'
@@ -173,8 +174,9 @@ def test_missing_key(tmp_path: Path) -> None:
         load(tmp_path, '[mail]\nhost = "h"\nfrom = "a@example.com"\n')
 
 
+@pytest.mark.slow
 def test_digest_of_a_first_run_and_of_an_incomplete_one(tmp_path: Path) -> None:
-    fleet = {(PROD, 1): [vm(1, WIN, None), vm(2, LINUX, STD)]}
+    fleet = {(PROD, 1): [api_vm(1, WIN, None), api_vm(2, LINUX, STD)]}
     run = job(tmp_path / "out", "2026-10", fleet, fail_on="medium")
     first = digest_from_run_dir(run.run_dir)
     assert first.new_unlicensed is None
@@ -215,7 +217,7 @@ def test_digest_of_a_first_run_and_of_an_incomplete_one(tmp_path: Path) -> None:
 def test_a_run_that_predates_the_recorded_threshold_says_so(tmp_path: Path) -> None:
     """An older findings.json has no run.fail_on: the mail says it was not recorded, as the
     reports do, rather than judging it against today's configuration."""
-    run = job(tmp_path / "out", "2026-10", {(PROD, 1): [vm(1, WIN, None)]}, fail_on="high")
+    run = job(tmp_path / "out", "2026-10", {(PROD, 1): [api_vm(1, WIN, None)]}, fail_on="high")
     path = run.run_dir / "findings.json"
     document = json.loads(path.read_text())
     del document["run"]["fail_on"]
@@ -232,7 +234,7 @@ def test_not_a_run_folder(tmp_path: Path) -> None:
 def test_the_html_body_escapes_what_it_shows(tmp_path: Path) -> None:
     """The run folder's path is the one free text the summary shows: escaped, never markup."""
     out = tmp_path / "<script>alert(1)</script>"
-    run = job(out, "2026-10", {(PROD, 1): [vm(1, WIN, None)]})
+    run = job(out, "2026-10", {(PROD, 1): [api_vm(1, WIN, None)]})
     settings = load(tmp_path, MINIMAL)
     assert settings is not None
     html = build_message(settings, digest_from_run_dir(run.run_dir)).get_body(("html",))

@@ -7,10 +7,10 @@ import json
 import re
 
 import pytest
-from fixtures_render import make_run, with_history
 
 from audit.model.run import RunReport
 from audit.support.errors import InputError
+from tests.helpers.render import make_run, with_history
 
 
 def test_round_trip_is_exact_without_and_with_history() -> None:

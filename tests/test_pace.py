@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from test_collect import FAST_RETRY, content, factory_for
 
 from audit.collect.collector import CollectOptions, Listing, collect
 from audit.collect.throttle import AdaptiveLimiter, PacePolicy
@@ -15,6 +14,7 @@ from audit.simulator import api as simulator_api
 from audit.simulator.api import SimulatorConfig
 from audit.simulator.generate import generate_fleet
 from audit.simulator.server import Simulator
+from tests.helpers.collect import FAST_RETRY, content, factory_for
 
 
 class FakeClock:
@@ -168,6 +168,7 @@ def snapshot_of(sim: Simulator, options: CollectOptions) -> Snapshot:
     return collect(factory_for(sim), options, "sim")
 
 
+@pytest.mark.slow
 def test_a_rate_limited_api_loses_nothing_with_the_default_options() -> None:
     fleet = generate_fleet(40, seed=3).fleet
     with Simulator(fleet, SimulatorConfig()) as free:
@@ -182,6 +183,7 @@ def test_a_rate_limited_api_loses_nothing_with_the_default_options() -> None:
     assert 1.0 <= snapshot.meta.rate_reached <= 100.0
 
 
+@pytest.mark.slow
 def test_paged_listing_reads_the_same_content_in_a_few_calls() -> None:
     with Simulator(generate_fleet(300, seed=5).fleet, SimulatorConfig()) as sim:
         per_vm = snapshot_of(sim, CollectOptions(max_rps=None))

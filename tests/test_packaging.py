@@ -12,7 +12,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import require_or_skip
+
+from tests.helpers.external import require_or_skip
 
 ROOT = Path(__file__).resolve().parent.parent
 

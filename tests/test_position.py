@@ -8,7 +8,8 @@ from audit.evaluate.inventory import inventory_of
 from audit.evaluate.position import control_panel, licence_totals, licence_usage, licences
 from audit.model.exposure import Exposure, LicenceExposure, Source
 from audit.model.position import ControlPanelRow, LicenceRow, LicenceTotal
-from audit.model.snapshot import DatacenterSnapshot, RunMeta, ServiceSnapshot, Snapshot
+from audit.model.snapshot import DatacenterSnapshot, ServiceSnapshot, Snapshot, SnapshotMeta
+from tests.helpers.vms import api_vm, licensed_entry
 
 A, B = "pcc-192-0-2-1", "pcc-198-51-100-2"
 W19, W22D = "windows 2019 Standard", "windows 2022 Datacenter"
@@ -17,22 +18,6 @@ W19, W22D = "windows 2019 Standard", "windows 2022 Datacenter"
 def position_of(snapshot: Snapshot, exposure: Exposure | None = None) -> tuple[LicenceRow, ...]:
     inventory = inventory_of(snapshot)
     return licences(licence_usage(inventory), inventory, exposure)
-
-
-def vm(vm_id: int, guest: str | None, license: str | None, cpus: int = 2, **extra: Any) -> Any:
-    return {
-        "vmId": vm_id,
-        "name": f"vm{vm_id}",
-        "powerState": "poweredOn",
-        "guestOsFamily": guest,
-        "license": license,
-        "cpuNum": cpus,
-        **extra,
-    }
-
-
-def entry(vm_id: int, license: str | None) -> dict[str, Any]:
-    return {"vmId": vm_id, "guestOsFamily": "windows2019srv_64Guest", "license": license}
 
 
 def dc(
@@ -49,30 +34,32 @@ def dc(
 
 def fleet() -> Snapshot:
     a1 = [
-        vm(1, "windows2019srv_64Guest", W19, cpus=4),
-        vm(2, "windows2019srv_64Guest", W19, cpus=2, powerState="poweredOff"),
-        vm(3, "windows2019srv_64Guest", W19, cpus=8, powerState="deleted"),  # not counted
-        vm(4, "rhel9_64Guest", W22D, cpus=2),
-        vm(5, "winNetStandard64Guest", None),  # Windows Server 2003: ours, not the panel's
-        vm(6, "winLonghorn64Guest", "windows 2008 R2 Standard", cpus=1),  # legacy: billed
-        vm(7, "windows9_64Guest", "OVHcloud managed"),
-        vm(8, "windows2019srv_64Guest", "unlicensed windows guestos"),
-        vm(9, "windows9Server64Guest", None, powerState="deleted"),
-        vm(10, "WINDOWS2019SRV_64GUEST", W19, cpus=2),  # any case
-        vm(11, "winNetEnterprise64Guest", None),
+        api_vm(1, "windows2019srv_64Guest", W19, cpus=4),
+        api_vm(2, "windows2019srv_64Guest", W19, cpus=2, powerState="poweredOff"),
+        api_vm(3, "windows2019srv_64Guest", W19, cpus=8, powerState="deleted"),  # not counted
+        api_vm(4, "rhel9_64Guest", W22D, cpus=2),
+        api_vm(5, "winNetStandard64Guest", None),  # Windows Server 2003: ours, not the panel's
+        api_vm(6, "winLonghorn64Guest", "windows 2008 R2 Standard", cpus=1),  # legacy: billed
+        api_vm(7, "windows9_64Guest", "OVHcloud managed"),
+        api_vm(8, "windows2019srv_64Guest", "unlicensed windows guestos"),
+        api_vm(9, "windows9Server64Guest", None, powerState="deleted"),
+        api_vm(10, "WINDOWS2019SRV_64GUEST", W19, cpus=2),  # any case
+        api_vm(11, "winNetEnterprise64Guest", None),
     ]
-    a1_listing = [entry(i, W19) for i in (1, 2, 3, 10, 99)]  # 99: a VM the DC does not list
+    a1_listing = [
+        licensed_entry(i, W19) for i in (1, 2, 3, 10, 99)
+    ]  # 99: a VM the DC does not list
     a1_listing += [
-        entry(4, W22D),
-        entry(6, "windows 2008 R2 Standard"),
-        entry(7, "OVHcloud managed"),
-        entry(8, "unlicensed windows guestos"),
-        entry(98, "windows 2016 Standard"),  # a value only vmLicensed names
+        licensed_entry(4, W22D),
+        licensed_entry(6, "windows 2008 R2 Standard"),
+        licensed_entry(7, "OVHcloud managed"),
+        licensed_entry(8, "unlicensed windows guestos"),
+        licensed_entry(98, "windows 2016 Standard"),  # a value only vmLicensed names
     ]
-    a2 = [vm(21, "windows2019srv_64Guest", W19, cpus=4), vm(22, "debian12_64Guest", None)]
-    b1 = [vm(31, "windows2019srvNext_64Guest", "windows 2022 Standard", cpus=16)]
+    a2 = [api_vm(21, "windows2019srv_64Guest", W19, cpus=4), api_vm(22, "debian12_64Guest", None)]
+    b1 = [api_vm(31, "windows2019srvNext_64Guest", "windows 2022 Standard", cpus=16)]
     return Snapshot(
-        meta=RunMeta(taken_at="2026-11-01T02:00:00Z", endpoint="test", tool_version="test"),
+        meta=SnapshotMeta(taken_at="2026-11-01T02:00:00Z", endpoint="test", tool_version="test"),
         services=(
             ServiceSnapshot(
                 A,
@@ -80,7 +67,7 @@ def fleet() -> Snapshot:
                 (dc(1, a1, a1_listing), dc(2, a2, None, vm_ids=[21, 22, 23])),
             ),
             ServiceSnapshot(
-                B, {"serviceName": B}, (dc(1, b1, [entry(31, "windows 2022 Standard")]),)
+                B, {"serviceName": B}, (dc(1, b1, [licensed_entry(31, "windows 2022 Standard")]),)
             ),
         ),
     )

@@ -7,7 +7,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from fixtures_headline import REGISTER, S, evaluated
 
 from audit.config.settings import load_config
 from audit.evaluate.engine import evaluate
@@ -22,6 +21,7 @@ from audit.evaluate.prices import (
 )
 from audit.model.findings import Finding
 from audit.support.errors import InputError
+from tests.helpers.headline import REGISTER, S, evaluated
 
 W19, W22 = "windows 2019 Standard", "windows 2022 Standard"
 PRICES = """[prices]

@@ -23,23 +23,24 @@ from typing import Any
 
 import ovh
 import pytest
-from conftest import sim_vm
 
 from audit.cli.main import main as cli_main
 from audit.collect.api import ClientFactory, Credentials, resolve_endpoint
 from audit.collect.collector import CollectOptions
-from audit.job import REMEDIATION_DIR, JobResult, JobSpec, SnapshotSource, run_job
+from audit.collect.source import SnapshotSource
+from audit.job import JobResult, JobSpec, run_job
 from audit.model.period import Period
 from audit.remediate.script import PLAN_CONSTANT, PLAN_FILE, SCRIPT_FILE, render_script
+from audit.run_folder import REMEDIATION_DIR
 from audit.runtime.cli import main as runtime_main
 from audit.runtime.ovhapi import network_cause
 from audit.runtime.plan import Action, ActionKind, Plan
 from audit.runtime.results import Outcome, read_results, rollback_plan
 from audit.runtime.runner import (
     ApplyOptions,
-    Interrupted,
     KeyRefused,
     Report,
+    StoppedBySignal,
     Unreachable,
     remediate,
 )
@@ -52,6 +53,7 @@ from audit.simulator.api import (
 )
 from audit.simulator.fleet import Fleet, Vm
 from audit.simulator.server import Simulator
+from tests.helpers.vms import PLACED, api_vm
 
 SERVICE = "pcc-192-0-2-50"
 INJECTION = "\"; import os; os.system('x') #"
@@ -72,14 +74,26 @@ FAST = ApplyOptions(apply=True, poll_interval_s=0.01, task_timeout_s=10, retry_d
 def fleet_document() -> dict[str, Any]:
     """One of each licence action, a manual item, a clean VM and hostile names."""
     vms = [
-        sim_vm(101, "win2019-unlicensed", "windows2019srv_64Guest", None),
-        sim_vm(102, "linux-licensed", "rhel9_64Guest", "windows 2019 Standard"),
-        sim_vm(103, "win2022-mismatch", "windows2019srvNext_64Guest", "windows 2019 Datacenter"),
-        sim_vm(104, "win-version-unknown", "windows9Server64Guest", None),
-        sim_vm(105, "clean", "windows2019srv_64Guest", "windows 2019 Standard"),
-        sim_vm(106, INJECTION, "windows2022srvNext_64Guest", "unlicensed windows guestos"),
-        sim_vm(107, FORMULA, "windows2019srv_64Guest", None),
-        sim_vm(108, MARKUP, "debian12_64Guest", "windows 2022 Standard"),
+        api_vm(101, "windows2019srv_64Guest", None, name="win2019-unlicensed", **PLACED),
+        api_vm(102, "rhel9_64Guest", "windows 2019 Standard", name="linux-licensed", **PLACED),
+        api_vm(
+            103,
+            "windows2019srvNext_64Guest",
+            "windows 2019 Datacenter",
+            name="win2022-mismatch",
+            **PLACED,
+        ),
+        api_vm(104, "windows9Server64Guest", None, name="win-version-unknown", **PLACED),
+        api_vm(105, "windows2019srv_64Guest", "windows 2019 Standard", name="clean", **PLACED),
+        api_vm(
+            106,
+            "windows2022srvNext_64Guest",
+            "unlicensed windows guestos",
+            name=INJECTION,
+            **PLACED,
+        ),
+        api_vm(107, "windows2019srv_64Guest", None, name=FORMULA, **PLACED),
+        api_vm(108, "debian12_64Guest", "windows 2022 Standard", name=MARKUP, **PLACED),
     ]
     datacenter = {"datacenterId": 1, "vms": vms}
     return {"services": [{"serviceName": SERVICE, "spla": True, "datacenters": [datacenter]}]}
@@ -206,6 +220,7 @@ def test_run_writes_plan_and_script_listed_in_the_manifest(sim: Simulator, tmp_p
 # --- applying -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_apply_then_the_next_run_shows_the_findings_fixed(
     sim: Simulator, plan: Plan, tmp_path: Path
 ) -> None:
@@ -231,6 +246,7 @@ def test_apply_then_the_next_run_shows_the_findings_fixed(
     assert [a.vm_id for a in again.plan.actions] == [104]
 
 
+@pytest.mark.slow
 def test_dry_run_changes_nothing(sim: Simulator, plan: Plan, tmp_path: Path) -> None:
     before = sim.fleet.to_json()
     recording = client(sim, READONLY_CONSUMER_KEY)  # a dry run needs no POST right
@@ -270,6 +286,7 @@ def test_an_action_whose_vm_changed_is_skipped(sim: Simulator, plan: Plan, tmp_p
     assert report.exit_code == 0
 
 
+@pytest.mark.slow
 def test_rollback_restores_the_previous_licences(
     sim: Simulator, plan: Plan, tmp_path: Path, ovh_env: dict[str, str]
 ) -> None:
@@ -386,6 +403,7 @@ def test_a_task_that_does_not_end_in_time_is_pending_and_rolled_back(
         assert licences(slow)[first.action.vm_id] is None
 
 
+@pytest.mark.slow
 def test_a_server_error_on_a_change_is_not_retried_and_counts_as_pending(
     plan: Plan, tmp_path: Path
 ) -> None:
@@ -476,6 +494,7 @@ def hostile_plan() -> Plan:
     return Plan(INJECTION, tuple(named), rollback_of=FORMULA)
 
 
+@pytest.mark.slow
 def test_hostile_values_are_only_data_in_the_script(plan: Plan) -> None:
     benign = Plan("ab" * 32, ())
     benign_names = identifiers(ast.parse(render_script(benign)))
@@ -535,6 +554,7 @@ def script_run(
     )
 
 
+@pytest.mark.slow
 def test_the_generated_script_runs_dry_then_applies(
     sim: Simulator, tmp_path: Path, ovh_env: dict[str, str]
 ) -> None:
@@ -579,6 +599,7 @@ def _licences(fleet_json: dict[str, Any]) -> list[tuple[int, str | None]]:
     ]
 
 
+@pytest.mark.slow
 def test_the_script_refuses_a_read_only_key_with_one_line(
     sim: Simulator, plan: Plan, tmp_path: Path, ovh_env: dict[str, str]
 ) -> None:
@@ -701,6 +722,7 @@ def test_the_command_stops_at_an_unreachable_endpoint_with_one_line(
     assert rollback.actions == ()
 
 
+@pytest.mark.slow
 def test_the_script_stops_at_an_unreachable_endpoint_with_one_line(
     plan: Plan, tmp_path: Path, ovh_env: dict[str, str]
 ) -> None:
@@ -739,7 +761,7 @@ def test_sigterm_stops_after_the_current_action_with_a_rollback_plan(
         if line.startswith("[1/"):
             signal.raise_signal(signal.SIGTERM)
 
-    with pytest.raises(Interrupted) as raised:
+    with pytest.raises(StoppedBySignal) as raised:
         remediate(client(sim), plan, FAST, tmp_path, say)
     assert_one_clean_line(str(raised.value), "SIGTERM", "remediation-rollback-")
     assert signal.getsignal(signal.SIGTERM) == before
@@ -765,7 +787,7 @@ def test_a_second_signal_stops_at_once_and_the_change_in_flight_is_pending(
     sim: Simulator, plan: Plan, tmp_path: Path
 ) -> None:
     signalled = SignalledTwice(client(sim).client)
-    with pytest.raises(Interrupted) as raised:
+    with pytest.raises(StoppedBySignal) as raised:
         remediate(signalled, plan, FAST, tmp_path, lambda _: None)
     assert_one_clean_line(str(raised.value), "interrupted at", "remediation-rollback-")
     assert len(signalled.posts) == 1
@@ -791,6 +813,7 @@ def posts_seen(running: Simulator, monkeypatch: pytest.MonkeyPatch) -> threading
     return seen
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tool", ["command", "script"])
 def test_sigterm_to_the_process_during_a_task_writes_the_rollback_plan(
     tool: str,

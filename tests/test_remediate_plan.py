@@ -15,7 +15,7 @@ from audit.evaluate.rules.registry import RULE_IDS, rule_by_id
 from audit.history.changes import VmState
 from audit.model.exposure import Exposure, Source, VmPeriod
 from audit.model.findings import Finding, Severity, Status
-from audit.model.snapshot import DatacenterSnapshot, RunMeta, ServiceSnapshot, Snapshot
+from audit.model.snapshot import DatacenterSnapshot, ServiceSnapshot, Snapshot, SnapshotMeta
 from audit.remediate.plan import BYPASS_FLAG, MANUAL_RULES, PLANNERS, build_plan, seen_licences
 from audit.runtime.plan import Action, ActionKind, Plan, PlanError
 
@@ -494,7 +494,7 @@ def test_seen_licences_gathers_the_vm_vmlicensed_and_the_period() -> None:
         ({"vmId": 5, "license": "windows 2022 Standard SQL2019 Standard"}, {"vmId": 6}),
     )
     snapshot = Snapshot(
-        RunMeta("2026-06-01T00:00:00Z", "t", "t"), (ServiceSnapshot(SERVICE, {}, (dc,)),)
+        SnapshotMeta("2026-06-01T00:00:00Z", "t", "t"), (ServiceSnapshot(SERVICE, {}, (dc,)),)
     )
     vms = {(SERVICE, 1, 5): VmState("sql", WIN22, "windows 2022 Standard", "poweredOn", 2)}
     exposure = Exposure(

@@ -18,15 +18,13 @@ from typing import Any
 import lxml.html
 import ovh
 import pytest
-from fixtures_history import PROD, WIN, vm
-from fixtures_history import run_month as job
 from openpyxl import load_workbook
-from test_remediate_apply import fleet_document, month
 
 from audit.cli.main import main
 from audit.history.store import HISTORY_FILE, MIGRATIONS, SCHEMA_VERSION, HistoryStore
-from audit.job import REMEDIATION_DIR, JobResult
+from audit.job import JobResult
 from audit.remediate.script import PLAN_FILE
+from audit.run_folder import REMEDIATION_DIR
 from audit.runtime.results import RESULT_COLUMNS, Outcome, Result
 from audit.runtime.text import neutralise_reversibly
 from audit.simulator.api import (
@@ -38,9 +36,15 @@ from audit.simulator.api import (
 )
 from audit.simulator.fleet import Fleet
 from audit.simulator.server import Simulator
+from tests.helpers.history import PROD, WIN
+from tests.helpers.history import run_month as job
+from tests.helpers.vms import api_vm
+from tests.test_remediate_apply import fleet_document, month
 
 JAN, FEB, MAR = "2026-01", "2026-02", "2026-03"
-FLEET = {(PROD, 1): [vm(1, WIN, None, name="sql-01"), vm(2, WIN, None), vm(3, WIN, None)]}
+FLEET = {
+    (PROD, 1): [api_vm(1, WIN, None, name="sql-01"), api_vm(2, WIN, None), api_vm(3, WIN, None)]
+}
 HOSTILE_NAME = "<img src=x onerror=alert(1)>=HYPERLINK(x).csv"  # no slash: a file name
 
 

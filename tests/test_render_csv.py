@@ -5,10 +5,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from fixtures_render import make_run, with_history
-
 from audit.render.csv_findings import FindingsCsv
 from audit.render.safe_text import FORMULA_TRIGGERS
+from tests.helpers.render import make_run, with_history
 
 
 def test_every_finding_with_every_field_and_no_formula(tmp_path: Path) -> None:

@@ -14,24 +14,24 @@ from typing import Any
 import lxml.html
 import openpyxl
 import pytest
-from conftest import require_or_skip
-from fixtures_headline import REGISTER, evaluated
-from fixtures_render import make_run, with_history
 
 from audit.evaluate.engine import evaluate
 from audit.evaluate.exceptions import parse_exceptions
 from audit.evaluate.inventory import inventory_of
-from audit.job import run_report
+from audit.evaluate.report import run_report
 from audit.model.findings import Status
 from audit.model.period import Period
-from audit.render.base import RunData
+from audit.render.base import ReportInput
 from audit.render.html import HtmlReport, render_html
 from audit.render.safe_text import visible_controls
 from audit.render.xlsx import XlsxReport
+from tests.helpers.external import require_or_skip
+from tests.helpers.headline import REGISTER, evaluated
+from tests.helpers.render import make_run, with_history
 
 
 @pytest.fixture(scope="module")
-def fleet() -> RunData:
+def fleet() -> ReportInput:
     """The headline fleet as the job reports it (summary.headline, licences, control panel)."""
     snapshot, _ = evaluated()
     rows = parse_exceptions(REGISTER.encode(), "exceptions.csv")
@@ -40,17 +40,19 @@ def fleet() -> RunData:
     inventory = inventory_of(snapshot)
     evaluation = evaluate(inventory, rows, datetime.date(2026, 11, 30))
     digest = hashlib.sha256(b"fleet").hexdigest()
-    return RunData(inventory, digest, run_report(Period(2026, 11), inventory, digest, evaluation))
+    return ReportInput(
+        inventory, digest, run_report(Period(2026, 11), inventory, digest, evaluation)
+    )
 
 
 @pytest.fixture(scope="module")
-def book(fleet: RunData, tmp_path_factory: pytest.TempPathFactory) -> Any:
+def book(fleet: ReportInput, tmp_path_factory: pytest.TempPathFactory) -> Any:
     path = tmp_path_factory.mktemp("xlsx") / "report.xlsx"
     XlsxReport().render(fleet, path)
     return openpyxl.load_workbook(path)
 
 
-def _tiles(run: RunData) -> dict[str, str]:
+def _tiles(run: ReportInput) -> dict[str, str]:
     doc = lxml.html.fromstring(render_html(run))
     return {
         tile.find_class("tile-label")[0].text_content(): tile.find_class("tile-value")[0]
@@ -60,7 +62,7 @@ def _tiles(run: RunData) -> dict[str, str]:
     }
 
 
-def test_each_headline_figure_is_its_findings(fleet: RunData, book: Any) -> None:
+def test_each_headline_figure_is_its_findings(fleet: ReportInput, book: Any) -> None:
     findings = fleet.report.findings
 
     def vms(rule_ids: set[str], status: Status | None = Status.OPEN) -> set[Any]:
@@ -98,7 +100,7 @@ def test_each_headline_figure_is_its_findings(fleet: RunData, book: Any) -> None
     )
 
 
-def test_the_change_since_the_previous_run_is_shown(fleet: RunData) -> None:
+def test_the_change_since_the_previous_run_is_shown(fleet: ReportInput) -> None:
     run = with_history(fleet)
     previous = run.history.previous
     assert previous is not None
@@ -118,7 +120,9 @@ def test_the_change_since_the_previous_run_is_shown(fleet: RunData) -> None:
     assert deltas["BYOL-covered guests"] == []  # the previous run did not keep it
 
 
-def test_licence_position_sheet_and_section_are_the_hand_count(fleet: RunData, book: Any) -> None:
+def test_licence_position_sheet_and_section_are_the_hand_count(
+    fleet: ReportInput, book: Any
+) -> None:
     # Billable, not deleted: W19 on VMs 4, 5, 7 and W22 on 6, 8, 9; two vCPUs each.
     sheet = book["Licence position"]
     rows = list(sheet.iter_rows(values_only=True))
@@ -145,7 +149,7 @@ def test_licence_position_sheet_and_section_are_the_hand_count(fleet: RunData, b
     assert "1 deleted Windows VM(s)" in panel
 
 
-def test_licence_usage_has_totals_filter_and_frozen_header(fleet: RunData, book: Any) -> None:
+def test_licence_usage_has_totals_filter_and_frozen_header(fleet: ReportInput, book: Any) -> None:
     sheet = book["Licence usage"]
     assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref.startswith("A1:")
     totals = [row for row in sheet.iter_rows(values_only=True) if row and row[0] == "Total"]
@@ -170,6 +174,7 @@ def _squash(text: str) -> str:
     return unicodedata.normalize("NFC", re.sub(r"\s+", "", text))
 
 
+@pytest.mark.slow
 def test_printed_page_has_every_finding_and_every_column(tmp_path: Path) -> None:
     """Print to PDF as a reader would (no script run before print: the stylesheet alone must
     open every section and keep every column on the A4 landscape page)."""

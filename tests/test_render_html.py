@@ -11,24 +11,24 @@ from pathlib import Path
 
 import lxml.html
 import pytest
-from conftest import require_or_skip
-from fixtures_render import HOSTILE_NAMES, make_empty_run, make_run, with_history
 
 from audit.evaluate.rules.registry import RULE_IDS
-from audit.render.base import RunData
+from audit.render.base import ReportInput
 from audit.render.html import ARRIVALS_SHOWN_OPEN, HtmlReport, render_html
+from tests.helpers.external import require_or_skip
+from tests.helpers.render import HOSTILE_NAMES, make_empty_run, make_run, with_history
 
 CAP = 200
 BULK = 230  # unlicensed VMs added to WIN-UNLICENSED, past the cap
 
 
 @pytest.fixture(scope="module")
-def run() -> RunData:
+def run() -> ReportInput:
     return make_run(bulk=BULK)
 
 
 @pytest.fixture(scope="module")
-def page(run: RunData, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def page(run: ReportInput, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("html") / "report.html"
     HtmlReport(rows_per_rule=CAP).render(run, path)
     return path
@@ -40,13 +40,13 @@ def doc(page: Path) -> lxml.html.HtmlElement:
 
 
 @pytest.fixture(scope="module")
-def small_run() -> RunData:
+def small_run() -> ReportInput:
     """Every hostile VM within the cap."""
     return make_run()
 
 
 @pytest.fixture(scope="module")
-def small_page(small_run: RunData) -> str:
+def small_page(small_run: ReportInput) -> str:
     return render_html(small_run, CAP)
 
 
@@ -56,7 +56,7 @@ def small_doc(small_page: str) -> lxml.html.HtmlElement:
 
 
 @pytest.fixture(scope="module")
-def rich(run: RunData) -> lxml.html.HtmlElement:
+def rich(run: ReportInput) -> lxml.html.HtmlElement:
     """The page with everything the history stage adds."""
     return lxml.html.fromstring(render_html(with_history(run), CAP))
 
@@ -66,7 +66,7 @@ def _hash(source: str) -> str:
 
 
 def test_hostile_names_are_text_not_markup(
-    small_doc: lxml.html.HtmlElement, small_page: str, small_run: RunData
+    small_doc: lxml.html.HtmlElement, small_page: str, small_run: ReportInput
 ) -> None:
     doc = small_doc
     (script,) = doc.iter("script")
@@ -104,7 +104,9 @@ def test_no_external_url_and_a_strict_csp(doc: lxml.html.HtmlElement) -> None:
     assert f"script-src '{_hash(script.text or '')}'" in csp
 
 
-def test_structure_for_readers_without_javascript(doc: lxml.html.HtmlElement, run: RunData) -> None:
+def test_structure_for_readers_without_javascript(
+    doc: lxml.html.HtmlElement, run: ReportInput
+) -> None:
     sections = [el.get("id") for el in doc.xpath("//main/section[@id]")]
     assert sections == [
         "executive",
@@ -148,7 +150,9 @@ def test_structure_for_readers_without_javascript(doc: lxml.html.HtmlElement, ru
     assert run.snapshot_sha256 in footer and "ovh-license-audit" in footer
 
 
-def test_counts_equal_the_document(small_doc: lxml.html.HtmlElement, small_run: RunData) -> None:
+def test_counts_equal_the_document(
+    small_doc: lxml.html.HtmlElement, small_run: ReportInput
+) -> None:
     findings = small_run.report.to_json()["findings"]
     summary = small_run.report.to_json()["summary"]
     shown = 0
@@ -182,7 +186,7 @@ def test_counts_equal_the_document(small_doc: lxml.html.HtmlElement, small_run: 
 
 
 def test_rows_capped_per_rule_with_a_pointer_to_the_workbook(
-    doc: lxml.html.HtmlElement, run: RunData
+    doc: lxml.html.HtmlElement, run: ReportInput
 ) -> None:
     total = sum(1 for f in run.report.to_json()["findings"] if f["rule_id"] == "WIN-UNLICENSED")
     assert total > CAP
@@ -195,7 +199,7 @@ def test_rows_capped_per_rule_with_a_pointer_to_the_workbook(
 
 
 def test_history_sections_only_when_present(
-    run: RunData, doc: lxml.html.HtmlElement, rich: lxml.html.HtmlElement
+    run: ReportInput, doc: lxml.html.HtmlElement, rich: lxml.html.HtmlElement
 ) -> None:
     assert not doc.find_class("changes") and not doc.find_class("delta")
     assert (
@@ -240,12 +244,13 @@ def test_history_sections_only_when_present(
     assert "billing guide, updated 2024-03-21" in exposure.text_content()
 
 
-def test_rerender_is_byte_identical(run: RunData, page: Path, tmp_path: Path) -> None:
+def test_rerender_is_byte_identical(run: ReportInput, page: Path, tmp_path: Path) -> None:
     again = tmp_path / "report.html"
     HtmlReport(rows_per_rule=CAP).render(run, again)
     assert again.read_bytes() == page.read_bytes()
 
 
+@pytest.mark.slow
 def test_chromium_renders_the_page(page: Path, tmp_path: Path) -> None:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
@@ -277,6 +282,7 @@ def test_chromium_renders_the_page(page: Path, tmp_path: Path) -> None:
     assert len(data) > 50_000  # a rendered page, not a blank one
 
 
+@pytest.mark.slow
 def test_a_100000_vm_fleet_stays_small() -> None:
     big = make_run(bulk=100_000)
     html = render_html(big).encode()

@@ -18,19 +18,20 @@ from typing import Any
 import lxml.html
 import openpyxl
 import pytest
-from fixtures_history import PROD, WIN, snapshot, vm
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from audit.evaluate.engine import evaluate
 from audit.evaluate.inventory import inventory_of
-from audit.job import run_report
+from audit.evaluate.report import run_report
 from audit.model.period import Period
 from audit.model.snapshot import encode_snapshot
-from audit.render.base import RunData
+from audit.render.base import ReportInput
 from audit.render.csv_findings import FindingsCsv
 from audit.render.html import render_html
 from audit.render.safe_text import neutralise, visible_controls
 from audit.render.xlsx import XlsxReport
+from tests.helpers.history import PROD, WIN, snapshot
+from tests.helpers.vms import api_vm
 
 # name -> what the reports show
 SHOWN = {
@@ -61,14 +62,14 @@ FORBIDDEN = re.compile(
 
 
 @pytest.fixture(scope="module")
-def run() -> RunData:
-    fleet = {(PROD, 1): [vm(i, WIN, None, name=name) for i, name in enumerate(NAMES, 1)]}
+def run() -> ReportInput:
+    fleet = {(PROD, 1): [api_vm(i, WIN, None, name=name) for i, name in enumerate(NAMES, 1)]}
     snap = snapshot(fleet, "2026-01-01T03:00:00Z")
     sha256 = hashlib.sha256(encode_snapshot(snap)).hexdigest()
     inventory = inventory_of(snap)
     evaluation = evaluate(inventory, (), date(2026, 1, 1))
     report = run_report(Period(2026, 1), inventory, sha256, evaluation)
-    return RunData(inventory=inventory, snapshot_sha256=sha256, report=report)
+    return ReportInput(inventory=inventory, snapshot_sha256=sha256, report=report)
 
 
 def test_the_visible_form() -> None:
@@ -85,12 +86,12 @@ def test_formulas_behind_spaces_are_neutralised() -> None:
         assert neutralise(harmless) == harmless
 
 
-def test_findings_json_keeps_the_real_value(run: RunData) -> None:
+def test_findings_json_keeps_the_real_value(run: ReportInput) -> None:
     names = {f["vm_name"] for f in run.report.to_json()["findings"]}
     assert set(NAMES) <= names
 
 
-def test_csv(run: RunData, tmp_path: Path) -> None:
+def test_csv(run: ReportInput, tmp_path: Path) -> None:
     path = tmp_path / "findings.csv"
     FindingsCsv().render(run, path)
     text = path.read_bytes().decode("utf-8-sig")
@@ -104,7 +105,7 @@ def cells(book: Any) -> list[Any]:
     return [cell for sheet in book.worksheets for row in sheet.iter_rows() for cell in row]
 
 
-def test_xlsx(run: RunData, tmp_path: Path) -> None:
+def test_xlsx(run: ReportInput, tmp_path: Path) -> None:
     path = tmp_path / "report.xlsx"
     XlsxReport().render(run, path)
     book = openpyxl.load_workbook(path)
@@ -118,7 +119,7 @@ def test_xlsx(run: RunData, tmp_path: Path) -> None:
         assert all(cell.quotePrefix and cell.data_type == "s" for cell in matching), name
 
 
-def test_html(run: RunData) -> None:
+def test_html(run: ReportInput) -> None:
     page = render_html(run)
     assert not FORBIDDEN.search(page)
     doc = lxml.html.fromstring(page)

@@ -14,14 +14,15 @@ from typing import Any
 
 import openpyxl
 import pytest
-from conftest import require_or_skip
-from fixtures_render import HOSTILE_NAMES, TAKEN_AT, make_empty_run, make_run, with_history
 
 from audit.model.findings import SEVERITIES
-from audit.render.base import RunData
+from audit.render.base import ReportInput
 from audit.render.catalogue import rule_catalogue
 from audit.render.safe_text import visible_controls
-from audit.render.xlsx import XlsxReport, line_count
+from audit.render.xlsx import XlsxReport
+from audit.render.xlsx.cells import line_count
+from tests.helpers.external import require_or_skip
+from tests.helpers.render import HOSTILE_NAMES, TAKEN_AT, make_empty_run, make_run, with_history
 
 SHEETS = [
     "Summary",
@@ -121,12 +122,12 @@ RULES_HEADERS = ["Rule", "Title", "Severity", "Findings", "Open", "Rationale", "
 
 
 @pytest.fixture(scope="module")
-def run() -> RunData:
+def run() -> ReportInput:
     return make_run()
 
 
 @pytest.fixture(scope="module")
-def xlsx(run: RunData, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def xlsx(run: ReportInput, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("xlsx") / "report.xlsx"
     XlsxReport().render(run, path)
     return path
@@ -138,7 +139,7 @@ def book(xlsx: Path) -> Any:
 
 
 @pytest.fixture(scope="module")
-def history_book(run: RunData, tmp_path_factory: pytest.TempPathFactory) -> Any:
+def history_book(run: ReportInput, tmp_path_factory: pytest.TempPathFactory) -> Any:
     path = tmp_path_factory.mktemp("xlsx-history") / "report.xlsx"
     XlsxReport().render(with_history(run), path)
     return openpyxl.load_workbook(path)
@@ -187,7 +188,7 @@ def test_sheets_in_order_with_the_columns_of_the_issue(book: Any) -> None:
         assert sheet.auto_filter.ref == f"A1:{last}{sheet.max_row}", name
 
 
-def test_findings_rows_are_the_document_worst_first(book: Any, run: RunData) -> None:
+def test_findings_rows_are_the_document_worst_first(book: Any, run: ReportInput) -> None:
     findings = run.report.to_json()["findings"]
     rows = records(book["Findings"])
     assert len(rows) == len(findings)
@@ -217,7 +218,7 @@ def test_findings_rows_are_the_document_worst_first(book: Any, run: RunData) -> 
         assert statuses == sorted(statuses, reverse=True), rule_id  # open ones first
 
 
-def test_summary_counts_equal_the_document(book: Any, run: RunData) -> None:
+def test_summary_counts_equal_the_document(book: Any, run: ReportInput) -> None:
     summary = run.report.to_json()["summary"]
     sheet = book["Summary"]
     severity = {row[0]: row[1:3] for row in section(sheet, "Severity")}
@@ -243,7 +244,7 @@ def test_summary_counts_equal_the_document(book: Any, run: RunData) -> None:
         assert row["Open"] == open_by_rule[row["Rule"]]
 
 
-def test_inventory_exceptions_and_coverage_cover_everything(book: Any, run: RunData) -> None:
+def test_inventory_exceptions_and_coverage_cover_everything(book: Any, run: ReportInput) -> None:
     inventory = records(book["Inventory"])
     assert sorted(row["VM id"] for row in inventory) == sorted(
         vm.vm_id for vm in run.inventory.vms()
@@ -266,7 +267,7 @@ def test_inventory_exceptions_and_coverage_cover_everything(book: Any, run: RunD
     assert "VM 5002" in coverage[1][7] and "HTTP 500" in coverage[1][7]
 
 
-def test_hostile_values_stay_text_never_formulas(book: Any, xlsx: Path, run: RunData) -> None:
+def test_hostile_values_stay_text_never_formulas(book: Any, xlsx: Path, run: ReportInput) -> None:
     for sheet in book:
         for row in sheet.iter_rows():
             for cell in row:
@@ -370,7 +371,7 @@ def test_every_sheet_prints_landscape_one_page_wide(book: Any) -> None:
         assert (findings.row_dimensions[row].height or 15) >= 15 * lines, row
 
 
-def test_document_properties_name_period_and_snapshot(book: Any, run: RunData) -> None:
+def test_document_properties_name_period_and_snapshot(book: Any, run: ReportInput) -> None:
     props = book.properties
     assert "2025-11" in props.title
     assert run.snapshot_sha256 in props.subject
@@ -388,7 +389,7 @@ def test_incomplete_coverage_is_red(book: Any) -> None:
     assert cell.fill.fgColor.rgb == "00C62828"
 
 
-def test_rerender_is_byte_identical(run: RunData, xlsx: Path, tmp_path: Path) -> None:
+def test_rerender_is_byte_identical(run: ReportInput, xlsx: Path, tmp_path: Path) -> None:
     again = tmp_path / "report.xlsx"
     XlsxReport().render(run, again)
     assert again.read_bytes() == xlsx.read_bytes()
@@ -398,7 +399,7 @@ def test_rerender_is_byte_identical(run: RunData, xlsx: Path, tmp_path: Path) ->
     assert stamps == {(taken.year, taken.month, taken.day, taken.hour, taken.minute, 4)}
 
 
-def test_history_adds_columns_reviews_and_sheets(history_book: Any, run: RunData) -> None:
+def test_history_adds_columns_reviews_and_sheets(history_book: Any, run: ReportInput) -> None:
     book = history_book
     assert book.sheetnames == [*SHEETS, "Changes"]
     sheet = book["Findings"]
@@ -441,6 +442,7 @@ def test_history_adds_columns_reviews_and_sheets(history_book: Any, run: RunData
     assert unsettled[0][8].value == "=Jane" and unsettled[0][8].quotePrefix
 
 
+@pytest.mark.slow
 def test_libreoffice_reads_every_sheet_as_written(xlsx: Path, tmp_path: Path) -> None:
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None:

@@ -72,6 +72,7 @@ def test_a_file_people_added_is_kept_and_not_listed(run_dir: Path) -> None:
     assert files(run_dir) == {**before, "edited.xlsx": b"an auditor's copy"}
 
 
+@pytest.mark.slow
 def test_damaged_reports_are_rebuilt_identically(run_dir: Path) -> None:
     """A report that differs from the manifest is rebuilt and kept aside (unlisted)."""
     before = files(run_dir)

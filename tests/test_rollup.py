@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures_history import LINUX, PROD, STD, WIN, WIN_CLIENT, run_month, vm
-from fixtures_render import HOSTILE_NAMES
 from openpyxl import load_workbook
 
 from audit.cli.main import main
@@ -31,6 +29,9 @@ from audit.model.snapshot import Failure, Scope
 from audit.rollup import launch
 from audit.rollup.folders import build_rollup, manifest_digest
 from audit.support.errors import InputError
+from tests.helpers.history import LINUX, PROD, STD, WIN, WIN_CLIENT, run_month
+from tests.helpers.render import HOSTILE_NAMES
+from tests.helpers.vms import api_vm
 
 PERIOD = "2026-11"
 
@@ -247,8 +248,10 @@ def test_the_worst_exit_code() -> None:
 
 # The roll-up from account folders (each written by its own job, here in-process)
 
-ALPHA = {(PROD, 1): [vm(1, WIN, None), vm(2, LINUX, STD), vm(3, WIN, STD)]}
-BETA = {("pcc-192-0-2-9", 4): [vm(7, WIN_CLIENT, None), vm(8, WIN, STD, "poweredOff")]}
+ALPHA = {(PROD, 1): [api_vm(1, WIN, None), api_vm(2, LINUX, STD), api_vm(3, WIN, STD)]}
+BETA = {
+    ("pcc-192-0-2-9", 4): [api_vm(7, WIN_CLIENT, None), api_vm(8, WIN, STD, power="poweredOff")]
+}
 
 
 @pytest.fixture
@@ -381,7 +384,7 @@ def test_a_failed_process_outranks_an_earlier_run_of_the_period(out: Path) -> No
     assert beta.reason.endswith("(taken 2026-11-01T03:00:00Z), not rolled up")
     assert {item.account for item in made.findings} == {"alpha"}
     assert made.exit_code == 2
-    run_month(out / "beta", PERIOD, {**BETA, ("pcc-192-0-2-9", 5): [vm(9, WIN, None)]})
+    run_month(out / "beta", PERIOD, {**BETA, ("pcc-192-0-2-9", 5): [api_vm(9, WIN, None)]})
     again = build_rollup(out, PERIOD, ["alpha", "beta"], outcomes)
     assert again.accounts[1].status.value == "complete"
     assert again.accounts[1].exit_code == 0  # fail_on never, from its findings.json
@@ -389,7 +392,7 @@ def test_a_failed_process_outranks_an_earlier_run_of_the_period(out: Path) -> No
 
 def test_hostile_vm_names_are_escaped_in_every_roll_up_format(tmp_path: Path) -> None:
     out = tmp_path / "audit"
-    hostile = {(PROD, 1): [vm(i, WIN, None, name=n) for i, n in enumerate(HOSTILE_NAMES, 1)]}
+    hostile = {(PROD, 1): [api_vm(i, WIN, None, name=n) for i, n in enumerate(HOSTILE_NAMES, 1)]}
     run_month(out / "alpha", PERIOD, hostile)
     run_month(out / "beta", PERIOD, BETA)
     assert rollup(out) == 0

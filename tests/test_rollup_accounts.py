@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import sim_vm
 
 from audit.cli.main import main
 from audit.rollup import launch
 from audit.simulator.api import SimulatorConfig
 from audit.simulator.fleet import Fleet
 from audit.simulator.server import Simulator
+from tests.helpers.vms import PLACED, api_vm
 
 PERIOD = "2026-11"
 ALPHA_KEYS = {
@@ -67,13 +67,20 @@ def fleet(service: str, vms: list[dict[str, Any]]) -> Fleet:
 
 
 ALPHA_FLEET = [
-    sim_vm(101, "alpha-sql", "windows2019srv_64Guest", None),
-    sim_vm(102, "alpha-web", "debian12_64Guest", "windows 2019 Standard"),
-    sim_vm(103, "alpha-ok", "windows2019srv_64Guest", "windows 2019 Standard"),
+    api_vm(101, "windows2019srv_64Guest", None, name="alpha-sql", **PLACED),
+    api_vm(102, "debian12_64Guest", "windows 2019 Standard", name="alpha-web", **PLACED),
+    api_vm(103, "windows2019srv_64Guest", "windows 2019 Standard", name="alpha-ok", **PLACED),
 ]
 BETA_FLEET = [
-    sim_vm(201, "beta-desk", "windows9_64Guest", None),
-    sim_vm(202, "beta-off", "windows2019srv_64Guest", "windows 2019 Standard", "poweredOff"),
+    api_vm(201, "windows9_64Guest", None, name="beta-desk", **PLACED),
+    api_vm(
+        202,
+        "windows2019srv_64Guest",
+        "windows 2019 Standard",
+        power="poweredOff",
+        name="beta-off",
+        **PLACED,
+    ),
 ]
 
 

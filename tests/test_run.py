@@ -12,25 +12,17 @@ import pytest
 
 from audit.cli.main import main
 from audit.simulator.api import (
-    DEFAULT_APPLICATION_KEY,
     DEFAULT_APPLICATION_SECRET,
     READONLY_CONSUMER_KEY,
 )
 from audit.simulator.fleet import Fleet
 from audit.simulator.generate import generate_fleet
 from audit.simulator.server import Simulator
+from tests.helpers.credentials import ovh_credentials  # noqa: F401  (autouse)
+from tests.helpers.vms import PLACED, api_vm
 
 PERIOD = "2026-11"
 SECRET = DEFAULT_APPLICATION_SECRET
-
-
-@pytest.fixture(autouse=True)
-def ovh_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Credentials the `ovh` way, from the environment, and no stray ovh.conf."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("OVH_APPLICATION_KEY", DEFAULT_APPLICATION_KEY)
-    monkeypatch.setenv("OVH_APPLICATION_SECRET", SECRET)
-    monkeypatch.setenv("OVH_CONSUMER_KEY", READONLY_CONSUMER_KEY)
 
 
 def run(sim: Simulator, out: Path, *extra: str) -> int:
@@ -50,6 +42,7 @@ def generated() -> Any:
     return generate_fleet(400, seed=42)
 
 
+@pytest.mark.slow
 def test_findings_match_what_the_generated_fleet_was_built_to_contain(
     generated: Any, tmp_path: Path
 ) -> None:
@@ -70,6 +63,7 @@ def test_findings_match_what_the_generated_fleet_was_built_to_contain(
     assert sum(document["summary"]["by_rule"].values()) == len(document["findings"])
 
 
+@pytest.mark.slow
 def test_offline_rebuild_is_identical(generated: Any, tmp_path: Path) -> None:
     with Simulator(generated.fleet) as sim:
         run(sim, tmp_path / "online", "--fail-on", "never")
@@ -105,6 +99,7 @@ def test_offline_rebuild_is_identical(generated: Any, tmp_path: Path) -> None:
     assert after == before
 
 
+@pytest.mark.slow
 def test_manifest_lists_every_file_with_its_digest(generated: Any, tmp_path: Path) -> None:
     import hashlib
 
@@ -119,6 +114,7 @@ def test_manifest_lists_every_file_with_its_digest(generated: Any, tmp_path: Pat
     assert manifest["snapshot_sha256"] == manifest["files"]["snapshot.json.gz"]
 
 
+@pytest.mark.slow
 def test_exit_codes(simulator: Simulator, tmp_path: Path) -> None:
     # The shared fleet has an unlicensed Windows server and a datacenter that always fails.
     assert run(simulator, tmp_path / "a") == 3
@@ -127,6 +123,7 @@ def test_exit_codes(simulator: Simulator, tmp_path: Path) -> None:
     assert document["run"]["coverage"]["failures"][0]["datacenter_id"] == 3
 
 
+@pytest.mark.slow
 def test_fail_on_thresholds(fleet_data: dict[str, Any], tmp_path: Path) -> None:
     fleet_data["faults"] = []
     with Simulator(Fleet.from_json(fleet_data, "fleet")) as sim:
@@ -197,6 +194,7 @@ def test_missing_credentials_and_bad_period_exit_2(
     assert "--period '2026-13'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_rerunning_a_period_replaces_its_folder(simulator: Simulator, tmp_path: Path) -> None:
     run(simulator, tmp_path)
     (tmp_path / PERIOD / "stale-note.txt").write_text("left over")
@@ -220,18 +218,11 @@ HOSTILE_NAMES = [
 ]
 
 
+@pytest.mark.slow
 def test_hostile_names_are_neutralised_in_csv(fleet_data: dict[str, Any], tmp_path: Path) -> None:
     vms = fleet_data["services"][0]["datacenters"][0]["vms"]
     for index, name in enumerate(HOSTILE_NAMES):
-        vms.append(
-            {
-                **vms[0],
-                "vmId": 5000 + index,
-                "moRef": f"vm-{5000 + index}",
-                "name": name,
-                "license": None,
-            }
-        )
+        vms.append(api_vm(5000 + index, "windows2019srv_64Guest", None, name=name, **PLACED))
     fleet_data["faults"] = []
     with Simulator(Fleet.from_json(fleet_data, "fleet")) as sim:
         run(sim, tmp_path)
@@ -251,6 +242,7 @@ def test_hostile_names_are_neutralised_in_csv(fleet_data: dict[str, Any], tmp_pa
             assert not value.startswith(("=", "+", "-", "@", "\t", "\r"))
 
 
+@pytest.mark.slow
 def test_no_credential_in_any_output(simulator: Simulator, tmp_path: Path) -> None:
     run(simulator, tmp_path)
     for path in (tmp_path / PERIOD).rglob("*"):
@@ -264,6 +256,7 @@ def test_no_credential_in_any_output(simulator: Simulator, tmp_path: Path) -> No
             assert READONLY_CONSUMER_KEY.encode() not in data, path
 
 
+@pytest.mark.slow
 def test_unwritable_output_folder_is_a_one_line_error(
     simulator: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -12,10 +12,6 @@ import json
 from pathlib import Path
 
 import pytest
-from fixtures_history import PROD, WIN, vm
-from fixtures_history import run_month as job
-from test_history_review import edit
-from test_report_manifest import files
 
 from audit.cli.main import main
 from audit.config.mail import MailSettings, Security
@@ -23,9 +19,14 @@ from audit.deliver.delivery import deliver
 from audit.deliver.smtp import DeliveryError
 from audit.history.store import HISTORY_FILE, HistoryStore
 from audit.support.errors import InputError
+from tests.helpers.history import PROD, WIN
+from tests.helpers.history import run_month as job
+from tests.helpers.review import edit
+from tests.helpers.vms import api_vm
+from tests.test_report_manifest import files
 
 PERIOD = "2026-01"
-FLEET = {(PROD, 1): [vm(1, WIN, None), vm(2, WIN, None)]}
+FLEET = {(PROD, 1): [api_vm(1, WIN, None), api_vm(2, WIN, None)]}
 SETTINGS = MailSettings(
     host="127.0.0.1",
     port=9,

@@ -12,11 +12,11 @@ from typing import Any
 
 import openpyxl
 import pytest
-from test_run import ovh_credentials  # noqa: F401  (autouse: credentials, cwd a tmp folder)
 
 from audit.cli.main import main
 from audit.simulator.fleet import Fleet
 from audit.simulator.server import Simulator
+from tests.helpers.credentials import ovh_credentials  # noqa: F401  (autouse: credentials, cwd a tmp folder)
 
 PERIOD = "2026-11"
 UNREACHABLE = "http://127.0.0.1:9/1.0"  # the discard port: nothing listens there
@@ -78,6 +78,7 @@ def html_endpoint() -> Iterator[str]:
     server.server_close()
 
 
+@pytest.mark.slow
 def test_unreachable_endpoint_writes_nothing_over_a_good_run(
     good_run: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -94,6 +95,7 @@ def test_unreachable_endpoint_without_a_previous_run_writes_no_folder(tmp_path: 
     assert not (tmp_path / "out" / PERIOD).exists()
 
 
+@pytest.mark.slow
 def test_endpoint_answering_html_is_not_the_api(
     good_run: Path, html_endpoint: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -105,6 +107,7 @@ def test_endpoint_answering_html_is_not_the_api(
     assert folder_state(good_run) == before
 
 
+@pytest.mark.slow
 def test_incomplete_run_never_replaces_a_complete_one(
     good_run: Path, fleet_data: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -125,6 +128,7 @@ def test_incomplete_run_never_replaces_a_complete_one(
     assert any(cell.startswith("INCOMPLETE") for cell in cells)
 
 
+@pytest.mark.slow
 def test_incomplete_run_may_replace_an_incomplete_one(
     fleet_data: dict[str, Any], tmp_path: Path
 ) -> None:

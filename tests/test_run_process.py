@@ -66,6 +66,7 @@ WriteOnlyWorksheet.append = counting
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "code"), [("SIGINT", 130), ("SIGTERM", 143)])
 def test_a_signal_while_the_workbook_is_written_is_one_line_and_no_leftover(
     snapshot_file: Path, tmp_path: Path, name: str, code: int
@@ -148,6 +149,7 @@ def held_staging(tmp_path: Path) -> Iterator[Path]:
         raise Abandon
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("new_in_place", [False, True])
 def test_a_swap_a_killed_run_left_half_done_is_mended(
     snapshot_file: Path, tmp_path: Path, new_in_place: bool
@@ -179,6 +181,7 @@ def test_stale_staging_folders_are_swept_and_held_ones_kept(
     assert held_staging.is_dir()
 
 
+@pytest.mark.slow
 def test_a_reader_that_stops_early_keeps_the_run_exit_code(
     snapshot_file: Path, tmp_path: Path
 ) -> None:
@@ -197,6 +200,7 @@ def test_a_reader_that_stops_early_keeps_the_run_exit_code(
         assert (out / PERIOD / "manifest.json").is_file()
 
 
+@pytest.mark.slow
 def test_every_file_and_folder_follows_the_umask(snapshot_file: Path, tmp_path: Path) -> None:
     previous = os.umask(0o027)
     try:

@@ -20,7 +20,6 @@ from typing import Any
 import ovh
 import pytest
 import requests
-from ovh_schema import Schema
 
 from audit.simulator.api import REMEDIATE_CONSUMER_KEY, SimulatorConfig
 from audit.simulator.fleet import Fleet, load_fleet
@@ -36,6 +35,7 @@ from audit.simulator.generate import (
 from audit.simulator.licences import LEGACY_LICENSES, SETTABLE_LICENSES, licence_fits_guest
 from audit.simulator.server import Simulator
 from audit.support.errors import InputError
+from tests.helpers.ovh_schema import Schema
 
 ClientFactory = Callable[..., Any]  # the `make_client` fixture
 
@@ -391,6 +391,7 @@ def test_rate_limit_answers_429_with_retry_after(
         assert sim.stats.rate_limited == len(limited) + 1
 
 
+@pytest.mark.slow
 def test_fault_rate_answers_500_or_503_with_a_json_body(
     fleet_data: dict[str, Any], make_client: ClientFactory
 ) -> None:
@@ -548,7 +549,7 @@ _GUESTS: dict[str | None, tuple[str, frozenset[str] | None]] = {
 
 
 def _rules_by_the_book(vm: dict[str, Any], entry: dict[str, Any] | None) -> frozenset[str]:
-    """DESIGN.md's rule table, written independently of the generator's intent."""
+    """docs/DESIGN.md's rule table, written independently of the generator's intent."""
     guest, licence = vm["guestOsFamily"], vm["license"]
     if vm["powerState"] == "deleted":  # only LIC-DELETED-DECLARED looks at it
         billable = _SETTABLE | _LEGACY
@@ -799,6 +800,7 @@ def _first_line(process: subprocess.Popen[str], timeout_s: float = 20) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
 def test_simulate_command_prints_where_it_listens_and_stops_on_a_signal(
     stop_signal: signal.Signals,
@@ -816,6 +818,7 @@ def test_simulate_command_prints_where_it_listens_and_stops_on_a_signal(
         process.communicate()
 
 
+@pytest.mark.slow
 def test_simulate_command_rejects_a_bad_fleet_file(tmp_path: Path) -> None:
     fleet_file = tmp_path / "fleet.json"
     fleet_file.write_text('{"services": [{"serviceName": 7}]}', encoding="utf-8")

@@ -15,13 +15,14 @@ from typing import Any
 
 import ovh
 import pytest
-from conftest import DR, PROD, sim_vm
 
 from audit.simulator.api import BILLING_CONSUMER_KEY, SimulatorConfig
 from audit.simulator.billing import BillingOptions, bill_id, billed_months, licence_counts
 from audit.simulator.fleet import Fleet
 from audit.simulator.generate import generate_fleet
 from audit.simulator.server import Simulator
+from tests.conftest import DR, PROD
+from tests.helpers.vms import PLACED, api_vm
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,13 +36,36 @@ def billed_fleet(fleet_data: dict[str, Any]) -> Fleet:
     """The hand-written fleet plus VMs in every power state, and a DR licence."""
     dc1 = fleet_data["services"][0]["datacenters"][0]["vms"]
     dc1 += [
-        sim_vm(1080, "app-02", "windows9Server64Guest", "windows 2022 Standard", "suspended"),
-        sim_vm(1081, "app-03", "windows9Server64Guest", "windows 2022 Standard", "poweredOff"),
-        sim_vm(1082, "app-04", "windows9Server64Guest", "windows 2022 Standard", "deleted"),
-        sim_vm(1083, "managed-01", "windows9Server64Guest", "OVHcloud managed"),
+        api_vm(
+            1080,
+            "windows9Server64Guest",
+            "windows 2022 Standard",
+            power="suspended",
+            name="app-02",
+            **PLACED,
+        ),
+        api_vm(
+            1081,
+            "windows9Server64Guest",
+            "windows 2022 Standard",
+            power="poweredOff",
+            name="app-03",
+            **PLACED,
+        ),
+        api_vm(
+            1082,
+            "windows9Server64Guest",
+            "windows 2022 Standard",
+            power="deleted",
+            name="app-04",
+            **PLACED,
+        ),
+        api_vm(1083, "windows9Server64Guest", "OVHcloud managed", name="managed-01", **PLACED),
     ]
     dr = fleet_data["services"][1]["datacenters"][0]["vms"]
-    dr.append(sim_vm(3002, "dr-app-01", "windows2019srv_64Guest", "windows 2019 Standard"))
+    dr.append(
+        api_vm(3002, "windows2019srv_64Guest", "windows 2019 Standard", name="dr-app-01", **PLACED)
+    )
     return replace(Fleet.from_json(fleet_data, "fleet_data"), faults=())
 
 

@@ -14,7 +14,6 @@ from typing import Any
 
 import ovh
 import pytest
-from ovh_schema import ME_SCHEMA_FILE, SCHEMA_FILE, Schemas
 
 from audit.cli.demo import evolve_fleet
 from audit.simulator.api import (
@@ -28,6 +27,7 @@ from audit.simulator.fleet import Fleet
 from audit.simulator.generate import generate_fleet
 from audit.simulator.licences import licence_fits_guest
 from audit.simulator.server import Simulator
+from tests.helpers.ovh_schema import ME_SCHEMA_FILE, SCHEMA_FILE, Schemas
 
 ClientFactory = Callable[..., Any]
 
@@ -173,6 +173,7 @@ def walker_for(make_client: ClientFactory) -> Iterator[Callable[[Fleet], Walker]
         sim.stop()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(FLEETS))
 def test_every_answer_conforms_to_the_published_schema(
     walker_for: Callable[[Fleet], Walker], name: str
@@ -223,6 +224,7 @@ def test_vm_licensed_refuses_a_kms_licence_outside_its_enum(
         walker.reader.get(f"{base}/vmLicensed", kmsLicense=value)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("value", [*sorted(set(READABLE) - set(SETTABLE)), "BYOL"])
 def test_set_license_refuses_a_value_outside_kms_license_enum(
     small: tuple[Walker, str], value: str

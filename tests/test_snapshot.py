@@ -14,21 +14,22 @@ from audit.model.snapshot import (
     Coverage,
     DatacenterSnapshot,
     Failure,
-    RunMeta,
     Scope,
     ServiceSnapshot,
     Snapshot,
+    SnapshotMeta,
     encode_snapshot,
     read_snapshot,
     write_snapshot,
 )
 from audit.support.errors import InputError
+from tests.helpers.vms import api_vm
 
 
 def sample_snapshot() -> Snapshot:
-    vm = {"vmId": 1, "name": '=HYPERLINK("x")\n<é>', "guestOsFamily": None, "license": None}
+    vm = api_vm(1, None, None, name='=HYPERLINK("x")\n<é>')
     return Snapshot(
-        meta=RunMeta(taken_at="2026-11-01T00:00:00Z", endpoint="ovh-eu", tool_version="1"),
+        meta=SnapshotMeta(taken_at="2026-11-01T00:00:00Z", endpoint="ovh-eu", tool_version="1"),
         services=(
             ServiceSnapshot(
                 "pcc-1",

@@ -16,9 +16,9 @@ from audit.evaluate.inventory import inventory_of
 from audit.history.changes import VmState, vm_states
 from audit.history.observations import ObservationRecord
 from audit.history.store import HISTORY_FILE, HistoryStore
-from audit.job import SNAPSHOT_FILE
 from audit.model.identity import VmKey
 from audit.model.snapshot import write_snapshot
+from audit.run_folder import SNAPSHOT_FILE
 from audit.simulator.direct import snapshot_of
 from audit.simulator.generate import generate_fleet
 

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from audit.bench.fleets import snapshot_of
-from audit.job import SNAPSHOT_FILE
 from audit.model.snapshot import write_snapshot
+from audit.run_folder import SNAPSHOT_FILE
 from audit.simulator.generate import generate_fleet
 
 FLEET_VMS = 100_000

@@ -17,31 +17,27 @@ from pathlib import Path
 
 from openpyxl import Workbook
 
+from audit.collect.source import SnapshotSource
 from audit.evaluate.engine import evaluate
 from audit.evaluate.inventory import inventory_of
+from audit.evaluate.report import run_report
 from audit.exposure.frame import period_exposure
 from audit.history.changes import vm_states
 from audit.history.observations import observation_of
 from audit.history.store import HISTORY_FILE, HistoryStore
-from audit.job import (
-    FINDINGS_FILE,
-    SNAPSHOT_FILE,
-    JobSpec,
-    SnapshotSource,
-    run_job,
-    run_report,
-)
+from audit.job import JobSpec, run_job
 from audit.model.period import Period
 from audit.model.run import RunReport
 from audit.model.snapshot import read_snapshot, read_snapshot_bytes
-from audit.render.base import RunData
+from audit.render.base import ReportInput
 from audit.render.html import HtmlReport
 from audit.render.xlsx import XlsxReport
+from audit.run_folder import FINDINGS_FILE, SNAPSHOT_FILE
 
 
-def _load(run_dir: Path) -> RunData:
+def _load(run_dir: Path) -> ReportInput:
     snapshot, digest = read_snapshot(run_dir / SNAPSHOT_FILE)
-    return RunData(inventory_of(snapshot), digest, RunReport.read(run_dir / FINDINGS_FILE))
+    return ReportInput(inventory_of(snapshot), digest, RunReport.read(run_dir / FINDINGS_FILE))
 
 
 def phase_evaluate(run_dir: Path) -> Callable[[], None]:

@@ -11,12 +11,11 @@ import os
 import sys
 from pathlib import Path
 
-from audit.cli.options import DEFAULT_OUT, load_config_arg, number_argument
+from audit.cli.options import DEFAULT_OUT, load_config_arg, number_argument, period_arg
 from audit.config.accounts import load_accounts
 from audit.config.values import Range
 from audit.deliver.delivery import mail_settings_for
 from audit.deliver.smtp import DeliveryError
-from audit.job import parse_period
 from audit.model.rollup import Rollup, worst_exit_code
 from audit.rollup.launch import ChildOptions, Launcher
 from audit.rollup.mail import deliver_rollup
@@ -86,7 +85,7 @@ def run_accounts_command(args: argparse.Namespace) -> int:
     config = load_config_arg(args)
     if args.mail:  # checked before any account runs: a missing [mail] costs nothing
         mail_settings_for(config, "--mail")
-    period = parse_period(args.period).label
+    period = period_arg(args.period).label
     out = args.out or config.out or DEFAULT_OUT
     launcher = Launcher(out, ChildOptions(period, passed_on(args)), os.environ, args.parallel)
     outcomes = launcher.run(accounts)

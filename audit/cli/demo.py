@@ -23,22 +23,16 @@ from audit.cli.options import HelpFormatter, exit_codes_epilog, number_argument
 from audit.cli.run import print_summary
 from audit.collect.api import ClientFactory, Credentials, resolve_endpoint
 from audit.collect.collector import CollectOptions
+from audit.collect.source import SnapshotSource
 from audit.config.invoice import InvoiceSettings
 from audit.config.mail import MailSettings, Security
 from audit.config.values import Range
 from audit.deliver.delivery import deliver
-from audit.evaluate.exceptions import load_exceptions
+from audit.evaluate.exceptions import load_exceptions, register_file
 from audit.evaluate.knowledge import GuestKind, interpret_guest_os
 from audit.exposure.observe import record_day
 from audit.history.store import HISTORY_FILE
-from audit.job import (
-    REMEDIATION_DIR,
-    JobResult,
-    JobSpec,
-    SnapshotSource,
-    register_file,
-    run_job,
-)
+from audit.job import JobResult, JobSpec, run_job
 from audit.model.exceptions import REGISTER_COLUMNS
 from audit.model.licences import UNLICENSED
 from audit.model.period import Period
@@ -46,6 +40,7 @@ from audit.model.snapshot import encode_snapshot
 from audit.reconciliation import BillsFromApi, Reconciled, reconcile_run
 from audit.remediate.record import SOURCE_APPLY, record_results
 from audit.remediate.script import PLAN_FILE
+from audit.run_folder import REMEDIATION_DIR, plan_path
 from audit.runtime.plan import read_plan
 from audit.runtime.runner import ApplyOptions, remediate
 from audit.simulator.api import (
@@ -307,7 +302,7 @@ def reconcile_month(simulator: Simulator, run_dir: Path) -> Reconciled:
 
 def apply_plan(simulator: Simulator, result: JobResult, out: Path) -> None:
     """The operator's step between the two months: apply the plan with the key that may POST."""
-    plan = read_plan(result.run_dir / REMEDIATION_DIR / PLAN_FILE)
+    plan = read_plan(plan_path(result.run_dir))
     credentials = Credentials(
         DEFAULT_APPLICATION_KEY, DEFAULT_APPLICATION_SECRET, REMEDIATE_CONSUMER_KEY
     )

@@ -17,8 +17,8 @@ from audit.cli.options import (
     load_config_arg,
 )
 from audit.collect.options import coverage_line, print_failures
+from audit.collect.source import SnapshotSource, refuse_nothing_read
 from audit.exposure.observe import parse_day, record_day
-from audit.job import SnapshotSource, refuse_nothing_read
 from audit.support.crash import note_output_folder
 from audit.support.errors import ExitCode
 from audit.support.fsutil import check_writable_folder

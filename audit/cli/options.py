@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import textwrap
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from audit.config.settings import (
     load_config,
 )
 from audit.config.values import Range
+from audit.model.period import Period, parse_period
 
 # How a datacenter's VMs are read (audit.collect.collector.Listing).
 LISTINGS = ("per-vm", "paged")
@@ -134,6 +136,11 @@ def add_api_arguments(parser: argparse.ArgumentParser) -> None:
         "on the real API; falls back to per-vm for a datacenter whose pages do not match)",
     )
     parser.add_argument("--config", type=Path, help="TOML configuration file")
+
+
+def period_arg(text: str | None) -> Period:
+    """`--period` (YYYY-MM, current or previous; default current), today in UTC."""
+    return parse_period(text, datetime.now(UTC).date())
 
 
 def load_config_arg(args: argparse.Namespace) -> Config:

@@ -17,9 +17,9 @@ from audit.cli.options import HelpFormatter, exit_codes_epilog, load_config_arg
 from audit.collect.api import ClientFactory
 from audit.collect.options import endpoint_from
 from audit.history.store import HISTORY_FILE
-from audit.job import MANIFEST_FILE, REMEDIATION_DIR
 from audit.remediate.record import SOURCE_APPLY, SOURCE_IMPORT, record_results
 from audit.remediate.script import PLAN_FILE
+from audit.run_folder import MANIFEST_FILE, REMEDIATION_DIR
 from audit.runtime.cli import add_apply_arguments, check_digest, options_from_args
 from audit.runtime.exits import UsageError
 from audit.runtime.plan import PlanError, read_plan

@@ -11,10 +11,15 @@ import argparse
 from pathlib import Path
 
 from audit.cli.accounts import mail_rollup, print_rollup
-from audit.cli.options import INPUT_ERROR, HelpFormatter, exit_codes_epilog, load_config_arg
+from audit.cli.options import (
+    INPUT_ERROR,
+    HelpFormatter,
+    exit_codes_epilog,
+    load_config_arg,
+    period_arg,
+)
 from audit.config.accounts import load_accounts
 from audit.deliver.delivery import mail_settings_for
-from audit.job import parse_period
 from audit.rollup.write import rebuild_rollup
 from audit.support.console import stdout_may_close
 
@@ -23,7 +28,7 @@ def rollup_command(args: argparse.Namespace) -> int:
     names = None if args.accounts is None else [a.name for a in load_accounts(args.accounts)]
     if args.mail:
         mail_settings_for(load_config_arg(args), "--mail")
-    rollup, folder = rebuild_rollup(args.out_dir, parse_period(args.period).label, names)
+    rollup, folder = rebuild_rollup(args.out_dir, period_arg(args.period).label, names)
     with stdout_may_close():
         print_rollup(rollup, folder)
     return mail_rollup(rollup, folder, args, rollup.exit_code)

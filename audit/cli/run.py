@@ -15,29 +15,22 @@ from audit.cli.options import (
     add_api_arguments,
     exit_codes_epilog,
     load_config_arg,
+    period_arg,
 )
 from audit.collect.options import coverage_line, print_failures
+from audit.collect.source import SnapshotSource
 from audit.config.settings import FAIL_ON_CHOICES
 from audit.deliver.delivery import deliver, mail_settings_for
-from audit.evaluate.exceptions import load_exceptions
+from audit.evaluate.exceptions import load_exceptions, register_file
 from audit.history.stage import change_line
 from audit.history.store import HISTORY_FILE
-from audit.job import (
-    MANIFEST_FILE,
-    REMEDIATION_DIR,
-    JobResult,
-    JobSpec,
-    SnapshotSource,
-    parse_period,
-    rebuild_reports,
-    register_file,
-    run_job,
-)
+from audit.job import JobResult, JobSpec, run_job
 from audit.model.exposure import Source
 from audit.model.findings import SEVERITIES
 from audit.model.prices import Cost
 from audit.remediate.script import PLAN_FILE
-from audit.render.view import verdict_line
+from audit.render.summary import verdict_line
+from audit.run_folder import MANIFEST_FILE, REMEDIATION_DIR, rebuild_reports
 from audit.support.console import stdout_may_close
 from audit.support.crash import note_output_folder
 from audit.support.errors import ExitCode
@@ -128,7 +121,7 @@ def run_command(args: argparse.Namespace) -> int:
         return accounts.run_accounts_command(args)
     config = load_config_arg(args)
     mail = mail_settings_for(config, "--mail") if args.mail else None
-    period = parse_period(args.period)
+    period = period_arg(args.period)
     exceptions_path = args.exceptions or config.exceptions
     out = args.out or config.out or DEFAULT_OUT
     note_output_folder(out)

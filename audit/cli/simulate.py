@@ -47,7 +47,7 @@ _fraction = _bounded(float, 0, 1, "a number between 0 and 1")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `simulate`, with the options DESIGN.md lists (the bill ones from its invoice
+    """Add `simulate`, with the options docs/DESIGN.md lists (the bill ones from its invoice
     reconciliation)."""
     parser = subparsers.add_parser(
         "simulate",

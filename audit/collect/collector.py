@@ -32,10 +32,10 @@ from audit.model.snapshot import (
     Coverage,
     DatacenterSnapshot,
     Failure,
-    RunMeta,
     Scope,
     ServiceSnapshot,
     Snapshot,
+    SnapshotMeta,
 )
 from audit.support.errors import AuditError
 from audit.support.jsontypes import JSONObject
@@ -417,7 +417,7 @@ class _Walk:
     def pace(self) -> PaceReport:
         return self._limiter.report()
 
-    def snapshot(self, meta: RunMeta) -> Snapshot:
+    def snapshot(self, meta: SnapshotMeta) -> Snapshot:
         services: list[ServiceSnapshot] = []
         dcs_listed = dcs_read = vms_listed = vms_fetched = services_read = 0
         for name in sorted(self.services):
@@ -482,7 +482,7 @@ def collect(factory: ClientFactory, options: CollectOptions, endpoint_label: str
             file=sys.stderr,
         )
     pace = walk.pace()
-    meta = RunMeta(
+    meta = SnapshotMeta(
         taken_at=taken_at,
         endpoint=endpoint_label,
         tool_version=__version__,

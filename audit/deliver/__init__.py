@@ -1,1 +1,1 @@
-"""Delivery of a run folder by mail (DESIGN.md, "Mail")."""
+"""Delivery of a run folder by mail (docs/DESIGN.md, "Mail")."""

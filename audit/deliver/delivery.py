@@ -9,7 +9,7 @@ from audit.config.settings import Config
 from audit.deliver.digest import digest_from_run_dir
 from audit.deliver.message import build_message
 from audit.deliver.smtp import send
-from audit.job import MANIFEST_FILE, check_inputs
+from audit.run_folder import MANIFEST_FILE, check_inputs
 from audit.support.errors import InputError
 from audit.support.fsutil import refuse_links
 

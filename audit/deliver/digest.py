@@ -1,8 +1,8 @@
 """What a mail says before any attachment: the executive summary the reports open with.
 
 Built from the run folder by `digest_from_run_dir`, through the same typed run model and the
-same functions as `report RUN_DIR` (audit/render/view.py), so the mail, the workbook and the
-HTML say the same thing, and `mail RUN_DIR` says months later what `run --mail` said.
+same executive summary as `report RUN_DIR` (audit/render/summary.py), so the mail, the workbook
+and the HTML say the same thing, and `mail RUN_DIR` says months later what `run --mail` said.
 """
 
 from __future__ import annotations
@@ -10,16 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from audit.job import load_run_with_history
-from audit.render.base import RunData
-from audit.render.view import (
+from audit.render.base import ReportInput
+from audit.render.changes import changes_display
+from audit.render.summary import (
     HeadlineFigure,
     SummaryLine,
-    changes_display,
     executive_summary,
     headline_figures,
     verdict,
 )
+from audit.run_folder import load_run_with_history
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class Digest:
         )
 
 
-def digest_of(run: RunData, run_dir: Path) -> Digest:
+def digest_of(run: ReportInput, run_dir: Path) -> Digest:
     """The digest of a run read back with its history (`load_run_with_history`)."""
     history = changes_display(run)
     judged = verdict(run)

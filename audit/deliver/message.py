@@ -22,7 +22,8 @@ from markupsafe import Markup
 from audit.config.mail import MailSettings
 from audit.deliver.digest import Digest
 from audit.render.safe_text import visible_controls
-from audit.render.view import SEVERITY_COLOURS, Colour, HeadlineFigure
+from audit.render.style import SEVERITY_COLOURS, Colour
+from audit.render.summary import HeadlineFigure
 
 MB = 1_000_000
 TEMPLATE = "mail.html.j2"

@@ -79,7 +79,7 @@ class _Subject(NamedTuple):
 
     @classmethod
     def of_vm(cls, vm: VmRecord) -> _Subject:
-        return cls(vm.name, vm.moref, vm.power_state, vm.guest_os_family, vm.license)
+        return cls(vm.name, vm.moref, vm.power_state, vm.guest_os_family, vm.api_license)
 
     @classmethod
     def of_exposure(cls, vm: VmExposure) -> _Subject:

@@ -1,6 +1,6 @@
 """The exceptions register: a CSV of BYOL declarations and waivers that people keep by hand.
 
-Format (DESIGN.md, "Exceptions register"): a header row naming the columns
+Format (docs/DESIGN.md, "Exceptions register"): a header row naming the columns
 service_name, datacenter_id, vm_id, rule_id, kind, reason, approved_by, expires, reference
 in any order, then one row per exception. Because the file lives in a spreadsheet:
 
@@ -31,7 +31,9 @@ from pathlib import Path
 
 from audit.evaluate.rules.registry import EXCEPTABLE_RULE_IDS, RULE_IDS, rule_by_id
 from audit.model.exceptions import ANY_RULE, REGISTER_COLUMNS, ExceptionKind, ExceptionRow
+from audit.model.run import RegisterFile
 from audit.support.errors import InputError
+from audit.support.fsutil import sha256_file
 
 # A hand-kept register is hundreds of rows; these bound a wrong file's time and memory.
 MAX_REGISTER_BYTES = 10 * 1024 * 1024
@@ -41,6 +43,11 @@ _READ_CHUNK = 1024 * 1024
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _INTEGER = re.compile(r"[0-9]+")
+
+
+def register_file(path: Path) -> RegisterFile:
+    """The exceptions register as the run records it: file name (no folder) and sha256."""
+    return RegisterFile(path.name, sha256_file(path))
 
 
 def load_exceptions(path: Path) -> tuple[ExceptionRow, ...]:

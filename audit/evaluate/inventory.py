@@ -18,7 +18,7 @@ from functools import cached_property
 
 from audit.evaluate.records import DatacenterRecord, LicensedEntry, VmRecord
 from audit.model.identity import VmKey
-from audit.model.snapshot import Coverage, DatacenterSnapshot, RunMeta, Snapshot, Unread
+from audit.model.snapshot import Coverage, DatacenterSnapshot, Snapshot, SnapshotMeta, Unread
 from audit.support.coerce import text
 
 
@@ -27,7 +27,7 @@ class Inventory:
     """Every datacenter of a snapshot with its VMs, in the snapshot's order (services,
     datacenters and VMs sorted by id), the snapshot's metadata and coverage."""
 
-    meta: RunMeta
+    meta: SnapshotMeta
     coverage: Coverage
     services: tuple[str, ...]
     datacenters: tuple[DatacenterRecord, ...]

@@ -1,7 +1,7 @@
 """What a VMware guestId and an OVHcloud licence string mean, written once for every rule.
 
 The facts come from VMware's `VirtualMachineGuestOsIdentifier` enum and the OVHcloud API
-(see DESIGN.md, "Rules"). Rules and reports ask these functions instead of testing strings
+(see docs/DESIGN.md, "Rules"). Rules and reports ask these functions instead of testing strings
 themselves, so that `winNetStandard64Guest` is Windows everywhere, or nowhere.
 """
 
@@ -152,7 +152,7 @@ _UNKNOWN_IDS = frozenset({"", "otherguest", "otherguest64"})
 
 
 def _is_server(guest_id: str) -> bool:
-    """DESIGN.md's definition: a Windows guestId that names a server (any case)."""
+    """docs/DESIGN.md's definition: a Windows guestId that names a server (any case)."""
     lowered = guest_id.lower()
     return "server" in lowered or "srv" in lowered or lowered.startswith(_SERVER_PREFIXES)
 

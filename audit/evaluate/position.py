@@ -37,7 +37,7 @@ def licence_usage(inventory: Inventory) -> tuple[LicenceUsage, ...]:
     for vm in inventory.vms():
         if vm.deleted:
             continue
-        tally = counts.setdefault((vm.service_name, vm.datacenter_id, vm.license), [0] * 4)
+        tally = counts.setdefault((vm.service_name, vm.datacenter_id, vm.api_license), [0] * 4)
         tally[0] += 1
         tally[1] += vm.vcpu_count
         if vm.power_state == POWERED_ON:
@@ -113,9 +113,9 @@ def _running(dc: DatacenterRecord) -> tuple[Counter[str], Counter[str]]:
     running: Counter[str] = Counter()
     running_vcpus: Counter[str] = Counter()
     for vm in dc.vms:
-        if vm.license is not None and vm.powered_on and vm.licence.is_windows_edition:
-            running[vm.license] += 1
-            running_vcpus[vm.license] += vm.vcpu_count
+        if vm.api_license is not None and vm.powered_on and vm.licence.is_windows_edition:
+            running[vm.api_license] += 1
+            running_vcpus[vm.api_license] += vm.vcpu_count
     return running, running_vcpus
 
 
@@ -235,7 +235,7 @@ def control_panel(inventory: Inventory) -> tuple[ControlPanelRow, ...]:
             deleted = vm.deleted
             # The Control Panel's way: the raw value, `windows` prefix, deleted VMs included.
             panel_windows = (vm.guest_os_family or "").lower().startswith("windows")
-            counts["declared"] += vm.license is not None
+            counts["declared"] += vm.api_license is not None
             counts["windows_vms"] += panel_windows
             counts["deleted_windows"] += deleted and panel_windows
             # Ours: the rules' own detection (`win` prefix), deleted VMs excluded.

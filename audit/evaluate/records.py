@@ -31,8 +31,8 @@ POWERED_OFF = "poweredOff"
 
 
 def is_powered_on(power_state: str | None) -> bool:
-    """DESIGN "Rule changes": any power state but poweredOff counts as on (suspended, null);
-    a deleted VM is not running."""
+    """Any power state but poweredOff counts as on (suspended, null); a deleted VM is not
+    running (docs/DESIGN.md, "Rule changes")."""
     return power_state not in (POWERED_OFF, DELETED)
 
 
@@ -70,6 +70,8 @@ class VmRecord:
     """One VM of the snapshot, read once: its fields, where it sits, their interpretation and
     its vmLicensed entry. The rules, the figures, the history and the reports all read it.
 
+    `guest_os_family` and `api_license` are the API's `guestOsFamily` and `license` values as
+    given; `guest` and `licence` say what they mean (audit/evaluate/knowledge.py).
     `listing_read` is False when the datacenter's vmLicensed could not be read; then
     `licensed` is None and no drift can be judged. `vcpus` is `cpuNum` as the API gave it (None
     when absent or not a number). `period` is the VM's facts over the period's observed days,
@@ -84,7 +86,7 @@ class VmRecord:
     moref: str | None
     power_state: str | None
     guest_os_family: str | None
-    license: str | None
+    api_license: str | None
     vcpus: int | None
     memory_mb: int | None
     folder: str | None
@@ -147,7 +149,7 @@ class VmRecord:
             moref=text(raw.get("moRef")),
             power_state=text(raw.get("powerState")),
             guest_os_family=guest_os_family,
-            license=license_value,
+            api_license=license_value,
             vcpus=integer(raw.get("cpuNum")),
             memory_mb=integer(raw.get("memoryMax")),
             folder=text(raw.get("folderName")),

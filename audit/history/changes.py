@@ -61,7 +61,7 @@ class VmState:
 
 
 @dataclass(frozen=True)
-class RunState:
+class ComparedRun:
     """One run as the comparison needs it."""
 
     sighting: Sighting
@@ -75,7 +75,7 @@ class RunState:
 class Baseline:
     """The stored past of a period: its previous run and every fingerprint's first sighting."""
 
-    previous: RunState | None = None
+    previous: ComparedRun | None = None
     first_seen: Mapping[str, Sighting] = field(default_factory=dict)
 
 
@@ -126,7 +126,7 @@ def vm_states(inventory: Inventory) -> dict[VmKey, VmState]:
         key: VmState(
             name=vm.name,
             guest_os_family=vm.guest_os_family,
-            license=vm.license,
+            license=vm.api_license,
             power_state=vm.power_state,
             vcpus=vm.vcpus,
         )
@@ -164,7 +164,7 @@ def finding_records(findings: Iterable[Finding]) -> dict[str, FindingRecord]:
     return records
 
 
-def annotate(baseline: Baseline, current: RunState) -> Annotations:
+def annotate(baseline: Baseline, current: ComparedRun) -> Annotations:
     """Compare this run with the stored past (see the module docstring for the rules)."""
     previous = baseline.previous
     marks = {
@@ -197,7 +197,7 @@ def annotate(baseline: Baseline, current: RunState) -> Annotations:
     )
 
 
-def _change(record: FindingRecord, baseline: Baseline, previous: RunState | None) -> Change:
+def _change(record: FindingRecord, baseline: Baseline, previous: ComparedRun | None) -> Change:
     if record.fingerprint not in baseline.first_seen:
         return Change.NEW
     if previous is None or record.fingerprint in previous.findings:
@@ -211,7 +211,7 @@ def _unverified(unread: Unread, record: FindingRecord) -> bool:
     return unread.vm_or_listing(record.service_name, record.datacenter_id, record.vm_id)
 
 
-def _resolution(record: FindingRecord, current: RunState) -> Resolution:
+def _resolution(record: FindingRecord, current: ComparedRun) -> Resolution:
     if record.datacenter_id is None or record.vm_id is None:
         return Resolution.FIXED
     state = current.vms.get(VmKey(record.service_name, record.datacenter_id, record.vm_id))
@@ -226,7 +226,7 @@ def _gone_order(gone: GoneFinding) -> tuple[str, int, int, str]:
 _EVENT_ORDER = {kind: rank for rank, kind in enumerate(EventKind)}
 
 
-def licence_events(previous: RunState, current: RunState) -> list[LicenceEvent]:
+def licence_events(previous: ComparedRun, current: ComparedRun) -> list[LicenceEvent]:
     """VM and licence changes between two runs, by VM then event kind."""
     before = {key: vm for key, vm in previous.vms.items() if vm.live}
     after = {key: vm for key, vm in current.vms.items() if vm.live}

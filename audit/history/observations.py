@@ -14,7 +14,6 @@ from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from itertools import accumulate
 
 from audit.evaluate.inventory import Inventory
 from audit.history.changes import VmState, vm_states
@@ -48,10 +47,7 @@ class ObservedDay:
     source: str
     complete: bool
     coverage: JSONObject
-    encoded: bytes  # see `encode_ids`; `state_ids` decodes it
-
-    def state_ids(self) -> list[int]:
-        return decode_ids(self.encoded)
+    encoded: bytes  # see `encode_ids` (audit/exposure/frame.py decodes it with numpy)
 
 
 @dataclass(frozen=True)
@@ -91,14 +87,6 @@ def encode_ids(ids: Iterable[int]) -> bytes:
     if array("I", [1]).tobytes() != b"\x01\x00\x00\x00":  # pragma: no cover - big-endian
         deltas.byteswap()
     return zlib.compress(deltas.tobytes(), 6)
-
-
-def decode_ids(encoded: bytes) -> list[int]:
-    deltas = array("I")
-    deltas.frombytes(zlib.decompress(encoded))
-    if array("I", [1]).tobytes() != b"\x01\x00\x00\x00":  # pragma: no cover - big-endian
-        deltas.byteswap()
-    return list(accumulate(deltas))
 
 
 def days_between(first: date, last: date) -> Sequence[str]:

@@ -2,10 +2,10 @@
 
 The Findings sheet is found by name and its columns by header, so a workbook whose columns
 were moved or hidden still imports. A finding's fingerprint is rebuilt from its Service,
-Datacenter, VM id and Rule cells. The sheet is protected and only the review columns are
-unlocked, but protection is a hint anyone can lift: so the workbook must name its period
-(a document property the job sets), every row must be a finding of that period's stored run
-(`check_run`), and two rows for one finding must not disagree.
+Datacenter, VM id and Rule cells (the names audit/model/workbook.py gives them). The sheet is
+not protected (Excel would not sort it), so nothing stops an edit of those cells: the workbook
+must name its period (a document property the job sets), every row must be a finding of that
+period's stored run (`check_run`), and two rows for one finding must not disagree.
 
 Several reviewers edit copies of one workbook, so a row is merged three ways (`merge_reviews`):
 against the review the run's reports were given (what the row showed when the job wrote it) and
@@ -31,13 +31,23 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
 from audit.evaluate.rules.registry import RULE_IDS
-from audit.model.history import REVIEW_STATUSES, CarriedReview, Review
+from audit.model.history import CarriedReview, Review
 from audit.model.identity import fingerprint
+from audit.model.workbook import (
+    COMMENT,
+    DATACENTER,
+    FINDINGS_SHEET,
+    IDENTITY_HEADERS,
+    OWNER,
+    PERIOD_PROPERTY,
+    REVIEW_HEADERS,
+    REVIEW_STATUS,
+    REVIEW_STATUSES,
+    RULE,
+    SERVICE,
+    VM_ID,
+)
 from audit.support.errors import InputError
-
-FINDINGS_SHEET = "Findings"
-IDENTITY_HEADERS = ("Service", "Datacenter", "VM id", "Rule")
-REVIEW_HEADERS = ("Review status", "Owner", "Comment")
 
 
 @dataclass(frozen=True)
@@ -291,7 +301,7 @@ def _property(workbook: Any, name: str) -> str | None:
 
 def _period(path: Path, workbook: Any) -> str:
     """The `period` custom property the job sets: which run the rows are findings of."""
-    period = _property(workbook, "period")
+    period = _property(workbook, PERIOD_PROPERTY)
     if period is not None:
         return period
     raise InputError(
@@ -331,20 +341,20 @@ def _parse_rows(
                     "open and save the workbook in Excel or LibreOffice"
                 )
 
-        service = _text(cells["Service"])
-        rule = _text(cells["Rule"])
+        service = _text(cells[SERVICE])
+        rule = _text(cells[RULE])
         if service is None or rule is None:
-            missing = "Service" if service is None else "Rule"
+            missing = SERVICE if service is None else RULE
             raise InputError(f"{cell(missing)}: empty, so the row names no finding")
         if rule not in RULE_IDS:
-            raise InputError(f"{cell('Rule')}: {rule!r} is not a rule of ovh-license-audit")
-        datacenter = _identifier(cells["Datacenter"], cell("Datacenter"))
-        vm_id = _identifier(cells["VM id"], cell("VM id"))
+            raise InputError(f"{cell(RULE)}: {rule!r} is not a rule of ovh-license-audit")
+        datacenter = _identifier(cells[DATACENTER], cell(DATACENTER))
+        vm_id = _identifier(cells[VM_ID], cell(VM_ID))
         review = ReviewRow(
             fingerprint=fingerprint(service, datacenter, vm_id, rule),
-            status=_status(cells["Review status"], cell("Review status")),
-            owner=_text(cells["Owner"]),
-            comment=_text(cells["Comment"]),
+            status=_status(cells[REVIEW_STATUS], cell(REVIEW_STATUS)),
+            owner=_text(cells[OWNER]),
+            comment=_text(cells[COMMENT]),
             row=number,
         )
         first = parsed.setdefault(review.fingerprint, review)

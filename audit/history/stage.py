@@ -13,11 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from audit.evaluate.inventory import Inventory
-from audit.history.changes import RunState, annotate, finding_records, vm_states
-from audit.history.store import HistoryStore, RunRecord, shortfall_fingerprint
-from audit.history.trend import TREND_RUNS, RunSummary, history_view
-from audit.model.history import SETTLED, CarriedReview, Change, HistoryView, Sighting
+from audit.history.changes import ComparedRun, annotate, finding_records, vm_states
+from audit.history.store import HistoryStore, StoredRun, shortfall_fingerprint
+from audit.history.trend import TREND_RUNS, StoredCounts, history_view
+from audit.model.history import CarriedReview, Change, HistoryView, Sighting
 from audit.model.run import RunReport
+from audit.model.workbook import SETTLED
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class HistoryEntry:
 
     report: RunReport
     view: HistoryView
-    record: RunRecord
+    record: StoredRun
 
 
 def prepare(store: HistoryStore, inventory: Inventory, report: RunReport) -> HistoryEntry:
@@ -36,7 +37,7 @@ def prepare(store: HistoryStore, inventory: Inventory, report: RunReport) -> His
     records = finding_records(report.findings)
     vms = vm_states(inventory)
     taken_at = inventory.meta.taken_at
-    current = RunState(
+    current = ComparedRun(
         sighting=Sighting(period, taken_at),
         vms=vms,
         findings=records,
@@ -58,10 +59,10 @@ def prepare(store: HistoryStore, inventory: Inventory, report: RunReport) -> His
     summary = report.summary.counts()
     view = history_view(
         store.runs_before(period, TREND_RUNS - 1),
-        RunSummary(period, taken_at, summary),
+        StoredCounts(period, taken_at, summary),
         reviews,
     )
-    record = RunRecord(
+    record = StoredRun(
         period=period,
         taken_at=taken_at,
         endpoint=meta.endpoint,
@@ -109,7 +110,7 @@ def rebuild_view(path: Path, report: RunReport) -> HistoryView:
         reviews = store.run_reviews(period, meta.snapshot_sha256) or {}
         return history_view(
             store.runs_before(period, TREND_RUNS - 1),
-            RunSummary(period, meta.taken_at, report.summary.counts()),
+            StoredCounts(period, meta.taken_at, report.summary.counts()),
             reviews,
         )
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.evaluate.rules import win_unlicensed
-from audit.history.changes import Baseline, RunState, VmState
+from audit.history.changes import Baseline, ComparedRun, VmState
 from audit.history.observations import (
     ObservationRecord,
     Observations,
@@ -34,13 +34,14 @@ from audit.history.observations import (
     state_row,
 )
 from audit.history.review import ReviewRow, ReviewSheet
-from audit.history.trend import RunSummary
+from audit.history.trend import StoredCounts
 from audit.model import identity
 from audit.model.exposure import Shortfall, UnsettledShortfall
-from audit.model.history import SETTLED, CarriedReview, FindingRecord, Review, Sighting
+from audit.model.history import CarriedReview, FindingRecord, Review, Sighting
 from audit.model.identity import VmKey
 from audit.model.remediation import COUNTED, RemediationApplied, RemediationRecord
 from audit.model.snapshot import Coverage, Unread
+from audit.model.workbook import SETTLED
 from audit.support.errors import InputError
 from audit.support.jsontypes import JSONObject
 
@@ -261,7 +262,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 @dataclass(frozen=True)
-class RunRecord:
+class StoredRun:
     """Everything stored about one run; `reviews` are the ones its reports were given."""
 
     period: str
@@ -449,7 +450,7 @@ class HistoryStore:
                 )
             )
         }
-        previous = RunState(
+        previous = ComparedRun(
             sighting=Sighting(previous_period, taken_at),
             vms=vms,
             findings=findings,
@@ -458,14 +459,14 @@ class HistoryStore:
         )
         return Baseline(previous, first_seen)
 
-    def runs_before(self, period: str, limit: int) -> list[RunSummary]:
+    def runs_before(self, period: str, limit: int) -> list[StoredCounts]:
         """The last `limit` stored runs before `period`, oldest first."""
         rows = self._db.execute(
             "SELECT period, taken_at, summary FROM run WHERE period < ? ORDER BY period DESC "
             "LIMIT ?",
             (period, limit),
         ).fetchall()
-        return [RunSummary(p, taken, json.loads(summary)) for p, taken, summary in reversed(rows)]
+        return [StoredCounts(p, taken, json.loads(summary)) for p, taken, summary in reversed(rows)]
 
     def reviews_for(self, fingerprints: Iterable[str]) -> dict[str, CarriedReview]:
         """The stored reviews of these findings, for pre-filling this run's reports."""
@@ -690,7 +691,7 @@ class HistoryStore:
         )
         return True
 
-    def record_run(self, run: RunRecord) -> None:
+    def record_run(self, run: StoredRun) -> None:
         """Store a run, replacing the period's previous run if any."""
         db = self._db
         db.execute("DELETE FROM run WHERE period = ?", (run.period,))

@@ -17,7 +17,7 @@ TREND_RUNS = 12
 
 
 @dataclass(frozen=True)
-class RunSummary:
+class StoredCounts:
     """A stored run's counts: enough for the trend and the deltas on the Summary."""
 
     period: str
@@ -54,8 +54,8 @@ class RunSummary:
 
 
 def history_view(
-    earlier: Sequence[RunSummary],
-    current: RunSummary,
+    earlier: Sequence[StoredCounts],
+    current: StoredCounts,
     reviews: Mapping[str, CarriedReview],
 ) -> HistoryView:
     """The history view of `current`, given the stored runs before it (oldest first)."""

@@ -1,5 +1,5 @@
 """Invoice reconciliation: what OVHcloud invoiced per service and licence value against the
-VMs its billing rule bills (DESIGN.md, "Invoice reconciliation").
+VMs its billing rule bills (docs/DESIGN.md, "Invoice reconciliation").
 
 Pure records and rules: the bills are read by audit.collect (or from a `--bills` file with
 `load_bill_lines`), compared by `reconcile` and written by `invoice_json`.

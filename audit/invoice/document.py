@@ -1,4 +1,4 @@
-"""invoice.json: a reconciliation written the same way every time (DESIGN.md, "Invoice
+"""invoice.json: a reconciliation written the same way every time (docs/DESIGN.md, "Invoice
 reconciliation").
 
 The document is the record's own (audit/model/invoice.py), so invoice.json and findings.json's

@@ -1,5 +1,5 @@
 """The period's exposure: what the daily observations say about the month (findings.json
-`exposure`, DESIGN.md "Daily observations and monthly exposure").
+`exposure`, docs/DESIGN.md, "Daily observations and monthly exposure").
 
 A snapshot sees one instant; licence programmes count what ran during the month. These records
 carry the per-VM days and the per-licence peak and licence-days that the daily observations give,
@@ -47,7 +47,7 @@ class VmPeriod:
     read is unobserved, never absent); `days_unlicensed` the days it was a powered-on Windows
     server guest without a licence, the first and last of them in ISO form. `billed` are the
     billable licence values (current or legacy Windows editions) it carried on a day it was
-    powered on: OVHcloud bills each once for the month (its billing rule, DESIGN.md "What the
+    powered on: OVHcloud bills each once for the month (its billing rule, docs/DESIGN.md "What the
     month cost"). `carried` is every licence value it carried on an observed day.
     """
 

@@ -2,7 +2,7 @@
 
 A finding is built by the evaluate stage and may carry the history stage's annotations
 (`first_seen`, `change`); `to_json` writes them only when set, so findings.json without a
-history has the same bytes as before (DESIGN.md, "findings.json").
+history has the same bytes as before (docs/DESIGN.md, "Output folder").
 """
 
 from __future__ import annotations

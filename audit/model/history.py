@@ -18,12 +18,6 @@ from audit.model.identity import fingerprint
 from audit.support.jsontypes import JSONObject
 from audit.support.timestamps import parse_utc, utc_day
 
-# What an auditor may say of a finding in the workbook's review column. `settled` closes a
-# period's shortfall (a Windows server that ran unbilled): until a review of that period says
-# so, every later run lists it (findings.json `unsettled_shortfalls`).
-SETTLED = "settled"
-REVIEW_STATUSES: tuple[str, ...] = ("open", "accepted", "fixed", "false positive", SETTLED)
-
 
 class Change(StrEnum):
     """A finding compared with the previous run."""
@@ -274,7 +268,7 @@ class PreviousCounts:
     by_status: Mapping[str, int]
     open: int
     findings: int
-    headline: Mapping[str, int] = field(default_factory=dict)  # absent before issue 11
+    headline: Mapping[str, int] = field(default_factory=dict)  # empty for a run that kept none
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ wrote it beside the number read from it, so a line whose quantity cannot be read
 whole, never dropped.
 
 A reconciliation is written as invoice.json and as findings.json's `reconciliation` (the same
-document, DESIGN.md "Invoice reconciliation"); `to_json` and `from_json` are its only writer
+document, docs/DESIGN.md "Invoice reconciliation"); `to_json` and `from_json` are its only writer
 and reader. Quantities and amounts are exact decimals written as strings ("3", "-1", "24.50"),
 as the API writes a line's quantity; `billed_vms` is a count. Nothing in it depends on when it
 was written, so the same bills and run give the same bytes.
@@ -102,7 +102,7 @@ class RowStatus(StrEnum):
 
     @property
     def severity(self) -> str | None:
-        """The finding's severity (DESIGN.md, "Invoice reconciliation"); None for ok."""
+        """The finding's severity (docs/DESIGN.md, "Invoice reconciliation"); None for ok."""
         return {"BILL-OVER": "medium", "BILL-UNDER": "low"}.get(self.value)
 
 

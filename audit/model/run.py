@@ -1,6 +1,6 @@
 """A run's report: the `findings.json` document as typed records, written and read only here.
 
-`findings.json` is a public contract (DESIGN.md). Its shape:
+`findings.json` is a public contract (docs/DESIGN.md, "Output folder"). Its shape:
 
     {"run": RunInfo.to_json(),
      "summary": Summary.to_json(),

@@ -279,7 +279,7 @@ def credential_warnings(credential: CredentialInfo, taken_at: datetime | None) -
 
 
 @dataclass(frozen=True)
-class RunMeta:
+class SnapshotMeta:
     """How and when the snapshot was taken. Never holds credentials.
 
     Fields after `max_rps` came later: a snapshot without them reads with their defaults
@@ -313,7 +313,7 @@ class RunMeta:
         return utc_day(self.taken)
 
     @classmethod
-    def from_json(cls, data: JSONObject) -> RunMeta:
+    def from_json(cls, data: JSONObject) -> SnapshotMeta:
         fields = dict(data)
         credential = fields.pop("credential", None)
         fallbacks = fields.pop("listing_fallbacks", ())
@@ -328,7 +328,7 @@ class RunMeta:
 class Snapshot:
     """Everything collect read, as the API returned it."""
 
-    meta: RunMeta
+    meta: SnapshotMeta
     services: tuple[ServiceSnapshot, ...]
     coverage: Coverage = field(default_factory=Coverage)
 
@@ -365,7 +365,7 @@ class Snapshot:
             raise ValueError(f"unsupported snapshot format_version {data.get('format_version')!r}")
         run = data["run"]
         return cls(
-            meta=RunMeta.from_json(run),
+            meta=SnapshotMeta.from_json(run),
             coverage=Coverage.from_json(data["coverage"]),
             services=tuple(
                 ServiceSnapshot(

@@ -18,7 +18,10 @@ from typing import Any
 
 from audit.config.invoice import InvoiceSettings
 from audit.invoice import bill_window, billed_by_service, invoice_json, reconcile
-from audit.job import (
+from audit.model.invoice import Reconciliation
+from audit.model.run import RunReport
+from audit.reconciliation.sources import BillSource, ObtainedBills
+from audit.run_folder import (
     FINDINGS_FILE,
     MANIFEST_FILE,
     check_inputs,
@@ -28,9 +31,6 @@ from audit.job import (
     renderers,
     write_manifest,
 )
-from audit.model.invoice import Reconciliation
-from audit.model.run import RunReport
-from audit.reconciliation.sources import BillSource, ObtainedBills
 from audit.support.errors import InputError
 from audit.support.fsutil import atomic_write_text, staged_directory
 from audit.support.jsontypes import JSONObject

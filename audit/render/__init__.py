@@ -1,1 +1,2 @@
-"""Render stage: turns a run folder's snapshot and findings into files people read."""
+"""Render stage: turns a run (its inventory, findings.json and history view, and the figures
+computed from them) into files people read, one Renderer per format."""

@@ -19,7 +19,7 @@ from audit.model.run import RunReport
 
 
 @dataclass(frozen=True)
-class RunData:
+class ReportInput:
     """What renderers may read.
 
     `inventory` is the snapshot's VMs, parsed once (audit/evaluate/inventory.py); `report`
@@ -45,6 +45,6 @@ class Renderer(Protocol):
 
     filename: str
 
-    def render(self, run: RunData, path: Path) -> None:
+    def render(self, run: ReportInput, path: Path) -> None:
         """Write the format to `path` (a staging folder's file; the caller renames)."""
         ...

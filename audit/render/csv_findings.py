@@ -10,9 +10,9 @@ from typing import Any
 
 from audit.model.exceptions import ExceptionRow
 from audit.model.findings import Finding
-from audit.render.base import RunData
+from audit.render.base import ReportInput
+from audit.render.findings import finding_values, first_seen
 from audit.render.safe_text import safe_text
-from audit.render.view import finding_values, first_seen
 from audit.support.fsutil import atomic_write_text
 
 FINDING_COLUMNS = (
@@ -92,5 +92,5 @@ class FindingsCsv:
 
     filename = "findings.csv"
 
-    def render(self, run: RunData, path: Path) -> None:
+    def render(self, run: ReportInput, path: Path) -> None:
         write_csv(path, HEADER, (finding_row(finding) for finding in run.report.findings))

@@ -16,7 +16,7 @@ from audit.model.exposure import (
     UnsettledShortfall,
     VmExposure,
 )
-from audit.render.base import RunData
+from audit.render.base import ReportInput
 
 NO_EXPOSURE = (
     "This run was written before daily observations existed: no period figures. Run "
@@ -46,7 +46,7 @@ class ExposureDisplay:
     unsettled: tuple[UnsettledShortfall, ...] = ()  # earlier periods', not reviewed settled
 
 
-def exposure_display(run: RunData) -> ExposureDisplay:
+def exposure_display(run: ReportInput) -> ExposureDisplay:
     exposure = run.report.exposure
     unsettled = run.report.unsettled_shortfalls
     if exposure is None:

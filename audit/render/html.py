@@ -26,27 +26,22 @@ from audit.model.exceptions import ExceptionRow
 from audit.model.findings import SEVERITIES, STATUSES, Finding, Status
 from audit.model.history import HistoryView
 from audit.model.snapshot import Coverage
-from audit.render.base import RunData
+from audit.render.base import ReportInput
 from audit.render.catalogue import RuleCatalogue, RuleInfo, rule_catalogue
+from audit.render.changes import ChangesDisplay, arrivals, changes_display, open_delta
+from audit.render.coverage import datacenter_coverage, describe_failure
 from audit.render.exposure import exposure_display
+from audit.render.findings import first_seen, has_history
+from audit.render.position import total_label
 from audit.render.reconciliation import reconciliation_display
 from audit.render.remediation import remediation_display
 from audit.render.safe_text import visible_controls
-from audit.render.view import (
+from audit.render.summary import (
     SIGN_OFF_ROLES,
-    ChangesDisplay,
     HeadlineFigure,
-    arrivals,
-    changes_display,
-    datacenter_coverage,
-    describe_failure,
     executive_summary,
     findings_reviewed,
-    first_seen,
-    has_history,
     headline_figures,
-    open_delta,
-    total_label,
 )
 
 ROWS_PER_RULE = 200
@@ -83,14 +78,14 @@ class HtmlReport:
     def __init__(self, rows_per_rule: int = ROWS_PER_RULE) -> None:
         self.rows_per_rule = rows_per_rule
 
-    def render(self, run: RunData, path: Path) -> None:
+    def render(self, run: ReportInput, path: Path) -> None:
         """Write the page; unencodable API text (lone surrogates) is escaped, never fatal."""
         page = render_html(run, self.rows_per_rule)
         path.write_bytes(page.encode("utf-8", errors="backslashreplace"))
 
 
-def render_html(run: RunData, rows_per_rule: int = ROWS_PER_RULE) -> str:
-    """The page as text: same RunData, same characters."""
+def render_html(run: ReportInput, rows_per_rule: int = ROWS_PER_RULE) -> str:
+    """The page as text: same ReportInput, same characters."""
     css = _asset("report.css")
     script = _asset("report.js")
     context = build_context(run, rows_per_rule)
@@ -280,7 +275,7 @@ def _finding_row(finding: Finding, history: HistoryView) -> FindingRow:
     )
 
 
-def rule_groups(run: RunData, catalogue: RuleCatalogue, rows_per_rule: int) -> list[RuleGroup]:
+def rule_groups(run: ReportInput, catalogue: RuleCatalogue, rows_per_rule: int) -> list[RuleGroup]:
     """Findings grouped by rule in catalogue order, open ones first, capped per rule."""
     by_rule: dict[str, list[Finding]] = {}
     for finding in run.report.findings:
@@ -315,7 +310,7 @@ def _figure_tile(figure: HeadlineFigure) -> Tile:
     return Tile(figure.label, value, note, figure.tone, figure.change_text)
 
 
-def _tiles(run: RunData, figures: Sequence[HeadlineFigure]) -> list[Tile]:
+def _tiles(run: ReportInput, figures: Sequence[HeadlineFigure]) -> list[Tile]:
     """Open findings, the four headline figures, what was audited, the register's state."""
     counts = run.figures
     high = counts.severities[0].open
@@ -359,7 +354,7 @@ _WINDOWS_PARTS = (
 )
 
 
-def _charts(run: RunData, catalogue: RuleCatalogue) -> list[Chart]:
+def _charts(run: ReportInput, catalogue: RuleCatalogue) -> list[Chart]:
     """Findings by severity and by rule (open vs excepted), Windows guests per service."""
     figures = run.figures
     by_rule = run.report.summary.by_rule
@@ -463,7 +458,7 @@ def _count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def build_context(run: RunData, rows_per_rule: int = ROWS_PER_RULE) -> dict[str, Any]:
+def build_context(run: ReportInput, rows_per_rule: int = ROWS_PER_RULE) -> dict[str, Any]:
     """Everything the template reads, as plain data (the template computes nothing)."""
     meta = run.report.run
     coverage = meta.coverage

@@ -25,7 +25,7 @@ from audit.model.invoice import (
     decimal_text,
     money_text,
 )
-from audit.render.base import RunData
+from audit.render.base import ReportInput
 
 COMPARISON = (
     "Per service and licence value, the quantity the bills invoiced (the lines whose domain is "
@@ -144,7 +144,7 @@ def count_line(result: Reconciliation) -> str:
     return f"{rows}; {len(result.unclassified):,} line(s) {BILL_UNCLASSIFIED}"
 
 
-def reconciliation_display(run: RunData) -> ReconciliationDisplay:
+def reconciliation_display(run: ReportInput) -> ReconciliationDisplay:
     result = run.report.reconciliation
     if result is None:
         return ReconciliationDisplay(present=False)

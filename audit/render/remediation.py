@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from audit.model.remediation import RemediationApplied
-from audit.render.base import RunData
+from audit.render.base import ReportInput
 from audit.support.timestamps import parse_utc
 
 NONE_RECORDED = (
@@ -42,7 +42,7 @@ class RemediationDisplay:
     rows: tuple[RemediationRow, ...] = ()
 
 
-def remediation_display(run: RunData) -> RemediationDisplay:
+def remediation_display(run: ReportInput) -> RemediationDisplay:
     report = run.report
     items = report.remediation_applied
     history = report.history

@@ -13,7 +13,8 @@ from typing import Any
 
 from audit.evaluate import headline
 from audit.model.rollup import AccountEntry, AccountFinding, AccountStatus, Rollup
-from audit.render.view import HeadlineFigure, finding_values
+from audit.render.findings import finding_values
+from audit.render.summary import HeadlineFigure
 
 # The figures in the reports' order, as the Accounts table's columns.
 FIGURE_KEYS: tuple[headline.FigureKey, ...] = tuple(headline.FigureKey)

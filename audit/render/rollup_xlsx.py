@@ -28,19 +28,19 @@ from audit.render.rollup_view import (
     summary_line,
     totals,
 )
-from audit.render.xlsx import (
-    _LABEL_FONT,
-    _TONE_FONT,
-    _TOP,
-    _WRAP,
+from audit.render.xlsx.cells import (
+    LABEL_FONT,
+    TONE_FONT,
+    TOP,
+    WRAP,
     Column,
-    _naive,
-    _save,
-    _Sheet,
-    _Table,
+    Sheet,
+    Table,
     clean_text,
     line_count,
+    naive,
 )
+from audit.render.xlsx.workbook import save
 from audit.support.timestamps import parse_utc
 
 _ACCOUNT_COLUMNS: tuple[Column, ...] = (
@@ -72,12 +72,12 @@ class RollupXlsx:
 
     def render(self, rollup: Rollup, path: Path) -> None:
         workbook = Workbook(write_only=True)
-        taken = max(_naive(parse_utc(rollup.taken_at)) or _ZIP_EPOCH, _ZIP_EPOCH)
+        taken = max(naive(parse_utc(rollup.taken_at)) or _ZIP_EPOCH, _ZIP_EPOCH)
         _set_properties(workbook, rollup, taken)
         _accounts_sheet(workbook, rollup)
         _findings_sheet(workbook, rollup)
         stamp = (taken.year, taken.month, taken.day, taken.hour, taken.minute, taken.second)
-        _save(workbook, path, (*stamp[:5], stamp[5] // 2 * 2))
+        save(workbook, path, (*stamp[:5], stamp[5] // 2 * 2))
 
 
 def _set_properties(workbook: Workbook, rollup: Rollup, taken: datetime) -> None:
@@ -94,28 +94,28 @@ def _set_properties(workbook: Workbook, rollup: Rollup, taken: datetime) -> None
         workbook.custom_doc_props.append(StringProperty(name=name, value=clean_text(value)))
 
 
-def _account_cells(sheet: _Sheet, row: AccountRow) -> tuple[list[Any], int]:
+def _account_cells(sheet: Sheet, row: AccountRow) -> tuple[list[Any], int]:
     entry = row.entry
-    tone = _TONE_FONT.get(row.tone)
+    tone = TONE_FONT.get(row.tone)
     figures = row.figures or (None,) * len(FIGURE_LABELS)
     licences = row.licences or (None,) * len(LICENCE_LABELS)
-    folder = sheet.cell(entry.folder, alignment=_TOP)
+    folder = sheet.cell(entry.folder, alignment=TOP)
     if row.workbook_link is not None:
         folder.hyperlink = row.workbook_link
     texts = (entry.verdict, entry.coverage, entry.reason)
     widths = (44, 40, 50)
     cells = [
-        sheet.cell(entry.name, font=_LABEL_FONT, alignment=_TOP),
-        sheet.cell(status_text(entry), alignment=_TOP, **({"font": tone} if tone else {})),
-        sheet.cell(entry.verdict, alignment=_WRAP),
-        sheet.cell(entry.coverage, alignment=_WRAP),
-        *(sheet.cell(figure_cell(figure), alignment=_TOP) for figure in figures),
-        *(sheet.cell(value, alignment=_TOP) for value in licences),
-        sheet.cell(entry.findings if entry.rolled_up else None, alignment=_TOP),
-        sheet.cell(entry.open_findings if entry.rolled_up else None, alignment=_TOP),
-        sheet.cell(_naive(parse_utc(entry.taken_at)) or entry.taken_at, alignment=_TOP),
+        sheet.cell(entry.name, font=LABEL_FONT, alignment=TOP),
+        sheet.cell(status_text(entry), alignment=TOP, **({"font": tone} if tone else {})),
+        sheet.cell(entry.verdict, alignment=WRAP),
+        sheet.cell(entry.coverage, alignment=WRAP),
+        *(sheet.cell(figure_cell(figure), alignment=TOP) for figure in figures),
+        *(sheet.cell(value, alignment=TOP) for value in licences),
+        sheet.cell(entry.findings if entry.rolled_up else None, alignment=TOP),
+        sheet.cell(entry.open_findings if entry.rolled_up else None, alignment=TOP),
+        sheet.cell(naive(parse_utc(entry.taken_at)) or entry.taken_at, alignment=TOP),
         folder,
-        sheet.cell(entry.reason, alignment=_WRAP),
+        sheet.cell(entry.reason, alignment=WRAP),
     ]
     lines = max(line_count(text, width) for text, width in zip(texts, widths, strict=True))
     return cells, lines
@@ -123,7 +123,7 @@ def _account_cells(sheet: _Sheet, row: AccountRow) -> tuple[list[Any], int]:
 
 def _accounts_sheet(workbook: Workbook, rollup: Rollup) -> None:
     """One row per account, failed ones included, then the sums over those rolled up."""
-    sheet = _Sheet(workbook, "Accounts", [c.width for c in _ACCOUNT_COLUMNS])
+    sheet = Sheet(workbook, "Accounts", [c.width for c in _ACCOUNT_COLUMNS])
     sheet.ws.sheet_view.showGridLines = False
     sheet.title(
         "Windows licence compliance audit: all accounts",
@@ -139,21 +139,21 @@ def _accounts_sheet(workbook: Workbook, rollup: Rollup) -> None:
     total = totals(rollup, rows)
     sheet.append_cells(
         [
-            sheet.cell(f"Total ({total.rolled_up} of {total.accounts})", font=_LABEL_FONT),
+            sheet.cell(f"Total ({total.rolled_up} of {total.accounts})", font=LABEL_FONT),
             None,
             None,
             None,
-            *(sheet.cell(figure_cell(figure), font=_LABEL_FONT) for figure in total.figures),
-            *(sheet.cell(value, font=_LABEL_FONT) for value in total.licences),
-            sheet.cell(total.findings, font=_LABEL_FONT),
-            sheet.cell(total.open_findings, font=_LABEL_FONT),
+            *(sheet.cell(figure_cell(figure), font=LABEL_FONT) for figure in total.figures),
+            *(sheet.cell(value, font=LABEL_FONT) for value in total.licences),
+            sheet.cell(total.findings, font=LABEL_FONT),
+            sheet.cell(total.open_findings, font=LABEL_FONT),
         ]
     )
 
 
 def _findings_sheet(workbook: Workbook, rollup: Rollup) -> None:
     """Every account's findings, the account first, in each run's own order."""
-    table = _Table(workbook, "Findings", _FINDING_COLUMNS, fit_width=False, frozen="B2")
+    table = Table(workbook, "Findings", _FINDING_COLUMNS, fit_width=False, frozen="B2")
     for item in rollup.findings:
         table.row(finding_cells(item))
     table.finish()

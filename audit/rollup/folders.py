@@ -18,12 +18,12 @@ from audit.collect.options import coverage_line
 from audit.config.accounts import ROLLUP_FOLDER, SLUG
 from audit.evaluate import headline
 from audit.history.store import HISTORY_FILE
-from audit.job import MANIFEST_FILE, check_inputs, load_run
 from audit.model.findings import Status
 from audit.model.rollup import AccountEntry, AccountFinding, AccountStatus, Outcome, Rollup
 from audit.model.run import RunReport
-from audit.render.base import RunData
-from audit.render.view import verdict
+from audit.render.base import ReportInput
+from audit.render.summary import verdict
+from audit.run_folder import MANIFEST_FILE, check_inputs, load_run
 from audit.support.errors import ExitCode, InputError
 from audit.support.fsutil import sha256_file
 
@@ -108,12 +108,12 @@ def read_account(
     return entry, tuple(AccountFinding(name, finding) for finding in run.report.findings)
 
 
-def _exit_code(run: RunData) -> int:
+def _exit_code(run: ReportInput) -> int:
     """The code the run's own process returned, from what its folder records."""
     return int(run.figures.verdict.exit_code)
 
 
-def _entry(name: str, period: str, run: RunData, digest: str, code: int) -> AccountEntry:
+def _entry(name: str, period: str, run: ReportInput, digest: str, code: int) -> AccountEntry:
     report = run.report
     coverage = report.run.coverage
     judged = verdict(run)

@@ -14,10 +14,10 @@ from audit.config.mail import MailSettings, address_of
 from audit.deliver.message import TONES, Letter, compose, select_attachments, size_text
 from audit.deliver.smtp import send
 from audit.evaluate import headline
-from audit.job import MANIFEST_FILE, check_inputs
 from audit.model.rollup import AccountStatus, Rollup
 from audit.render.html import _environment
 from audit.render.rollup_view import account_rows, status_text, summary_line, totals
+from audit.run_folder import MANIFEST_FILE, check_inputs
 
 _UNLICENSED = headline.DEFINITIONS[headline.FigureKey.UNLICENSED_SERVER_GUESTS].label
 

@@ -18,12 +18,12 @@ from typing import Protocol
 from audit import __version__
 from audit.config.accounts import ROLLUP_FOLDER
 from audit.history.store import HISTORY_FILE
-from audit.job import MANIFEST_FILE, check_inputs, write_json
 from audit.model.rollup import Outcome, Rollup, dumps_outcomes
 from audit.render.rollup_csv import RollupCsv
 from audit.render.rollup_html import RollupHtml
 from audit.render.rollup_xlsx import RollupXlsx
 from audit.rollup.folders import account_folders, build_rollup
+from audit.run_folder import MANIFEST_FILE, check_inputs, write_json
 from audit.support.errors import InputError
 from audit.support.fsutil import atomic_write_text, sha256_file, staged_directory
 

@@ -6,7 +6,7 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    """The public exit codes (see DESIGN.md, "Exit codes")."""
+    """The public exit codes (see docs/DESIGN.md, "Exit codes")."""
 
     OK = 0
     FINDINGS = 1  # the audit found open findings; remediation: an action failed or is pending

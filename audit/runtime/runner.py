@@ -55,7 +55,7 @@ class Unreachable(RunStopped):
     """The endpoint could not be reached (after the call's bounded retries)."""
 
 
-class Interrupted(RunStopped, KeyboardInterrupt):
+class StoppedBySignal(RunStopped, KeyboardInterrupt):
     """SIGINT or SIGTERM: the run stopped after the current action. Also a KeyboardInterrupt,
     so a caller that knows nothing of RunStopped still treats it as an interruption."""
 
@@ -310,7 +310,7 @@ def run_plan(
     The run stops after recording the action in hand when the key is refused (KeyRefused: 403
     NOT_GRANTED_CALL on the first POST, for a read-only key), when the endpoint cannot be
     reached (Unreachable), or when `stop` is requested or a KeyboardInterrupt arrives
-    (Interrupted); the remaining actions are then recorded as not attempted.
+    (StoppedBySignal); the remaining actions are then recorded as not attempted.
     """
     stop = stop or StopRequest()
     runner = _Runner(client, options, say, stop)
@@ -334,7 +334,7 @@ def run_plan(
             else:
                 keep(Result(action, Outcome.NOT_ATTEMPTED, "interrupted"))
             why = "the run was interrupted"
-            stopped = Interrupted(f"interrupted at {action.label}; {_made(results)}")
+            stopped = StoppedBySignal(f"interrupted at {action.label}; {_made(results)}")
         else:
             keep(result)
             if result.outcome not in (Outcome.MANUAL, Outcome.CAPPED):
@@ -347,7 +347,7 @@ def run_plan(
                 )
             elif stop.signal_name is not None:
                 why = f"the run was stopped by {stop.signal_name}"
-                stopped = Interrupted(
+                stopped = StoppedBySignal(
                     f"stopped by {stop.signal_name} after {action.label}; {_made(results)}"
                 )
             else:

@@ -136,7 +136,7 @@ def default_consumer_keys() -> Mapping[str, frozenset[str]]:
 
 @dataclass(frozen=True)
 class SimulatorConfig:
-    """Where the simulator listens, its credentials and how it misbehaves (DESIGN.md).
+    """Where the simulator listens, its credentials and how it misbehaves (docs/DESIGN.md).
 
     `rate_limit` is requests per second per consumer key; `fault_rate` the fraction of
     authenticated requests that answer 500 or 503 (drawn from a RNG seeded with `seed`);

@@ -4,7 +4,13 @@ snapshots and the demo's derived daily observations."""
 from __future__ import annotations
 
 from audit import __version__
-from audit.model.snapshot import Coverage, DatacenterSnapshot, RunMeta, ServiceSnapshot, Snapshot
+from audit.model.snapshot import (
+    Coverage,
+    DatacenterSnapshot,
+    ServiceSnapshot,
+    Snapshot,
+    SnapshotMeta,
+)
 from audit.simulator.fleet import Fleet
 
 
@@ -40,5 +46,5 @@ def snapshot_of(
         vms_listed=vm_count,
         vms_fetched=vm_count,
     )
-    meta = RunMeta(taken_at=taken_at, endpoint=endpoint, tool_version=__version__)
+    meta = SnapshotMeta(taken_at=taken_at, endpoint=endpoint, tool_version=__version__)
     return Snapshot(meta=meta, services=tuple(services), coverage=coverage)

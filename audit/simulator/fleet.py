@@ -1,4 +1,4 @@
-"""The simulator's state: services, datacenters and VMs, read from a fleet file (DESIGN.md).
+"""The simulator's state: services, datacenters and VMs, read from a fleet file (docs/DESIGN.md).
 
 The file is validated up front so that a typo in a hand-written fleet is reported with the
 file and the JSON path of the bad field, not as a 500 from the simulator later.

@@ -1,7 +1,7 @@
 """A deterministic, realistic fleet for demos, tests and benchmarks (`simulate --generate N`).
 
 Most VMs are clean, as in a real estate; a few percent each are built to trip one rule of
-DESIGN.md's table, and `GeneratedFleet.expected` says which public rule ids each VM was built
+docs/DESIGN.md's table, and `GeneratedFleet.expected` says which public rule ids each VM was built
 to raise, so an end-to-end test can compare the audit's findings with the intent. Cases where
 the rules could be read two ways (a powered-off VM holding `OVHcloud managed`, a legacy licence
 on an unknown guest, ...) are deliberately not generated.

@@ -2,7 +2,7 @@
 
 from audit.runtime.exits import ExitCode
 
-__all__ = ["AuditError", "CredentialError", "ExitCode", "InputError"]
+__all__ = ["AuditError", "CredentialError", "ExitCode", "IncompleteRunError", "InputError"]
 
 
 class AuditError(Exception):
@@ -17,3 +17,10 @@ class InputError(AuditError):
 
 class CredentialError(AuditError):
     """The API refused our credentials or rights: retrying cannot help."""
+
+
+class IncompleteRunError(AuditError):
+    """A collection too incomplete to write: nothing was read, or it would replace a complete
+    run of the same period. Exit 3, like any incomplete collection, with nothing written."""
+
+    exit_code = ExitCode.INCOMPLETE

@@ -44,19 +44,14 @@ from audit.evaluate.exceptions import parse_exceptions
 from audit.evaluate.inventory import inventory_of
 from audit.evaluate.rules.registry import RULE_IDS
 from audit.model.exposure import Exposure, Source, VmExposure
-from audit.model.snapshot import DatacenterSnapshot, RunMeta, ServiceSnapshot, Snapshot
+from audit.model.snapshot import DatacenterSnapshot, ServiceSnapshot, Snapshot, SnapshotMeta
+from tests.helpers.vms import api_vm, licensed_entry
 
 CASES = Path(__file__).parent / "cases"
 SERVICE = "pcc-192-0-2-1"
 DATACENTER = 1
 TODAY = datetime.date(2026, 6, 1)
-VM_DEFAULTS: dict[str, Any] = {
-    "vmId": 101,
-    "moRef": "vm-101",
-    "name": "app-101",
-    "powerState": "poweredOn",
-    "cpuNum": 2,
-}
+VM_DEFAULTS: dict[str, Any] = api_vm(101, None, None, name="app-101")
 CASE_KEYS = {
     "name",
     "fires",
@@ -96,8 +91,16 @@ def build_snapshot(case: dict[str, Any]) -> Snapshot:
     else:
         vm_licensed = []
         if vm is not None and (vm.get("license") is not None or "entry" in case):
-            derived = {key: vm.get(key) for key in ("vmId", "name", "moRef", "guestOsFamily")}
-            vm_licensed.append({**derived, "license": vm.get("license"), **case.get("entry", {})})
+            vm_licensed.append(
+                licensed_entry(
+                    vm["vmId"],
+                    vm.get("license"),
+                    vm.get("guestOsFamily"),
+                    name=vm.get("name"),
+                    moRef=vm.get("moRef"),
+                    **case.get("entry", {}),
+                )
+            )
     default_ids = [] if vm is None else [vm["vmId"]]
     datacenter = DatacenterSnapshot(
         datacenter_id=DATACENTER,
@@ -107,7 +110,7 @@ def build_snapshot(case: dict[str, Any]) -> Snapshot:
         vm_licensed=None if vm_licensed is None else tuple(vm_licensed),
     )
     return Snapshot(
-        meta=RunMeta(taken_at="2026-06-01T00:00:00Z", endpoint="test", tool_version="test"),
+        meta=SnapshotMeta(taken_at="2026-06-01T00:00:00Z", endpoint="test", tool_version="test"),
         services=(ServiceSnapshot(SERVICE, {"serviceName": SERVICE}, (datacenter,)),),
     )
 

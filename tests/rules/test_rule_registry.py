@@ -1,4 +1,4 @@
-"""The registry: DESIGN.md's ids in DESIGN.md's order, each with complete metadata."""
+"""The registry: docs/DESIGN.md's ids in docs/DESIGN.md's order, each with complete metadata."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from audit.evaluate.rules.base import Rule
 from audit.evaluate.rules.registry import EXCEPTABLE_RULE_IDS, RULE_IDS, RULES, rule_by_id
 from audit.model.findings import Severity
 
-# DESIGN.md, "Rules": public ids, never reused, with their severities.
+# docs/DESIGN.md, "Rules": public ids, never reused, with their severities.
 DESIGN_RULES = {
     "WIN-UNLICENSED": Severity.HIGH,
     # "The monthly cycle", Rule changes: beside the rule they split.

@@ -107,7 +107,7 @@ def now_text(vm: VmRecord | GoneVm) -> str:
     if isinstance(vm, GoneVm):
         return _GONE[vm.gone]
     if vm.licence.kind not in (LicenceKind.NONE, LicenceKind.UNLICENSED):
-        return f"it now carries '{vm.license}'"
+        return f"it now carries '{vm.api_license}'"
     if not vm.unlicensed_server:
         return f"its guest is now {vm.guest.label} (guestOsFamily '{vm.guest_os_family}')"
     if not vm.powered_on:

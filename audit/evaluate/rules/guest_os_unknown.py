@@ -23,7 +23,7 @@ def check(vm: VmRecord) -> str | None:
     if vm.guest.kind is not GuestKind.UNKNOWN:
         return None
     configured = f"guestOsFamily '{vm.guest.guest_id}'" if vm.guest.guest_id else "no guestOsFamily"
-    held = f"licence '{vm.license}'" if vm.license is not None else "no licence"
+    held = f"licence '{vm.api_license}'" if vm.api_license is not None else "no licence"
     return f"The guest OS is unknown ({configured}; {held}), so its licensing cannot be judged."
 
 

@@ -38,7 +38,7 @@ def check(vm: VmRecord, rows: Sequence[ExceptionRow]) -> str | None:
         return None
     approver = f"approved by {byol.approved_by}" if byol.approved_by else "no approver"
     return (
-        f"Licence '{vm.license}' is billed by OVHcloud although the exceptions register "
+        f"Licence '{vm.api_license}' is billed by OVHcloud although the exceptions register "
         f"declares the VM BYOL (line {byol.line}, rule {byol.rule_id}, {approver}): the "
         "customer may pay twice."
     )

@@ -36,7 +36,7 @@ def check_deleted(vm: VmRecord) -> str | None:
         return None
     parts = []
     if carries:
-        parts.append(f"still carries '{vm.license}'")
+        parts.append(f"still carries '{vm.api_license}'")
     if entry is not None and listed:
         parts.append(f"vmLicensed still lists it with '{entry.license}'")
     return f"The VM is deleted but {' and '.join(parts)}: OVHcloud may still bill it."

@@ -35,17 +35,16 @@ def check(vm: VmRecord) -> str | None:
     if not vm.listing_read:
         return None
     if vm.licensed is None:
-        if vm.license is None:
+        if vm.api_license is None:
             return None
-        return f"The VM's licence '{vm.license}' is missing from the vmLicensed listing."
+        return f"The VM's licence '{vm.api_license}' is missing from the vmLicensed listing."
     listed = vm.licensed.license
-    if _same(listed, vm.license):
+    if _same(listed, vm.api_license):
         return None
-    if vm.license is None:
+    if vm.api_license is None:
         return f"vmLicensed lists licence '{listed}' for the VM, but the VM has no licence."
-    return (
-        f"vmLicensed lists licence '{listed}' for the VM, but the VM's licence is '{vm.license}'."
-    )
+    held = vm.api_license
+    return f"vmLicensed lists licence '{listed}' for the VM, but the VM's licence is '{held}'."
 
 
 def check_datacenter(dc: DatacenterRecord) -> Iterator[tuple[LicensedEntry, str]]:

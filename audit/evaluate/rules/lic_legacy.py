@@ -27,7 +27,7 @@ def check(vm: VmRecord) -> str | None:
     if vm.licence.kind is not LicenceKind.LEGACY:
         return None
     return (
-        f"Licence '{vm.license}' is a legacy Windows Server {vm.licence.version} edition "
+        f"Licence '{vm.api_license}' is a legacy Windows Server {vm.licence.version} edition "
         "that can no longer be set."
     )
 

@@ -26,7 +26,7 @@ def check(vm: VmRecord) -> str | None:
     if vm.guest.kind is not GuestKind.NON_WINDOWS or not vm.licence.is_windows_edition:
         return None
     return (
-        f"Windows licence '{vm.license}' is registered on a non-Windows guest "
+        f"Windows licence '{vm.api_license}' is registered on a non-Windows guest "
         f"(guestOsFamily '{vm.guest_os_family}')."
     )
 

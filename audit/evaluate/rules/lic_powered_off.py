@@ -27,7 +27,7 @@ def check(vm: VmRecord) -> str | None:
     if vm.power_state != POWERED_OFF or not vm.licence.is_windows_edition or vm.on_in_period:
         return None
     days = "" if vm.period is None else f" (and on all {vm.period.days_observed} observed day(s))"
-    return f"Licence '{vm.license}' is registered on a powered-off VM{days}."
+    return f"Licence '{vm.api_license}' is registered on a powered-off VM{days}."
 
 
 RULE = Rule(META, check_vm=check)

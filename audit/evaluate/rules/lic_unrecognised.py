@@ -24,10 +24,10 @@ META = RuleMeta(
 
 def check(vm: VmRecord) -> str | None:
     if vm.licence.kind is LicenceKind.UNSUPPORTED:
-        return f"The API reports the licence as '{vm.license}'."
+        return f"The API reports the licence as '{vm.api_license}'."
     if vm.licence.kind is LicenceKind.UNRECOGNISED:
         return (
-            f"Licence '{vm.license}' is not a known Windows edition, legacy edition or "
+            f"Licence '{vm.api_license}' is not a known Windows edition, legacy edition or "
             "special value."
         )
     return None

@@ -28,7 +28,7 @@ def check(vm: VmRecord) -> str | None:
     if licence_against_guest(vm) != -1:
         return None
     return (
-        f"Licence '{vm.license}' is for Windows Server {vm.licence.version}, older than the "
+        f"Licence '{vm.api_license}' is for Windows Server {vm.licence.version}, older than the "
         f"guest, configured as {vm.guest.label} (guestOsFamily '{vm.guest_os_family}')."
     )
 

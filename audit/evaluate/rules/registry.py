@@ -1,4 +1,4 @@
-"""The rule catalogue in DESIGN.md order (LIC-BYOL-BILLED after LIC-POWERED-OFF, as in "The
+"""The rule catalogue in docs/DESIGN.md order (LIC-BYOL-BILLED after LIC-POWERED-OFF, as in "The
 monthly cycle"; LIC-VERSION-DOWNGRADE beside the rule it splits and LIC-DELETED-DECLARED
 after the licence rules, as in "What the month cost"): an explicit list, no package walking."""
 

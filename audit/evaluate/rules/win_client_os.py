@@ -26,7 +26,7 @@ META = RuleMeta(
 def check(vm: VmRecord) -> str | None:
     if vm.guest.kind is not GuestKind.WINDOWS_CLIENT:
         return None
-    held = f"licence '{vm.license}'" if vm.license is not None else "no licence"
+    held = f"licence '{vm.api_license}'" if vm.api_license is not None else "no licence"
     return (
         f"{vm.guest.label} desktop guest (guestOsFamily '{vm.guest_os_family}') with {held}: "
         "no SPLA server licence covers it, so a customer licence (BYOL) is needed."

@@ -49,7 +49,7 @@ def check(vm: VmRecord) -> str | None:
     if vm.licence.kind is LicenceKind.NONE:
         now = f"{guest} has no licence registered and is powered on at the snapshot"
     else:
-        now = f"{guest} is registered as '{vm.license}' and is powered on at the snapshot"
+        now = f"{guest} is registered as '{vm.api_license}' and is powered on at the snapshot"
     if period is not None and period.shortfall:
         return f"{now}; it ran {_unbilled(period)}."
     if period is not None and period.billed:

@@ -14,10 +14,11 @@ from typing import Any
 
 import trustme
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from fixtures_history import LINUX, PROD, STD, WIN, vm
-from fixtures_history import run_month as job
 
 from audit.deliver.capture import LocalSmtpServer, Mailbox
+from tests.helpers.history import LINUX, PROD, STD, WIN
+from tests.helpers.history import run_month as job
+from tests.helpers.vms import api_vm
 
 USER = "audit-mailer"
 SECRET = "s3cr3t-Pa55-do-not-leak"
@@ -28,12 +29,12 @@ OCTOBER, NOVEMBER = "2026-10", "2026-11"
 
 
 def october() -> dict[tuple[str, int], list[dict[str, Any]]]:
-    return {(PROD, 1): [vm(1, WIN, None), vm(2, WIN, STD), vm(3, LINUX, STD)]}
+    return {(PROD, 1): [api_vm(1, WIN, None), api_vm(2, WIN, STD), api_vm(3, LINUX, STD)]}
 
 
 def november() -> dict[tuple[str, int], list[dict[str, Any]]]:
     """VM 4 arrives unlicensed, VM 3's wrong licence is removed, VM 2 is deleted."""
-    return {(PROD, 1): [vm(1, WIN, None), vm(4, WIN, None), vm(3, LINUX, None)]}
+    return {(PROD, 1): [api_vm(1, WIN, None), api_vm(4, WIN, None), api_vm(3, LINUX, None)]}
 
 
 def two_months(out: Path) -> Path:

@@ -15,7 +15,7 @@ from typing import Any
 from audit.evaluate.engine import evaluate
 from audit.evaluate.exceptions import parse_exceptions
 from audit.evaluate.inventory import inventory_of
-from audit.job import run_report
+from audit.evaluate.report import run_report
 from audit.model.findings import Finding
 from audit.model.history import CarriedReview, HistoryView, PreviousCounts, TrendPoint
 from audit.model.period import Period
@@ -24,13 +24,14 @@ from audit.model.snapshot import (
     Coverage,
     DatacenterSnapshot,
     Failure,
-    RunMeta,
     Scope,
     ServiceSnapshot,
     Snapshot,
+    SnapshotMeta,
     encode_snapshot,
 )
-from audit.render.base import RunData
+from audit.render.base import ReportInput
+from tests.helpers.vms import PLACED, api_vm, licensed_entry, listed
 
 PERIOD = "2025-11"
 TAKEN_AT = "2025-11-01T02:03:04Z"
@@ -64,24 +65,8 @@ pcc-203-0-113-10,1,0042,*,byol,Typed with zeros,Jane Doe,,000123
 """
 
 
-def _vm(
-    vm_id: int, name: str, guest: str | None, licence: str | None, **extra: Any
-) -> dict[str, Any]:
-    vm: dict[str, Any] = {
-        "vmId": vm_id,
-        "moRef": f"vm-{vm_id}",
-        "name": name,
-        "powerState": "poweredOn",
-        "guestOsFamily": guest,
-        "license": licence,
-        "cpuNum": 4,
-        "memoryMax": 8192,
-        "clusterName": "Cluster1",
-        "hostName": "172.16.0.1",
-        "folderName": "Prod",
-    }
-    vm.update(extra)
-    return vm
+def _vm(vm_id: int, name: str, guest: str | None, licence: str | None, **extra: Any) -> Any:
+    return api_vm(vm_id, guest, licence, name=name, **{**PLACED, **extra})
 
 
 def _prod_dc1(bulk: int) -> DatacenterSnapshot:
@@ -123,28 +108,10 @@ def _prod_dc1(bulk: int) -> DatacenterSnapshot:
         _vm(2000 + i, f"bulk-{i:04d}", "windows2019srv_64Guest", None, cpuNum=2)
         for i in range(bulk)
     ]
-    licensed = [
-        {
-            "vmId": vm["vmId"],
-            "name": vm["name"],
-            "moRef": vm["moRef"],
-            "guestOsFamily": vm["guestOsFamily"],
-            "license": vm["license"],
-        }
-        for vm in vms
-        if vm["license"] is not None
-    ]
+    licensed = listed(vms)
     # Tools see another OS than configured, and a licence the VM does not show.
     licensed[0] = {**licensed[0], "guestOsFamily": "windows2019srvNext_64Guest"}
-    licensed.append(
-        {
-            "vmId": 4242,
-            "name": "ghost<b>",
-            "moRef": "vm-4242",
-            "guestOsFamily": "windows2019srv_64Guest",
-            "license": "windows 2019 Standard",
-        }
-    )
+    licensed.append(licensed_entry(4242, "windows 2019 Standard", name="ghost<b>", moRef="vm-4242"))
     return DatacenterSnapshot(
         datacenter_id=1,
         details={"datacenterId": 1, "name": f"{PROD}_datacenter1"},
@@ -170,7 +137,7 @@ def make_snapshot(bulk: int = 0) -> Snapshot:
         vm_id=5002,
     )
     return Snapshot(
-        meta=RunMeta(taken_at=TAKEN_AT, endpoint="ovh-eu", tool_version="0.1.0"),
+        meta=SnapshotMeta(taken_at=TAKEN_AT, endpoint="ovh-eu", tool_version="0.1.0"),
         services=(
             ServiceSnapshot(
                 service_name=PROD,
@@ -214,7 +181,7 @@ def make_snapshot(bulk: int = 0) -> Snapshot:
     )
 
 
-def make_run(bulk: int = 0) -> RunData:
+def make_run(bulk: int = 0) -> ReportInput:
     """The run folder content as `run` would write it (no history yet)."""
     snapshot = make_snapshot(bulk)
     sha256 = hashlib.sha256(encode_snapshot(snapshot)).hexdigest()
@@ -222,10 +189,10 @@ def make_run(bulk: int = 0) -> RunData:
     inventory = inventory_of(snapshot)
     evaluation = evaluate(inventory, rows, date(2025, 11, 1))
     report = run_report(Period.from_label(PERIOD), inventory, sha256, evaluation)
-    return RunData(inventory=inventory, snapshot_sha256=sha256, report=report)
+    return ReportInput(inventory=inventory, snapshot_sha256=sha256, report=report)
 
 
-def with_history(run: RunData) -> RunData:
+def with_history(run: ReportInput) -> ReportInput:
     """The same run as the history stage hands it over, through findings.json's form."""
     document = run.report.to_json()
     findings = document["findings"]
@@ -320,7 +287,7 @@ def with_history(run: RunData) -> RunData:
             ),
         },
     )
-    return RunData(
+    return ReportInput(
         inventory=run.inventory,
         snapshot_sha256=run.snapshot_sha256,
         report=RunReport.from_json(document),
@@ -328,13 +295,13 @@ def with_history(run: RunData) -> RunData:
     )
 
 
-def make_empty_run() -> RunData:
+def make_empty_run() -> ReportInput:
     """A complete audit of an account without any service: nothing to report, nothing missing."""
     snapshot = Snapshot(
-        meta=RunMeta(taken_at=TAKEN_AT, endpoint="ovh-eu", tool_version="0.1.0"), services=()
+        meta=SnapshotMeta(taken_at=TAKEN_AT, endpoint="ovh-eu", tool_version="0.1.0"), services=()
     )
     sha256 = hashlib.sha256(encode_snapshot(snapshot)).hexdigest()
     inventory = inventory_of(snapshot)
     evaluation = evaluate(inventory, (), date(2025, 11, 1))
     report = run_report(Period.from_label(PERIOD), inventory, sha256, evaluation)
-    return RunData(inventory=inventory, snapshot_sha256=sha256, report=report)
+    return ReportInput(inventory=inventory, snapshot_sha256=sha256, report=report)

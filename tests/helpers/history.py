@@ -5,19 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from openpyxl import load_workbook
-
-from audit.job import JobResult, JobSpec, SnapshotSource, run_job
+from audit.collect.source import SnapshotSource
+from audit.job import JobResult, JobSpec, run_job
 from audit.model.period import Period
 from audit.model.snapshot import (
     Coverage,
     DatacenterSnapshot,
     Failure,
-    RunMeta,
     ServiceSnapshot,
     Snapshot,
+    SnapshotMeta,
     write_snapshot,
 )
+from tests.helpers.vms import listed as vms_listed
 
 PROD = "pcc-203-0-113-10"
 LAB = "pcc-198-51-100-7"
@@ -28,25 +28,6 @@ LINUX = "debian12_64Guest"
 STD = "windows 2019 Standard"
 
 Fleet = dict[tuple[str, int], list[dict[str, Any]]]
-
-
-def vm(
-    vm_id: int,
-    guest: str | None,
-    licence: str | None,
-    power: str = "poweredOn",
-    name: str | None = None,
-) -> dict[str, Any]:
-    """A raw `dedicatedCloud.Vm`."""
-    return {
-        "vmId": vm_id,
-        "moRef": f"vm-{vm_id}",
-        "name": name or f"vm-{vm_id}",
-        "powerState": power,
-        "guestOsFamily": guest,
-        "license": licence,
-        "cpuNum": 2,
-    }
 
 
 def snapshot(fleet: Fleet, taken_at: str, failures: tuple[Failure, ...] = ()) -> Snapshot:
@@ -60,22 +41,12 @@ def snapshot(fleet: Fleet, taken_at: str, failures: tuple[Failure, ...] = ()) ->
                 details={"datacenterId": dc},
                 vm_ids=tuple(int(item["vmId"]) for item in listed),
                 vms=tuple(listed),
-                vm_licensed=tuple(
-                    {
-                        "vmId": item["vmId"],
-                        "name": item["name"],
-                        "moRef": item["moRef"],
-                        "guestOsFamily": item["guestOsFamily"],
-                        "license": item["license"],
-                    }
-                    for item in listed
-                    if item["license"] is not None
-                ),
+                vm_licensed=tuple(vms_listed(listed)),
             )
         )
     count = sum(len(vms) for vms in fleet.values())
     return Snapshot(
-        meta=RunMeta(taken_at=taken_at, endpoint="ovh-eu", tool_version="test"),
+        meta=SnapshotMeta(taken_at=taken_at, endpoint="ovh-eu", tool_version="test"),
         services=tuple(
             ServiceSnapshot(name, {"serviceName": name}, tuple(dcs))
             for name, dcs in services.items()
@@ -121,32 +92,3 @@ def by_vm(document: dict[str, Any]) -> dict[tuple[int, str], dict[str, Any]]:
 def events(document: dict[str, Any]) -> list[tuple[str, int, Any, Any]]:
     """findings.json's licence events as (event, VM id, before, after)."""
     return [(e["event"], e["vm_id"], e["before"], e["after"]) for e in document["changes"]]
-
-
-def columns(sheet: Any) -> dict[str, int]:
-    return {cell.value: cell.column for cell in sheet[1]}
-
-
-def row_of(sheet: Any, vm_id: int, rule: str) -> int:
-    header = columns(sheet)
-    for row in range(2, sheet.max_row + 1):
-        if (
-            sheet.cell(row, header["VM id"]).value == vm_id
-            and sheet.cell(row, header["Rule"]).value == rule
-        ):
-            return row
-    raise AssertionError(f"no row for VM {vm_id} {rule}")
-
-
-def edit(source: Path, target: Path, reviews: dict[tuple[int, str], tuple[Any, Any, Any]]) -> Path:
-    """What an auditor does in Excel: fill the review columns of some rows, save a copy."""
-    workbook = load_workbook(source)
-    sheet = workbook["Findings"]
-    header = columns(sheet)
-    for (vm_id, rule), values in reviews.items():
-        row = row_of(sheet, vm_id, rule)
-        for name, value in zip(("Review status", "Owner", "Comment"), values, strict=True):
-            sheet.cell(row, header[name]).value = value
-    target.parent.mkdir(parents=True, exist_ok=True)
-    workbook.save(target)
-    return target

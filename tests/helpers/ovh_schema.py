@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-SCHEMA_DIR = Path(__file__).parent / "data" / "ovh-schema"
+SCHEMA_DIR = Path(__file__).parent.parent / "data" / "ovh-schema"
 SCHEMA_FILE = SCHEMA_DIR / "dedicatedCloud.json"
 ME_SCHEMA_FILE = SCHEMA_DIR / "me.json"  # /me: the bills
 

@@ -1,0 +1,117 @@
+"""The Exposure sheet: the period's days observed, per licence value peak, licence-days and
+billed VMs, per VM its days, and the earlier periods' shortfalls not reviewed settled."""
+
+from __future__ import annotations
+
+from openpyxl import Workbook
+
+from audit.render.base import ReportInput
+from audit.render.exposure import ExposureDisplay, exposure_display
+from audit.render.xlsx.cells import Sheet
+
+
+def write_sheet(workbook: Workbook, run: ReportInput) -> None:
+    """The period: days observed, per licence value peak and licence-days, per VM its days."""
+    exposure = exposure_display(run)
+    sheet = Sheet(workbook, "Exposure", [28, 12, 12, 30, 34, 30, 12, 12, 12, 12, 12, 30, 12])
+    sheet.ws.sheet_view.showGridLines = False
+    sheet.title("Exposure over the period", exposure.observed_line or None)
+    sheet.pair("Billing rule", exposure.billing_rule, span=8)
+    if exposure.notice:
+        sheet.pair("Note", exposure.notice, span=8)
+    if not exposure.present:
+        unsettled_section(sheet, exposure)
+        return
+    sheet.pair("Missing days", ", ".join(exposure.missing_days) or "none", span=8)
+    sheet.pair(
+        "Incomplete days (unread = unobserved)",
+        ", ".join(exposure.incomplete_days) or "none",
+        span=8,
+    )
+    sheet.section("Peak, licence-days and billed VMs per licence value")
+    sheet.header(
+        [
+            "Service",
+            "Datacenter",
+            "Billable",
+            "Licence",
+            "Peak VMs",
+            "Licence-days",
+            "Billed VMs",
+            "Billed vCPUs",
+        ]
+    )
+    for line in exposure.licences:
+        row = line.figures
+        billable = "yes" if line.billable else "no"
+        sheet.append(
+            [
+                row.service_name,
+                row.datacenter_id,
+                billable,
+                row.license,
+                row.peak_vms,
+                row.licence_days,
+                row.billed_vms,
+                row.billed_vcpus,
+            ]
+        )
+    sheet.section("Windows guests and licensed VMs: days over the period")
+    sheet.header(
+        [
+            "Service",
+            "Datacenter",
+            "VM",
+            "Name",
+            "Guest OS (last observed)",
+            "Licence (last observed)",
+            "Days observed",
+            "Days powered on",
+            "Days unlicensed",
+            "First unlicensed",
+            "Last unlicensed",
+            "Billed",
+            "Shortfall",
+        ]
+    )
+    for vm in exposure.vms:
+        sheet.append(
+            [
+                vm.service_name,
+                vm.datacenter_id,
+                vm.vm_id,
+                vm.name,
+                vm.guest_os_family,
+                vm.license,
+                vm.days_observed,
+                vm.days_powered_on,
+                vm.days_unlicensed,
+                vm.first_unlicensed,
+                vm.last_unlicensed,
+                ", ".join(vm.billed),
+                "yes" if vm.shortfall else "no",
+            ]
+        )
+    unsettled_section(sheet, exposure)
+
+
+def unsettled_section(sheet: Sheet, exposure: ExposureDisplay) -> None:
+    """Earlier periods' shortfalls not reviewed settled (reviewed in their own workbook)."""
+    sheet.section("Shortfalls of earlier periods not reviewed settled")
+    headers = ["Period", "Service", "Datacenter", "VM", "Name", "Guest OS", "Days unlicensed"]
+    sheet.header([*headers, "Review status", "Owner"])
+    for item in exposure.unsettled:
+        shortfall = item.shortfall
+        sheet.append(
+            [
+                item.period,
+                shortfall.service_name,
+                shortfall.datacenter_id,
+                shortfall.vm_id,
+                shortfall.vm_name,
+                shortfall.guest_os_family,
+                shortfall.days_unlicensed,
+                item.review_status,
+                item.owner,
+            ]
+        )

@@ -1,0 +1,1 @@
+"""The test suite: `pytest -m "not slow"` for the quick part, `make test` for all of it."""

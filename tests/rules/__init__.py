@@ -1,0 +1,1 @@
+"""Rule cases (cases/*.toml) and the registry."""
