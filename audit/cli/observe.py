@@ -17,9 +17,17 @@ from audit.cli.options import (
     load_config_arg,
 )
 from audit.collect.options import coverage_line, print_failures
-from audit.exposure.observe import parse_day, record_day, snapshot_day
+from audit.exposure.observe import checked_day, parse_day, record_day
 from audit.job import SnapshotSource, refuse_nothing_read
 from audit.support.errors import ExitCode
+
+
+def how(args: argparse.Namespace) -> str:
+    """The observation's `source`: a stored snapshot, a collection filed under another day
+    (`--date`), or collected live on its day."""
+    if args.from_snapshot is not None:
+        return "observe --from-snapshot"
+    return "observe" if args.date is None else "observe --date"
 
 
 def observe_command(args: argparse.Namespace) -> int:
@@ -29,10 +37,12 @@ def observe_command(args: argparse.Namespace) -> int:
     day = None if args.date is None else parse_day(args.date, today)
     source = SnapshotSource.from_args(args, config)
     snapshot, snapshot_bytes = source.load()
-    day = day or snapshot_day(snapshot)
+    # Its own UTC day, which must be a day it can have been taken on, even under --date.
+    taken = checked_day(snapshot, datetime.now(UTC).date(), source.from_file)
+    day = day or taken
     refuse_nothing_read(snapshot, day.isoformat())
     out = args.out or config.out or DEFAULT_OUT
-    observed = record_day(out, snapshot, snapshot_bytes, day)
+    observed = record_day(out, snapshot, snapshot_bytes, day, source=how(args))
     if observed.kept:
         print(
             f"observation of {day.isoformat()} NOT recorded: it is incomplete and the day's "

@@ -24,6 +24,11 @@ from audit.support.jsontypes import JSONObject
 StateRow = tuple[str, int, int, str | None, str | None, str | None, str | None, int | None]
 
 
+# How an observation was made (findings.json `exposure.observations[].source`): collected live on
+# its day, collected later and filed under an earlier day, a stored snapshot, a run's own.
+SOURCES = ("observe", "observe --date", "observe --from-snapshot", "run")
+
+
 @dataclass(frozen=True)
 class ObservationRecord:
     """One day's observation to store: the VMs read that day and what could not be read."""
@@ -31,11 +36,13 @@ class ObservationRecord:
     day: date
     taken_at: str
     endpoint: str
-    source: str  # "observe", or "run YYYY-MM" for a run's own snapshot
+    source: str  # SOURCES: how it was collected
     snapshot_sha256: str
     coverage: JSONObject
     recorded_at: str
     vms: Mapping[VmKey, VmState]
+    calls: int = 0  # the API calls the collection made
+    services: frozenset[str] = frozenset()  # every service the snapshot lists
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,9 @@ class ObservedDay:
     complete: bool
     coverage: JSONObject
     encoded: bytes  # see `encode_ids`; `state_ids` decodes it
+    endpoint: str = ""
+    sha256: str = ""  # of the day's file, observations/<day>.json.gz
+    calls: int | None = None  # None: recorded before the calls were
 
     def state_ids(self) -> list[int]:
         return decode_ids(self.encoded)
@@ -74,6 +84,8 @@ def observation_of(
         coverage=snapshot.coverage.to_json(),
         recorded_at=recorded_at,
         vms=vm_states(snapshot),
+        calls=snapshot.meta.calls,
+        services=frozenset(service.service_name for service in snapshot.services),
     )
 
 
