@@ -53,7 +53,9 @@ STEPS = ["staged", "committed", "between renames", "moved"]
 
 
 def child(code: str, *args: str) -> subprocess.CompletedProcess[str]:
-    script = f"import os, sys\n{code}\nfrom audit.cli.main import main\nsys.exit(main(sys.argv[1:]))\n"
+    script = (
+        f"import os, sys\n{code}\nfrom audit.cli.main import main\nsys.exit(main(sys.argv[1:]))\n"
+    )
     return subprocess.run(
         [sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=120
     )
@@ -178,7 +180,9 @@ def test_a_writer_waits_for_the_one_still_moving_its_items(tmp_path: Path) -> No
         + "publish.STEPS.append(lambda step: step == 'committed' and time.sleep(1.5))\n"
     )
     second = stored(tmp_path, "second", AFTER, "2026-11-05T09:00:00Z")
-    script = f"import os, sys\n{slow}\nfrom audit.cli.main import main\nsys.exit(main(sys.argv[1:]))\n"
+    script = (
+        f"import os, sys\n{slow}\nfrom audit.cli.main import main\nsys.exit(main(sys.argv[1:]))\n"
+    )
     writer = subprocess.Popen([sys.executable, "-c", script, *observe_args(second, out)])
     try:
         deadline = time.monotonic() + 60

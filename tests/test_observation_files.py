@@ -98,7 +98,9 @@ def test_each_observed_day_says_where_it_came_from(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("damage", ["deleted", "truncated", "replaced"])
-def test_a_day_whose_file_is_missing_or_differs_is_not_counted(tmp_path: Path, damage: str) -> None:
+def test_a_day_whose_file_is_missing_or_differs_is_not_counted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str
+) -> None:
     """The trial: a truncated and a deleted daily file were still counted without a word."""
     out = tmp_path / "out"
     assert observe(stored(tmp_path, "on", ON, "2026-11-02T02:00:00Z"), out) == 0
@@ -110,7 +112,9 @@ def test_a_day_whose_file_is_missing_or_differs_is_not_counted(tmp_path: Path, d
         day_file.write_bytes(day_file.read_bytes()[:40])
     else:  # a valid snapshot, but not the one that was recorded
         day_file.write_bytes((out / "observations" / "2026-11-03.json.gz").read_bytes())
+    capsys.readouterr()
     assert run(stored(tmp_path, "run", FLEET, "2026-11-04T02:00:00Z"), out) == 0
+    assert "1 stored observation(s) NOT counted (2026-11-02)" in capsys.readouterr().out
     figures = exposure(out)
     days = {item["day"]: item for item in figures["observations"]}
     status = "missing" if damage == "deleted" else "differs"

@@ -91,7 +91,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_api_arguments(parser)
     parser.add_argument("--out", type=Path, help=f"output folder (default {DEFAULT_OUT}/)")
     parser.add_argument(
-        "--date", help="record it as this UTC day, YYYY-MM-DD (a late job or a backfill)"
+        "--date",
+        help="record it as this UTC day, YYYY-MM-DD from 2000-01-01 to today (a late job or a "
+        "backfill)",
     )
     parser.add_argument(
         "--from-snapshot", type=Path, help="record a stored snapshot instead of collecting"
