@@ -248,14 +248,16 @@ def move_into_place(path: Path, final: Path) -> None:
 
 def finish_pending(path: Path, final: Path, wait_s: float) -> bool:
     """Move a pending item whose record was committed into place, unless it is gone (its
-    writer, or an earlier mend, moved it). Its writer may be moving it right now: its lock
-    is awaited up to `wait_s` seconds (False: still held)."""
+    writer, or an earlier mend, moved it), and remove the old folder a swap left aside. Its
+    writer may be moving it right now: its lock is awaited up to `wait_s` seconds (False:
+    still held)."""
     deadline = time.monotonic() + wait_s
     while True:
         try:
             fd = _lock(path, blocking=False)
         except FileNotFoundError:
-            return True  # moved already
+            recover_interrupted_swap(final)  # moved already; the old folder may still be aside
+            return True
         if fd is not None:
             break
         if time.monotonic() >= deadline:
@@ -264,6 +266,7 @@ def finish_pending(path: Path, final: Path, wait_s: float) -> bool:
     try:
         if path.exists():  # not renamed while we waited
             move_into_place(path, final)
+        recover_interrupted_swap(final)
     finally:
         os.close(fd)
     return True
