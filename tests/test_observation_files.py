@@ -152,3 +152,19 @@ def test_the_provenance_survives_a_rebuild(tmp_path: Path) -> None:
     (out / "observations" / "2026-11-02.json.gz").unlink()  # after the run: changes nothing
     assert main(["report", str(out / PERIOD)]) == 0
     assert (out / PERIOD / "report.html").read_text() == before
+
+
+def test_a_hostile_endpoint_is_escaped_in_the_observed_days(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    hostile = '=HYPERLINK("http://x")<script>alert(1)</script>\x1b[2J'
+    path = tmp_path / "hostile.json.gz"
+    taken = snapshot(FLEET, "2026-11-02T02:00:00Z")
+    write_snapshot(replace(taken, meta=replace(taken.meta, endpoint=hostile)), path)
+    assert observe(path, out) == 0
+    assert run(stored(tmp_path, "run", FLEET, "2026-11-04T02:00:00Z"), out) == 0
+    html = (out / PERIOD / "report.html").read_text()
+    assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
+    assert "\x1b" not in html
+    sheet = load_workbook(out / PERIOD / "report.xlsx")["Exposure"]
+    [cell] = [c for row in sheet.iter_rows() for c in row if "HYPERLINK" in str(c.value)]
+    assert cell.data_type == "s" and "\x1b" not in str(cell.value)
