@@ -16,13 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from audit.history.observations import observation_of
+from audit.history.observations import OBSERVATIONS_DIR, observation_of
 from audit.history.publish import publishing
 from audit.history.store import DEFAULT_WAIT_S, HISTORY_FILE, HistoryStore
 from audit.model.snapshot import Snapshot
 from audit.support.errors import InputError
 
-OBSERVATIONS_DIR = "observations"
 FIRST_DAY = date(2000, 1, 1)  # no earlier day is a day the tool can have observed
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 

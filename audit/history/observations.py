@@ -20,6 +20,9 @@ from audit.history.changes import VmKey, VmState, vm_states
 from audit.model.snapshot import Snapshot
 from audit.support.jsontypes import JSONObject
 
+# Beside history.sqlite: observations/YYYY-MM-DD.json.gz, the snapshot each day counted.
+OBSERVATIONS_DIR = "observations"
+
 # One stored state: (service, datacenter, VM id, name, guest OS, licence, power state, vCPUs).
 StateRow = tuple[str, int, int, str | None, str | None, str | None, str | None, int | None]
 

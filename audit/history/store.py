@@ -44,6 +44,7 @@ from audit.history.changes import (
     VmState,
 )
 from audit.history.observations import (
+    OBSERVATIONS_DIR,
     ObservationRecord,
     Observations,
     ObservedDay,
@@ -334,12 +335,9 @@ class HistoryStore:
     """An open history file. Use `open` (creates and migrates) or `open_read` (reads only) as
     a context manager."""
 
-    def __init__(
-        self, path: Path, db: sqlite3.Connection, wait_s: float, read_only: bool = False
-    ) -> None:
+    def __init__(self, path: Path, db: sqlite3.Connection, wait_s: float) -> None:
         self.path = path
         self.wait_s = wait_s
-        self.read_only = read_only
         self._db = db
 
     @classmethod
@@ -394,7 +392,7 @@ class HistoryStore:
                     db.close()
                 raise InputError(f"{path}: not a readable history file ({exc})") from None
         assert db is not None
-        store = cls(path, db, 0.0, read_only=True)
+        store = cls(path, db, 0.0)
         try:
             with store._errors():
                 store._check_ours(store._pragma("user_version"))
@@ -495,7 +493,11 @@ class HistoryStore:
                     f"{self.wait_s:g} s; nothing was written, run again"
                 )
             self._db.execute("DELETE FROM pending_move WHERE pending = ?", (pending,))
-        for folder in (root, *{(root / final).parent for _, final in moves}, root / "observations"):
+        for folder in {
+            root,
+            root / OBSERVATIONS_DIR,
+            *((root / final).parent for _, final in moves),
+        }:
             sweep_pending(folder, named)
 
     # --- one account per history ------------------------------------------------------
@@ -520,12 +522,6 @@ class HistoryStore:
                VALUES (?, ?, ?)""",
             ((name, endpoint, recorded_at) for name in sorted(services)),
         )
-
-    def account_services(self) -> frozenset[str]:
-        with self._errors("account services"):
-            return frozenset(
-                name for (name,) in self._db.execute("SELECT service_name FROM account_service")
-            )
 
     def _pragma(self, name: str) -> int:
         return int(self._db.execute(f"PRAGMA {name}").fetchone()[0])
