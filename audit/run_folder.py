@@ -22,6 +22,7 @@ from typing import Any
 
 from audit import __version__
 from audit.evaluate.inventory import inventory_of
+from audit.history.publish import mend_folder
 from audit.history.stage import rebuild_view
 from audit.history.store import HISTORY_FILE
 from audit.model.period import Period
@@ -121,7 +122,9 @@ def load_run(run_dir: Path) -> ReportInput:
 
 def load_run_with_history(run_dir: Path) -> ReportInput:
     """A run folder read back with the history view it was rendered with (from the history
-    file beside it), so `report RUN_DIR` and `mail RUN_DIR` say what the job said."""
+    file beside it), so `report RUN_DIR` and `mail RUN_DIR` say what the job said. What a
+    killed run committed but did not move into place is mended first."""
+    mend_folder(run_dir.parent)
     run = load_run(run_dir)
     return replace(run, history=rebuild_view(run_dir.parent / HISTORY_FILE, run.report))
 
@@ -232,6 +235,7 @@ def rebuild_reports(run_dir: Path) -> dict[str, str]:
     the name returned (by its name).
     """
     rendered = {renderer.filename for renderer in renderers()} | {MANIFEST_FILE}
+    mend_folder(run_dir.parent)  # a killed run's committed folder first, as every writer does
     inputs, added = check_inputs(run_dir, rendered)
     edited = edited_reports(run_dir, rendered - {MANIFEST_FILE})
     stamps = manifest_stamps(run_dir)

@@ -2,7 +2,7 @@
 
 The Accounts table: one row per account (a failed one says why), then the sum over the
 accounts rolled up. Headline figures use the single-account reports' labels and wording
-(audit/evaluate/headline.py, audit/render/view.py), so a figure reads the same in both.
+(audit/evaluate/headline.py, audit/render/summary.py), so a figure reads the same in both.
 """
 
 from __future__ import annotations

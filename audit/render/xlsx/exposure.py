@@ -1,12 +1,13 @@
-"""The Exposure sheet: the period's days observed, per licence value peak, licence-days and
-billed VMs, per VM its days, and the earlier periods' shortfalls not reviewed settled."""
+"""The Exposure sheet: the period's days observed (how each was made, and its file), per
+licence value peak, licence-days and billed VMs, per VM its days, and the earlier periods'
+shortfalls not reviewed settled."""
 
 from __future__ import annotations
 
 from openpyxl import Workbook
 
 from audit.render.base import ReportInput
-from audit.render.exposure import ExposureDisplay, exposure_display
+from audit.render.exposure import DAY_HEADERS, ExposureDisplay, day_cells, exposure_display
 from audit.render.xlsx.cells import Sheet
 
 
@@ -28,6 +29,13 @@ def write_sheet(workbook: Workbook, run: ReportInput) -> None:
         ", ".join(exposure.incomplete_days) or "none",
         span=8,
     )
+    if exposure.uncounted_line:
+        sheet.pair("Not counted", exposure.uncounted_line, span=8)
+    if exposure.days:
+        sheet.section("Observed days: how each was made, and its file")
+        sheet.header(list(DAY_HEADERS))
+        for day in exposure.days:
+            sheet.append(day_cells(day))
     sheet.section("Peak, licence-days and billed VMs per licence value")
     sheet.header(
         [
