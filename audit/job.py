@@ -32,12 +32,12 @@ from audit.exposure.frame import period_exposure, powered_on_vms
 from audit.history.changes import vm_states
 from audit.history.observations import observation_of
 from audit.history.stage import prepare as prepare_history
-from audit.history.stage import rebuild_view
 from audit.history.store import DEFAULT_WAIT_S, HISTORY_FILE, HistoryStore
 from audit.model import period as periods
 from audit.model.exceptions import ExceptionRow
 from audit.model.exposure import Exposure
 from audit.model.findings import Finding
+from audit.model.history_file import HISTORY_VIEW_FILE, dumps_view, read_view
 from audit.model.period import Period
 from audit.model.prices import Cost, Prices
 from audit.model.run import PlanSummary, RegisterFile, RunInfo, RunReport
@@ -349,6 +349,8 @@ def run_job(spec: JobSpec) -> JobResult:
             entry = prepare_history(history, inventory, report)
             report = entry.report
             atomic_write_text(stage / FINDINGS_FILE, report.dumps())
+            # Everything the reports take from the history, frozen into the folder.
+            atomic_write_text(stage / HISTORY_VIEW_FILE, dumps_view(entry.view))
             run = RunData(inventory, snapshot_sha256, report, entry.view)
             render_all(run, stage)
             write_manifest(stage, period, snapshot_sha256)
@@ -377,10 +379,10 @@ def load_run(run_dir: Path) -> RunData:
 
 
 def load_run_with_history(run_dir: Path) -> RunData:
-    """A run folder read back with the history view it was rendered with (from the history
-    file beside it), so `report RUN_DIR` and `mail RUN_DIR` say what the job said."""
-    run = load_run(run_dir)
-    return replace(run, history=rebuild_view(run_dir.parent / HISTORY_FILE, run.report))
+    """A run folder read back with the history view it was rendered with (its history.json,
+    written at run time), so `report RUN_DIR` and `mail RUN_DIR` say what the job said from
+    the folder alone, whatever became of the history file since."""
+    return replace(load_run(run_dir), history=read_view(run_dir))
 
 
 def check_inputs(

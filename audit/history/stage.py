@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Set
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 from audit.evaluate.inventory import Inventory
 from audit.history.changes import RunState, annotate, finding_records, vm_states
@@ -93,25 +92,6 @@ def _unsettle(
         else review
         for fingerprint, review in reviews.items()
     }
-
-
-def rebuild_view(path: Path, report: RunReport) -> HistoryView:
-    """The history view a stored run was rendered with; empty without a history file.
-
-    Uses the runs before the report's period and the reviews that run was given, so
-    `report RUN_DIR` renders what the job rendered.
-    """
-    if not path.is_file():
-        return HistoryView()
-    meta = report.run
-    period = meta.period.label
-    with HistoryStore.open(path) as store:
-        reviews = store.run_reviews(period, meta.snapshot_sha256) or {}
-        return history_view(
-            store.runs_before(period, TREND_RUNS - 1),
-            RunSummary(period, meta.taken_at, report.summary.counts()),
-            reviews,
-        )
 
 
 def change_line(report: RunReport) -> str | None:
