@@ -53,7 +53,11 @@ from audit.render.view import HeadlineFigure, changes_display, executive_summary
 
 # Implicit TLS: aiosmtpd warns that AUTH does not require STARTTLS, which does not apply.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
-SUBJECT = "Windows licence audit 2026-11: 2 unlicensed Windows servers, 1 new"
+# The fixture runs are taken on the period's 1st: the period is in progress.
+SUBJECT = (
+    "Windows licence audit 2026-11 (period in progress: 1 of 30 days observed): "
+    "2 unlicensed Windows servers, 1 new"
+)
 
 
 @pytest.fixture(scope="module")
@@ -104,9 +108,14 @@ def expected_subject(run_dir: Path) -> str:
     reopened since the previous run."""
     unlicensed = open_findings(run_dir, "WIN-UNLICENSED")
     arrived = [f for f in unlicensed if f["change"] in ("new", "reopened")]
+    exposure = json.loads((run_dir / "findings.json").read_text(encoding="utf-8"))["exposure"]
+    status = (
+        f"period in progress: {exposure['days_observed']} of {exposure['period_days']} days "
+        "observed"
+    )
     return (
-        f"Windows licence audit {run_dir.name}: {len(unlicensed)} unlicensed Windows servers, "
-        f"{len(arrived)} new"
+        f"Windows licence audit {run_dir.name} ({status}): {len(unlicensed)} unlicensed Windows "
+        f"servers, {len(arrived)} new"
     )
 
 
@@ -117,7 +126,10 @@ def assert_summary(run_dir: Path, text: str, page_html: str, before: dict[str, s
     summary = executive_summary(run, changes_display(run))
     figures = headline_figures(run)
     high = [f for f in open_findings(run_dir) if f["severity"] == "high"]
-    judged = f"FAIL: {len(high)} open finding(s) of severity high (--fail-on high)."
+    judged = (
+        f"FAIL: {len(high)} open finding(s) of severity high (--fail-on high). "
+        "Period in progress: 1 of 30 days observed."
+    )
     assert summary[0].text == judged
     unlicensed = len(open_findings(run_dir, "WIN-UNLICENSED"))
     october = len(open_findings(run_dir.parent / OCTOBER, "WIN-UNLICENSED"))
@@ -246,8 +258,8 @@ def test_the_verdict_is_the_runs_own_fail_on_not_the_configs(
     assert plain is not None
     high = [f for f in open_findings(run_dir) if f["severity"] == "high"]
     assert (
-        f"Verdict: FAIL: {len(high)} open finding(s) of severity high (--fail-on high)."
-        in plain.get_content().splitlines()
+        f"Verdict: FAIL: {len(high)} open finding(s) of severity high (--fail-on high). "
+        "Period in progress: 1 of 30 days observed." in plain.get_content().splitlines()
     )
 
 

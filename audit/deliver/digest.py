@@ -35,12 +35,16 @@ class Digest:
     figures: tuple[HeadlineFigure, ...]
     unlicensed: int  # the headline figure: open WIN-UNLICENSED findings
     new_unlicensed: int | None  # of those, new or reopened since the previous run; None first
+    period_status: str | None = None  # `period in progress: 1 of 31 days observed`, or None
 
     @property
     def subject(self) -> str:
-        """`Windows licence audit 2026-11: 20 unlicensed Windows servers, 3 new`."""
+        """`Windows licence audit 2026-11: 20 unlicensed Windows servers, 3 new`, the period's
+        status after the period when it was not over or not every day was observed."""
         servers = "server" if self.unlicensed == 1 else "servers"
         state = "" if self.complete else " (INCOMPLETE)"
+        if self.period_status is not None:
+            state += f" ({self.period_status})"
         news = "" if self.new_unlicensed is None else f", {self.new_unlicensed:,} new"
         return (
             f"Windows licence audit {self.period}{state}: "
@@ -62,6 +66,7 @@ def digest_of(run: RunData, run_dir: Path) -> Digest:
         figures=tuple(headline_figures(run)),
         unlicensed=run.figures.unlicensed,
         new_unlicensed=run.figures.new_unlicensed if history.present else None,
+        period_status=None if run.figures.period is None else run.figures.period.text,
     )
 
 

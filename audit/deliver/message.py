@@ -138,6 +138,12 @@ def _figure_line(figure: HeadlineFigure) -> str:
     return f"{figure.label}: {figure.text}" + ("" if change is None else f" ({change})")
 
 
+def headline_title(digest: Digest) -> str:
+    """`Headline figures`, with the period's status when it was not over or had gaps."""
+    status = digest.period_status
+    return "Headline figures" if status is None else f"Headline figures ({status})"
+
+
 def plain_body(digest: Digest, selection: Selection) -> str:
     """The plain-text body: the same summary as the HTML one, for every mail reader."""
     lines = [
@@ -145,7 +151,7 @@ def plain_body(digest: Digest, selection: Selection) -> str:
         "",
         f"{digest.verdict.label}: {digest.verdict.text}",
         "",
-        "Headline figures",
+        headline_title(digest),
     ]
     for figure in digest.figures:
         lines += [f"  {_figure_line(figure)}", f"    {figure.definition}"]
@@ -169,6 +175,7 @@ def html_body(digest: Digest, selection: Selection) -> str:
         digest=digest,
         selection=selection,
         size_text=size_text,
+        headline_title=headline_title(digest),
         tones=TONES,
         run_dir=str(digest.run_dir),
     )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from audit.evaluate import headline, position
 from audit.evaluate.headline import Figure, FigureKey, WindowsCoverage
 from audit.evaluate.inventory import Inventory
+from audit.evaluate.period_status import PeriodStatus, period_status
 from audit.model.findings import SEVERITIES, Finding, Severity, Status
 from audit.model.history import Change
 from audit.model.identity import VmKey
@@ -105,6 +106,8 @@ class ReportFigures:
     usage_totals: UsageTotals
     position: LicencePosition
     rules_by_vm: Mapping[VmKey, tuple[str, ...]]
+    # The period not over yet, or days of it not observed; None: closed and fully observed.
+    period: PeriodStatus | None = None
 
     def rules_of(self, key: VmKey | None) -> tuple[str, ...]:
         """The rule ids raised for a VM (any status), in findings order."""
@@ -158,6 +161,7 @@ def report_figures(inventory: Inventory, report: RunReport) -> ReportFigures:
             costs=report.costs,
         ),
         rules_by_vm=headline.rules_by_vm(findings),
+        period=period_status(report),
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -364,8 +364,13 @@ class SummaryLine:
 
 
 def verdict(run: RunData) -> SummaryLine:
-    """The run against `--fail-on`, in words (the job's exit code, said for a reader)."""
-    return verdict_line(run.figures.verdict)
+    """The run against `--fail-on`, in words (the job's exit code, said for a reader), and
+    the period's status when it was not over or not every day was observed."""
+    line = verdict_line(run.figures.verdict)
+    status = run.figures.period
+    if status is None:
+        return line
+    return replace(line, text=f"{line.text} {status.sentence}")
 
 
 def verdict_line(judged: Verdict) -> SummaryLine:

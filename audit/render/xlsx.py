@@ -421,9 +421,11 @@ def _summary_sheet(
     # Narrow value columns so the count tables read as tables; long values overflow right.
     sheet = _Sheet(workbook, "Summary", [30, 20, 14, 16, 70, 14, 14])
     sheet.ws.sheet_view.showGridLines = False
+    period_status = run.figures.period
     sheet.title(
         "Windows licence compliance audit",
-        f"OVHcloud Hosted Private Cloud, period {meta.period}",
+        f"OVHcloud Hosted Private Cloud, period {meta.period}"
+        + ("" if period_status is None else f" ({period_status.text})"),
     )
     sheet.section("Executive summary")
     for line in executive_summary(run, history):
@@ -432,6 +434,8 @@ def _summary_sheet(
             style["font"] = _TONE_FONT[line.tone]
         sheet.pair(line.label, line.text, **style)
     sheet.section("Headline figures")
+    if period_status is not None:
+        sheet.pair("Period", period_status.sentence, font=_TONE_FONT["warn"])
     figures = headline_figures(run)
     previous = run.history.previous
     sheet.header(
@@ -455,7 +459,10 @@ def _summary_sheet(
             max(line_count(figure.definition, 60), line_count(figure.label, 28)),
         )
     sheet.section("Run")
-    sheet.pair("Period", meta.period)
+    sheet.pair(
+        "Period",
+        str(meta.period) + ("" if period_status is None else f" ({period_status.text})"),
+    )
     sheet.pair("Snapshot taken (UTC)", _naive(meta.taken) or meta.taken_at)
     sheet.pair("API endpoint", meta.endpoint)
     sheet.pair("Tool version", meta.tool_version)
