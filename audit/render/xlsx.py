@@ -607,42 +607,44 @@ def _trend_chart(sheet: _Sheet, keys: Sequence[str], header_row: int) -> None:
     sheet.ws.add_chart(chart, f"A{last + 2}")
 
 
+# Narrow, wrapped columns: the sheet prints one page wide and no value is cut (a licence value
+# such as "windows 2025 Datacenter SQL2022 Enterprise" wraps whole in its column).
 _FINDING_COLUMNS: tuple[Column, ...] = (
-    Column("VM name", 28),
-    Column("VM id", 9),
-    Column("Rule", 22),
-    Column("Severity", 10),
+    Column("VM name", 20, wrap=True),
+    Column("VM id", 8),
+    Column("Rule", 15, wrap=True),
+    Column("Severity", 9),
     Column("Status", 9),
-    Column("Service", 20),
+    Column("Service", 14, wrap=True),
     Column("Datacenter", 11),
-    Column("Folder", 16),
-    Column("Cluster", 16),
-    Column("moRef", 11),
-    Column("Power state", 12),
-    Column("Guest OS (configured)", 26),
-    Column("Licence", 28),
-    Column("Message", 60, wrap=True),
-    Column("Rule title", 30, wrap=True),
-    Column("Remediation", 45, wrap=True),
-    Column("Exception kind", 10),
-    Column("Exception rule", 14),
-    Column("Exception reason", 30),
-    Column("Approved by", 18),
+    Column("Folder", 12, wrap=True),
+    Column("Cluster", 12, wrap=True),
+    Column("moRef", 10, wrap=True),
+    Column("Power state", 11, wrap=True),
+    Column("Guest OS (configured)", 17, wrap=True),
+    Column("Licence", 18, wrap=True),
+    Column("Message", 44, wrap=True),
+    Column("Rule title", 22, wrap=True),
+    Column("Remediation", 32, wrap=True),
+    Column("Exception kind", 10, wrap=True),
+    Column("Exception rule", 12, wrap=True),
+    Column("Exception reason", 18, wrap=True),
+    Column("Approved by", 12, wrap=True),
     Column("Expires", 11),
-    Column("Reference", 16),
+    Column("Reference", 12, wrap=True),
 )
 # The VM's name and id stay in view (frozen) and head every printed page.
 _FINDING_FROZEN = "C2"
 _FINDING_TITLE_COLUMNS = "A:B"
 _HISTORY_COLUMNS: tuple[Column, ...] = (
-    Column("First seen", 10),
-    Column("First seen on", 12),
-    Column("Change", 11),
+    Column("First seen", 9),
+    Column("First seen on", 11),
+    Column("Change", 10),
 )
 _REVIEW_COLUMNS: tuple[Column, ...] = (
-    Column("Review status", 15, editable=True),
-    Column("Owner", 18, editable=True),
-    Column("Comment", 40, editable=True),
+    Column("Review status", 13, editable=True),
+    Column("Owner", 14, editable=True),
+    Column("Comment", 30, editable=True, wrap=True),
 )
 
 
@@ -662,7 +664,6 @@ def _findings_sheet(workbook: Workbook, run: RunData, catalogue: RuleCatalogue) 
         workbook,
         "Findings",
         columns,
-        fit_width=False,
         frozen=_FINDING_FROZEN,
         title_columns=_FINDING_TITLE_COLUMNS,
     )
@@ -730,21 +731,21 @@ _INVENTORY_COLUMNS: tuple[Column, ...] = (
     Column("Service", 24),
     Column("Datacenter", 11),
     Column("VM id", 9),
-    Column("VM name", 30),
+    Column("VM name", 30, wrap=True),
     Column("moRef", 12),
     Column("Power state", 12),
-    Column("Guest OS (configured)", 26),
+    Column("Guest OS (configured)", 26, wrap=True),
     Column("Guest kind", 15),
     Column("Guest OS meaning", 30),
-    Column("Guest OS (Tools)", 26),
-    Column("Licence", 30),
+    Column("Guest OS (Tools)", 26, wrap=True),
+    Column("Licence", 30, wrap=True),
     Column("Licence kind", 13),
     Column("vCPUs", 7),
     Column("Memory (MB)", 12),
     Column("Cluster", 16),
     Column("Host", 16),
     Column("Folder", 16),
-    Column("Findings", 40),
+    Column("Findings", 40, wrap=True),
 )
 
 
@@ -779,7 +780,7 @@ def _inventory_sheet(workbook: Workbook, run: RunData) -> None:
 _POSITION_COLUMNS: tuple[Column, ...] = (
     Column("Service", 24),
     Column("Datacenter", 12),
-    Column("Licence", 34),
+    Column("Licence", 34, wrap=True),
     Column("Billable", 10),
     Column("VMs", 10),
     Column("vCPUs", 10),
@@ -889,7 +890,7 @@ def _position_sheet(workbook: Workbook, position: LicencePosition) -> None:
 _USAGE_COLUMNS: tuple[Column, ...] = (
     Column("Service", 28),
     Column("Datacenter", 12),
-    Column("Licence", 34),
+    Column("Licence", 34, wrap=True),
     Column("VMs", 10),
     Column("Powered on", 12),
     Column("Powered off", 12),
@@ -1070,7 +1071,7 @@ _CHANGE_COLUMNS: tuple[Column, ...] = (
     Column("Service", 24),
     Column("Datacenter", 11),
     Column("VM id", 9),
-    Column("VM name", 30),
+    Column("VM name", 30, wrap=True),
     Column("First seen", 11),
     Column("Before", 30),
     Column("After", 30),
