@@ -354,6 +354,8 @@ def test_reports_show_the_exposure(observed: Path, tmp_path: Path) -> None:
     [rule] = [row for row in rows if row[0] == "Billing rule"]
     assert "updated 2024-03-21" in rule[1]
     assert (SERVICE, 1, "yes", LICENCE, 3, 23, 2, 4) in [row[:8] for row in rows]
+    book = load_workbook(result.run_dir / "report.xlsx", read_only=True)
+    rows = [row for row in book["Exposure by VM"].iter_rows(values_only=True) if any(row)]
     per_vm = {row[2]: row[6:9] for row in rows if row[0] == SERVICE and isinstance(row[2], int)}
     assert per_vm == {1: (9, 9, 0), 2: (9, 9, 4), 3: (3, 3, 3), 4: (9, 0, 0), 5: (9, 0, 0)}
     billed = {row[2]: row[11:13] for row in rows if row[0] == SERVICE and isinstance(row[2], int)}

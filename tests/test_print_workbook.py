@@ -74,6 +74,14 @@ def test_every_data_sheet_filters_and_freezes_its_header(tmp_path: Path) -> None
     assert (findings.page_setup.fitToWidth, findings.page_setup.fitToHeight) == (1, 0)
     assert findings.page_setup.orientation == "landscape"
     assert findings.print_title_rows == "$1:$1"
+    for name in ("Findings", "Inventory", "Licence usage", "Exposure by VM"):
+        sheet = book[name]
+        assert sheet.auto_filter.ref and sheet.auto_filter.ref.startswith("A1:"), name
+        assert sheet.freeze_panes in ("A2", "C2"), name
+        assert sheet.print_title_rows == "$1:$1", name
+        assert (sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight) == (1, 0), name
+    by_vm = [row for row in book["Exposure by VM"].iter_rows(min_row=2, values_only=True)]
+    assert {row[5] for row in by_vm} >= set(LICENCES)
     licence = [cell.value for cell in findings[1]].index("Licence") + 1
     column = findings.cell(1, licence).column_letter
     wrapped = [row[licence - 1] for row in findings.iter_rows(min_row=2) if row[licence - 1].value]

@@ -126,6 +126,7 @@ class XlsxReport:
         _inventory_sheet(workbook, run)
         _licence_sheet(workbook, run)
         _exposure_sheet(workbook, run)
+        _exposure_vm_sheet(workbook, run)
         _reconciliation_sheet(workbook, reconciliation_display(run))
         _exceptions_sheet(workbook, run)
         _coverage_sheet(workbook, run)
@@ -1204,9 +1205,10 @@ def _save(workbook: Workbook, path: Path, stamp: tuple[int, int, int, int, int, 
 
 
 def _exposure_sheet(workbook: Workbook, run: RunData) -> None:
-    """The period: days observed, per licence value peak and licence-days, per VM its days."""
+    """The period: days observed, per licence value peak and licence-days (per VM: sheet
+    Exposure by VM). The Licence column is wide enough for the longest licence value."""
     exposure = exposure_display(run)
-    sheet = _Sheet(workbook, "Exposure", [28, 12, 12, 30, 34, 30, 12, 12, 12, 12, 12, 30, 12])
+    sheet = _Sheet(workbook, "Exposure", [28, 12, 12, 44, 34, 30, 12, 12, 12, 12, 12, 30, 12])
     sheet.ws.sheet_view.showGridLines = False
     sheet.title("Exposure over the period", exposure.observed_line or None)
     sheet.pair("Billing rule", exposure.billing_rule, span=8)
@@ -1249,26 +1251,40 @@ def _exposure_sheet(workbook: Workbook, run: RunData) -> None:
                 row.billed_vcpus,
             ]
         )
-    sheet.section("Windows guests and licensed VMs: days over the period")
-    sheet.header(
-        [
-            "Service",
-            "Datacenter",
-            "VM",
-            "Name",
-            "Guest OS (last observed)",
-            "Licence (last observed)",
-            "Days observed",
-            "Days powered on",
-            "Days unlicensed",
-            "First unlicensed",
-            "Last unlicensed",
-            "Billed",
-            "Shortfall",
-        ]
+    sheet.pair(
+        "Per VM",
+        "the days of every Windows guest and licensed VM: sheet Exposure by VM",
+        span=8,
     )
+    _unsettled_section(sheet, exposure)
+
+
+_EXPOSURE_VM_COLUMNS: tuple[Column, ...] = (
+    Column("Service", 16, wrap=True),
+    Column("Datacenter", 11),
+    Column("VM", 9),
+    Column("Name", 24, wrap=True),
+    Column("Guest OS (last observed)", 22, wrap=True),
+    Column("Licence (last observed)", 24, wrap=True),
+    Column("Days observed", 10),
+    Column("Days powered on", 10),
+    Column("Days unlicensed", 11),
+    Column("First unlicensed", 11),
+    Column("Last unlicensed", 11),
+    Column("Billed", 24, wrap=True),
+    Column("Shortfall", 10),
+)
+
+
+def _exposure_vm_sheet(workbook: Workbook, run: RunData) -> None:
+    """Windows guests and licensed VMs, their days over the period: one filterable table
+    with a frozen header repeated on every printed page."""
+    exposure = exposure_display(run)
+    if not exposure.present:
+        return
+    table = _Table(workbook, "Exposure by VM", _EXPOSURE_VM_COLUMNS)
     for vm in exposure.vms:
-        sheet.append(
+        table.row(
             [
                 vm.service_name,
                 vm.datacenter_id,
@@ -1285,7 +1301,7 @@ def _exposure_sheet(workbook: Workbook, run: RunData) -> None:
                 "yes" if vm.shortfall else "no",
             ]
         )
-    _unsettled_section(sheet, exposure)
+    table.finish()
 
 
 def _unsettled_section(sheet: _Sheet, exposure: ExposureDisplay) -> None:
