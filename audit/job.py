@@ -153,6 +153,7 @@ class JobSpec:
     replace_incomplete: bool = False  # an incomplete run may replace a complete one
     register: RegisterFile | None = None  # the exceptions register's file name and sha256
     prices: Prices | None = None  # [prices]: the reports then show monthly amounts
+    organisation: str | None = None  # [report] organisation, recorded in findings.json
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,7 @@ class RunContext:
     register: RegisterFile | None = None
     plan: Plan | None = None
     prices: Prices | None = None
+    organisation: str | None = None
 
 
 def plan_summary(plan: Plan) -> PlanSummary:
@@ -239,6 +241,7 @@ def run_report(
             fail_on=context.fail_on,
             exceptions_register=context.register,
             remediation_plan=None if context.plan is None else plan_summary(context.plan),
+            organisation=context.organisation,
         ),
         summary=replace(evaluation.summary, headline=headline.counts(figures)),
         exceptions=evaluation.exception_states,
@@ -344,7 +347,7 @@ def run_job(spec: JobSpec) -> JobResult:
                 seen=seen_licences(vms, inventory, exposure),
             )
             plan_sha256 = write_remediation(stage / REMEDIATION_DIR, plan)
-            context = RunContext(spec.fail_on, spec.register, plan, spec.prices)
+            context = RunContext(spec.fail_on, spec.register, plan, spec.prices, spec.organisation)
             report = run_report(period, inventory, snapshot_sha256, evaluation, context, exposure)
             entry = prepare_history(history, inventory, report)
             report = entry.report

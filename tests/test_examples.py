@@ -21,6 +21,7 @@ from audit.cli.main import build_parser
 from audit.collect.options import endpoint_from, factory_from
 from audit.config import invoice as invoice_config
 from audit.config import mail as mail_config
+from audit.config import report as report_config
 from audit.config import settings as config_module
 from audit.config.settings import Config, RemediationConfig, load_config
 from audit.evaluate.exceptions import load_exceptions
@@ -64,6 +65,8 @@ def test_audit_toml_sets_every_key_the_loader_accepts() -> None:
     assert table_keys("mail") == mail_config._KEYS
     assert table_keys("prices") > config_module._PRICES_SETTINGS
     assert table_keys("invoice") == invoice_config._KEYS
+    assert table_keys("report") == report_config._KEYS
+    assert config.report.organisation == "Example SA"
     assert config.invoice.patterns, "the [invoice.patterns] example was not read"
     # every section was read, none left at its default
     assert config.mail is not None and config.prices is not None

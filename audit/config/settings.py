@@ -16,6 +16,7 @@ from typing import Any
 
 from audit.config.invoice import InvoiceSettings, invoice_settings
 from audit.config.mail import MailSettings, mail_settings
+from audit.config.report import ReportSettings, report_settings
 from audit.config.values import Range, bounded, expect, one_of
 from audit.model.findings import SEVERITIES
 from audit.model.licences import BILLABLE_LICENCES, SETTABLE_EDITIONS, SETTABLE_LICENCES
@@ -81,6 +82,7 @@ class Config:
     mail: MailSettings | None = None  # the [mail] section (audit/config/mail.py)
     prices: Prices | None = None  # the [prices] section
     invoice: InvoiceSettings = field(default_factory=InvoiceSettings)  # [invoice]
+    report: ReportSettings = field(default_factory=ReportSettings)  # [report]
 
 
 _AUDIT_KEYS = {
@@ -133,7 +135,7 @@ def _edition_map(path: Path, key: str, value: Any, service: bool = False) -> dic
 
 
 #: The file's sections, each parsed on its own (`check` reports each one).
-SECTIONS = ("audit", "remediation", "prices", "mail", "invoice")
+SECTIONS = ("audit", "remediation", "prices", "mail", "invoice", "report")
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -223,12 +225,17 @@ def _invoice_fields(path: Path, data: dict[str, Any]) -> dict[str, Any]:
     return {"invoice": invoice_settings(path, data.get("invoice"))}
 
 
+def _report_fields(path: Path, data: dict[str, Any]) -> dict[str, Any]:
+    return {"report": report_settings(path, data.get("report"))}
+
+
 _SECTION_FIELDS: dict[str, Callable[[Path, dict[str, Any]], dict[str, Any]]] = {
     "audit": _audit_fields,
     "remediation": _remediation_fields,
     "mail": _mail_fields,
     "prices": _prices_fields,
     "invoice": _invoice_fields,
+    "report": _report_fields,
 }
 
 

@@ -36,18 +36,21 @@ class Digest:
     unlicensed: int  # the headline figure: open WIN-UNLICENSED findings
     new_unlicensed: int | None  # of those, new or reopened since the previous run; None first
     period_status: str | None = None  # `period in progress: 1 of 31 days observed`, or None
+    organisation: str | None = None  # [report] organisation as the run recorded it
 
     @property
     def subject(self) -> str:
-        """`Windows licence audit 2026-11: 20 unlicensed Windows servers, 3 new`, the period's
+        """`Windows licence audit 2026-11, Example SA: 20 unlicensed Windows servers, 3 new` (the
+        organisation when [report] names one), the period's
         status after the period when it was not over or not every day was observed."""
         servers = "server" if self.unlicensed == 1 else "servers"
         state = "" if self.complete else " (INCOMPLETE)"
         if self.period_status is not None:
             state += f" ({self.period_status})"
         news = "" if self.new_unlicensed is None else f", {self.new_unlicensed:,} new"
+        whose = "" if self.organisation is None else f", {self.organisation}"
         return (
-            f"Windows licence audit {self.period}{state}: "
+            f"Windows licence audit {self.period}{whose}{state}: "
             f"{self.unlicensed:,} unlicensed Windows {servers}{news}"
         )
 
@@ -67,6 +70,7 @@ def digest_of(run: RunData, run_dir: Path) -> Digest:
         unlicensed=run.figures.unlicensed,
         new_unlicensed=run.figures.new_unlicensed if history.present else None,
         period_status=None if run.figures.period is None else run.figures.period.text,
+        organisation=run.report.run.organisation,
     )
 
 

@@ -146,8 +146,9 @@ def headline_title(digest: Digest) -> str:
 
 def plain_body(digest: Digest, selection: Selection) -> str:
     """The plain-text body: the same summary as the HTML one, for every mail reader."""
+    whose = "" if digest.organisation is None else f", {digest.organisation}"
     lines = [
-        f"Windows licence audit {digest.period}",
+        f"Windows licence audit {digest.period}{whose}",
         "",
         f"{digest.verdict.label}: {digest.verdict.text}",
         "",

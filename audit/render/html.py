@@ -479,6 +479,7 @@ def build_context(run: RunData, rows_per_rule: int = ROWS_PER_RULE) -> dict[str,
     new_findings = arrivals(run)
     return {
         "period": meta.period,
+        "organisation": meta.organisation,
         "period_status": None if run.figures.period is None else run.figures.period.text,
         "period_sentence": None if run.figures.period is None else run.figures.period.sentence,
         "taken_at": _timestamp(meta.taken_at, meta.taken),

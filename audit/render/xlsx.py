@@ -425,7 +425,9 @@ def _summary_sheet(
     period_status = run.figures.period
     sheet.title(
         "Windows licence compliance audit",
-        f"OVHcloud Hosted Private Cloud, period {meta.period}"
+        "OVHcloud Hosted Private Cloud, "
+        + ("" if meta.organisation is None else f"{meta.organisation}, ")
+        + f"period {meta.period}"
         + ("" if period_status is None else f" ({period_status.text})"),
     )
     sheet.section("Executive summary")
@@ -460,6 +462,8 @@ def _summary_sheet(
             max(line_count(figure.definition, 60), line_count(figure.label, 28)),
         )
     sheet.section("Run")
+    if meta.organisation is not None:
+        sheet.pair("Organisation", meta.organisation)
     sheet.pair(
         "Period",
         str(meta.period) + ("" if period_status is None else f" ({period_status.text})"),
