@@ -14,6 +14,7 @@ from typing import Any
 
 from audit.evaluate.figures import NO_THRESHOLD, Verdict
 from audit.evaluate.knowledge import GuestKind
+from audit.model.endpoints import is_ovhcloud
 from audit.model.exceptions import REGISTER_COLUMNS
 from audit.model.findings import SEVERITIES, Finding
 from audit.model.history import (
@@ -487,6 +488,32 @@ def credential_lines(run: RunData) -> list[SummaryLine]:
     return lines
 
 
+def key_expiry_line(run: RunData) -> SummaryLine | None:
+    """A consumer key without expiry, said plainly: it stays valid until someone revokes it."""
+    credential = run.inventory.meta.credential
+    if credential is None or not credential.known or credential.expiration is not None:
+        return None
+    return SummaryLine(
+        "Warning",
+        "The consumer key never expires: it stays valid until revoked. Ask for one with a "
+        "validity (ovh-license-audit auth request) and revoke this one.",
+        "warn",
+    )
+
+
+def endpoint_line(run: RunData) -> SummaryLine | None:
+    """An endpoint that is not one of the OVHcloud API's (a simulator, a proxy), said plainly."""
+    endpoint = run.report.run.endpoint
+    if is_ovhcloud(endpoint):
+        return None
+    return SummaryLine(
+        "API endpoint",
+        f"{endpoint or 'not recorded'} is not an OVHcloud API endpoint (a simulator, a proxy or "
+        "a test server): these figures are what it answered, not an OVHcloud account's.",
+        "bad",
+    )
+
+
 def pace_line(run: RunData) -> SummaryLine | None:
     """How the API answered: throttling and listing fallbacks, when there were any."""
     meta = run.inventory.meta
@@ -515,6 +542,7 @@ def executive_summary(run: RunData, history: ChangesDisplay) -> list[SummaryLine
         _register_line(run),
         *credential_lines(run),
     ]
+    lines += [line for line in (key_expiry_line(run), endpoint_line(run)) if line is not None]
     pace = pace_line(run)
     if pace is not None:
         lines.append(pace)
