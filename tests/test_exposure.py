@@ -377,3 +377,25 @@ def test_reports_say_when_the_snapshot_alone_was_used(tmp_path: Path) -> None:
     sheet = load_workbook(result.run_dir / "report.xlsx", read_only=True)["Exposure"]
     text = " ".join(str(cell) for row in sheet.iter_rows(values_only=True) for cell in row)
     assert "the snapshot alone was used" in text
+
+
+def test_first_seen_on_is_the_first_day_the_vm_ran_unlicensed(
+    observed: Path, tmp_path: Path
+) -> None:
+    """Issue 21: a finding new in this run is dated by the first observed day its condition
+    held (VM 3 ran unlicensed from 3 May), not by the run's snapshot (10 May)."""
+    path = tmp_path / "snapshot.json.gz"
+    write_snapshot(snapshot_of(10), path)
+    result = run_job(
+        JobSpec(out_dir=observed, period=PERIOD, source=SnapshotSource(from_file=path))
+    )
+    findings = json.loads((result.run_dir / "findings.json").read_text())["findings"]
+    seen = {(f["vm_id"], f["rule_id"]): f["first_seen"] for f in findings}
+    assert seen[(3, "WIN-UNLICENSED")] == {"period": "2026-05", "date": "2026-05-03"}
+    others = [date for key, date in seen.items() if key != (3, "WIN-UNLICENSED")]
+    assert others and all(date == {"period": "2026-05", "date": "2026-05-10"} for date in others)
+    book = load_workbook(result.run_dir / "report.xlsx", read_only=True)
+    rows = list(book["Findings"].iter_rows(values_only=True))
+    column = rows[0].index("First seen on")
+    [row] = [r for r in rows[1:] if r[1] == 3 and r[2] == "WIN-UNLICENSED"]
+    assert str(row[column])[:10] == "2026-05-03"

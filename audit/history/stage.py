@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from audit.evaluate.inventory import Inventory
 from audit.history.changes import RunState, annotate, finding_records, vm_states
+from audit.history.first_day import first_observed
 from audit.history.store import HistoryStore, RunRecord, shortfall_fingerprint
 from audit.history.trend import TREND_RUNS, RunSummary, history_view
 from audit.model.history import SETTLED, CarriedReview, Change, HistoryView, Sighting
@@ -43,6 +44,10 @@ def prepare(store: HistoryStore, inventory: Inventory, report: RunReport) -> His
         snapshot_sha256=meta.snapshot_sha256,
     )
     annotated = annotate(store.baseline(period), current).apply(report)
+    annotated = replace(
+        annotated,
+        findings=first_observed(annotated.findings, current.sighting, report.exposure),
+    )
     applied = store.remediation_since(period, taken_at)
     annotated = replace(
         annotated,
