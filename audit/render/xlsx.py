@@ -1263,19 +1263,21 @@ def _exposure_sheet(workbook: Workbook, run: RunData) -> None:
     _unsettled_section(sheet, exposure)
 
 
+# Wide enough that a row is one line (a guest OS family, a licence value up to 28
+# characters); longer values wrap whole rather than being cut.
 _EXPOSURE_VM_COLUMNS: tuple[Column, ...] = (
-    Column("Service", 16, wrap=True),
+    Column("Service", 18, wrap=True),
     Column("Datacenter", 11),
     Column("VM", 9),
-    Column("Name", 24, wrap=True),
-    Column("Guest OS (last observed)", 22, wrap=True),
-    Column("Licence (last observed)", 24, wrap=True),
+    Column("Name", 26, wrap=True),
+    Column("Guest OS (last observed)", 29, wrap=True),
+    Column("Licence (last observed)", 30, wrap=True),
     Column("Days observed", 10),
     Column("Days powered on", 10),
     Column("Days unlicensed", 11),
     Column("First unlicensed", 11),
     Column("Last unlicensed", 11),
-    Column("Billed", 24, wrap=True),
+    Column("Billed", 30, wrap=True),
     Column("Shortfall", 10),
 )
 
