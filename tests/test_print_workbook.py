@@ -58,11 +58,11 @@ def printed(xlsx: Path, out: Path) -> Path:
     return out / f"{xlsx.stem}.pdf"
 
 
-def pages(pdf: Path) -> list[str]:
-    """Each page's text in reading order (a wrapped cell's lines follow each other)."""
-    text = subprocess.run(
-        ["pdftotext", str(pdf), "-"], check=True, capture_output=True, text=True
-    ).stdout
+def pages(pdf: Path, layout: bool) -> list[str]:
+    """Each page's text: laid out as printed (`layout`, one footer line per page), or in
+    reading order (a wrapped cell's lines follow each other)."""
+    command = ["pdftotext", *(["-layout"] if layout else []), str(pdf), "-"]
+    text = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     return text.split("\f")
 
 
@@ -95,9 +95,12 @@ def test_the_findings_sheet_prints_one_page_wide_and_every_licence_whole(tmp_pat
     book = openpyxl.load_workbook(xlsx)
     count = book["Findings"].max_row - 1
     assert count >= FINDINGS
-    text = pages(printed(xlsx, tmp_path))
-    footer = re.compile(r"audit 2026-01\s+Findings\s+Page \d+ of \d+")
-    findings_pages = [page for page in text if footer.search(page)]
+    pdf = printed(xlsx, tmp_path)
+    # The footer names the sheet between the workbook's title and the page number.
+    footer = re.compile(r"audit 2026-01 +Findings +Page \d+ of \d+")
+    on_findings = [bool(footer.search(page)) for page in pages(pdf, layout=True)]
+    text = pages(pdf, layout=False)
+    findings_pages = [page for page, ok in zip(text, on_findings, strict=True) if ok]
     assert 0 < len(findings_pages) <= PAGES_PER_100 * count / 100
     # One page wide: every printed row shows the VM name and the licence on the same page.
     joined = "\n".join(findings_pages)

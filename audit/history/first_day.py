@@ -1,4 +1,4 @@
-""""First seen on" as the first observed day a finding's condition held, not the run's date.
+""" "First seen on" as the first observed day a finding's condition held, not the run's date.
 
 A run taken on 2 December for November sees a Windows server unlicensed since 1 November: its
 finding is new in this run, but the period's observations say since when it ran unlicensed,
