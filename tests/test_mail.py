@@ -122,8 +122,8 @@ def assert_summary(run_dir: Path, text: str, page_html: str, before: dict[str, s
     unlicensed = len(open_findings(run_dir, "WIN-UNLICENSED"))
     october = len(open_findings(run_dir.parent / OCTOBER, "WIN-UNLICENSED"))
     figure_line = (
-        f"  Windows server guests without a licence: {unlicensed} "
-        f"({unlicensed - october:+} since {OCTOBER})"
+        f"  Windows Server guests that ran unbilled this period: {unlicensed} "
+        f"({figures[0].days_text}) ({unlicensed - october:+} since {OCTOBER})"
     )
 
     lines = text.splitlines()
@@ -143,7 +143,8 @@ def assert_summary(run_dir: Path, text: str, page_html: str, before: dict[str, s
     assert f"Verdict: {judged}" in shown
     definition = DEFINITIONS[FigureKey.UNLICENSED_SERVER_GUESTS].sentence
     assert (
-        f"Windows server guests without a licence {unlicensed} {unlicensed - october:+} since "
+        f"Windows Server guests that ran unbilled this period {unlicensed} "
+        f"({figures[0].days_text}) {unlicensed - october:+} since "
         f"{OCTOBER} {' '.join(definition.split())}"
     ) in shown
     assert any("'" in figure.definition for figure in figures)  # escaping is exercised

@@ -78,13 +78,13 @@ def test_each_headline_figure_is_its_findings(fleet: RunData, book: Any) -> None
     assert sum(f.rule_id == "WIN-UNLICENSED" for f in findings) == 2  # one is waived
     assert wasted == {7, 8}  # 8 has two findings, counted once; 9's is waived; 7 is BYOL-billed
     tiles = _tiles(fleet)
-    assert tiles["Windows server guests without a licence"] == "1"
+    assert tiles["Windows Server guests that ran unbilled this period"] == "1"
     assert tiles["Licences possibly wasted"] == "2"
     assert tiles["BYOL-covered guests"] == "1"
     # Windows guests 1-7 and 10 (12 is deleted); only 4 and 10 carry a licence that fits.
     assert tiles["Windows guests correctly licensed"] == "25%"
     summary = {row[0]: row[1:4] for row in book["Summary"].iter_rows(values_only=True) if row}
-    assert summary["Windows server guests without a licence"][0] == 1
+    assert summary["Windows Server guests that ran unbilled this period"][0] == 1
     assert summary["Windows guests correctly licensed"][:2] == (2, 8)
     assert summary["Licences possibly wasted"][0] == 2
     assert summary["BYOL-covered guests"][0] == 1
@@ -111,7 +111,7 @@ def test_the_change_since_the_previous_run_is_shown(fleet: RunData) -> None:
         tile.find_class("tile-label")[0].text_content(): tile.find_class("delta")
         for tile in doc.find_class("tile")
     }
-    assert deltas["Windows server guests without a licence"][0].text_content() == (
+    assert deltas["Windows Server guests that ran unbilled this period"][0].text_content() == (
         f"-3 since {previous.period}"
     )
     assert deltas["Licences possibly wasted"][0].text_content().startswith("no change")
@@ -136,13 +136,31 @@ def test_licence_position_sheet_and_section_are_the_hand_count(fleet: RunData, b
     assert overall[4:6] == (6, 12)
     assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref
     doc = lxml.html.fromstring(render_html(fleet))
-    section = doc.get_element_by_id("position")
+    section = doc.get_element_by_id("appendix-position")
     grand = [cell.text_content() for cell in section.find_class("grand")[0]]
-    assert grand[2:5] == ["all billable licences", "6", "12"]
+    assert grand[2] == "all billable licences" and grand[5:7] == ["6", "12"]
+    # The first page: per service and value, the service's total and the overall total.
+    first = doc.get_element_by_id("position")
+    [signed] = first.find_class("signed-service")
+    lines = {row[0]: row[1:] for row in _cells(signed)}
+    assert lines["windows 2019 Standard"][3] == "3" and lines["windows 2022 Standard"][3] == "3"
+    assert lines["Total"][3] == "6" and lines["Total"][4] == "7"  # vmLicensed: deleted 12 too
+    assert "OVHcloud managed" not in lines
+    totals = {row[0]: row[1:] for row in _cells(first.find_class("signed-totals")[0])}
+    assert totals["Total, every service"][3] == "6"
+    assert "Hosted Private Cloud billing guide, updated 2024-03-21" in first.text_content()
+    assert "is not seen" in first.text_content()
     panel = section.find_class("control-panel")[0].text_content()
     for row in fleet.report.control_panel:  # VM 12 is deleted: the panel counts it, we do not
         assert (row.difference() or "The counts agree.") in panel
     assert "1 deleted Windows VM(s)" in panel
+
+
+def _cells(table: Any) -> list[list[str]]:
+    return [
+        [" ".join(cell.text_content().split()) for cell in row]
+        for row in table.xpath(".//tbody/tr")
+    ]
 
 
 def test_licence_usage_has_totals_filter_and_frozen_header(fleet: RunData, book: Any) -> None:

@@ -14,6 +14,7 @@ import base64
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import groupby
 from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
@@ -22,7 +23,9 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from audit.evaluate.signed import PositionLine
 from audit.model.exceptions import ExceptionRow
+from audit.model.exposure import BILLING_RULE
 from audit.model.findings import SEVERITIES, STATUSES, Finding, Status
 from audit.model.history import HistoryView
 from audit.model.snapshot import Coverage
@@ -310,6 +313,8 @@ def _figure_tile(figure: HeadlineFigure) -> Tile:
     if figure.of is not None:
         value = f"{figure.value / figure.of:.0%}" if figure.of else "n/a"
     note = figure.definition
+    if figure.days_text is not None:
+        note = f"{figure.days_text} powered on without a licence. {note}"
     if figure.of is not None:
         note = f"{figure.value:,} of {figure.of:,}. {note}"
     return Tile(figure.label, value, note, figure.tone, figure.change_text)
@@ -463,6 +468,19 @@ def _count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
+def signed_services(
+    lines: Sequence[PositionLine],
+) -> list[tuple[str, list[PositionLine]]]:
+    """The signed position's lines per service (each service's values, then its total), the
+    overall total left out: one table each on the first page."""
+    return [
+        (str(service), list(group))
+        for service, group in groupby(
+            (line for line in lines if not line.is_overall), key=lambda line: line.service_name
+        )
+    ]
+
+
 def build_context(run: RunData, rows_per_rule: int = ROWS_PER_RULE) -> dict[str, Any]:
     """Everything the template reads, as plain data (the template computes nothing)."""
     meta = run.report.run
@@ -494,6 +512,13 @@ def build_context(run: RunData, rows_per_rule: int = ROWS_PER_RULE) -> dict[str,
         "summary_lines": executive_summary(run, history),
         "figures": figures,
         "position": run.figures.position,
+        "billing_rule": BILLING_RULE,
+        "signed": run.figures.signed,
+        "signed_services": signed_services(run.figures.signed),
+        "ran_by_service": list(run.figures.ran_by_service),
+        "ran_total": run.figures.ran_total,
+        "costs": run.figures.position.costs,
+        "price_unit": None,
         "total_label": total_label,
         "sign_off_roles": SIGN_OFF_ROLES,
         "findings_reviewed": findings_reviewed(run),
