@@ -26,13 +26,13 @@ from audit.render.xlsx import XlsxReport, line_count
 SHEETS = [
     "Summary",
     "Findings",
-    "Licence position",
     "Inventory",
     "Licence usage",
     "Exposure",
     "Exceptions",
     "Coverage",
     "Rules",
+    "Appendix per datacenter",
 ]
 REVIEW = ["Review status", "Owner", "Comment"]
 # findings.json's finding fields, and the exception row's, as the Findings sheet heads them.

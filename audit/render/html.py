@@ -14,9 +14,9 @@ import base64
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import groupby
 from datetime import datetime
 from importlib.resources import files
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -354,13 +354,12 @@ def _tiles(run: RunData, figures: Sequence[HeadlineFigure]) -> list[Tile]:
     ]
 
 
-# WindowsCoverage fields as (tone, legend name): each is also the segment's colour class.
-_WINDOWS_PARTS = (
-    ("licensed", "Correctly licensed"),
-    ("byol", "BYOL (own licence)"),
-    ("unlicensed", "Unlicensed"),
-    ("misfit", "Licence does not fit"),
-    ("unclear", "Unclear licence value"),
+# WindowsRan buckets as (field, colour class, legend name): the headline's own definitions.
+_RAN_PARTS = (
+    ("billed", "licensed", "Billed this period"),
+    ("byol", "byol", "BYOL (own licence)"),
+    ("unbilled", "unlicensed", "Ran unbilled (the headline figure)"),
+    ("other", "unclear", "Other (waived, a value not billed)"),
 )
 
 
@@ -412,17 +411,18 @@ def _charts(run: RunData, catalogue: RuleCatalogue) -> list[Chart]:
         ),
         bar_chart(
             "windows",
-            "Windows guests per service",
-            "Windows guests (configured guest OS, deleted VMs excluded) by licence situation, "
-            "as the headline figures define them.",
+            "Windows Server guests that ran, per service",
+            "Windows Server guests powered on on an observed day of the period, by what "
+            "OVHcloud bills for them; ran unbilled: the open WIN-UNLICENSED findings, as the "
+            "headline counts them.",
             [
                 (
-                    w.service_name or "",
-                    [(tone, name, getattr(w, tone)) for tone, name in _WINDOWS_PARTS],
+                    ran.service_name or "",
+                    [(tone, name, getattr(ran, field)) for field, tone, name in _RAN_PARTS],
                 )
-                for w in figures.windows_by_service
+                for ran in figures.ran_by_service
             ],
-            _WINDOWS_PARTS,
+            [(tone, name) for _, tone, name in _RAN_PARTS],
         ),
     ]
 

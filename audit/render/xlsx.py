@@ -35,6 +35,7 @@ from openpyxl.worksheet.pagebreak import Break
 from openpyxl.writer.excel import ExcelWriter
 
 from audit.model.exceptions import ExceptionRow
+from audit.model.exposure import BILLING_RULE
 from audit.model.findings import SEVERITIES, STATUSES
 from audit.model.history import REVIEW_STATUSES
 from audit.model.position import NO_LICENCE, LicencePosition, LicenceUsage, UsageTotal
@@ -122,7 +123,6 @@ class XlsxReport:
         history = changes_display(run)
         _summary_sheet(workbook, run, catalogue, history)
         _findings_sheet(workbook, run, catalogue)
-        _position_sheet(workbook, run.figures.position)
         _inventory_sheet(workbook, run)
         _licence_sheet(workbook, run)
         _exposure_sheet(workbook, run)
@@ -130,6 +130,7 @@ class XlsxReport:
         _exceptions_sheet(workbook, run)
         _coverage_sheet(workbook, run)
         _rules_sheet(workbook, run, catalogue)
+        _position_sheet(workbook, run.figures.position)
         if history.previous_period:
             _changes_sheet(workbook, run, history, catalogue)
         _remediation_sheet(workbook, run)
@@ -419,13 +420,14 @@ def _summary_sheet(
     coverage = meta.coverage
     complete = coverage.complete
     # Narrow value columns so the count tables read as tables; long values overflow right.
-    sheet = _Sheet(workbook, "Summary", [30, 20, 14, 16, 70, 14, 14])
+    sheet = _Sheet(workbook, "Summary", [44, 20, 14, 16, 70, 14, 14])
     sheet.ws.sheet_view.showGridLines = False
     sheet.title(
         "Windows licence compliance audit",
         f"OVHcloud Hosted Private Cloud, period {meta.period}",
     )
-    sheet.section("Executive summary")
+    signed_position_block(sheet, run)
+    sheet.section("Executive summary", new_page=True)
     for line in executive_summary(run, history):
         style: dict[str, Any] = {}
         if line.tone in _TONE_FONT:
@@ -518,6 +520,77 @@ def _summary_sheet(
         sheet.append([usage.service_name, *usage.counts()])
     _history_sections(sheet, history)
     _sign_off(sheet, run)
+
+
+# The per-datacenter licence position: the appendix of the Summary's signed position.
+POSITION_APPENDIX = "Appendix per datacenter"
+
+
+def signed_position_block(sheet: _Sheet, run: RunData) -> None:
+    """The position an auditor signs, at the top of the Summary: per service and licence value
+    what OVHcloud bills for the period with totals, then the Windows Server guests that ran
+    (audit/evaluate/signed.py computes both; this only lays them out)."""
+    figures = run.figures
+    sheet.section(f"Licence position {run.report.run.period}: what OVHcloud bills")
+    sheet.append_cells(
+        [sheet.cell("Billing rule", font=_LABEL_FONT), sheet.cell(BILLING_RULE, alignment=_WRAP)],
+        line_count(BILLING_RULE, 20),
+    )
+    sheet.header(["Service / licence", *_SIGNED_HEADERS])
+    for line in figures.signed:
+        numbers = (
+            line.billed_vms,
+            line.billed_vcpus,
+            line.peak_vms,
+            line.vms_at_close,
+            line.vmlicensed_at_close,
+        )
+        if line.is_overall:
+            label, style = "Total, every service", {"font": _LABEL_FONT, "fill": _TOTAL_FILL}
+        elif line.is_total:
+            label, style = f"Total, {line.service_name}", {"font": _LABEL_FONT}
+        else:
+            label, style = f"{line.service_name}: {line.license}", {}
+        sheet.append_cells([sheet.cell(value, **style) for value in (label, *numbers)])
+    if figures.position.costs:
+        for cost in figures.position.costs:
+            sheet.append_cells(
+                [
+                    sheet.cell(cost.key.replace("_", " "), font=_LABEL_FONT),
+                    sheet.cell(float(cost.amount), number_format="#,##0.00"),
+                    sheet.cell(cost.currency),
+                ]
+            )
+    sheet.section("Windows Server guests that ran this period")
+    sheet.header(["Per service", *_RAN_HEADERS])
+    for ran in (*figures.ran_by_service, figures.ran_total):
+        total = ran.service_name is None
+        style = {"font": _LABEL_FONT, "fill": _TOTAL_FILL} if total else {}
+        values = (
+            "Total, every service" if total else ran.service_name,
+            ran.ran,
+            ran.billed,
+            ran.byol,
+            ran.unbilled,
+            ran.unbilled_vm_days,
+            ran.other,
+        )
+        sheet.append_cells([sheet.cell(value, **style) for value in values])
+    sheet.append_cells(
+        [sheet.cell(SIGNED_COLUMNS_NOTE, alignment=_WRAP)], line_count(SIGNED_COLUMNS_NOTE, 44)
+    )
+
+
+_SIGNED_HEADERS = ("Billed VMs", "Billed vCPUs", "Peak", "At close", "vmLicensed")
+_RAN_HEADERS = ("Ran", "Billed", "BYOL", "Ran unbilled", "VM-days unbilled", "Other")
+SIGNED_COLUMNS_NOTE = (
+    "Billed VMs: the VMs that carried the value on an observed day they were powered on; "
+    "billed vCPUs: the sum of their most vCPUs on such a day. Peak: the most VMs carrying it "
+    "on one observed day, per datacenter, summed. At close: VMs carrying it at the snapshot. "
+    "vmLicensed: the vmLicensed entries naming it at the snapshot, deleted VMs included "
+    "(empty: not read). Ran unbilled: the open WIN-UNLICENSED findings. Per datacenter: "
+    f"sheet {POSITION_APPENDIX}."
+)
 
 
 _WINDOWS_HEADERS = (
@@ -774,6 +847,8 @@ _POSITION_COLUMNS: tuple[Column, ...] = (
     Column("Datacenter", 12),
     Column("Licence", 34),
     Column("Billable", 10),
+    Column("Billed VMs", 10),
+    Column("Billed vCPUs", 10),
     Column("VMs", 10),
     Column("vCPUs", 10),
     Column("Peak VMs", 10),
@@ -788,7 +863,7 @@ def _position_sheet(workbook: Workbook, position: LicencePosition) -> None:
     """What OVHcloud bills (findings.json `licences`): one filterable row per service,
     datacenter and licence value, totals of the billable ones, then the Control Panel's
     counters beside ours and, with [prices], the monthly amounts."""
-    table = _Table(workbook, "Licence position", _POSITION_COLUMNS)
+    table = _Table(workbook, POSITION_APPENDIX, _POSITION_COLUMNS)
     for row in position.rows:
         table.row(
             [
@@ -796,6 +871,8 @@ def _position_sheet(workbook: Workbook, position: LicencePosition) -> None:
                 row.datacenter_id,
                 row.license,
                 row.billable,
+                row.billed_vms,
+                row.billed_vcpus,
                 row.vms_at_close,
                 row.vcpus_at_close,
                 row.peak_vms,
@@ -814,6 +891,8 @@ def _position_sheet(workbook: Workbook, position: LicencePosition) -> None:
             None,
             licence,
             True,
+            total.billed_vms,
+            total.billed_vcpus,
             total.vms_at_close,
             total.vcpus_at_close,
             None,
@@ -872,7 +951,7 @@ def _position_sheet(workbook: Workbook, position: LicencePosition) -> None:
                     table.cell(cost.currency),
                     table.cell(cost.priced_vms),
                     table.cell(cost.unpriced_vms),
-                    *([None] * 4),
+                    *([None] * 6),
                     table.cell(cost.definition, alignment=_WRAP),
                 ],
                 line_count(cost.definition, 70),
