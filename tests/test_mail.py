@@ -129,6 +129,24 @@ def assert_summary(run_dir: Path, text: str, page_html: str, before: dict[str, s
     lines = text.splitlines()
     assert lines[2] == f"Verdict: {judged}"
     assert figure_line in lines
+    # The position an auditor signs: its overall total and the guests that ran, as computed.
+    overall, ran = run.figures.signed[-1], run.figures.ran_total
+    [total] = [line.split()[-5:] for line in lines if line.startswith("  Total, every service ")]
+    assert total == [
+        f"{value:,}"
+        for value in (
+            overall.billed_vms or 0,
+            overall.billed_vcpus or 0,
+            overall.peak_vms,
+            overall.vms_at_close,
+            overall.vmlicensed_at_close or 0,
+        )
+    ]
+    assert (
+        f"  Total, every service: {ran.ran:,} ran; billed {ran.billed:,}, BYOL {ran.byol:,}, "
+        f"ran unbilled {unlicensed:,} ({ran.unbilled_vm_days:,} VM-days), other {ran.other:,}"
+    ) in lines
+    assert "Hosted Private Cloud billing guide, updated 2024-03-21" in text
     for figure in figures:
         assert figure.change_text is not None and figure.change_text in text
         assert f"    {figure.definition}" in lines
@@ -141,6 +159,7 @@ def assert_summary(run_dir: Path, text: str, page_html: str, before: dict[str, s
     assert not page.xpath("//script | //style | //link | //img | //*[@onload or @onclick]")
     shown = " ".join(" ".join(page.itertext()).split())
     assert f"Verdict: {judged}" in shown
+    assert "Licence position: what OVHcloud bills" in shown and "is not seen" in shown
     definition = DEFINITIONS[FigureKey.UNLICENSED_SERVER_GUESTS].sentence
     assert (
         f"Windows Server guests that ran unbilled this period {unlicensed} "

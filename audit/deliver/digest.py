@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from audit.evaluate.signed import PositionLine, WindowsRan
 from audit.job import load_run_with_history
+from audit.model.exposure import BILLING_RULE
 from audit.render.base import RunData
 from audit.render.view import (
     HeadlineFigure,
@@ -35,6 +37,9 @@ class Digest:
     figures: tuple[HeadlineFigure, ...]
     unlicensed: int  # the headline figure: open WIN-UNLICENSED findings
     new_unlicensed: int | None  # of those, new or reopened since the previous run; None first
+    signed: tuple[PositionLine, ...] = ()  # the position an auditor signs, with its totals
+    ran: tuple[WindowsRan, ...] = ()  # Windows Server guests that ran, per service, then total
+    billing_rule: str = BILLING_RULE
 
     @property
     def subject(self) -> str:
@@ -62,6 +67,8 @@ def digest_of(run: RunData, run_dir: Path) -> Digest:
         figures=tuple(headline_figures(run)),
         unlicensed=run.figures.unlicensed,
         new_unlicensed=run.figures.new_unlicensed if history.present else None,
+        signed=run.figures.signed,
+        ran=(*run.figures.ran_by_service, run.figures.ran_total),
     )
 
 
