@@ -552,15 +552,15 @@ def signed_position_block(sheet: _Sheet, run: RunData) -> None:
         else:
             label, style = f"{line.service_name}: {line.license}", {}
         sheet.append_cells([sheet.cell(value, **style) for value in (label, *numbers)])
-    if figures.position.costs:
-        for cost in figures.position.costs:
-            sheet.append_cells(
-                [
-                    sheet.cell(cost.key.replace("_", " "), font=_LABEL_FONT),
-                    sheet.cell(float(cost.amount), number_format="#,##0.00"),
-                    sheet.cell(cost.currency),
-                ]
-            )
+    for cost in figures.position.costs:
+        sheet.append_cells(
+            [
+                sheet.cell(f"Cost: {cost.key.replace('_', ' ')}", font=_LABEL_FONT),
+                sheet.cell(float(cost.amount), number_format="#,##0.00"),
+                sheet.cell(cost.currency),
+                sheet.cell(cost.unit),
+            ]
+        )
     sheet.section("Windows Server guests that ran this period")
     sheet.header(["Per service", *_RAN_HEADERS])
     for ran in (*figures.ran_by_service, figures.ran_total):
