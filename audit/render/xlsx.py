@@ -126,6 +126,7 @@ class XlsxReport:
         _inventory_sheet(workbook, run)
         _licence_sheet(workbook, run)
         _exposure_sheet(workbook, run)
+        _unsettled_sheet(workbook, run)
         _reconciliation_sheet(workbook, reconciliation_display(run))
         _exceptions_sheet(workbook, run)
         _coverage_sheet(workbook, run)
@@ -762,7 +763,12 @@ def _findings_sheet(workbook: Workbook, run: RunData, catalogue: RuleCatalogue) 
         table.row(values)
     table.finish()
     table.colour_severity(4)
-    review = get_column_letter(len(columns) - len(_REVIEW_COLUMNS) + 1)
+    _review_validation(table, len(columns) - len(_REVIEW_COLUMNS) + 1)
+
+
+def _review_validation(table: _Table, column: int) -> None:
+    """The Review status column's drop-down: one of REVIEW_STATUSES, or empty."""
+    review = get_column_letter(column)
     validation = DataValidation(
         type="list",
         formula1='"' + ",".join(REVIEW_STATUSES) + '"',
@@ -776,6 +782,48 @@ def _findings_sheet(workbook: Workbook, run: RunData, catalogue: RuleCatalogue) 
     )
     validation.add(f"{review}2:{review}{max(table.rows, 2)}")
     table.ws.data_validations.append(validation)
+
+
+# The sheet `import-review` reads to settle an earlier period's shortfall from any later
+# workbook (audit/history/review.py reads it by these headers).
+UNSETTLED_SHEET = "Unsettled shortfalls"
+_UNSETTLED_COLUMNS: tuple[Column, ...] = (
+    Column("Period", 10),
+    Column("Service", 24),
+    Column("Datacenter", 11),
+    Column("VM id", 9),
+    Column("VM", 28),
+    Column("Guest OS", 24),
+    Column("Days unlicensed", 10),
+    *_REVIEW_COLUMNS,
+)
+
+
+def _unsettled_sheet(workbook: Workbook, run: RunData) -> None:
+    """Every earlier period's shortfall not reviewed `settled`, with its review columns: set
+    Review status to `settled` here and `import-review` this workbook to settle it."""
+    unsettled = run.report.unsettled_shortfalls
+    if not unsettled:
+        return
+    table = _Table(workbook, UNSETTLED_SHEET, _UNSETTLED_COLUMNS, frozen="A2")
+    for item in unsettled:
+        shortfall = item.shortfall
+        table.row(
+            [
+                item.period,
+                shortfall.service_name,
+                shortfall.datacenter_id,
+                shortfall.vm_id,
+                shortfall.vm_name,
+                shortfall.guest_os_family,
+                shortfall.days_unlicensed,
+                item.review_status,
+                item.owner,
+                None,
+            ]
+        )
+    table.finish()
+    _review_validation(table, len(_UNSETTLED_COLUMNS) - len(_REVIEW_COLUMNS) + 1)
 
 
 def _exception_values(row: ExceptionRow | None) -> list[Any]:
