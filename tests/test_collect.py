@@ -100,6 +100,16 @@ def test_client_side_rate_limit_keeps_under_the_server_limit() -> None:
     assert snapshot.meta.retries == 0
 
 
+def test_the_workers_sign_with_the_clock_offset_the_first_client_measured() -> None:
+    with Simulator(generate_fleet(40, seed=3).fleet) as sim:
+        snapshot = collect(factory_for(sim), CollectOptions(workers=4, max_rps=None), "sim")
+        served = sim.stats.requests
+    assert snapshot.coverage.complete and snapshot.meta.retries == 0
+    # GET /auth/time and /auth/currentCredential once, before the walk; no worker asks the
+    # time again: the server saw the walk's calls and nothing else.
+    assert served == snapshot.meta.calls + 2
+
+
 def test_retries_are_bounded() -> None:
     fleet = generate_fleet(30, seed=2).fleet
     with Simulator(fleet, SimulatorConfig(fault_rate=1.0)) as sim:

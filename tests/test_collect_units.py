@@ -7,7 +7,10 @@ from types import SimpleNamespace
 
 import ovh.exceptions
 import pytest
+import requests
+import requests.utils
 
+from audit.collect.api import ClientFactory, Credentials
 from audit.collect.collector import valid_unicode
 from audit.collect.retry import RetryPolicy, Verdict, classify
 from audit.config.settings import load_config
@@ -92,3 +95,32 @@ def test_lone_surrogates_from_the_api_become_replacement_characters() -> None:
     clean = valid_unicode(raw)
     assert clean == {"name": "vm-\ufffd-x", "tags": ["ok", "\ufffd"], "id": 3}
     json.dumps(clean, ensure_ascii=False).encode("utf-8")  # now writable as UTF-8
+
+
+@pytest.mark.parametrize(
+    "no_proxy", [None, "eu.api.ovh.com"], ids=["through-the-proxy", "proxy-bypassed"]
+)
+def test_a_client_reads_proxies_ca_bundle_and_netrc_once_with_the_same_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_proxy: str | None
+) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine eu.api.ovh.com login someone password elsewhere\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "bundle.pem"))
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    if no_proxy is not None:
+        monkeypatch.setenv("NO_PROXY", no_proxy)
+    url = "https://eu.api.ovh.com/1.0/dedicatedCloud"
+    expected = requests.Session().merge_environment_settings(url, {}, None, None, None)
+    expected_auth = requests.utils.get_netrc_auth(url)
+
+    client = ClientFactory("ovh-eu", Credentials("app", "secret", "consumer")).new_client()
+    session = client._session
+    monkeypatch.setenv("HTTPS_PROXY", "http://read-too-late.example:3128")  # not read again
+    assert session.trust_env is False
+    assert session.merge_environment_settings(url, {}, None, None, None) == expected
+    assert session.auth == expected_auth == ("someone", "elsewhere")
+    assert (session.proxies.get("https") is None) == (no_proxy is not None)

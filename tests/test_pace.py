@@ -66,6 +66,53 @@ def test_the_rate_rises_while_calls_succeed_up_to_the_ceiling() -> None:
     assert pace.report().peak == 40.0
 
 
+def test_once_the_first_second_answered_without_push_back_the_climb_is_faster() -> None:
+    clock = FakeClock()
+    pace = limiter(clock, start=10.0, ceiling=1000.0)
+    succeed(pace, clock, 10)
+    assert pace.rate == pytest.approx(20.0)  # the first second: one rps more per success
+    succeed(pace, clock, 10)
+    assert pace.rate == pytest.approx(50.0)  # then three
+
+
+def test_a_back_off_in_the_first_second_keeps_the_polite_climb() -> None:
+    clock = FakeClock()
+    pace = limiter(clock, start=10.0, ceiling=1000.0)
+    succeed(pace, clock, 5)
+    pace.on_server_error(pace.acquire())
+    assert pace.rate == pytest.approx(0.8 * 15.0)
+    succeed(pace, clock, 20)
+    assert pace.rate == pytest.approx(0.8 * 15.0 + 20)  # one rps more per success, still
+
+
+def test_a_rate_raised_while_calls_wait_spaces_the_next_call_at_once() -> None:
+    clock = FakeClock()
+    pace = limiter(clock, start=1.0, floor=1.0, ceiling=10.0)
+    pace.acquire()
+    for _ in range(9):  # answers to earlier calls arrive: the rate rises to the ceiling
+        pace.on_success(0.04)
+    assert pace.rate == 10.0
+    pace.acquire()
+    assert clock.now == pytest.approx(0.1)  # not the 1 s of the rate when the last call left
+
+
+def test_a_late_wake_up_does_not_slow_the_pace_but_an_idle_spell_gives_no_burst() -> None:
+    clock = FakeClock()
+    late = 0.01
+
+    def oversleep(seconds: float) -> None:
+        clock.sleep(seconds + late)
+
+    pace = AdaptiveLimiter(PacePolicy(start=4.0, floor=4.0, ceiling=4.0), clock, oversleep)
+    for _ in range(5):
+        pace.acquire()
+    assert clock.now == pytest.approx(1.0 + late)  # each slot counted from the one before
+    clock.now += 10.0  # nobody called for a while
+    pace.acquire()
+    pace.acquire()
+    assert clock.now == pytest.approx(11.25 + 2 * late)  # the next one waits a full interval
+
+
 def test_no_increase_while_latency_has_grown() -> None:
     clock = FakeClock()
     pace = limiter(clock, start=10.0)

@@ -3,7 +3,9 @@ servers that limit their rate (how close the adaptive pace gets to the limit, at
 
 from __future__ import annotations
 
+import argparse
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import ovh
@@ -19,6 +21,8 @@ from audit.simulator.api import (
 )
 
 FLEET_VMS = 3000
+OTHER_FLEETS_VMS = (1500, 4000)  # no server limit either: the climb weighs most on a small fleet
+STEADY_SHARE = (0.25, 0.9)  # the steady state: from the answer this share in to this one
 LATENCY_MS = 40
 HIGH_CEILING_RPS = 1000.0
 SEQUENTIAL_SAMPLE_CALLS = 300
@@ -55,30 +59,68 @@ def _factory(url: str) -> ClientFactory:
     return ClientFactory(resolve_endpoint(url), credentials)
 
 
+@dataclass(frozen=True)
+class _Timing(ClientFactory):
+    """Clients that note when each answer came, for the steady state of a collection."""
+
+    answered: list[float] = field(default_factory=list)
+
+    def new_client(self, require_consumer_key: bool = True) -> ovh.Client:
+        client = super().new_client(require_consumer_key)
+        get = client.get
+
+        def timed(path: str, **kwargs: Any) -> Any:
+            result = get(path, **kwargs)
+            self.answered.append(time.perf_counter())  # list.append: one step under the GIL
+            return result
+
+        client.get = timed
+        return client
+
+    def steady_seconds_per_call(self) -> float:
+        """Seconds per answer in the middle of the run: after the climb, before the tail."""
+        times = sorted(self.answered)
+        first, last = (int(share * (len(times) - 1)) for share in STEADY_SHARE)
+        return (times[last] - times[first]) / (last - first)
+
+
 def _content(snapshot: Snapshot) -> dict[str, Any]:
     data = snapshot.to_json()
     del data["run"]
     return data
 
 
+def _unlimited_fleet(vms: int) -> tuple[str, ...]:
+    return ("--generate", str(vms), "--seed", "7", "--latency-ms", str(LATENCY_MS))
+
+
 def unlimited_rows() -> list[tuple[str, str]]:
-    """No server limit, a high ceiling: the adaptive pace against the loop and the ideal."""
+    """No server limit, a high ceiling: the adaptive pace against the loop and the ideal, at
+    three fleet sizes, and in the steady state once the climb is over."""
     rows: list[tuple[str, str]] = []
-    options = ("--generate", str(FLEET_VMS), "--seed", "7", "--latency-ms", str(LATENCY_MS))
-    with simulator_process(*options) as url:
+    defaults = CollectOptions(max_rps=HIGH_CEILING_RPS)
+    with simulator_process(*_unlimited_fleet(FLEET_VMS)) as url:
         factory = _factory(url)
-        defaults = CollectOptions(max_rps=HIGH_CEILING_RPS)
-        snapshot = collect(factory, defaults, factory.endpoint)
-        calls = snapshot.meta.calls
-        collector_s = snapshot.meta.duration_s
-        ideal_s = calls * LATENCY_MS / 1000 / defaults.workers
+        timing = _Timing(factory.endpoint, factory.credentials)
+        snapshot = collect(timing, defaults, factory.endpoint)
 
         client = factory.new_client()
         started = time.perf_counter()
         sampled = sequential_walk(client, SEQUENTIAL_SAMPLE_CALLS)
-        sequential_s = (time.perf_counter() - started) * calls / sampled
+        sequential_per_call = (time.perf_counter() - started) / sampled
 
         paged = collect(factory, CollectOptions(listing=Listing.PAGED), factory.endpoint)
+    runs: dict[int, Snapshot] = {}
+    for vms in OTHER_FLEETS_VMS:
+        with simulator_process(*_unlimited_fleet(vms)) as url:
+            factory = _factory(url)
+            runs[vms] = collect(factory, defaults, factory.endpoint)
+
+    def ideal(snapshot: Snapshot) -> float:
+        return snapshot.meta.calls * LATENCY_MS / 1000 / defaults.workers
+
+    calls, collector_s = snapshot.meta.calls, snapshot.meta.duration_s
+    sequential_s = sequential_per_call * calls
     vms = snapshot.coverage.vms_fetched
     rows.append(
         (
@@ -87,9 +129,22 @@ def unlimited_rows() -> list[tuple[str, str]]:
             f"{collector_s:.2f}s",
         )
     )
-    rows.append(("  ideal (calls x latency / workers)", f"{ideal_s:.2f}s"))
+    rows.append(("  ideal (calls x latency / workers)", f"{ideal(snapshot):.2f}s"))
     rows.append((f"  sequential loop (extrapolated from {sampled} calls)", f"{sequential_s:.2f}s"))
-    rows.append(("  collector / ideal", f"{collector_s / ideal_s:.2f}x"))
+    rows.append(("  collector / ideal", f"{collector_s / ideal(snapshot):.2f}x"))
+    low, high = (f"{100 * share:g}" for share in STEADY_SHARE)
+    rows.append(
+        (
+            f"  steady state, answers {low} to {high} %: collector / ideal (target <= 1.25)",
+            f"{timing.steady_seconds_per_call() / (LATENCY_MS / 1000 / defaults.workers):.2f}x",
+        )
+    )
+    rows.append(
+        (
+            "  sequential loop / its ideal (calls x latency): each call's own overhead",
+            f"{sequential_per_call / (LATENCY_MS / 1000):.2f}x",
+        )
+    )
     rows.append(("  sequential / collector (target >= 10)", f"{sequential_s / collector_s:.1f}x"))
     rows.append(
         (
@@ -97,6 +152,20 @@ def unlimited_rows() -> list[tuple[str, str]]:
             f"{snapshot.meta.rate_reached:g} rps",
         )
     )
+    for other in OTHER_FLEETS_VMS:
+        meta = runs[other].meta
+        rows.append(
+            (
+                f"collect {other} VMs, {meta.calls} calls, the same options: collector / ideal",
+                f"{meta.duration_s / ideal(runs[other]):.2f}x",
+            )
+        )
+        rows.append(
+            (
+                "  sequential / collector (the loop extrapolated)",
+                f"{sequential_per_call * meta.calls / meta.duration_s:.1f}x",
+            )
+        )
     same = _content(paged) == _content(snapshot)
     rows.append(
         (
@@ -143,3 +212,31 @@ def run() -> list[tuple[str, str]]:
     for limit, vms in LIMITED_FLEETS:
         rows += limited_rows(limit, vms)
     return rows
+
+
+def one_collection() -> list[tuple[str, str]]:
+    """The 3,000-VM collection alone, no server limit: what to run under a profiler (the
+    simulator is another process, so a profile of this one is the client's share)."""
+    with simulator_process(*_unlimited_fleet(FLEET_VMS)) as url:
+        factory = _factory(url)
+        snapshot = collect(factory, CollectOptions(max_rps=HIGH_CEILING_RPS), factory.endpoint)
+    meta = snapshot.meta
+    return [
+        (
+            f"collect {snapshot.coverage.vms_fetched} VMs, {meta.calls} calls",
+            f"{meta.duration_s:.2f}s",
+        )
+    ]
+
+
+def main() -> None:
+    """`python -m audit.bench.collector [one]`: this section of `make bench` alone."""
+    parser = argparse.ArgumentParser(prog="python -m audit.bench.collector")
+    parser.add_argument("what", nargs="?", choices=("all", "one"), default="all")
+    rows = one_collection() if parser.parse_args().what == "one" else run()
+    for label, value in rows:
+        print(f"{label:<72} {value:>14}")
+
+
+if __name__ == "__main__":
+    main()

@@ -132,8 +132,34 @@ class ClientFactory:
             raise InputError(
                 "credentials: no consumer key (set OVH_CONSUMER_KEY or consumer_key in ovh.conf)"
             )
+        read_environment_once(client)
         checked: ovh.Client = client
         return checked
+
+
+def read_environment_once(client: ovh.Client) -> None:
+    """Settle the proxy, CA bundle and .netrc settings of the client's session now, once.
+
+    `requests` reads them from the environment on every call (trust_env): scanning
+    os.environ twice and looking for ~/.netrc cost a quarter of the client's CPU per
+    call, and each file-system check hands the GIL to another worker. Every call of a client
+    goes to its one endpoint, so what the environment says for that URL holds for all of
+    them: the same settings, read once (set before the client is used, in its own thread).
+    """
+    import requests.utils
+
+    oauth2 = getattr(client, "_oauth2", None)
+    for session in (client._session, getattr(oauth2, "session", None)):
+        if not isinstance(session, requests.Session) or not session.trust_env:
+            continue
+        url = client._endpoint
+        settings = session.merge_environment_settings(url, {}, None, None, None)
+        if session.auth is None:
+            session.auth = requests.utils.get_netrc_auth(url)
+        session.proxies = settings["proxies"]
+        session.verify = settings["verify"]
+        session.cert = settings["cert"]
+        session.trust_env = False
 
 
 def credential_error(exc: Exception, method: str, path: str) -> CredentialError:

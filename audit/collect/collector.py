@@ -141,8 +141,11 @@ def _objects(value: Any, path: str) -> list[JSONObject]:
 class _Walk:
     """The state of one collection: the pool, the results, the counters."""
 
-    def __init__(self, factory: ClientFactory, options: CollectOptions) -> None:
+    def __init__(
+        self, factory: ClientFactory, options: CollectOptions, time_delta: int | None = None
+    ) -> None:
         self._factory = factory
+        self._time_delta = time_delta
         self._options = options
         self._started = time.monotonic()
         self._stop = threading.Event()  # set when the walk is over: every wait ends at once
@@ -240,6 +243,10 @@ class _Walk:
         client = getattr(self._local, "client", None)
         if client is None:
             client = self._factory.new_client()
+            if self._time_delta is not None:
+                # The server's clock offset, as the first client measured it: no worker
+                # spends its first paced slot on an extra GET /auth/time.
+                client._time_delta = self._time_delta
             self._local.client = client
         return client
 
@@ -464,7 +471,7 @@ def collect(factory: ClientFactory, options: CollectOptions, endpoint_label: str
     started = time.monotonic()
     taken_at = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     credential = read_credential(client)
-    walk = _Walk(factory, options)
+    walk = _Walk(factory, options, time_delta=getattr(client, "_time_delta", None))
     walk.submit(walk.list_services)
     walk.wait()
     if walk.expired:

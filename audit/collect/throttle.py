@@ -4,7 +4,9 @@ OVHcloud publishes no rate limit, so no fixed rate can be right: a low one waste
 generous API, a high one hammers a strict one. The limiter starts at a polite rate, raises it
 while calls succeed and latency holds, and backs off sharply when the server says so (429:
 multiplicative decrease plus a pause of every worker for Retry-After; 5xx: a milder
-decrease), always between a floor and a ceiling (`--max-rps`).
+decrease), always between a floor and a ceiling (`--max-rps`). Its first second doubles the
+start rate; once those answers came back with no push-back, the climb is faster (doubling
+about every quarter of a second), until the first back-off.
 
 After the first 429 the limiter knows roughly where the server's limit lies (the calls that
 succeeded in the last second): it climbs back quickly towards that rate, then probes beyond
@@ -30,7 +32,8 @@ class PacePolicy:
     ceiling: float | None = 100.0
     start: float = DEFAULT_START_RPS
     floor: float = DEFAULT_FLOOR_RPS
-    slow_start_step: float = 1.0  # rps added per success before any back-off (~x2 a second)
+    slow_start_step: float = 1.0  # rps added per success in the first second (~x2 a second)
+    fast_start_step: float = 3.0  # then, until any back-off (~x2 every quarter of a second)
     recovery_per_s: float = 1.0  # share of the gap to the known limit closed per second
     probe_per_s: float = 0.05  # beyond the known limit: rps added per second, as its share
     min_probe_rps: float = 0.2
@@ -70,18 +73,19 @@ class AdaptiveLimiter:
         self._sleep = sleep
         self._stopped = stopped  # the collection is over (deadline, interrupt): stop waiting
         self._lock = threading.Lock()
+        self._turn = threading.Lock()  # held by the one thread waiting for the next slot
         self._unlimited = policy.ceiling is None
         ceiling = policy.ceiling if policy.ceiling is not None else float("inf")
         self._ceiling = max(ceiling, policy.floor)
         self._rate = min(max(policy.start, policy.floor), self._ceiling)
         self._peak = self._rate
-        self._next_slot = float("-inf")
+        self._last_slot = float("-inf")  # when the last call was allowed
         self._paused_until = float("-inf")
-        self._pauses = 0
         self._cuts = 0
         self._known_limit: float | None = None
         self._best_latency: float | None = None
         self._successes: deque[float] = deque()
+        self._answered = 0  # successes so far
         self.throttled = 0
         self.server_errors = 0
 
@@ -101,23 +105,30 @@ class AdaptiveLimiter:
             return PaceReport(round(rate, 2), round(peak, 2), self.throttled, self.server_errors)
 
     def acquire(self) -> int:
-        """Wait for this thread's slot; return the ticket for `on_throttled`. Returns at once
-        when the collection is over (`stopped`): the caller then gives up the call."""
-        while True:
-            with self._lock:
-                now = self._clock()
-                slot = max(now, self._next_slot, self._paused_until)
-                interval = 0.0 if self._unlimited else 1.0 / self._rate
-                self._next_slot = slot + interval
-                pauses, ticket = self._pauses, self._cuts
-            wait = slot - now
-            if wait > 0:
-                self._sleep(wait)
-            if self._stopped():
-                return ticket
-            with self._lock:
-                if self._pauses == pauses or self._clock() >= self._paused_until:
-                    return ticket
+        """Wait for this thread's slot; return the ticket for `on_throttled`.
+
+        One thread at a time waits for the next slot (the others queue on `_turn`), and it
+        measures the slot from the last call allowed at the rate of now, not of when it
+        started waiting: a rate raised or a pause begun meanwhile holds at once, where slots
+        booked ahead by every worker would run the old rate for a whole round of them. Returns
+        at once when the collection is over (`stopped`): the caller then gives up the call.
+        """
+        waited = False
+        with self._turn:
+            while True:
+                with self._lock:
+                    now = self._clock()
+                    interval = 0.0 if self._unlimited else 1.0 / self._rate
+                    slot = max(self._last_slot + interval, self._paused_until)
+                    if slot <= now:
+                        # Spacing counts from the slot (a late wake-up does not slow the
+                        # pace); after an idle spell, from now (no burst to catch up).
+                        self._last_slot = slot if waited else now
+                        return self._cuts
+                self._sleep(slot - now)
+                if self._stopped():
+                    return self._cuts
+                waited = True
 
     def pause(self, seconds: float) -> None:
         """Delay every thread's next call, for a server's Retry-After."""
@@ -125,16 +136,14 @@ class AdaptiveLimiter:
             self._pause_locked(seconds)
 
     def _pause_locked(self, seconds: float) -> None:
-        until = self._clock() + seconds
-        if until > self._paused_until:
-            self._paused_until = until
-            self._pauses += 1
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
 
     def on_success(self, latency: float) -> None:
         """A call answered: raise the rate unless latency has grown."""
         policy = self._policy
         with self._lock:
             now = self._clock()
+            self._answered += 1
             self._successes.append(now)
             while self._successes and self._successes[0] < now - 1.0:
                 self._successes.popleft()
@@ -144,7 +153,7 @@ class AdaptiveLimiter:
                 return
             rate = self._rate
             if self._known_limit is None:
-                rate += policy.slow_start_step
+                rate += self._start_step()
             else:
                 # A per-second growth, spread over the calls of one second at this rate.
                 gap = self._known_limit - rate
@@ -152,6 +161,14 @@ class AdaptiveLimiter:
                 rate += max(probe, policy.recovery_per_s * gap) / rate
             self._rate = min(rate, self._ceiling)
             self._peak = max(self._peak, self._rate)
+
+    def _start_step(self) -> float:
+        """Before any 429: the polite step for the first second's worth of answers (as many
+        as the start rate); once they came back with no back-off, the faster one."""
+        policy = self._policy
+        if self._cuts == 0 and self._answered > policy.start:
+            return policy.fast_start_step
+        return policy.slow_start_step
 
     def on_throttled(self, ticket: int, retry_after: float | None) -> None:
         """A 429: cut the rate once per back-off and pause every worker for Retry-After."""
