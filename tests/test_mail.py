@@ -53,7 +53,7 @@ from audit.render.view import HeadlineFigure, changes_display, executive_summary
 
 # Implicit TLS: aiosmtpd warns that AUTH does not require STARTTLS, which does not apply.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
-SUBJECT = "Windows licence audit 2026-11: 2 unlicensed Windows servers, 1 new"
+SUBJECT = "Windows licence audit 2026-11: 2 Windows servers ran unbilled, 1 new"
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +105,7 @@ def expected_subject(run_dir: Path) -> str:
     unlicensed = open_findings(run_dir, "WIN-UNLICENSED")
     arrived = [f for f in unlicensed if f["change"] in ("new", "reopened")]
     return (
-        f"Windows licence audit {run_dir.name}: {len(unlicensed)} unlicensed Windows servers, "
+        f"Windows licence audit {run_dir.name}: {len(unlicensed)} Windows servers ran unbilled, "
         f"{len(arrived)} new"
     )
 

@@ -178,7 +178,7 @@ def test_digest_of_a_first_run_and_of_an_incomplete_one(tmp_path: Path) -> None:
     run = job(tmp_path / "out", "2026-10", fleet, fail_on="medium")
     first = digest_from_run_dir(run.run_dir)
     assert first.new_unlicensed is None
-    assert first.subject == "Windows licence audit 2026-10: 1 unlicensed Windows server"
+    assert first.subject == "Windows licence audit 2026-10: 1 Windows server ran unbilled"
     assert (first.verdict.text, first.verdict.tone) == (
         "FAIL: 2 open finding(s) of severity medium or worse (--fail-on medium).",
         "bad",
@@ -196,7 +196,7 @@ def test_digest_of_a_first_run_and_of_an_incomplete_one(tmp_path: Path) -> None:
     incomplete = job(tmp_path / "out", "2026-11", fleet, failures=(failure,))
     digest = digest_from_run_dir(incomplete.run_dir)
     assert digest.subject == (
-        "Windows licence audit 2026-11 (INCOMPLETE): 1 unlicensed Windows server, 0 new"
+        "Windows licence audit 2026-11 (INCOMPLETE): 1 Windows server ran unbilled, 0 new"
     )
     assert digest.verdict.text.startswith("INCOMPLETE: some objects could not be read")
     [unlicensed] = [f for f in digest.figures if f.key == "unlicensed_server_guests"]

@@ -432,7 +432,7 @@ def test_rollup_mail_sends_the_roll_up(out: Path, tmp_path: Path) -> None:
     (received,) = mailbox.messages
     message = email.message_from_bytes(received.content, _class=EmailMessage, policy=default)
     assert message["Subject"].strip() == (
-        "Windows licence audit 2026-11, 2 accounts: 1 unlicensed Windows server"
+        "Windows licence audit 2026-11, 2 accounts: 1 Windows server ran unbilled"
     )
     attached = {part.get_filename() for part in message.iter_attachments()}
     assert attached == {"report.xlsx", "report.html"}

@@ -43,13 +43,13 @@ class Digest:
 
     @property
     def subject(self) -> str:
-        """`Windows licence audit 2026-11: 20 unlicensed Windows servers, 3 new`."""
+        """`Windows licence audit 2026-11: 20 Windows servers ran unbilled, 3 new`."""
         servers = "server" if self.unlicensed == 1 else "servers"
         state = "" if self.complete else " (INCOMPLETE)"
         news = "" if self.new_unlicensed is None else f", {self.new_unlicensed:,} new"
         return (
             f"Windows licence audit {self.period}{state}: "
-            f"{self.unlicensed:,} unlicensed Windows {servers}{news}"
+            f"{self.unlicensed:,} Windows {servers} ran unbilled{news}"
         )
 
 

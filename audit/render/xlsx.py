@@ -515,7 +515,7 @@ def _summary_sheet(
     for service, count in count_sorted(summary.by_service):
         sheet.append([service, count])
 
-    sheet.section("Windows guests by service")
+    sheet.section("Windows guests at the snapshot, by service")
     sheet.header(["Service", *_WINDOWS_HEADERS])
     for usage in counts.windows_by_service:
         sheet.append([usage.service_name, *usage.counts()])
@@ -598,7 +598,7 @@ _WINDOWS_HEADERS = (
     "Windows guests",
     "Correctly licensed",
     "BYOL",
-    "Unlicensed",
+    "No licence at the snapshot",
     "Licence does not fit",
     "Unclear",
 )
