@@ -23,7 +23,6 @@ from audit.job import FINDINGS_FILE, SNAPSHOT_FILE
 from audit.model import period as periods
 from audit.model.run import RunReport
 from audit.model.snapshot import read_snapshot
-from audit.support.errors import InputError
 
 __all__ = ["exposure", "findings", "inventory", "licences", "observations"]
 
@@ -78,11 +77,9 @@ def observations(out_dir: str | Path, period: str | None = None) -> pd.DataFrame
     OS, licence, power state and vCPUs), from OUT/history.sqlite; only `period`'s days
     (`YYYY-MM`, `current` or `previous`, as `--period`) when given."""
     path = Path(out_dir) / HISTORY_FILE
-    if not path.is_file():
-        raise InputError(f"{path}: no history file (run `observe` or `run` first)")
     first, last = "0000-00-00", "9999-99-99"
     if period is not None:
         month = periods.parse_period(period, datetime.now(UTC).date())
         first, last = month.start.isoformat(), month.end.isoformat()
-    with HistoryStore.open(path) as store:
+    with HistoryStore.open_read(path) as store:  # never migrated, created or written
         return observation_frame(store.observations(first, last))

@@ -12,7 +12,7 @@ import json
 import shutil
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +35,12 @@ from audit.evaluate.prices import (
     wasted_cost,
 )
 from audit.evaluate.rules import win_unlicensed
-from audit.exposure.frame import period_exposure, powered_on_vms
+from audit.exposure.frame import powered_on_vms
+from audit.exposure.observe import checked_day, day_file
+from audit.exposure.proof import proven_exposure
 from audit.history.changes import vm_states
 from audit.history.observations import observation_of
+from audit.history.publish import mend_folder, publishing
 from audit.history.stage import prepare as prepare_history
 from audit.history.stage import rebuild_view
 from audit.history.store import DEFAULT_WAIT_S, HISTORY_FILE, HistoryStore
@@ -161,6 +164,7 @@ class JobSpec:
     replace_incomplete: bool = False  # an incomplete run may replace a complete one
     register: RegisterFile | None = None  # the exceptions register's file name and sha256
     prices: Prices | None = None  # [prices]: the reports then show monthly amounts
+    today: date | None = None  # UTC; a snapshot of a later day is refused (None: the clock's)
 
 
 @dataclass(frozen=True)
@@ -335,47 +339,51 @@ def run_job(spec: JobSpec) -> JobResult:
     refuse_nothing_read(snapshot, period.label)
     snapshot_sha256 = hashlib.sha256(snapshot_bytes).hexdigest()
     inventory = inventory_of(snapshot)
-    # Exceptions expire relative to the snapshot's UTC day, so a rebuild is identical.
-    day = inventory.day
-    # The history's write lock is held from reading the past to recording this run, and the
-    # record commits only after the run folder is renamed into place (see audit/history/).
+    # Exceptions expire relative to the snapshot's UTC day, so a rebuild is identical; a
+    # snapshot of a day after today (UTC) or before 2000 is refused.
+    day = checked_day(snapshot, spec.today or datetime.now(UTC).date(), spec.source.from_file)
+    # The history's write lock is held from reading the past to recording this run; the run
+    # folder and the day's observation file move into place with its COMMIT, as one
+    # recoverable step (audit/history/publish.py).
     with (
         HistoryStore.open(spec.out_dir / HISTORY_FILE, spec.history_wait_s) as history,
-        history.write(),
+        publishing(history) as publish,
     ):
         if not spec.replace_incomplete:
             refuse_replacing_complete(snapshot, period, run_dir)
-        # The run's snapshot is the observation of its own day; the period's observations
-        # (that one included when its day is inside the period) give the rules their days.
+        # The run's snapshot is the observation of its own day (its file too); the period's
+        # observations (that one included when its day is inside the period) give the rules
+        # their days, each counted only when its file is the one recorded.
         recorded_at = datetime.now(UTC).isoformat(timespec="seconds")
-        source = f"run {period}"
-        history.record_observation(
-            observation_of(inventory, snapshot_sha256, day, source, recorded_at)
-        )
+        record = observation_of(inventory, snapshot_sha256, day, "run", recorded_at)
+        if history.record_observation(record):
+            publish.file(day_file(spec.out_dir, day), snapshot_bytes, snapshot_sha256)
         observed = history.observations(period.start.isoformat(), period.end.isoformat())
         vms = vm_states(inventory)
-        exposure = period_exposure(observed, period, day, vms)
+        exposure = proven_exposure(
+            spec.out_dir, observed, period, day, vms, record.services, publish.written
+        )
         evaluation = evaluate(inventory, spec.exceptions, day, exposure)
-        with staged_directory(run_dir) as stage:
-            (stage / SNAPSHOT_FILE).write_bytes(snapshot_bytes)
-            plan = build_plan(
-                evaluation.findings,
-                snapshot_sha256,
-                spec.remediation,
-                spec.allow_bypass,
-                powered_on=powered_on_vms(vms),
-                seen=seen_licences(vms, inventory, exposure),
-            )
-            plan_sha256 = write_remediation(stage / REMEDIATION_DIR, plan)
-            context = RunContext(spec.fail_on, spec.register, plan, spec.prices)
-            report = run_report(period, inventory, snapshot_sha256, evaluation, context, exposure)
-            entry = prepare_history(history, inventory, report)
-            report = entry.report
-            atomic_write_text(stage / FINDINGS_FILE, report.dumps())
-            run = RunData(inventory, snapshot_sha256, report, entry.view)
-            render_all(run, stage)
-            write_manifest(stage, period, snapshot_sha256)
-            history.record_run(entry.record)
+        stage = publish.folder(run_dir)
+        (stage / SNAPSHOT_FILE).write_bytes(snapshot_bytes)
+        plan = build_plan(
+            evaluation.findings,
+            snapshot_sha256,
+            spec.remediation,
+            spec.allow_bypass,
+            powered_on=powered_on_vms(vms),
+            seen=seen_licences(vms, inventory, exposure),
+        )
+        plan_sha256 = write_remediation(stage / REMEDIATION_DIR, plan)
+        context = RunContext(spec.fail_on, spec.register, plan, spec.prices)
+        report = run_report(period, inventory, snapshot_sha256, evaluation, context, exposure)
+        entry = prepare_history(history, inventory, report)
+        report = entry.report
+        atomic_write_text(stage / FINDINGS_FILE, report.dumps())
+        run = RunData(inventory, snapshot_sha256, report, entry.view)
+        render_all(run, stage)
+        write_manifest(stage, period, snapshot_sha256)
+        history.record_run(entry.record)
     return JobResult(
         run_dir=run_dir,
         snapshot=snapshot,
@@ -401,7 +409,9 @@ def load_run(run_dir: Path) -> RunData:
 
 def load_run_with_history(run_dir: Path) -> RunData:
     """A run folder read back with the history view it was rendered with (from the history
-    file beside it), so `report RUN_DIR` and `mail RUN_DIR` say what the job said."""
+    file beside it), so `report RUN_DIR` and `mail RUN_DIR` say what the job said. What a
+    killed run committed but did not move into place is mended first."""
+    mend_folder(run_dir.parent)
     run = load_run(run_dir)
     return replace(run, history=rebuild_view(run_dir.parent / HISTORY_FILE, run.report))
 
@@ -512,6 +522,7 @@ def rebuild_reports(run_dir: Path) -> dict[str, str]:
     the name returned (by its name).
     """
     rendered = {renderer.filename for renderer in renderers()} | {MANIFEST_FILE}
+    mend_folder(run_dir.parent)  # a killed run's committed folder first, as every writer does
     inputs, added = check_inputs(run_dir, rendered)
     edited = edited_reports(run_dir, rendered - {MANIFEST_FILE})
     stamps = manifest_stamps(run_dir)

@@ -93,9 +93,10 @@ def month(out: Path) -> JobResult:
 def run(out: Path, period: str, vms: list[dict[str, Any]], taken_at: str) -> JobResult:
     path = out.parent / f"{period}.json.gz"
     write_snapshot(snapshot({(SERVICE, 1): vms}, taken_at), path)
-    spec = JobSpec(
-        out_dir=out, period=Period.from_label(period), source=SnapshotSource(from_file=path)
-    )
+    # The runs of later months happen on their own day (a snapshot after today is refused).
+    today = date.fromisoformat(taken_at[:10])
+    source = SnapshotSource(from_file=path)
+    spec = JobSpec(out_dir=out, period=Period.from_label(period), source=source, today=today)
     return run_job(spec)
 
 

@@ -16,6 +16,7 @@ import audit.cli.run
 import audit.job
 from audit.bench.fleets import snapshot_of
 from audit.cli.main import main
+from audit.history.observations import OBSERVATIONS_DIR
 from audit.model.snapshot import write_snapshot
 from audit.render.xlsx import XlsxReport
 from audit.simulator.generate import generate_fleet
@@ -51,11 +52,14 @@ def one_crash_line(err: str) -> tuple[str, Path]:
 
 
 def leftovers(out: Path) -> list[str]:
-    """What the failed run left in the output folder, but the history and the crash file."""
+    """What the failed run left in the output folder, but the history, the crash file and the
+    observations' folder when it holds nothing (the day's file was never moved in)."""
     return sorted(
         path.name
         for path in out.iterdir()
-        if path.name != "history.sqlite" and not path.name.startswith(crash.PREFIX)
+        if path.name != "history.sqlite"
+        and not path.name.startswith(crash.PREFIX)
+        and not (path.name == OBSERVATIONS_DIR and not any(path.iterdir()))
     )
 
 

@@ -130,7 +130,7 @@ def test_migrates_a_version_1_file_and_keeps_its_runs(tmp_path: Path) -> None:
     out.mkdir()
     version_1_file(out / HISTORY_FILE)
     with HistoryStore.open(out / HISTORY_FILE) as store:
-        assert store.schema_version == SCHEMA_VERSION == 5
+        assert store.schema_version == SCHEMA_VERSION == 6
         [january] = store.runs_before("2026-02", 12)
     assert january.counts("open_by_severity") == {"high": 1, "medium": 0, "low": 0, "info": 0}
     assert january.summary["by_status"] == {"open": 1, "byol": 1}
@@ -145,6 +145,14 @@ def test_migrates_a_version_1_file_and_keeps_its_runs(tmp_path: Path) -> None:
     assert integrity(out / HISTORY_FILE) == "ok"
 
 
+# What version 6 added, undone: a file of this version made one of an older version.
+VERSION_6_UNDONE = (
+    "DROP TABLE account_service",
+    "DROP TABLE pending_move",
+    "ALTER TABLE observation DROP COLUMN calls",
+)
+
+
 def test_migrates_a_version_3_file_and_records_shortfalls_from_then_on(tmp_path: Path) -> None:
     """Version 4 adds the shortfalls: a run recorded before it has none to list; the runs
     after it record theirs and the next period lists them until they are settled."""
@@ -153,13 +161,15 @@ def test_migrates_a_version_3_file_and_records_shortfalls_from_then_on(tmp_path:
     db = sqlite3.connect(out / HISTORY_FILE, isolation_level=None)
     db.execute("DROP TABLE shortfall")
     db.execute("DROP TABLE shortfall_review")
+    for statement in VERSION_6_UNDONE:
+        db.execute(statement)
     db.execute("DROP TABLE remediation_action")  # and version 5's, back to a version 3 file
     db.execute("DROP TABLE remediation")
     db.execute("ALTER TABLE run DROP COLUMN plan_sha256")
     db.execute("PRAGMA user_version = 3")
     db.close()
     with HistoryStore.open(out / HISTORY_FILE) as store:
-        assert store.schema_version == SCHEMA_VERSION == 5
+        assert store.schema_version == SCHEMA_VERSION == 6
         assert store.unsettled_shortfalls("2026-02") == ()
         assert store.periods() == ["2026-01"]
     feb = job(out, "2026-02", FLEET).report

@@ -260,7 +260,7 @@ def test_a_version_3_history_migrates_and_finds_its_runs_plan_in_the_run_folder(
     db.close()
 
     with HistoryStore.open(out / HISTORY_FILE) as store:
-        assert store.schema_version == SCHEMA_VERSION == 5
+        assert store.schema_version == SCHEMA_VERSION == 6
         assert store.periods_without_plan() == [JAN]
     assert hashlib.sha256(plan.read_bytes()).hexdigest() == donor.plan_sha256
     results = write_results(tmp_path / "r.csv", donor, [(Outcome.APPLIED, "2026-01-05T10:00:00Z")])

@@ -277,7 +277,7 @@ def observe_month(simulator: Simulator, period: Period, out: Path) -> None:
             taken_at = f"{when.isoformat()}T02:00:00Z"
             snapshot = snapshot_of(simulator.fleet, taken_at, simulator.url)
             data = encode_snapshot(snapshot)
-        record_day(out, snapshot, data, when)
+        record_day(out, snapshot, data, when, source="observe --date")
     print(f"  {last_day} daily observations recorded ({len(http_days)} collected over HTTP)")
 
 

@@ -17,11 +17,19 @@ from audit.cli.options import (
     load_config_arg,
 )
 from audit.collect.options import coverage_line, print_failures
-from audit.exposure.observe import parse_day, record_day
+from audit.exposure.observe import checked_day, parse_day, record_day
 from audit.job import SnapshotSource, refuse_nothing_read
 from audit.support.crash import note_output_folder
 from audit.support.errors import ExitCode
 from audit.support.fsutil import check_writable_folder
+
+
+def how(args: argparse.Namespace) -> str:
+    """The observation's `source`: a stored snapshot, a collection filed under another day
+    (`--date`), or collected live on its day."""
+    if args.from_snapshot is not None:
+        return "observe --from-snapshot"
+    return "observe" if args.date is None else "observe --date"
 
 
 def observe_command(args: argparse.Namespace) -> int:
@@ -34,9 +42,11 @@ def observe_command(args: argparse.Namespace) -> int:
     check_writable_folder(out)
     source = SnapshotSource.from_args(args, config)
     snapshot, snapshot_bytes = source.load()
-    day = day or snapshot.meta.day
+    # Its own UTC day, which must be a day it can have been taken on, even under --date.
+    taken = checked_day(snapshot, today, source.from_file)
+    day = day or taken
     refuse_nothing_read(snapshot, day.isoformat())
-    observed = record_day(out, snapshot, snapshot_bytes, day)
+    observed = record_day(out, snapshot, snapshot_bytes, day, source=how(args))
     if observed.kept:
         print(
             f"observation of {day.isoformat()} NOT recorded: it is incomplete and the day's "
@@ -86,7 +96,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_api_arguments(parser)
     parser.add_argument("--out", type=Path, help=f"output folder (default {DEFAULT_OUT}/)")
     parser.add_argument(
-        "--date", help="record it as this UTC day, YYYY-MM-DD (a late job or a backfill)"
+        "--date",
+        help="record it as this UTC day, YYYY-MM-DD from 2000-01-01 to today (a late job or a "
+        "backfill)",
     )
     parser.add_argument(
         "--from-snapshot", type=Path, help="record a stored snapshot instead of collecting"

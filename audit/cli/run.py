@@ -33,7 +33,7 @@ from audit.job import (
     register_file,
     run_job,
 )
-from audit.model.exposure import Source
+from audit.model.exposure import ObservedDayProvenance, Source
 from audit.model.findings import SEVERITIES
 from audit.model.prices import Cost
 from audit.remediate.script import PLAN_FILE
@@ -87,11 +87,12 @@ def period_figures_line(result: JobResult) -> str:
     period = result.report.run.period
     history = result.run_dir.parent / HISTORY_FILE
     taken = result.snapshot.meta.day.isoformat()
+    uncounted = "" if exposure is None else uncounted_note(exposure.uncounted)
     if exposure is None or exposure.source is Source.SNAPSHOT:
         return (
             f"period figures: the snapshot alone (taken {taken}, outside {period}): no daily "
             f"observation of {period} in {history}; `observe --out {result.run_dir.parent}` "
-            "records one every day"
+            "records one every day" + uncounted
         )
     own = " (this run's own day included)" if taken in exposure.observed_days else ""
     gaps = [
@@ -106,7 +107,17 @@ def period_figures_line(result: JobResult) -> str:
         f"period figures: {exposure.days_observed} daily observation(s) of the "
         f"{exposure.period_days} days of {period}, from {history}{own}"
         + (f"; {', '.join(gaps)}" if gaps else "")
+        + uncounted
     )
+
+
+def uncounted_note(days: Sequence[ObservedDayProvenance]) -> str:
+    """The stored days the run did not count (their file missing or changed, or another
+    account's), named; the Exposure section says why for each."""
+    if not days:
+        return ""
+    named = ", ".join(day.day for day in days[:5]) + (" ..." if len(days) > 5 else "")
+    return f"; {len(days)} stored observation(s) NOT counted ({named}): see the Exposure section"
 
 
 def cost_lines(costs: Sequence[Cost]) -> list[str]:

@@ -9,6 +9,7 @@ from audit.config.settings import Config
 from audit.deliver.digest import digest_from_run_dir
 from audit.deliver.message import build_message
 from audit.deliver.smtp import send
+from audit.history.publish import mend_folder
 from audit.job import MANIFEST_FILE, check_inputs
 from audit.support.errors import InputError
 from audit.support.fsutil import refuse_links
@@ -27,7 +28,9 @@ def deliver(run_dir: Path, settings: MailSettings, to: tuple[str, ...] = ()) -> 
     """Mail the run folder; returns the line that says where it went. The verdict is the
     run's own, against the `fail_on` it recorded in findings.json. Every file the manifest
     lists must be what the run wrote: an auditor receives what the API said, not an edit;
-    a file the manifest does not list is never attached, and a link in the folder is refused."""
+    a file the manifest does not list is never attached, and a link in the folder is refused.
+    What a killed run committed but did not move into place is mended first."""
+    mend_folder(run_dir.parent)
     refuse_links(run_dir)
     listed, _ = check_inputs(run_dir, set(), refused="not sent")
     digest = digest_from_run_dir(run_dir.resolve())

@@ -21,8 +21,16 @@ from audit.history.changes import VmState, vm_states
 from audit.model.identity import VmKey
 from audit.support.jsontypes import JSONObject
 
+# Beside history.sqlite: observations/YYYY-MM-DD.json.gz, the snapshot each day counted.
+OBSERVATIONS_DIR = "observations"
+
 # One stored state: (service, datacenter, VM id, name, guest OS, licence, power state, vCPUs).
 StateRow = tuple[str, int, int, str | None, str | None, str | None, str | None, int | None]
+
+
+# How an observation was made (findings.json `exposure.observations[].source`): collected live on
+# its day, collected later and filed under an earlier day, a stored snapshot, a run's own.
+SOURCES = ("observe", "observe --date", "observe --from-snapshot", "run")
 
 
 @dataclass(frozen=True)
@@ -32,11 +40,13 @@ class ObservationRecord:
     day: date
     taken_at: str
     endpoint: str
-    source: str  # "observe", or "run YYYY-MM" for a run's own snapshot
+    source: str  # SOURCES: how it was collected
     snapshot_sha256: str
     coverage: JSONObject
     recorded_at: str
     vms: Mapping[VmKey, VmState]
+    calls: int = 0  # the API calls the collection made
+    services: frozenset[str] = frozenset()  # every service the snapshot lists
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,9 @@ class ObservedDay:
     complete: bool
     coverage: JSONObject
     encoded: bytes  # see `encode_ids`; `state_ids` decodes it
+    endpoint: str = ""
+    sha256: str = ""  # of the day's file, observations/<day>.json.gz
+    calls: int | None = None  # None: recorded before the calls were
 
     def state_ids(self) -> list[int]:
         return decode_ids(self.encoded)
@@ -75,6 +88,8 @@ def observation_of(
         coverage=inventory.coverage.to_json(),
         recorded_at=recorded_at,
         vms=vm_states(inventory),
+        calls=inventory.meta.calls,
+        services=frozenset(inventory.services),
     )
 
 

@@ -8,24 +8,38 @@ Concurrency: a writer takes SQLite's write lock (`BEGIN IMMEDIATE`) and holds it
 whole write; another writer waits for it up to `wait_s` seconds (SQLite's busy timeout),
 then fails with HistoryBusyError (exit 2, nothing written). SQLite's locking and journal
 keep the file consistent whatever happens to either process.
+
+The files beside it that a record describes (a run folder, a day's observation file) are
+moved into place after the COMMIT that records them (audit/history/publish.py): every write
+transaction first finishes the moves a killed writer committed but did not make, so the
+folder and the history agree again before anything is read.
+
+A damaged file (a table dropped, a blob or JSON column overwritten, random bytes) is an
+InputError naming the file and what is wrong, never a traceback. `open_read` reads without
+creating, migrating or writing anything (an analyst's notebook, a read-only mount).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Set
 from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import numpy as np
 
 from audit.evaluate.rules import win_unlicensed
 from audit.history.changes import Baseline, RunState, VmState
 from audit.history.observations import (
+    OBSERVATIONS_DIR,
     ObservationRecord,
     Observations,
     ObservedDay,
@@ -42,6 +56,7 @@ from audit.model.identity import VmKey
 from audit.model.remediation import COUNTED, RemediationApplied, RemediationRecord
 from audit.model.snapshot import Coverage, Unread
 from audit.support.errors import InputError
+from audit.support.fsutil import finish_pending, sweep_pending
 from audit.support.jsontypes import JSONObject
 
 HISTORY_FILE = "history.sqlite"
@@ -256,8 +271,84 @@ _V5 = _statements(
     ) WITHOUT ROWID""",
 )
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_V1, _v2, _V3, _V4, _V5)
+
+def _v6(db: sqlite3.Connection) -> None:
+    """Version 6: one account per history, observations that prove themselves, and one
+    recoverable step for a record and the files it describes.
+
+    - `account_service`: the services of the account the folder belongs to (the first run or
+      observation records them, with its endpoint). A file from before it takes its runs'
+      services, or without a run its observations'.
+    - `observation.calls`: the API calls of the collection (NULL for the days before).
+      `source` becomes one of `observe`, `observe --date`, `observe --from-snapshot`, `run`
+      (the days recorded before: `observe`, or `run` for `run YYYY-MM`).
+    - `pending_move`: a pending file or folder a committed record describes, until it is in
+      place (paths relative to the history's folder).
+    """
+    _statements(
+        "ALTER TABLE observation ADD COLUMN calls INTEGER",
+        "UPDATE observation SET source = 'run' WHERE source LIKE 'run %'",
+        """CREATE TABLE account_service (
+            service_name TEXT PRIMARY KEY,
+            endpoint TEXT NOT NULL,
+            recorded_at TEXT NOT NULL
+        ) WITHOUT ROWID""",
+        """CREATE TABLE pending_move (
+            pending TEXT PRIMARY KEY,
+            final TEXT NOT NULL
+        ) WITHOUT ROWID""",
+        """INSERT OR IGNORE INTO account_service (service_name, endpoint, recorded_at)
+           SELECT v.service_name, r.endpoint, r.recorded_at FROM vm v JOIN run r ON r.id = v.run_id
+           ORDER BY r.period""",
+    )(db)
+    if db.execute("SELECT count(*) FROM account_service").fetchone()[0] == 0:
+        db.execute(
+            """INSERT OR IGNORE INTO account_service (service_name, endpoint, recorded_at)
+               SELECT s.service_name, o.endpoint, o.recorded_at
+               FROM vm_state s, (SELECT endpoint, recorded_at FROM observation
+                                 ORDER BY day LIMIT 1) o"""
+        )
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _V1,
+    _v2,
+    _V3,
+    _V4,
+    _V5,
+    _v6,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+_OBSERVATIONS = """SELECT day, taken_at, source, coverage, states, endpoint, snapshot_sha256,
+    calls FROM observation WHERE day BETWEEN ? AND ? ORDER BY day"""
+# A file read as it is (`open_read`) from before version 6 has no calls recorded.
+_OBSERVATIONS_BEFORE_CALLS = _OBSERVATIONS.replace("\n    calls FROM", "\n    NULL FROM")
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _guarded(
+    what: str,
+) -> Callable[
+    [Callable[Concatenate[HistoryStore, _P], _R]], Callable[Concatenate[HistoryStore, _P], _R]
+]:
+    """A method whose SQL or stored values may meet a damaged file: its errors become one
+    InputError naming the file and `what` was read (HistoryStore._errors)."""
+
+    def wrap(
+        method: Callable[Concatenate[HistoryStore, _P], _R],
+    ) -> Callable[Concatenate[HistoryStore, _P], _R]:
+        def guarded(store: HistoryStore, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+            with store._errors(what):
+                return method(store, *args, **kwargs)
+
+        functools.update_wrapper(guarded, method)
+        return guarded
+
+    return wrap
 
 
 @dataclass(frozen=True)
@@ -289,7 +380,8 @@ class ReviewOutcome:
 
 
 class HistoryStore:
-    """An open history file. Use `open` (creates and migrates) as a context manager."""
+    """An open history file. Use `open` (creates and migrates) or `open_read` (reads only) as
+    a context manager."""
 
     def __init__(self, path: Path, db: sqlite3.Connection, wait_s: float) -> None:
         self.path = path
@@ -320,6 +412,43 @@ class HistoryStore:
             raise
         return store
 
+    @classmethod
+    def open_read(cls, path: Path) -> HistoryStore:
+        """Open an existing history to read it as it is: never created, migrated or written.
+
+        An older schema is read as it stands (what it does not have yet reads as empty). On a
+        read-only mount SQLite cannot create the WAL's shared-memory file; the file is then
+        read as immutable (nothing can write it there).
+        """
+        if not path.is_file():
+            raise InputError(f"{path}: no history file (run `observe` or `run` first)")
+        uri = path.resolve().as_uri()
+        db: sqlite3.Connection | None = None
+        for options in ("?mode=ro", "?mode=ro&immutable=1"):
+            try:
+                db = sqlite3.connect(f"{uri}{options}", uri=True, isolation_level=None)
+                db.execute("SELECT count(*) FROM sqlite_schema").fetchone()
+                break
+            except sqlite3.OperationalError as exc:
+                if db is not None:
+                    db.close()
+                    db = None
+                if exc.sqlite_errorcode != sqlite3.SQLITE_CANTOPEN or "immutable" in options:
+                    raise InputError(f"{path}: cannot read history file: {exc}") from None
+            except sqlite3.DatabaseError as exc:
+                if db is not None:
+                    db.close()
+                raise InputError(f"{path}: not a readable history file ({exc})") from None
+        assert db is not None
+        store = cls(path, db, 0.0)
+        try:
+            with store._errors():
+                store._check_ours(store._pragma("user_version"))
+        except BaseException:
+            db.close()
+            raise
+        return store
+
     def close(self) -> None:
         self._db.close()
 
@@ -344,8 +473,10 @@ class HistoryStore:
         self.close()
 
     @contextlib.contextmanager
-    def _errors(self) -> Iterator[None]:
-        """SQLite errors as one-line input errors naming the file."""
+    def _errors(self, what: str = "") -> Iterator[None]:
+        """SQLite errors, and stored values that do not decode, as one-line input errors
+        naming the file (and `what` was being read)."""
+        where = f" ({what})" if what else ""
         try:
             yield
         except sqlite3.OperationalError as exc:
@@ -354,22 +485,91 @@ class HistoryStore:
                     f"{self.path}: busy: another run held it for {self.wait_s:g} s; nothing was "
                     "written, run again"
                 ) from None
-            raise InputError(f"{self.path}: {exc}") from None
+            raise InputError(f"{self.path}: damaged history file: {exc}{where}") from None
         except sqlite3.DatabaseError as exc:
             raise InputError(f"{self.path}: not a readable history file ({exc})") from None
+        except (zlib.error, ValueError, KeyError, TypeError, AttributeError) as exc:
+            detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            raise InputError(
+                f"{self.path}: damaged history file: {what or 'a stored value'} cannot be "
+                f"read ({detail})"
+            ) from None
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[None]:
-        """One write transaction holding the write lock: all of it is stored, or none."""
+    def write(self, mend: bool = True) -> Iterator[None]:
+        """One write transaction holding the write lock: all of it is stored, or none.
+
+        It starts by finishing what a killed writer committed but did not move into place
+        (`mend`), so the folder beside agrees with the history before anything is read."""
         with self._errors():
             self._db.execute("BEGIN IMMEDIATE")
         try:
+            if mend:
+                self._mend()
             yield
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
         with self._errors():
             self._db.execute("COMMIT")
+
+    # --- files the records describe (audit/history/publish.py) ------------------------
+
+    def add_pending(self, moves: Iterable[tuple[Path, Path]]) -> None:
+        """Record (pending, final) moves in this write: they commit with the records."""
+        root = self.path.parent
+        with self._errors("pending moves"):
+            self._db.executemany(
+                "INSERT OR REPLACE INTO pending_move (pending, final) VALUES (?, ?)",
+                (
+                    (pending.relative_to(root).as_posix(), final.relative_to(root).as_posix())
+                    for pending, final in moves
+                ),
+            )
+
+    def _mend(self) -> None:
+        """Move into place every pending item a committed record names, then forget them;
+        remove the pending items nothing names (a writer killed before its COMMIT)."""
+        root = self.path.parent
+        with self._errors("pending moves"):
+            moves = self._db.execute("SELECT pending, final FROM pending_move").fetchall()
+        named = {root / pending for pending, _ in moves}
+        for pending, final in moves:
+            if not finish_pending(root / pending, root / final, self.wait_s):
+                raise HistoryBusyError(
+                    f"{self.path}: busy: another process held {root / pending} for "
+                    f"{self.wait_s:g} s; nothing was written, run again"
+                )
+            self._db.execute("DELETE FROM pending_move WHERE pending = ?", (pending,))
+        for folder in {
+            root,
+            root / OBSERVATIONS_DIR,
+            *((root / final).parent for _, final in moves),
+        }:
+            sweep_pending(folder, named)
+
+    # --- one account per history ------------------------------------------------------
+
+    def claim_account(self, services: Set[str], endpoint: str, recorded_at: str) -> None:
+        """The folder belongs to the account of its first run or observation: a snapshot
+        that shares no service with the recorded ones is another account's (InputError,
+        naming both); one that shares some adds its new services. An endpoint that changed
+        is no other account (it is recorded with each observation)."""
+        with self._errors("account services"):
+            recorded = dict(self._db.execute("SELECT service_name, endpoint FROM account_service"))
+        if recorded and services and recorded.keys().isdisjoint(services):
+            endpoints = sorted(set(recorded.values()))
+            raise InputError(
+                f"{self.path}: belongs to another account: it records the services "
+                f"{_names(recorded)} (endpoint {', '.join(endpoints)}); this snapshot of "
+                f"{endpoint or 'an unnamed endpoint'} reads {_names(services)}, which shares "
+                "no service with them; nothing recorded (use another --out for that account)"
+            )
+        self._db.executemany(
+            """INSERT OR IGNORE INTO account_service (service_name, endpoint, recorded_at)
+               VALUES (?, ?, ?)""",
+            ((name, endpoint, recorded_at) for name in sorted(services)),
+        )
 
     def _pragma(self, name: str) -> int:
         return int(self._db.execute(f"PRAGMA {name}").fetchone()[0])
@@ -380,7 +580,7 @@ class HistoryStore:
             if version == SCHEMA_VERSION:
                 self._check_ours(version)
                 return
-        with self.write(), self._errors():
+        with self.write(mend=False), self._errors():
             version = self._pragma("user_version")  # another process may have migrated
             self._check_ours(version)
             for number in range(version + 1, SCHEMA_VERSION + 1):
@@ -406,9 +606,11 @@ class HistoryStore:
 
     # --- reading ----------------------------------------------------------------------
 
+    @_guarded("the runs")
     def periods(self) -> list[str]:
         return [row[0] for row in self._db.execute("SELECT period FROM run ORDER BY period")]
 
+    @_guarded("the runs")
     def baseline(self, period: str) -> Baseline:
         """The past of `period`: its previous run in full and every first sighting."""
         taken = dict(
@@ -430,6 +632,8 @@ class HistoryStore:
         if row is None:
             return Baseline(None, first_seen)
         run_id, previous_period, taken_at, sha256, coverage = row
+        with self._errors(f"the run of {previous_period}"):
+            unread = Unread.from_coverage(Coverage.from_json(json.loads(coverage)))
         vms = {
             VmKey(service, dc, vm_id): VmState(name, guest, licence, power, vcpus)
             for service, dc, vm_id, name, guest, licence, power, vcpus in self._db.execute(
@@ -453,11 +657,12 @@ class HistoryStore:
             sighting=Sighting(previous_period, taken_at),
             vms=vms,
             findings=findings,
-            unread=Unread.from_coverage(Coverage.from_json(json.loads(coverage))),
+            unread=unread,
             snapshot_sha256=sha256,
         )
         return Baseline(previous, first_seen)
 
+    @_guarded("the runs")
     def runs_before(self, period: str, limit: int) -> list[RunSummary]:
         """The last `limit` stored runs before `period`, oldest first."""
         rows = self._db.execute(
@@ -480,6 +685,7 @@ class HistoryStore:
         """Every stored review by fingerprint, with who imported it and when."""
         return {review.fingerprint: review for review in self._reviews()}
 
+    @_guarded("the reviews")
     def _reviews(self) -> list[Review]:
         return [
             Review(*row)
@@ -489,6 +695,7 @@ class HistoryStore:
             )
         ]
 
+    @_guarded("the reviews")
     def run_reviews(self, period: str, snapshot_sha256: str) -> dict[str, CarriedReview] | None:
         """The reviews a stored run's reports were given; None when that run is not stored."""
         row = self._db.execute(
@@ -504,6 +711,7 @@ class HistoryStore:
             )
         }
 
+    @_guarded("the findings")
     def run_fingerprints(self, period: str) -> frozenset[str] | None:
         """The findings of the stored run of `period`; None when no run of it is stored."""
         row = self._db.execute("SELECT id FROM run WHERE period = ?", (period,)).fetchone()
@@ -516,6 +724,7 @@ class HistoryStore:
             )
         )
 
+    @_guarded("the shortfalls")
     def unsettled_shortfalls(self, period: str) -> tuple[UnsettledShortfall, ...]:
         """The shortfalls of the runs before `period` whose review for their own period is not
         `settled`, oldest period first, with that review's status and owner."""
@@ -534,6 +743,7 @@ class HistoryStore:
             for earlier, *shortfall, status, owner in rows
         )
 
+    @_guarded("the shortfall reviews")
     def settled_shortfalls(self, period: str) -> frozenset[str]:
         """The fingerprints of `period`'s shortfalls a review of that period settled."""
         return frozenset(
@@ -544,6 +754,7 @@ class HistoryStore:
             )
         )
 
+    @_guarded("the shortfalls")
     def _shortfall_fingerprints(self, period: str) -> frozenset[str]:
         return frozenset(
             fingerprint
@@ -554,6 +765,7 @@ class HistoryStore:
             )
         )
 
+    @_guarded("the runs")
     def run_of_plan(self, plan_sha256: str) -> str | None:
         """The period of the stored run whose remediation plan has this sha256, or None."""
         row = self._db.execute(
@@ -561,6 +773,7 @@ class HistoryStore:
         ).fetchone()
         return None if row is None else str(row[0])
 
+    @_guarded("the runs")
     def periods_without_plan(self) -> list[str]:
         """The stored runs recorded before plans were (their plan.json in the run folder)."""
         return [
@@ -570,6 +783,7 @@ class HistoryStore:
             )
         ]
 
+    @_guarded("remediation results")
     def remediation_recorded(self, results_sha256: str) -> str | None:
         """When a results file of this sha256 was recorded, or None."""
         row = self._db.execute(
@@ -577,6 +791,7 @@ class HistoryStore:
         ).fetchone()
         return None if row is None else str(row[0])
 
+    @_guarded("remediation results")
     def remediation_since(self, period: str, taken_at: str) -> tuple[RemediationApplied, ...]:
         """The remediation to list in the run of `period` taken at `taken_at`: finished by
         then, and not listed by the run before it (the latest stored one), which listed what
@@ -606,48 +821,80 @@ class HistoryStore:
         return tuple(listed)
 
     def observations(self, first: str, last: str) -> Observations:
-        """The stored observations of the days from `first` to `last` (ISO), oldest first."""
-        days = tuple(
-            ObservedDay(
-                day,
-                taken_at,
-                source,
-                bool(json.loads(coverage).get("complete")),
-                json.loads(coverage),
-                bytes(states),
-            )
-            for day, taken_at, source, coverage, states in self._db.execute(
-                """SELECT day, taken_at, source, coverage, states FROM observation
-                   WHERE day BETWEEN ? AND ? ORDER BY day""",
-                (first, last),
-            )
-        )
+        """The stored observations of the days from `first` to `last` (ISO), oldest first.
+
+        Each day is checked as it is read (its coverage is JSON, its ids decode and name stored
+        states): a damaged day is an InputError naming it, never a wrong figure."""
+        version = self.schema_version
+        if version < 3:  # read-only, a file from before observations: it has none
+            return Observations((), {})
+        with self._errors("observations"):
+            rows = self._db.execute(
+                _OBSERVATIONS if version >= 6 else _OBSERVATIONS_BEFORE_CALLS, (first, last)
+            ).fetchall()
         states: dict[int, StateRow] = {}
-        if days:
-            for state_id, *row in self._db.execute(
-                """SELECT id, service_name, datacenter_id, vm_id, name, guest_os_family, license,
-                   power_state, vcpus FROM vm_state"""
-            ):
-                states[state_id] = tuple(row)
-        return Observations(days, states)
+        if rows:
+            with self._errors("vm_state"):
+                for state_id, *row in self._db.execute(
+                    """SELECT id, service_name, datacenter_id, vm_id, name, guest_os_family,
+                       license, power_state, vcpus FROM vm_state"""
+                ):
+                    states[int(state_id)] = tuple(row)
+        known = np.fromiter(states, dtype=np.int64, count=len(states))
+        days = []
+        for day, taken_at, source, coverage, blob, endpoint, sha256, count in rows:
+            with self._errors(f"the observation of {day}"):
+                stored = json.loads(coverage)
+                encoded = bytes(blob)
+                raw = zlib.decompress(encoded)
+                if len(raw) % 4:
+                    raise ValueError("its state ids are not whole 32-bit numbers")
+                ids = np.cumsum(np.frombuffer(raw, dtype="<u4"), dtype=np.int64)
+                if not np.isin(ids, known).all():
+                    raise ValueError("it names VM states the file does not hold")
+                days.append(
+                    ObservedDay(
+                        str(day),
+                        str(taken_at),
+                        str(source),
+                        bool(stored.get("complete")),
+                        stored,
+                        encoded,
+                        endpoint=str(endpoint),
+                        sha256=str(sha256),
+                        calls=None if count is None else int(count),
+                    )
+                )
+        return Observations(tuple(days), states)
 
     def observed_days(self) -> list[str]:
-        return [row[0] for row in self._db.execute("SELECT day FROM observation ORDER BY day")]
+        with self._errors("observations"):
+            return [row[0] for row in self._db.execute("SELECT day FROM observation ORDER BY day")]
 
     # --- writing (inside `write()`) -----------------------------------------------------
 
     def observation_complete(self, day: str) -> bool | None:
         """Whether the stored observation of `day` read everything; None when there is none."""
-        row = self._db.execute("SELECT coverage FROM observation WHERE day = ?", (day,)).fetchone()
-        return None if row is None else bool(json.loads(row[0]).get("complete"))
+        with self._errors(f"the observation of {day}"):
+            row = self._db.execute(
+                "SELECT coverage FROM observation WHERE day = ?", (day,)
+            ).fetchone()
+            return None if row is None else bool(json.loads(row[0]).get("complete"))
 
     def record_observation(self, record: ObservationRecord) -> bool:
         """Store a day's observation, replacing that day's previous one, unless this one is
         incomplete and the stored one is complete: a partial read never replaces a full one.
-        Returns whether it was stored."""
+        Another account's snapshot is refused (`claim_account`). Returns whether it was
+        stored."""
+        self.claim_account(record.services, record.endpoint, record.recorded_at)
         day = record.day.isoformat()
         if not record.coverage.get("complete") and self.observation_complete(day):
             return False
+        with self._errors("vm_state"):
+            self._store_observation(record)
+        return True
+
+    def _store_observation(self, record: ObservationRecord) -> None:
         db = self._db
         known: dict[StateRow, int] = {
             tuple(row): state_id
@@ -672,10 +919,10 @@ class HistoryStore:
                guest_os_family, license, power_state, vcpus) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             new,
         )
-        db.execute("DELETE FROM observation WHERE day = ?", (day,))
+        db.execute("DELETE FROM observation WHERE day = ?", (record.day.isoformat(),))
         db.execute(
             """INSERT INTO observation (day, taken_at, endpoint, source, snapshot_sha256, coverage,
-               recorded_at, vms, states) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               recorded_at, vms, states, calls) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (
                 record.day.isoformat(),
                 record.taken_at,
@@ -686,10 +933,11 @@ class HistoryStore:
                 record.recorded_at,
                 len(ids),
                 encode_ids(ids),
+                record.calls,
             ),
         )
-        return True
 
+    @_guarded("the runs")
     def record_run(self, run: RunRecord) -> None:
         """Store a run, replacing the period's previous run if any."""
         db = self._db
@@ -790,6 +1038,7 @@ class HistoryStore:
         )
         return True
 
+    @_guarded("the reviews")
     def save_reviews(
         self, sheet: ReviewSheet, source: str, imported_at: str, imported_by: str
     ) -> ReviewOutcome:
@@ -892,6 +1141,13 @@ def _instant(text: str) -> datetime:
     """An ISO timestamp (`Z` or an offset; naive is UTC), comparable with any other."""
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _names(services: Iterable[str]) -> str:
+    """A few service names for a one-line message."""
+    names = sorted(services)
+    shown = ", ".join(names[:5])
+    return shown + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 
 def _dump(value: Any) -> str:

@@ -220,6 +220,68 @@ class UnsettledShortfall:
         )
 
 
+class DayFile(StrEnum):
+    """The day's file observations/<day>.json.gz against the sha256 the history recorded."""
+
+    OK = "ok"
+    MISSING = "missing"
+    DIFFERS = "differs"  # another file, or the recorded one changed (truncated, replaced)
+
+
+@dataclass(frozen=True)
+class ObservedDayProvenance:
+    """One observed day of the period as findings.json `exposure.observations` lists it: how
+    and when it was collected, the sha256 and state of its file, and whether it was counted.
+
+    A day is counted when its file is the one recorded (`file` ok) and it read some of the
+    run's services (a day that saw only other services is another account's).
+    """
+
+    day: str
+    source: str  # observe, observe --date, observe --from-snapshot, run
+    collected_at: str  # the snapshot's taken_at
+    endpoint: str
+    sha256: str
+    calls: int | None  # None: recorded before the calls were
+    complete: bool
+    file: DayFile
+    counted: bool
+
+    @property
+    def status(self) -> str:
+        """What the reports say of the day: counted, or why not."""
+        if self.counted:
+            return "counted"
+        if self.file is DayFile.MISSING:
+            return "not counted: file missing"
+        if self.file is DayFile.DIFFERS:
+            return "not counted: file differs from its recorded sha256"
+        return "not counted: none of this run's services"
+
+    def to_json(self) -> JSONObject:
+        data = asdict(self)
+        data["file"] = self.file.value
+        return data
+
+    @classmethod
+    def from_json(cls, data: Any) -> ObservedDayProvenance:
+        counted = data["counted"]
+        complete = data["complete"]
+        if not isinstance(counted, bool) or not isinstance(complete, bool):
+            raise ValueError("expected true or false")
+        return cls(
+            day=string(data["day"]),
+            source=string(data["source"]),
+            collected_at=string(data["collected_at"]),
+            endpoint=string(data["endpoint"]),
+            sha256=string(data["sha256"]),
+            calls=optional_int(data["calls"]),
+            complete=complete,
+            file=DayFile(data["file"]),
+            counted=counted,
+        )
+
+
 @dataclass(frozen=True)
 class Exposure:
     """The period's figures. `vms` lists the VMs that were a Windows guest or carried a licence
@@ -234,6 +296,13 @@ class Exposure:
     licences: tuple[LicenceExposure, ...]
     vms: tuple[VmExposure, ...]
     facts: dict[VmKey, VmPeriod] | None = None
+    # Every stored day of the period, counted or not (absent in older files: read as ()).
+    observations: tuple[ObservedDayProvenance, ...] = ()
+
+    @property
+    def uncounted(self) -> tuple[ObservedDayProvenance, ...]:
+        """The stored days of the period that were not counted, each with its reason."""
+        return tuple(day for day in self.observations if not day.counted)
 
     @property
     def days_observed(self) -> int:
@@ -270,6 +339,7 @@ class Exposure:
             "incomplete_days": list(self.incomplete_days),
             "licences": [row.to_json() for row in self.licences],
             "vms": [vm.to_json() for vm in self.vms],
+            "observations": [day.to_json() for day in self.observations],
         }
 
     @classmethod
@@ -282,6 +352,9 @@ class Exposure:
             incomplete_days=tuple(string(day) for day in data["incomplete_days"]),
             licences=tuple(LicenceExposure.from_json(row) for row in data["licences"]),
             vms=tuple(VmExposure.from_json(vm) for vm in data["vms"]),
+            observations=tuple(
+                ObservedDayProvenance.from_json(day) for day in data.get("observations", ())
+            ),
         )
 
 

@@ -434,6 +434,8 @@ def read_snapshot_bytes(path: Path) -> tuple[Snapshot, bytes]:
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InputError(f"{path}: not an ovh-license-audit snapshot ({exc})") from exc
     check_taken_at(snapshot.meta.taken_at, path)
+    check_time_zone(snapshot.meta.taken_at, path)
+    check_unique_ids(snapshot, path)
     return snapshot, raw
 
 
@@ -627,3 +629,45 @@ def check_taken_at(value: object, path: Path) -> None:
             f"{path}: field run.taken_at: {value!r} is not a plausible time for a snapshot "
             f"(a year from {TAKEN_YEARS.start} to {TAKEN_YEARS.stop - 1})"
         )
+
+
+def check_time_zone(taken_at: str, path: Path) -> None:
+    """A snapshot's day is its `taken_at` in UTC: a time without a zone would land on the day
+    of whatever zone reads it."""
+    if datetime.fromisoformat(taken_at.strip().replace("Z", "+00:00")).tzinfo is None:
+        raise InputError(
+            f"{path}: field run.taken_at: {taken_at!r} has no time zone; write it in UTC "
+            "(e.g. 2026-11-30T06:00:00Z) or with its offset (2026-11-30T07:00:00+01:00)"
+        )
+
+
+def check_unique_ids(snapshot: Snapshot, path: Path) -> None:
+    """Each service, datacenter and VM once: two objects of one id would give the findings
+    and the plan one of them and the history the other."""
+    services: set[str] = set()
+    for s_index, service in enumerate(snapshot.services):
+        where = f"services[{s_index}]"
+        if service.service_name in services:
+            raise InputError(f"{path}: {where}: service {service.service_name} appears twice")
+        services.add(service.service_name)
+        datacenters: set[int] = set()
+        for d_index, dc in enumerate(service.datacenters):
+            here = f"{where}.datacenters[{d_index}]"
+            if dc.datacenter_id in datacenters:
+                raise InputError(
+                    f"{path}: {here}: datacenter {dc.datacenter_id} of {service.service_name} "
+                    "appears twice"
+                )
+            datacenters.add(dc.datacenter_id)
+            vms: set[int | str] = set()
+            for v_index, vm in enumerate(dc.vms):
+                vm_id = vm.get("vmId") if isinstance(vm, dict) else None
+                if not isinstance(vm_id, int | str):
+                    continue
+                if vm_id in vms:
+                    raise InputError(
+                        f"{path}: {here}.vms[{v_index}]: vmId {vm_id} appears twice in "
+                        f"{service.service_name} datacenter {dc.datacenter_id}; a snapshot "
+                        "holds each VM once"
+                    )
+                vms.add(vm_id)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.config.invoice import InvoiceSettings
+from audit.history.publish import mend_folder
 from audit.invoice import bill_window, billed_by_service, invoice_json, reconcile
 from audit.job import (
     FINDINGS_FILE,
@@ -90,6 +91,7 @@ def reconcile_run(
 ) -> Reconciled:
     """Check the run folder, obtain the period's bills, compare, and rewrite the folder."""
     derived = {renderer.filename for renderer in renderers()} | {MANIFEST_FILE}
+    mend_folder(run_dir.parent)  # a killed run's committed folder first, as `report` does
     inputs, added = check_inputs(run_dir, derived, refused="nothing written")
     stamps = manifest_stamps(run_dir)
     run = load_run_with_history(run_dir)

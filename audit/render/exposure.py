@@ -12,6 +12,7 @@ from audit.evaluate.knowledge import interpret_licence
 from audit.model.exposure import (
     BILLING_RULE,
     LicenceExposure,
+    ObservedDayProvenance,
     Source,
     UnsettledShortfall,
     VmExposure,
@@ -44,6 +45,8 @@ class ExposureDisplay:
     unlicensed: tuple[VmExposure, ...] = field(default=())  # ran unlicensed, most days first
     billing_rule: str = BILLING_RULE
     unsettled: tuple[UnsettledShortfall, ...] = ()  # earlier periods', not reviewed settled
+    days: tuple[ObservedDayProvenance, ...] = ()  # every stored day: how it was made, counted?
+    uncounted_line: str = ""  # the days not counted and why, in one sentence (or "")
 
 
 def exposure_display(run: RunData) -> ExposureDisplay:
@@ -69,6 +72,8 @@ def exposure_display(run: RunData) -> ExposureDisplay:
         present=True,
         notice=exposure.notice,
         observed_line=observed,
+        days=exposure.observations,
+        uncounted_line=uncounted_line(exposure.uncounted),
         missing_days=exposure.missing_days,
         incomplete_days=exposure.incomplete_days,
         licences=tuple(
@@ -79,3 +84,31 @@ def exposure_display(run: RunData) -> ExposureDisplay:
         unlicensed=tuple(unlicensed),
         unsettled=unsettled,
     )
+
+
+def uncounted_line(days: tuple[ObservedDayProvenance, ...]) -> str:
+    """The stored days that were not counted, each named with its reason."""
+    if not days:
+        return ""
+    named = "; ".join(f"{day.day} ({day.status.removeprefix('not counted: ')})" for day in days)
+    return (
+        f"{len(days)} stored observation(s) not counted: {named}. A day counts only when its "
+        "file observations/<day>.json.gz is the snapshot the history recorded and it read "
+        "this run's services."
+    )
+
+
+def day_cells(day: ObservedDayProvenance) -> list[str | int | None]:
+    """One row of the observed-days table, as both reports show it."""
+    return [
+        day.day,
+        day.source,
+        day.collected_at,
+        day.endpoint,
+        day.calls,
+        "yes" if day.complete else "no",
+        day.status,
+    ]
+
+
+DAY_HEADERS = ("Day", "Source", "Collected at", "Endpoint", "Calls", "Complete", "File")

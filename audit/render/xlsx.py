@@ -41,7 +41,7 @@ from audit.model.history import REVIEW_STATUSES
 from audit.model.position import NO_LICENCE, LicencePosition, LicenceUsage, UsageTotal
 from audit.render.base import RunData
 from audit.render.catalogue import RuleCatalogue, rule_catalogue
-from audit.render.exposure import ExposureDisplay, exposure_display
+from audit.render.exposure import DAY_HEADERS, ExposureDisplay, day_cells, exposure_display
 from audit.render.reconciliation import ReconciliationDisplay, reconciliation_display
 from audit.render.remediation import remediation_display
 from audit.render.safe_text import is_formula_like, visible_controls
@@ -1340,6 +1340,13 @@ def _exposure_sheet(workbook: Workbook, run: RunData) -> None:
         ", ".join(exposure.incomplete_days) or "none",
         span=8,
     )
+    if exposure.uncounted_line:
+        sheet.pair("Not counted", exposure.uncounted_line, span=8)
+    if exposure.days:
+        sheet.section("Observed days: how each was made, and its file")
+        sheet.header(list(DAY_HEADERS))
+        for day in exposure.days:
+            sheet.append(day_cells(day))
     sheet.section("Peak, licence-days and billed VMs per licence value")
     sheet.header(
         [

@@ -6,6 +6,11 @@ files and folders all follow the umask alike.
 
 A staging folder is held with an exclusive `flock` for as long as its writer lives; one
 left behind by a killed process holds no lock, and `sweep_stale_staging` removes it.
+
+A pending item (`.NAME.<hex>.pending`, a folder or a file beside its final place) is what a
+writer prepared and will move into place once it has recorded it elsewhere (the history,
+audit/history/publish.py): held with a flock while its writer lives, never swept by the
+staging sweep, moved in or removed only by whoever owns that record.
 """
 
 import contextlib
@@ -17,7 +22,9 @@ import secrets
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -25,6 +32,7 @@ from audit.support.errors import InputError
 from audit.support.interrupts import deferred_interrupts
 
 STAGING_SUFFIX = ".staging"
+PENDING_SUFFIX = ".pending"
 _NEW_SUFFIX = ".new"
 _T = TypeVar("_T")
 
@@ -77,8 +85,9 @@ def _mkdir(path: Path) -> Path:
 
 
 def _lock(folder: Path, blocking: bool) -> int | None:
-    """An exclusive flock on `folder`; None when another process holds it (non-blocking)."""
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    """An exclusive flock on `folder` (or a file); None when another process holds it
+    (non-blocking)."""
+    fd = os.open(folder, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
     except BlockingIOError:
@@ -157,13 +166,7 @@ def staged_directory(final: Path) -> Iterator[Path]:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        previous = _previous(final)
-        with deferred_interrupts():  # never stop between the two renames
-            shutil.rmtree(previous, ignore_errors=True)
-            if final.exists():
-                final.rename(previous)
-            staging.rename(final)
-        shutil.rmtree(previous, ignore_errors=True)
+        swap_directory(staging, final)
     finally:
         os.close(fd)
 
@@ -209,6 +212,137 @@ def refuse_links(folder: Path) -> None:
                     f"{path}: a symbolic link in the run folder (a run folder holds only the "
                     "files the run wrote); remove it"
                 )
+
+
+def swap_directory(folder: Path, final: Path) -> None:
+    """Rename `folder` to `final`, the old `final` renamed aside first and removed after
+    (`recover_interrupted_swap` mends a kill between the two renames)."""
+    previous = _previous(final)
+    with deferred_interrupts():  # never stop between the two renames
+        shutil.rmtree(previous, ignore_errors=True)
+        if final.exists():
+            final.rename(previous)
+        folder.rename(final)
+    shutil.rmtree(previous, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A folder or file prepared under a pending name beside `final`, locked by `fd`."""
+
+    path: Path
+    final: Path
+    fd: int
+
+    def release(self) -> None:
+        """Let go of the lock (the item stays: moved in, or left for whoever owns it)."""
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+
+    def discard(self) -> None:
+        """Remove the item (nothing recorded names it) and let go of the lock."""
+        if self.path.is_dir() and not self.path.is_symlink():
+            shutil.rmtree(self.path, ignore_errors=True)
+        else:
+            self.path.unlink(missing_ok=True)
+        self.release()
+
+
+def pending_folder(final: Path) -> Pending:
+    """An empty locked folder `.NAME.<hex>.pending` beside `final`. What killed runs left of
+    `final` (a swap half done, staging folders) is mended first, as `staged_directory` does."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    recover_interrupted_swap(final)
+    sweep_stale_staging(final)
+    with deferred_interrupts():  # never a folder without its lock
+        path = _create_unique(final.parent, f".{final.name}.", PENDING_SUFFIX, _mkdir)
+        fd = _lock(path, blocking=True)
+    assert fd is not None
+    return Pending(path, final, fd)
+
+
+def pending_file(final: Path, data: bytes) -> Pending:
+    """`data` written and synced to a locked file `.NAME.<hex>.pending` beside `final`."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+
+    def create(name: Path) -> tuple[Path, int]:
+        return name, os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+
+    with deferred_interrupts():
+        path, fd = _create_unique(final.parent, f".{final.name}.", PENDING_SUFFIX, create)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    except BaseException:
+        Pending(path, final, fd).discard()
+        raise
+    return Pending(path, final, fd)
+
+
+def move_into_place(path: Path, final: Path) -> None:
+    """A pending folder replaces `final` whole; a pending file is renamed over it."""
+    if path.is_dir():
+        recover_interrupted_swap(final)
+        swap_directory(path, final)
+    else:
+        path.replace(final)
+
+
+def finish_pending(path: Path, final: Path, wait_s: float) -> bool:
+    """Move a pending item whose record was committed into place, unless it is gone (its
+    writer, or an earlier mend, moved it), and remove the old folder a swap left aside. Its
+    writer may be moving it right now: its lock is awaited up to `wait_s` seconds (False:
+    still held)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fd = _lock(path, blocking=False)
+        except FileNotFoundError:
+            recover_interrupted_swap(final)  # moved already; the old folder may still be aside
+            return True
+        if fd is not None:
+            break
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+    try:
+        if path.exists():  # not renamed while we waited
+            move_into_place(path, final)
+        recover_interrupted_swap(final)
+    finally:
+        os.close(fd)
+    return True
+
+
+def pending_items(folder: Path) -> list[Path]:
+    """The pending items (held or left behind) directly in `folder`."""
+    if not folder.is_dir():
+        return []
+    return sorted(folder.glob(f".*{PENDING_SUFFIX}"))
+
+
+def sweep_pending(folder: Path, keep: Collection[Path]) -> None:
+    """Remove the pending items of `folder` that no living process holds and no record names
+    (`keep`): a writer killed before it recorded them."""
+    for path in pending_items(folder):
+        if path in keep:
+            continue
+        try:
+            fd = _lock(path, blocking=False)
+        except FileNotFoundError:
+            continue
+        if fd is None:
+            continue
+        try:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        finally:
+            os.close(fd)
 
 
 def sha256_file(path: Path) -> str:

@@ -3,7 +3,9 @@ one place into aware UTC datetimes, and the UTC day of a moment.
 
 A snapshot's `taken_at`, a key's expiry and a history sighting all go through here, so a
 `taken_at` written with another offset (`2026-11-30T23:30:00-02:00`) lands on the same UTC
-day everywhere. A timestamp without an offset is taken as UTC.
+day everywhere. A timestamp without an offset is taken as UTC here; a snapshot's `taken_at`
+without one never gets this far (the snapshot reader refuses it: its day would depend on the
+zone of whoever wrote it).
 """
 
 from __future__ import annotations
