@@ -409,6 +409,10 @@ def _coverage_pair(sheet: _Sheet, complete: bool, failures: int, span: int) -> N
     )
 
 
+# The Summary's first column: labels, the signed position's lines and its notes.
+_SUMMARY_LABEL_WIDTH = 44
+
+
 def _summary_sheet(
     workbook: Workbook,
     run: RunData,
@@ -421,7 +425,7 @@ def _summary_sheet(
     coverage = meta.coverage
     complete = coverage.complete
     # Narrow value columns so the count tables read as tables; long values overflow right.
-    sheet = _Sheet(workbook, "Summary", [44, 20, 14, 16, 70, 14, 14])
+    sheet = _Sheet(workbook, "Summary", [_SUMMARY_LABEL_WIDTH, 20, 14, 16, 70, 14, 14])
     sheet.ws.sheet_view.showGridLines = False
     sheet.title(
         "Windows licence compliance audit",
@@ -534,8 +538,7 @@ def signed_position_block(sheet: _Sheet, run: RunData) -> None:
     figures = run.figures
     sheet.section(f"Licence position {run.report.run.period}: what OVHcloud bills")
     sheet.append_cells(
-        [sheet.cell("Billing rule", font=_LABEL_FONT), sheet.cell(BILLING_RULE, alignment=_WRAP)],
-        line_count(BILLING_RULE, 20),
+        [sheet.cell(BILLING_RULE, alignment=_WRAP)], line_count(BILLING_RULE, _SUMMARY_LABEL_WIDTH)
     )
     sheet.header(["Service / licence", *_SIGNED_HEADERS])
     for line in figures.signed:
@@ -578,7 +581,8 @@ def signed_position_block(sheet: _Sheet, run: RunData) -> None:
         )
         sheet.append_cells([sheet.cell(value, **style) for value in values])
     sheet.append_cells(
-        [sheet.cell(SIGNED_COLUMNS_NOTE, alignment=_WRAP)], line_count(SIGNED_COLUMNS_NOTE, 44)
+        [sheet.cell(SIGNED_COLUMNS_NOTE, alignment=_WRAP)],
+        line_count(SIGNED_COLUMNS_NOTE, _SUMMARY_LABEL_WIDTH),
     )
 
 
