@@ -27,7 +27,14 @@ from audit.evaluate.figures import Verdict
 from audit.evaluate.inventory import Inventory, inventory_of
 from audit.evaluate.placement import with_placement
 from audit.evaluate.position import control_panel, licences
-from audit.evaluate.prices import declarations_cost, unlicensed_exposure, wasted_cost
+from audit.evaluate.prices import (
+    billed_cost,
+    declarations_cost,
+    shortfall_cost,
+    unlicensed_exposure,
+    wasted_cost,
+)
+from audit.evaluate.rules import win_unlicensed
 from audit.exposure.frame import powered_on_vms
 from audit.exposure.observe import checked_day, day_file
 from audit.exposure.proof import proven_exposure
@@ -41,6 +48,7 @@ from audit.model.exceptions import ExceptionRow
 from audit.model.exposure import Exposure
 from audit.model.findings import Finding
 from audit.model.history_file import HISTORY_VIEW_FILE, dumps_view, read_view
+from audit.model.identity import VmKey
 from audit.model.period import Period
 from audit.model.prices import Cost, Prices
 from audit.model.run import PlanSummary, RegisterFile, RunInfo, RunReport
@@ -195,9 +203,16 @@ def plan_summary(plan: Plan) -> PlanSummary:
 
 
 def _costs(
-    findings: Sequence[Finding], rows: Any, prices: Prices | None, plan: Plan | None
+    findings: Sequence[Finding],
+    rows: Any,
+    prices: Prices | None,
+    plan: Plan | None,
+    inventory: Inventory,
+    exposure: Exposure | None,
 ) -> tuple[Cost, ...]:
-    """The money figures, unlicensed guests priced at the licence the plan would set."""
+    """The money figures: what the period is billed and its shortfall first, then the
+    declarations, the unlicensed guests (priced at the licence the plan would set) and the
+    licences possibly wasted; per core, each VM's vCPUs from the inventory."""
     if prices is None:
         return ()
     targets = {
@@ -212,10 +227,18 @@ def _costs(
         key = (finding.service_name, finding.datacenter_id, finding.vm_id, finding.rule_id)
         return targets.get(key)
 
+    def shortfall_target(vm: VmKey) -> str | None:
+        return targets.get((*vm, win_unlicensed.META.id))
+
+    vcpus = {key: vm.vcpu_count for vm in inventory.vms() if (key := vm.key) is not None}
+    period = () if exposure is None else exposure.vms
+    shortfalls = () if exposure is None else exposure.shortfalls()
     return (
+        billed_cost(period, prices),
+        shortfall_cost(shortfalls, prices, vcpus, shortfall_target),
         declarations_cost(rows, prices),
-        unlicensed_exposure(findings, prices, target_of),
-        wasted_cost(findings, prices),
+        unlicensed_exposure(findings, prices, target_of, vcpus),
+        wasted_cost(findings, prices, vcpus),
     )
 
 
@@ -252,7 +275,7 @@ def run_report(
         findings=findings,
         licences=rows,
         control_panel=control_panel(inventory),
-        costs=_costs(findings, rows, context.prices, context.plan),
+        costs=_costs(findings, rows, context.prices, context.plan, inventory, exposure),
         exposure=exposure,
         shortfalls=() if exposure is None else exposure.shortfalls(),
     )

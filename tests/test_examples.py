@@ -88,9 +88,9 @@ def test_audit_toml_prices_are_marked_as_examples_never_defaults() -> None:
     assert "EXAMPLE PRICES ONLY" in section and "not a default" in section
     priced = [line for line in section.splitlines() if line.startswith('"windows')]
     assert priced and all("# example price" in line for line in priced)
-    assert set(audit_config().prices.monthly) == {  # type: ignore[union-attr]
-        line.split('"')[1] for line in priced
-    }
+    prices = audit_config().prices
+    assert prices is not None and set(prices.monthly) == {line.split('"')[1] for line in priced}
+    assert (prices.per.value, prices.min_cores) == ("core", 2)
 
 
 def test_exceptions_csv_is_a_valid_register_with_both_kinds() -> None:

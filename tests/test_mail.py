@@ -56,7 +56,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiri
 # The fixture runs are taken on the period's 1st: the period is in progress.
 SUBJECT = (
     "Windows licence audit 2026-11 (period in progress: 1 of 30 days observed): "
-    "2 unlicensed Windows servers, 1 new"
+    "2 Windows servers ran unbilled, 1 new"
 )
 
 
@@ -114,8 +114,8 @@ def expected_subject(run_dir: Path) -> str:
         "observed"
     )
     return (
-        f"Windows licence audit {run_dir.name} ({status}): {len(unlicensed)} unlicensed Windows "
-        f"servers, {len(arrived)} new"
+        f"Windows licence audit {run_dir.name} ({status}): {len(unlicensed)} Windows servers ran "
+        f"unbilled, {len(arrived)} new"
     )
 
 
@@ -134,13 +134,31 @@ def assert_summary(run_dir: Path, text: str, page_html: str, before: dict[str, s
     unlicensed = len(open_findings(run_dir, "WIN-UNLICENSED"))
     october = len(open_findings(run_dir.parent / OCTOBER, "WIN-UNLICENSED"))
     figure_line = (
-        f"  Windows server guests without a licence: {unlicensed} "
-        f"({unlicensed - october:+} since {OCTOBER})"
+        f"  Windows Server guests that ran unbilled this period: {unlicensed} "
+        f"({figures[0].days_text}) ({unlicensed - october:+} since {OCTOBER})"
     )
 
     lines = text.splitlines()
     assert lines[2] == f"Verdict: {judged}"
     assert figure_line in lines
+    # The position an auditor signs: its overall total and the guests that ran, as computed.
+    overall, ran = run.figures.signed[-1], run.figures.ran_total
+    [total] = [line.split()[-5:] for line in lines if line.startswith("  Total, every service ")]
+    assert total == [
+        f"{value:,}"
+        for value in (
+            overall.billed_vms or 0,
+            overall.billed_vcpus or 0,
+            overall.peak_vms,
+            overall.vms_at_close,
+            overall.vmlicensed_at_close or 0,
+        )
+    ]
+    assert (
+        f"  Total, every service: {ran.ran:,} ran; billed {ran.billed:,}, BYOL {ran.byol:,}, "
+        f"ran unbilled {unlicensed:,} ({ran.unbilled_vm_days:,} VM-days), other {ran.other:,}"
+    ) in lines
+    assert "Hosted Private Cloud billing guide, updated 2024-03-21" in text
     for figure in figures:
         assert figure.change_text is not None and figure.change_text in text
         assert f"    {figure.definition}" in lines
@@ -153,9 +171,11 @@ def assert_summary(run_dir: Path, text: str, page_html: str, before: dict[str, s
     assert not page.xpath("//script | //style | //link | //img | //*[@onload or @onclick]")
     shown = " ".join(" ".join(page.itertext()).split())
     assert f"Verdict: {judged}" in shown
+    assert "Licence position: what OVHcloud bills" in shown and "is not seen" in shown
     definition = DEFINITIONS[FigureKey.UNLICENSED_SERVER_GUESTS].sentence
     assert (
-        f"Windows server guests without a licence {unlicensed} {unlicensed - october:+} since "
+        f"Windows Server guests that ran unbilled this period {unlicensed} "
+        f"({figures[0].days_text}) {unlicensed - october:+} since "
         f"{OCTOBER} {' '.join(definition.split())}"
     ) in shown
     assert any("'" in figure.definition for figure in figures)  # escaping is exercised

@@ -180,7 +180,7 @@ def test_digest_of_a_first_run_and_of_an_incomplete_one(tmp_path: Path) -> None:
     assert first.new_unlicensed is None
     assert first.subject == (
         "Windows licence audit 2026-10 (period in progress: 1 of 31 days observed): "
-        "1 unlicensed Windows server"
+        "1 Windows server ran unbilled"
     )
     assert (first.verdict.text, first.verdict.tone) == (
         "FAIL: 2 open finding(s) of severity medium or worse (--fail-on medium). "
@@ -201,7 +201,7 @@ def test_digest_of_a_first_run_and_of_an_incomplete_one(tmp_path: Path) -> None:
     digest = digest_from_run_dir(incomplete.run_dir)
     assert digest.subject == (
         "Windows licence audit 2026-11 (INCOMPLETE) (period in progress: 1 of 30 days observed): "
-        "1 unlicensed Windows server, 0 new"
+        "1 Windows server ran unbilled, 0 new"
     )
     assert digest.verdict.text.startswith("INCOMPLETE: some objects could not be read")
     [unlicensed] = [f for f in digest.figures if f.key == "unlicensed_server_guests"]

@@ -107,25 +107,27 @@ def test_no_external_url_and_a_strict_csp(doc: lxml.html.HtmlElement) -> None:
 def test_structure_for_readers_without_javascript(doc: lxml.html.HtmlElement, run: RunData) -> None:
     sections = [el.get("id") for el in doc.xpath("//main/section[@id]")]
     assert sections == [
+        "position",
         "executive",
         "summary",
-        "position",
         "findings",
         "exposure",
         "exceptions",
         "coverage",
         "rules",
+        "appendix-position",
         "sign-off",
     ]
     links = doc.xpath("//nav[@class='toc']/a/@href")
     assert links == [
+        "#position",
         "#executive",
         "#summary",
-        "#position",
         "#findings",
         "#exceptions",
         "#coverage",
         "#rules",
+        "#appendix-position",
         "#sign-off",
     ]
     banner = doc.find_class("banner")[0]
@@ -205,9 +207,9 @@ def test_history_sections_only_when_present(
     section = rich.get_element_by_id("changes")
     assert section.tag == "section"
     assert rich.xpath("//main/section/@id")[:5] == [
+        "position",
         "executive",
         "summary",
-        "position",
         "changes",
         "findings",
     ]

@@ -20,7 +20,7 @@ from audit.config.report import ReportSettings, report_settings
 from audit.config.values import Range, bounded, expect, one_of
 from audit.model.findings import SEVERITIES
 from audit.model.licences import BILLABLE_LICENCES, SETTABLE_EDITIONS, SETTABLE_LICENCES
-from audit.model.prices import Prices
+from audit.model.prices import Prices, PriceUnit
 from audit.support.errors import InputError
 
 FAIL_ON_CHOICES = (*SEVERITIES, "never")
@@ -278,12 +278,14 @@ def check_config(path: Path) -> tuple[Config, tuple[SectionCheck, ...]]:
 
 PRICE = Range(0, 1_000_000)
 _CURRENCY = re.compile(r"[A-Z]{3}", re.ASCII)
-_PRICES_SETTINGS = {"currency", "unlicensed_reference"}
+_PRICES_SETTINGS = {"currency", "unlicensed_reference", "per", "min_cores"}
+MIN_CORES = Range(1, 1024)
 
 
 def _prices(path: Path, value: Any) -> Prices | None:
-    """`[prices]`: `currency` (ISO 4217), one price per billable licence value (per VM and
-    month), and optionally `unlicensed_reference`, the licence unlicensed guests are priced at."""
+    """`[prices]`: `currency` (ISO 4217), one price per billable licence value and month, per
+    VM or (`per = "core"`, with `min_cores` per VM) per core, and optionally
+    `unlicensed_reference`, the licence unlicensed guests are priced at."""
     if value is None:
         return None
     table = expect(path, "[prices]", value, dict)
@@ -315,4 +317,17 @@ def _prices(path: Path, value: Any) -> Prices | None:
                 f"{path}: prices.unlicensed_reference: {reference!r} must be a licence "
                 "setLicense accepts and have a price in [prices]"
             )
-    return Prices(currency, monthly, reference)
+    per = expect(path, "prices.per", table.get("per", PriceUnit.VM.value), str)
+    if per not in {unit.value for unit in PriceUnit}:
+        raise InputError(f'{path}: prices.per: expected "vm" or "core", got {per!r}')
+    unit = PriceUnit(per)
+    min_cores = table.get("min_cores")
+    if min_cores is not None and unit is not PriceUnit.CORE:
+        raise InputError(f'{path}: prices.min_cores: only with per = "core"')
+    if unit is PriceUnit.CORE and min_cores is None:
+        raise InputError(
+            f'{path}: prices.min_cores: required with per = "core" (the minimum of cores '
+            "billed per VM in your contract)"
+        )
+    cores = 1 if min_cores is None else bounded(path, "prices.min_cores", min_cores, int, MIN_CORES)
+    return Prices(currency, monthly, reference, unit, cores)

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from audit.evaluate.signed import PositionLine, WindowsRan
 from audit.job import load_run_with_history
+from audit.model.exposure import BILLING_RULE
 from audit.render.base import RunData
 from audit.render.view import (
     HeadlineFigure,
@@ -37,12 +39,15 @@ class Digest:
     new_unlicensed: int | None  # of those, new or reopened since the previous run; None first
     period_status: str | None = None  # `period in progress: 1 of 31 days observed`, or None
     organisation: str | None = None  # [report] organisation as the run recorded it
+    signed: tuple[PositionLine, ...] = ()  # the position an auditor signs, with its totals
+    ran: tuple[WindowsRan, ...] = ()  # Windows Server guests that ran, per service, then total
+    billing_rule: str = BILLING_RULE
 
     @property
     def subject(self) -> str:
-        """`Windows licence audit 2026-11, Example SA: 20 unlicensed Windows servers, 3 new` (the
-        organisation when [report] names one), the period's
-        status after the period when it was not over or not every day was observed."""
+        """`Windows licence audit 2026-11, Example SA: 20 Windows servers ran unbilled, 3 new`
+        (the organisation when [report] names one), the period's status after the period when
+        it was not over or not every day was observed."""
         servers = "server" if self.unlicensed == 1 else "servers"
         state = "" if self.complete else " (INCOMPLETE)"
         if self.period_status is not None:
@@ -51,7 +56,7 @@ class Digest:
         whose = "" if self.organisation is None else f", {self.organisation}"
         return (
             f"Windows licence audit {self.period}{whose}{state}: "
-            f"{self.unlicensed:,} unlicensed Windows {servers}{news}"
+            f"{self.unlicensed:,} Windows {servers} ran unbilled{news}"
         )
 
 
@@ -71,6 +76,8 @@ def digest_of(run: RunData, run_dir: Path) -> Digest:
         new_unlicensed=run.figures.new_unlicensed if history.present else None,
         period_status=None if run.figures.period is None else run.figures.period.text,
         organisation=run.report.run.organisation,
+        signed=run.figures.signed,
+        ran=(*run.figures.ran_by_service, run.figures.ran_total),
     )
 
 

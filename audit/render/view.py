@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from audit.evaluate.figures import NO_THRESHOLD, Verdict
+from audit.evaluate.headline import FigureKey
 from audit.evaluate.knowledge import GuestKind
 from audit.model.endpoints import is_ovhcloud
 from audit.model.exceptions import REGISTER_COLUMNS
@@ -312,10 +313,18 @@ class HeadlineFigure:
     definition: str
     change: int | None
     previous_period: str | None
+    vm_days: int | None = None  # the unbilled figure's observed days without a licence
+
+    @property
+    def days_text(self) -> str | None:
+        """`1,174 VM-days`, beside the unbilled figure; None for the others."""
+        return None if self.vm_days is None else f"{self.vm_days:,} VM-days"
 
     @property
     def text(self) -> str:
-        """`20`, or `351 of 407 (86 %)` for a share."""
+        """`20`, `41 (1,174 VM-days)`, or `351 of 407 (86 %)` for a share."""
+        if self.days_text is not None:
+            return f"{self.value:,} ({self.days_text})"
         if self.of is None:
             return f"{self.value:,}"
         share = f" ({self.value / self.of:.0%})" if self.of else ""
@@ -349,6 +358,9 @@ def headline_figures(run: RunData) -> list[HeadlineFigure]:
             definition=figure.definition.sentence,
             change=figure.value - before[figure.key.value] if figure.key.value in before else None,
             previous_period=None if previous is None else previous.period,
+            vm_days=run.figures.ran_total.unbilled_vm_days
+            if figure.key is FigureKey.UNLICENSED_SERVER_GUESTS
+            else None,
         )
         for figure in run.figures.headline
     ]

@@ -35,6 +35,7 @@ from openpyxl.worksheet.pagebreak import Break
 from openpyxl.writer.excel import ExcelWriter
 
 from audit.model.exceptions import ExceptionRow
+from audit.model.exposure import BILLING_RULE
 from audit.model.findings import SEVERITIES, STATUSES
 from audit.model.history import REVIEW_STATUSES
 from audit.model.position import NO_LICENCE, LicencePosition, LicenceUsage, UsageTotal
@@ -122,15 +123,16 @@ class XlsxReport:
         history = changes_display(run)
         _summary_sheet(workbook, run, catalogue, history)
         _findings_sheet(workbook, run, catalogue)
-        _position_sheet(workbook, run.figures.position)
         _inventory_sheet(workbook, run)
         _licence_sheet(workbook, run)
         _exposure_sheet(workbook, run)
         _exposure_vm_sheet(workbook, run)
+        _unsettled_sheet(workbook, run)
         _reconciliation_sheet(workbook, reconciliation_display(run))
         _exceptions_sheet(workbook, run)
         _coverage_sheet(workbook, run)
         _rules_sheet(workbook, run, catalogue)
+        _position_sheet(workbook, run.figures.position)
         if history.previous_period:
             _changes_sheet(workbook, run, history, catalogue)
         _remediation_sheet(workbook, run)
@@ -408,6 +410,10 @@ def _coverage_pair(sheet: _Sheet, complete: bool, failures: int, span: int) -> N
     )
 
 
+# The Summary's first column: labels, the signed position's lines and its notes.
+_SUMMARY_LABEL_WIDTH = 44
+
+
 def _summary_sheet(
     workbook: Workbook,
     run: RunData,
@@ -420,7 +426,7 @@ def _summary_sheet(
     coverage = meta.coverage
     complete = coverage.complete
     # Narrow value columns so the count tables read as tables; long values overflow right.
-    sheet = _Sheet(workbook, "Summary", [30, 20, 14, 16, 70, 14, 14])
+    sheet = _Sheet(workbook, "Summary", [_SUMMARY_LABEL_WIDTH, 20, 14, 16, 70, 14, 14])
     sheet.ws.sheet_view.showGridLines = False
     period_status = run.figures.period
     sheet.title(
@@ -430,7 +436,8 @@ def _summary_sheet(
         + f"period {meta.period}"
         + ("" if period_status is None else f" ({period_status.text})"),
     )
-    sheet.section("Executive summary")
+    signed_position_block(sheet, run)
+    sheet.section("Executive summary", new_page=True)
     for line in executive_summary(run, history):
         style: dict[str, Any] = {}
         if line.tone in _TONE_FONT:
@@ -524,7 +531,7 @@ def _summary_sheet(
     for service, count in count_sorted(summary.by_service):
         sheet.append([service, count])
 
-    sheet.section("Windows guests by service")
+    sheet.section("Windows guests at the snapshot, by service")
     sheet.header(["Service", *_WINDOWS_HEADERS])
     for usage in counts.windows_by_service:
         sheet.append([usage.service_name, *usage.counts()])
@@ -532,11 +539,82 @@ def _summary_sheet(
     _sign_off(sheet, run)
 
 
+# The per-datacenter licence position: the appendix of the Summary's signed position.
+POSITION_APPENDIX = "Appendix per datacenter"
+
+
+def signed_position_block(sheet: _Sheet, run: RunData) -> None:
+    """The position an auditor signs, at the top of the Summary: per service and licence value
+    what OVHcloud bills for the period with totals, then the Windows Server guests that ran
+    (audit/evaluate/signed.py computes both; this only lays them out)."""
+    figures = run.figures
+    sheet.section(f"Licence position {run.report.run.period}: what OVHcloud bills")
+    sheet.append_cells(
+        [sheet.cell(BILLING_RULE, alignment=_WRAP)], line_count(BILLING_RULE, _SUMMARY_LABEL_WIDTH)
+    )
+    sheet.header(["Service / licence", *_SIGNED_HEADERS])
+    for line in figures.signed:
+        numbers = (
+            line.billed_vms,
+            line.billed_vcpus,
+            line.peak_vms,
+            line.vms_at_close,
+            line.vmlicensed_at_close,
+        )
+        if line.is_overall:
+            label, style = "Total, every service", {"font": _LABEL_FONT, "fill": _TOTAL_FILL}
+        elif line.is_total:
+            label, style = f"Total, {line.service_name}", {"font": _LABEL_FONT}
+        else:
+            label, style = f"{line.service_name}: {line.license}", {}
+        sheet.append_cells([sheet.cell(value, **style) for value in (label, *numbers)])
+    for cost in figures.position.costs:
+        sheet.append_cells(
+            [
+                sheet.cell(f"Cost: {cost.key.replace('_', ' ')}", font=_LABEL_FONT),
+                sheet.cell(float(cost.amount), number_format="#,##0.00"),
+                sheet.cell(cost.currency),
+                sheet.cell(cost.unit),
+            ]
+        )
+    sheet.section("Windows Server guests that ran this period")
+    sheet.header(["Per service", *_RAN_HEADERS])
+    for ran in (*figures.ran_by_service, figures.ran_total):
+        total = ran.service_name is None
+        style = {"font": _LABEL_FONT, "fill": _TOTAL_FILL} if total else {}
+        values = (
+            "Total, every service" if total else ran.service_name,
+            ran.ran,
+            ran.billed,
+            ran.byol,
+            ran.unbilled,
+            ran.unbilled_vm_days,
+            ran.other,
+        )
+        sheet.append_cells([sheet.cell(value, **style) for value in values])
+    sheet.append_cells(
+        [sheet.cell(SIGNED_COLUMNS_NOTE, alignment=_WRAP)],
+        line_count(SIGNED_COLUMNS_NOTE, _SUMMARY_LABEL_WIDTH),
+    )
+
+
+_SIGNED_HEADERS = ("Billed VMs", "Billed vCPUs", "Peak", "At close", "vmLicensed")
+_RAN_HEADERS = ("Ran", "Billed", "BYOL", "Ran unbilled", "VM-days unbilled", "Other")
+SIGNED_COLUMNS_NOTE = (
+    "Billed VMs: the VMs that carried the value on an observed day they were powered on; "
+    "billed vCPUs: the sum of their most vCPUs on such a day. Peak: the most VMs carrying it "
+    "on one observed day, per datacenter, summed. At close: VMs carrying it at the snapshot. "
+    "vmLicensed: the vmLicensed entries naming it at the snapshot, deleted VMs included "
+    "(empty: not read). Ran unbilled: the open WIN-UNLICENSED findings. Per datacenter: "
+    f"sheet {POSITION_APPENDIX}."
+)
+
+
 _WINDOWS_HEADERS = (
     "Windows guests",
     "Correctly licensed",
     "BYOL",
-    "Unlicensed",
+    "No licence at the snapshot",
     "Licence does not fit",
     "Unclear",
 )
@@ -702,7 +780,12 @@ def _findings_sheet(workbook: Workbook, run: RunData, catalogue: RuleCatalogue) 
         table.row(values)
     table.finish()
     table.colour_severity(4)
-    review = get_column_letter(len(columns) - len(_REVIEW_COLUMNS) + 1)
+    _review_validation(table, len(columns) - len(_REVIEW_COLUMNS) + 1)
+
+
+def _review_validation(table: _Table, column: int) -> None:
+    """The Review status column's drop-down: one of REVIEW_STATUSES, or empty."""
+    review = get_column_letter(column)
     validation = DataValidation(
         type="list",
         formula1='"' + ",".join(REVIEW_STATUSES) + '"',
@@ -716,6 +799,48 @@ def _findings_sheet(workbook: Workbook, run: RunData, catalogue: RuleCatalogue) 
     )
     validation.add(f"{review}2:{review}{max(table.rows, 2)}")
     table.ws.data_validations.append(validation)
+
+
+# The sheet `import-review` reads to settle an earlier period's shortfall from any later
+# workbook (audit/history/review.py reads it by these headers).
+UNSETTLED_SHEET = "Unsettled shortfalls"
+_UNSETTLED_COLUMNS: tuple[Column, ...] = (
+    Column("Period", 10),
+    Column("Service", 24),
+    Column("Datacenter", 11),
+    Column("VM id", 9),
+    Column("VM", 28),
+    Column("Guest OS", 24),
+    Column("Days unlicensed", 10),
+    *_REVIEW_COLUMNS,
+)
+
+
+def _unsettled_sheet(workbook: Workbook, run: RunData) -> None:
+    """Every earlier period's shortfall not reviewed `settled`, with its review columns: set
+    Review status to `settled` here and `import-review` this workbook to settle it."""
+    unsettled = run.report.unsettled_shortfalls
+    if not unsettled:
+        return
+    table = _Table(workbook, UNSETTLED_SHEET, _UNSETTLED_COLUMNS, frozen="A2")
+    for item in unsettled:
+        shortfall = item.shortfall
+        table.row(
+            [
+                item.period,
+                shortfall.service_name,
+                shortfall.datacenter_id,
+                shortfall.vm_id,
+                shortfall.vm_name,
+                shortfall.guest_os_family,
+                shortfall.days_unlicensed,
+                item.review_status,
+                item.owner,
+                None,
+            ]
+        )
+    table.finish()
+    _review_validation(table, len(_UNSETTLED_COLUMNS) - len(_REVIEW_COLUMNS) + 1)
 
 
 def _exception_values(row: ExceptionRow | None) -> list[Any]:
@@ -787,6 +912,8 @@ _POSITION_COLUMNS: tuple[Column, ...] = (
     Column("Datacenter", 12),
     Column("Licence", 34, wrap=True),
     Column("Billable", 10),
+    Column("Billed VMs", 10),
+    Column("Billed vCPUs", 10),
     Column("VMs", 10),
     Column("vCPUs", 10),
     Column("Peak VMs", 10),
@@ -801,7 +928,7 @@ def _position_sheet(workbook: Workbook, position: LicencePosition) -> None:
     """What OVHcloud bills (findings.json `licences`): one filterable row per service,
     datacenter and licence value, totals of the billable ones, then the Control Panel's
     counters beside ours and, with [prices], the monthly amounts."""
-    table = _Table(workbook, "Licence position", _POSITION_COLUMNS)
+    table = _Table(workbook, POSITION_APPENDIX, _POSITION_COLUMNS)
     for row in position.rows:
         table.row(
             [
@@ -809,6 +936,8 @@ def _position_sheet(workbook: Workbook, position: LicencePosition) -> None:
                 row.datacenter_id,
                 row.license,
                 row.billable,
+                row.billed_vms,
+                row.billed_vcpus,
                 row.vms_at_close,
                 row.vcpus_at_close,
                 row.peak_vms,
@@ -827,6 +956,8 @@ def _position_sheet(workbook: Workbook, position: LicencePosition) -> None:
             None,
             licence,
             True,
+            total.billed_vms,
+            total.billed_vcpus,
             total.vms_at_close,
             total.vcpus_at_close,
             None,
@@ -885,7 +1016,7 @@ def _position_sheet(workbook: Workbook, position: LicencePosition) -> None:
                     table.cell(cost.currency),
                     table.cell(cost.priced_vms),
                     table.cell(cost.unpriced_vms),
-                    *([None] * 4),
+                    *([None] * 6),
                     table.cell(cost.definition, alignment=_WRAP),
                 ],
                 line_count(cost.definition, 70),
