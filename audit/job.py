@@ -29,6 +29,7 @@ from audit.history.publish import publishing
 from audit.history.stage import prepare as prepare_history
 from audit.history.store import DEFAULT_WAIT_S, HISTORY_FILE, HistoryStore
 from audit.model.exceptions import ExceptionRow
+from audit.model.history_file import HISTORY_VIEW_FILE, dumps_view
 from audit.model.period import Period
 from audit.model.prices import Prices
 from audit.model.run import RegisterFile, RunReport
@@ -65,6 +66,7 @@ class JobSpec:
     register: RegisterFile | None = None  # the exceptions register's file name and sha256
     prices: Prices | None = None  # [prices]: the reports then show monthly amounts
     today: date | None = None  # UTC; a snapshot of a later day is refused (None: the clock's)
+    organisation: str | None = None  # [report] organisation, recorded in findings.json
 
 
 @dataclass(frozen=True)
@@ -137,11 +139,13 @@ def run_job(spec: JobSpec) -> JobResult:
             seen=seen_licences(vms, inventory, exposure),
         )
         plan_sha256 = write_remediation(stage / REMEDIATION_DIR, plan)
-        context = ReportContext(spec.fail_on, spec.register, plan, spec.prices)
+        context = ReportContext(spec.fail_on, spec.register, plan, spec.prices, spec.organisation)
         report = run_report(period, inventory, snapshot_sha256, evaluation, context, exposure)
         entry = prepare_history(history, inventory, report)
         report = entry.report
         atomic_write_text(stage / FINDINGS_FILE, report.dumps())
+        # Everything the reports take from the history, frozen into the folder.
+        atomic_write_text(stage / HISTORY_VIEW_FILE, dumps_view(entry.view))
         run = ReportInput(inventory, snapshot_sha256, report, entry.view)
         render_all(run, stage)
         write_manifest(stage, period, snapshot_sha256)

@@ -23,8 +23,7 @@ from typing import Any
 from audit import __version__
 from audit.evaluate.inventory import inventory_of
 from audit.history.publish import mend_folder
-from audit.history.stage import rebuild_view
-from audit.history.store import HISTORY_FILE
+from audit.model.history_file import read_view
 from audit.model.period import Period
 from audit.model.run import RunReport
 from audit.model.snapshot import read_snapshot
@@ -121,12 +120,12 @@ def load_run(run_dir: Path) -> ReportInput:
 
 
 def load_run_with_history(run_dir: Path) -> ReportInput:
-    """A run folder read back with the history view it was rendered with (from the history
-    file beside it), so `report RUN_DIR` and `mail RUN_DIR` say what the job said. What a
-    killed run committed but did not move into place is mended first."""
+    """A run folder read back with the history view it was rendered with (its history.json,
+    written at run time), so `report RUN_DIR` and `mail RUN_DIR` say what the job said from
+    the folder alone, whatever became of the history file since. What a killed run committed
+    but did not move into place is mended first."""
     mend_folder(run_dir.parent)
-    run = load_run(run_dir)
-    return replace(run, history=rebuild_view(run_dir.parent / HISTORY_FILE, run.report))
+    return replace(load_run(run_dir), history=read_view(run_dir))
 
 
 def check_inputs(

@@ -20,6 +20,7 @@ from audit.cli.main import build_parser
 from audit.collect.options import endpoint_from, factory_from
 from audit.config import invoice as invoice_config
 from audit.config import mail as mail_config
+from audit.config import report as report_config
 from audit.config import settings as config_module
 from audit.config.settings import Config, RemediationConfig, load_config
 from audit.evaluate.exceptions import load_exceptions
@@ -64,6 +65,8 @@ def test_audit_toml_sets_every_key_the_loader_accepts() -> None:
     assert table_keys("mail") == mail_config._KEYS
     assert table_keys("prices") > config_module._PRICES_SETTINGS
     assert table_keys("invoice") == invoice_config._KEYS
+    assert table_keys("report") == report_config._KEYS
+    assert config.report.organisation == "Example SA"
     assert config.invoice.patterns, "the [invoice.patterns] example was not read"
     # every section was read, none left at its default
     assert config.mail is not None and config.prices is not None
@@ -85,9 +88,9 @@ def test_audit_toml_prices_are_marked_as_examples_never_defaults() -> None:
     assert "EXAMPLE PRICES ONLY" in section and "not a default" in section
     priced = [line for line in section.splitlines() if line.startswith('"windows')]
     assert priced and all("# example price" in line for line in priced)
-    assert set(audit_config().prices.monthly) == {  # type: ignore[union-attr]
-        line.split('"')[1] for line in priced
-    }
+    prices = audit_config().prices
+    assert prices is not None and set(prices.monthly) == {line.split('"')[1] for line in priced}
+    assert (prices.per.value, prices.min_cores) == ("core", 2)
 
 
 def test_exceptions_csv_is_a_valid_register_with_both_kinds() -> None:

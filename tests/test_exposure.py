@@ -338,7 +338,8 @@ def test_reports_show_the_exposure(observed: Path, tmp_path: Path) -> None:
     assert "9 of the period&#39;s 31 days observed (1 missing so far, 1 incomplete)" in section
     assert '<a href="#exposure">Exposure</a>' in html
     assert "2026-05-04" in section and "2026-05-06" in section
-    assert '<td class="num">23</td>' in section
+    appendix = html[html.index('<section id="appendix-position">') :]
+    assert '<td class="num">23</td>' in appendix[: appendix.index("</section>")]
     assert "VM 3" in section and "snapshot alone" not in section
     assert "billing guide, updated 2024-03-21" in section and "is not seen" in section
     assert "<th>Shortfall</th>" in section and "yes: billed nothing" in section
@@ -347,6 +348,8 @@ def test_reports_show_the_exposure(observed: Path, tmp_path: Path) -> None:
     [rule] = [row for row in rows if row[0] == "Billing rule"]
     assert "updated 2024-03-21" in rule[1]
     assert (SERVICE, 1, "yes", LICENCE, 3, 23, 2, 4) in [row[:8] for row in rows]
+    book = load_workbook(result.run_dir / "report.xlsx", read_only=True)
+    rows = [row for row in book["Exposure by VM"].iter_rows(values_only=True) if any(row)]
     per_vm = {row[2]: row[6:9] for row in rows if row[0] == SERVICE and isinstance(row[2], int)}
     assert per_vm == {1: (9, 9, 0), 2: (9, 9, 4), 3: (3, 3, 3), 4: (9, 0, 0), 5: (9, 0, 0)}
     billed = {row[2]: row[11:13] for row in rows if row[0] == SERVICE and isinstance(row[2], int)}
@@ -368,3 +371,25 @@ def test_reports_say_when_the_snapshot_alone_was_used(tmp_path: Path) -> None:
     sheet = load_workbook(result.run_dir / "report.xlsx", read_only=True)["Exposure"]
     text = " ".join(str(cell) for row in sheet.iter_rows(values_only=True) for cell in row)
     assert "the snapshot alone was used" in text
+
+
+def test_first_seen_on_is_the_first_day_the_vm_ran_unlicensed(
+    observed: Path, tmp_path: Path
+) -> None:
+    """Issue 21: a finding new in this run is dated by the first observed day its condition
+    held (VM 3 ran unlicensed from 3 May), not by the run's snapshot (10 May)."""
+    path = tmp_path / "snapshot.json.gz"
+    write_snapshot(snapshot_of(10), path)
+    result = run_job(
+        JobSpec(out_dir=observed, period=PERIOD, source=SnapshotSource(from_file=path))
+    )
+    findings = json.loads((result.run_dir / "findings.json").read_text())["findings"]
+    seen = {(f["vm_id"], f["rule_id"]): f["first_seen"] for f in findings}
+    assert seen[(3, "WIN-UNLICENSED")] == {"period": "2026-05", "date": "2026-05-03"}
+    others = [date for key, date in seen.items() if key != (3, "WIN-UNLICENSED")]
+    assert others and all(date == {"period": "2026-05", "date": "2026-05-10"} for date in others)
+    book = load_workbook(result.run_dir / "report.xlsx", read_only=True)
+    rows = list(book["Findings"].iter_rows(values_only=True))
+    column = rows[0].index("First seen on")
+    [row] = [r for r in rows[1:] if r[1] == 3 and r[2] == "WIN-UNLICENSED"]
+    assert str(row[column])[:10] == "2026-05-03"

@@ -12,8 +12,8 @@ import openpyxl
 import pytest
 
 from audit.cli.main import main
-from audit.history.stage import rebuild_view
 from audit.history.store import HISTORY_FILE, HistoryStore
+from audit.model.history_file import read_view
 from tests.helpers.history import LINUX, PROD, STD, WIN, WIN_CLIENT, Fleet, by_vm, events
 from tests.helpers.history import run_month as job
 from tests.helpers.vms import api_vm
@@ -129,7 +129,7 @@ def test_trend_and_previous_counts_reach_the_reports(tmp_path: Path) -> None:
     with HistoryStore.open(out / HISTORY_FILE) as store:
         earlier = store.runs_before(MAR, 11)
     assert [run.period for run in earlier] == [JAN, FEB]
-    view = rebuild_view(out / HISTORY_FILE, result.report)
+    view = read_view(result.run_dir)
     assert [point.period for point in view.trend] == [JAN, FEB, MAR]
     assert [point.open_by_severity["high"] for point in view.trend] == [2, 2, 3]
     assert view.trend[-1].open == sum(result.evaluation.summary.open_by_severity.values())
@@ -175,6 +175,46 @@ def test_offline_rebuild_renders_identically_with_history(tmp_path: Path) -> Non
     assert main(["report", str(run_dir)]) == 0
     after = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
     assert after == before
+
+
+def test_rebuild_reads_the_folder_alone_whatever_became_of_the_history(tmp_path: Path) -> None:
+    """The history view is frozen into history.json at run time: an edited or emptied history
+    file changes neither the rebuilt reports nor the manifest (issue 21)."""
+    out = tmp_path / "out"
+    job(out, JAN, january())
+    job(out, FEB, february())
+    run_dir = out / FEB
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert "history.json" in manifest["files"]
+    frozen = read_view(run_dir)
+    assert frozen.previous is not None and frozen.previous.period == JAN
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    db = sqlite3.connect(out / HISTORY_FILE)
+    try:
+        with db:
+            db.execute(
+                "UPDATE run SET summary = ? WHERE period = ?",
+                ('{"open_by_severity": {"high": 99}}', JAN),
+            )
+            db.execute("DELETE FROM run_review")
+            db.execute("DELETE FROM review")
+    finally:
+        db.close()
+    assert main(["report", str(run_dir)]) == 0
+    after = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    assert after == before
+    (out / HISTORY_FILE).unlink()
+    assert main(["report", str(run_dir)]) == 0
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()} == before
+
+
+def test_an_edited_history_json_is_refused_by_report(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    job(out, JAN, january())
+    job(out, FEB, february())
+    path = out / FEB / "history.json"
+    path.write_text(path.read_text(encoding="utf-8").replace(JAN, "2025-12"), encoding="utf-8")
+    assert main(["report", str(out / FEB)]) == 2
 
 
 @pytest.mark.slow

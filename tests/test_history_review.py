@@ -352,3 +352,45 @@ def test_a_cell_in_the_last_column_is_not_read_as_16384_columns(
     parsed = read_review_workbook(tmp_path / "xfd.xlsx")
     assert len(parsed.rows) == len(read_review_workbook(report).rows)
     assert widths and max(widths) <= 100
+
+
+def test_a_later_months_workbook_settles_an_earlier_periods_shortfall(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The Unsettled shortfalls sheet of February's workbook lists January's shortfalls with
+    the review columns: `settled` there, imported, settles January's from March on; a row
+    naming no stored shortfall is a one-line error and nothing is stored."""
+    out = tmp_path / "out"
+    job(out, JAN, FLEET)
+    job(out, FEB, FLEET)
+    workbook = out / FEB / "report.xlsx"
+    book = load_workbook(workbook)
+    sheet = book["Unsettled shortfalls"]
+    header = columns(sheet)
+    rows = {
+        sheet.cell(row, header["VM id"]).value: row
+        for row in range(2, sheet.max_row + 1)
+        if sheet.cell(row, header["Period"]).value == JAN
+    }
+    assert set(rows) == {1, 3}
+    sheet.cell(rows[1], header["Review status"]).value = "Settled"
+    sheet.cell(rows[1], header["Owner"]).value = "@finance"
+    sheet.cell(rows[1], header["Comment"]).value = "Declared, INV-9"
+    edited = tmp_path / "february.xlsx"
+    book.save(edited)
+    history = out / HISTORY_FILE
+    assert main(["import-review", str(edited), "--history", str(history)]) == 0
+    assert "1 review(s) of earlier periods' shortfalls stored" in capsys.readouterr().out
+    march = job(out, "2026-03", FLEET).report
+    listed = {(item.period, item.shortfall.vm_id) for item in march.unsettled_shortfalls}
+    assert (JAN, 1) not in listed and (JAN, 3) in listed
+
+    # An edited identity cell names no stored shortfall: refused, nothing stored.
+    sheet.cell(rows[3], header["VM id"]).value = 99
+    sheet.cell(rows[3], header["Review status"]).value = "settled"
+    book.save(edited)
+    assert main(["import-review", str(edited), "--history", str(history)]) == 2
+    error = capsys.readouterr().err
+    assert re.search(r"sheet 'Unsettled shortfalls', row \d+: no shortfall of period", error)
+    april = job(out, "2026-04", FLEET).report
+    assert (JAN, 3) in {(item.period, item.shortfall.vm_id) for item in april.unsettled_shortfalls}

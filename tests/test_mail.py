@@ -55,7 +55,11 @@ from tests.helpers.vms import api_vm
 
 # Implicit TLS: aiosmtpd warns that AUTH does not require STARTTLS, which does not apply.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
-SUBJECT = "Windows licence audit 2026-11: 2 unlicensed Windows servers, 1 new"
+# The fixture runs are taken on the period's 1st: the period is in progress.
+SUBJECT = (
+    "Windows licence audit 2026-11 (period in progress: 1 of 30 days observed): "
+    "2 Windows servers ran unbilled, 1 new"
+)
 
 
 @pytest.fixture(scope="module")
@@ -106,9 +110,14 @@ def expected_subject(run_dir: Path) -> str:
     reopened since the previous run."""
     unlicensed = open_findings(run_dir, "WIN-UNLICENSED")
     arrived = [f for f in unlicensed if f["change"] in ("new", "reopened")]
+    exposure = json.loads((run_dir / "findings.json").read_text(encoding="utf-8"))["exposure"]
+    status = (
+        f"period in progress: {exposure['days_observed']} of {exposure['period_days']} days "
+        "observed"
+    )
     return (
-        f"Windows licence audit {run_dir.name}: {len(unlicensed)} unlicensed Windows servers, "
-        f"{len(arrived)} new"
+        f"Windows licence audit {run_dir.name} ({status}): {len(unlicensed)} Windows servers ran "
+        f"unbilled, {len(arrived)} new"
     )
 
 
@@ -119,18 +128,39 @@ def assert_summary(run_dir: Path, text: str, page_html: str, before: dict[str, s
     summary = executive_summary(run, changes_display(run))
     figures = headline_figures(run)
     high = [f for f in open_findings(run_dir) if f["severity"] == "high"]
-    judged = f"FAIL: {len(high)} open finding(s) of severity high (--fail-on high)."
+    judged = (
+        f"FAIL: {len(high)} open finding(s) of severity high (--fail-on high). "
+        "Period in progress: 1 of 30 days observed."
+    )
     assert summary[0].text == judged
     unlicensed = len(open_findings(run_dir, "WIN-UNLICENSED"))
     october = len(open_findings(run_dir.parent / OCTOBER, "WIN-UNLICENSED"))
     figure_line = (
-        f"  Windows server guests without a licence: {unlicensed} "
-        f"({unlicensed - october:+} since {OCTOBER})"
+        f"  Windows Server guests that ran unbilled this period: {unlicensed} "
+        f"({figures[0].days_text}) ({unlicensed - october:+} since {OCTOBER})"
     )
 
     lines = text.splitlines()
     assert lines[2] == f"Verdict: {judged}"
     assert figure_line in lines
+    # The position an auditor signs: its overall total and the guests that ran, as computed.
+    overall, ran = run.figures.signed[-1], run.figures.ran_total
+    [total] = [line.split()[-5:] for line in lines if line.startswith("  Total, every service ")]
+    assert total == [
+        f"{value:,}"
+        for value in (
+            overall.billed_vms or 0,
+            overall.billed_vcpus or 0,
+            overall.peak_vms,
+            overall.vms_at_close,
+            overall.vmlicensed_at_close or 0,
+        )
+    ]
+    assert (
+        f"  Total, every service: {ran.ran:,} ran; billed {ran.billed:,}, BYOL {ran.byol:,}, "
+        f"ran unbilled {unlicensed:,} ({ran.unbilled_vm_days:,} VM-days), other {ran.other:,}"
+    ) in lines
+    assert "Hosted Private Cloud billing guide, updated 2024-03-21" in text
     for figure in figures:
         assert figure.change_text is not None and figure.change_text in text
         assert f"    {figure.definition}" in lines
@@ -143,9 +173,11 @@ def assert_summary(run_dir: Path, text: str, page_html: str, before: dict[str, s
     assert not page.xpath("//script | //style | //link | //img | //*[@onload or @onclick]")
     shown = " ".join(" ".join(page.itertext()).split())
     assert f"Verdict: {judged}" in shown
+    assert "Licence position: what OVHcloud bills" in shown and "is not seen" in shown
     definition = DEFINITIONS[FigureKey.UNLICENSED_SERVER_GUESTS].sentence
     assert (
-        f"Windows server guests without a licence {unlicensed} {unlicensed - october:+} since "
+        f"Windows Server guests that ran unbilled this period {unlicensed} "
+        f"({figures[0].days_text}) {unlicensed - october:+} since "
         f"{OCTOBER} {' '.join(definition.split())}"
     ) in shown
     assert any("'" in figure.definition for figure in figures)  # escaping is exercised
@@ -248,8 +280,8 @@ def test_the_verdict_is_the_runs_own_fail_on_not_the_configs(
     assert plain is not None
     high = [f for f in open_findings(run_dir) if f["severity"] == "high"]
     assert (
-        f"Verdict: FAIL: {len(high)} open finding(s) of severity high (--fail-on high)."
-        in plain.get_content().splitlines()
+        f"Verdict: FAIL: {len(high)} open finding(s) of severity high (--fail-on high). "
+        "Period in progress: 1 of 30 days observed." in plain.get_content().splitlines()
     )
 
 

@@ -180,9 +180,13 @@ def test_digest_of_a_first_run_and_of_an_incomplete_one(tmp_path: Path) -> None:
     run = job(tmp_path / "out", "2026-10", fleet, fail_on="medium")
     first = digest_from_run_dir(run.run_dir)
     assert first.new_unlicensed is None
-    assert first.subject == "Windows licence audit 2026-10: 1 unlicensed Windows server"
+    assert first.subject == (
+        "Windows licence audit 2026-10 (period in progress: 1 of 31 days observed): "
+        "1 Windows server ran unbilled"
+    )
     assert (first.verdict.text, first.verdict.tone) == (
-        "FAIL: 2 open finding(s) of severity medium or worse (--fail-on medium).",
+        "FAIL: 2 open finding(s) of severity medium or worse (--fail-on medium). "
+        "Period in progress: 1 of 31 days observed.",
         "bad",
     )
     assert all(figure.change_text is None for figure in first.figures)
@@ -198,7 +202,8 @@ def test_digest_of_a_first_run_and_of_an_incomplete_one(tmp_path: Path) -> None:
     incomplete = job(tmp_path / "out", "2026-11", fleet, failures=(failure,))
     digest = digest_from_run_dir(incomplete.run_dir)
     assert digest.subject == (
-        "Windows licence audit 2026-11 (INCOMPLETE): 1 unlicensed Windows server, 0 new"
+        "Windows licence audit 2026-11 (INCOMPLETE) (period in progress: 1 of 30 days observed): "
+        "1 Windows server ran unbilled, 0 new"
     )
     assert digest.verdict.text.startswith("INCOMPLETE: some objects could not be read")
     [unlicensed] = [f for f in digest.figures if f.key == "unlicensed_server_guests"]
@@ -223,7 +228,10 @@ def test_a_run_that_predates_the_recorded_threshold_says_so(tmp_path: Path) -> N
     del document["run"]["fail_on"]
     path.write_text(json.dumps(document))
     digest = digest_from_run_dir(run.run_dir)
-    assert digest.verdict.text == "Not recorded: this run predates the recorded threshold."
+    assert digest.verdict.text == (
+        "Not recorded: this run predates the recorded threshold. "
+        "Period in progress: 1 of 31 days observed."
+    )
 
 
 def test_not_a_run_folder(tmp_path: Path) -> None:

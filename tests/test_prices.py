@@ -15,11 +15,15 @@ from audit.evaluate.inventory import inventory_of
 from audit.evaluate.position import licence_usage, licences
 from audit.evaluate.prices import (
     Prices,
+    billed_cost,
     declarations_cost,
+    shortfall_cost,
     unlicensed_exposure,
     wasted_cost,
 )
+from audit.model.exposure import Shortfall, VmExposure
 from audit.model.findings import Finding
+from audit.model.prices import Cost, PriceUnit
 from audit.support.errors import InputError
 from tests.helpers.headline import REGISTER, S, evaluated
 
@@ -93,6 +97,13 @@ def test_prices_load_as_decimals(tmp_path: Path) -> None:
             "prices.unlicensed_reference: 'windows 2019 Standard' must be a licence",
         ),
         ("prices = 3\n", "[prices]: expected dict"),
+        ('[prices]\ncurrency = "EUR"\nper = "socket"\n', 'prices.per: expected "vm" or "core"'),
+        ('[prices]\ncurrency = "EUR"\nper = "core"\n', "prices.min_cores: required with per"),
+        ('[prices]\ncurrency = "EUR"\nmin_cores = 2\n', 'prices.min_cores: only with per = "core"'),
+        (
+            '[prices]\ncurrency = "EUR"\nper = "core"\nmin_cores = 0\n',
+            "prices.min_cores: expected a number from 1 to 1024, got 0",
+        ),
     ],
 )
 def test_bad_prices_are_one_line_errors(tmp_path: Path, text: str, message: str) -> None:
@@ -153,3 +164,29 @@ def test_register_of_the_shared_fleet_is_valid() -> None:
     assert all(row.service_name == S for row in rows)
     inventory = inventory_of(evaluated()[0])
     assert evaluate(inventory, rows, datetime.date(2026, 11, 30)).findings == evaluated()[1]
+
+
+def test_per_core_prices_count_each_vms_cores_with_the_minimum(tmp_path: Path) -> None:
+    path = config_with(
+        tmp_path,
+        '[prices]\ncurrency = "EUR"\nper = "core"\nmin_cores = 4\n"windows 2019 Standard" = 2\n',
+    )
+    prices = load_config(path).prices
+    assert prices is not None and prices.per is PriceUnit.CORE and prices.min_cores == 4
+    assert "per core and month, at least 4 core(s) per VM" in prices.unit_text
+    # Billed this period: VM 1 (2 vCPUs: the minimum, 4) and VM 2 (8 vCPUs) carried W19 on.
+    vms = [
+        VmExposure("s", 1, 1, None, "windows9Server64Guest", W19, 30, 30, 0, None, None, (W19,), 2),
+        VmExposure("s", 1, 2, None, "windows9Server64Guest", W19, 30, 30, 0, None, None, (W19,), 8),
+        VmExposure("s", 1, 3, None, "windows9Server64Guest", None, 30, 30, 30, "a", "b", (), 0),
+    ]
+    billed = billed_cost(vms, prices)
+    assert (billed.amount, billed.priced_vms, billed.unit) == (Decimal(24), 2, prices.unit_text)
+    per_vm = billed_cost(vms, Prices("EUR", {W19: Decimal(2)}))
+    assert (per_vm.amount, per_vm.unit) == (Decimal(4), "prices per VM and month")
+    # The shortfall: VM 3 (6 vCPUs) at the reference licence, W19 (the only one priced).
+    shortfall = Shortfall("s", 1, 3, None, "windows9Server64Guest", 30)
+    cost = shortfall_cost([shortfall], prices, {shortfall.key: 6})
+    assert (cost.amount, cost.priced_vms) == (Decimal(12), 1)
+    assert shortfall_cost([shortfall], prices).amount == Decimal(8)  # unknown size: the minimum
+    assert Cost.from_json(cost.to_json()) == cost

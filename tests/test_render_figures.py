@@ -80,13 +80,13 @@ def test_each_headline_figure_is_its_findings(fleet: ReportInput, book: Any) -> 
     assert sum(f.rule_id == "WIN-UNLICENSED" for f in findings) == 2  # one is waived
     assert wasted == {7, 8}  # 8 has two findings, counted once; 9's is waived; 7 is BYOL-billed
     tiles = _tiles(fleet)
-    assert tiles["Windows server guests without a licence"] == "1"
+    assert tiles["Windows Server guests that ran unbilled this period"] == "1"
     assert tiles["Licences possibly wasted"] == "2"
     assert tiles["BYOL-covered guests"] == "1"
     # Windows guests 1-7 and 10 (12 is deleted); only 4 and 10 carry a licence that fits.
     assert tiles["Windows guests correctly licensed"] == "25%"
     summary = {row[0]: row[1:4] for row in book["Summary"].iter_rows(values_only=True) if row}
-    assert summary["Windows server guests without a licence"][0] == 1
+    assert summary["Windows Server guests that ran unbilled this period"][0] == 1
     assert summary["Windows guests correctly licensed"][:2] == (2, 8)
     assert summary["Licences possibly wasted"][0] == 2
     assert summary["BYOL-covered guests"][0] == 1
@@ -113,7 +113,7 @@ def test_the_change_since_the_previous_run_is_shown(fleet: ReportInput) -> None:
         tile.find_class("tile-label")[0].text_content(): tile.find_class("delta")
         for tile in doc.find_class("tile")
     }
-    assert deltas["Windows server guests without a licence"][0].text_content() == (
+    assert deltas["Windows Server guests that ran unbilled this period"][0].text_content() == (
         f"-3 since {previous.period}"
     )
     assert deltas["Licences possibly wasted"][0].text_content().startswith("no change")
@@ -124,29 +124,53 @@ def test_licence_position_sheet_and_section_are_the_hand_count(
     fleet: ReportInput, book: Any
 ) -> None:
     # Billable, not deleted: W19 on VMs 4, 5, 7 and W22 on 6, 8, 9; two vCPUs each.
-    sheet = book["Licence position"]
+    sheet = book["Appendix per datacenter"]
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0][:9] == (
-        "Service", "Datacenter", "Licence", "Billable", "VMs", "vCPUs", "Peak VMs",
-        "Licence-days", "vmLicensed",
+    assert rows[0][:11] == (
+        "Service", "Datacenter", "Licence", "Billable", "Billed VMs", "Billed vCPUs", "VMs",
+        "vCPUs", "Peak VMs", "Licence-days", "vmLicensed",
     )  # fmt: skip
-    table = {row[2]: row[3:9] for row in rows[1:] if row[0] and row[1] == 1}
+    table = {row[2]: (row[3], *row[6:11]) for row in rows[1:] if row[0] and row[1] == 1}
     assert table["windows 2019 Standard"] == ("yes", 3, 6, 3, 3, 4)  # vmLicensed: deleted 12 too
     assert table["windows 2022 Standard"] == ("yes", 3, 6, 3, 3, 3)
     assert table["OVHcloud managed"][:2] == ("no", 1)
     overall = next(
         row for row in rows if row[0] == "Total: all services" and row[2].startswith("all")
     )
-    assert overall[4:6] == (6, 12)
+    assert overall[6:8] == (6, 12)
+    # The Summary's signed position: per service and value, then the totals.
+    summary = [row for row in book["Summary"].iter_rows(values_only=True) if row]
+    signed, ran = [row[1:7] for row in summary if row[0] == "Total, every service"]
+    assert signed[3:5] == (6, 7)  # at close; vmLicensed counts deleted VM 12 too
+    assert ran[0] == fleet.figures.ran_total.ran and ran[3] == fleet.figures.unlicensed
+    assert any("billing guide, updated 2024-03-21" in str(row[0]) for row in summary)
     assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref
     doc = lxml.html.fromstring(render_html(fleet))
-    section = doc.get_element_by_id("position")
+    section = doc.get_element_by_id("appendix-position")
     grand = [cell.text_content() for cell in section.find_class("grand")[0]]
-    assert grand[2:5] == ["all billable licences", "6", "12"]
+    assert grand[2] == "all billable licences" and grand[5:7] == ["6", "12"]
+    # The first page: per service and value, the service's total and the overall total.
+    first = doc.get_element_by_id("position")
+    [signed] = first.find_class("signed-service")
+    lines = {row[0]: row[1:] for row in _cells(signed)}
+    assert lines["windows 2019 Standard"][3] == "3" and lines["windows 2022 Standard"][3] == "3"
+    assert lines["Total"][3] == "6" and lines["Total"][4] == "7"  # vmLicensed: deleted 12 too
+    assert "OVHcloud managed" not in lines
+    totals = {row[0]: row[1:] for row in _cells(first.find_class("signed-totals")[0])}
+    assert totals["Total, every service"][3] == "6"
+    assert "Hosted Private Cloud billing guide, updated 2024-03-21" in first.text_content()
+    assert "is not seen" in first.text_content()
     panel = section.find_class("control-panel")[0].text_content()
     for row in fleet.report.control_panel:  # VM 12 is deleted: the panel counts it, we do not
         assert (row.difference() or "The counts agree.") in panel
     assert "1 deleted Windows VM(s)" in panel
+
+
+def _cells(table: Any) -> list[list[str]]:
+    return [
+        [" ".join(cell.text_content().split()) for cell in row]
+        for row in table.xpath(".//tbody/tr")
+    ]
 
 
 def test_licence_usage_has_totals_filter_and_frozen_header(fleet: ReportInput, book: Any) -> None:
@@ -216,3 +240,36 @@ def test_printed_page_has_every_finding_and_every_column(tmp_path: Path) -> None
     for heading in ("Executive summary", "Licence position", "Sign-off", "Rule catalogue"):
         assert _squash(heading) in squashed
     assert "Expand all" not in text  # no controls on paper
+
+
+_UNBILLED_SEGMENT = re.compile(r"Ran unbilled \(the headline figure\) (\d+)")
+
+
+@pytest.mark.parametrize("which", ["fleet", "several services"])
+def test_the_per_service_chart_sums_to_the_headline(which: str, fleet: ReportInput) -> None:
+    """A chart never contradicts a headline figure: the Windows chart's "ran unbilled"
+    segments, summed over the services, are the headline's open WIN-UNLICENSED findings."""
+    run = fleet if which == "fleet" else with_history(make_run())
+    doc = lxml.html.fromstring(render_html(run))
+    chart = doc.get_element_by_id("chart-windows")
+    segments = [
+        int(match.group(1))
+        for title in chart.xpath(".//svg//g/title")
+        for match in _UNBILLED_SEGMENT.finditer(title.text_content())
+    ]
+    headline = next(
+        f.value for f in run.figures.headline if f.key.value == "unlicensed_server_guests"
+    )
+    unbilled = sum(
+        1 for f in run.report.findings if f.rule_id == "WIN-UNLICENSED" and f.status.value == "open"
+    )
+    assert sum(segments) == headline == unbilled == run.figures.ran_total.unbilled
+    assert headline > 0 and (which == "fleet" or len(run.figures.ran_by_service) > 1)
+    tiles = {
+        t.find_class("tile-label")[0].text_content(): t.find_class("tile-note")[0].text_content()
+        for t in doc.find_class("tile")
+    }
+    days = run.figures.ran_total.unbilled_vm_days
+    assert tiles["Windows Server guests that ran unbilled this period"].startswith(
+        f"{days:,} VM-days"
+    )

@@ -109,25 +109,27 @@ def test_structure_for_readers_without_javascript(
 ) -> None:
     sections = [el.get("id") for el in doc.xpath("//main/section[@id]")]
     assert sections == [
+        "position",
         "executive",
         "summary",
-        "position",
         "findings",
         "exposure",
         "exceptions",
         "coverage",
         "rules",
+        "appendix-position",
         "sign-off",
     ]
     links = doc.xpath("//nav[@class='toc']/a/@href")
     assert links == [
+        "#position",
         "#executive",
         "#summary",
-        "#position",
         "#findings",
         "#exceptions",
         "#coverage",
         "#rules",
+        "#appendix-position",
         "#sign-off",
     ]
     banner = doc.find_class("banner")[0]
@@ -209,9 +211,9 @@ def test_history_sections_only_when_present(
     section = rich.get_element_by_id("changes")
     assert section.tag == "section"
     assert rich.xpath("//main/section/@id")[:5] == [
+        "position",
         "executive",
         "summary",
-        "position",
         "changes",
         "findings",
     ]

@@ -27,13 +27,13 @@ from tests.helpers.render import HOSTILE_NAMES, TAKEN_AT, make_empty_run, make_r
 SHEETS = [
     "Summary",
     "Findings",
-    "Licence position",
     "Inventory",
     "Licence usage",
     "Exposure",
     "Exceptions",
     "Coverage",
     "Rules",
+    "Appendix per datacenter",
 ]
 REVIEW = ["Review status", "Owner", "Comment"]
 # findings.json's finding fields, and the exception row's, as the Findings sheet heads them.
@@ -352,10 +352,6 @@ def test_every_sheet_prints_landscape_one_page_wide(book: Any) -> None:
         setup = sheet.page_setup
         assert setup.orientation == "landscape", sheet.title
         assert setup.paperSize == 9, sheet.title  # A4
-        if sheet.title == "Findings":  # 25+ columns: several legible pages wide
-            assert not sheet.sheet_properties.pageSetUpPr.fitToPage
-            assert setup.scale == 70 and sheet.print_title_cols == "$A:$B"
-            continue
         assert (setup.fitToWidth, setup.fitToHeight) == (1, 0), sheet.title
         assert sheet.sheet_properties.pageSetUpPr.fitToPage, sheet.title
         assert "2025-11" in sheet.oddFooter.left.text and "&P" in sheet.oddFooter.right.text
@@ -401,7 +397,25 @@ def test_rerender_is_byte_identical(run: ReportInput, xlsx: Path, tmp_path: Path
 
 def test_history_adds_columns_reviews_and_sheets(history_book: Any, run: ReportInput) -> None:
     book = history_book
-    assert book.sheetnames == [*SHEETS, "Changes"]
+    exposure = SHEETS.index("Exposure") + 1
+    assert book.sheetnames == [
+        *SHEETS[:exposure],
+        "Unsettled shortfalls",
+        *SHEETS[exposure:],
+        "Changes",
+    ]
+    unsettled = book["Unsettled shortfalls"]
+    assert headers(unsettled)[:4] == ["Period", "Service", "Datacenter", "VM id"]
+    assert headers(unsettled)[-3:] == REVIEW
+    stored = with_history(run).report.unsettled_shortfalls
+    listed = list(unsettled.iter_rows(min_row=2))
+    assert [(row[0].value, row[3].value) for row in listed] == [
+        (item.period, item.shortfall.vm_id) for item in stored
+    ]
+    written = [cell for row in listed for cell in row[-3:] if cell.value is not None]
+    assert written and not any(cell.protection.locked for cell in written)
+    owner = listed[0][-2]  # hostile text stays text, never a formula
+    assert owner.value == "=Jane" and owner.quotePrefix and owner.data_type == "s"
     sheet = book["Findings"]
     assert headers(sheet) == [*FINDINGS_HEADERS, "First seen", "First seen on", "Change", *REVIEW]
     reviewed = [row for row in sheet.iter_rows(min_row=2) if row[-3].value is not None]

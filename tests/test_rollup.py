@@ -290,6 +290,12 @@ def test_rollup_of_separate_jobs_is_the_union_and_rebuilds_byte_for_byte(out: Pa
     }
     assert beta["folder"] == f"beta/{PERIOD}" and beta["reason"] is None
     folder = out / "rollup" / PERIOD
+    # Every report states OVHcloud's billing rule, the roll-up too.
+    assert "billing guide, updated 2024-03-21" in (folder / "report.html").read_text()
+    accounts = load_workbook(folder / "report.xlsx", read_only=True)["Accounts"]
+    assert any(
+        "is not seen" in str(value) for row in accounts.iter_rows(values_only=True) for value in row
+    )
     before = files(folder)
     assert sorted(before) == [
         "findings.csv",
@@ -429,7 +435,7 @@ def test_rollup_mail_sends_the_roll_up(out: Path, tmp_path: Path) -> None:
     (received,) = mailbox.messages
     message = email.message_from_bytes(received.content, _class=EmailMessage, policy=default)
     assert message["Subject"].strip() == (
-        "Windows licence audit 2026-11, 2 accounts: 1 unlicensed Windows server"
+        "Windows licence audit 2026-11, 2 accounts: 1 Windows server ran unbilled"
     )
     attached = {part.get_filename() for part in message.iter_attachments()}
     assert attached == {"report.xlsx", "report.html"}

@@ -108,10 +108,22 @@ def test_costs_close_the_summary_when_prices_are_set(
     assert tail[1].startswith("period figures: 1 daily observation(s)")
     assert "(this run's own day included)" in tail[1]
     assert tail[2] == "monthly costs ([prices]):"
-    assert [line.split()[0] for line in tail[3:]] == ["declarations", "unlicensed", "licences"]
+    assert [line.split()[0] for line in tail[3:]] == [
+        "billed",
+        "shortfall",
+        "declarations",
+        "unlicensed",
+        "licences",
+    ]
     for line, cost in zip(tail[3:], costs, strict=True):
         assert f"{float(cost['amount']):,.2f} EUR" in line
         assert f"({cost['priced_vms']} VM(s)" in line
         if cost["unpriced_vms"]:
             assert f"{cost['unpriced_vms']} VM(s) without a price: " in line
     assert code in (0, 1)
+    # The first page states what was billed and the shortfall at the prices, and the unit.
+    page = next((tmp_path / "out").glob("*/report.html")).read_text(encoding="utf-8")
+    first = page[page.index('<section id="position"') : page.index('<section id="executive"')]
+    billed = next(cost for cost in costs if cost["key"] == "billed")
+    assert f"<strong>billed</strong>: {float(billed['amount']):,.2f} EUR" in first
+    assert "<strong>shortfall</strong>" in first and "prices per VM and month" in first

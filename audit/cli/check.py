@@ -110,14 +110,21 @@ def _invoice(config: Config) -> str:
     )
 
 
+def _report(config: Config) -> str:
+    organisation = config.report.organisation
+    return "no organisation named" if organisation is None else f"organisation {organisation!r}"
+
+
 _DESCRIBE: dict[str, Callable[[Config], str]] = {
     "audit": _audit,
     "remediation": _remediation,
     "mail": _mail,
     "prices": _prices,
     "invoice": _invoice,
+    "report": _report,
 }
 _ABSENT = {
+    "report": "not in the file: the reports name no organisation",
     "audit": "not in the file: built-in defaults",
     "remediation": "not in the file: plans propose Standard editions",
     "mail": "not in the file: `run --mail` and `mail` need it",

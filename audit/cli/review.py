@@ -16,6 +16,7 @@ from pathlib import Path
 from audit.cli.options import HelpFormatter, exit_codes_epilog
 from audit.history.review import (
     check_run,
+    check_shortfalls,
     conflict_error,
     merge_reviews,
     overridden_lines,
@@ -60,7 +61,11 @@ def import_review_command(args: argparse.Namespace) -> int:
         merge = merge_reviews(sheet, given, store.stored_reviews(), reviewer, args.replace)
         if merge.conflicts:
             raise conflict_error(workbook, merge, reviewer)
+        check_shortfalls(workbook, sheet, store.shortfall_fingerprints)
         outcome = store.save_reviews(merge.sheet, workbook.name, imported_at, reviewer)
+        settled = store.save_shortfall_reviews(
+            sheet.shortfalls, workbook.name, imported_at, reviewer
+        )
     kept = (
         f", {len(merge.kept)} kept (reviewed since the run; those rows are as the run wrote them)"
         if merge.kept
@@ -70,6 +75,8 @@ def import_review_command(args: argparse.Namespace) -> int:
         f"{workbook}: {outcome.stored} review(s) stored, {outcome.cleared} cleared, "
         f"{outcome.unchanged} unchanged{kept}, into {history}"
     )
+    if settled:
+        print(f"{workbook}: {settled} review(s) of earlier periods' shortfalls stored")
     for line in overridden_lines(merge):
         print(line)
     return int(ExitCode.OK)
@@ -81,7 +88,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="store the review columns of an edited report.xlsx in the history",
         description=(
             "Read Review status, Owner and Comment from the Findings sheet of WORKBOOK and "
-            "store them by finding, so later reports show them pre-filled."
+            "store them by finding, so later reports show them pre-filled; and from its "
+            "Unsettled shortfalls sheet, the reviews of earlier periods' shortfalls (settled "
+            "removes one from later reports)."
         ),
         epilog=exit_codes_epilog(
             ("0", "the reviews are stored"),

@@ -155,6 +155,7 @@ def run_command(args: argparse.Namespace) -> int:
             replace_incomplete=args.replace_incomplete,
             register=None if exceptions_path is None else register_file(exceptions_path),
             prices=config.prices,
+            organisation=config.report.organisation,
         )
     )
     # The run is committed: a reader that went away (`run ... | head`) does not change its code.

@@ -16,10 +16,11 @@ from typing import Any
 
 from audit.config.invoice import InvoiceSettings, invoice_settings
 from audit.config.mail import MailSettings, mail_settings
+from audit.config.report import ReportSettings, report_settings
 from audit.config.values import Range, bounded, expect, one_of
 from audit.model.findings import SEVERITIES
 from audit.model.licences import BILLABLE_LICENCES, SETTABLE_EDITIONS, SETTABLE_LICENCES
-from audit.model.prices import Prices
+from audit.model.prices import Prices, PriceUnit
 from audit.support.errors import InputError
 
 FAIL_ON_CHOICES = (*SEVERITIES, "never")
@@ -81,6 +82,7 @@ class Config:
     mail: MailSettings | None = None  # the [mail] section (audit/config/mail.py)
     prices: Prices | None = None  # the [prices] section
     invoice: InvoiceSettings = field(default_factory=InvoiceSettings)  # [invoice]
+    report: ReportSettings = field(default_factory=ReportSettings)  # [report]
 
 
 _AUDIT_KEYS = {
@@ -133,7 +135,7 @@ def _edition_map(path: Path, key: str, value: Any, service: bool = False) -> dic
 
 
 #: The file's sections, each parsed on its own (`check` reports each one).
-SECTIONS = ("audit", "remediation", "prices", "mail", "invoice")
+SECTIONS = ("audit", "remediation", "prices", "mail", "invoice", "report")
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -223,12 +225,17 @@ def _invoice_fields(path: Path, data: dict[str, Any]) -> dict[str, Any]:
     return {"invoice": invoice_settings(path, data.get("invoice"))}
 
 
+def _report_fields(path: Path, data: dict[str, Any]) -> dict[str, Any]:
+    return {"report": report_settings(path, data.get("report"))}
+
+
 _SECTION_FIELDS: dict[str, Callable[[Path, dict[str, Any]], dict[str, Any]]] = {
     "audit": _audit_fields,
     "remediation": _remediation_fields,
     "mail": _mail_fields,
     "prices": _prices_fields,
     "invoice": _invoice_fields,
+    "report": _report_fields,
 }
 
 
@@ -271,12 +278,14 @@ def check_config(path: Path) -> tuple[Config, tuple[SectionCheck, ...]]:
 
 PRICE = Range(0, 1_000_000)
 _CURRENCY = re.compile(r"[A-Z]{3}", re.ASCII)
-_PRICES_SETTINGS = {"currency", "unlicensed_reference"}
+_PRICES_SETTINGS = {"currency", "unlicensed_reference", "per", "min_cores"}
+MIN_CORES = Range(1, 1024)
 
 
 def _prices(path: Path, value: Any) -> Prices | None:
-    """`[prices]`: `currency` (ISO 4217), one price per billable licence value (per VM and
-    month), and optionally `unlicensed_reference`, the licence unlicensed guests are priced at."""
+    """`[prices]`: `currency` (ISO 4217), one price per billable licence value and month, per
+    VM or (`per = "core"`, with `min_cores` per VM) per core, and optionally
+    `unlicensed_reference`, the licence unlicensed guests are priced at."""
     if value is None:
         return None
     table = expect(path, "[prices]", value, dict)
@@ -308,4 +317,17 @@ def _prices(path: Path, value: Any) -> Prices | None:
                 f"{path}: prices.unlicensed_reference: {reference!r} must be a licence "
                 "setLicense accepts and have a price in [prices]"
             )
-    return Prices(currency, monthly, reference)
+    per = expect(path, "prices.per", table.get("per", PriceUnit.VM.value), str)
+    if per not in {unit.value for unit in PriceUnit}:
+        raise InputError(f'{path}: prices.per: expected "vm" or "core", got {per!r}')
+    unit = PriceUnit(per)
+    min_cores = table.get("min_cores")
+    if min_cores is not None and unit is not PriceUnit.CORE:
+        raise InputError(f'{path}: prices.min_cores: only with per = "core"')
+    if unit is PriceUnit.CORE and min_cores is None:
+        raise InputError(
+            f'{path}: prices.min_cores: required with per = "core" (the minimum of cores '
+            "billed per VM in your contract)"
+        )
+    cores = 1 if min_cores is None else bounded(path, "prices.min_cores", min_cores, int, MIN_CORES)
+    return Prices(currency, monthly, reference, unit, cores)

@@ -21,6 +21,7 @@ from markupsafe import Markup
 
 from audit.config.mail import MailSettings
 from audit.deliver.digest import Digest
+from audit.evaluate.signed import PositionLine, WindowsRan
 from audit.render.safe_text import visible_controls
 from audit.render.style import SEVERITY_COLOURS, Colour
 from audit.render.summary import HeadlineFigure
@@ -139,17 +140,66 @@ def _figure_line(figure: HeadlineFigure) -> str:
     return f"{figure.label}: {figure.text}" + ("" if change is None else f" ({change})")
 
 
+def headline_title(digest: Digest) -> str:
+    """`Headline figures`, with the period's status when it was not over or had gaps."""
+    status = digest.period_status
+    return "Headline figures" if status is None else f"Headline figures ({status})"
+
+
+def _number(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def position_label(line: PositionLine) -> str:
+    """How the mail names a line of the signed position."""
+    if line.is_overall:
+        return "Total, every service"
+    if line.is_total:
+        return f"Total, {line.service_name}"
+    return f"{line.service_name}: {line.license}"
+
+
+def ran_label(ran: WindowsRan) -> str:
+    return "Total, every service" if ran.service_name is None else ran.service_name
+
+
+def position_lines(digest: Digest) -> list[str]:
+    """The signed position as aligned plain-text lines, then the Windows guests that ran."""
+    lines = [
+        "Licence position: what OVHcloud bills",
+        f"  {digest.billing_rule}",
+        f"  {'Service: licence':<56} {'Billed VMs':>10} {'Billed vCPUs':>12} {'Peak':>6} "
+        f"{'At close':>8} {'vmLicensed':>10}",
+    ]
+    for line in digest.signed:
+        lines.append(
+            f"  {position_label(line):<56} {_number(line.billed_vms):>10} "
+            f"{_number(line.billed_vcpus):>12} {_number(line.peak_vms):>6} "
+            f"{_number(line.vms_at_close):>8} {_number(line.vmlicensed_at_close):>10}"
+        )
+    lines += ["", "Windows Server guests that ran this period"]
+    for ran in digest.ran:
+        lines.append(
+            f"  {ran_label(ran)}: {ran.ran:,} ran; billed {ran.billed:,}, BYOL {ran.byol:,}, "
+            f"ran unbilled {ran.unbilled:,} ({ran.unbilled_vm_days:,} VM-days), "
+            f"other {ran.other:,}"
+        )
+    return lines
+
+
 def plain_body(digest: Digest, selection: Selection) -> str:
     """The plain-text body: the same summary as the HTML one, for every mail reader."""
+    whose = "" if digest.organisation is None else f", {digest.organisation}"
     lines = [
-        f"Windows licence audit {digest.period}",
+        f"Windows licence audit {digest.period}{whose}",
         "",
         f"{digest.verdict.label}: {digest.verdict.text}",
         "",
-        "Headline figures",
+        headline_title(digest),
     ]
     for figure in digest.figures:
         lines += [f"  {_figure_line(figure)}", f"    {figure.definition}"]
+    lines += ["", *position_lines(digest)]
     lines += ["", "Executive summary"]
     lines += [f"  {line.label}: {line.text}" for line in digest.summary]
     lines += ["", f"Snapshot taken: {digest.taken_at}", f"Run folder: {digest.run_dir}"]
@@ -170,8 +220,11 @@ def html_body(digest: Digest, selection: Selection) -> str:
         digest=digest,
         selection=selection,
         size_text=size_text,
+        headline_title=headline_title(digest),
         tones=TONES,
         run_dir=str(digest.run_dir),
+        position_label=position_label,
+        ran_label=ran_label,
     )
 
 

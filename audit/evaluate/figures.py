@@ -14,9 +14,11 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from audit.evaluate import headline, position
+from audit.evaluate import headline, position, signed
 from audit.evaluate.headline import Figure, FigureKey, WindowsCoverage
 from audit.evaluate.inventory import Inventory
+from audit.evaluate.period_status import PeriodStatus, period_status
+from audit.evaluate.signed import PositionLine, WindowsRan
 from audit.model.findings import SEVERITIES, Finding, Severity, Status
 from audit.model.history import Change
 from audit.model.identity import VmKey
@@ -104,7 +106,12 @@ class ReportFigures:
     usage: tuple[LicenceUsage, ...]
     usage_totals: UsageTotals
     position: LicencePosition
+    signed: tuple[PositionLine, ...]  # the first page: per service and value, with totals
+    ran_by_service: tuple[WindowsRan, ...]  # Windows server guests that ran, per service
+    ran_total: WindowsRan  # ... and over every service; `unbilled` is the headline figure
     rules_by_vm: Mapping[VmKey, tuple[str, ...]]
+    # The period not over yet, or days of it not observed; None: closed and fully observed.
+    period: PeriodStatus | None = None
 
     def rules_of(self, key: VmKey | None) -> tuple[str, ...]:
         """The rule ids raised for a VM (any status), in findings order."""
@@ -128,6 +135,7 @@ def report_figures(inventory: Inventory, report: RunReport) -> ReportFigures:
     windows = headline.windows_coverage(inventory, findings)
     rows = report.licences or position.licences(summary.licence_usage, inventory)
     vms = list(inventory.vms())
+    ran_by_service, ran_total = signed.windows_ran(inventory, findings, report.exposure)
     return ReportFigures(
         verdict=verdict(report.run.coverage.complete, report.run.fail_on, findings),
         headline=figures,
@@ -157,7 +165,11 @@ def report_figures(inventory: Inventory, report: RunReport) -> ReportFigures:
             control_panel=report.control_panel or position.control_panel(inventory),
             costs=report.costs,
         ),
+        signed=signed.position_lines(rows),
+        ran_by_service=ran_by_service,
+        ran_total=ran_total,
         rules_by_vm=headline.rules_by_vm(findings),
+        period=period_status(report),
     )
 
 

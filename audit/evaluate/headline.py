@@ -59,9 +59,10 @@ class Definition:
 
 DEFINITIONS: Mapping[FigureKey, Definition] = {
     FigureKey.UNLICENSED_SERVER_GUESTS: Definition(
-        "Windows server guests without a licence",
-        "The open WIN-UNLICENSED findings: Windows Server guests with no licence (or "
-        "'unlicensed windows guestos') that no valid exception covers; desktop-OS guests are "
+        "Windows Server guests that ran unbilled this period",
+        "The open WIN-UNLICENSED findings: Windows Server guests that ran this period without "
+        "a licence and were billed for none (whatever they are now, deleted included), or run "
+        "without one at the snapshot, that no valid exception covers; desktop-OS guests are "
         "counted by WIN-CLIENT-OS instead.",
         (win_unlicensed.META.id,),
     ),

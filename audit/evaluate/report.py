@@ -14,9 +14,17 @@ from audit.evaluate.engine import Evaluation
 from audit.evaluate.inventory import Inventory
 from audit.evaluate.placement import with_placement
 from audit.evaluate.position import control_panel, licences
-from audit.evaluate.prices import declarations_cost, unlicensed_exposure, wasted_cost
+from audit.evaluate.prices import (
+    billed_cost,
+    declarations_cost,
+    shortfall_cost,
+    unlicensed_exposure,
+    wasted_cost,
+)
+from audit.evaluate.rules import win_unlicensed
 from audit.model.exposure import Exposure
 from audit.model.findings import Finding
+from audit.model.identity import VmKey
 from audit.model.period import Period
 from audit.model.position import LicenceRow
 from audit.model.prices import Cost, Prices
@@ -27,12 +35,14 @@ from audit.runtime.plan import ActionKind, Plan
 @dataclass(frozen=True)
 class ReportContext:
     """What the report states about how the run was made, beside what it found: the
-    `--fail-on` threshold, the exceptions register applied, the plan, the prices."""
+    `--fail-on` threshold, the exceptions register applied, the plan, the prices, the
+    organisation the reports name."""
 
     fail_on: str | None = None
     register: RegisterFile | None = None
     plan: Plan | None = None
     prices: Prices | None = None
+    organisation: str | None = None  # [report] organisation, recorded in findings.json
 
 
 def run_report(
@@ -59,13 +69,14 @@ def run_report(
             fail_on=context.fail_on,
             exceptions_register=context.register,
             remediation_plan=None if context.plan is None else plan_summary(context.plan),
+            organisation=context.organisation,
         ),
         summary=replace(evaluation.summary, headline=headline.counts(figures)),
         exceptions=evaluation.exception_states,
         findings=findings,
         licences=rows,
         control_panel=control_panel(inventory),
-        costs=costs(findings, rows, context.prices, context.plan),
+        costs=costs(findings, rows, context.prices, context.plan, inventory, exposure),
         exposure=exposure,
         shortfalls=() if exposure is None else exposure.shortfalls(),
     )
@@ -87,8 +98,12 @@ def costs(
     rows: Sequence[LicenceRow],
     prices: Prices | None,
     plan: Plan | None,
+    inventory: Inventory,
+    exposure: Exposure | None,
 ) -> tuple[Cost, ...]:
-    """The money figures, unlicensed guests priced at the licence the plan would set."""
+    """The money figures: what the period is billed and its shortfall first, then the
+    declarations, the unlicensed guests (priced at the licence the plan would set) and the
+    licences possibly wasted; per core, each VM's vCPUs from the inventory."""
     if prices is None:
         return ()
     targets = {
@@ -103,8 +118,16 @@ def costs(
         key = (finding.service_name, finding.datacenter_id, finding.vm_id, finding.rule_id)
         return targets.get(key)
 
+    def shortfall_target(vm: VmKey) -> str | None:
+        return targets.get((*vm, win_unlicensed.META.id))
+
+    vcpus = {key: vm.vcpu_count for vm in inventory.vms() if (key := vm.key) is not None}
+    period = () if exposure is None else exposure.vms
+    shortfalls = () if exposure is None else exposure.shortfalls()
     return (
+        billed_cost(period, prices),
+        shortfall_cost(shortfalls, prices, vcpus, shortfall_target),
         declarations_cost(rows, prices),
-        unlicensed_exposure(findings, prices, target_of),
-        wasted_cost(findings, prices),
+        unlicensed_exposure(findings, prices, target_of, vcpus),
+        wasted_cost(findings, prices, vcpus),
     )

@@ -243,6 +243,7 @@ def _vms(
     billed_values = _values_by_vm(
         pairs.get_level_values("lic").tolist(), pairs.get_level_values("vm").tolist(), table
     )
+    billed_cores = billed.groupby(level="vm").max().to_dict()
     carried = frame.loc[frame["lic"] >= 0, ["lic", "vm"]].drop_duplicates()
     carried_values = _values_by_vm(carried["lic"].tolist(), carried["vm"].tolist(), table)
     live = frame[frame["live"]]
@@ -300,6 +301,7 @@ def _vms(
                     first_unlicensed=first,
                     last_unlicensed=last,
                     billed=period.billed,
+                    billed_vcpus=int(billed_cores.get(code, 0)),
                 )
             )
     return tuple(listed), facts

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import zipfile
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from typing import Any
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
+from audit.evaluate.rules import win_unlicensed
 from audit.evaluate.rules.registry import RULE_IDS
 from audit.model.history import CarriedReview, Review
 from audit.model.identity import fingerprint
@@ -45,6 +46,8 @@ from audit.model.workbook import (
     REVIEW_STATUSES,
     RULE,
     SERVICE,
+    SHORTFALL_HEADERS,
+    SHORTFALLS_SHEET,
     VM_ID,
 )
 from audit.support.errors import InputError
@@ -70,6 +73,15 @@ class ReviewRow:
 
 
 @dataclass(frozen=True)
+class ShortfallReviewRow:
+    """A reviewed row of the Unsettled shortfalls sheet: an earlier period's shortfall, known
+    by its period and its WIN-UNLICENSED finding's fingerprint (the shortfall_review key)."""
+
+    period: str
+    review: ReviewRow
+
+
+@dataclass(frozen=True)
 class ReviewSheet:
     """What a workbook says: its period (a document property) and its rows, in sheet order.
 
@@ -81,6 +93,7 @@ class ReviewSheet:
     rows: tuple[ReviewRow, ...]
     identity_columns: tuple[str, ...] = ()
     snapshot_sha256: str | None = None  # the run's, from the document properties
+    shortfalls: tuple[ShortfallReviewRow, ...] = ()  # the Unsettled shortfalls sheet's reviews
 
     def identity_cells(self, row: int) -> str:
         return ", ".join(f"{letter}{row}" for letter in self.identity_columns)
@@ -243,7 +256,65 @@ def read_review_workbook(path: Path) -> ReviewSheet:
             for r, row in enumerate(rows)
         ]
     parsed, identity_columns = _parse_rows(path, rows)
-    return ReviewSheet(period, tuple(parsed), identity_columns, digest)
+    with _workbook(path, data_only=True) as workbook:
+        shortfalls = _shortfall_rows(path, workbook)
+    return ReviewSheet(period, tuple(parsed), identity_columns, digest, shortfalls)
+
+
+def _shortfall_rows(path: Path, workbook: Any) -> tuple[ShortfallReviewRow, ...]:
+    """The reviewed rows of the Unsettled shortfalls sheet (none without the sheet); a row
+    whose review cells are all empty says nothing and is left out."""
+    if SHORTFALLS_SHEET not in workbook.sheetnames:
+        return ()
+    where = f"{path}: sheet '{SHORTFALLS_SHEET}'"
+    sheet = workbook[SHORTFALLS_SHEET]
+    sheet.reset_dimensions()
+    try:
+        rows = list(sheet.iter_rows(max_row=MAX_ROWS, max_col=MAX_COLUMNS, values_only=True))
+    except Exception as exc:  # damaged sheet XML surfaces only while reading rows
+        raise InputError(f"{where} is damaged: {_reason(exc)}") from None
+    if not rows:
+        return ()
+    header = [_text(value) for value in rows[0]]
+    columns: dict[str, int] = {}
+    for name in (*SHORTFALL_HEADERS, *REVIEW_HEADERS):
+        if name not in header:
+            raise InputError(f"{where}, row 1: no '{name}' column header")
+        columns[name] = header.index(name)
+    reviewed: list[ShortfallReviewRow] = []
+    for number, row in enumerate(rows[1:], start=2):
+        cells = {name: row[index] if index < len(row) else None for name, index in columns.items()}
+
+        def cell(name: str, number: int = number) -> str:
+            return f"{where}, cell {get_column_letter(columns[name] + 1)}{number}"
+
+        status = _status(cells["Review status"], cell("Review status"))
+        owner, comment = _text(cells["Owner"]), _text(cells["Comment"])
+        if status is None and owner is None and comment is None:
+            continue
+        period, service = _text(cells["Period"]), _text(cells["Service"])
+        if period is None or service is None:
+            missing = "Period" if period is None else "Service"
+            raise InputError(f"{cell(missing)}: empty, so the row names no shortfall")
+        datacenter = _identifier(cells["Datacenter"], cell("Datacenter"))
+        vm_id = _identifier(cells["VM id"], cell("VM id"))
+        key = fingerprint(service, datacenter, vm_id, win_unlicensed.META.id)
+        reviewed.append(ShortfallReviewRow(period, ReviewRow(key, status, owner, comment, number)))
+    return tuple(reviewed)
+
+
+def check_shortfalls(
+    path: Path, sheet: ReviewSheet, shortfalls_of: Callable[[str], Collection[str]]
+) -> None:
+    """Every reviewed row of the Unsettled shortfalls sheet must be a stored shortfall of its
+    period (`shortfalls_of(period)`: that period's shortfall fingerprints)."""
+    for item in sheet.shortfalls:
+        if item.review.fingerprint not in shortfalls_of(item.period):
+            raise InputError(
+                f"{path}: sheet '{SHORTFALLS_SHEET}', row {item.review.row}: no shortfall of "
+                f"period {item.period} for that Service, Datacenter and VM id in the history; "
+                "the Period, Service, Datacenter and VM id cells must stay as the job wrote them"
+            )
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""The history step of the monthly job, and the history view of an offline rebuild.
+"""The history step of the monthly job.
 
 The job calls `prepare` inside the store's write transaction, before it renders: the
 annotations and the report view come from the stored past, and the run is recorded in the
@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Set
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 from audit.evaluate.inventory import Inventory
 from audit.history.changes import ComparedRun, annotate, finding_records, vm_states
+from audit.history.first_day import first_observed
 from audit.history.store import HistoryStore, StoredRun, shortfall_fingerprint
 from audit.history.trend import TREND_RUNS, StoredCounts, history_view
 from audit.model.history import CarriedReview, Change, HistoryView, Sighting
@@ -45,6 +45,10 @@ def prepare(store: HistoryStore, inventory: Inventory, report: RunReport) -> His
         snapshot_sha256=meta.snapshot_sha256,
     )
     annotated = annotate(store.baseline(period), current).apply(report)
+    annotated = replace(
+        annotated,
+        findings=first_observed(annotated.findings, current.sighting, report.exposure),
+    )
     applied = store.remediation_since(period, taken_at)
     annotated = replace(
         annotated,
@@ -94,25 +98,6 @@ def _unsettle(
         else review
         for fingerprint, review in reviews.items()
     }
-
-
-def rebuild_view(path: Path, report: RunReport) -> HistoryView:
-    """The history view a stored run was rendered with; empty without a history file.
-
-    Uses the runs before the report's period and the reviews that run was given, so
-    `report RUN_DIR` renders what the job rendered.
-    """
-    if not path.is_file():
-        return HistoryView()
-    meta = report.run
-    period = meta.period.label
-    with HistoryStore.open(path) as store:
-        reviews = store.run_reviews(period, meta.snapshot_sha256) or {}
-        return history_view(
-            store.runs_before(period, TREND_RUNS - 1),
-            StoredCounts(period, meta.taken_at, report.summary.counts()),
-            reviews,
-        )
 
 
 def change_line(report: RunReport) -> str | None:

@@ -47,7 +47,7 @@ from audit.history.observations import (
     encode_ids,
     state_row,
 )
-from audit.history.review import ReviewRow, ReviewSheet
+from audit.history.review import ReviewRow, ReviewSheet, ShortfallReviewRow
 from audit.history.trend import StoredCounts
 from audit.model import identity
 from audit.model.exposure import Shortfall, UnsettledShortfall
@@ -1084,6 +1084,34 @@ class HistoryStore:
             )
             stored += 1
         return ReviewOutcome(stored, cleared, unchanged)
+
+    def save_shortfall_reviews(
+        self,
+        rows: Iterable[ShortfallReviewRow],
+        source: str,
+        imported_at: str,
+        imported_by: str,
+    ) -> int:
+        """Store the reviews an Unsettled shortfalls sheet gives earlier periods' shortfalls
+        (each checked by `check_shortfalls`); a row as stored already changes nothing.
+        Returns how many were stored."""
+        stored = 0
+        for item in rows:
+            row = item.review
+            now = self._db.execute(
+                """SELECT status, owner, comment FROM shortfall_review
+                   WHERE period = ? AND fingerprint = ?""",
+                (item.period, row.fingerprint),
+            ).fetchone()
+            if now is not None and tuple(now) == row.review:
+                continue
+            self._save_shortfall_review(item.period, row, source, imported_at, imported_by)
+            stored += 1
+        return stored
+
+    def shortfall_fingerprints(self, period: str) -> frozenset[str]:
+        """The fingerprints of the shortfalls stored for `period`'s runs."""
+        return self._shortfall_fingerprints(period)
 
     def _save_shortfall_review(
         self, period: str, row: ReviewRow, source: str, imported_at: str, imported_by: str

@@ -82,6 +82,7 @@ class VmExposure:
     first_unlicensed: str | None
     last_unlicensed: str | None
     billed: tuple[str, ...] = ()  # absent in older files: read as ()
+    billed_vcpus: int = 0  # its most vCPUs on a billed day (the per-core price's count)
 
     @property
     def key(self) -> VmKey:
@@ -123,6 +124,7 @@ class VmExposure:
             first_unlicensed=optional_string(data["first_unlicensed"]),
             last_unlicensed=optional_string(data["last_unlicensed"]),
             billed=tuple(string(value) for value in data.get("billed", ())),
+            billed_vcpus=_int(data.get("billed_vcpus", 0)),
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 from typing import Any
 
 from audit.model.fields import string
@@ -14,13 +15,38 @@ from audit.support.jsontypes import JSONObject
 _CENT = Decimal("0.01")
 
 
+class PriceUnit(StrEnum):
+    """What one price pays for a month: a VM, or each of its vCPUs (cores) with a minimum per
+    VM (OVHcloud's newer catalogue prices Windows per core)."""
+
+    VM = "vm"
+    CORE = "core"
+
+
 @dataclass(frozen=True)
 class Prices:
-    """Monthly price per VM of each priced licence value, in `currency` (ISO 4217)."""
+    """Monthly price of each priced licence value, in `currency` (ISO 4217), per `per`: a VM,
+    or a core with at least `min_cores` counted per VM."""
 
     currency: str
     monthly: Mapping[str, Decimal]
     unlicensed_reference: str | None = None
+    per: PriceUnit = PriceUnit.VM
+    min_cores: int = 1
+
+    def units(self, vcpus: int | None) -> int:
+        """What one VM of `vcpus` vCPUs counts at this price: 1 per VM, or its cores (at least
+        `min_cores`; an unknown count is the minimum)."""
+        if self.per is PriceUnit.VM:
+            return 1
+        return max(vcpus or 0, self.min_cores)
+
+    @property
+    def unit_text(self) -> str:
+        """`per VM and month`, or `per core and month, at least 2 cores per VM`."""
+        if self.per is PriceUnit.VM:
+            return "prices per VM and month"
+        return f"prices per core and month, at least {self.min_cores} core(s) per VM"
 
     def reference(self) -> str | None:
         """The licence an unlicensed guest is priced at when the plan's choice is unknown."""
@@ -41,9 +67,11 @@ class Cost:
     unpriced_vms: int
     unpriced_licences: tuple[str, ...]
     definition: str
+    unit: str = "prices per VM and month"  # absent in older files: they priced per VM
 
     def to_json(self) -> JSONObject:
         return {
+            "unit": self.unit,
             "key": self.key,
             "amount": str(self.amount.quantize(_CENT)),
             "currency": self.currency,
@@ -68,6 +96,7 @@ class Cost:
             unpriced_vms=int(data["unpriced_vms"]),
             unpriced_licences=tuple(string(value) for value in data["unpriced_licences"]),
             definition=string(data["definition"]),
+            unit=string(data.get("unit", "prices per VM and month")),
         )
 
     @property

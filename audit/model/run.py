@@ -112,6 +112,7 @@ class RunInfo:
     fail_on: str | None = None
     exceptions_register: RegisterFile | None = None
     remediation_plan: PlanSummary | None = None
+    organisation: str | None = None  # [report] organisation: whose estate the run covers
 
     @cached_property
     def taken(self) -> datetime | None:
@@ -133,6 +134,8 @@ class RunInfo:
             data["exceptions_register"] = self.exceptions_register.to_json()
         if self.remediation_plan is not None:
             data["remediation_plan"] = self.remediation_plan.to_json()
+        if self.organisation is not None:
+            data["organisation"] = self.organisation
         return data
 
     @classmethod
@@ -149,6 +152,7 @@ class RunInfo:
             fail_on=optional_string(data.get("fail_on")),
             exceptions_register=None if register is None else RegisterFile.from_json(register),
             remediation_plan=None if plan is None else PlanSummary.from_json(plan),
+            organisation=optional_string(data.get("organisation")),
         )
 
 

@@ -7,6 +7,9 @@ review import reads them: one spelling for both.
 from __future__ import annotations
 
 FINDINGS_SHEET = "Findings"
+# Earlier periods' shortfalls not settled, with review columns (any later workbook has it).
+SHORTFALLS_SHEET = "Unsettled shortfalls"
+SHORTFALL_HEADERS: tuple[str, ...] = ("Period", "Service", "Datacenter", "VM id")
 # The cells that name a finding (its fingerprint: audit/model/identity.py).
 SERVICE, DATACENTER, VM_ID, RULE = "Service", "Datacenter", "VM id", "Rule"
 IDENTITY_HEADERS: tuple[str, ...] = (SERVICE, DATACENTER, VM_ID, RULE)

@@ -112,3 +112,20 @@ def day_cells(day: ObservedDayProvenance) -> list[str | int | None]:
 
 
 DAY_HEADERS = ("Day", "Source", "Collected at", "Endpoint", "Calls", "Complete", "File")
+
+
+def unsettled_cells(item: UnsettledShortfall) -> list[str | int | None]:
+    """An earlier period's unsettled shortfall as the workbook lists it: period, service,
+    datacenter, VM id, name, guest OS, days unlicensed, review status, owner."""
+    shortfall = item.shortfall
+    return [
+        item.period,
+        shortfall.service_name,
+        shortfall.datacenter_id,
+        shortfall.vm_id,
+        shortfall.vm_name,
+        shortfall.guest_os_family,
+        shortfall.days_unlicensed,
+        item.review_status,
+        item.owner,
+    ]

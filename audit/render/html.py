@@ -16,13 +16,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.resources import files
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from audit.evaluate.signed import PositionLine
 from audit.model.exceptions import ExceptionRow
+from audit.model.exposure import BILLING_RULE
 from audit.model.findings import SEVERITIES, STATUSES, Finding, Status
 from audit.model.history import HistoryView
 from audit.model.snapshot import Coverage
@@ -305,6 +308,8 @@ def _figure_tile(figure: HeadlineFigure) -> Tile:
     if figure.of is not None:
         value = f"{figure.value / figure.of:.0%}" if figure.of else "n/a"
     note = figure.definition
+    if figure.days_text is not None:
+        note = f"{figure.days_text} powered on without a licence. {note}"
     if figure.of is not None:
         note = f"{figure.value:,} of {figure.of:,}. {note}"
     return Tile(figure.label, value, note, figure.tone, figure.change_text)
@@ -344,13 +349,12 @@ def _tiles(run: ReportInput, figures: Sequence[HeadlineFigure]) -> list[Tile]:
     ]
 
 
-# WindowsCoverage fields as (tone, legend name): each is also the segment's colour class.
-_WINDOWS_PARTS = (
-    ("licensed", "Correctly licensed"),
-    ("byol", "BYOL (own licence)"),
-    ("unlicensed", "Unlicensed"),
-    ("misfit", "Licence does not fit"),
-    ("unclear", "Unclear licence value"),
+# WindowsRan buckets as (field, colour class, legend name): the headline's own definitions.
+_RAN_PARTS = (
+    ("billed", "licensed", "Billed this period"),
+    ("byol", "byol", "BYOL (own licence)"),
+    ("unbilled", "unlicensed", "Ran unbilled (the headline figure)"),
+    ("other", "unclear", "Other (waived, a value not billed)"),
 )
 
 
@@ -402,17 +406,18 @@ def _charts(run: ReportInput, catalogue: RuleCatalogue) -> list[Chart]:
         ),
         bar_chart(
             "windows",
-            "Windows guests per service",
-            "Windows guests (configured guest OS, deleted VMs excluded) by licence situation, "
-            "as the headline figures define them.",
+            "Windows Server guests that ran, per service",
+            "Windows Server guests powered on on an observed day of the period, by what "
+            "OVHcloud bills for them; ran unbilled: the open WIN-UNLICENSED findings, as the "
+            "headline counts them.",
             [
                 (
-                    w.service_name or "",
-                    [(tone, name, getattr(w, tone)) for tone, name in _WINDOWS_PARTS],
+                    ran.service_name or "",
+                    [(tone, name, getattr(ran, field)) for field, tone, name in _RAN_PARTS],
                 )
-                for w in figures.windows_by_service
+                for ran in figures.ran_by_service
             ],
-            _WINDOWS_PARTS,
+            [(tone, name) for _, tone, name in _RAN_PARTS],
         ),
     ]
 
@@ -458,6 +463,19 @@ def _count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
+def signed_services(
+    lines: Sequence[PositionLine],
+) -> list[tuple[str, list[PositionLine]]]:
+    """The signed position's lines per service (each service's values, then its total), the
+    overall total left out: one table each on the first page."""
+    return [
+        (str(service), list(group))
+        for service, group in groupby(
+            (line for line in lines if not line.is_overall), key=lambda line: line.service_name
+        )
+    ]
+
+
 def build_context(run: ReportInput, rows_per_rule: int = ROWS_PER_RULE) -> dict[str, Any]:
     """Everything the template reads, as plain data (the template computes nothing)."""
     meta = run.report.run
@@ -474,6 +492,9 @@ def build_context(run: ReportInput, rows_per_rule: int = ROWS_PER_RULE) -> dict[
     new_findings = arrivals(run)
     return {
         "period": meta.period,
+        "organisation": meta.organisation,
+        "period_status": None if run.figures.period is None else run.figures.period.text,
+        "period_sentence": None if run.figures.period is None else run.figures.period.sentence,
         "taken_at": _timestamp(meta.taken_at, meta.taken),
         "endpoint": meta.endpoint,
         "tool_version": meta.tool_version,
@@ -489,6 +510,13 @@ def build_context(run: ReportInput, rows_per_rule: int = ROWS_PER_RULE) -> dict[
         "summary_lines": executive_summary(run, history),
         "figures": figures,
         "position": run.figures.position,
+        "billing_rule": BILLING_RULE,
+        "signed": run.figures.signed,
+        "signed_services": signed_services(run.figures.signed),
+        "ran_by_service": list(run.figures.ran_by_service),
+        "ran_total": run.figures.ran_total,
+        "costs": run.figures.position.costs,
+        "price_unit": next((cost.unit for cost in run.figures.position.costs), None),
         "total_label": total_label,
         "sign_off_roles": SIGN_OFF_ROLES,
         "findings_reviewed": findings_reviewed(run),

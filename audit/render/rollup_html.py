@@ -12,6 +12,7 @@ from pathlib import Path
 from markupsafe import Markup
 
 from audit.evaluate import headline
+from audit.model.exposure import BILLING_RULE
 from audit.model.rollup import AccountStatus, Rollup
 from audit.render.html import _asset, _environment, _sha256
 from audit.render.rollup_view import (
@@ -64,4 +65,5 @@ def render_rollup_html(rollup: Rollup, rows_shown: int = ROWS_SHOWN) -> str:
         finding_headers=FINDING_HEADERS,
         findings=findings,
         shown=len(findings),
+        billing_rule=BILLING_RULE,
     )

@@ -15,6 +15,7 @@ from openpyxl import Workbook
 from openpyxl.packaging.custom import StringProperty
 from openpyxl.styles import Font
 
+from audit.model.exposure import BILLING_RULE
 from audit.model.rollup import Rollup
 from audit.render.rollup_view import (
     FIGURE_LABELS,
@@ -130,6 +131,7 @@ def _accounts_sheet(workbook: Workbook, rollup: Rollup) -> None:
         f"OVHcloud Hosted Private Cloud, period {rollup.period}",
     )
     sheet.append_cells([sheet.cell(summary_line(rollup), font=Font(bold=True))])
+    sheet.append_cells([sheet.cell(BILLING_RULE)])
     sheet.blank()
     sheet.header([c.header for c in _ACCOUNT_COLUMNS])
     rows = account_rows(rollup)

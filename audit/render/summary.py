@@ -8,9 +8,11 @@ It formats the run's figures (audit/evaluate/figures.py) into sentences; it coun
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from audit.evaluate.figures import NO_THRESHOLD, Verdict
+from audit.evaluate.headline import FigureKey
+from audit.model.endpoints import is_ovhcloud
 from audit.model.findings import SEVERITIES
 from audit.model.history import Change
 from audit.model.snapshot import credential_warnings
@@ -39,10 +41,18 @@ class HeadlineFigure:
     definition: str
     change: int | None
     previous_period: str | None
+    vm_days: int | None = None  # the unbilled figure's observed days without a licence
+
+    @property
+    def days_text(self) -> str | None:
+        """`1,174 VM-days`, beside the unbilled figure; None for the others."""
+        return None if self.vm_days is None else f"{self.vm_days:,} VM-days"
 
     @property
     def text(self) -> str:
-        """`20`, or `351 of 407 (86 %)` for a share."""
+        """`20`, `41 (1,174 VM-days)`, or `351 of 407 (86 %)` for a share."""
+        if self.days_text is not None:
+            return f"{self.value:,} ({self.days_text})"
         if self.of is None:
             return f"{self.value:,}"
         share = f" ({self.value / self.of:.0%})" if self.of else ""
@@ -76,6 +86,9 @@ def headline_figures(run: ReportInput) -> list[HeadlineFigure]:
             definition=figure.definition.sentence,
             change=figure.value - before[figure.key.value] if figure.key.value in before else None,
             previous_period=None if previous is None else previous.period,
+            vm_days=run.figures.ran_total.unbilled_vm_days
+            if figure.key is FigureKey.UNLICENSED_SERVER_GUESTS
+            else None,
         )
         for figure in run.figures.headline
     ]
@@ -92,8 +105,13 @@ class SummaryLine:
 
 
 def verdict(run: ReportInput) -> SummaryLine:
-    """The run against `--fail-on`, in words (the job's exit code, said for a reader)."""
-    return verdict_line(run.figures.verdict)
+    """The run against `--fail-on`, in words (the job's exit code, said for a reader), and
+    the period's status when it was not over or not every day was observed."""
+    line = verdict_line(run.figures.verdict)
+    status = run.figures.period
+    if status is None:
+        return line
+    return replace(line, text=f"{line.text} {status.sentence}")
 
 
 def verdict_line(judged: Verdict) -> SummaryLine:
@@ -210,6 +228,32 @@ def credential_lines(run: ReportInput) -> list[SummaryLine]:
     return lines
 
 
+def key_expiry_line(run: ReportInput) -> SummaryLine | None:
+    """A consumer key without expiry, said plainly: it stays valid until someone revokes it."""
+    credential = run.inventory.meta.credential
+    if credential is None or not credential.known or credential.expiration is not None:
+        return None
+    return SummaryLine(
+        "Warning",
+        "The consumer key never expires: it stays valid until revoked. Ask for one with a "
+        "validity (ovh-license-audit auth request) and revoke this one.",
+        "warn",
+    )
+
+
+def endpoint_line(run: ReportInput) -> SummaryLine | None:
+    """An endpoint that is not one of the OVHcloud API's (a simulator, a proxy), said plainly."""
+    endpoint = run.report.run.endpoint
+    if is_ovhcloud(endpoint):
+        return None
+    return SummaryLine(
+        "API endpoint",
+        f"{endpoint or 'not recorded'} is not an OVHcloud API endpoint (a simulator, a proxy or "
+        "a test server): these figures are what it answered, not an OVHcloud account's.",
+        "bad",
+    )
+
+
 def pace_line(run: ReportInput) -> SummaryLine | None:
     """How the API answered: throttling and listing fallbacks, when there were any."""
     meta = run.inventory.meta
@@ -238,6 +282,7 @@ def executive_summary(run: ReportInput, history: ChangesDisplay) -> list[Summary
         _register_line(run),
         *credential_lines(run),
     ]
+    lines += [line for line in (key_expiry_line(run), endpoint_line(run)) if line is not None]
     pace = pace_line(run)
     if pace is not None:
         lines.append(pace)

@@ -23,7 +23,7 @@ _UNLICENSED = headline.DEFINITIONS[headline.FigureKey.UNLICENSED_SERVER_GUESTS].
 
 
 def subject(rollup: Rollup) -> str:
-    """`Windows licence audit 2026-11, 3 accounts: 20 unlicensed Windows servers (1 FAILED)`."""
+    """`Windows licence audit 2026-11, 3 accounts: 20 Windows servers ran unbilled (1 FAILED)`."""
     rows = account_rows(rollup)
     unlicensed = sum(
         figure.value for row in rows if row.figures and (figure := row.figures[0]) is not None
@@ -35,7 +35,8 @@ def subject(rollup: Rollup) -> str:
     notes += [f"{incomplete} INCOMPLETE"] if incomplete else []
     return (
         f"Windows licence audit {rollup.period}, {len(rollup.accounts)} accounts: "
-        f"{unlicensed:,} unlicensed Windows {servers}" + (f" ({', '.join(notes)})" if notes else "")
+        f"{unlicensed:,} Windows {servers} ran unbilled"
+        + (f" ({', '.join(notes)})" if notes else "")
     )
 
 

@@ -20,9 +20,11 @@ from openpyxl.cell.cell import ERROR_CODES, Cell
 from openpyxl.formatting.rule import CellIsRule
 from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.pagebreak import Break
 
 from audit.model.findings import SEVERITIES
+from audit.model.workbook import COMMENT, OWNER, REVIEW_STATUS, REVIEW_STATUSES
 from audit.render.safe_text import is_formula_like, visible_controls
 from audit.render.style import SEVERITY_COLOURS
 
@@ -319,7 +321,7 @@ WINDOWS_HEADERS = (
     "Windows guests",
     "Correctly licensed",
     "BYOL",
-    "Unlicensed",
+    "No licence at the snapshot",
     "Licence does not fit",
     "Unclear",
 )
@@ -338,3 +340,32 @@ TOTAL_FILL = PatternFill("solid", fgColor="E6EBF1")
 
 def total_row(sheet: Sheet, values: Sequence[Any]) -> None:
     sheet.append_cells([sheet.cell(value, font=LABEL_FONT, fill=TOTAL_FILL) for value in values])
+
+
+# The per-datacenter licence position: the appendix of the Summary's signed position.
+POSITION_APPENDIX = "Appendix per datacenter"
+
+# The columns reviewers edit (Findings, Unsettled shortfalls); `import-review` reads them.
+REVIEW_COLUMNS: tuple[Column, ...] = (
+    Column(REVIEW_STATUS, 13, editable=True),
+    Column(OWNER, 14, editable=True),
+    Column(COMMENT, 30, editable=True, wrap=True),
+)
+
+
+def review_validation(table: Table, column: int) -> None:
+    """The Review status column's drop-down: one of REVIEW_STATUSES, or empty."""
+    review = get_column_letter(column)
+    validation = DataValidation(
+        type="list",
+        formula1='"' + ",".join(REVIEW_STATUSES) + '"',
+        allow_blank=True,
+        showErrorMessage=True,
+        errorTitle=REVIEW_STATUS,
+        error="Choose one of: " + ", ".join(REVIEW_STATUSES),
+        showInputMessage=True,
+        promptTitle=REVIEW_STATUS,
+        prompt=", ".join(REVIEW_STATUSES),
+    )
+    validation.add(f"{review}2:{review}{max(table.rows, 2)}")
+    table.ws.data_validations.append(validation)

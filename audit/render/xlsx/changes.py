@@ -20,7 +20,7 @@ _CHANGE_COLUMNS: tuple[Column, ...] = (
     Column("Service", 24),
     Column("Datacenter", 11),
     Column("VM id", 9),
-    Column("VM name", 30),
+    Column("VM name", 30, wrap=True),
     Column("First seen", 11),
     Column("Before", 30),
     Column("After", 30),

@@ -1,20 +1,27 @@
 """The Exposure sheet: the period's days observed (how each was made, and its file), per
-licence value peak, licence-days and billed VMs, per VM its days, and the earlier periods'
-shortfalls not reviewed settled."""
+licence value peak, licence-days and billed VMs, and the earlier periods' shortfalls not
+reviewed settled (per VM: audit/render/xlsx/exposure_vm.py)."""
 
 from __future__ import annotations
 
 from openpyxl import Workbook
 
 from audit.render.base import ReportInput
-from audit.render.exposure import DAY_HEADERS, ExposureDisplay, day_cells, exposure_display
+from audit.render.exposure import (
+    DAY_HEADERS,
+    ExposureDisplay,
+    day_cells,
+    exposure_display,
+    unsettled_cells,
+)
 from audit.render.xlsx.cells import Sheet
 
 
 def write_sheet(workbook: Workbook, run: ReportInput) -> None:
-    """The period: days observed, per licence value peak and licence-days, per VM its days."""
+    """The period: days observed, per licence value peak and licence-days (per VM: sheet
+    Exposure by VM). The Licence column is wide enough for the longest licence value."""
     exposure = exposure_display(run)
-    sheet = Sheet(workbook, "Exposure", [28, 12, 12, 30, 34, 30, 12, 12, 12, 12, 12, 30, 12])
+    sheet = Sheet(workbook, "Exposure", [28, 12, 12, 44, 34, 30, 12, 12, 12, 12, 12, 30, 12])
     sheet.ws.sheet_view.showGridLines = False
     sheet.title("Exposure over the period", exposure.observed_line or None)
     sheet.pair("Billing rule", exposure.billing_rule, span=8)
@@ -64,42 +71,11 @@ def write_sheet(workbook: Workbook, run: ReportInput) -> None:
                 row.billed_vcpus,
             ]
         )
-    sheet.section("Windows guests and licensed VMs: days over the period")
-    sheet.header(
-        [
-            "Service",
-            "Datacenter",
-            "VM",
-            "Name",
-            "Guest OS (last observed)",
-            "Licence (last observed)",
-            "Days observed",
-            "Days powered on",
-            "Days unlicensed",
-            "First unlicensed",
-            "Last unlicensed",
-            "Billed",
-            "Shortfall",
-        ]
+    sheet.pair(
+        "Per VM",
+        "the days of every Windows guest and licensed VM: sheet Exposure by VM",
+        span=8,
     )
-    for vm in exposure.vms:
-        sheet.append(
-            [
-                vm.service_name,
-                vm.datacenter_id,
-                vm.vm_id,
-                vm.name,
-                vm.guest_os_family,
-                vm.license,
-                vm.days_observed,
-                vm.days_powered_on,
-                vm.days_unlicensed,
-                vm.first_unlicensed,
-                vm.last_unlicensed,
-                ", ".join(vm.billed),
-                "yes" if vm.shortfall else "no",
-            ]
-        )
     unsettled_section(sheet, exposure)
 
 
@@ -109,17 +85,4 @@ def unsettled_section(sheet: Sheet, exposure: ExposureDisplay) -> None:
     headers = ["Period", "Service", "Datacenter", "VM", "Name", "Guest OS", "Days unlicensed"]
     sheet.header([*headers, "Review status", "Owner"])
     for item in exposure.unsettled:
-        shortfall = item.shortfall
-        sheet.append(
-            [
-                item.period,
-                shortfall.service_name,
-                shortfall.datacenter_id,
-                shortfall.vm_id,
-                shortfall.vm_name,
-                shortfall.guest_os_family,
-                shortfall.days_unlicensed,
-                item.review_status,
-                item.owner,
-            ]
-        )
+        sheet.append(unsettled_cells(item))

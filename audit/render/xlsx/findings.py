@@ -5,17 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
 
 from audit.model.exceptions import ExceptionRow
 from audit.model.workbook import (
-    COMMENT,
     DATACENTER,
     FINDINGS_SHEET,
-    OWNER,
-    REVIEW_STATUS,
-    REVIEW_STATUSES,
     RULE,
     SERVICE,
     VM_ID,
@@ -24,46 +18,45 @@ from audit.render.base import ReportInput
 from audit.render.catalogue import RuleCatalogue
 from audit.render.findings import first_seen, has_history
 from audit.render.xlsx.cells import (
+    REVIEW_COLUMNS,
     Column,
     Table,
+    review_validation,
 )
 
+# Narrow, wrapped columns: the sheet prints one page wide and no value is cut (a licence value
+# such as "windows 2025 Datacenter SQL2022 Enterprise" wraps whole in its column).
 _FINDING_COLUMNS: tuple[Column, ...] = (
-    Column("VM name", 28),
-    Column(VM_ID, 9),
-    Column(RULE, 22),
-    Column("Severity", 10),
+    Column("VM name", 20, wrap=True),
+    Column(VM_ID, 8),
+    Column(RULE, 15, wrap=True),
+    Column("Severity", 9),
     Column("Status", 9),
-    Column(SERVICE, 20),
+    Column(SERVICE, 14, wrap=True),
     Column(DATACENTER, 11),
-    Column("Folder", 16),
-    Column("Cluster", 16),
-    Column("moRef", 11),
-    Column("Power state", 12),
-    Column("Guest OS (configured)", 26),
-    Column("Licence", 28),
-    Column("Message", 60, wrap=True),
-    Column("Rule title", 30, wrap=True),
-    Column("Remediation", 45, wrap=True),
-    Column("Exception kind", 10),
-    Column("Exception rule", 14),
-    Column("Exception reason", 30),
-    Column("Approved by", 18),
+    Column("Folder", 12, wrap=True),
+    Column("Cluster", 12, wrap=True),
+    Column("moRef", 10, wrap=True),
+    Column("Power state", 11, wrap=True),
+    Column("Guest OS (configured)", 17, wrap=True),
+    Column("Licence", 18, wrap=True),
+    Column("Message", 44, wrap=True),
+    Column("Rule title", 22, wrap=True),
+    Column("Remediation", 32, wrap=True),
+    Column("Exception kind", 10, wrap=True),
+    Column("Exception rule", 12, wrap=True),
+    Column("Exception reason", 18, wrap=True),
+    Column("Approved by", 12, wrap=True),
     Column("Expires", 11),
-    Column("Reference", 16),
+    Column("Reference", 12, wrap=True),
 )
 # The VM's name and id stay in view (frozen) and head every printed page.
 _FINDING_FROZEN = "C2"
 _FINDING_TITLE_COLUMNS = "A:B"
 _HISTORY_COLUMNS: tuple[Column, ...] = (
-    Column("First seen", 10),
-    Column("First seen on", 12),
-    Column("Change", 11),
-)
-_REVIEW_COLUMNS: tuple[Column, ...] = (
-    Column(REVIEW_STATUS, 15, editable=True),
-    Column(OWNER, 18, editable=True),
-    Column(COMMENT, 40, editable=True),
+    Column("First seen", 9),
+    Column("First seen on", 11),
+    Column("Change", 10),
 )
 
 
@@ -78,12 +71,11 @@ def write_sheet(workbook: Workbook, run: ReportInput, catalogue: RuleCatalogue) 
     """
     findings = run.report.findings
     with_history = has_history(findings)
-    columns = _FINDING_COLUMNS + (_HISTORY_COLUMNS if with_history else ()) + _REVIEW_COLUMNS
+    columns = _FINDING_COLUMNS + (_HISTORY_COLUMNS if with_history else ()) + REVIEW_COLUMNS
     table = Table(
         workbook,
         FINDINGS_SHEET,
         columns,
-        fit_width=False,
         frozen=_FINDING_FROZEN,
         title_columns=_FINDING_TITLE_COLUMNS,
     )
@@ -117,20 +109,7 @@ def write_sheet(workbook: Workbook, run: ReportInput, catalogue: RuleCatalogue) 
         table.row(values)
     table.finish()
     table.colour_severity(4)
-    review = get_column_letter(len(columns) - len(_REVIEW_COLUMNS) + 1)
-    validation = DataValidation(
-        type="list",
-        formula1='"' + ",".join(REVIEW_STATUSES) + '"',
-        allow_blank=True,
-        showErrorMessage=True,
-        errorTitle=REVIEW_STATUS,
-        error="Choose one of: " + ", ".join(REVIEW_STATUSES),
-        showInputMessage=True,
-        promptTitle=REVIEW_STATUS,
-        prompt=", ".join(REVIEW_STATUSES),
-    )
-    validation.add(f"{review}2:{review}{max(table.rows, 2)}")
-    table.ws.data_validations.append(validation)
+    review_validation(table, len(columns) - len(REVIEW_COLUMNS) + 1)
 
 
 def _exception_values(row: ExceptionRow | None) -> list[Any]:

@@ -1,5 +1,6 @@
-"""The Licence position sheet: what OVHcloud bills, its totals, the Control Panel beside it
-and, with [prices], the monthly amounts."""
+"""The Appendix per datacenter sheet (the licence position per service, datacenter and value):
+what OVHcloud bills, its totals, the Control Panel beside it and, with [prices], the monthly
+amounts. The Summary shows the position per service, the one an auditor signs."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from audit.model.position import LicencePosition
 from audit.render.position import total_label
 from audit.render.xlsx.cells import (
     LABEL_FONT,
+    POSITION_APPENDIX,
     TOP,
     TOTAL_FILL,
     WRAP,
@@ -20,8 +22,10 @@ from audit.render.xlsx.cells import (
 _POSITION_COLUMNS: tuple[Column, ...] = (
     Column("Service", 24),
     Column("Datacenter", 12),
-    Column("Licence", 34),
+    Column("Licence", 34, wrap=True),
     Column("Billable", 10),
+    Column("Billed VMs", 10),
+    Column("Billed vCPUs", 10),
     Column("VMs", 10),
     Column("vCPUs", 10),
     Column("Peak VMs", 10),
@@ -35,7 +39,7 @@ def write_sheet(workbook: Workbook, position: LicencePosition) -> None:
     """What OVHcloud bills (findings.json `licences`): one filterable row per service,
     datacenter and licence value, totals of the billable ones, then the Control Panel's
     counters beside ours and, with [prices], the monthly amounts."""
-    table = Table(workbook, "Licence position", _POSITION_COLUMNS)
+    table = Table(workbook, POSITION_APPENDIX, _POSITION_COLUMNS)
     for row in position.rows:
         table.row(
             [
@@ -43,6 +47,8 @@ def write_sheet(workbook: Workbook, position: LicencePosition) -> None:
                 row.datacenter_id,
                 row.license,
                 row.billable,
+                row.billed_vms,
+                row.billed_vcpus,
                 row.vms_at_close,
                 row.vcpus_at_close,
                 row.peak_vms,
@@ -61,6 +67,8 @@ def write_sheet(workbook: Workbook, position: LicencePosition) -> None:
             None,
             licence,
             True,
+            total.billed_vms,
+            total.billed_vcpus,
             total.vms_at_close,
             total.vcpus_at_close,
             None,
@@ -119,7 +127,7 @@ def write_sheet(workbook: Workbook, position: LicencePosition) -> None:
                     table.cell(cost.currency),
                     table.cell(cost.priced_vms),
                     table.cell(cost.unpriced_vms),
-                    *([None] * 4),
+                    *([None] * 6),
                     table.cell(cost.definition, alignment=WRAP),
                 ],
                 line_count(cost.definition, 70),

@@ -1,5 +1,6 @@
-"""The Summary sheet: the executive summary, the headline figures, the run, the counts, the
-changes since the previous run and the trend, then the sign-off block."""
+"""The Summary sheet: the position an auditor signs, the executive summary, the headline
+figures, the run, the counts, the changes since the previous run and the trend, then the
+sign-off block."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
 
+from audit.model.exposure import BILLING_RULE
 from audit.model.findings import SEVERITIES, STATUSES
 from audit.render.base import ReportInput
 from audit.render.catalogue import RuleCatalogue
@@ -25,9 +27,11 @@ from audit.render.xlsx.cells import (
     DATE_FORMAT,
     INDENT,
     LABEL_FONT,
+    POSITION_APPENDIX,
     REVIEW_FILL,
     TONE_FONT,
     TOP,
+    TOTAL_FILL,
     UNLOCKED,
     WINDOWS_HEADERS,
     WRAP,
@@ -38,6 +42,9 @@ from audit.render.xlsx.cells import (
     naive,
     signed,
 )
+
+# The Summary's first column: labels, the signed position's lines and its notes.
+_SUMMARY_LABEL_WIDTH = 44
 
 
 def write_sheet(
@@ -52,19 +59,26 @@ def write_sheet(
     coverage = meta.coverage
     complete = coverage.complete
     # Narrow value columns so the count tables read as tables; long values overflow right.
-    sheet = Sheet(workbook, "Summary", [30, 20, 14, 16, 70, 14, 14])
+    sheet = Sheet(workbook, "Summary", [_SUMMARY_LABEL_WIDTH, 20, 14, 16, 70, 14, 14])
     sheet.ws.sheet_view.showGridLines = False
+    period_status = run.figures.period
     sheet.title(
         "Windows licence compliance audit",
-        f"OVHcloud Hosted Private Cloud, period {meta.period}",
+        "OVHcloud Hosted Private Cloud, "
+        + ("" if meta.organisation is None else f"{meta.organisation}, ")
+        + f"period {meta.period}"
+        + ("" if period_status is None else f" ({period_status.text})"),
     )
-    sheet.section("Executive summary")
+    signed_position_block(sheet, run)
+    sheet.section("Executive summary", new_page=True)
     for line in executive_summary(run, history):
         style: dict[str, Any] = {}
         if line.tone in TONE_FONT:
             style["font"] = TONE_FONT[line.tone]
         sheet.pair(line.label, line.text, **style)
     sheet.section("Headline figures")
+    if period_status is not None:
+        sheet.pair("Period", period_status.sentence, font=TONE_FONT["warn"])
     figures = headline_figures(run)
     previous = run.history.previous
     sheet.header(
@@ -88,7 +102,12 @@ def write_sheet(
             max(line_count(figure.definition, 60), line_count(figure.label, 28)),
         )
     sheet.section("Run")
-    sheet.pair("Period", meta.period)
+    if meta.organisation is not None:
+        sheet.pair("Organisation", meta.organisation)
+    sheet.pair(
+        "Period",
+        str(meta.period) + ("" if period_status is None else f" ({period_status.text})"),
+    )
     sheet.pair("Snapshot taken (UTC)", naive(meta.taken) or meta.taken_at)
     sheet.pair("API endpoint", meta.endpoint)
     sheet.pair("Tool version", meta.tool_version)
@@ -145,12 +164,79 @@ def write_sheet(
     for service, count in count_sorted(summary.by_service):
         sheet.append([service, count])
 
-    sheet.section("Windows guests by service")
+    sheet.section("Windows guests at the snapshot, by service")
     sheet.header(["Service", *WINDOWS_HEADERS])
     for usage in counts.windows_by_service:
         sheet.append([usage.service_name, *usage.counts()])
     _history_sections(sheet, history)
     _sign_off(sheet, run)
+
+
+def signed_position_block(sheet: Sheet, run: ReportInput) -> None:
+    """The position an auditor signs, at the top of the Summary: per service and licence value
+    what OVHcloud bills for the period with totals, then the Windows Server guests that ran
+    (audit/evaluate/signed.py computes both; this only lays them out)."""
+    figures = run.figures
+    sheet.section(f"Licence position {run.report.run.period}: what OVHcloud bills")
+    sheet.append_cells(
+        [sheet.cell(BILLING_RULE, alignment=WRAP)], line_count(BILLING_RULE, _SUMMARY_LABEL_WIDTH)
+    )
+    sheet.header(["Service / licence", *_SIGNED_HEADERS])
+    for line in figures.signed:
+        numbers = (
+            line.billed_vms,
+            line.billed_vcpus,
+            line.peak_vms,
+            line.vms_at_close,
+            line.vmlicensed_at_close,
+        )
+        if line.is_overall:
+            label, style = "Total, every service", {"font": LABEL_FONT, "fill": TOTAL_FILL}
+        elif line.is_total:
+            label, style = f"Total, {line.service_name}", {"font": LABEL_FONT}
+        else:
+            label, style = f"{line.service_name}: {line.license}", {}
+        sheet.append_cells([sheet.cell(value, **style) for value in (label, *numbers)])
+    for cost in figures.position.costs:
+        sheet.append_cells(
+            [
+                sheet.cell(f"Cost: {cost.key.replace('_', ' ')}", font=LABEL_FONT),
+                sheet.cell(float(cost.amount), number_format="#,##0.00"),
+                sheet.cell(cost.currency),
+                sheet.cell(cost.unit),
+            ]
+        )
+    sheet.section("Windows Server guests that ran this period")
+    sheet.header(["Per service", *_RAN_HEADERS])
+    for ran in (*figures.ran_by_service, figures.ran_total):
+        total = ran.service_name is None
+        style = {"font": LABEL_FONT, "fill": TOTAL_FILL} if total else {}
+        values = (
+            "Total, every service" if total else ran.service_name,
+            ran.ran,
+            ran.billed,
+            ran.byol,
+            ran.unbilled,
+            ran.unbilled_vm_days,
+            ran.other,
+        )
+        sheet.append_cells([sheet.cell(value, **style) for value in values])
+    sheet.append_cells(
+        [sheet.cell(SIGNED_COLUMNS_NOTE, alignment=WRAP)],
+        line_count(SIGNED_COLUMNS_NOTE, _SUMMARY_LABEL_WIDTH),
+    )
+
+
+_SIGNED_HEADERS = ("Billed VMs", "Billed vCPUs", "Peak", "At close", "vmLicensed")
+_RAN_HEADERS = ("Ran", "Billed", "BYOL", "Ran unbilled", "VM-days unbilled", "Other")
+SIGNED_COLUMNS_NOTE = (
+    "Billed VMs: the VMs that carried the value on an observed day they were powered on; "
+    "billed vCPUs: the sum of their most vCPUs on such a day. Peak: the most VMs carrying it "
+    "on one observed day, per datacenter, summed. At close: VMs carrying it at the snapshot. "
+    "vmLicensed: the vmLicensed entries naming it at the snapshot, deleted VMs included "
+    "(empty: not read). Ran unbilled: the open WIN-UNLICENSED findings. Per datacenter: "
+    f"sheet {POSITION_APPENDIX}."
+)
 
 
 def _sign_off(sheet: Sheet, run: ReportInput) -> None:

@@ -19,7 +19,7 @@ from audit.render.xlsx.cells import (
 _USAGE_COLUMNS: tuple[Column, ...] = (
     Column("Service", 28),
     Column("Datacenter", 12),
-    Column("Licence", 34),
+    Column("Licence", 34, wrap=True),
     Column("VMs", 10),
     Column("Powered on", 12),
     Column("Powered off", 12),

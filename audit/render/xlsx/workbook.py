@@ -29,6 +29,7 @@ from audit.render.xlsx import (
     coverage,
     exceptions,
     exposure,
+    exposure_vm,
     findings,
     inventory,
     position,
@@ -36,6 +37,7 @@ from audit.render.xlsx import (
     remediation,
     rules,
     summary,
+    unsettled,
     usage,
 )
 from audit.render.xlsx.cells import (
@@ -50,7 +52,8 @@ class XlsxReport:
     filename = "report.xlsx"
 
     def render(self, run: ReportInput, path: Path) -> None:
-        """Write the workbook: eight sheets, plus Reconciliation once `invoice` has run,
+        """Write the workbook: eight sheets, plus Exposure by VM with observations, Unsettled
+        shortfalls when earlier periods left some, Reconciliation once `invoice` has run,
         Changes when there is a previous run and Remediation when some was applied."""
         workbook = Workbook(write_only=True)
         _set_properties(workbook, run)
@@ -58,14 +61,16 @@ class XlsxReport:
         history = changes_display(run)
         summary.write_sheet(workbook, run, catalogue, history)
         findings.write_sheet(workbook, run, catalogue)
-        position.write_sheet(workbook, run.figures.position)
         inventory.write_sheet(workbook, run)
         usage.write_sheet(workbook, run)
         exposure.write_sheet(workbook, run)
+        exposure_vm.write_sheet(workbook, run)
+        unsettled.write_sheet(workbook, run)
         reconciliation.write_sheet(workbook, reconciliation_display(run))
         exceptions.write_sheet(workbook, run)
         coverage.write_sheet(workbook, run)
         rules.write_sheet(workbook, run, catalogue)
+        position.write_sheet(workbook, run.figures.position)
         if history.previous_period:
             changes.write_sheet(workbook, run, history, catalogue)
         remediation.write_sheet(workbook, run)
