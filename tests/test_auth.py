@@ -238,6 +238,7 @@ def consumer_key(monkeypatch: pytest.MonkeyPatch) -> None:
         ),
     ],
 )
+@pytest.mark.slow
 def test_an_endpoint_whose_time_is_not_a_time_is_not_the_api(
     capsys: pytest.CaptureFixture[str],
     consumer_key: None,

@@ -181,6 +181,7 @@ def check_process(folder: Path, *args: str, **env: str) -> tuple[int, dict[str, 
     return done.returncode, items_of(done.stdout)
 
 
+@pytest.mark.slow
 def test_credentials_located_in_files_and_sections_never_printed(tmp_path: Path) -> None:
     home = tmp_path / ".ovh.conf"
     home.write_text(

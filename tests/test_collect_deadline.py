@@ -40,6 +40,7 @@ def throttled_for_ever(retry_after: str) -> object:
     return script
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("where", ["flag", "config"])
 def test_a_server_answering_429_for_ever_ends_at_the_deadline_with_exit_3(
@@ -85,6 +86,7 @@ def test_a_deadline_out_of_range_is_a_usage_error(
     assert "--deadline: expected a number from 1 to 604800" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(90)
 def test_sigterm_during_a_retry_after_pause_ends_the_run_at_once(tmp_path: Path) -> None:
     """Retry-After: 120 pauses every worker; SIGTERM wakes them instead of waiting it out."""

@@ -160,6 +160,7 @@ def big_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("limit", [300_000, 1_300_000])
 def test_a_file_size_limit_ulimit_f_is_exit_5_with_one_line(
     tmp_path: Path, big_snapshot: Path, limit: int

@@ -126,6 +126,7 @@ def test_a_run_never_counts_observations_of_services_it_did_not_read(tmp_path: P
     assert OTHER not in html
 
 
+@pytest.mark.slow
 def test_an_endpoint_that_changed_is_recorded_and_shown(
     fleet_data: dict[str, Any], tmp_path: Path
 ) -> None:

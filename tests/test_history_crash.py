@@ -140,6 +140,7 @@ def review_of_vm_2(run_dir: Path) -> tuple[Any, Any]:
     return sheet.cell(row, header["Review status"]).value, sheet.cell(row, header["Owner"]).value
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step", STEPS)
 @pytest.mark.parametrize("then", ["report", "observe", "run"])
 def test_a_run_killed_at_any_step_agrees_after_the_next_start(
@@ -170,6 +171,7 @@ def test_a_run_killed_at_any_step_agrees_after_the_next_start(
     assert review_of_vm_2(out / PERIOD) == ("accepted", "j.doe")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step", ["staged", "committed", "moved"])
 def test_an_observation_killed_at_any_step_agrees_after_the_next_start(
     tmp_path: Path, step: str
@@ -185,6 +187,7 @@ def test_an_observation_killed_at_any_step_agrees_after_the_next_start(
     assert held["2026-11-05"] == sha256(first if step == "staged" else second)
 
 
+@pytest.mark.slow
 def test_a_writer_waits_for_the_one_still_moving_its_items(tmp_path: Path) -> None:
     """A mend never moves what a living writer is moving: it waits for the writer's lock."""
     out = tmp_path / "out"

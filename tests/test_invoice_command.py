@@ -116,6 +116,7 @@ def assert_manifest_vouches(run_dir: Path) -> dict[str, Any]:
     ],
     ids=["matching", "extra", "missing", "unrelated"],
 )
+@pytest.mark.slow
 def test_invoice_reconciles_a_run_with_the_simulators_bills(
     credentials: None,
     tmp_path: Path,
@@ -205,6 +206,7 @@ def test_a_key_that_may_not_read_bills_is_one_line_and_nothing_is_written(
     assert tree(run_dir) == before
 
 
+@pytest.mark.slow
 def test_a_bill_line_that_cannot_be_read_writes_nothing(
     credentials: None,
     tmp_path: Path,
@@ -227,6 +229,7 @@ def test_a_bill_line_that_cannot_be_read_writes_nothing(
     assert tree(run_dir) == before
 
 
+@pytest.mark.slow
 def test_mail_sends_the_reconciled_folder(
     credentials: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

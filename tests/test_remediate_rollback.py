@@ -51,6 +51,7 @@ def remediate(sim: Simulator, *args: str) -> int:
     return main(["remediate", "--endpoint", sim.url, *args])
 
 
+@pytest.mark.slow
 def test_the_rollback_of_a_dry_run_is_refused_in_one_line(
     sim: Simulator, run_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -71,6 +72,7 @@ def test_the_rollback_of_a_dry_run_is_refused_in_one_line(
     assert not Path("undo").exists()  # nothing run, nothing written
 
 
+@pytest.mark.slow
 def test_an_apply_that_changed_nothing_rolls_back_to_nothing(
     sim: Simulator,
     run_dir: Path,
@@ -98,6 +100,7 @@ def script(run_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess
     )
 
 
+@pytest.mark.slow
 def test_the_script_takes_a_url_from_ovh_endpoint_and_refuses_a_dry_run_rollback(
     sim: Simulator, run_dir: Path
 ) -> None:

@@ -58,6 +58,7 @@ def summary_tail(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, l
     return code, lines[start:]
 
 
+@pytest.mark.slow
 def test_a_run_with_no_observation_of_its_period_says_the_snapshot_alone_and_why(
     capsys: pytest.CaptureFixture[str], snapshot_file: Path, tmp_path: Path
 ) -> None:
