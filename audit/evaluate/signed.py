@@ -79,35 +79,27 @@ def position_lines(rows: Iterable[LicenceRow]) -> tuple[PositionLine, ...]:
     totals: list[PositionLine] = []
     for service in sorted(by_value):
         values = by_value[service]
-        mine = [_line(service, value, values[value]) for value in sorted(values)]
-        total = _sum(service, mine)
+        mine = [_summed(service, value, values[value]) for value in sorted(values)]
+        total = _summed(service, None, mine)
         lines.extend((*mine, total))
         totals.append(total)
-    lines.append(_sum(None, totals))
+    lines.append(_summed(None, None, totals))
     return tuple(lines)
 
 
-def _line(service: str, value: str, rows: Sequence[LicenceRow]) -> PositionLine:
+def _summed(
+    service: str | None, value: str | None, parts: Sequence[LicenceRow | PositionLine]
+) -> PositionLine:
+    """One line from the datacenter rows of a value, or a total from the lines it sums (the
+    two share the position's field names)."""
     return PositionLine(
         service_name=service,
         license=value,
-        billed_vms=_known(row.billed_vms for row in rows),
-        billed_vcpus=_known(row.billed_vcpus for row in rows),
-        peak_vms=sum(row.peak_vms for row in rows),
-        vms_at_close=sum(row.vms_at_close for row in rows),
-        vmlicensed_at_close=_known(row.vmlicensed_at_close for row in rows),
-    )
-
-
-def _sum(service: str | None, lines: Sequence[PositionLine]) -> PositionLine:
-    return PositionLine(
-        service_name=service,
-        license=None,
-        billed_vms=_known(line.billed_vms for line in lines),
-        billed_vcpus=_known(line.billed_vcpus for line in lines),
-        peak_vms=sum(line.peak_vms for line in lines),
-        vms_at_close=sum(line.vms_at_close for line in lines),
-        vmlicensed_at_close=_known(line.vmlicensed_at_close for line in lines),
+        billed_vms=_known(part.billed_vms for part in parts),
+        billed_vcpus=_known(part.billed_vcpus for part in parts),
+        peak_vms=sum(part.peak_vms for part in parts),
+        vms_at_close=sum(part.vms_at_close for part in parts),
+        vmlicensed_at_close=_known(part.vmlicensed_at_close for part in parts),
     )
 
 
