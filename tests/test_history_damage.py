@@ -22,8 +22,8 @@ from audit.model.snapshot import write_snapshot
 from audit.support.errors import InputError
 from tests.helpers.folders import copy_of
 from tests.helpers.history import PROD, STD, WIN, snapshot
+from tests.helpers.history_versions import version_1_file
 from tests.helpers.vms import api_vm
-from tests.test_history_store import version_1_file
 
 FLEET = {(PROD, 1): [api_vm(1, WIN, STD), api_vm(2, WIN, None)]}
 

@@ -19,12 +19,11 @@ from audit.deliver.delivery import deliver
 from audit.deliver.smtp import DeliveryError
 from audit.history.store import HISTORY_FILE, HistoryStore
 from audit.support.errors import InputError
-from tests.helpers.folders import copy_of
+from tests.helpers.folders import copy_of, files
 from tests.helpers.history import PROD, WIN
 from tests.helpers.history import run_month as job
 from tests.helpers.review import edit
 from tests.helpers.vms import api_vm
-from tests.test_report_manifest import files
 
 PERIOD = "2026-01"
 FLEET = {(PROD, 1): [api_vm(1, WIN, None), api_vm(2, WIN, None)]}

@@ -15,3 +15,12 @@ def copy_of(template: Path, dest: Path) -> Path:
     """`template` copied whole to `dest` (which must not exist); returns `dest`."""
     shutil.copytree(template, dest, symlinks=True)
     return dest
+
+
+def files(run_dir: Path) -> dict[str, bytes]:
+    """Every file under `run_dir` by relative path, with its bytes: two folders compare whole."""
+    return {
+        path.relative_to(run_dir).as_posix(): path.read_bytes()
+        for path in sorted(run_dir.rglob("*"))
+        if path.is_file()
+    }
