@@ -139,7 +139,8 @@ class SimulatorConfig:
     """Where the simulator listens, its credentials and how it misbehaves (docs/DESIGN.md).
 
     `rate_limit` is requests per second per consumer key; `fault_rate` the fraction of
-    authenticated requests that answer 500 or 503 (drawn from a RNG seeded with `seed`);
+    authenticated requests that answer 500 or 503 (drawn per path and per try from `seed`, so
+    the same requests fault the same way whatever order concurrent workers send them in);
     `task_seconds` how long a licence change takes to reach `done`. The keys in
     `billing_keys` may also GET /me/bill and /me/bill/*; `billing` shapes the bills.
     """
@@ -291,7 +292,7 @@ class Api:
         self._config = config
         self._lock = threading.Lock()
         self._faults = {fault.path: fault.status for fault in fleet.faults}
-        self._random = random.Random(config.seed)
+        self._tries: dict[str, int] = {}
         self._buckets: dict[str, _TokenBucket] = {}
         self._tasks: dict[int, _Task] = {}
         self._pending: deque[_Task] = deque()
@@ -505,8 +506,11 @@ class Api:
     def _inject_fault(self, path: str) -> None:
         with self._lock:
             status = self._faults.get(path)
-            if status is None and self._random.random() < self._config.fault_rate:
-                status = self._random.choice((500, 503))
+            tries = self._tries[path] = self._tries.get(path, 0) + 1
+            if status is None and self._config.fault_rate:
+                draw = random.Random(f"{self._config.seed}:{path}:{tries}")
+                if draw.random() < self._config.fault_rate:
+                    status = draw.choice((500, 503))
             if status is not None:
                 self._fault_count += 1
         if status is not None:
