@@ -208,7 +208,9 @@ def test_every_link_inside_the_readme_names_a_heading() -> None:
 
 
 def test_github_anchors_are_computed_as_github_does() -> None:
-    assert github_anchor(" Invoice reconciliation (`[invoice]`)") == "invoice-reconciliation-invoice"
+    assert (
+        github_anchor(" Invoice reconciliation (`[invoice]`)") == "invoice-reconciliation-invoice"
+    )
     assert github_anchor(" Exceptions register (`--exceptions FILE`)") == (
         "exceptions-register---exceptions-file"
     )
