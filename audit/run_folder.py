@@ -13,6 +13,7 @@ here, so the folder's contract is in one place:
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from collections.abc import Collection, Mapping, Sequence
@@ -22,7 +23,7 @@ from typing import Any
 
 from audit import __version__
 from audit.evaluate.inventory import inventory_of
-from audit.history.publish import mend_folder
+from audit.history.publish import mend_folder, unchanged_since
 from audit.model.history_file import read_view
 from audit.model.period import Period
 from audit.model.run import RunReport
@@ -167,6 +168,15 @@ def check_inputs(
     return inputs, added
 
 
+def manifest_bytes(run_dir: Path) -> bytes | None:
+    """The manifest as it is now, to tell at the end of a rewrite whether another writer replaced
+    the folder meanwhile (None when it cannot be read: `check_inputs` says why)."""
+    try:
+        return (run_dir / MANIFEST_FILE).read_bytes()
+    except OSError:
+        return None
+
+
 def read_manifest(run_dir: Path) -> dict[str, Any]:
     """manifest.json, with its `files` digests; anything else is an input error."""
     manifest_path = run_dir / MANIFEST_FILE
@@ -235,11 +245,13 @@ def rebuild_reports(run_dir: Path) -> dict[str, str]:
     """
     rendered = {renderer.filename for renderer in renderers()} | {MANIFEST_FILE}
     mend_folder(run_dir.parent)  # a killed run's committed folder first, as every writer does
+    seen = manifest_bytes(run_dir)
     inputs, added = check_inputs(run_dir, rendered)
     edited = edited_reports(run_dir, rendered - {MANIFEST_FILE})
     stamps = manifest_stamps(run_dir)
     run = load_run_with_history(run_dir)
-    with staged_directory(run_dir) as stage:
+    unchanged = functools.partial(unchanged_since, run_dir, MANIFEST_FILE, seen, "report")
+    with staged_directory(run_dir, swap_under=unchanged) as stage:
         for name in (*inputs, *added):
             (stage / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(run_dir / name, stage / name)

@@ -20,7 +20,10 @@ from audit.model.snapshot import write_snapshot
 from audit.render.xlsx import XlsxReport
 from audit.simulator.generate import generate_fleet
 from audit.support import crash
-from tests.test_run_process import run_args
+
+
+def run_args(snapshot: Path, out: Path) -> list[str]:
+    return ["run", "--from-snapshot", str(snapshot), "--out", str(out), "--period", "2026-11"]
 
 
 @pytest.fixture(scope="module")

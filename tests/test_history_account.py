@@ -23,8 +23,8 @@ from audit.simulator.fleet import Fleet
 from audit.simulator.server import Simulator
 from tests.helpers.credentials import ovh_credentials  # noqa: F401  (autouse)
 from tests.helpers.history import LAB, PROD, STD, WIN, snapshot
+from tests.helpers.history_versions import VERSION_6_UNDONE
 from tests.helpers.vms import api_vm
-from tests.test_history_store import VERSION_6_UNDONE
 
 PERIOD = "2026-11"
 OTHER = "pcc-192-0-2-99"  # a service of another account

@@ -20,9 +20,10 @@ from audit.cli.main import main
 from audit.history.store import HISTORY_FILE, HistoryStore
 from audit.model.snapshot import write_snapshot
 from audit.support.errors import InputError
+from tests.helpers.folders import copy_of
 from tests.helpers.history import PROD, STD, WIN, snapshot
+from tests.helpers.history_versions import version_1_file
 from tests.helpers.vms import api_vm
-from tests.test_history_store import version_1_file
 
 FLEET = {(PROD, 1): [api_vm(1, WIN, STD), api_vm(2, WIN, None)]}
 
@@ -64,9 +65,10 @@ UNREAD["observe"].add("run coverage 'not json'")
 UNREAD["report"] |= {"run coverage 'not json'", "dropped run table"}
 
 
-@pytest.fixture
-def history(tmp_path: Path) -> Path:
-    """An output folder with October's run and two observed days of November."""
+@pytest.fixture(scope="module")
+def october_and_two_days(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An output folder with October's run and two observed days of November (built once)."""
+    tmp_path = tmp_path_factory.mktemp("history")
     out = tmp_path / "out"
     path = tmp_path / "oct.json.gz"
     write_snapshot(snapshot(FLEET, "2026-10-05T02:00:00Z"), path)
@@ -77,6 +79,12 @@ def history(tmp_path: Path) -> Path:
         write_snapshot(snapshot(FLEET, f"{day}T02:00:00Z"), path)
         assert main(["observe", "--from-snapshot", str(path), "--out", str(out)]) == 0
     return out
+
+
+@pytest.fixture
+def history(october_and_two_days: Path, tmp_path: Path) -> Path:
+    """This test's own copy of the output folder, to damage."""
+    return copy_of(october_and_two_days, tmp_path / "out")
 
 
 @pytest.mark.parametrize("damage", list(DAMAGE))

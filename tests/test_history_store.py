@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from audit.model.snapshot import write_snapshot
 from audit.support.errors import ExitCode, InputError
 from tests.helpers.history import PROD, WIN, WIN_CLIENT, by_vm, snapshot
 from tests.helpers.history import run_month as job
+from tests.helpers.history_versions import VERSION_1_SCHEMA, VERSION_6_UNDONE, version_1_file
 from tests.helpers.vms import api_vm
 
 FLEET = {
@@ -41,50 +41,6 @@ def integrity(path: Path) -> str:
         return str(db.execute("PRAGMA integrity_check").fetchone()[0])
     finally:
         db.close()
-
-
-# The first schema version, frozen as that version wrote it: a migration must keep upgrading
-# these files even after the code that created them changes.
-VERSION_1_SCHEMA = (
-    """CREATE TABLE run (
-        id INTEGER PRIMARY KEY,
-        period TEXT NOT NULL UNIQUE,
-        taken_at TEXT NOT NULL,
-        endpoint TEXT NOT NULL,
-        tool_version TEXT NOT NULL,
-        snapshot_sha256 TEXT NOT NULL,
-        coverage TEXT NOT NULL,
-        recorded_at TEXT NOT NULL
-    )""",
-    """CREATE TABLE vm (
-        run_id INTEGER NOT NULL REFERENCES run (id) ON DELETE CASCADE,
-        service_name TEXT NOT NULL,
-        datacenter_id INTEGER NOT NULL,
-        vm_id INTEGER NOT NULL,
-        name TEXT,
-        guest_os_family TEXT,
-        license TEXT,
-        power_state TEXT,
-        vcpus INTEGER,
-        PRIMARY KEY (run_id, service_name, datacenter_id, vm_id)
-    ) WITHOUT ROWID""",
-    """CREATE TABLE finding (
-        run_id INTEGER NOT NULL REFERENCES run (id) ON DELETE CASCADE,
-        fingerprint TEXT NOT NULL,
-        rule_id TEXT NOT NULL,
-        severity TEXT NOT NULL,
-        status TEXT NOT NULL,
-        service_name TEXT NOT NULL,
-        datacenter_id INTEGER,
-        vm_id INTEGER,
-        vm_name TEXT,
-        message TEXT NOT NULL,
-        PRIMARY KEY (run_id, fingerprint)
-    ) WITHOUT ROWID""",
-    "CREATE INDEX finding_by_fingerprint ON finding (fingerprint, run_id)",
-    "PRAGMA application_id = 1330397512",
-    "PRAGMA user_version = 1",
-)
 
 
 def schema(db: sqlite3.Connection) -> list[tuple[str, str]]:
@@ -105,29 +61,6 @@ def test_the_first_migration_still_creates_the_version_1_schema() -> None:
     finally:
         frozen.close()
         migrated.close()
-
-
-def version_1_file(path: Path) -> None:
-    """A history file as the first schema version wrote it, with one January run."""
-    db = sqlite3.connect(path, isolation_level=None)
-    for statement in VERSION_1_SCHEMA:
-        db.execute(statement)
-    db.execute(
-        """INSERT INTO run (id, period, taken_at, endpoint, tool_version, snapshot_sha256,
-           coverage, recorded_at) VALUES (1, '2026-01', '2026-01-01T03:00:00Z', 'ovh-eu',
-           '0.1.0', 'abc', ?, '2026-01-01T03:05:00+00:00')""",
-        (json.dumps(snapshot(FLEET, "2026-01-01T03:00:00Z").coverage.to_json()),),
-    )
-    db.execute("INSERT INTO vm VALUES (1, ?, 1, 1, 'vm-1', ?, NULL, 'poweredOn', 2)", (PROD, WIN))
-    for vm_id, rule, severity, status in (
-        (1, "WIN-UNLICENSED", "high", "open"),
-        (2, "WIN-CLIENT-OS", "medium", "byol"),
-    ):
-        db.execute(
-            "INSERT INTO finding VALUES (1, ?, ?, ?, ?, ?, 1, ?, ?, 'm')",
-            (f"{PROD}|1|{vm_id}|{rule}", rule, severity, status, PROD, vm_id, f"vm-{vm_id}"),
-        )
-    db.close()
 
 
 @pytest.mark.slow
@@ -152,13 +85,6 @@ def test_migrates_a_version_1_file_and_keeps_its_runs(tmp_path: Path) -> None:
 
 
 # What version 6 added, undone: a file of this version made one of an older version.
-VERSION_6_UNDONE = (
-    "DROP TABLE account_service",
-    "DROP TABLE pending_move",
-    "ALTER TABLE observation DROP COLUMN calls",
-)
-
-
 def test_migrates_a_version_3_file_and_records_shortfalls_from_then_on(tmp_path: Path) -> None:
     """Version 4 adds the shortfalls: a run recorded before it has none to list; the runs
     after it record theirs and the next period lists them until they are settled."""

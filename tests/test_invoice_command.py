@@ -41,6 +41,8 @@ from audit.simulator.direct import snapshot_of
 from audit.simulator.fleet import Fault, Fleet
 from audit.simulator.generate import generate_fleet
 from audit.simulator.server import Simulator
+from tests.helpers.fleet import hand_written_fleet
+from tests.helpers.folders import copy_of
 
 PREVIOUS = Period.of(datetime.now(UTC).date()).previous()
 NOVEMBER = Period(2026, 11)
@@ -290,18 +292,25 @@ HAND_WRITTEN = [
 ]
 
 
-@pytest.fixture
-def hand_run(tmp_path: Path, fleet_data: dict[str, Any]) -> Path:
-    """November from a stored snapshot of the hand-written fleet (conftest), taken on
-    December 1st: the VMs running with a licence are the ones billed."""
-    fleet_data = {**fleet_data, "faults": []}
+@pytest.fixture(scope="module")
+def hand_written_november(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """November from a stored snapshot of the hand-written fleet, taken on December 1st: the
+    VMs running with a licence are the ones billed (built once; each test gets a copy)."""
+    tmp_path = tmp_path_factory.mktemp("hand-run")
+    fleet_data = {**hand_written_fleet(), "faults": []}
     snapshot = tmp_path / "snapshot.json.gz"
     taken = "2026-12-01T02:00:00Z"
     write_snapshot(snapshot_of(Fleet.from_json(fleet_data, "fleet"), taken), snapshot)
     out = tmp_path / "out"
     args = ["run", "--from-snapshot", str(snapshot), "--out", str(out), "--period", "2026-11"]
     assert main([*args, "--fail-on", "never"]) == 0
-    return out / NOVEMBER.label
+    return out
+
+
+@pytest.fixture
+def hand_run(hand_written_november: Path, tmp_path: Path) -> Path:
+    """This test's own copy of the November run folder (under an output folder of its own)."""
+    return copy_of(hand_written_november, tmp_path / "out") / NOVEMBER.label
 
 
 def bills_file(tmp_path: Path, lines: Any, name: str = "bills.json") -> Path:

@@ -27,10 +27,6 @@ import pytest
 from audit.cli.auth import REMEDIATION_RULES
 from audit.cli.main import main as cli_main
 from audit.collect.api import ClientFactory, Credentials, resolve_endpoint
-from audit.collect.collector import CollectOptions
-from audit.collect.source import SnapshotSource
-from audit.job import JobResult, JobSpec, run_job
-from audit.model.period import Period
 from audit.remediate.script import PLAN_CONSTANT, PLAN_FILE, SCRIPT_FILE, render_script
 from audit.run_folder import REMEDIATION_DIR
 from audit.runtime.cli import main as runtime_main
@@ -54,12 +50,8 @@ from audit.simulator.api import (
 )
 from audit.simulator.fleet import Fleet, Vm
 from audit.simulator.server import Simulator
-from tests.helpers.vms import PLACED, api_vm
+from tests.helpers.remediation import FORMULA, INJECTION, MARKUP, SERVICE, fleet_document, month
 
-SERVICE = "pcc-192-0-2-50"
-INJECTION = "\"; import os; os.system('x') #"
-FORMULA = '=HYPERLINK("http://x","y")'
-MARKUP = "<script>alert(1)</script>\nsecond line 数据 ✓\u2028{__import__('os')}{{}}\\"
 HOSTILE = (
     INJECTION,
     FORMULA,
@@ -70,34 +62,6 @@ HOSTILE = (
     "{PLAN_JSON}\r\n😀",
 )
 FAST = ApplyOptions(apply=True, poll_interval_s=0.01, task_timeout_s=10, retry_delay_s=0.01)
-
-
-def fleet_document() -> dict[str, Any]:
-    """One of each licence action, a manual item, a clean VM and hostile names."""
-    vms = [
-        api_vm(101, "windows2019srv_64Guest", None, name="win2019-unlicensed", **PLACED),
-        api_vm(102, "rhel9_64Guest", "windows 2019 Standard", name="linux-licensed", **PLACED),
-        api_vm(
-            103,
-            "windows2019srvNext_64Guest",
-            "windows 2019 Datacenter",
-            name="win2022-mismatch",
-            **PLACED,
-        ),
-        api_vm(104, "windows9Server64Guest", None, name="win-version-unknown", **PLACED),
-        api_vm(105, "windows2019srv_64Guest", "windows 2019 Standard", name="clean", **PLACED),
-        api_vm(
-            106,
-            "windows2022srvNext_64Guest",
-            "unlicensed windows guestos",
-            name=INJECTION,
-            **PLACED,
-        ),
-        api_vm(107, "windows2019srv_64Guest", None, name=FORMULA, **PLACED),
-        api_vm(108, "debian12_64Guest", "windows 2022 Standard", name=MARKUP, **PLACED),
-    ]
-    datacenter = {"datacenterId": 1, "vms": vms}
-    return {"services": [{"serviceName": SERVICE, "spla": True, "datacenters": [datacenter]}]}
 
 
 # The licence actions the plan holds for that fleet, in plan order: (vm, action, target).
@@ -153,18 +117,6 @@ class Recording:
 def client(sim: Simulator, consumer_key: str = REMEDIATE_CONSUMER_KEY) -> Recording:
     credentials = Credentials(DEFAULT_APPLICATION_KEY, DEFAULT_APPLICATION_SECRET, consumer_key)
     return Recording(ClientFactory(resolve_endpoint(sim.url), credentials).new_client())
-
-
-def month(sim: Simulator, out: Path, period: str) -> JobResult:
-    credentials = Credentials(
-        DEFAULT_APPLICATION_KEY, DEFAULT_APPLICATION_SECRET, READONLY_CONSUMER_KEY
-    )
-    source = SnapshotSource(
-        factory=ClientFactory(resolve_endpoint(sim.url), credentials),
-        options=CollectOptions(workers=2, max_rps=None),
-        endpoint_label="simulator",
-    )
-    return run_job(JobSpec(out_dir=out, period=Period.from_label(period), source=source))
 
 
 @pytest.fixture

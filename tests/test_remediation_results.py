@@ -38,8 +38,8 @@ from audit.simulator.fleet import Fleet
 from audit.simulator.server import Simulator
 from tests.helpers.history import PROD, WIN
 from tests.helpers.history import run_month as job
+from tests.helpers.remediation import fleet_document, month
 from tests.helpers.vms import api_vm
-from tests.test_remediate_apply import fleet_document, month
 
 JAN, FEB, MAR = "2026-01", "2026-02", "2026-03"
 FLEET = {

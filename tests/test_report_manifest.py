@@ -12,6 +12,7 @@ from audit.bench.fleets import snapshot_of
 from audit.cli.main import main
 from audit.model.snapshot import write_snapshot
 from audit.simulator.generate import generate_fleet
+from tests.helpers.folders import files
 
 PERIOD = "2026-11"
 
@@ -24,14 +25,6 @@ def run_dir(tmp_path: Path) -> Path:
     args = ["run", "--from-snapshot", str(snapshot), "--out", str(out), "--period", PERIOD]
     assert main([*args, "--fail-on", "never"]) == 0
     return out / PERIOD
-
-
-def files(run_dir: Path) -> dict[str, bytes]:
-    return {
-        path.relative_to(run_dir).as_posix(): path.read_bytes()
-        for path in sorted(run_dir.rglob("*"))
-        if path.is_file()
-    }
 
 
 def refused(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> str:

@@ -19,11 +19,11 @@ from audit.deliver.delivery import deliver
 from audit.deliver.smtp import DeliveryError
 from audit.history.store import HISTORY_FILE, HistoryStore
 from audit.support.errors import InputError
+from tests.helpers.folders import copy_of, files
 from tests.helpers.history import PROD, WIN
 from tests.helpers.history import run_month as job
 from tests.helpers.review import edit
 from tests.helpers.vms import api_vm
-from tests.test_report_manifest import files
 
 PERIOD = "2026-01"
 FLEET = {(PROD, 1): [api_vm(1, WIN, None), api_vm(2, WIN, None)]}
@@ -36,11 +36,17 @@ SETTINGS = MailSettings(
 )
 
 
-@pytest.fixture
-def run_dir(tmp_path: Path) -> Path:
-    out = tmp_path / "out"
+@pytest.fixture(scope="module")
+def january(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The output folder of January's run (built once; each test edits a copy)."""
+    out = tmp_path_factory.mktemp("january") / "out"
     job(out, PERIOD, FLEET)
-    return out / PERIOD
+    return out
+
+
+@pytest.fixture
+def run_dir(january: Path, tmp_path: Path) -> Path:
+    return copy_of(january, tmp_path / "out") / PERIOD
 
 
 def refusal(run_dir: Path) -> str:

@@ -21,7 +21,7 @@ from audit.simulator.billing import BillingOptions, bill_id, billed_months, lice
 from audit.simulator.fleet import Fleet
 from audit.simulator.generate import generate_fleet
 from audit.simulator.server import Simulator
-from tests.conftest import DR, PROD
+from tests.helpers.fleet import DR, PROD
 from tests.helpers.vms import PLACED, api_vm
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,6 +8,7 @@ says where.
 
 from __future__ import annotations
 
+import functools
 import mimetypes
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -115,7 +116,9 @@ def _finalize(value: object) -> object:
     return shown(value) if isinstance(value, str) and not isinstance(value, Markup) else value
 
 
+@functools.cache
 def _environment() -> Environment:
+    """One environment per process: the mail template compiles once."""
     return Environment(
         loader=PackageLoader("audit.templates", "."),
         autoescape=True,

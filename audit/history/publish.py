@@ -29,6 +29,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from audit.history.store import DEFAULT_WAIT_S, HISTORY_FILE, HistoryStore
+from audit.support.errors import InputError
 from audit.support.fsutil import Pending, move_into_place, pending_file, pending_folder
 from audit.support.interrupts import deferred_interrupts
 
@@ -129,3 +130,28 @@ def mend_folder(out_dir: Path, wait_s: float = DEFAULT_WAIT_S) -> None:
         return
     with HistoryStore.open(path, wait_s) as store, store.write():
         pass
+
+
+@contextlib.contextmanager
+def unchanged_since(
+    run_dir: Path, witness: str, seen: bytes | None, command: str, wait_s: float = DEFAULT_WAIT_S
+) -> Iterator[None]:
+    """Hold the history's write lock (under which every run publishes its folder) while a
+    command that rewrote `run_dir` from what it read (`report`, `invoice`) swaps it in, and
+    refuse when another writer replaced the folder meanwhile (`witness`, its manifest, is no
+    longer the bytes `seen`): a newer run is never overwritten with a copy of the older."""
+    path = run_dir.parent / HISTORY_FILE
+    with contextlib.ExitStack() as stack:
+        if path.is_file():
+            store = stack.enter_context(HistoryStore.open(path, wait_s))
+            stack.enter_context(store.write())
+        try:
+            current: bytes | None = (run_dir / witness).read_bytes()
+        except OSError:
+            current = None
+        if current != seen:
+            raise InputError(
+                f"{run_dir}: another command wrote this run folder while `{command}` was "
+                f"rewriting it; `{command}` wrote nothing: run it again"
+            )
+        yield

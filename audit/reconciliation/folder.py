@@ -8,6 +8,7 @@ so an error or an interrupt leaves it as it was.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import shutil
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.config.invoice import InvoiceSettings
-from audit.history.publish import mend_folder
+from audit.history.publish import mend_folder, unchanged_since
 from audit.invoice import bill_window, billed_by_service, invoice_json, reconcile
 from audit.model.invoice import Reconciliation
 from audit.model.run import RunReport
@@ -27,6 +28,7 @@ from audit.run_folder import (
     MANIFEST_FILE,
     check_inputs,
     load_run_with_history,
+    manifest_bytes,
     manifest_stamps,
     render_all,
     renderers,
@@ -92,6 +94,7 @@ def reconcile_run(
     """Check the run folder, obtain the period's bills, compare, and rewrite the folder."""
     derived = {renderer.filename for renderer in renderers()} | {MANIFEST_FILE}
     mend_folder(run_dir.parent)  # a killed run's committed folder first, as `report` does
+    seen = manifest_bytes(run_dir)
     inputs, added = check_inputs(run_dir, derived, refused="nothing written")
     stamps = manifest_stamps(run_dir)
     run = load_run_with_history(run_dir)
@@ -111,7 +114,8 @@ def reconcile_run(
     invoice_text = invoice_json(result)
     stamps[STAMP_KEY] = stamp(obtained, invoice_text, stamps.get(STAMP_KEY), now)
     rewritten = {FINDINGS_FILE, INVOICE_FILE}
-    with staged_directory(run_dir) as stage:
+    unchanged = functools.partial(unchanged_since, run_dir, MANIFEST_FILE, seen, "invoice")
+    with staged_directory(run_dir, swap_under=unchanged) as stage:
         for name in (*inputs, *added):
             if name in rewritten:
                 continue

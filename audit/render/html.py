@@ -11,6 +11,7 @@ them all.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -61,7 +62,9 @@ def _finalize(value: Any) -> Any:
     return value
 
 
+@functools.cache
 def _environment() -> Environment:
+    """One environment per process: templates compile once, not on every report."""
     return Environment(
         loader=PackageLoader(_TEMPLATES, "."),
         autoescape=True,

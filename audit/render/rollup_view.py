@@ -13,6 +13,7 @@ from typing import Any
 
 from audit.evaluate import headline
 from audit.model.rollup import AccountEntry, AccountFinding, AccountStatus, Rollup
+from audit.model.workbook import DATACENTER, RULE, SERVICE, VM_ID
 from audit.render.findings import finding_values
 from audit.render.summary import HeadlineFigure
 
@@ -174,14 +175,15 @@ def finding_cells(item: AccountFinding) -> list[Any]:
     return [item.account, *finding_values(finding), finding.folder, finding.cluster, exception]
 
 
+# The cells that name a finding spelt as in a single run's workbook (audit/model/workbook.py).
 FINDING_HEADERS = (
     "Account",
-    "Rule",
+    RULE,
     "Severity",
     "Status",
-    "Service",
-    "Datacenter",
-    "VM id",
+    SERVICE,
+    DATACENTER,
+    VM_ID,
     "VM name",
     "moRef",
     "Power state",

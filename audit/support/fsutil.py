@@ -24,6 +24,7 @@ import stat
 import tempfile
 import time
 from collections.abc import Callable, Collection, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -144,11 +145,15 @@ def recover_interrupted_swap(final: Path) -> None:
 
 
 @contextlib.contextmanager
-def staged_directory(final: Path) -> Iterator[Path]:
+def staged_directory(
+    final: Path, swap_under: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext
+) -> Iterator[Path]:
     """Yield an empty sibling folder; on success it replaces `final` as a whole.
 
     On any exception (an interrupt too) the staging folder is removed and `final` is left
     untouched. What killed runs left (stale staging folders, a swap half done) is mended first.
+    The swap happens inside `swap_under()`: a lock other writers of `final` take, and a check
+    that `final` is still what the staged content was made from (it may refuse, raising).
     """
     final.parent.mkdir(parents=True, exist_ok=True)
     recover_interrupted_swap(final)
@@ -166,7 +171,13 @@ def staged_directory(final: Path) -> Iterator[Path]:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        swap_directory(staging, final)
+        with contextlib.ExitStack() as guard:
+            try:
+                guard.enter_context(swap_under())
+            except BaseException:  # refused: `final` stays as it is, the staged content goes
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+            swap_directory(staging, final)
     finally:
         os.close(fd)
 
