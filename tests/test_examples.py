@@ -25,6 +25,7 @@ from audit.config import settings as config_module
 from audit.config.settings import Config, RemediationConfig, load_config
 from audit.evaluate.exceptions import load_exceptions
 from audit.model.exceptions import ExceptionKind
+from tests.helpers import crontab
 from tests.helpers.external import require_or_skip
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -186,12 +187,9 @@ def test_a_line_exporting_and_assigning_at_once_is_not_read_by_systemd(tmp_path:
 def crontab_jobs() -> list[tuple[list[str], list[str], list[str]]]:
     """(time fields, what runs before `&&`, the command) of each job line of the crontab."""
     jobs = []
-    for line in (EXAMPLES / "crontab").read_text(encoding="utf-8").splitlines():
-        if not line.strip() or line.startswith("#") or re.match(r"[A-Z_]+=", line):
-            continue
-        fields = line.split(None, 5)
-        before, _, command = fields[5].partition(" && ")
-        jobs.append((fields[:5], shlex.split(before), shlex.split(command)))
+    for job in crontab.jobs():
+        before, _, command = job.command.partition(" && ")
+        jobs.append((list(job.schedule), shlex.split(before), shlex.split(command)))
     return jobs
 
 

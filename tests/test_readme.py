@@ -187,3 +187,31 @@ def test_the_marks_are_read_as_documented() -> None:
         (5, "tool run --out x  # exit 1: findings", 1),
         (6, "tool long   --flag  # exit 2", 2),
     ]
+
+
+def github_anchor(heading: str) -> str:
+    """The fragment GitHub gives a heading: lowercase, punctuation dropped, spaces to dashes."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def test_every_link_inside_the_readme_names_a_heading() -> None:
+    headings, fenced = [], False
+    for line in README.read_text(encoding="utf-8").splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and line.startswith("#"):
+            headings.append(github_anchor(line.lstrip("#")))
+    assert len(headings) == len(set(headings)), "two headings give the same anchor"
+    links = set(re.findall(r"\]\(#([^)]+)\)", README.read_text(encoding="utf-8")))
+    assert links and links <= set(headings), sorted(links - set(headings))
+
+
+def test_github_anchors_are_computed_as_github_does() -> None:
+    assert (
+        github_anchor(" Invoice reconciliation (`[invoice]`)") == "invoice-reconciliation-invoice"
+    )
+    assert github_anchor(" Exceptions register (`--exceptions FILE`)") == (
+        "exceptions-register---exceptions-file"
+    )
+    assert github_anchor(" Review: the auditors' round trip") == "review-the-auditors-round-trip"

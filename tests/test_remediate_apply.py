@@ -24,6 +24,7 @@ from typing import Any
 import ovh
 import pytest
 
+from audit.cli.auth import REMEDIATION_RULES
 from audit.cli.main import main as cli_main
 from audit.collect.api import ClientFactory, Credentials, resolve_endpoint
 from audit.remediate.script import PLAN_CONSTANT, PLAN_FILE, SCRIPT_FILE, render_script
@@ -274,7 +275,11 @@ def test_a_read_only_key_stops_at_the_first_post(
     recording = client(sim, READONLY_CONSUMER_KEY)
     with pytest.raises(KeyRefused) as raised:
         remediate(recording, plan, FAST, tmp_path, lambda _: None)
-    assert "POST rights on /dedicatedCloud/*" in str(raised.value)
+    # the one recipe for a remediation key: what `auth request --remediation` asks for
+    assert "auth request --remediation" in str(raised.value)
+    assert f"POST {REMEDIATION_RULES[0][1]} and .../removeLicense" in str(raised.value)
+    assert [method for method, _ in REMEDIATION_RULES] == ["POST", "POST"]
+    assert REMEDIATION_RULES[1][1].endswith("/vm/*/removeLicense")
     assert "nothing was changed" in str(raised.value)
     assert recording.calls[-1][0] == "POST" and len(recording.posts) == 1
     assert sim.fleet.to_json() == before
@@ -297,7 +302,7 @@ def test_the_command_exits_2_on_a_read_only_key(
     args = ["remediate", str(plan_path), "--apply", "--endpoint", sim.url]
     assert cli_main([*args, "--results-dir", str(tmp_path)]) == 2
     (line,) = capsys.readouterr().err.splitlines()
-    assert "NotGrantedCall" in line and "POST rights" in line
+    assert "NotGrantedCall" in line and "auth request --remediation" in line
 
 
 def test_a_guest_os_refusal_is_recorded_and_the_rest_goes_on(
@@ -562,7 +567,7 @@ def test_the_script_refuses_a_read_only_key_with_one_line(
     refused = script_run(script, sim, env, "--apply")
     assert refused.returncode == 2
     (line,) = refused.stderr.splitlines()
-    assert line.startswith("remediate.py: error:") and "POST rights" in line
+    assert line.startswith("remediate.py: error:") and "auth request --remediation" in line
     assert sim.fleet.to_json() == before
 
 

@@ -162,6 +162,8 @@ def test_bad_exceptions_register_writes_nothing(
     [
         ("OVH_APPLICATION_SECRET", "not-the-secret", "InvalidCredential"),
         ("OVH_APPLICATION_KEY", "nobody", "InvalidKey"),
+        # a consumer key the API does not know (or not validated yet): where to validate it
+        ("OVH_CONSUMER_KEY", "unknown-consumer-key", "opens the validation URL"),
     ],
 )
 def test_refused_credentials_exit_2_without_leaking(
@@ -178,6 +180,7 @@ def test_refused_credentials_exit_2_without_leaking(
     error = capsys.readouterr().err
     assert message in error and len(error.strip().splitlines()) == 1
     assert value not in error and SECRET not in error
+    assert ("validation URL" in error) is (variable == "OVH_CONSUMER_KEY")
     assert not (tmp_path / "out" / PERIOD).exists()
 
 

@@ -17,6 +17,7 @@ from audit.cli.options import (
     load_config_arg,
 )
 from audit.collect.api import (
+    NOT_VALID_HINT,
     Unreachable,
     credential_error,
     credential_errors,
@@ -56,13 +57,6 @@ def bills_line(rules: tuple[tuple[str, str], ...]) -> str:
         return "bills: readable (GET /me/bill and /me/bill/*)"
     lacking = " and ".join(f"{method} {path}" for method, path in missing)
     return f"bills: not readable: lacks {lacking} (auth request --billing asks for them)"
-
-
-NOT_VALID_HINT = (
-    "not validated yet? The account owner opens the validation URL `auth request` printed "
-    "(https://.../auth/?credentialToken=...), then `auth check` again; an expired or revoked "
-    "key needs a new `auth request`"
-)
 
 
 def _api_error(exc: Exception, method: str, path: str, endpoint: str) -> AuditError:

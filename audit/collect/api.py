@@ -162,11 +162,22 @@ def read_environment_once(client: ovh.Client) -> None:
         session.trust_env = False
 
 
+NOT_VALID_HINT = (
+    "not validated yet? The account owner opens the validation URL `auth request` printed "
+    "(https://.../auth/?credentialToken=...), then `auth check` again; an expired or revoked "
+    "key needs a new `auth request`"
+)
+
+
 def credential_error(exc: Exception, method: str, path: str) -> CredentialError:
-    """A one-line message for a refused call, with the API's words and no secret."""
+    """A one-line message for a refused call, with the API's words and no secret; a consumer
+    key the API does not accept (INVALID_CREDENTIAL but for a bad signature: not validated,
+    expired, unknown) points at the validation URL, whichever command met it first."""
     kind = type(exc).__name__
     message = printable(str(exc).splitlines()[0]) if str(exc) else "refused"
-    return CredentialError(f"{method} {path}: the API refused the call ({kind}: {message})")
+    invalid = isinstance(exc, import_ovh().exceptions.InvalidCredential)
+    hint = f": {NOT_VALID_HINT}" if invalid and "signature" not in message.lower() else ""
+    return CredentialError(f"{method} {path}: the API refused the call ({kind}: {message}){hint}")
 
 
 class Unreachable(AuditError):

@@ -371,8 +371,9 @@ def _refusal_message(exc: Exception, action: Action, made: str) -> str:
     kind = type(exc).__name__
     if isinstance(exc, ovh.exceptions.NotGrantedCall):
         why = (
-            "this consumer key may not change licences: remediation needs a key with POST "
-            "rights on /dedicatedCloud/* (see the README)"
+            "this consumer key may not change licences: remediation needs a key that may also "
+            "POST /dedicatedCloud/*/datacenter/*/vm/*/setLicense and .../removeLicense "
+            "(`ovh-license-audit auth request --remediation` asks for one)"
         )
     else:
         why = "the API refused the credentials"
