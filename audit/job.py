@@ -41,7 +41,7 @@ from audit.run_folder import (
     FINDINGS_FILE,
     REMEDIATION_DIR,
     SNAPSHOT_FILE,
-    render_all,
+    rendering,
     stored_complete_run,
     write_manifest,
 )
@@ -129,7 +129,6 @@ def run_job(spec: JobSpec) -> JobResult:
         )
         evaluation = evaluate(inventory, spec.exceptions, day, exposure)
         stage = publish.folder(run_dir)
-        (stage / SNAPSHOT_FILE).write_bytes(snapshot_bytes)
         plan = build_plan(
             evaluation.findings,
             snapshot_sha256,
@@ -138,18 +137,20 @@ def run_job(spec: JobSpec) -> JobResult:
             powered_on=powered_on_vms(vms),
             seen=seen_licences(vms, inventory, exposure),
         )
-        plan_sha256 = write_remediation(stage / REMEDIATION_DIR, plan)
         context = ReportContext(spec.fail_on, spec.register, plan, spec.prices, spec.organisation)
         report = run_report(period, inventory, snapshot_sha256, evaluation, context, exposure)
         entry = prepare_history(history, inventory, report)
         report = entry.report
-        atomic_write_text(stage / FINDINGS_FILE, report.dumps())
-        # Everything the reports take from the history, frozen into the folder.
-        atomic_write_text(stage / HISTORY_VIEW_FILE, dumps_view(entry.view))
         run = ReportInput(inventory, snapshot_sha256, report, entry.view)
-        render_all(run, stage)
+        # The workbook's process starts here; everything else is written beside it.
+        with rendering(run, stage):
+            (stage / SNAPSHOT_FILE).write_bytes(snapshot_bytes)
+            plan_sha256 = write_remediation(stage / REMEDIATION_DIR, plan)
+            atomic_write_text(stage / FINDINGS_FILE, report.dumps())
+            # Everything the reports take from the history, frozen into the folder.
+            atomic_write_text(stage / HISTORY_VIEW_FILE, dumps_view(entry.view))
+            history.record_run(entry.record)
         write_manifest(stage, period, snapshot_sha256)
-        history.record_run(entry.record)
     return JobResult(
         run_dir=run_dir,
         snapshot=snapshot,
