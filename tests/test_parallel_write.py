@@ -3,15 +3,18 @@ byte for byte what a sequential write makes, and a failure there leaves nothing 
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import audit.job
 from audit.bench.fleets import snapshot_of
 from audit.cli.main import main
 from audit.collect.source import SnapshotSource
@@ -168,3 +171,19 @@ def test_a_job_killed_while_its_workbook_is_written_leaves_no_process_and_no_loc
     mend_folder(out)
     assert [path.name for path in out.iterdir() if path.name.startswith(".")] == []
     assert not (out / "2026-11").exists()
+
+
+def test_the_job_sets_its_inputs_aside_from_the_collector_while_it_runs_only(
+    snapshot: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frozen: list[int] = []
+    evaluate = audit.job.evaluate
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        frozen.append(gc.get_freeze_count())
+        return evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(audit.job, "evaluate", counting)
+    run_job(spec(snapshot, tmp_path / "out"))
+    assert frozen[0] > 1000  # the snapshot, its inventory and the VMs' states
+    assert gc.get_freeze_count() == 0
