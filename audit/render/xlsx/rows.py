@@ -135,7 +135,7 @@ class _RowWriter(WorksheetWriter):  # type: ignore[misc]
             if value is None:
                 continue
             if isinstance(value, Cell):
-                self._text(xf, parts)
+                self._emit(xf, parts)
                 parts = []
                 value.column = index + 1
                 value.row = row_idx
@@ -158,9 +158,10 @@ class _RowWriter(WorksheetWriter):  # type: ignore[misc]
             else:
                 parts.append(f'{cell} t="n"><v>{safe_string(value)}</v></c>')
         parts.append("</row>")
-        self._text(xf, parts)
+        self._emit(xf, parts)
 
-    def _text(self, xf: Any, parts: list[str]) -> None:
+    def _emit(self, xf: Any, parts: list[str]) -> None:
+        """Write the text of `parts` to the file, after what lxml holds."""
         if not parts:
             return
         if self._buffered:
