@@ -13,10 +13,11 @@ here, so the folder's contract is in one place:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import shutil
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from audit.render.csv_findings import FindingsCsv
 from audit.render.html import HtmlReport
 from audit.render.xlsx import XlsxReport
 from audit.support.errors import InputError
+from audit.support.forked import beside
 from audit.support.fsutil import atomic_write_text, sha256_file, staged_directory
 
 SNAPSHOT_FILE = "snapshot.json.gz"
@@ -48,13 +50,31 @@ def plan_path(run_dir: Path) -> Path:
 
 
 def renderers() -> Sequence[Renderer]:
-    """Every output format, in the order they are written."""
+    """Every output format (`rendering` writes the workbook in its own process)."""
     return (FindingsCsv(), XlsxReport(), HtmlReport())
 
 
-def render_all(run: ReportInput, run_dir: Path) -> None:
-    for renderer in renderers():
-        renderer.render(run, run_dir / renderer.filename)
+@contextlib.contextmanager
+def rendering(run: ReportInput, run_dir: Path, parallel: bool = True) -> Iterator[None]:
+    """Write every format to `run_dir`: the workbook in a forked process (the second core)
+    while the body (the job's other files) and the other formats are written here.
+
+    Each file is written by one process only and no format reads another, so the folder is
+    byte for byte what a sequential write (`parallel=False`) makes.
+    """
+    workbook = XlsxReport()
+    others = [renderer for renderer in renderers() if renderer.filename != workbook.filename]
+    path = run_dir / workbook.filename
+    _ = run.figures  # computed once, here, for both processes
+    with beside(lambda: workbook.render(run, path), workbook.filename, parallel):
+        yield
+        for renderer in others:
+            renderer.render(run, run_dir / renderer.filename)
+
+
+def render_all(run: ReportInput, run_dir: Path, parallel: bool = True) -> None:
+    with rendering(run, run_dir, parallel):
+        pass
 
 
 def write_json(path: Path, document: Any) -> None:

@@ -139,7 +139,7 @@ def test_an_output_folder_the_user_may_not_write_stays_exit_2(
     def refused(*args: object) -> None:
         raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "x"))
 
-    monkeypatch.setattr(audit.job, "render_all", refused)
+    monkeypatch.setattr(audit.job, "rendering", refused)
     assert main(run_args(snapshot_file, tmp_path)) == 2
     assert (
         capsys.readouterr().err

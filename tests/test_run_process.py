@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -122,13 +123,15 @@ def test_sigterm_in_process_cleans_up_and_exits_143(
 ) -> None:
     import audit.job
 
-    render_all = audit.job.render_all
+    rendering = audit.job.rendering
 
-    def killed(*args: object) -> None:
+    @contextlib.contextmanager
+    def killed(*args: object) -> Iterator[None]:
         os.kill(os.getpid(), signal.SIGTERM)
-        render_all(*args)  # type: ignore[arg-type]
+        with rendering(*args):  # type: ignore[arg-type]
+            yield
 
-    monkeypatch.setattr(audit.job, "render_all", killed)
+    monkeypatch.setattr(audit.job, "rendering", killed)
     previous = signal.getsignal(signal.SIGTERM)
     assert main(run_args(snapshot_file, tmp_path)) == 143
     assert capsys.readouterr().err == "ovh-license-audit: interrupted\n"

@@ -43,6 +43,7 @@ from audit.model.identity import VmKey
 from audit.model.licences import UNLICENSED
 from audit.model.run import RunReport
 from audit.model.snapshot import Unread
+from audit.support.gcpause import paused_collection
 
 
 @dataclass(frozen=True)
@@ -122,16 +123,17 @@ class Annotations:
 
 def vm_states(inventory: Inventory) -> dict[VmKey, VmState]:
     """Every VM the inventory holds (deleted ones too), by (service, datacenter, VM id)."""
-    return {
-        key: VmState(
-            name=vm.name,
-            guest_os_family=vm.guest_os_family,
-            license=vm.api_license,
-            power_state=vm.power_state,
-            vcpus=vm.vcpus,
-        )
-        for key, vm in inventory.by_key.items()
-    }
+    with paused_collection():  # one object per VM, no cycles
+        return {
+            key: VmState(
+                name=vm.name,
+                guest_os_family=vm.guest_os_family,
+                license=vm.api_license,
+                power_state=vm.power_state,
+                vcpus=vm.vcpus,
+            )
+            for key, vm in inventory.by_key.items()
+        }
 
 
 def finding_record(finding: Finding) -> FindingRecord:

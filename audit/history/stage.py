@@ -7,16 +7,17 @@ same transaction, which commits only once the run folder is in place.
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from audit.evaluate.inventory import Inventory
-from audit.history.changes import ComparedRun, annotate, finding_records, vm_states
+from audit.history.changes import ComparedRun, VmState, annotate, finding_records, vm_states
 from audit.history.first_day import first_observed
 from audit.history.store import HistoryStore, StoredRun, shortfall_fingerprint
 from audit.history.trend import TREND_RUNS, StoredCounts, history_view
 from audit.model.history import CarriedReview, Change, HistoryView, Sighting
+from audit.model.identity import VmKey
 from audit.model.run import RunReport
 from audit.model.workbook import SETTLED
 
@@ -30,12 +31,18 @@ class HistoryEntry:
     record: StoredRun
 
 
-def prepare(store: HistoryStore, inventory: Inventory, report: RunReport) -> HistoryEntry:
-    """Annotate `report` against the stored past and build what to record."""
+def prepare(
+    store: HistoryStore,
+    inventory: Inventory,
+    report: RunReport,
+    vms: Mapping[VmKey, VmState] | None = None,
+) -> HistoryEntry:
+    """Annotate `report` against the stored past and build what to record (`vms`: the
+    inventory's `vm_states` when the caller has them already)."""
     meta = report.run
     period = meta.period.label  # the history keys runs by their label
     records = finding_records(report.findings)
-    vms = vm_states(inventory)
+    vms = vm_states(inventory) if vms is None else vms
     taken_at = inventory.meta.taken_at
     current = ComparedRun(
         sighting=Sighting(period, taken_at),

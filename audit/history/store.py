@@ -58,6 +58,7 @@ from audit.model.snapshot import Coverage, Unread
 from audit.model.workbook import SETTLED
 from audit.support.errors import InputError
 from audit.support.fsutil import finish_pending, sweep_pending
+from audit.support.gcpause import paused_collection
 from audit.support.jsontypes import JSONObject
 
 HISTORY_FILE = "history.sqlite"
@@ -835,7 +836,8 @@ class HistoryStore:
             ).fetchall()
         states: dict[int, StateRow] = {}
         if rows:
-            with self._errors("vm_state"):
+            # One tuple per stored state (hundreds of thousands), no cycles.
+            with self._errors("vm_state"), paused_collection():
                 for state_id, *row in self._db.execute(
                     """SELECT id, service_name, datacenter_id, vm_id, name, guest_os_family,
                        license, power_state, vcpus FROM vm_state"""
@@ -897,24 +899,25 @@ class HistoryStore:
 
     def _store_observation(self, record: ObservationRecord) -> None:
         db = self._db
-        known: dict[StateRow, int] = {
-            tuple(row): state_id
-            for state_id, *row in db.execute(
-                """SELECT id, service_name, datacenter_id, vm_id, name, guest_os_family, license,
-                   power_state, vcpus FROM vm_state"""
-            )
-        }
-        next_id = max(known.values(), default=0) + 1
         new: list[tuple[int, *tuple[object, ...]]] = []
         ids: list[int] = []
-        for key, vm in record.vms.items():
-            row = state_row(key, vm)
-            state_id = known.get(row)
-            if state_id is None:
-                state_id = known[row] = next_id
-                next_id += 1
-                new.append((state_id, *row))
-            ids.append(state_id)
+        with paused_collection():  # a tuple per stored state and per VM, no cycles
+            known: dict[StateRow, int] = {
+                tuple(row): state_id
+                for state_id, *row in db.execute(
+                    """SELECT id, service_name, datacenter_id, vm_id, name, guest_os_family,
+                       license, power_state, vcpus FROM vm_state"""
+                )
+            }
+            next_id = max(known.values(), default=0) + 1
+            for key, vm in record.vms.items():
+                row = state_row(key, vm)
+                state_id = known.get(row)
+                if state_id is None:
+                    state_id = known[row] = next_id
+                    next_id += 1
+                    new.append((state_id, *row))
+                ids.append(state_id)
         db.executemany(
             """INSERT INTO vm_state (id, service_name, datacenter_id, vm_id, name,
                guest_os_family, license, power_state, vcpus) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",

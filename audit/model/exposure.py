@@ -8,7 +8,7 @@ computed in audit.exposure and read by the rules, the licence position and the r
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
 from typing import Any
 
@@ -104,7 +104,9 @@ class VmExposure:
         return self.period.shortfall
 
     def to_json(self) -> JSONObject:
-        data = asdict(self)  # JSON scalars named as in findings.json, `billed` a list
+        # JSON scalars named as in findings.json, `billed` a list. Not `asdict`, which
+        # deep-copies each value: seconds at 100,000 VMs.
+        data: JSONObject = {name: getattr(self, name) for name in _VM_EXPOSURE_FIELDS}
         data["billed"] = list(self.billed)
         data["shortfall"] = self.shortfall
         return data
@@ -126,6 +128,9 @@ class VmExposure:
             billed=tuple(string(value) for value in data.get("billed", ())),
             billed_vcpus=_int(data.get("billed_vcpus", 0)),
         )
+
+
+_VM_EXPOSURE_FIELDS = tuple(field.name for field in fields(VmExposure))
 
 
 @dataclass(frozen=True)

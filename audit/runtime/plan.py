@@ -11,6 +11,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -165,6 +166,11 @@ class Plan:
     def to_text(self) -> str:
         """The canonical file text: ASCII JSON, one action per line, so reviews and diffs read
         well and the same plan always has the same sha256."""
+        return self._text
+
+    @cached_property
+    def _text(self) -> str:
+        """Made once: plan.json, its sha256, remediate.py and findings.json all quote it."""
         head = [f'  "snapshot_sha256": {json.dumps(self.snapshot_sha256)},']
         if self.rollback_of is not None:
             head.append(f'  "rollback_of": {json.dumps(self.rollback_of)},')
@@ -172,7 +178,7 @@ class Plan:
         body = "\n" + ",\n".join(f"    {line}" for line in lines) + "\n  " if lines else ""
         return "{\n" + "\n".join(head) + f'\n  "actions": [{body}]\n' + "}\n"
 
-    @property
+    @cached_property
     def sha256(self) -> str:
         return hashlib.sha256(self.to_text().encode("ascii")).hexdigest()
 

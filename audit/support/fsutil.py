@@ -85,9 +85,15 @@ def _mkdir(path: Path) -> Path:
     return path
 
 
+# The descriptors holding this process's flocks. A process forked to help (the workbook's,
+# audit/support/forked.py) closes its copies, so a lock ends with the process that took it,
+# even when that one is killed before its helper.
+_LOCKS: set[int] = set()
+
+
 def _lock(folder: Path, blocking: bool) -> int | None:
     """An exclusive flock on `folder` (or a file); None when another process holds it
-    (non-blocking)."""
+    (non-blocking). Let go of it with `_unlock`."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
@@ -97,7 +103,22 @@ def _lock(folder: Path, blocking: bool) -> int | None:
     except BaseException:
         os.close(fd)
         raise
+    _LOCKS.add(fd)
     return fd
+
+
+def _unlock(fd: int) -> None:
+    _LOCKS.discard(fd)
+    os.close(fd)
+
+
+def close_inherited_locks() -> None:
+    """In a forked child: close the copies of the parent's locked descriptors (the locks stay
+    the parent's, and go when it ends, whatever becomes of the child)."""
+    for fd in _LOCKS:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _LOCKS.clear()
 
 
 def staging_folders(final: Path) -> list[Path]:
@@ -123,7 +144,7 @@ def sweep_stale_staging(final: Path) -> list[Path]:
         try:
             shutil.rmtree(folder, ignore_errors=True)
         finally:
-            os.close(fd)
+            _unlock(fd)
         swept.append(folder)
     return swept
 
@@ -179,7 +200,7 @@ def staged_directory(
                 raise
             swap_directory(staging, final)
     finally:
-        os.close(fd)
+        _unlock(fd)
 
 
 def check_writable_folder(path: Path, option: str = "--out") -> None:
@@ -248,7 +269,7 @@ class Pending:
     def release(self) -> None:
         """Let go of the lock (the item stays: moved in, or left for whoever owns it)."""
         with contextlib.suppress(OSError):
-            os.close(self.fd)
+            _unlock(self.fd)
 
     def discard(self) -> None:
         """Remove the item (nothing recorded names it) and let go of the lock."""
@@ -282,6 +303,7 @@ def pending_file(final: Path, data: bytes) -> Pending:
     with deferred_interrupts():
         path, fd = _create_unique(final.parent, f".{final.name}.", PENDING_SUFFIX, create)
         fcntl.flock(fd, fcntl.LOCK_EX)
+        _LOCKS.add(fd)
     try:
         view = memoryview(data)
         while view:
@@ -324,7 +346,7 @@ def finish_pending(path: Path, final: Path, wait_s: float) -> bool:
             move_into_place(path, final)
         recover_interrupted_swap(final)
     finally:
-        os.close(fd)
+        _unlock(fd)
     return True
 
 
@@ -353,7 +375,7 @@ def sweep_pending(folder: Path, keep: Collection[Path]) -> None:
             else:
                 path.unlink(missing_ok=True)
         finally:
-            os.close(fd)
+            _unlock(fd)
 
 
 def sha256_file(path: Path) -> str:

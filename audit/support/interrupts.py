@@ -36,6 +36,10 @@ class Interrupted(KeyboardInterrupt):
     def exit_code(self) -> int:
         return 128 + self.signum
 
+    def __reduce__(self) -> tuple[type[Interrupted], tuple[int]]:
+        """Pickled by its signal, so the workbook's process can hand it to the job's."""
+        return (Interrupted, (self.signum,))
+
 
 class _State:
     """Whether a protected section runs, and the signal that arrived meanwhile."""
@@ -54,6 +58,15 @@ def _raise(signum: int, frame: FrameType | None) -> None:
     _State.interrupted = signum
     abandon_quietly()
     raise Interrupted(signum)
+
+
+def taken_as_received(exc: Interrupted) -> Interrupted:
+    """`exc`, which another process of this command (the workbook's) stopped with, as this
+    process's own interrupt: a later signal no longer cuts the cleanup short."""
+    if _State.interrupted is None:
+        _State.interrupted = exc.signum
+        abandon_quietly()
+    return exc
 
 
 def abandon_quietly() -> None:

@@ -9,6 +9,7 @@ with Excel's quote prefix: shown exactly, kept as text even when someone edits t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -27,6 +28,7 @@ from audit.model.findings import SEVERITIES
 from audit.model.workbook import COMMENT, OWNER, REVIEW_STATUS, REVIEW_STATUSES
 from audit.render.safe_text import is_formula_like, visible_controls
 from audit.render.style import SEVERITY_COLOURS
+from audit.render.xlsx.rows import LINE_HEIGHT, ColumnStyle, RowSheet, TextRow
 
 _EXCEL_MAX_TEXT = 32767
 
@@ -55,8 +57,6 @@ TONE_FONT = {
     "warn": Font(bold=True, color="C25E00"),
 }
 WRAP_WIDE = Alignment(wrap_text=True, vertical="top")
-# Points per line of 11 pt text; Excel caps a row at 409 pt.
-_LINE_HEIGHT = 15.0
 _MAX_LINES = 27
 # The Findings sheet prints several pages wide at this scale (%) rather than one unreadable one.
 _WIDE_SCALE = 70
@@ -88,6 +88,14 @@ def needs_guard(value: str) -> bool:
     return is_formula_like(value) or value in ERROR_CODES
 
 
+@functools.lru_cache(maxsize=4096)
+def _storable(value: str) -> tuple[str, bool]:
+    """`clean_text` and `needs_guard` of a value, remembered: most cells repeat a value a few
+    rows above (service, power state, guest OS, licence, rule); bounded memory."""
+    text = clean_text(value)
+    return text, needs_guard(text)
+
+
 def line_count(value: Any, width: float) -> int:
     """Lines a wrapped cell needs in a column `width` characters wide (a safe over-estimate).
 
@@ -97,6 +105,8 @@ def line_count(value: Any, width: float) -> int:
     if not isinstance(value, str):
         return 1
     per_line = max(int(width) - 2, 1)
+    if len(value) <= per_line and "\n" not in value:
+        return 1  # most values: nothing to count
     lines = sum(max(1, -(-len(part) // per_line)) for part in value.split("\n"))
     return min(lines, _MAX_LINES)
 
@@ -137,7 +147,10 @@ class Sheet:
         widths: Sequence[float],
         fit_width: bool = True,
     ) -> None:
-        self.ws = workbook.create_sheet(title)
+        # What `workbook.create_sheet` does, with the sheet that also writes a table's rows
+        # as text (audit/render/xlsx/rows.py).
+        self.ws = RowSheet(parent=workbook, title=title)
+        workbook._add_sheet(self.ws)
         _print_setup(self.ws, str(workbook.properties.title), fit_width)
         self.widths = tuple(widths)
         for index, width in enumerate(widths, 1):
@@ -167,8 +180,8 @@ class Sheet:
         return self._text(str(value))
 
     def _text(self, value: str) -> Any:
-        text = clean_text(value)
-        if not needs_guard(text):
+        text, guard = _storable(value)
+        if not guard:
             return text
         cell = WriteOnlyCell(self.ws, text)
         cell.data_type = "s"
@@ -187,7 +200,7 @@ class Sheet:
     def append_cells(self, cells: list[Any], lines: int = 1) -> None:
         """Append values already converted (cells or raw values from `value`), `lines` tall."""
         if lines > 1:
-            self.ws.row_dimensions[self.rows + 1].height = _LINE_HEIGHT * lines
+            self.ws.row_dimensions[self.rows + 1].height = LINE_HEIGHT * lines
         self.ws.append(cells)
         self.rows += 1
 
@@ -245,10 +258,10 @@ class Table(Sheet):
         self.ws.print_title_rows = "1:1"
         if title_columns is not None:
             self.ws.print_title_cols = title_columns
-        # Per column, the style its written cells carry; None for a plain column.
-        self._styles: list[dict[str, Any] | None] = []
-        # With wrapped columns rows grow taller, and every cell is top-aligned to read as a row.
-        self._wraps = any(c.wrap for c in columns)
+        # Per column, the style its written cells carry (none for a plain column); with
+        # wrapped columns rows grow taller, and every cell is top-aligned to read as a row.
+        wraps = any(c.wrap for c in columns)
+        self._settings: list[dict[str, Any]] = []
         for index, column in enumerate(columns):
             style: dict[str, Any] = {"alignment": WRAP} if column.wrap else {}
             if column.editable:
@@ -257,27 +270,34 @@ class Table(Sheet):
                 dimension = self.ws.column_dimensions[get_column_letter(index + 1)]
                 for name, setting in style.items():
                     setattr(dimension, name, setting)
-            self._styles.append(style or None)
+            self._settings.append(style or ({"alignment": TOP} if wraps else {}))
+        self._beyond: dict[str, Any] = {"alignment": TOP} if wraps else {}
+        # Made when a column's first cell is (TextRow: where openpyxl registers the style).
+        self._styles: list[ColumnStyle | None] = [None] * len(columns)
+        self._wrapped = [(index, c.width) for index, c in enumerate(columns) if c.wrap]
         self.header([c.header for c in columns])
 
     def row(self, values: Sequence[Any]) -> None:
         """One data row; empty cells are not written, so editable ones keep their column style."""
-        if not any(self._styles):
-            self.append(values)
-            return
-        cells: list[Any] = []
+        cells = [None if value is None else self.value(value) for value in values]
+        styles = self._styles
+        if len(cells) > len(styles):
+            styles += [None] * (len(cells) - len(styles))
+        for index, cell in enumerate(cells):
+            if cell is None:
+                continue
+            style = styles[index]
+            if style is None:
+                settings = self._settings[index] if index < len(self._settings) else self._beyond
+                style = styles[index] = ColumnStyle(self.ws, settings)
+            if isinstance(cell, Cell):
+                style.apply(cell)
         lines = 1
-        for index, value in enumerate(values):
-            style = self._styles[index] if index < len(self._styles) else None
-            if value is None:
-                cells.append(None)
-            elif style is not None:
-                cells.append(self.cell(value, **style))
-                if self.columns[index].wrap:
-                    lines = max(lines, line_count(value, self.widths[index]))
-            else:
-                cells.append(self.cell(value, alignment=TOP) if self._wraps else self.value(value))
-        self.append_cells(cells, lines)
+        for index, width in self._wrapped:
+            if index < len(values) and isinstance(value := values[index], str):
+                lines = max(lines, line_count(value, width))
+        self.ws.append(TextRow(cells, styles, lines))
+        self.rows += 1
 
     @property
     def last_column(self) -> str:
