@@ -25,6 +25,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from audit.evaluate.knowledge import interpret_guest_os, interpret_licence
 from audit.evaluate.records import DELETED, is_powered_on, is_unlicensed_server
@@ -248,20 +249,40 @@ def _vms(
     billed_cores = billed.groupby(level="vm").max().to_dict()
     carried = frame.loc[frame["lic"] >= 0, ["lic", "vm"]].drop_duplicates()
     carried_values = _values_by_vm(carried["lic"].tolist(), carried["vm"].tolist(), table)
-    live = frame[frame["live"]]
-    counts = live.groupby("vm").agg(
-        observed=("day", "size"),
-        on=("on", "sum"),
-        unlicensed=("unlicensed", "sum"),
-        windows=("windows", "max"),
-    )
-    spans = live[live["unlicensed"]].groupby("vm")["day"].agg(["min", "max"])
-    spans = spans.reindex(counts.index, fill_value=-1)
-    last_state = frame.groupby("vm")["state"].last().reindex(counts.index)
-    states = table.loc[last_state.to_numpy(), STATE_COLUMNS]
+    # The VM codes are dense (0 to n-1, state_table): per-VM counts are bincounts, far
+    # cheaper than a group-by per figure at 100,000 VMs and 31 days.
+    vm = frame["vm"].to_numpy()
+    day = frame["day"].to_numpy().astype(np.int64)
+    live = frame["live"].to_numpy()
+    size = int(vm.max()) + 1 if len(vm) else 0
+    live_vm = vm[live]
+
+    def live_rows_with(column: str) -> NDArray[np.int64]:
+        """Per VM code, its live rows where `column` is true."""
+        weights = frame[column].to_numpy()[live]
+        return np.bincount(live_vm, weights=weights, minlength=size).astype(np.int64)
+
+    observed = np.bincount(live_vm, minlength=size)
+    present = np.flatnonzero(observed)  # the VMs read, not deleted, on some day; in code order
+    unlicensed_rows = live & frame["unlicensed"].to_numpy()
+    low = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)
+    high = np.full(size, -1, dtype=np.int64)
+    np.minimum.at(low, vm[unlicensed_rows], day[unlicensed_rows])
+    np.maximum.at(high, vm[unlicensed_rows], day[unlicensed_rows])
+    low[high < 0] = -1
+    # Its last observed state: the last row of each VM in frame order.
+    codes, from_end = np.unique(vm[::-1], return_index=True)
+    last_state = np.zeros(size, dtype=np.int64)
+    last_state[codes] = frame["state"].to_numpy()[len(vm) - 1 - from_end]
+    states = table.loc[pd.Index(last_state[present]), STATE_COLUMNS]
     columns = [states[name].tolist() for name in STATE_COLUMNS[:6]]
-    figures = [counts[name].tolist() for name in ("observed", "on", "unlicensed", "windows")]
-    span_days = [spans[name].tolist() for name in ("min", "max")]
+    figures = [
+        observed[present].tolist(),
+        live_rows_with("on")[present].tolist(),
+        live_rows_with("unlicensed")[present].tolist(),
+        (live_rows_with("windows")[present] > 0).tolist(),
+    ]
+    span_days = [low[present].tolist(), high[present].tolist()]
     facts: dict[VmKey, VmPeriod] = {}
     listed: list[VmExposure] = []
     for code, (
@@ -277,7 +298,7 @@ def _vms(
         windows,
         low,
         high,
-    ) in zip(counts.index.tolist(), zip(*columns, *figures, *span_days, strict=True), strict=True):
+    ) in zip(present.tolist(), zip(*columns, *figures, *span_days, strict=True), strict=True):
         first = days[low] if low >= 0 else None
         last = days[high] if high >= 0 else None
         key = VmKey(str(service), int(dc), int(vm_id))
