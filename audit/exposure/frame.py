@@ -1,11 +1,12 @@
 """The period's figures from its daily observations, with pandas.
 
 Observations become one DataFrame row per (day, VM read that day); the questions the month
-asks are group-bys over it: per VM the days observed, powered on and run unlicensed; per
-licence value the VMs carrying it on each day, whose max is the peak and whose sum the
-licence-days. Each distinct VM state is interpreted once (guest OS, licence, power state)
-with the rules' own predicates, and the rows only carry integer codes, so 31 days of a
-100,000-VM fleet take about a second (`make bench`).
+asks are counts over it: per VM the days observed, powered on and run unlicensed (bincounts
+over the dense VM codes); per licence value the VMs carrying it on each day, whose max is the
+peak and whose sum the licence-days (group-bys). Each distinct VM state is interpreted once
+(guest OS, licence, power state) with the rules' own predicates, and the rows only carry
+integer codes: the figures of 31 days of a 100,000-VM fleet take about 2 seconds, 4 with
+recording the run's own day and reading the history (`make bench`).
 
 Decisions (for the README):
 - a day counts when an observation of it is stored; the run's own snapshot is one when its
