@@ -266,11 +266,11 @@ def _vms(
     observed = np.bincount(live_vm, minlength=size)
     present = np.flatnonzero(observed)  # the VMs read, not deleted, on some day; in code order
     unlicensed_rows = live & frame["unlicensed"].to_numpy()
-    low = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)
-    high = np.full(size, -1, dtype=np.int64)
-    np.minimum.at(low, vm[unlicensed_rows], day[unlicensed_rows])
-    np.maximum.at(high, vm[unlicensed_rows], day[unlicensed_rows])
-    low[high < 0] = -1
+    first_day = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)
+    last_day = np.full(size, -1, dtype=np.int64)
+    np.minimum.at(first_day, vm[unlicensed_rows], day[unlicensed_rows])
+    np.maximum.at(last_day, vm[unlicensed_rows], day[unlicensed_rows])
+    first_day[last_day < 0] = -1  # never unlicensed
     # Its last observed state: the last row of each VM in frame order.
     codes, from_end = np.unique(vm[::-1], return_index=True)
     last_state = np.zeros(size, dtype=np.int64)
@@ -283,7 +283,7 @@ def _vms(
         live_rows_with("unlicensed")[present].tolist(),
         (live_rows_with("windows")[present] > 0).tolist(),
     ]
-    span_days = [low[present].tolist(), high[present].tolist()]
+    span_days = [first_day[present].tolist(), last_day[present].tolist()]
     facts: dict[VmKey, VmPeriod] = {}
     listed: list[VmExposure] = []
     for code, (
